@@ -1,0 +1,135 @@
+//! Plain Markdown rendering of verdicts and completion reports.
+
+use std::fmt::Write;
+
+use crate::report::CompletionReport;
+use crate::verdict::Verdict;
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Renders one verdict as a heading line and a criteria table.
+pub fn verdict_markdown(v: &Verdict) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "**{}**: `{}`", v.subject, v.outcome);
+    let _ = writeln!(
+        out,
+        "\nProfile {} {}{}, after event {}.",
+        v.profile.name,
+        v.profile.version,
+        if v.illustrative_profile { " (ILLUSTRATIVE)" } else { "" },
+        v.at_seq
+    );
+    if !v.assumptions.is_empty() {
+        let _ = writeln!(out, "\nWhat-if, assuming: {}.", v.assumptions.join("; "));
+    }
+    let _ = writeln!(out, "\n| rule | criterion | clause | measured | limit | outcome | explanation |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    for c in &v.criteria {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            c.rule,
+            cell(&c.id),
+            cell(&c.clause),
+            cell(&c.measured.to_string()),
+            cell(&c.limit.to_string()),
+            c.outcome.as_str(),
+            cell(&c.explanation)
+        );
+    }
+    out
+}
+
+/// Renders a combined completion report.
+pub fn report_markdown(r: &CompletionReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n", r.title);
+    if r.illustrative_profile {
+        let _ = writeln!(
+            out,
+            "> **Illustrative profile.** The limits used here were not verified against the SVTAD; this report shows the method, not an agreed decision.\n"
+        );
+    }
+    let _ = writeln!(out, "- Outcome: `{}`", r.outcome);
+    let _ = writeln!(
+        out,
+        "- Rule profile: {} version {} — {}",
+        r.profile.name, r.profile.version, r.profile_description
+    );
+    let releases: Vec<&str> = r.releases.iter().map(|x| x.as_str()).collect();
+    let _ = writeln!(out, "- Capability release(s): {}", releases.join(", "));
+    let _ = writeln!(out, "- State after event: {}", r.at_seq);
+    let _ = writeln!(out, "- Combined reporting: {}", r.clause);
+    let _ = writeln!(
+        out,
+        "- Independent audit: {} ({}) — {}",
+        if r.audit.required { "required" } else { "not required" },
+        r.audit.clause,
+        r.audit.explanation
+    );
+    if !r.assumptions.is_empty() {
+        let _ = writeln!(out, "- What-if assumptions: {}", r.assumptions.join("; "));
+    }
+
+    let _ = writeln!(out, "\n## Phases\n\n| phase | outcome |\n|---|---|");
+    for v in &r.phases {
+        let _ = writeln!(out, "| {} | `{}` |", cell(&v.subject.to_string()), v.outcome);
+    }
+    for v in &r.phases {
+        let _ = writeln!(out, "\n### {}\n", v.subject);
+        out.push_str(&verdict_markdown(v));
+    }
+    let _ = writeln!(out, "\n## Planned entries\n");
+    for v in &r.entries {
+        out.push_str(&verdict_markdown(v));
+        out.push('\n');
+    }
+
+    let _ = writeln!(
+        out,
+        "## Testing Issues by severity and status\n\n| severity | open | fixed | known defect | closed |\n|---|---|---|---|---|"
+    );
+    for row in &r.issues_by_severity {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            row.severity, row.open, row.fixed, row.known_defect, row.closed
+        );
+    }
+    if !r.issues.is_empty() {
+        let _ = writeln!(out, "\n| issue | severity | status | title | workaround |\n|---|---|---|---|---|");
+        for i in &r.issues {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                i.id,
+                i.severity,
+                i.status.as_str(),
+                cell(&i.title),
+                cell(i.workaround.as_deref().unwrap_or(""))
+            );
+        }
+    }
+
+    let _ = writeln!(out, "\n## De-scoped cases\n");
+    if r.descopes.is_empty() {
+        let _ = writeln!(out, "None.");
+    } else {
+        let _ = writeln!(out, "| phase | case | equivalent passed test | rationale | still valid |\n|---|---|---|---|---|");
+        for d in &r.descopes {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} case {} | {} | {} |",
+                cell(&d.phase),
+                cell(&d.case),
+                cell(&d.cited_phase),
+                cell(&d.cited_case),
+                cell(&d.rationale),
+                if d.valid { "yes" } else { "no" }
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,308 @@
+//! The records the projection keeps, and the counters the rules read.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::date::PlanDate;
+use crate::event::{CaseRef, DescopeRequest, IssueLink, ProfileRef};
+use crate::model::{
+    CaseId, CaseSpec, CaseStatus, ChangeClass, DmcComponents, DmcId, DnbKey, DnbStatus, EntryKey,
+    IssueId, IssueStatus, PhaseId, Release, Severity, SmsoId, Srv,
+};
+use crate::profile::{LimitContext, Profile};
+
+/// Testing Issue counts by status and severity: `[status][severity]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IssueCounts(pub [[u32; 5]; 4]);
+
+impl IssueCounts {
+    pub fn get(&self, status: IssueStatus, severity: Severity) -> u32 {
+        self.0[status.index()][severity.index()]
+    }
+
+    pub(crate) fn add(&mut self, status: IssueStatus, severity: Severity) {
+        self.0[status.index()][severity.index()] += 1;
+    }
+
+    pub(crate) fn remove(&mut self, status: IssueStatus, severity: Severity) {
+        let slot = &mut self.0[status.index()][severity.index()];
+        debug_assert!(*slot > 0, "issue counter underflow");
+        *slot = slot.saturating_sub(1);
+    }
+
+    /// Issues of one severity that count against a limit in `context`: open and fixed (a fix
+    /// not yet verified is still outstanding), plus known defects where the profile says so.
+    pub fn outstanding(&self, severity: Severity, profile: &Profile, context: LimitContext) -> u64 {
+        let mut n = u64::from(self.get(IssueStatus::Open, severity))
+            + u64::from(self.get(IssueStatus::Fixed, severity));
+        if profile.counts_known_defects(context) {
+            n += u64::from(self.get(IssueStatus::KnownDefect, severity));
+        }
+        n
+    }
+}
+
+/// Required-case coverage of one phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Cases the phase's Depth & Breadth list requires.
+    pub required: u32,
+    /// Required cases whose last attempt passed.
+    pub passed: u32,
+    /// Required cases not passed but covered by a valid de-scope.
+    pub descoped: u32,
+}
+
+impl Coverage {
+    pub fn satisfied(&self) -> u32 {
+        self.passed + self.descoped
+    }
+}
+
+/// One attempt at a case, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub attempt: u32,
+    pub status: CaseStatus,
+    pub device: String,
+    pub case_hash: String,
+    pub seq: u64,
+}
+
+/// Every attempt at one case in one phase; the highest attempt counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRecord {
+    pub attempts: Vec<Attempt>,
+}
+
+impl CaseRecord {
+    pub fn last(&self) -> Option<&Attempt> {
+        self.attempts.last()
+    }
+
+    pub fn last_status(&self) -> Option<CaseStatus> {
+        self.last().map(|a| a.status)
+    }
+}
+
+/// An accepted de-scope and whether it still holds (its cited result may fail a retest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescopeRecord {
+    pub request: DescopeRequest,
+    pub seq: u64,
+    pub valid: bool,
+}
+
+/// One version of a phase's planned window; amendments append, never edit (rule 11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimetableVersion {
+    pub seq: u64,
+    pub start: PlanDate,
+    pub end: PlanDate,
+    pub reason: String,
+}
+
+/// State of one test phase or regression run.
+#[derive(Debug, Clone)]
+pub struct PhaseState {
+    pub(crate) id: PhaseId,
+    pub(crate) doc: DnbKey,
+    pub(crate) started: Option<u64>,
+    pub(crate) exited: Option<(u64, ProfileRef)>,
+    /// Cases required of this phase (from its document's list, filtered by mode), with their SRV.
+    pub(crate) required: HashMap<CaseId, Srv>,
+    pub(crate) cases: HashMap<CaseId, CaseRecord>,
+    pub(crate) descopes: BTreeMap<CaseId, DescopeRecord>,
+    pub(crate) coverage: Coverage,
+    pub(crate) issues: IssueCounts,
+    pub(crate) timetable: Vec<TimetableVersion>,
+}
+
+impl PhaseState {
+    pub(crate) fn new(id: PhaseId, doc: DnbKey) -> Self {
+        PhaseState {
+            id,
+            doc,
+            started: None,
+            exited: None,
+            required: HashMap::new(),
+            cases: HashMap::new(),
+            descopes: BTreeMap::new(),
+            coverage: Coverage::default(),
+            issues: IssueCounts::default(),
+            timetable: Vec::new(),
+        }
+    }
+
+    pub fn id(&self) -> &PhaseId {
+        &self.id
+    }
+    /// The Depth & Breadth document this phase's case list comes from.
+    pub fn doc(&self) -> &DnbKey {
+        &self.doc
+    }
+    /// Sequence number of the start event, if started.
+    pub fn started(&self) -> Option<u64> {
+        self.started
+    }
+    /// Sequence number and profile of the exit decision, if exited.
+    pub fn exited(&self) -> Option<&(u64, ProfileRef)> {
+        self.exited.as_ref()
+    }
+    pub fn coverage(&self) -> Coverage {
+        self.coverage
+    }
+    pub fn issue_counts(&self) -> &IssueCounts {
+        &self.issues
+    }
+    pub fn case(&self, case: &CaseId) -> Option<&CaseRecord> {
+        self.cases.get(case)
+    }
+    pub fn is_required(&self, case: &CaseId) -> bool {
+        self.required.contains_key(case)
+    }
+    pub fn descopes(&self) -> impl Iterator<Item = &DescopeRecord> {
+        self.descopes.values()
+    }
+    pub fn timetable(&self) -> &[TimetableVersion] {
+        &self.timetable
+    }
+    /// Required cases neither passed nor validly de-scoped, sorted, with their last status.
+    pub fn unsatisfied(&self) -> Vec<(CaseId, Option<CaseStatus>)> {
+        let mut out: Vec<_> = self
+            .required
+            .keys()
+            .filter(|c| !self.is_satisfied(c))
+            .map(|c| (c.clone(), self.cases.get(c).and_then(CaseRecord::last_status)))
+            .collect();
+        out.sort();
+        out
+    }
+
+    pub(crate) fn is_passed(&self, case: &CaseId) -> bool {
+        self.cases.get(case).and_then(CaseRecord::last_status) == Some(CaseStatus::Passed)
+    }
+
+    pub(crate) fn is_satisfied(&self, case: &CaseId) -> bool {
+        self.is_passed(case) || self.descopes.get(case).is_some_and(|d| d.valid)
+    }
+
+    /// Adds (`sign` = 1) or removes (`sign` = -1) one case's contribution to coverage.
+    pub(crate) fn count_case(&mut self, case: &CaseId, add: bool) {
+        if !self.required.contains_key(case) {
+            return;
+        }
+        let passed = self.is_passed(case);
+        let descoped = !passed && self.descopes.get(case).is_some_and(|d| d.valid);
+        let c = &mut self.coverage;
+        if add {
+            c.passed += u32::from(passed);
+            c.descoped += u32::from(descoped);
+        } else {
+            c.passed -= u32::from(passed);
+            c.descoped -= u32::from(descoped);
+        }
+    }
+}
+
+/// A registered DMC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmcState {
+    pub components: DmcComponents,
+    pub supersedes: Option<DmcId>,
+    pub deselected: Option<String>,
+    /// TAG consultation references of firmware-only reintroductions.
+    pub reintroductions: Vec<String>,
+}
+
+/// A change recorded against a planned entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRecord {
+    pub seq: u64,
+    pub class: ChangeClass,
+    pub description: String,
+}
+
+/// A planned EPCL entry.
+#[derive(Debug, Clone, Default)]
+pub struct EntryState {
+    pub(crate) phases: BTreeSet<PhaseId>,
+    pub(crate) issues: IssueCounts,
+    pub(crate) changes: Vec<ChangeRecord>,
+}
+
+impl EntryState {
+    pub fn phases(&self) -> &BTreeSet<PhaseId> {
+        &self.phases
+    }
+    /// Each issue counted once across all phases of the entry.
+    pub fn issue_counts(&self) -> &IssueCounts {
+        &self.issues
+    }
+    pub fn changes(&self) -> &[ChangeRecord] {
+        &self.changes
+    }
+}
+
+/// A declared test cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleState {
+    pub release: Release,
+    pub smso: SmsoId,
+    pub entries: Vec<EntryKey>,
+}
+
+/// A Depth & Breadth document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnbState {
+    pub status: DnbStatus,
+    pub revision: u32,
+    pub cases: BTreeMap<CaseId, CaseSpec>,
+    /// (seq, status, note) for every status the document has had.
+    pub history: Vec<(u64, DnbStatus, String)>,
+}
+
+/// One change in an issue's life, for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueChange {
+    pub seq: u64,
+    pub what: String,
+}
+
+/// A Testing Issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub id: IssueId,
+    pub title: String,
+    pub severity: Severity,
+    pub status: IssueStatus,
+    pub workaround: Option<String>,
+    pub links: BTreeSet<IssueLink>,
+    pub phases: BTreeSet<PhaseId>,
+    pub entries: BTreeSet<EntryKey>,
+    pub history: Vec<IssueChange>,
+}
+
+/// A reason a de-scope request cannot be accepted (rule 7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DescopeFailure {
+    UnknownPhase,
+    NotRequired,
+    CitesItself,
+    CitedMissing,
+    CitedNotPassed(Option<CaseStatus>),
+    SrvUnknown,
+    SrvMismatch { target: Srv, cited: Srv },
+    NoRationale,
+}
+
+/// Facts about a de-scope request, measured for rule 7.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescopeFacts {
+    pub target_srv: Option<Srv>,
+    pub cited_srv: Option<Srv>,
+    pub cited_status: Option<CaseStatus>,
+    pub failures: Vec<DescopeFailure>,
+}
+
+/// Where a case ref points, for the citation index.
+pub(crate) type Citations = HashMap<CaseRef, BTreeSet<CaseRef>>;

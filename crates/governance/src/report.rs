@@ -1,0 +1,208 @@
+//! Rule 9: the combined completion report. Several phases (MT and SIT, several modes) may be
+//! reported in one document; it lists every phase with every criterion, the issues by severity
+//! and status, the de-scopes with their rationale, the profile version, and whether independent
+//! audit is required (IOC only).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::ProfileRef;
+use crate::model::{EntryKey, IssueId, IssueStatus, PhaseId, Release, Severity};
+use crate::profile::Profile;
+use crate::projection::Projection;
+use crate::rules::{clauses, evaluate_entry, evaluate_phase_exit};
+use crate::verdict::{Outcome, Verdict};
+
+/// Issue counts of one severity, by status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeverityRow {
+    pub severity: u8,
+    pub open: u32,
+    pub fixed: u32,
+    pub closed: u32,
+    pub known_defect: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueSummary {
+    pub id: IssueId,
+    pub severity: u8,
+    pub status: IssueStatus,
+    pub title: String,
+    pub workaround: Option<String>,
+    pub phases: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DescopeSummary {
+    pub phase: String,
+    pub case: String,
+    pub cited_phase: String,
+    pub cited_case: String,
+    pub rationale: String,
+    /// False when the cited result has since stopped passing.
+    pub valid: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRequirement {
+    pub required: bool,
+    pub releases: Vec<Release>,
+    pub clause: String,
+    pub explanation: String,
+}
+
+/// Structured data of a combined completion report; renderers (CLI, gRPC, Markdown) read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletionReport {
+    pub title: String,
+    pub outcome: Outcome,
+    pub profile: ProfileRef,
+    pub illustrative_profile: bool,
+    pub profile_description: String,
+    pub at_seq: u64,
+    pub clause: String,
+    pub assumptions: Vec<String>,
+    pub releases: Vec<Release>,
+    /// The exit verdict of every phase in the report, every criterion included.
+    pub phases: Vec<Verdict>,
+    /// The verdict of every planned entry the phases belong to (rules 1 and 5).
+    pub entries: Vec<Verdict>,
+    pub issues_by_severity: Vec<SeverityRow>,
+    pub issues: Vec<IssueSummary>,
+    pub descopes: Vec<DescopeSummary>,
+    pub audit: AuditRequirement,
+}
+
+/// Builds the combined completion report for `phases` (duplicates ignored, order kept sorted).
+/// The outcome is `exit` only if the report covers at least one phase and every phase exits
+/// (each phase verdict includes its entry's aggregate limit).
+pub fn completion_report(
+    proj: &Projection,
+    profile: &Profile,
+    title: &str,
+    phases: &[PhaseId],
+) -> CompletionReport {
+    let phase_set: BTreeSet<&PhaseId> = phases.iter().collect();
+    let verdicts: Vec<Verdict> = phase_set
+        .iter()
+        .map(|p| evaluate_phase_exit(proj, profile, p))
+        .collect();
+    let entry_keys: BTreeSet<&EntryKey> = phase_set.iter().filter_map(|p| p.entry()).collect();
+    let entries: Vec<Verdict> = entry_keys
+        .iter()
+        .map(|e| evaluate_entry(proj, profile, e))
+        .collect();
+    let mut releases: BTreeSet<Release> = entry_keys.iter().map(|e| e.release).collect();
+    for p in &phase_set {
+        if let Some(doc) = proj.doc_key_for(p) {
+            releases.insert(doc.release);
+        }
+    }
+
+    let mut rows: BTreeMap<Severity, SeverityRow> = Severity::ALL
+        .into_iter()
+        .map(|s| {
+            (
+                s,
+                SeverityRow {
+                    severity: s.level(),
+                    open: 0,
+                    fixed: 0,
+                    closed: 0,
+                    known_defect: 0,
+                },
+            )
+        })
+        .collect();
+    let mut issues = Vec::new();
+    for issue in proj.issues() {
+        if !issue.phases.iter().any(|p| phase_set.contains(p)) {
+            continue;
+        }
+        if let Some(row) = rows.get_mut(&issue.severity) {
+            match issue.status {
+                IssueStatus::Open => row.open += 1,
+                IssueStatus::Fixed => row.fixed += 1,
+                IssueStatus::Closed => row.closed += 1,
+                IssueStatus::KnownDefect => row.known_defect += 1,
+            }
+        }
+        issues.push(IssueSummary {
+            id: issue.id,
+            severity: issue.severity.level(),
+            status: issue.status,
+            title: issue.title.clone(),
+            workaround: issue.workaround.clone(),
+            phases: issue.phases.iter().map(ToString::to_string).collect(),
+        });
+    }
+
+    let mut descopes = Vec::new();
+    for p in &phase_set {
+        if let Some(state) = proj.phase(p) {
+            for d in state.descopes() {
+                descopes.push(DescopeSummary {
+                    phase: p.to_string(),
+                    case: d.request.case.to_string(),
+                    cited_phase: d.request.cited.phase.to_string(),
+                    cited_case: d.request.cited.case.to_string(),
+                    rationale: d.request.rationale.clone(),
+                    valid: d.valid,
+                });
+            }
+        }
+    }
+
+    let audited: Vec<Release> = releases
+        .iter()
+        .copied()
+        .filter(|r| profile.audit_required(*r))
+        .collect();
+    let audit = AuditRequirement {
+        required: !audited.is_empty(),
+        explanation: if audited.is_empty() {
+            "No release in this report requires independent audit under the profile.".to_string()
+        } else {
+            let names: Vec<&str> = audited.iter().map(|r| r.as_str()).collect();
+            format!("Independent audit is required for {}.", names.join(", "))
+        },
+        releases: audited,
+        clause: clauses::AUDIT.to_string(),
+    };
+
+    let outcome = if verdicts.is_empty() {
+        Outcome::NotMet
+    } else {
+        // Entry verdicts inform; the phases' own verdicts already carry rule 5's block.
+        combine(verdicts.iter().map(|v| v.outcome))
+    };
+    CompletionReport {
+        title: title.to_string(),
+        outcome,
+        profile: profile.reference(),
+        illustrative_profile: profile.illustrative,
+        profile_description: profile.description.clone(),
+        at_seq: proj.seq(),
+        clause: clauses::REPORT.to_string(),
+        assumptions: Vec::new(),
+        releases: releases.into_iter().collect(),
+        phases: verdicts,
+        entries,
+        issues_by_severity: rows.into_values().collect(),
+        issues,
+        descopes,
+        audit,
+    }
+}
+
+fn combine(outcomes: impl Iterator<Item = Outcome>) -> Outcome {
+    let all: Vec<Outcome> = outcomes.collect();
+    for o in [Outcome::Pending, Outcome::NotMet, Outcome::Blocked] {
+        if all.contains(&o) {
+            return o;
+        }
+    }
+    Outcome::Exit
+}
