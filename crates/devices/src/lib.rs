@@ -1,0 +1,97 @@
+//! The meterlab **devices file**: a TOML list of logical devices (comms hub, ESME, GSME) saying how
+//! each is reached — TCP wrapper address and wPort, or serial path, baud and HDLC addresses — which
+//! SMSO and DMC it belongs to, its installation state, and the client SAPs it accepts with their
+//! credentials (LLS password, HLS-GMAC keys).
+//!
+//! The emulator writes it (`meterlab emulate --devices-out FILE`); the runner and the gateway read
+//! it. The format is defined once, here: [`parse`] validates everything and names `file:line:column`
+//! in every error; [`DevicesFile::to_toml`] writes text that [`parse`] reads back unchanged.
+//!
+//! ```toml
+//! format = 1
+//!
+//! [[device]]
+//! name = "hub-0001.esme"
+//! hub = "hub-0001"
+//! role = "esme"            # hub | esme | gsme
+//! dmc = "acme-ch1"
+//! smso = "smso-north"
+//! state = "active"         # active | dormant
+//! model = "ACME E470"
+//! firmware = "2.0.1"
+//! mpxn = "1200012345678"
+//! system_title = "4d4c420000000002"
+//!
+//! [device.tcp]
+//! address = "127.0.0.1:4059"
+//! wport = 2
+//!
+//! [device.serial]
+//! path = "/dev/pts/7"
+//! baud = 9600
+//! logical_address = 2
+//! physical_address = 17
+//! address_size = 4
+//!
+//! [[device.client]]
+//! sap = 16
+//! authentication = "none"
+//! ciphered = false
+//!
+//! [[device.client]]
+//! sap = 1
+//! authentication = "lls"
+//! password = "00000001"
+//! ciphered = false
+//! ```
+//!
+//! The file holds credentials in clear: it is a lab artefact and must be protected like one.
+//!
+//! Must never depend on anything but serde and TOML: it is pure data and validation, no I/O beyond
+//! reading and writing the one file.
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod location;
+mod model;
+mod parse;
+
+use std::path::Path;
+
+pub use error::DevicesError;
+pub use location::Location;
+pub use model::{
+    Authentication, ClientAccess, Device, DeviceRole, DevicesFile, FORMAT_VERSION,
+    InstallationState, Key128, SerialEndpoint, SystemTitle, TcpEndpoint,
+};
+pub use parse::{STANDARD_BAUD_RATES, parse};
+
+impl DevicesFile {
+    /// Reads and validates a devices file.
+    pub fn load(path: &Path) -> Result<Self, DevicesError> {
+        let text = std::fs::read_to_string(path).map_err(|source| DevicesError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        parse(&path.display().to_string(), &text)
+    }
+
+    /// Renders the file as TOML, with a header comment saying what it is.
+    pub fn to_toml(&self) -> Result<String, DevicesError> {
+        let body =
+            toml::to_string(self).map_err(|error| DevicesError::Render(error.to_string()))?;
+        Ok(format!(
+            "# meterlab devices file (format {}): how to reach each logical device.\n\
+             # It holds credentials in clear; protect it like any lab secret.\n\n{body}",
+            self.format
+        ))
+    }
+
+    /// Writes the file as TOML.
+    pub fn save(&self, path: &Path) -> Result<(), DevicesError> {
+        std::fs::write(path, self.to_toml()?).map_err(|source| DevicesError::Write {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+}

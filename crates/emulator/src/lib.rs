@@ -1,0 +1,2 @@
+//! Emulated SMETS1 comms hubs and meters (in progress).
+#![forbid(unsafe_code)]
