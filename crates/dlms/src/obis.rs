@@ -67,7 +67,9 @@ impl FromStr for Obis {
         let t = s.trim();
         let mut groups: Vec<&str> = Vec::with_capacity(6);
         if let Some((ab, rest)) = t.split_once(':') {
-            let (a, b) = ab.split_once('-').ok_or_else(|| err("expected `A-B` before `:`"))?;
+            let (a, b) = ab
+                .split_once('-')
+                .ok_or_else(|| err("expected `A-B` before `:`"))?;
             groups.push(a);
             groups.push(b);
             let (cde, f) = match rest.split_once('*') {

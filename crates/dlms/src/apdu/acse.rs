@@ -168,10 +168,19 @@ fn mechanism_fields(out: &mut Vec<u8>, req_tag: u8, mech_tag: u8, m: Option<Mech
     }
 }
 
-fn parse_oid_last(r: &Reader<'_>, value: &[u8], group: u8, what: &'static str) -> Result<u8, DecodeError> {
+fn parse_oid_last(
+    r: &Reader<'_>,
+    value: &[u8],
+    group: u8,
+    what: &'static str,
+) -> Result<u8, DecodeError> {
     match value {
         [a, b, c, d, e, g, last] if [*a, *b, *c, *d, *e] == DLMS_UA_OID && *g == group => Ok(*last),
-        _ => Err(r.invalid(what, value.first().copied().map_or(0, u32::from), value.len())),
+        _ => Err(r.invalid(
+            what,
+            value.first().copied().map_or(0, u32::from),
+            value.len(),
+        )),
     }
 }
 
@@ -182,7 +191,11 @@ fn element<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<(u8, Reader<'a>
     Ok((t, r.sub(len, what)?))
 }
 
-fn inner_value<'a>(v: &mut Reader<'a>, inner_tag: u8, what: &'static str) -> Result<&'a [u8], DecodeError> {
+fn inner_value<'a>(
+    v: &mut Reader<'a>,
+    inner_tag: u8,
+    what: &'static str,
+) -> Result<&'a [u8], DecodeError> {
     expect_tag(v, inner_tag, what)?;
     let len = v.length(what)?;
     v.take(len, what)
@@ -196,7 +209,11 @@ fn inner_integer(v: &mut Reader<'_>, what: &'static str) -> Result<u8, DecodeErr
     }
 }
 
-fn outer<'a>(r: &mut Reader<'a>, expected: u8, what: &'static str) -> Result<Reader<'a>, DecodeError> {
+fn outer<'a>(
+    r: &mut Reader<'a>,
+    expected: u8,
+    what: &'static str,
+) -> Result<Reader<'a>, DecodeError> {
     expect_tag(r, expected, what)?;
     let len = r.length(what)?;
     r.sub(len, what)
@@ -241,19 +258,30 @@ impl Aarq {
                         .ok_or_else(|| v.invalid("application-context-name", u32::from(c), 1))?;
                     saw_context = true;
                 }
-                0xA6 => out.calling_ap_title = Some(inner_value(&mut v, 0x04, "calling-AP-title")?.to_vec()),
+                0xA6 => {
+                    out.calling_ap_title =
+                        Some(inner_value(&mut v, 0x04, "calling-AP-title")?.to_vec())
+                }
                 0x8B => {
                     let value = v.rest();
                     let m = parse_oid_last(&v, value, 2, "mechanism-name")?;
                     out.mechanism = Some(
-                        Mechanism::from_code(m).ok_or_else(|| v.invalid("mechanism-name", u32::from(m), 1))?,
+                        Mechanism::from_code(m)
+                            .ok_or_else(|| v.invalid("mechanism-name", u32::from(m), 1))?,
                     );
                 }
                 0xAC => {
                     let (_, mut inner) = element(&mut v, "calling-authentication-value")?;
-                    out.calling_authentication_value = Some(inner.take(inner.remaining(), "authentication value")?.to_vec());
+                    out.calling_authentication_value = Some(
+                        inner
+                            .take(inner.remaining(), "authentication value")?
+                            .to_vec(),
+                    );
                 }
-                0xBE => out.user_information = Some(inner_value(&mut v, 0x04, "user-information")?.to_vec()),
+                0xBE => {
+                    out.user_information =
+                        Some(inner_value(&mut v, 0x04, "user-information")?.to_vec())
+                }
                 // protocol-version, called/calling AE fields, acse-requirements, implementation-information.
                 _ => {}
             }
@@ -307,10 +335,10 @@ impl Aare {
                 0xA1 => {
                     let value = inner_value(&mut v, 0x06, "application-context-name")?;
                     let c = parse_oid_last(&v, value, 1, "application-context-name")?;
-                    context = Some(
-                        ApplicationContext::from_code(c)
-                            .ok_or_else(|| v.invalid("application-context-name", u32::from(c), 1))?,
-                    );
+                    context =
+                        Some(ApplicationContext::from_code(c).ok_or_else(|| {
+                            v.invalid("application-context-name", u32::from(c), 1)
+                        })?);
                 }
                 0xA2 => {
                     let c = inner_integer(&mut v, "association result")?;
@@ -325,20 +353,33 @@ impl Aare {
                     diagnostic = Some(match choice {
                         0xA1 => AcseDiagnostic::User(code),
                         0xA2 => AcseDiagnostic::Provider(code),
-                        other => return Err(v.invalid("result-source-diagnostic choice", u32::from(other), 0)),
+                        other => {
+                            return Err(v.invalid(
+                                "result-source-diagnostic choice",
+                                u32::from(other),
+                                0,
+                            ));
+                        }
                     });
                 }
-                0xA4 => out_title = Some(inner_value(&mut v, 0x04, "responding-AP-title")?.to_vec()),
+                0xA4 => {
+                    out_title = Some(inner_value(&mut v, 0x04, "responding-AP-title")?.to_vec())
+                }
                 0x89 => {
                     let value = v.rest();
                     let m = parse_oid_last(&v, value, 2, "mechanism-name")?;
                     mechanism = Some(
-                        Mechanism::from_code(m).ok_or_else(|| v.invalid("mechanism-name", u32::from(m), 1))?,
+                        Mechanism::from_code(m)
+                            .ok_or_else(|| v.invalid("mechanism-name", u32::from(m), 1))?,
                     );
                 }
                 0xAA => {
                     let (_, mut inner) = element(&mut v, "responding-authentication-value")?;
-                    auth = Some(inner.take(inner.remaining(), "authentication value")?.to_vec());
+                    auth = Some(
+                        inner
+                            .take(inner.remaining(), "authentication value")?
+                            .to_vec(),
+                    );
                 }
                 0xBE => ui = Some(inner_value(&mut v, 0x04, "user-information")?.to_vec()),
                 _ => {}
@@ -346,9 +387,11 @@ impl Aare {
         }
         let missing = |what| body.invalid(what, 0, 0);
         Ok(Aare {
-            application_context: context.ok_or_else(|| missing("AARE without application-context-name"))?,
+            application_context: context
+                .ok_or_else(|| missing("AARE without application-context-name"))?,
             result: result.ok_or_else(|| missing("AARE without result"))?,
-            diagnostic: diagnostic.ok_or_else(|| missing("AARE without result-source-diagnostic"))?,
+            diagnostic: diagnostic
+                .ok_or_else(|| missing("AARE without result-source-diagnostic"))?,
             responding_ap_title: out_title,
             mechanism,
             responding_authentication_value: auth,
@@ -387,7 +430,12 @@ fn decode_release(r: &mut Reader<'_>, t: u8, what: &'static str) -> Result<Relea
 impl Rlrq {
     /// Appends the BER encoding.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        encode_release(out, tag::RLRQ, self.reason, self.user_information.as_deref());
+        encode_release(
+            out,
+            tag::RLRQ,
+            self.reason,
+            self.user_information.as_deref(),
+        );
     }
 
     /// Decodes an RLRQ.
@@ -403,7 +451,12 @@ impl Rlrq {
 impl Rlre {
     /// Appends the BER encoding.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        encode_release(out, tag::RLRE, self.reason, self.user_information.as_deref());
+        encode_release(
+            out,
+            tag::RLRE,
+            self.reason,
+            self.user_information.as_deref(),
+        );
     }
 
     /// Decodes an RLRE.

@@ -48,7 +48,11 @@ impl ActionRequest {
         expect_tag(r, tag::ACTION_REQUEST, "action-request tag")?;
         let choice = r.u8("action-request choice")?;
         if choice != 1 {
-            return Err(r.invalid("action-request choice (only normal is supported)", u32::from(choice), 1));
+            return Err(r.invalid(
+                "action-request choice (only normal is supported)",
+                u32::from(choice),
+                1,
+            ));
         }
         let invoke = InvokeIdAndPriority(r.u8("invoke-id-and-priority")?);
         let method = MethodDescriptor::decode(r)?;
@@ -82,7 +86,11 @@ impl ActionResponse {
         expect_tag(r, tag::ACTION_RESPONSE, "action-response tag")?;
         let choice = r.u8("action-response choice")?;
         if choice != 1 {
-            return Err(r.invalid("action-response choice (only normal is supported)", u32::from(choice), 1));
+            return Err(r.invalid(
+                "action-response choice (only normal is supported)",
+                u32::from(choice),
+                1,
+            ));
         }
         let invoke = InvokeIdAndPriority(r.u8("invoke-id-and-priority")?);
         let result = DataAccessResult::decode(r)?;

@@ -157,7 +157,10 @@ impl GetRequest {
                 let (n, cap) = seq_capacity(r, "get-request-with-list count")?;
                 let mut items = Vec::with_capacity(cap);
                 for _ in 0..n {
-                    items.push((AttributeDescriptor::decode(r)?, SelectiveAccess::decode_optional(r)?));
+                    items.push((
+                        AttributeDescriptor::decode(r)?,
+                        SelectiveAccess::decode_optional(r)?,
+                    ));
                 }
                 GetRequest::WithList { invoke, items }
             }

@@ -143,12 +143,21 @@ impl ConfirmedServiceError {
 
     /// Appends the encoding.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&[tag::CONFIRMED_SERVICE_ERROR, self.service, self.kind, self.value]);
+        out.extend_from_slice(&[
+            tag::CONFIRMED_SERVICE_ERROR,
+            self.service,
+            self.kind,
+            self.value,
+        ]);
     }
 
     /// Decodes.
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        expect_tag(r, tag::CONFIRMED_SERVICE_ERROR, "confirmed-service-error tag")?;
+        expect_tag(
+            r,
+            tag::CONFIRMED_SERVICE_ERROR,
+            "confirmed-service-error tag",
+        )?;
         Ok(Self {
             service: r.u8("confirmed-service-error service")?,
             kind: r.u8("service-error choice")?,

@@ -12,7 +12,7 @@ pub mod notification;
 pub mod set;
 
 pub use acse::{
-    AcseDiagnostic, Aare, Aarq, ApplicationContext, AssociationResult, Mechanism, Rlre, Rlrq,
+    Aare, Aarq, AcseDiagnostic, ApplicationContext, AssociationResult, Mechanism, Rlre, Rlrq,
 };
 pub use action::{ActionRequest, ActionResponse};
 pub use ciphered::CipheredApdu;
@@ -239,7 +239,11 @@ impl Apdu {
 }
 
 /// Reads the expected tag byte.
-pub(crate) fn expect_tag(r: &mut Reader<'_>, expected: u8, what: &'static str) -> Result<(), DecodeError> {
+pub(crate) fn expect_tag(
+    r: &mut Reader<'_>,
+    expected: u8,
+    what: &'static str,
+) -> Result<(), DecodeError> {
     let t = r.u8(what)?;
     if t == expected {
         Ok(())
@@ -249,7 +253,10 @@ pub(crate) fn expect_tag(r: &mut Reader<'_>, expected: u8, what: &'static str) -
 }
 
 /// Reads an A-XDR SEQUENCE OF count and pre-allocates safely.
-pub(crate) fn seq_capacity(r: &mut Reader<'_>, what: &'static str) -> Result<(usize, usize), DecodeError> {
+pub(crate) fn seq_capacity(
+    r: &mut Reader<'_>,
+    what: &'static str,
+) -> Result<(usize, usize), DecodeError> {
     let n = r.length(what)?;
     Ok((n, n.min(r.remaining())))
 }

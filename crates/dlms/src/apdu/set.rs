@@ -197,7 +197,10 @@ impl SetRequest {
                 let (n, cap) = seq_capacity(r, "set-request-with-list count")?;
                 let mut items = Vec::with_capacity(cap);
                 for _ in 0..n {
-                    items.push((AttributeDescriptor::decode(r)?, SelectiveAccess::decode_optional(r)?));
+                    items.push((
+                        AttributeDescriptor::decode(r)?,
+                        SelectiveAccess::decode_optional(r)?,
+                    ));
                 }
                 let (n, cap) = seq_capacity(r, "set-request-with-list value count")?;
                 let mut values = Vec::with_capacity(cap);

@@ -92,7 +92,9 @@ impl TypeDescription {
     /// True when `value` has this type.
     pub fn matches(&self, value: &Data) -> bool {
         match (self, value) {
-            (TypeDescription::Simple(t), v) => v.tag() == *t && !matches!(v, Data::Array(_) | Data::Structure(_)),
+            (TypeDescription::Simple(t), v) => {
+                v.tag() == *t && !matches!(v, Data::Array(_) | Data::Structure(_))
+            }
             (TypeDescription::Array { count, element }, Data::Array(items)) => {
                 items.len() == usize::from(*count) && items.iter().all(|i| element.matches(i))
             }

@@ -193,7 +193,11 @@ impl DateTime {
                 day: d,
                 day_of_week: day_of_week(y, m, d),
             },
-            time: Time::new((secs / 3600) as u8, (secs / 60 % 60) as u8, (secs % 60) as u8),
+            time: Time::new(
+                (secs / 3600) as u8,
+                (secs / 60 % 60) as u8,
+                (secs % 60) as u8,
+            ),
             deviation: Some(deviation),
             clock_status: Some(clock_status),
         }

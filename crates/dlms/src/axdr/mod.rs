@@ -121,7 +121,11 @@ impl BitString {
 
     /// Bit `i` (false when out of range).
     pub fn get(&self, i: usize) -> bool {
-        i < self.len && self.bytes.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0)
+        i < self.len
+            && self
+                .bytes
+                .get(i / 8)
+                .is_some_and(|b| b & (0x80 >> (i % 8)) != 0)
     }
 }
 
@@ -331,7 +335,11 @@ fn decode_depth(r: &mut Reader<'_>, depth: usize) -> Result<Data, DecodeError> {
     decode_untagged_depth(r, tag, depth)
 }
 
-pub(crate) fn decode_untagged_depth(r: &mut Reader<'_>, tag: u8, depth: usize) -> Result<Data, DecodeError> {
+pub(crate) fn decode_untagged_depth(
+    r: &mut Reader<'_>,
+    tag: u8,
+    depth: usize,
+) -> Result<Data, DecodeError> {
     Ok(match tag {
         tag::NULL_DATA => Data::Null,
         tag::DONT_CARE => Data::DontCare,

@@ -196,7 +196,12 @@ impl CaptureObject {
     /// From a structure.
     pub fn from_data(d: &Data) -> Option<Self> {
         match d.as_items()? {
-            [Data::LongUnsigned(c), ln, Data::Integer(a), Data::LongUnsigned(i)] => Some(Self {
+            [
+                Data::LongUnsigned(c),
+                ln,
+                Data::Integer(a),
+                Data::LongUnsigned(i),
+            ] => Some(Self {
                 class_id: *c,
                 logical_name: Obis::from_slice(ln.as_octets()?)?,
                 attribute_index: *a,
@@ -229,7 +234,12 @@ impl RangeDescriptor {
                 self.restricting_object.to_data(),
                 self.from_value.clone(),
                 self.to_value.clone(),
-                Data::Array(self.selected_values.iter().map(CaptureObject::to_data).collect()),
+                Data::Array(
+                    self.selected_values
+                        .iter()
+                        .map(CaptureObject::to_data)
+                        .collect(),
+                ),
             ]),
         }
     }
