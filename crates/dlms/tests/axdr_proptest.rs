@@ -1,0 +1,226 @@
+//! A-XDR: every value round-trips, decoders never panic, known encodings, date-time conventions.
+#![allow(clippy::unwrap_used)]
+
+use meterlab_dlms::axdr::{
+    BitString, ClockStatus, CompactArray, Data, Date, DateTime, DecodeError, Reader, Time,
+    TypeDescription, tag,
+};
+use proptest::prelude::*;
+
+fn date() -> impl Strategy<Value = Date> {
+    (any::<u16>(), any::<u8>(), any::<u8>(), any::<u8>())
+        .prop_map(|(year, month, day, day_of_week)| Date { year, month, day, day_of_week })
+}
+
+fn time() -> impl Strategy<Value = Time> {
+    (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>())
+        .prop_map(|(hour, minute, second, hundredths)| Time { hour, minute, second, hundredths })
+}
+
+pub fn date_time() -> impl Strategy<Value = DateTime> {
+    (
+        date(),
+        time(),
+        prop::option::of((i16::MIN + 1)..=i16::MAX),
+        prop::option::of((0u8..0xFF).prop_map(ClockStatus)),
+    )
+        .prop_map(|(date, time, deviation, clock_status)| DateTime { date, time, deviation, clock_status })
+}
+
+fn simple_tag() -> impl Strategy<Value = u8> {
+    prop::sample::select(vec![
+        tag::BOOLEAN,
+        tag::DOUBLE_LONG,
+        tag::DOUBLE_LONG_UNSIGNED,
+        tag::OCTET_STRING,
+        tag::VISIBLE_STRING,
+        tag::INTEGER,
+        tag::LONG,
+        tag::UNSIGNED,
+        tag::LONG_UNSIGNED,
+        tag::LONG64,
+        tag::ENUM,
+        tag::DATE_TIME,
+    ])
+}
+
+/// A value of a simple (non-constructed) type with the given tag.
+fn simple_value(t: u8) -> BoxedStrategy<Data> {
+    match t {
+        tag::BOOLEAN => any::<bool>().prop_map(Data::Boolean).boxed(),
+        tag::DOUBLE_LONG => any::<i32>().prop_map(Data::DoubleLong).boxed(),
+        tag::DOUBLE_LONG_UNSIGNED => any::<u32>().prop_map(Data::DoubleLongUnsigned).boxed(),
+        tag::OCTET_STRING => prop::collection::vec(any::<u8>(), 0..300).prop_map(Data::OctetString).boxed(),
+        tag::VISIBLE_STRING => "[ -~]{0,40}".prop_map(|s| Data::VisibleString(s.into_bytes())).boxed(),
+        tag::INTEGER => any::<i8>().prop_map(Data::Integer).boxed(),
+        tag::LONG => any::<i16>().prop_map(Data::Long).boxed(),
+        tag::UNSIGNED => any::<u8>().prop_map(Data::Unsigned).boxed(),
+        tag::LONG_UNSIGNED => any::<u16>().prop_map(Data::LongUnsigned).boxed(),
+        tag::LONG64 => any::<i64>().prop_map(Data::Long64).boxed(),
+        tag::ENUM => any::<u8>().prop_map(Data::Enum).boxed(),
+        _ => date_time().prop_map(Data::DateTime).boxed(),
+    }
+}
+
+fn type_description() -> impl Strategy<Value = TypeDescription> {
+    let leaf = simple_tag().prop_map(TypeDescription::Simple);
+    leaf.prop_recursive(2, 8, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 1..4).prop_map(TypeDescription::Structure),
+            (1u16..4, inner).prop_map(|(count, e)| TypeDescription::Array { count, element: Box::new(e) }),
+        ]
+    })
+}
+
+fn value_of(desc: &TypeDescription) -> BoxedStrategy<Data> {
+    match desc {
+        TypeDescription::Simple(t) => simple_value(*t),
+        TypeDescription::Array { count, element } => {
+            prop::collection::vec(value_of(element), usize::from(*count)).prop_map(Data::Array).boxed()
+        }
+        TypeDescription::Structure(types) => {
+            let parts: Vec<BoxedStrategy<Data>> = types.iter().map(value_of).collect();
+            parts.prop_map(Data::Structure).boxed()
+        }
+    }
+}
+
+fn compact_array() -> impl Strategy<Value = CompactArray> {
+    type_description().prop_flat_map(|description| {
+        prop::collection::vec(value_of(&description), 0..5)
+            .prop_map(move |elements| CompactArray { description: description.clone(), elements })
+    })
+}
+
+pub fn data() -> impl Strategy<Value = Data> {
+    let leaf = prop_oneof![
+        Just(Data::Null),
+        Just(Data::DontCare),
+        simple_tag().prop_flat_map(simple_value),
+        prop::collection::vec(any::<bool>(), 0..40).prop_map(|b| Data::BitString(BitString::from_bits(&b))),
+        ".{0,20}".prop_map(Data::Utf8String),
+        any::<i8>().prop_map(Data::Bcd),
+        any::<u64>().prop_map(Data::Long64Unsigned),
+        (-1.0e30f32..1.0e30).prop_map(Data::Float32),
+        (-1.0e300f64..1.0e300).prop_map(Data::Float64),
+        date().prop_map(Data::Date),
+        time().prop_map(Data::Time),
+        compact_array().prop_map(Data::CompactArray),
+    ];
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8).prop_map(Data::Array),
+            prop::collection::vec(inner, 0..8).prop_map(Data::Structure),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn every_value_round_trips(d in data()) {
+        let bytes = d.to_bytes();
+        let back = Data::from_bytes(&bytes).unwrap();
+        prop_assert_eq!(&back, &d);
+        prop_assert_eq!(back.to_bytes(), bytes);
+    }
+
+    #[test]
+    fn decoder_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let _ = Data::from_bytes(&bytes);
+    }
+
+    #[test]
+    fn decoder_never_panics_on_mutated_values(d in data(), pos in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let mut bytes = d.to_bytes();
+        let i = pos.index(bytes.len());
+        bytes[i] = byte;
+        let _ = Data::from_bytes(&bytes);
+        let _ = Data::from_bytes(&bytes[..i]);
+    }
+
+    #[test]
+    fn unix_time_round_trips(secs in 0i64..4_102_444_800, dev in -720i16..=720) {
+        let dt = DateTime::from_unix(secs, dev, ClockStatus::default());
+        prop_assert_eq!(dt.to_unix(), Some(secs));
+        prop_assert_eq!(DateTime::from_octets(&dt.to_bytes()).unwrap(), dt);
+    }
+}
+
+#[test]
+fn length_encoding() {
+    let cases: [(usize, &[u8]); 5] =
+        [(0, &[0x00]), (127, &[0x7F]), (128, &[0x81, 0x80]), (255, &[0x81, 0xFF]), (256, &[0x82, 0x01, 0x00])];
+    for (len, enc) in cases {
+        let d = Data::OctetString(vec![0xAA; len]);
+        let bytes = d.to_bytes();
+        assert_eq!(&bytes[1..1 + enc.len()], enc, "length {len}");
+        assert_eq!(Reader::new(enc).length("len").unwrap(), len);
+    }
+    assert!(Reader::new(&[0x85, 0, 0, 0, 0, 1]).length("len").is_err());
+    assert!(Reader::new(&[0x80]).length("len").is_err());
+}
+
+#[test]
+fn known_encodings() {
+    // structure { long-unsigned 5009, octet-string 01 02, boolean true, integer -1 }
+    let d = Data::Structure(vec![
+        Data::LongUnsigned(5009),
+        Data::OctetString(vec![1, 2]),
+        Data::Boolean(true),
+        Data::Integer(-1),
+    ]);
+    assert_eq!(d.to_bytes(), [0x02, 0x04, 0x12, 0x13, 0x91, 0x09, 0x02, 0x01, 0x02, 0x03, 0x01, 0x0F, 0xFF]);
+    // bit-string of 10 bits: 1010000001
+    let bits = BitString::from_bits(&[true, false, true, false, false, false, false, false, false, true]);
+    assert_eq!(Data::BitString(bits.clone()).to_bytes(), [0x04, 0x0A, 0xA0, 0x40]);
+    assert!(bits.get(0) && bits.get(9) && !bits.get(1) && !bits.get(10));
+    // float32 1.0
+    assert_eq!(Data::Float32(1.0).to_bytes(), [0x17, 0x3F, 0x80, 0x00, 0x00]);
+    // compact-array of 3 long-unsigned: contents are 6 bytes without tags.
+    let ca = CompactArray {
+        description: TypeDescription::Simple(tag::LONG_UNSIGNED),
+        elements: vec![Data::LongUnsigned(1), Data::LongUnsigned(2), Data::LongUnsigned(3)],
+    };
+    assert!(ca.is_consistent());
+    assert_eq!(Data::CompactArray(ca).to_bytes(), [0x13, 0x12, 0x06, 0x00, 0x01, 0x00, 0x02, 0x00, 0x03]);
+    // compact-array of structure { unsigned, octet-string }
+    let bytes = [0x13, 0x02, 0x02, 0x11, 0x09, 0x06, 0x05, 0x04, 0x01, 0x02, 0x03, 0x04];
+    let d = Data::from_bytes(&bytes).unwrap();
+    let Data::CompactArray(ca) = &d else { panic!() };
+    assert_eq!(ca.elements, vec![Data::Structure(vec![Data::Unsigned(5), Data::OctetString(vec![1, 2, 3, 4])])]);
+    assert_eq!(d.to_bytes(), bytes);
+}
+
+#[test]
+fn bst_date_time_has_deviation_minus_60() {
+    // 2024-07-01 12:00:00 BST = 11:00:00 UTC.
+    let bytes = [0x07, 0xE8, 0x07, 0x01, 0x01, 0x0C, 0x00, 0x00, 0x00, 0xFF, 0xC4, 0x80];
+    let dt = DateTime::from_octets(&bytes).unwrap();
+    assert_eq!(dt.deviation, Some(-60));
+    assert!(dt.clock_status.unwrap().has(ClockStatus::DAYLIGHT_SAVING_ACTIVE));
+    assert_eq!(dt.date.day_of_week, 1, "a Monday");
+    assert_eq!(dt.to_unix(), Some(1_719_831_600));
+    let back = DateTime::from_unix(1_719_831_600, -60, ClockStatus(ClockStatus::DAYLIGHT_SAVING_ACTIVE));
+    assert_eq!(back.to_bytes(), bytes);
+    // Unspecified deviation and status.
+    let open = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x80, 0x00, 0xFF];
+    let dt = DateTime::from_octets(&open).unwrap();
+    assert_eq!((dt.deviation, dt.clock_status, dt.to_unix()), (None, None, None));
+    assert_eq!(dt.to_bytes(), open);
+    assert_eq!(Date::new(2026, 11, 29).day_of_week, 7, "a Sunday");
+}
+
+#[test]
+fn errors_name_what_and_where() {
+    let err = Data::from_bytes(&[0x02, 0x02, 0x11, 0x01, 0x07]).unwrap_err();
+    assert_eq!(err, DecodeError::Invalid { what: "data tag", offset: 4, value: 7 });
+    let err = Data::from_bytes(&[0x09, 0x05, 1, 2]).unwrap_err();
+    assert!(matches!(err, DecodeError::Truncated { what: "octet-string", offset: 2, needed: 5, available: 2 }));
+    let err = Data::from_bytes(&[0x11, 0x01, 0x00]).unwrap_err();
+    assert!(matches!(err, DecodeError::Trailing { count: 1, .. }));
+    let deep = [0x01, 0x01].repeat(200);
+    assert!(matches!(Data::from_bytes(&deep), Err(DecodeError::TooDeep { .. })));
+    assert!(Data::from_bytes(&[0x0C, 0x02, 0xC3, 0x28]).is_err(), "invalid UTF-8");
+    // A huge element count with no bytes behind it is an error, not an allocation.
+    assert!(Data::from_bytes(&[0x01, 0x84, 0xFF, 0xFF, 0xFF, 0xFF]).is_err());
+}
