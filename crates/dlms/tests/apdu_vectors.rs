@@ -4,9 +4,10 @@
 
 use meterlab_dlms::apdu::initiate::InitiateError;
 use meterlab_dlms::apdu::{
-    AcseDiagnostic, ActionRequest, ActionResponse, Aare, Aarq, Apdu, ApplicationContext,
+    Aare, Aarq, AcseDiagnostic, ActionRequest, ActionResponse, Apdu, ApplicationContext,
     AssociationResult, ConfirmedServiceError, Conformance, DataAccessResult, GetDataResult,
-    GetRequest, GetResponse, InitiateRequest, InitiateResponse, InvokeIdAndPriority, Mechanism, Rlrq,
+    GetRequest, GetResponse, InitiateRequest, InitiateResponse, InvokeIdAndPriority, Mechanism,
+    Rlrq,
 };
 use meterlab_dlms::axdr::Data;
 use meterlab_dlms::cosem::{AttributeDescriptor, MethodDescriptor};
@@ -14,7 +15,10 @@ use meterlab_dlms::obis::Obis;
 
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn roundtrip(bytes: &[u8]) -> Apdu {
@@ -28,13 +32,23 @@ const INITIATE_RESPONSE: &str = "08 00 06 5F 1F 04 00 00 50 1F 01 F4 00 07";
 
 #[test]
 fn initiate_request_and_response() {
-    let Apdu::InitiateRequest(req) = roundtrip(&hex(INITIATE_REQUEST)) else { panic!() };
+    let Apdu::InitiateRequest(req) = roundtrip(&hex(INITIATE_REQUEST)) else {
+        panic!()
+    };
     assert_eq!(req, InitiateRequest::new(Conformance(0x00_7E_1F), 0x04B0));
-    assert!(req.conformance.has(Conformance::GET | Conformance::SET | Conformance::ACTION));
-    assert!(req.conformance.has(Conformance::BLOCK_TRANSFER_WITH_GET_OR_READ));
+    assert!(
+        req.conformance
+            .has(Conformance::GET | Conformance::SET | Conformance::ACTION)
+    );
+    assert!(
+        req.conformance
+            .has(Conformance::BLOCK_TRANSFER_WITH_GET_OR_READ)
+    );
     assert!(!req.conformance.has(Conformance::DATA_NOTIFICATION));
 
-    let Apdu::InitiateResponse(resp) = roundtrip(&hex(INITIATE_RESPONSE)) else { panic!() };
+    let Apdu::InitiateResponse(resp) = roundtrip(&hex(INITIATE_RESPONSE)) else {
+        panic!()
+    };
     assert_eq!(
         resp,
         InitiateResponse {
@@ -45,13 +59,20 @@ fn initiate_request_and_response() {
             vaa_name: 7,
         }
     );
-    assert!(resp.conformance.has(Conformance::PRIORITY_MGMT_SUPPORTED | Conformance::EVENT_NOTIFICATION));
+    assert!(
+        resp.conformance
+            .has(Conformance::PRIORITY_MGMT_SUPPORTED | Conformance::EVENT_NOTIFICATION)
+    );
 }
 
 #[test]
 fn aarq_without_authentication() {
-    let bytes = hex(&format!("60 1D A1 09 06 07 60 85 74 05 08 01 01 BE 10 04 0E {INITIATE_REQUEST}"));
-    let Apdu::Aarq(aarq) = roundtrip(&bytes) else { panic!() };
+    let bytes = hex(&format!(
+        "60 1D A1 09 06 07 60 85 74 05 08 01 01 BE 10 04 0E {INITIATE_REQUEST}"
+    ));
+    let Apdu::Aarq(aarq) = roundtrip(&bytes) else {
+        panic!()
+    };
     assert_eq!(aarq.application_context, ApplicationContext::LogicalName);
     assert_eq!(aarq.mechanism, None);
     assert_eq!(aarq.user_information, Some(hex(INITIATE_REQUEST)));
@@ -78,8 +99,12 @@ fn aarq_with_lls_password() {
 
 #[test]
 fn aare_accepted_without_security() {
-    let bytes = hex("6129A109060760857405080101A203020100A305A103020100BE10040E0800065F1F040000501F01F40007");
-    let Apdu::Aare(aare) = roundtrip(&bytes) else { panic!() };
+    let bytes = hex(
+        "6129A109060760857405080101A203020100A305A103020100BE10040E0800065F1F040000501F01F40007",
+    );
+    let Apdu::Aare(aare) = roundtrip(&bytes) else {
+        panic!()
+    };
     assert_eq!(aare.result, AssociationResult::Accepted);
     assert_eq!(aare.diagnostic, AcseDiagnostic::User(0));
     assert_eq!(aare.user_information, Some(hex(INITIATE_RESPONSE)));
@@ -87,19 +112,33 @@ fn aare_accepted_without_security() {
 
 #[test]
 fn aare_rejected_application_context() {
-    let bytes = hex("6129A109060760857405080101A203020101A305A103020102BE10040E0800065F1F040000501F01F40007");
-    let Apdu::Aare(aare) = roundtrip(&bytes) else { panic!() };
+    let bytes = hex(
+        "6129A109060760857405080101A203020101A305A103020102BE10040E0800065F1F040000501F01F40007",
+    );
+    let Apdu::Aare(aare) = roundtrip(&bytes) else {
+        panic!()
+    };
     assert_eq!(aare.result, AssociationResult::RejectedPermanent);
-    assert_eq!(aare.diagnostic, AcseDiagnostic::User(AcseDiagnostic::USER_APPLICATION_CONTEXT_NOT_SUPPORTED));
+    assert_eq!(
+        aare.diagnostic,
+        AcseDiagnostic::User(AcseDiagnostic::USER_APPLICATION_CONTEXT_NOT_SUPPORTED)
+    );
 }
 
 #[test]
 fn aare_rejected_dlms_version_too_low() {
     let bytes = hex("611FA109060760857405080101A203020101A305A103020101BE0604040E010601");
-    let Apdu::Aare(aare) = roundtrip(&bytes) else { panic!() };
+    let Apdu::Aare(aare) = roundtrip(&bytes) else {
+        panic!()
+    };
     assert_eq!(aare.result, AssociationResult::RejectedPermanent);
     let ui = Apdu::decode(&aare.user_information.unwrap()).unwrap();
-    assert_eq!(ui, Apdu::ConfirmedServiceError(ConfirmedServiceError::initiate(InitiateError::DlmsVersionTooLow)));
+    assert_eq!(
+        ui,
+        Apdu::ConfirmedServiceError(ConfirmedServiceError::initiate(
+            InitiateError::DlmsVersionTooLow
+        ))
+    );
 }
 
 #[test]
@@ -126,7 +165,13 @@ fn aare_hls_gmac_authentication_required() {
 #[test]
 fn release_request() {
     let apdu = roundtrip(&hex("62 03 80 01 00"));
-    assert_eq!(apdu, Apdu::Rlrq(Rlrq { reason: Some(0), user_information: None }));
+    assert_eq!(
+        apdu,
+        Apdu::Rlrq(Rlrq {
+            reason: Some(0),
+            user_information: None
+        })
+    );
 }
 
 #[test]
@@ -143,9 +188,19 @@ fn get_requests() {
         })
     );
     let apdu = roundtrip(&hex("C0 02 C1 00 00 00 01"));
-    assert_eq!(apdu, Apdu::GetRequest(GetRequest::Next { invoke, block_number: 1 }));
-    let apdu = roundtrip(&hex("C0 03 C1 02 00 01 00 00 2A 00 00 FF 02 00 00 08 00 00 01 00 00 FF 02 00"));
-    let Apdu::GetRequest(GetRequest::WithList { items, .. }) = apdu else { panic!() };
+    assert_eq!(
+        apdu,
+        Apdu::GetRequest(GetRequest::Next {
+            invoke,
+            block_number: 1
+        })
+    );
+    let apdu = roundtrip(&hex(
+        "C0 03 C1 02 00 01 00 00 2A 00 00 FF 02 00 00 08 00 00 01 00 00 FF 02 00",
+    ));
+    let Apdu::GetRequest(GetRequest::WithList { items, .. }) = apdu else {
+        panic!()
+    };
     assert_eq!(items[1].0, AttributeDescriptor::new(8, Obis::CLOCK, 2));
 }
 
@@ -155,7 +210,10 @@ fn get_responses() {
     let apdu = roundtrip(&hex("C4 01 C1 00 06 00 00 13 91"));
     assert_eq!(
         apdu,
-        Apdu::GetResponse(GetResponse::Normal { invoke, result: GetDataResult::Data(Data::DoubleLongUnsigned(5009)) })
+        Apdu::GetResponse(GetResponse::Normal {
+            invoke,
+            result: GetDataResult::Data(Data::DoubleLongUnsigned(5009))
+        })
     );
     let apdu = roundtrip(&hex("C4 01 C1 01 01"));
     assert_eq!(
@@ -171,7 +229,9 @@ fn get_responses() {
 fn action_request_and_responses() {
     let invoke = InvokeIdAndPriority::new(0, true, true);
     let f_stoc = hex("10 00 00 1A 90 E6 D2 22 1F A2 FD 85 EE D6 1A CC 22");
-    let apdu = roundtrip(&hex("C3 01 C0 00 0F 00 00 28 00 00 FF 01 01 09 11 10 00 00 1A 90 E6 D2 22 1F A2 FD 85 EE D6 1A CC 22"));
+    let apdu = roundtrip(&hex(
+        "C3 01 C0 00 0F 00 00 28 00 00 FF 01 01 09 11 10 00 00 1A 90 E6 D2 22 1F A2 FD 85 EE D6 1A CC 22",
+    ));
     assert_eq!(
         apdu,
         Apdu::ActionRequest(ActionRequest {
@@ -184,18 +244,32 @@ fn action_request_and_responses() {
     let apdu = roundtrip(&hex("C7 01 C0 00 00"));
     assert_eq!(
         apdu,
-        Apdu::ActionResponse(ActionResponse { invoke, result: DataAccessResult::Success, return_parameters: None })
+        Apdu::ActionResponse(ActionResponse {
+            invoke,
+            result: DataAccessResult::Success,
+            return_parameters: None
+        })
     );
     let apdu = roundtrip(&hex("C7 01 C0 00 01 01 FA"));
-    let Apdu::ActionResponse(r) = apdu else { panic!() };
-    assert_eq!(r.return_parameters, Some(GetDataResult::Error(DataAccessResult::OtherReason)));
-    roundtrip(&hex("C7 01 C0 00 01 00 09 11 10 00 00 1A FD E8 85 7B 72 8A 34 99 10 6A A6 65 D1"));
+    let Apdu::ActionResponse(r) = apdu else {
+        panic!()
+    };
+    assert_eq!(
+        r.return_parameters,
+        Some(GetDataResult::Error(DataAccessResult::OtherReason))
+    );
+    roundtrip(&hex(
+        "C7 01 C0 00 01 00 09 11 10 00 00 1A FD E8 85 7B 72 8A 34 99 10 6A A6 65 D1",
+    ));
 }
 
 #[test]
 fn data_notification() {
-    let bytes = hex("0f000001db000922125a8591360000000049000000110000000a5a8513d014800000000d0000000a0100");
-    let Apdu::DataNotification(n) = roundtrip(&bytes) else { panic!() };
+    let bytes =
+        hex("0f000001db000922125a8591360000000049000000110000000a5a8513d014800000000d0000000a0100");
+    let Apdu::DataNotification(n) = roundtrip(&bytes) else {
+        panic!()
+    };
     assert_eq!(n.long_invoke_id_and_priority, 0x01DB);
     assert_eq!(n.date_time, None);
     assert!(matches!(n.body, Data::OctetString(ref b) if b.len() == 34));

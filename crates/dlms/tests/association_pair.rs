@@ -30,9 +30,16 @@ struct Model {
 impl Model {
     fn meter() -> Self {
         let mut m = Model::default();
-        m.attributes.insert((class_id::REGISTER, ENERGY, 2), Data::DoubleLongUnsigned(123_456));
-        m.attributes.insert((class_id::DATA, NAME, 2), Data::OctetString(b"METER-1".to_vec()));
-        m.attributes.insert((class_id::PROFILE_GENERIC, PROFILE, 2), load_profile(100));
+        m.attributes.insert(
+            (class_id::REGISTER, ENERGY, 2),
+            Data::DoubleLongUnsigned(123_456),
+        );
+        m.attributes.insert(
+            (class_id::DATA, NAME, 2),
+            Data::OctetString(b"METER-1".to_vec()),
+        );
+        m.attributes
+            .insert((class_id::PROFILE_GENERIC, PROFILE, 2), load_profile(100));
         m
     }
 }
@@ -42,7 +49,11 @@ fn load_profile(rows: u32) -> Data {
         (0..rows)
             .map(|i| {
                 let t = DateTime::from_unix(1_700_000_000 + i64::from(i) * 1800, 0, ClockStatus(0));
-                Data::Structure(vec![Data::DateTime(t), Data::DoubleLongUnsigned(1000 + i), Data::Unsigned(0)])
+                Data::Structure(vec![
+                    Data::DateTime(t),
+                    Data::DoubleLongUnsigned(1000 + i),
+                    Data::Unsigned(0),
+                ])
             })
             .collect(),
     )
@@ -154,12 +165,18 @@ fn keys() -> Keys {
 }
 
 fn material(title: &[u8; 8], keys: Keys) -> SecurityMaterial {
-    SecurityMaterial { system_title: *title, keys, invocation_counter: 1 }
+    SecurityMaterial {
+        system_title: *title,
+        keys,
+        invocation_counter: 1,
+    }
 }
 
 fn hls_configs(cipher: Option<SecurityControl>, client_keys: Keys) -> (ClientConfig, ServerConfig) {
     let client = ClientConfig {
-        authentication: ClientAuthentication::HlsGmac { client_challenge: b"K56iVagY".to_vec() },
+        authentication: ClientAuthentication::HlsGmac {
+            client_challenge: b"K56iVagY".to_vec(),
+        },
         security: Some(material(b"MMM\x00\x00\x00\x00\x01", client_keys)),
         cipher,
         ..ClientConfig::default()
@@ -175,7 +192,9 @@ fn hls_configs(cipher: Option<SecurityControl>, client_keys: Keys) -> (ClientCon
 }
 
 fn is_associated(events: &[ClientEvent]) -> bool {
-    events.iter().any(|e| matches!(e, ClientEvent::Associated { .. }))
+    events
+        .iter()
+        .any(|e| matches!(e, ClientEvent::Associated { .. }))
 }
 
 #[test]
@@ -189,7 +208,10 @@ fn public_client_get_set_action_release() {
     p.drive();
     assert_eq!(
         p.client_events(),
-        vec![ClientEvent::GetCompleted { invoke_id: id, result: Ok(Data::DoubleLongUnsigned(123_456)) }]
+        vec![ClientEvent::GetCompleted {
+            invoke_id: id,
+            result: Ok(Data::DoubleLongUnsigned(123_456))
+        }]
     );
 
     let missing = AttributeDescriptor::new(class_id::REGISTER, Obis::new(1, 0, 2, 8, 0, 255), 2);
@@ -197,20 +219,41 @@ fn public_client_get_set_action_release() {
     p.drive();
     assert_eq!(
         p.client_events(),
-        vec![ClientEvent::GetCompleted { invoke_id: id, result: Err(DataAccessResult::ObjectUndefined) }]
+        vec![ClientEvent::GetCompleted {
+            invoke_id: id,
+            result: Err(DataAccessResult::ObjectUndefined)
+        }]
     );
 
     let name = AttributeDescriptor::new(class_id::DATA, NAME, 2);
-    let id = p.client.set(0, name, None, Data::OctetString(b"RENAMED".to_vec())).unwrap();
+    let id = p
+        .client
+        .set(0, name, None, Data::OctetString(b"RENAMED".to_vec()))
+        .unwrap();
     p.drive();
-    assert_eq!(p.client_events(), vec![ClientEvent::SetCompleted { invoke_id: id, result: DataAccessResult::Success }]);
-    assert_eq!(p.model.attributes[&(class_id::DATA, NAME, 2)], Data::OctetString(b"RENAMED".to_vec()));
+    assert_eq!(
+        p.client_events(),
+        vec![ClientEvent::SetCompleted {
+            invoke_id: id,
+            result: DataAccessResult::Success
+        }]
+    );
+    assert_eq!(
+        p.model.attributes[&(class_id::DATA, NAME, 2)],
+        Data::OctetString(b"RENAMED".to_vec())
+    );
 
     let reset = MethodDescriptor::new(class_id::REGISTER, ENERGY, 1);
     let id = p.client.action(0, reset, Some(Data::Integer(0))).unwrap();
     p.drive();
     match p.client_events().as_slice() {
-        [ClientEvent::ActionCompleted { invoke_id, result: DataAccessResult::Success, return_parameters: Some(_) }] => {
+        [
+            ClientEvent::ActionCompleted {
+                invoke_id,
+                result: DataAccessResult::Success,
+                return_parameters: Some(_),
+            },
+        ] => {
             assert_eq!(*invoke_id, id)
         }
         other => panic!("unexpected {other:?}"),
@@ -227,18 +270,24 @@ fn public_client_get_set_action_release() {
 #[test]
 fn lls_password_accepted_and_wrong_password_rejected_with_diagnostic_13() {
     let server = ServerConfig {
-        authentication: ServerAuthentication::Lls { password: b"12345678".to_vec() },
+        authentication: ServerAuthentication::Lls {
+            password: b"12345678".to_vec(),
+        },
         ..ServerConfig::default()
     };
     let good = ClientConfig {
-        authentication: ClientAuthentication::Lls { password: b"12345678".to_vec() },
+        authentication: ClientAuthentication::Lls {
+            password: b"12345678".to_vec(),
+        },
         ..ClientConfig::default()
     };
     let mut p = Pair::new(good, server.clone());
     assert!(is_associated(&p.associate()));
 
     let bad = ClientConfig {
-        authentication: ClientAuthentication::Lls { password: b"87654321".to_vec() },
+        authentication: ClientAuthentication::Lls {
+            password: b"87654321".to_vec(),
+        },
         ..ClientConfig::default()
     };
     let mut p = Pair::new(bad, server.clone());
@@ -251,13 +300,27 @@ fn lls_password_accepted_and_wrong_password_rejected_with_diagnostic_13() {
         }]
     );
     assert_eq!(p.server.state(), ServerState::Idle);
-    assert_eq!(p.server_events(), vec![ServerEvent::Rejected { diagnostic: AcseDiagnostic::User(13) }]);
+    assert_eq!(
+        p.server_events(),
+        vec![ServerEvent::Rejected {
+            diagnostic: AcseDiagnostic::User(13)
+        }]
+    );
     // A rejected client cannot issue requests.
-    assert!(p.client.get(0, AttributeDescriptor::new(1, NAME, 2), None).is_err());
+    assert!(
+        p.client
+            .get(0, AttributeDescriptor::new(1, NAME, 2), None)
+            .is_err()
+    );
 
     let mut p = Pair::new(ClientConfig::default(), server);
     match p.associate().as_slice() {
-        [ClientEvent::Rejected { diagnostic: AcseDiagnostic::User(12), .. }] => {}
+        [
+            ClientEvent::Rejected {
+                diagnostic: AcseDiagnostic::User(12),
+                ..
+            },
+        ] => {}
         other => panic!("mechanism-name-required expected, got {other:?}"),
     }
 }
@@ -270,8 +333,13 @@ fn hls_gmac_four_pass_authentication() {
     assert_eq!(p.server.state(), ServerState::Associated);
     // Pass 3 went as an ACTION on the current association, method 1.
     let pass3 = Apdu::decode(&p.to_server[1]).unwrap();
-    let Apdu::ActionRequest(req) = pass3 else { panic!("pass 3 is an ACTION") };
-    assert_eq!(req.method, MethodDescriptor::new(15, Obis::CURRENT_ASSOCIATION, 1));
+    let Apdu::ActionRequest(req) = pass3 else {
+        panic!("pass 3 is an ACTION")
+    };
+    assert_eq!(
+        req.method,
+        MethodDescriptor::new(15, Obis::CURRENT_ASSOCIATION, 1)
+    );
     match req.parameters {
         Some(Data::OctetString(f)) => assert_eq!((f.len(), f[0]), (17, 0x10)),
         other => panic!("f(StoC) expected, got {other:?}"),
@@ -286,7 +354,10 @@ fn hls_gmac_with_wrong_key_fails_authentication() {
     let mut p = Pair::new(c, s);
     let events = p.associate();
     assert!(
-        matches!(events.as_slice(), [ClientEvent::AuthenticationFailed { .. }]),
+        matches!(
+            events.as_slice(),
+            [ClientEvent::AuthenticationFailed { .. }]
+        ),
         "got {events:?}"
     );
     assert_eq!(p.server_events(), vec![ServerEvent::AuthenticationFailed]);
@@ -300,7 +371,9 @@ fn ciphered_get_and_replayed_counter_rejected() {
     let mut p = Pair::new(c, s);
     assert!(is_associated(&p.associate()));
     // The initiate request inside the AARQ was ciphered (glo-initiateRequest).
-    let Apdu::Aarq(aarq) = Apdu::decode(&p.to_server[0]).unwrap() else { panic!() };
+    let Apdu::Aarq(aarq) = Apdu::decode(&p.to_server[0]).unwrap() else {
+        panic!()
+    };
     assert_eq!(aarq.user_information.unwrap()[0], 0x21);
 
     let energy = AttributeDescriptor::new(class_id::REGISTER, ENERGY, 2);
@@ -308,20 +381,34 @@ fn ciphered_get_and_replayed_counter_rejected() {
     p.drive();
     assert_eq!(
         p.client_events(),
-        vec![ClientEvent::GetCompleted { invoke_id: id, result: Ok(Data::DoubleLongUnsigned(123_456)) }]
+        vec![ClientEvent::GetCompleted {
+            invoke_id: id,
+            result: Ok(Data::DoubleLongUnsigned(123_456))
+        }]
     );
     let request = p.to_server.last().unwrap().clone();
     assert_eq!(request[0], 0xC8, "glo-get-request on the wire");
-    assert_eq!(p.to_client.last().unwrap()[0], 0xCC, "glo-get-response on the wire");
+    assert_eq!(
+        p.to_client.last().unwrap()[0],
+        0xCC,
+        "glo-get-response on the wire"
+    );
     assert_eq!(p.model.seen_ciphered.last(), Some(&true));
 
     // Replaying the captured request is refused and answered with an exception.
     let err = p.server.handle_apdu(0, &request, &mut p.model).unwrap_err();
-    assert!(matches!(err, AssociationError::Security(SecurityError::Replay { .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            AssociationError::Security(SecurityError::Replay { .. })
+        ),
+        "{err}"
+    );
     let answer = p.server.poll_transmit().unwrap();
     match Apdu::decode(&answer).unwrap() {
         Apdu::ExceptionResponse(ExceptionResponse {
-            service_error: ServiceError::InvocationCounterError(next), ..
+            service_error: ServiceError::InvocationCounterError(next),
+            ..
         }) => assert!(next > 1),
         other => panic!("exception expected, got {other:?}"),
     }
@@ -348,7 +435,10 @@ fn ciphered_get_and_replayed_counter_rejected() {
 
 #[test]
 fn get_with_block_transfer_reassembles_load_profile() {
-    let client = ClientConfig { max_receive_pdu_size: 256, ..ClientConfig::default() };
+    let client = ClientConfig {
+        max_receive_pdu_size: 256,
+        ..ClientConfig::default()
+    };
     let mut p = Pair::new(client, ServerConfig::default());
     assert!(is_associated(&p.associate()));
     let profile = AttributeDescriptor::new(class_id::PROFILE_GENERIC, PROFILE, 2);
@@ -356,12 +446,28 @@ fn get_with_block_transfer_reassembles_load_profile() {
     p.drive();
     assert_eq!(
         p.client_events(),
-        vec![ClientEvent::GetCompleted { invoke_id: id, result: Ok(load_profile(100)) }]
+        vec![ClientEvent::GetCompleted {
+            invoke_id: id,
+            result: Ok(load_profile(100))
+        }]
     );
-    let blocks = p.to_client.iter().filter(|a| a.starts_with(&[0xC4, 0x02])).count();
-    assert!(blocks >= 9, "100 rows of ~22 bytes need ~10 blocks of 256, got {blocks}");
+    let blocks = p
+        .to_client
+        .iter()
+        .filter(|a| a.starts_with(&[0xC4, 0x02]))
+        .count();
+    assert!(
+        blocks >= 9,
+        "100 rows of ~22 bytes need ~10 blocks of 256, got {blocks}"
+    );
     assert!(p.to_client.iter().all(|a| a.len() <= 256));
-    assert_eq!(p.to_server.iter().filter(|a| a.starts_with(&[0xC0, 0x02])).count(), blocks - 1);
+    assert_eq!(
+        p.to_server
+            .iter()
+            .filter(|a| a.starts_with(&[0xC0, 0x02]))
+            .count(),
+        blocks - 1
+    );
 }
 
 #[test]
@@ -376,7 +482,10 @@ fn ciphered_block_transfer_and_set_with_datablocks() {
     p.drive();
     assert_eq!(
         p.client_events(),
-        vec![ClientEvent::GetCompleted { invoke_id: id, result: Ok(load_profile(100)) }]
+        vec![ClientEvent::GetCompleted {
+            invoke_id: id,
+            result: Ok(load_profile(100))
+        }]
     );
     assert!(p.to_client.iter().all(|a| a.len() <= 200));
 
@@ -384,7 +493,13 @@ fn ciphered_block_transfer_and_set_with_datablocks() {
     let name = AttributeDescriptor::new(class_id::DATA, NAME, 2);
     let id = p.client.set(0, name, None, big.clone()).unwrap();
     p.drive();
-    assert_eq!(p.client_events(), vec![ClientEvent::SetCompleted { invoke_id: id, result: DataAccessResult::Success }]);
+    assert_eq!(
+        p.client_events(),
+        vec![ClientEvent::SetCompleted {
+            invoke_id: id,
+            result: DataAccessResult::Success
+        }]
+    );
     assert_eq!(p.model.attributes[&(class_id::DATA, NAME, 2)], big);
     assert!(p.to_server.iter().all(|a| a.len() <= 96));
     assert!(p.to_server.len() > 10, "the value went in several blocks");
@@ -395,8 +510,14 @@ fn get_with_list_and_timeouts() {
     let mut p = Pair::new(ClientConfig::default(), ServerConfig::default());
     assert!(is_associated(&p.associate()));
     let items = vec![
-        (AttributeDescriptor::new(class_id::REGISTER, ENERGY, 2), None),
-        (AttributeDescriptor::new(class_id::DATA, Obis::new(9, 9, 9, 9, 9, 9), 2), None),
+        (
+            AttributeDescriptor::new(class_id::REGISTER, ENERGY, 2),
+            None,
+        ),
+        (
+            AttributeDescriptor::new(class_id::DATA, Obis::new(9, 9, 9, 9, 9, 9), 2),
+            None,
+        ),
     ];
     let id = p.client.get_with_list(0, items).unwrap();
     p.drive();
@@ -409,7 +530,10 @@ fn get_with_list_and_timeouts() {
     }
 
     // The server never answers: the request fails at the deadline, not before.
-    let id = p.client.get(1_000, AttributeDescriptor::new(1, NAME, 2), None).unwrap();
+    let id = p
+        .client
+        .get(1_000, AttributeDescriptor::new(1, NAME, 2), None)
+        .unwrap();
     assert!(p.client.poll_transmit().is_some());
     let deadline = p.client.poll_timeout().unwrap();
     assert_eq!(deadline, 6_000);
@@ -426,7 +550,9 @@ fn get_with_list_and_timeouts() {
 fn requests_before_association_get_an_exception() {
     let mut server = ServerAssociation::new(ServerConfig::default()).unwrap();
     let mut model = Model::meter();
-    let get = [0xC0, 0x01, 0xC1, 0x00, 0x03, 0x01, 0x00, 0x01, 0x08, 0x00, 0xFF, 0x02, 0x00];
+    let get = [
+        0xC0, 0x01, 0xC1, 0x00, 0x03, 0x01, 0x00, 0x01, 0x08, 0x00, 0xFF, 0x02, 0x00,
+    ];
     assert!(server.handle_apdu(0, &get, &mut model).is_err());
     assert_eq!(server.poll_transmit().unwrap(), vec![0xD8, 0x01, 0x00]);
     // Garbage never panics and is answered.

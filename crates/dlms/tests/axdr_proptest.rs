@@ -43,8 +43,13 @@ proptest! {
 
 #[test]
 fn length_encoding() {
-    let cases: [(usize, &[u8]); 5] =
-        [(0, &[0x00]), (127, &[0x7F]), (128, &[0x81, 0x80]), (255, &[0x81, 0xFF]), (256, &[0x82, 0x01, 0x00])];
+    let cases: [(usize, &[u8]); 5] = [
+        (0, &[0x00]),
+        (127, &[0x7F]),
+        (128, &[0x81, 0x80]),
+        (255, &[0x81, 0xFF]),
+        (256, &[0x82, 0x01, 0x00]),
+    ];
     for (len, enc) in cases {
         let d = Data::OctetString(vec![0xAA; len]);
         let bytes = d.to_bytes();
@@ -64,43 +69,86 @@ fn known_encodings() {
         Data::Boolean(true),
         Data::Integer(-1),
     ]);
-    assert_eq!(d.to_bytes(), [0x02, 0x04, 0x12, 0x13, 0x91, 0x09, 0x02, 0x01, 0x02, 0x03, 0x01, 0x0F, 0xFF]);
+    assert_eq!(
+        d.to_bytes(),
+        [
+            0x02, 0x04, 0x12, 0x13, 0x91, 0x09, 0x02, 0x01, 0x02, 0x03, 0x01, 0x0F, 0xFF
+        ]
+    );
     // bit-string of 10 bits: 1010000001
-    let bits = BitString::from_bits(&[true, false, true, false, false, false, false, false, false, true]);
-    assert_eq!(Data::BitString(bits.clone()).to_bytes(), [0x04, 0x0A, 0xA0, 0x40]);
+    let bits = BitString::from_bits(&[
+        true, false, true, false, false, false, false, false, false, true,
+    ]);
+    assert_eq!(
+        Data::BitString(bits.clone()).to_bytes(),
+        [0x04, 0x0A, 0xA0, 0x40]
+    );
     assert!(bits.get(0) && bits.get(9) && !bits.get(1) && !bits.get(10));
     // float32 1.0
-    assert_eq!(Data::Float32(1.0).to_bytes(), [0x17, 0x3F, 0x80, 0x00, 0x00]);
+    assert_eq!(
+        Data::Float32(1.0).to_bytes(),
+        [0x17, 0x3F, 0x80, 0x00, 0x00]
+    );
     // compact-array of 3 long-unsigned: contents are 6 bytes without tags.
     let ca = CompactArray {
         description: TypeDescription::Simple(tag::LONG_UNSIGNED),
-        elements: vec![Data::LongUnsigned(1), Data::LongUnsigned(2), Data::LongUnsigned(3)],
+        elements: vec![
+            Data::LongUnsigned(1),
+            Data::LongUnsigned(2),
+            Data::LongUnsigned(3),
+        ],
     };
     assert!(ca.is_consistent());
-    assert_eq!(Data::CompactArray(ca).to_bytes(), [0x13, 0x12, 0x06, 0x00, 0x01, 0x00, 0x02, 0x00, 0x03]);
+    assert_eq!(
+        Data::CompactArray(ca).to_bytes(),
+        [0x13, 0x12, 0x06, 0x00, 0x01, 0x00, 0x02, 0x00, 0x03]
+    );
     // compact-array of structure { unsigned, octet-string }
-    let bytes = [0x13, 0x02, 0x02, 0x11, 0x09, 0x06, 0x05, 0x04, 0x01, 0x02, 0x03, 0x04];
+    let bytes = [
+        0x13, 0x02, 0x02, 0x11, 0x09, 0x06, 0x05, 0x04, 0x01, 0x02, 0x03, 0x04,
+    ];
     let d = Data::from_bytes(&bytes).unwrap();
     let Data::CompactArray(ca) = &d else { panic!() };
-    assert_eq!(ca.elements, vec![Data::Structure(vec![Data::Unsigned(5), Data::OctetString(vec![1, 2, 3, 4])])]);
+    assert_eq!(
+        ca.elements,
+        vec![Data::Structure(vec![
+            Data::Unsigned(5),
+            Data::OctetString(vec![1, 2, 3, 4])
+        ])]
+    );
     assert_eq!(d.to_bytes(), bytes);
 }
 
 #[test]
 fn bst_date_time_has_deviation_minus_60() {
     // 2024-07-01 12:00:00 BST = 11:00:00 UTC.
-    let bytes = [0x07, 0xE8, 0x07, 0x01, 0x01, 0x0C, 0x00, 0x00, 0x00, 0xFF, 0xC4, 0x80];
+    let bytes = [
+        0x07, 0xE8, 0x07, 0x01, 0x01, 0x0C, 0x00, 0x00, 0x00, 0xFF, 0xC4, 0x80,
+    ];
     let dt = DateTime::from_octets(&bytes).unwrap();
     assert_eq!(dt.deviation, Some(-60));
-    assert!(dt.clock_status.unwrap().has(ClockStatus::DAYLIGHT_SAVING_ACTIVE));
+    assert!(
+        dt.clock_status
+            .unwrap()
+            .has(ClockStatus::DAYLIGHT_SAVING_ACTIVE)
+    );
     assert_eq!(dt.date.day_of_week, 1, "a Monday");
     assert_eq!(dt.to_unix(), Some(1_719_831_600));
-    let back = DateTime::from_unix(1_719_831_600, -60, ClockStatus(ClockStatus::DAYLIGHT_SAVING_ACTIVE));
+    let back = DateTime::from_unix(
+        1_719_831_600,
+        -60,
+        ClockStatus(ClockStatus::DAYLIGHT_SAVING_ACTIVE),
+    );
     assert_eq!(back.to_bytes(), bytes);
     // Unspecified deviation and status.
-    let open = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x80, 0x00, 0xFF];
+    let open = [
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x80, 0x00, 0xFF,
+    ];
     let dt = DateTime::from_octets(&open).unwrap();
-    assert_eq!((dt.deviation, dt.clock_status, dt.to_unix()), (None, None, None));
+    assert_eq!(
+        (dt.deviation, dt.clock_status, dt.to_unix()),
+        (None, None, None)
+    );
     assert_eq!(dt.to_bytes(), open);
     assert_eq!(Date::new(2026, 11, 29).day_of_week, 7, "a Sunday");
 }
@@ -108,14 +156,35 @@ fn bst_date_time_has_deviation_minus_60() {
 #[test]
 fn errors_name_what_and_where() {
     let err = Data::from_bytes(&[0x02, 0x02, 0x11, 0x01, 0x07]).unwrap_err();
-    assert_eq!(err, DecodeError::Invalid { what: "data tag", offset: 4, value: 7 });
+    assert_eq!(
+        err,
+        DecodeError::Invalid {
+            what: "data tag",
+            offset: 4,
+            value: 7
+        }
+    );
     let err = Data::from_bytes(&[0x09, 0x05, 1, 2]).unwrap_err();
-    assert!(matches!(err, DecodeError::Truncated { what: "octet-string", offset: 2, needed: 5, available: 2 }));
+    assert!(matches!(
+        err,
+        DecodeError::Truncated {
+            what: "octet-string",
+            offset: 2,
+            needed: 5,
+            available: 2
+        }
+    ));
     let err = Data::from_bytes(&[0x11, 0x01, 0x00]).unwrap_err();
     assert!(matches!(err, DecodeError::Trailing { count: 1, .. }));
     let deep = [0x01, 0x01].repeat(200);
-    assert!(matches!(Data::from_bytes(&deep), Err(DecodeError::TooDeep { .. })));
-    assert!(Data::from_bytes(&[0x0C, 0x02, 0xC3, 0x28]).is_err(), "invalid UTF-8");
+    assert!(matches!(
+        Data::from_bytes(&deep),
+        Err(DecodeError::TooDeep { .. })
+    ));
+    assert!(
+        Data::from_bytes(&[0x0C, 0x02, 0xC3, 0x28]).is_err(),
+        "invalid UTF-8"
+    );
     // A huge element count with no bytes behind it is an error, not an allocation.
     assert!(Data::from_bytes(&[0x01, 0x84, 0xFF, 0xFF, 0xFF, 0xFF]).is_err());
 }

@@ -32,7 +32,7 @@ impl Conformance {
     pub const SET: u32 = 1 << (23 - 20);
     pub const SELECTIVE_ACCESS: u32 = 1 << (23 - 21);
     pub const EVENT_NOTIFICATION: u32 = 1 << (23 - 22);
-    pub const ACTION: u32 = 1 << (23 - 23);
+    pub const ACTION: u32 = 1;
 
     /// What this crate's client and server implement for LN referencing.
     pub const LN_DEFAULT: Conformance = Conformance(

@@ -5,12 +5,12 @@
 //! not hold state. A server keeps its objects however it likes and answers through
 //! [`crate::association::CosemObjectModel`].
 
-// pub mod association_ln;
-// pub mod classes;
-// pub mod disconnect;
-// pub mod image_transfer;
-// pub mod profile;
-// pub mod security_setup;
+pub mod association_ln;
+pub mod classes;
+pub mod disconnect;
+pub mod image_transfer;
+pub mod profile;
+pub mod security_setup;
 
 use crate::axdr::{Data, DecodeError, Reader};
 use crate::obis::Obis;

@@ -7,13 +7,25 @@ use meterlab_dlms::axdr::{
 use proptest::prelude::*;
 
 pub fn date() -> impl Strategy<Value = Date> {
-    (any::<u16>(), any::<u8>(), any::<u8>(), any::<u8>())
-        .prop_map(|(year, month, day, day_of_week)| Date { year, month, day, day_of_week })
+    (any::<u16>(), any::<u8>(), any::<u8>(), any::<u8>()).prop_map(
+        |(year, month, day, day_of_week)| Date {
+            year,
+            month,
+            day,
+            day_of_week,
+        },
+    )
 }
 
 pub fn time() -> impl Strategy<Value = Time> {
-    (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>())
-        .prop_map(|(hour, minute, second, hundredths)| Time { hour, minute, second, hundredths })
+    (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>()).prop_map(
+        |(hour, minute, second, hundredths)| Time {
+            hour,
+            minute,
+            second,
+            hundredths,
+        },
+    )
 }
 
 pub fn date_time() -> impl Strategy<Value = DateTime> {
@@ -23,7 +35,12 @@ pub fn date_time() -> impl Strategy<Value = DateTime> {
         prop::option::of((i16::MIN + 1)..=i16::MAX),
         prop::option::of((0u8..0xFF).prop_map(ClockStatus)),
     )
-        .prop_map(|(date, time, deviation, clock_status)| DateTime { date, time, deviation, clock_status })
+        .prop_map(|(date, time, deviation, clock_status)| DateTime {
+            date,
+            time,
+            deviation,
+            clock_status,
+        })
 }
 
 fn simple_tag() -> impl Strategy<Value = u8> {
@@ -49,8 +66,12 @@ fn simple_value(t: u8) -> BoxedStrategy<Data> {
         tag::BOOLEAN => any::<bool>().prop_map(Data::Boolean).boxed(),
         tag::DOUBLE_LONG => any::<i32>().prop_map(Data::DoubleLong).boxed(),
         tag::DOUBLE_LONG_UNSIGNED => any::<u32>().prop_map(Data::DoubleLongUnsigned).boxed(),
-        tag::OCTET_STRING => prop::collection::vec(any::<u8>(), 0..300).prop_map(Data::OctetString).boxed(),
-        tag::VISIBLE_STRING => "[ -~]{0,40}".prop_map(|s| Data::VisibleString(s.into_bytes())).boxed(),
+        tag::OCTET_STRING => prop::collection::vec(any::<u8>(), 0..300)
+            .prop_map(Data::OctetString)
+            .boxed(),
+        tag::VISIBLE_STRING => "[ -~]{0,40}"
+            .prop_map(|s| Data::VisibleString(s.into_bytes()))
+            .boxed(),
         tag::INTEGER => any::<i8>().prop_map(Data::Integer).boxed(),
         tag::LONG => any::<i16>().prop_map(Data::Long).boxed(),
         tag::UNSIGNED => any::<u8>().prop_map(Data::Unsigned).boxed(),
@@ -66,7 +87,10 @@ fn type_description() -> impl Strategy<Value = TypeDescription> {
     leaf.prop_recursive(2, 8, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 1..4).prop_map(TypeDescription::Structure),
-            (1u16..4, inner).prop_map(|(count, e)| TypeDescription::Array { count, element: Box::new(e) }),
+            (1u16..4, inner).prop_map(|(count, e)| TypeDescription::Array {
+                count,
+                element: Box::new(e)
+            }),
         ]
     })
 }
@@ -75,7 +99,9 @@ fn value_of(desc: &TypeDescription) -> BoxedStrategy<Data> {
     match desc {
         TypeDescription::Simple(t) => simple_value(*t),
         TypeDescription::Array { count, element } => {
-            prop::collection::vec(value_of(element), usize::from(*count)).prop_map(Data::Array).boxed()
+            prop::collection::vec(value_of(element), usize::from(*count))
+                .prop_map(Data::Array)
+                .boxed()
         }
         TypeDescription::Structure(types) => {
             let parts: Vec<BoxedStrategy<Data>> = types.iter().map(value_of).collect();
@@ -86,8 +112,10 @@ fn value_of(desc: &TypeDescription) -> BoxedStrategy<Data> {
 
 fn compact_array() -> impl Strategy<Value = CompactArray> {
     type_description().prop_flat_map(|description| {
-        prop::collection::vec(value_of(&description), 0..5)
-            .prop_map(move |elements| CompactArray { description: description.clone(), elements })
+        prop::collection::vec(value_of(&description), 0..5).prop_map(move |elements| CompactArray {
+            description: description.clone(),
+            elements,
+        })
     })
 }
 
@@ -96,7 +124,8 @@ pub fn data() -> impl Strategy<Value = Data> {
         Just(Data::Null),
         Just(Data::DontCare),
         simple_tag().prop_flat_map(simple_value),
-        prop::collection::vec(any::<bool>(), 0..40).prop_map(|b| Data::BitString(BitString::from_bits(&b))),
+        prop::collection::vec(any::<bool>(), 0..40)
+            .prop_map(|b| Data::BitString(BitString::from_bits(&b))),
         ".{0,20}".prop_map(Data::Utf8String),
         any::<i8>().prop_map(Data::Bcd),
         any::<u64>().prop_map(Data::Long64Unsigned),
@@ -113,4 +142,3 @@ pub fn data() -> impl Strategy<Value = Data> {
         ]
     })
 }
-
