@@ -33,6 +33,17 @@ pub enum EmulatorError {
         /// What is wrong and what is expected.
         message: String,
     },
+    /// More hubs than wPorts can address.
+    #[error("{hubs} hubs is more than one emulation can address ({max}: three wPorts each)")]
+    TooManyHubs {
+        /// Hubs asked for.
+        hubs: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A scenario built in code names a DMC or SMSO it does not define.
+    #[error("the scenario names an undefined {0}")]
+    UnknownReference(String),
     /// A firmware image that cannot be used.
     #[error("firmware image rejected: {0}")]
     FirmwareImage(String),
