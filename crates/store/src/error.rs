@@ -1,0 +1,168 @@
+//! The one error type of the store.
+//!
+//! Errors are `Clone` because one failed group commit has to be reported to every submitter whose
+//! event was in that batch; sources are therefore kept behind `Arc`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::event::IngestKey;
+
+/// Everything that can go wrong in the store. Every variant names what and where.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The idempotency key is already bound to an event with different content.
+    #[error(
+        "ingest key {key} conflicts: it was acknowledged as event #{existing_seq} with different \
+         content ({detail})"
+    )]
+    Conflict {
+        /// The key that was replayed with different content.
+        key: IngestKey,
+        /// Global sequence number of the event originally stored under `key`.
+        existing_seq: u64,
+        /// Which part of the content differs.
+        detail: &'static str,
+    },
+
+    /// The submitted event breaks one of the documented limits (see [`crate::Limits`]).
+    #[error("rejected event{}: {what} {reason}", key.as_ref().map(|k| format!(" {k}")).unwrap_or_default())]
+    InvalidEvent {
+        /// The ingest key of the rejected event, if it had one.
+        key: Option<IngestKey>,
+        /// Which field is wrong (`kind`, `body`, `source`, `run`, `seq`).
+        what: &'static str,
+        /// Why, including the limit that was exceeded.
+        reason: String,
+    },
+
+    /// The file exists but is not an SQLite database at all (or its header is damaged).
+    #[error("{}: not a meterlab store: {detail}", path.display())]
+    NotAStore {
+        /// The offending file.
+        path: PathBuf,
+        /// What was found instead.
+        detail: String,
+    },
+
+    /// The database was written with another schema version than this build understands.
+    #[error(
+        "{}: store schema version {found} is not supported by this build (expected {expected}); \
+         use a meterlab release that matches the store",
+        path.display()
+    )]
+    SchemaVersion {
+        /// The offending file.
+        path: PathBuf,
+        /// Version found in the file.
+        found: i64,
+        /// Version this build writes and reads.
+        expected: i64,
+    },
+
+    /// SQLite's integrity check or a row decoder found damage in the file.
+    #[error("{}: store is corrupted: {detail}", path.display())]
+    Corrupt {
+        /// The offending file.
+        path: PathBuf,
+        /// What the check reported.
+        detail: String,
+    },
+
+    /// A stored row could not be decoded (wrong type or length in a column).
+    #[error("{location}: event #{seq} is malformed: {detail}")]
+    MalformedRow {
+        /// Backend location (file path or connection name).
+        location: String,
+        /// Global sequence number of the row.
+        seq: u64,
+        /// What is wrong with it.
+        detail: String,
+    },
+
+    /// Another process (or another `Store` in this process) holds the single writer lock.
+    #[error("{}: store is already open for writing by another process (lock file {})", path.display(), lock.display())]
+    Locked {
+        /// The database file.
+        path: PathBuf,
+        /// The lock file that could not be acquired.
+        lock: PathBuf,
+    },
+
+    /// An I/O error outside SQLite (lock file, directory).
+    #[error("{}: {op}: {source}", path.display())]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// What was being done.
+        op: &'static str,
+        /// The underlying error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+
+    /// An SQLite call failed.
+    #[error("{}: {op}: {source}", path.display())]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// What was being done.
+        op: &'static str,
+        /// The underlying error.
+        #[source]
+        source: Arc<rusqlite::Error>,
+    },
+
+    /// The hash chain is broken; replay refuses to build projections on a tampered log.
+    #[error("{location}: hash chain broken at event #{seq}: {reason}")]
+    ChainBroken {
+        /// Backend location.
+        location: String,
+        /// First bad global sequence number.
+        seq: u64,
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// A projection rejected an event or disagrees with its recorded checkpoint.
+    #[error("projection {projection}: {detail}")]
+    Projection {
+        /// Name of the projection.
+        projection: String,
+        /// What went wrong, including the event sequence number where known.
+        detail: String,
+    },
+
+    /// The writer thread has stopped (store closed, or it panicked); nothing was written.
+    #[error("store writer for {location} has stopped; the event was not written")]
+    WriterStopped {
+        /// Backend location.
+        location: String,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn sqlite(
+        path: &std::path::Path,
+        op: &'static str,
+        source: rusqlite::Error,
+    ) -> Self {
+        StoreError::Sqlite {
+            path: path.to_path_buf(),
+            op,
+            source: Arc::new(source),
+        }
+    }
+
+    /// True for errors that concern only the submitted event (conflict, limit); false for errors
+    /// of the store itself, after which a client should retry later.
+    pub fn is_rejection(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Conflict { .. } | StoreError::InvalidEvent { .. }
+        )
+    }
+}
+
+/// Result alias for the store.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,185 @@
+//! Projections: state derived from the log, rebuilt by replaying it and checked against it.
+//!
+//! A projection is rebuilt from event 1 on every start. While replaying, every event's hash is
+//! checked against its predecessor (a tampered log is refused, never projected), and when the
+//! replay passes the sequence number of the projection's last recorded [`Checkpoint`], its
+//! fingerprint must equal the recorded one: a difference means the log or the projection code
+//! changed what the projection computes from the same history. After the replay a new checkpoint
+//! is recorded at the head. Live updates continue with [`catch_up`] from the same cursor.
+
+use crate::backend::{Checkpoint, LogReader};
+use crate::chain::{ChainWalk, WALK_PAGE};
+use crate::error::{Result, StoreError};
+use crate::event::{ChainHead, Hash, StoredEvent};
+use crate::store::Store;
+
+/// State derived from the log.
+pub trait Projector {
+    /// Why an event could not be applied.
+    type Error: std::fmt::Display;
+
+    /// Stable name, the key of the projection's checkpoints.
+    fn name(&self) -> &str;
+    /// Applies the next event. Events arrive once each, in global sequence order.
+    fn apply(&mut self, event: &StoredEvent) -> std::result::Result<(), Self::Error>;
+    /// A digest of the whole projected state; equal histories must give equal fingerprints.
+    fn fingerprint(&self) -> Hash;
+}
+
+/// Position of a projection in the log: the last event applied (and verified).
+#[derive(Debug, Clone, Default)]
+pub struct ReplayCursor {
+    walk: ChainWalk,
+}
+
+impl ReplayCursor {
+    /// A cursor before event 1.
+    pub fn new() -> Self {
+        ReplayCursor::default()
+    }
+
+    /// The last applied event, `None` before the first.
+    pub fn head(&self) -> Option<ChainHead> {
+        self.walk.head
+    }
+}
+
+/// Result of a full replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// Events applied.
+    pub events: u64,
+    /// Last event applied.
+    pub head: Option<ChainHead>,
+    /// Fingerprint of the projection after the replay.
+    pub fingerprint: Hash,
+    /// The recorded checkpoint that the replay matched, if there was one.
+    pub checked: Option<Checkpoint>,
+}
+
+/// Applies every event after `cursor` to `projector`, verifying the chain as it goes. If
+/// `checkpoint` falls inside the replayed range, the fingerprint at its seq must match.
+pub fn catch_up<R, P>(
+    reader: &R,
+    projector: &mut P,
+    cursor: &mut ReplayCursor,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<u64>
+where
+    R: LogReader + ?Sized,
+    P: Projector + ?Sized,
+{
+    let mut applied = 0;
+    check_at(projector, cursor, checkpoint)?;
+    loop {
+        let page = reader.read_range(cursor.walk.next_seq(), WALK_PAGE)?;
+        if page.is_empty() {
+            return Ok(applied);
+        }
+        for event in &page {
+            cursor
+                .walk
+                .step(event)
+                .map_err(|reason| StoreError::ChainBroken {
+                    location: reader.location().to_owned(),
+                    seq: cursor.walk.next_seq(),
+                    reason,
+                })?;
+            projector.apply(event).map_err(|e| StoreError::Projection {
+                projection: projector.name().to_owned(),
+                detail: format!(
+                    "cannot apply event #{} ({}): {e}",
+                    event.seq, event.payload.kind
+                ),
+            })?;
+            applied += 1;
+            check_at(projector, cursor, checkpoint)?;
+        }
+    }
+}
+
+fn check_at<P: Projector + ?Sized>(
+    projector: &P,
+    cursor: &ReplayCursor,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<()> {
+    let at = cursor.walk.head.map_or(0, |h| h.seq);
+    match checkpoint {
+        Some(cp) if cp.seq == at && projector.fingerprint() != cp.fingerprint => {
+            Err(StoreError::Projection {
+                projection: projector.name().to_owned(),
+                detail: format!(
+                    "fingerprint after event #{at} is {}, but {} was recorded there: the log or \
+                     the projection's code changed what it derives from the same history",
+                    hex::encode(projector.fingerprint()),
+                    hex::encode(cp.fingerprint)
+                ),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Rebuilds `projector` from event 1 (it must be empty), checking the chain and the projection's
+/// last recorded checkpoint (read through `reader`).
+pub fn replay_into<R, P>(reader: &R, projector: &mut P) -> Result<ReplayReport>
+where
+    R: LogReader + ?Sized,
+    P: Projector + ?Sized,
+{
+    let checkpoint = reader.checkpoint(projector.name())?;
+    let mut cursor = ReplayCursor::new();
+    let events = catch_up(reader, projector, &mut cursor, checkpoint.as_ref())?;
+    let head = cursor.head();
+    if let Some(cp) = &checkpoint
+        && cp.seq > head.map_or(0, |h| h.seq)
+    {
+        return Err(StoreError::Projection {
+            projection: projector.name().to_owned(),
+            detail: format!(
+                "a checkpoint was recorded at event #{}, but the log ends at #{}: events are missing",
+                cp.seq,
+                head.map_or(0, |h| h.seq)
+            ),
+        });
+    }
+    Ok(ReplayReport {
+        events,
+        head,
+        fingerprint: projector.fingerprint(),
+        checked: checkpoint,
+    })
+}
+
+impl Store {
+    /// Rebuilds `projector` from the log ([`replay_into`]) and records a new checkpoint at the
+    /// head. Blocking: call it before serving, or from `spawn_blocking`.
+    pub fn rebuild_projection<P: Projector + ?Sized>(
+        &self,
+        projector: &mut P,
+    ) -> Result<(ReplayReport, ReplayCursor)> {
+        let (report, cursor) = self.with_reader(|reader| {
+            let report = replay_into(reader, projector)?;
+            let mut cursor = ReplayCursor::new();
+            cursor.walk.head = report.head;
+            Ok((report, cursor))
+        })?;
+        if let Some(head) = report.head {
+            self.record_checkpoint_blocking(Checkpoint {
+                projection: projector.name().to_owned(),
+                seq: head.seq,
+                fingerprint: report.fingerprint,
+            })?;
+        }
+        Ok((report, cursor))
+    }
+
+    /// Applies events committed after `cursor` to `projector` (for live projections).
+    pub fn catch_up<P: Projector + ?Sized>(
+        &self,
+        projector: &mut P,
+        cursor: &mut ReplayCursor,
+    ) -> Result<u64> {
+        self.with_reader(|reader| catch_up(reader, projector, cursor, None))
+    }
+}

@@ -1,0 +1,402 @@
+//! The store handle and its single writer thread, which group-commits concurrent submissions.
+//!
+//! Every submission goes into a bounded queue. The writer takes the first waiting submission, then
+//! everything else already queued (up to [`StoreConfig::max_batch`] events), applies all of it in one
+//! transaction and commits once. Only after the commit has returned — the WAL is fsynced — does
+//! each submitter get its acknowledgement. Under load one fsync thus covers many events; with a
+//! single submitter the latency is one commit.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::backend::{Backend, Checkpoint, LogReader, WriteTx};
+use crate::chain::{self, Verification};
+use crate::engine::apply_batch;
+use crate::error::{Result, StoreError};
+use crate::event::{ChainHead, IngestKey, Limits, NewEvent, Payload, Receipt, StoredEvent};
+use crate::sqlite::{SqliteBackend, SqliteOptions};
+
+/// Tuning and limits of a [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Per-event limits; a violating event is rejected on its own.
+    pub limits: Limits,
+    /// Most events committed in one transaction. A single submission larger than this is still
+    /// committed whole (a submission is never split across transactions).
+    pub max_batch: usize,
+    /// Submissions that may wait for the writer. When the queue is full, `submit` waits (async) or
+    /// blocks (blocking variants): this is the store's in-flight limit and its backpressure.
+    pub queue_depth: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            limits: Limits::default(),
+            max_batch: 1024,
+            queue_depth: 4096,
+        }
+    }
+}
+
+type Outcomes = Vec<Result<Receipt>>;
+
+enum Command {
+    Append {
+        events: Vec<NewEvent>,
+        reply: oneshot::Sender<Result<Outcomes>>,
+    },
+    Checkpoint {
+        checkpoint: Checkpoint,
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+type DynReader = Box<dyn LogReader + Send>;
+type DynOpener = Arc<dyn Fn() -> Result<DynReader> + Send + Sync>;
+
+/// Readers kept for reuse; more may be open at once, the rest are closed after use.
+const READER_POOL: usize = 4;
+
+struct Inner {
+    location: String,
+    submit: Option<mpsc::Sender<Command>>,
+    head: watch::Receiver<Option<ChainHead>>,
+    readers: Mutex<Vec<DynReader>>,
+    open_reader: DynOpener,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer finish what is queued and exit.
+        self.submit.take();
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            tracing::error!(location = %self.location, "store writer thread panicked");
+        }
+    }
+}
+
+/// A handle to an open store. Cheap to clone; the writer stops when the last handle is dropped,
+/// after committing everything already submitted.
+///
+/// Reads (`watermark`, `get`, `read_range`, `head`) are short synchronous queries on a pooled
+/// read connection; `verify` and projection replay walk the whole log and belong on a blocking
+/// thread (`tokio::task::spawn_blocking`) when called from async code.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("location", &self.inner.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if absent) the SQLite store at `path` and starts its writer.
+    pub fn open_sqlite(path: impl AsRef<std::path::Path>, config: StoreConfig) -> Result<Store> {
+        Store::start(SqliteBackend::open(path, SqliteOptions::default())?, config)
+    }
+
+    /// Starts a store on `backend`: spawns the writer thread that owns it.
+    pub fn start<B: Backend>(mut backend: B, config: StoreConfig) -> Result<Store> {
+        let location = backend.location();
+        let opener = backend.reader_opener();
+        let open_reader: DynOpener = Arc::new(move || Ok(Box::new(opener()?) as DynReader));
+        let initial_head = {
+            let mut tx = backend.begin()?;
+            tx.head()?
+        };
+        let (head_tx, head) = watch::channel(initial_head);
+        let (submit, queue) = mpsc::channel(config.queue_depth.max(1));
+        let writer_location = location.clone();
+        let writer = std::thread::Builder::new()
+            .name("meterlab-store-writer".into())
+            .spawn(move || run_writer(backend, queue, config, head_tx))
+            .map_err(|e| StoreError::Io {
+                path: writer_location.into(),
+                op: "spawn store writer thread",
+                source: Arc::new(e),
+            })?;
+        let first_reader = open_reader()?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                location,
+                submit: Some(submit),
+                head,
+                readers: Mutex::new(vec![first_reader]),
+                open_reader,
+                writer: Some(writer),
+            }),
+        })
+    }
+
+    /// Where the log lives.
+    pub fn location(&self) -> &str {
+        &self.inner.location
+    }
+
+    /// Ingests one result under its idempotency key and returns once it is durable.
+    ///
+    /// - New key: appended; `Receipt { replayed: false }` carries its global seq and hash.
+    /// - Key already stored with the same `kind` and `body`: nothing is written; the original
+    ///   acknowledgement is returned with `replayed: true` (the timestamp is not compared).
+    /// - Key stored with different content: [`StoreError::Conflict`] naming the key.
+    /// - Limits violated: [`StoreError::InvalidEvent`].
+    pub async fn ingest(
+        &self,
+        key: IngestKey,
+        payload: Payload,
+        timestamp_ms: i64,
+    ) -> Result<Receipt> {
+        let event = NewEvent {
+            key: Some(key),
+            payload,
+            timestamp_ms,
+        };
+        single(self.submit(vec![event]).await?)
+    }
+
+    /// Appends an event that has no idempotency key (always written).
+    pub async fn append(&self, payload: Payload, timestamp_ms: i64) -> Result<Receipt> {
+        let event = NewEvent {
+            key: None,
+            payload,
+            timestamp_ms,
+        };
+        single(self.submit(vec![event]).await?)
+    }
+
+    /// Submits several events, committed together (possibly with other submitters' events) in
+    /// one transaction. The outer error means nothing of this submission was written (writer
+    /// stopped, commit failed); otherwise there is one outcome per event, in order.
+    pub async fn submit(&self, events: Vec<NewEvent>) -> Result<Outcomes> {
+        let (reply, answer) = oneshot::channel();
+        self.sender()?
+            .send(Command::Append { events, reply })
+            .await
+            .map_err(|_| self.stopped())?;
+        answer.await.map_err(|_| self.stopped())?
+    }
+
+    /// Blocking [`Store::submit`] for threads outside a tokio runtime (panics inside one).
+    pub fn submit_blocking(&self, events: Vec<NewEvent>) -> Result<Outcomes> {
+        let (reply, answer) = oneshot::channel();
+        self.sender()?
+            .blocking_send(Command::Append { events, reply })
+            .map_err(|_| self.stopped())?;
+        answer.blocking_recv().map_err(|_| self.stopped())?
+    }
+
+    /// Blocking [`Store::ingest`] for threads outside a tokio runtime (panics inside one).
+    pub fn ingest_blocking(
+        &self,
+        key: IngestKey,
+        payload: Payload,
+        timestamp_ms: i64,
+    ) -> Result<Receipt> {
+        let event = NewEvent {
+            key: Some(key),
+            payload,
+            timestamp_ms,
+        };
+        single(self.submit_blocking(vec![event])?)
+    }
+
+    /// Records a projection checkpoint durably (through the writer, like any write).
+    pub async fn record_checkpoint(&self, checkpoint: Checkpoint) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.sender()?
+            .send(Command::Checkpoint { checkpoint, reply })
+            .await
+            .map_err(|_| self.stopped())?;
+        answer.await.map_err(|_| self.stopped())?
+    }
+
+    /// Blocking [`Store::record_checkpoint`] for threads outside a tokio runtime.
+    pub fn record_checkpoint_blocking(&self, checkpoint: Checkpoint) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.sender()?
+            .blocking_send(Command::Checkpoint { checkpoint, reply })
+            .map_err(|_| self.stopped())?;
+        answer.blocking_recv().map_err(|_| self.stopped())?
+    }
+
+    /// The acknowledged watermark of `(source, run)`: every seq in `1..=watermark` is durably
+    /// stored, so a client resumes by sending `watermark + 1` onwards. Results above a gap are
+    /// stored and acknowledged individually but do not move the watermark until the gap is
+    /// filled. 0 means nothing contiguous from 1 is stored. Survives restarts.
+    pub fn watermark(&self, source: &str, run: &str) -> Result<u64> {
+        self.with_reader(|r| r.watermark(source, run))
+    }
+
+    /// The event stored under `key`, if any.
+    pub fn get(&self, key: &IngestKey) -> Result<Option<StoredEvent>> {
+        self.with_reader(|r| r.get_by_key(key))
+    }
+
+    /// Up to `limit` events from global seq `from_seq` on.
+    pub fn read_range(&self, from_seq: u64, limit: usize) -> Result<Vec<StoredEvent>> {
+        self.with_reader(|r| r.read_range(from_seq, limit))
+    }
+
+    /// The last recorded checkpoint of a projection.
+    pub fn checkpoint(&self, projection: &str) -> Result<Option<Checkpoint>> {
+        self.with_reader(|r| r.checkpoint(projection))
+    }
+
+    /// The head of the chain as of the last commit.
+    pub fn head(&self) -> Option<ChainHead> {
+        *self.inner.head.borrow()
+    }
+
+    /// A receiver that changes after every commit that appended events (for tailing the log).
+    pub fn subscribe(&self) -> watch::Receiver<Option<ChainHead>> {
+        self.inner.head.clone()
+    }
+
+    /// Walks the whole chain; see [`chain::verify`].
+    pub fn verify(&self) -> Result<Verification> {
+        self.with_reader(|r| chain::verify(r))
+    }
+
+    /// Runs `f` with a pooled reader (opening one if none is free).
+    pub fn with_reader<T>(&self, f: impl FnOnce(&dyn LogReader) -> Result<T>) -> Result<T> {
+        let pooled = self
+            .inner
+            .readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let reader = match pooled {
+            Some(reader) => reader,
+            None => (self.inner.open_reader)()?,
+        };
+        let result = f(reader.as_ref());
+        let mut pool = self
+            .inner
+            .readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if pool.len() < READER_POOL {
+            pool.push(reader);
+        }
+        result
+    }
+
+    fn sender(&self) -> Result<&mpsc::Sender<Command>> {
+        self.inner.submit.as_ref().ok_or_else(|| self.stopped())
+    }
+
+    fn stopped(&self) -> StoreError {
+        StoreError::WriterStopped {
+            location: self.inner.location.clone(),
+        }
+    }
+}
+
+fn single(mut outcomes: Outcomes) -> Result<Receipt> {
+    match outcomes.pop() {
+        Some(outcome) if outcomes.is_empty() => outcome,
+        _ => Err(StoreError::WriterStopped {
+            location: "store writer returned a wrong number of outcomes".into(),
+        }),
+    }
+}
+
+fn run_writer<B: Backend>(
+    mut backend: B,
+    mut queue: mpsc::Receiver<Command>,
+    config: StoreConfig,
+    head: watch::Sender<Option<ChainHead>>,
+) {
+    let max_batch = config.max_batch.max(1);
+    while let Some(first) = queue.blocking_recv() {
+        let mut group = vec![first];
+        let mut events = group_size(&group[0]);
+        while events < max_batch {
+            match queue.try_recv() {
+                Ok(next) => {
+                    events += group_size(&next);
+                    group.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        commit_group(&mut backend, group, &config.limits, &head);
+    }
+    tracing::debug!(location = %backend.location(), "store writer stopped");
+}
+
+fn group_size(command: &Command) -> usize {
+    match command {
+        Command::Append { events, .. } => events.len(),
+        Command::Checkpoint { .. } => 1,
+    }
+}
+
+/// Applies a group in one transaction and answers every submitter after the commit.
+fn commit_group<B: Backend>(
+    backend: &mut B,
+    group: Vec<Command>,
+    limits: &Limits,
+    head: &watch::Sender<Option<ChainHead>>,
+) {
+    let mut appends = Vec::new();
+    let mut checkpoints = Vec::new();
+    let mut events = Vec::new();
+    for command in group {
+        match command {
+            Command::Append {
+                events: mut batch,
+                reply,
+            } => {
+                appends.push((batch.len(), reply));
+                events.append(&mut batch);
+            }
+            Command::Checkpoint { checkpoint, reply } => checkpoints.push((checkpoint, reply)),
+        }
+    }
+    let result = (|| {
+        let mut tx = backend.begin()?;
+        let applied = apply_batch(&mut tx, limits, &events)?;
+        for (checkpoint, _) in &checkpoints {
+            tx.put_checkpoint(checkpoint)?;
+        }
+        tx.commit()?;
+        Ok::<_, StoreError>(applied)
+    })();
+    match result {
+        Ok(applied) => {
+            if applied.inserted > 0 {
+                head.send_replace(applied.head);
+            }
+            let mut outcomes = applied.outcomes.into_iter();
+            for (count, reply) in appends {
+                // A submitter that went away (client disconnected) is not an error: its events
+                // are durable and a replay will return the same acknowledgements.
+                let _ = reply.send(Ok(outcomes.by_ref().take(count).collect()));
+            }
+            for (_, reply) in checkpoints {
+                let _ = reply.send(Ok(()));
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, events = events.len(), "group commit failed; nothing written");
+            for (_, reply) in appends {
+                let _ = reply.send(Err(error.clone()));
+            }
+            for (_, reply) in checkpoints {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+    }
+}
