@@ -1,4 +1,34 @@
 //! Serial (tokio-serial) and TCP links to meters and comms hubs, with timestamped traffic capture.
 //!
-//! Must never depend on plugins.
+//! Owns: opening and exclusively locking serial ports (open them by `/dev/serial/by-id/...`),
+//! applying line settings mid-session, TCP connection with timeout and exponential backoff,
+//! line pacing for pseudo-terminals, and capture of every byte in both directions with a
+//! monotonic tokio-clock timestamp, exportable as JSON lines and hashable with SHA-256 for
+//! evidence.
+//!
+//! The [`Link`] trait is what the plugin host drives on behalf of a sans-IO adapter plugin:
+//! `Transmit` → [`Link::send`], `ReconfigureLink` → [`Link::reconfigure`], `FlushInput` →
+//! [`Link::flush_input`], bytes from [`Link::receive`] → `BytesReceived`, and
+//! [`LinkError::Dropped`] → `LinkClosed`.
+//!
+//! All time goes through tokio's clock, so timeouts, backoff and pacing are tested with
+//! `#[tokio::test(start_paused = true)]`.
+//!
+//! Must never depend on plugins (meterlab-plugin, meterlab-plugin-host) or on the server.
 #![forbid(unsafe_code)]
+
+pub mod capture;
+mod error;
+mod link;
+pub mod pacing;
+pub mod serial;
+pub mod settings;
+pub mod tcp;
+
+pub use capture::{Capture, CaptureEntry, CaptureRecord, Direction, LinkEvent};
+pub use error::{DropCause, LinkError};
+pub use link::{AnyLink, Link};
+pub use pacing::Pacer;
+pub use serial::{SerialConfig, SerialLink};
+pub use settings::{LineSettings, Parity, StopBits};
+pub use tcp::{Backoff, TcpConfig, TcpLink};
