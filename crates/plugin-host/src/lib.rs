@@ -1,3 +1,28 @@
-//! Loads adapter plugins (`.so`) with libloading, checks their ABI declaration, and drives sessions.
+//! Loads adapter plugins (`.so`) with libloading, checks their ABI declaration before any call,
+//! contains their faults, and drives their sessions over a link.
+//!
+//! - [`PluginHost`] loads plugins only from its configured directory, optionally only when
+//!   their SHA-256 matches a pin, and refuses a wrong ABI major, a too-new ABI minor, a
+//!   declaration of the wrong size, a different plugin schema or a missing entry symbol with a
+//!   message naming the file and both versions. Libraries are never unloaded.
+//! - [`Session`] feeds host events to an adapter and performs its actions over a [`LinkIo`],
+//!   with timers on tokio's clock and an overall deadline per service request. A plugin panic, a
+//!   non-zero status or undecodable output ends that session with
+//!   [`SessionError::AdapterFault`]; other sessions carry on.
+//!
+//! Plugin calls are short and synchronous (adapters are sans-IO), so sessions make them inline
+//! on the async executor.
 //!
 //! Must never depend on the server or the runner.
+
+mod error;
+mod link;
+mod loader;
+mod plugin;
+mod session;
+
+pub use error::{Fault, LoadError, SessionError};
+pub use link::{LinkIo, StreamLink};
+pub use loader::{HostConfig, PluginHost, inspect_file};
+pub use plugin::{Plugin, RawSession};
+pub use session::Session;

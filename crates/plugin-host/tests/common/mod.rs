@@ -1,0 +1,78 @@
+//! Builds the fixture plugins with the same cargo, target directory and profile as the running
+//! test (or bench), so `cargo test` on a fresh clone loads real `.so` files.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub const FIXTURES: [&str; 5] = [
+    "fixture-echo",
+    "fixture-panic",
+    "fixture-wrong-abi",
+    "fixture-garbage",
+    "fixture-no-symbol",
+];
+
+/// The directory holding the built fixture libraries (the profile's output directory).
+pub fn fixture_dir() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(build_fixtures)
+}
+
+/// The file name of a fixture's library, e.g. `libfixture_echo.so`.
+pub fn fixture_file(name: &str) -> String {
+    format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        name.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    fixture_dir().join(fixture_file(name))
+}
+
+fn build_fixtures() -> PathBuf {
+    // The test executable lives in <target-dir>[/<triple>]/<profile-dir>/deps/.
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable is inside <profile>/deps")
+        .to_owned();
+    let mut target_dir = profile_dir.parent().expect("profile dir has a parent").to_owned();
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(env!("CARGO_MANIFEST_DIR")).arg("build");
+    // Cargo marks the root of a target directory with CACHEDIR.TAG; without it here, the
+    // level above is a `--target <triple>` directory.
+    if !target_dir.join("CACHEDIR.TAG").exists()
+        && let Some(root) = target_dir.parent().filter(|root| root.join("CACHEDIR.TAG").exists())
+    {
+        let triple = target_dir.file_name().expect("triple dir").to_owned();
+        command.arg("--target").arg(triple);
+        target_dir = root.to_owned();
+    }
+    match profile_dir.file_name().and_then(|name| name.to_str()) {
+        Some("debug") => {}
+        Some("release") => {
+            command.arg("--release");
+        }
+        Some(other) => {
+            command.args(["--profile", other]);
+        }
+        None => panic!("cannot tell the cargo profile from {}", profile_dir.display()),
+    }
+    for fixture in FIXTURES {
+        command.args(["-p", fixture]);
+    }
+    command.arg("--target-dir").arg(&target_dir);
+    let status = command.status().expect("run cargo to build the fixture plugins");
+    assert!(status.success(), "building the fixture plugins failed: {command:?}");
+    for fixture in FIXTURES {
+        let path = profile_dir.join(fixture_file(fixture));
+        assert!(path.exists(), "cargo built no {}", path.display());
+    }
+    profile_dir
+}
