@@ -28,6 +28,7 @@ pub mod hub;
 pub mod objects;
 pub mod scenario;
 pub mod security;
+pub mod serve;
 pub mod time;
 pub mod value;
 

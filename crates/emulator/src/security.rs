@@ -113,6 +113,7 @@ pub struct SecuritySetup {
     server_system_title: SystemTitle,
     security_policy: u8,
     clients: Vec<ClientCredential>,
+    invocation_counter: u32,
 }
 
 impl SecuritySetup {
@@ -127,6 +128,7 @@ impl SecuritySetup {
             server_system_title,
             security_policy: 0,
             clients,
+            invocation_counter: 1,
         }
     }
 
@@ -152,6 +154,17 @@ impl SecuritySetup {
         }
         self.security_policy = policy;
         Ok(())
+    }
+
+    /// The next invocation counter the device will use for ciphered APDUs; it only grows, across
+    /// associations, so clients can reject replays.
+    pub fn invocation_counter(&self) -> u32 {
+        self.invocation_counter
+    }
+
+    /// Records the next invocation counter after an association used some.
+    pub fn advance_invocation_counter(&mut self, next: u32) {
+        self.invocation_counter = self.invocation_counter.max(next);
     }
 
     /// The configured clients.

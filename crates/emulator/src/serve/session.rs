@@ -1,0 +1,225 @@
+//! Sans-IO serving of one logical device to the clients of one transport connection: a
+//! `ServerAssociation` per client SAP, built from the device's current credentials, with the
+//! association-level faults (refusal) and alert push applied.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+
+use meterlab_devices::Authentication;
+use meterlab_dlms::apdu::{Aare, AcseDiagnostic, Apdu, ApplicationContext, AssociationResult};
+use meterlab_dlms::association::{
+    SecurityMaterial, ServerAssociation, ServerAuthentication, ServerConfig, ServerEvent,
+    ServerState,
+};
+use meterlab_dlms::axdr::{Data, DateTime};
+use meterlab_dlms::cosem::AttributeDescriptor;
+use meterlab_dlms::obis::Obis as DlmsObis;
+use meterlab_dlms::security::{Keys, SecurityControl};
+
+use crate::device::LogicalDevice;
+use crate::faults::FaultConfig;
+use crate::objects::ObjectRole;
+use crate::security::{AccessLevel, ClientCredential};
+use crate::serve::bridge::ServedDevice;
+use crate::time::SimTime;
+
+/// Largest APDU the emulated devices accept (server-max-receive-pdu-size).
+pub const MAX_RECEIVE_PDU: u16 = 1024;
+
+/// What one request produced.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Served {
+    /// APDUs to send back, in order.
+    pub responses: Vec<Vec<u8>>,
+}
+
+/// The associations of one device on one connection, by client SAP.
+#[derive(Debug, Default)]
+pub struct DeviceSessions {
+    associations: HashMap<u8, ServerAssociation>,
+}
+
+fn hls_challenge() -> Vec<u8> {
+    // Fresh per association: RandomState is seeded from the OS once per process and then
+    // varies per instance, which is random enough for an emulator's StoC.
+    let first = RandomState::new().hash_one(0u8).to_be_bytes();
+    let second = RandomState::new().hash_one(1u8).to_be_bytes();
+    [first, second].concat()
+}
+
+fn server_config(device: &LogicalDevice, client: &ClientCredential) -> ServerConfig {
+    let keys = device.security().keys();
+    let needs_keys = client.authentication == Authentication::HlsGmac || client.ciphered;
+    ServerConfig {
+        authentication: match client.authentication {
+            Authentication::None => ServerAuthentication::None,
+            Authentication::Lls => ServerAuthentication::Lls {
+                password: client.password.clone().unwrap_or_default(),
+            },
+            Authentication::HlsGmac => ServerAuthentication::HlsGmac,
+        },
+        security: needs_keys.then(|| SecurityMaterial {
+            system_title: device.security().server_system_title().0,
+            keys: Keys {
+                encryption: keys.encryption.0,
+                authentication: keys.authentication.0,
+            },
+            invocation_counter: device.security().invocation_counter(),
+        }),
+        cipher: client
+            .ciphered
+            .then_some(SecurityControl::AUTHENTICATED_ENCRYPTED),
+        max_receive_pdu_size: MAX_RECEIVE_PDU,
+        hls_challenge: hls_challenge(),
+        ..ServerConfig::default()
+    }
+}
+
+fn rejection(diagnostic: u8, result: AssociationResult) -> Vec<u8> {
+    Apdu::Aare(Aare {
+        application_context: ApplicationContext::LogicalName,
+        result,
+        diagnostic: AcseDiagnostic::User(diagnostic),
+        responding_ap_title: None,
+        mechanism: None,
+        responding_authentication_value: None,
+        user_information: None,
+    })
+    .to_bytes()
+}
+
+impl DeviceSessions {
+    /// Drops every association (link lost, reboot).
+    pub fn reset(&mut self) {
+        self.associations.clear();
+    }
+
+    /// Whether any client is associated.
+    pub fn any_associated(&self) -> bool {
+        self.associations
+            .values()
+            .any(|association| association.state() == ServerState::Associated)
+    }
+
+    /// Serves one APDU from `client_sap` to `device` (addressed as `server_sap`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle(
+        &mut self,
+        device: &mut LogicalDevice,
+        faults: &FaultConfig,
+        client_sap: u8,
+        server_sap: u16,
+        apdu: &[u8],
+        now_ms: u64,
+        now: SimTime,
+    ) -> Served {
+        let mut served = Served::default();
+        let is_aarq = apdu.first() == Some(&0x60);
+        let Some(client) = device.security().client(client_sap).cloned() else {
+            tracing::debug!(
+                device = device.logical_device_name(),
+                client_sap,
+                "unknown client SAP"
+            );
+            if is_aarq {
+                served.responses.push(rejection(
+                    AcseDiagnostic::USER_NO_REASON_GIVEN,
+                    AssociationResult::RejectedPermanent,
+                ));
+            }
+            return served;
+        };
+        if is_aarq && faults.refuse_associations {
+            tracing::debug!(
+                device = device.logical_device_name(),
+                client_sap,
+                "association refused (fault)"
+            );
+            served.responses.push(rejection(
+                AcseDiagnostic::USER_NO_REASON_GIVEN,
+                AssociationResult::RejectedTransient,
+            ));
+            return served;
+        }
+        let rebuild = self
+            .associations
+            .get(&client_sap)
+            .is_none_or(|association| association.state() == ServerState::Idle && is_aarq);
+        if rebuild {
+            match ServerAssociation::new(server_config(device, &client)) {
+                Ok(association) => {
+                    self.associations.insert(client_sap, association);
+                }
+                Err(error) => {
+                    tracing::warn!(device = device.logical_device_name(), %error, "cannot serve client");
+                    return served;
+                }
+            }
+        }
+        let Some(association) = self.associations.get_mut(&client_sap) else {
+            return served;
+        };
+        let level = if association.state() == ServerState::Associated || is_aarq {
+            client.level
+        } else {
+            AccessLevel::Public
+        };
+        let mut model = ServedDevice {
+            device: &mut *device,
+            level,
+            now,
+            partners: (client_sap, server_sap),
+        };
+        if let Err(error) = association.handle_apdu(now_ms, apdu, &mut model) {
+            tracing::debug!(client_sap, %error, "request rejected");
+        }
+        while let Some(event) = association.poll_event() {
+            match event {
+                ServerEvent::Rejected { .. } | ServerEvent::AuthenticationFailed => {
+                    device.record_authentication_failure(now);
+                }
+                ServerEvent::Associated { mechanism, .. } => {
+                    tracing::debug!(
+                        device = device.logical_device_name(),
+                        client_sap,
+                        ?mechanism,
+                        "associated"
+                    );
+                }
+                ServerEvent::SecurityFailure { reason } => {
+                    tracing::debug!(device = device.logical_device_name(), client_sap, %reason, "security failure");
+                }
+                ServerEvent::Released => {}
+            }
+        }
+        if let Some(next) = association.invocation_counter() {
+            device.security_mut().advance_invocation_counter(next);
+        }
+        if association.state() == ServerState::Associated && device.pending_alerts() > 0 {
+            push_alerts(device, association);
+        }
+        while let Some(bytes) = association.poll_transmit() {
+            served.responses.push(bytes);
+        }
+        served
+    }
+}
+
+/// Pushes queued alerts as EventNotifications carrying the event code.
+fn push_alerts(device: &mut LogicalDevice, association: &mut ServerAssociation) {
+    let Some(entry) = device.directory().by_role(ObjectRole::EventCode).copied() else {
+        return;
+    };
+    for alert in device.take_alerts() {
+        let code = u8::try_from(alert.kind.event_code().code()).unwrap_or(u8::MAX);
+        let attribute = AttributeDescriptor {
+            class_id: entry.class_id,
+            instance: DlmsObis(entry.obis.0),
+            attribute_id: 2,
+        };
+        let time = DateTime::from_octets(&alert.at.to_cosem()).ok();
+        if let Err(error) = association.event_notification(time, attribute, Data::Unsigned(code)) {
+            tracing::warn!(%error, "alert not pushed");
+        }
+    }
+}
