@@ -27,6 +27,7 @@ pub use profile::{Profile, load_profile};
 pub use projection::Projection;
 pub use report::{CompletionReport, completion_report};
 pub use rules::{
+    decide_descope, decide_exit, decide_start,
     evaluate_descope, evaluate_entry, evaluate_phase_exit, evaluate_regression,
     evaluate_reintroduction, evaluate_replan, evaluate_start,
 };

@@ -11,7 +11,7 @@ use super::state::{
 use crate::error::DomainError;
 use crate::event::{CaseRef, CaseResult, DescopeRequest, Event, IssueLink};
 use crate::model::{
-    DmcChange, DnbStatus, IssueStatus, PhaseId, RegressionScope, Severity,
+    CaseStatus, DmcChange, DnbStatus, IssueStatus, PhaseId, RegressionScope, Severity,
 };
 
 fn non_empty(text: &str, what: &'static str) -> Result<(), DomainError> {
@@ -427,36 +427,50 @@ impl Projection {
             });
         }
         let state = self.phase_mut(&r.phase)?;
-        if let Some(record) = state.cases.get(&r.case)
-            && record.attempts.iter().any(|a| a.attempt == r.attempt)
-        {
+        let records = Arc::make_mut(&mut state.records);
+        let required = records.required.contains_key(&r.case);
+        let descoped = records.descopes.get(&r.case).is_some_and(|d| d.valid);
+        let record = match records.cases.get_mut(&r.case) {
+            Some(record) => record,
+            None => records.cases.entry(r.case.clone()).or_insert_with(|| CaseRecord {
+                attempts: Vec::new(),
+            }),
+        };
+        // Attempts arrive in order almost always; a late lower attempt is kept but never counts.
+        let at = record.attempts.partition_point(|a| a.attempt < r.attempt);
+        if record.attempts.get(at).is_some_and(|a| a.attempt == r.attempt) {
             return Err(DomainError::DuplicateAttempt {
                 phase: r.phase.clone(),
                 case: r.case.clone(),
                 attempt: r.attempt,
             });
         }
-        let was_passed = state.is_passed(&r.case);
-        state.count_case(&r.case, false);
-        let record = state
-            .cases
-            .entry(r.case.clone())
-            .or_insert_with(|| CaseRecord {
-                attempts: Vec::new(),
-            });
-        let attempt = Attempt {
-            attempt: r.attempt,
-            status: r.status,
-            device: r.device.clone(),
-            case_hash: r.case_hash.clone(),
-            seq,
-        };
-        // Attempts arrive in order almost always; a late lower attempt is kept but never counts.
-        let at = record.attempts.partition_point(|a| a.attempt < r.attempt);
-        record.attempts.insert(at, attempt);
-        state.count_case(&r.case, true);
-        let now_passed = state.is_passed(&r.case);
-        if was_passed != now_passed {
+        let was_passed = record.last_status() == Some(CaseStatus::Passed);
+        record.attempts.insert(
+            at,
+            Attempt {
+                attempt: r.attempt,
+                status: r.status,
+                device: r.device.clone(),
+                case_hash: r.case_hash.clone(),
+                seq,
+            },
+        );
+        let now_passed = record.last_status() == Some(CaseStatus::Passed);
+        if was_passed == now_passed {
+            return Ok(());
+        }
+        if required {
+            let cov = &mut state.coverage;
+            if now_passed {
+                cov.passed += 1;
+                cov.descoped -= u32::from(descoped);
+            } else {
+                cov.passed -= 1;
+                cov.descoped += u32::from(descoped);
+            }
+        }
+        if !self.citations.is_empty() {
             let cited = CaseRef {
                 phase: r.phase.clone(),
                 case: r.case.clone(),
@@ -475,12 +489,12 @@ impl Projection {
         for citer in citers {
             let valid = self
                 .phase(&citer.phase)
-                .and_then(|p| p.descopes.get(&citer.case))
+                .and_then(|p| p.records.descopes.get(&citer.case))
                 .is_some_and(|d| self.descope_facts(&d.request).failures.is_empty());
             if let Some(p) = self.phases.get_mut(&citer.phase) {
                 let p = Arc::make_mut(p);
                 p.count_case(&citer.case, false);
-                if let Some(d) = p.descopes.get_mut(&citer.case) {
+                if let Some(d) = Arc::make_mut(&mut p.records).descopes.get_mut(&citer.case) {
                     d.valid = valid;
                 }
                 p.count_case(&citer.case, true);
@@ -493,7 +507,7 @@ impl Projection {
             .phases
             .get(&request.phase)
             .ok_or_else(|| DomainError::UnknownPhase(request.phase.clone()))?;
-        if state.descopes.contains_key(&request.case) {
+        if state.records.descopes.contains_key(&request.case) {
             return Err(DomainError::AlreadyDescoped {
                 phase: request.phase.clone(),
                 case: request.case.clone(),
@@ -510,7 +524,7 @@ impl Projection {
         }
         let state = self.phase_mut(&request.phase)?;
         state.count_case(&request.case, false);
-        state.descopes.insert(
+        Arc::make_mut(&mut state.records).descopes.insert(
             request.case.clone(),
             DescopeRecord {
                 request: request.clone(),

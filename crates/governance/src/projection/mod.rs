@@ -143,7 +143,7 @@ impl Projection {
                 failures.push(DescopeFailure::UnknownPhase);
                 None
             }
-            Some(p) => match p.required.get(&request.case) {
+            Some(p) => match p.records.required.get(&request.case) {
                 None => {
                     failures.push(DescopeFailure::NotRequired);
                     None
@@ -157,7 +157,7 @@ impl Projection {
         let cited_status = self
             .phases
             .get(&request.cited.phase)
-            .and_then(|p| p.cases.get(&request.cited.case))
+            .and_then(|p| p.records.cases.get(&request.cited.case))
             .and_then(CaseRecord::last_status);
         match cited_status {
             None => failures.push(DescopeFailure::CitedMissing),

@@ -23,7 +23,7 @@ impl Projection {
     }
 
     pub(super) fn fill_required(&self, state: &mut PhaseState) {
-        state.required = self.required_for(&state.id, &state.doc);
+        Arc::make_mut(&mut state.records).required = self.required_for(&state.id, &state.doc);
         state.coverage = coverage_of(state);
     }
 
@@ -37,14 +37,14 @@ impl Projection {
             };
             let required = self.required_for(id, &doc);
             if let Some(p) = self.phases.get_mut(id) {
-                Arc::make_mut(p).required = required;
+                Arc::make_mut(&mut Arc::make_mut(p).records).required = required;
             }
         }
         // Validity reads other phases, so measure everything before changing anything.
         let mut validity = Vec::new();
         for id in &ids {
             if let Some(p) = self.phases.get(id) {
-                for (case, d) in &p.descopes {
+                for (case, d) in &p.records.descopes {
                     let valid = self.descope_facts(&d.request).failures.is_empty();
                     if valid != d.valid {
                         validity.push((id.clone(), case.clone(), valid));
@@ -54,7 +54,7 @@ impl Projection {
         }
         for (id, case, valid) in validity {
             if let Some(p) = self.phases.get_mut(&id)
-                && let Some(d) = Arc::make_mut(p).descopes.get_mut(&case)
+                && let Some(d) = Arc::make_mut(&mut Arc::make_mut(p).records).descopes.get_mut(&case)
             {
                 d.valid = valid;
             }
@@ -86,10 +86,10 @@ impl Projection {
         for id in self.phase_ids() {
             let Some(p) = self.phases.get(id) else { continue };
             let required = self.required_for(id, &p.doc);
-            if required != p.required {
+            if required != p.records.required {
                 out.push(format!("{id}: required set differs from its document"));
             }
-            for (case, d) in &p.descopes {
+            for (case, d) in &p.records.descopes {
                 let valid = self.descope_facts(&d.request).failures.is_empty();
                 if valid != d.valid {
                     out.push(format!("{id} case {case}: de-scope validity {} but recount {valid}", d.valid));
@@ -116,13 +116,13 @@ impl Projection {
 
 fn coverage_of(p: &PhaseState) -> Coverage {
     let mut c = Coverage {
-        required: u32::try_from(p.required.len()).unwrap_or(u32::MAX),
+        required: u32::try_from(p.records.required.len()).unwrap_or(u32::MAX),
         ..Coverage::default()
     };
-    for case in p.required.keys() {
+    for case in p.records.required.keys() {
         if p.is_passed(case) {
             c.passed += 1;
-        } else if p.descopes.get(case).is_some_and(|d| d.valid) {
+        } else if p.records.descopes.get(case).is_some_and(|d| d.valid) {
             c.descoped += 1;
         }
     }

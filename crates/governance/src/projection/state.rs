@@ -1,6 +1,7 @@
 //! The records the projection keeps, and the counters the rules read.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use crate::date::PlanDate;
 use crate::event::{CaseRef, DescopeRequest, IssueLink, ProfileRef};
@@ -101,6 +102,16 @@ pub struct TimetableVersion {
     pub reason: String,
 }
 
+/// The bulky part of a phase: cases and de-scopes. Kept behind its own `Arc` so that a what-if
+/// touching only a phase's issue counters does not copy its results.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PhaseRecords {
+    /// Cases required of this phase (from its document's list, filtered by mode), with their SRV.
+    pub(crate) required: HashMap<CaseId, Srv>,
+    pub(crate) cases: HashMap<CaseId, CaseRecord>,
+    pub(crate) descopes: BTreeMap<CaseId, DescopeRecord>,
+}
+
 /// State of one test phase or regression run.
 #[derive(Debug, Clone)]
 pub struct PhaseState {
@@ -108,10 +119,7 @@ pub struct PhaseState {
     pub(crate) doc: DnbKey,
     pub(crate) started: Option<u64>,
     pub(crate) exited: Option<(u64, ProfileRef)>,
-    /// Cases required of this phase (from its document's list, filtered by mode), with their SRV.
-    pub(crate) required: HashMap<CaseId, Srv>,
-    pub(crate) cases: HashMap<CaseId, CaseRecord>,
-    pub(crate) descopes: BTreeMap<CaseId, DescopeRecord>,
+    pub(crate) records: Arc<PhaseRecords>,
     pub(crate) coverage: Coverage,
     pub(crate) issues: IssueCounts,
     pub(crate) timetable: Vec<TimetableVersion>,
@@ -124,9 +132,7 @@ impl PhaseState {
             doc,
             started: None,
             exited: None,
-            required: HashMap::new(),
-            cases: HashMap::new(),
-            descopes: BTreeMap::new(),
+            records: Arc::default(),
             coverage: Coverage::default(),
             issues: IssueCounts::default(),
             timetable: Vec::new(),
@@ -155,13 +161,13 @@ impl PhaseState {
         &self.issues
     }
     pub fn case(&self, case: &CaseId) -> Option<&CaseRecord> {
-        self.cases.get(case)
+        self.records.cases.get(case)
     }
     pub fn is_required(&self, case: &CaseId) -> bool {
-        self.required.contains_key(case)
+        self.records.required.contains_key(case)
     }
     pub fn descopes(&self) -> impl Iterator<Item = &DescopeRecord> {
-        self.descopes.values()
+        self.records.descopes.values()
     }
     pub fn timetable(&self) -> &[TimetableVersion] {
         &self.timetable
@@ -169,30 +175,31 @@ impl PhaseState {
     /// Required cases neither passed nor validly de-scoped, sorted, with their last status.
     pub fn unsatisfied(&self) -> Vec<(CaseId, Option<CaseStatus>)> {
         let mut out: Vec<_> = self
+            .records
             .required
             .keys()
             .filter(|c| !self.is_satisfied(c))
-            .map(|c| (c.clone(), self.cases.get(c).and_then(CaseRecord::last_status)))
+            .map(|c| (c.clone(), self.records.cases.get(c).and_then(CaseRecord::last_status)))
             .collect();
         out.sort();
         out
     }
 
     pub(crate) fn is_passed(&self, case: &CaseId) -> bool {
-        self.cases.get(case).and_then(CaseRecord::last_status) == Some(CaseStatus::Passed)
+        self.records.cases.get(case).and_then(CaseRecord::last_status) == Some(CaseStatus::Passed)
     }
 
     pub(crate) fn is_satisfied(&self, case: &CaseId) -> bool {
-        self.is_passed(case) || self.descopes.get(case).is_some_and(|d| d.valid)
+        self.is_passed(case) || self.records.descopes.get(case).is_some_and(|d| d.valid)
     }
 
     /// Adds (`sign` = 1) or removes (`sign` = -1) one case's contribution to coverage.
     pub(crate) fn count_case(&mut self, case: &CaseId, add: bool) {
-        if !self.required.contains_key(case) {
+        if !self.records.required.contains_key(case) {
             return;
         }
         let passed = self.is_passed(case);
-        let descoped = !passed && self.descopes.get(case).is_some_and(|d| d.valid);
+        let descoped = !passed && self.records.descopes.get(case).is_some_and(|d| d.valid);
         let c = &mut self.coverage;
         if add {
             c.passed += u32::from(passed);

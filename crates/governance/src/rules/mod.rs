@@ -10,9 +10,13 @@
 //! | 8 DMC de-selection and reintroduction | [`evaluate_reintroduction`] |
 //! | 9 combined completion report | [`crate::report::completion_report`] |
 //! | 11 timetable | [`evaluate_replan`] |
+//!
+//! [`decide_exit`], [`decide_start`] and [`decide_descope`] return the event to record only on an
+//! `exit` verdict.
 
 pub(crate) mod clauses;
 pub(crate) mod descope;
+mod decide;
 mod dmc;
 mod entry;
 mod phase;
@@ -20,6 +24,7 @@ mod regression;
 mod start;
 mod timetable;
 
+pub use decide::{decide_descope, decide_exit, decide_start};
 pub use descope::evaluate_descope;
 pub use dmc::evaluate_reintroduction;
 pub use entry::evaluate_entry;
