@@ -2,4 +2,8 @@
 //! per-connection association sessions, and the tokio listeners (TCP wrapper; HDLC on a PTY).
 
 pub mod bridge;
+pub mod runtime;
 pub mod session;
+pub mod tcp;
+
+pub use runtime::{Emulator, FaultScope, SimClock};
