@@ -3,6 +3,7 @@
 
 pub mod bridge;
 pub mod runtime;
+pub mod serial;
 pub mod session;
 pub mod tcp;
 
