@@ -65,9 +65,16 @@ fn events() -> (Vec<Event>, Vec<PhaseId>) {
         });
         ev.push(Event::EntryPlanned { entry: e.clone() });
         for kind in PhaseKind::all() {
-            let phase = PhaseId::Test(TestPhase { entry: e.clone(), kind });
-            ev.push(Event::PhaseRegistered { phase: phase.clone() });
-            ev.push(Event::PhaseStarted { phase: phase.clone() });
+            let phase = PhaseId::Test(TestPhase {
+                entry: e.clone(),
+                kind,
+            });
+            ev.push(Event::PhaseRegistered {
+                phase: phase.clone(),
+            });
+            ev.push(Event::PhaseStarted {
+                phase: phase.clone(),
+            });
             phases.push(phase);
         }
     }
@@ -99,7 +106,11 @@ fn events() -> (Vec<Event>, Vec<PhaseId>) {
     'outer: loop {
         for phase in &phases {
             let PhaseId::Test(t) = phase else { continue };
-            let prefix = if t.kind.test == TestType::Mt { "M" } else { "T" };
+            let prefix = if t.kind.test == TestType::Mt {
+                "M"
+            } else {
+                "T"
+            };
             for c in 0..CASES_PER_DOC {
                 let roll = mix(n as u64) % 10;
                 let status = if attempt >= 4 || roll < 3 {
@@ -132,7 +143,7 @@ fn events() -> (Vec<Event>, Vec<PhaseId>) {
             phase: phases[first].clone(),
             case: None,
         }];
-        if r % 3 == 0 {
+        if r.is_multiple_of(3) {
             // Same entry, another phase: counted once in the aggregate.
             let sibling = first - first % 6 + (first + 1) % 6;
             links.push(IssueLink {

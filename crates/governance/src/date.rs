@@ -46,7 +46,9 @@ impl PlanDate {
 
 fn days_in_month(year: u16, month: u8) -> u8 {
     match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -82,7 +84,14 @@ mod tests {
             PlanDate::parse("2024-02-29").map(|d| d.to_string()),
             Ok("2024-02-29".to_string())
         );
-        for bad in ["2023-02-29", "2024-13-01", "2024-1-01", "20x4-01-01", "2024-04-31", ""] {
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            "20x4-01-01",
+            "2024-04-31",
+            "",
+        ] {
             assert!(PlanDate::parse(bad).is_err(), "{bad} accepted");
         }
     }

@@ -30,20 +30,20 @@ pub enum DomainError {
     #[error("entry {entry} does not belong to release {release} / SMSO {smso} of cycle {cycle}")]
     CycleEntryMismatch {
         cycle: String,
-        entry: EntryKey,
+        entry: Box<EntryKey>,
         release: String,
         smso: String,
     },
     #[error("unknown phase {0}")]
-    UnknownPhase(PhaseId),
+    UnknownPhase(Box<PhaseId>),
     #[error("phase {0} is already registered")]
-    DuplicatePhase(PhaseId),
+    DuplicatePhase(Box<PhaseId>),
     #[error("phase {0} has already started")]
-    AlreadyStarted(PhaseId),
+    AlreadyStarted(Box<PhaseId>),
     #[error("phase {0} has already exited")]
-    AlreadyExited(PhaseId),
+    AlreadyExited(Box<PhaseId>),
     #[error("phase {0} has not started")]
-    NotStarted(PhaseId),
+    NotStarted(Box<PhaseId>),
     #[error("unknown Depth & Breadth document {0}")]
     UnknownDnb(DnbKey),
     #[error("{doc}: revision {given} must be greater than the current revision {current}")]
@@ -62,12 +62,12 @@ pub enum DomainError {
     },
     #[error("phase {phase} case {case}: attempt {attempt} is already recorded")]
     DuplicateAttempt {
-        phase: PhaseId,
+        phase: Box<PhaseId>,
         case: CaseId,
         attempt: u32,
     },
     #[error("phase {phase} case {case}: attempt numbers start at 1")]
-    ZeroAttempt { phase: PhaseId, case: CaseId },
+    ZeroAttempt { phase: Box<PhaseId>, case: CaseId },
     #[error("Testing Issue {0} is unknown")]
     UnknownIssue(IssueId),
     #[error("Testing Issue {0} already exists")]
@@ -80,30 +80,32 @@ pub enum DomainError {
     Empty { what: &'static str },
     #[error("de-scope of {phase} case {case} rejected: {reasons}")]
     DescopeRejected {
-        phase: PhaseId,
+        phase: Box<PhaseId>,
         case: CaseId,
         reasons: String,
     },
     #[error("phase {phase} case {case} is already de-scoped")]
-    AlreadyDescoped { phase: PhaseId, case: CaseId },
+    AlreadyDescoped { phase: Box<PhaseId>, case: CaseId },
     #[error("DMC {0} is already de-selected")]
     AlreadyDeselected(DmcId),
     #[error("DMC {0} is not de-selected, so it cannot be reintroduced")]
     NotDeselected(DmcId),
-    #[error("DMC {dmc}: {what}; a model change makes a new DMC with a full phase set (SVTAD 13.11)")]
+    #[error(
+        "DMC {dmc}: {what}; a model change makes a new DMC with a full phase set (SVTAD 13.11)"
+    )]
     ModelChangeNeedsNewDmc { dmc: DmcId, what: String },
     #[error("bad date {0:?}: expected YYYY-MM-DD")]
     BadDate(String),
     #[error("timetable for {phase}: end {end} is before start {start}")]
     WindowReversed {
-        phase: PhaseId,
+        phase: Box<PhaseId>,
         start: String,
         end: String,
     },
     #[error("timetable for {0} is already planned: amend it instead")]
-    AlreadyPlanned(PhaseId),
+    AlreadyPlanned(Box<PhaseId>),
     #[error("timetable for {0} was never planned")]
-    NotPlanned(PhaseId),
+    NotPlanned(Box<PhaseId>),
 }
 
 impl DomainError {

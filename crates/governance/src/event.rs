@@ -233,7 +233,9 @@ impl Event {
                 r.attempt,
                 r.status.as_str()
             ),
-            Event::IssueRaised { issue, severity, .. } => {
+            Event::IssueRaised {
+                issue, severity, ..
+            } => {
                 format!("raise issue {issue} at {severity}")
             }
             Event::IssueLinked { issue, link } => format!("link issue {issue} to {}", link.phase),

@@ -22,14 +22,14 @@ pub mod verdict;
 pub mod whatif;
 
 pub use error::{DomainError, ProfileError, ProfileIssue};
-pub use event::{Event, VersionedEvent, EVENT_SCHEMA};
+pub use event::{EVENT_SCHEMA, Event, VersionedEvent};
 pub use profile::{Profile, load_profile};
 pub use projection::Projection;
 pub use report::{CompletionReport, completion_report};
 pub use rules::{
-    decide_descope, decide_exit, decide_start,
-    evaluate_descope, evaluate_entry, evaluate_phase_exit, evaluate_regression,
-    evaluate_reintroduction, evaluate_replan, evaluate_start,
+    decide_descope, decide_exit, decide_start, evaluate_descope, evaluate_entry,
+    evaluate_phase_exit, evaluate_regression, evaluate_reintroduction, evaluate_replan,
+    evaluate_start,
 };
 pub use verdict::{Criterion, CriterionOutcome, Outcome, Quantity, Subject, Verdict};
 pub use whatif::{Scenario, what_if};

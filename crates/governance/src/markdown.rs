@@ -18,13 +18,20 @@ pub fn verdict_markdown(v: &Verdict) -> String {
         "\nProfile {} {}{}, after event {}.",
         v.profile.name,
         v.profile.version,
-        if v.illustrative_profile { " (ILLUSTRATIVE)" } else { "" },
+        if v.illustrative_profile {
+            " (ILLUSTRATIVE)"
+        } else {
+            ""
+        },
         v.at_seq
     );
     if !v.assumptions.is_empty() {
         let _ = writeln!(out, "\nWhat-if, assuming: {}.", v.assumptions.join("; "));
     }
-    let _ = writeln!(out, "\n| rule | criterion | clause | measured | limit | outcome | explanation |");
+    let _ = writeln!(
+        out,
+        "\n| rule | criterion | clause | measured | limit | outcome | explanation |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     for c in &v.criteria {
         let _ = writeln!(
@@ -65,7 +72,11 @@ pub fn report_markdown(r: &CompletionReport) -> String {
     let _ = writeln!(
         out,
         "- Independent audit: {} ({}) — {}",
-        if r.audit.required { "required" } else { "not required" },
+        if r.audit.required {
+            "required"
+        } else {
+            "not required"
+        },
         r.audit.clause,
         r.audit.explanation
     );
@@ -75,7 +86,12 @@ pub fn report_markdown(r: &CompletionReport) -> String {
 
     let _ = writeln!(out, "\n## Phases\n\n| phase | outcome |\n|---|---|");
     for v in &r.phases {
-        let _ = writeln!(out, "| {} | `{}` |", cell(&v.subject.to_string()), v.outcome);
+        let _ = writeln!(
+            out,
+            "| {} | `{}` |",
+            cell(&v.subject.to_string()),
+            v.outcome
+        );
     }
     for v in &r.phases {
         let _ = writeln!(out, "\n### {}\n", v.subject);
@@ -99,7 +115,10 @@ pub fn report_markdown(r: &CompletionReport) -> String {
         );
     }
     if !r.issues.is_empty() {
-        let _ = writeln!(out, "\n| issue | severity | status | title | workaround |\n|---|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "\n| issue | severity | status | title | workaround |\n|---|---|---|---|---|"
+        );
         for i in &r.issues {
             let _ = writeln!(
                 out,
@@ -117,7 +136,10 @@ pub fn report_markdown(r: &CompletionReport) -> String {
     if r.descopes.is_empty() {
         let _ = writeln!(out, "None.");
     } else {
-        let _ = writeln!(out, "| phase | case | equivalent passed test | rationale | still valid |\n|---|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| phase | case | equivalent passed test | rationale | still valid |\n|---|---|---|---|---|"
+        );
         for d in &r.descopes {
             let _ = writeln!(
                 out,

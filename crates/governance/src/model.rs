@@ -139,9 +139,11 @@ pub struct PhaseKind {
 impl PhaseKind {
     /// The six phase kinds every planned entry needs (rule 1).
     pub fn all() -> impl Iterator<Item = PhaseKind> {
-        TestType::ALL
-            .into_iter()
-            .flat_map(|test| Mode::ALL.into_iter().map(move |mode| PhaseKind { test, mode }))
+        TestType::ALL.into_iter().flat_map(|test| {
+            Mode::ALL
+                .into_iter()
+                .map(move |mode| PhaseKind { test, mode })
+        })
     }
 
     /// Parses `mt.active`, `sit.mixed`, ...
@@ -405,7 +407,13 @@ impl CaseStatus {
 pub struct Severity(u8);
 
 impl Severity {
-    pub const ALL: [Severity; 5] = [Severity(1), Severity(2), Severity(3), Severity(4), Severity(5)];
+    pub const ALL: [Severity; 5] = [
+        Severity(1),
+        Severity(2),
+        Severity(3),
+        Severity(4),
+        Severity(5),
+    ];
 
     pub fn new(level: u8) -> Result<Severity, DomainError> {
         if (1..=5).contains(&level) {
@@ -538,9 +546,7 @@ impl DmcComponents {
         for ((slot, old), (_, new)) in self.slots().into_iter().zip(proposed.slots()) {
             match (old, new) {
                 (None, None) => {}
-                (Some(a), Some(b))
-                    if a.manufacturer == b.manufacturer && a.model == b.model =>
-                {
+                (Some(a), Some(b)) if a.manufacturer == b.manufacturer && a.model == b.model => {
                     if a.firmware != b.firmware {
                         if change == DmcChange::None {
                             change = DmcChange::FirmwareOnly;

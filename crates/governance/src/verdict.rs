@@ -67,7 +67,10 @@ pub enum Quantity {
     Count(u64),
     Limit(Limit),
     /// e.g. 412 of 420 cases.
-    Fraction { num: u64, den: u64 },
+    Fraction {
+        num: u64,
+        den: u64,
+    },
     Text(String),
     Flag(bool),
     /// No data: never satisfies a criterion.

@@ -54,16 +54,35 @@ fn every_fixture_event_round_trips() {
 fn fixture_events(w: &World) -> Vec<Event> {
     let p = w.p("mt.active");
     let mut out = vec![
-        Event::SmsoRegistered { smso: SmsoId::new("S1"), name: "Operator One".into() },
-        Event::DmcRegistered { dmc: DmcId::new("D1"), components: components("1.0"), supersedes: None },
-        Event::EntryPlanned { entry: w.entry.clone() },
+        Event::SmsoRegistered {
+            smso: SmsoId::new("S1"),
+            name: "Operator One".into(),
+        },
+        Event::DmcRegistered {
+            dmc: DmcId::new("D1"),
+            components: components("1.0"),
+            supersedes: None,
+        },
+        Event::EntryPlanned {
+            entry: w.entry.clone(),
+        },
     ];
     for kind in PhaseKind::all() {
-        out.push(Event::PhaseRegistered { phase: w.phase(kind) });
+        out.push(Event::PhaseRegistered {
+            phase: w.phase(kind),
+        });
     }
     for t in [DocType::Mt, DocType::Sit, DocType::Regression] {
-        out.push(Event::DnbDrafted { doc: doc(Release::Ioc, t), revision: 1, cases: cases(t) });
-        out.push(Event::DnbStatusChanged { doc: doc(Release::Ioc, t), status: DnbStatus::Agreed, note: String::new() });
+        out.push(Event::DnbDrafted {
+            doc: doc(Release::Ioc, t),
+            revision: 1,
+            cases: cases(t),
+        });
+        out.push(Event::DnbStatusChanged {
+            doc: doc(Release::Ioc, t),
+            status: DnbStatus::Agreed,
+            note: String::new(),
+        });
     }
     out.push(Event::PhaseStarted { phase: p.clone() });
     for case in ["M1", "M2"] {
@@ -80,30 +99,56 @@ fn fixture_events(w: &World) -> Vec<Event> {
         issue: 1,
         severity: Severity::new(3).unwrap(),
         title: "issue 1".into(),
-        links: vec![IssueLink { phase: p, case: None }],
+        links: vec![IssueLink {
+            phase: p,
+            case: None,
+        }],
     });
     out
 }
 
+type ErrorCheck = fn(&DomainError) -> bool;
+
 #[test]
 fn bad_input_is_rejected_with_a_clear_error() {
     let bad_sev = r#"{"schema":"meterlab.governance/1","type":"issue_severity_changed","issue":1,"severity":6,"reason":"x"}"#;
-    let err = serde_json::from_str::<VersionedEvent>(bad_sev).unwrap_err().to_string();
+    let err = serde_json::from_str::<VersionedEvent>(bad_sev)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("severity 6 is outside 1..=5"), "{err}");
     let bad_schema = r#"{"schema":"meterlab.governance/9","type":"phase_started"}"#;
     assert!(serde_json::from_str::<VersionedEvent>(bad_schema).is_err());
     let bad_date = r#"{"schema":"meterlab.governance/1","type":"timetable_planned","phase":{"regression":{"scope":{"cycle":"C"},"kind":"combined"}},"start":"2019-02-30","end":"2019-03-01"}"#;
-    let err = serde_json::from_str::<VersionedEvent>(bad_date).unwrap_err().to_string();
+    let err = serde_json::from_str::<VersionedEvent>(bad_date)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("2019-02-30"), "{err}");
 
     let mut w = World::new();
     let ghost = PhaseId::test(entry_for(Release::Foc, "D1"), TestType::Mt, Mode::Active);
-    let cases: Vec<(Event, fn(&DomainError) -> bool)> = vec![
-        (Event::PhaseStarted { phase: ghost.clone() }, |e| matches!(e, DomainError::UnknownPhase(_))),
-        (Event::PhaseRegistered { phase: ghost.clone() }, |e| matches!(e, DomainError::UnknownEntry(_))),
-        (Event::close_issue(99), |e| matches!(e, DomainError::UnknownIssue(99))),
+    let cases: Vec<(Event, ErrorCheck)> = vec![
         (
-            Event::IssueRaised { issue: 1, severity: Severity::new(1).unwrap(), title: "t".into(), links: vec![] },
+            Event::PhaseStarted {
+                phase: ghost.clone(),
+            },
+            |e| matches!(e, DomainError::UnknownPhase(_)),
+        ),
+        (
+            Event::PhaseRegistered {
+                phase: ghost.clone(),
+            },
+            |e| matches!(e, DomainError::UnknownEntry(_)),
+        ),
+        (Event::close_issue(99), |e| {
+            matches!(e, DomainError::UnknownIssue(99))
+        }),
+        (
+            Event::IssueRaised {
+                issue: 1,
+                severity: Severity::new(1).unwrap(),
+                title: "t".into(),
+                links: vec![],
+            },
             |e| matches!(e, DomainError::IssueWithoutPhase(1)),
         ),
         (
@@ -111,13 +156,20 @@ fn bad_input_is_rejected_with_a_clear_error() {
                 issue: 1,
                 severity: Severity::new(1).unwrap(),
                 title: "t".into(),
-                links: vec![IssueLink { phase: ghost.clone(), case: None }],
+                links: vec![IssueLink {
+                    phase: ghost.clone(),
+                    case: None,
+                }],
             },
             |e| matches!(e, DomainError::UnknownPhase(_)),
         ),
-        (Event::PhaseExited { phase: w.p("mt.active"), profile: w.profile.reference() }, |e| {
-            matches!(e, DomainError::NotStarted(_))
-        }),
+        (
+            Event::PhaseExited {
+                phase: w.p("mt.active"),
+                profile: w.profile.reference(),
+            },
+            |e| matches!(e, DomainError::NotStarted(_)),
+        ),
         (
             Event::ResultRecorded(CaseResult {
                 phase: w.p("mt.active"),
@@ -129,8 +181,18 @@ fn bad_input_is_rejected_with_a_clear_error() {
             }),
             |e| matches!(e, DomainError::ZeroAttempt { .. }),
         ),
-        (Event::EntryPlanned { entry: w.entry.clone() }, |e| matches!(e, DomainError::DuplicateEntry(_))),
-        (Event::EntryPlanned { entry: entry_for(Release::Moc, "D7") }, |e| matches!(e, DomainError::UnknownDmc(_))),
+        (
+            Event::EntryPlanned {
+                entry: w.entry.clone(),
+            },
+            |e| matches!(e, DomainError::DuplicateEntry(_)),
+        ),
+        (
+            Event::EntryPlanned {
+                entry: entry_for(Release::Moc, "D7"),
+            },
+            |e| matches!(e, DomainError::UnknownDmc(_)),
+        ),
     ];
     for (event, expected) in cases {
         let before = w.proj.seq();
@@ -148,8 +210,18 @@ fn bad_input_is_rejected_with_a_clear_error() {
         attempt: 1,
         status: CaseStatus::Failed,
     }));
-    assert!(matches!(dup, Err(DomainError::DuplicateAttempt { attempt: 1, .. })));
+    assert!(matches!(
+        dup,
+        Err(DomainError::DuplicateAttempt { attempt: 1, .. })
+    ));
     let i = w.raise(2, &[&w.p("mt.active")]);
-    let kd = w.try_apply(Event::IssueStatusChanged { issue: i, status: IssueStatus::KnownDefect, note: " ".into() });
-    assert!(matches!(kd, Err(DomainError::KnownDefectWithoutWorkaround(_))));
+    let kd = w.try_apply(Event::IssueStatusChanged {
+        issue: i,
+        status: IssueStatus::KnownDefect,
+        note: " ".into(),
+    });
+    assert!(matches!(
+        kd,
+        Err(DomainError::KnownDefectWithoutWorkaround(_))
+    ));
 }

@@ -14,7 +14,10 @@ fn shipped_profiles_load() {
     let ill = load_profile("illustrative.toml", ILLUSTRATIVE_TOML).unwrap();
     assert_eq!(ill.name, "illustrative");
     assert!(ill.illustrative);
-    assert_eq!(ill.phase_limit(PhaseKind::parse("sit.mixed").unwrap(), sev(3)), Limit::Max(5));
+    assert_eq!(
+        ill.phase_limit(PhaseKind::parse("sit.mixed").unwrap(), sev(3)),
+        Limit::Max(5)
+    );
     assert_eq!(ill.phase_limits.get(sev(5)), Limit::Unlimited);
     assert_eq!(ill.aggregate_limits.get(sev(4)), Limit::Max(30));
     assert!(ill.known_defects.count_in_regression_exit);
@@ -27,7 +30,10 @@ fn shipped_profiles_load() {
     let mt_d = PhaseKind::parse("mt.dormant").unwrap();
     assert_eq!(strict.phase_limit(sit_d, sev(5)), Limit::Max(30));
     assert_eq!(strict.phase_limit(mt_d, sev(5)), Limit::Max(20));
-    assert_eq!(strict.precursors_of(sit_d), [PhaseKind::parse("sit.active").unwrap()]);
+    assert_eq!(
+        strict.precursors_of(sit_d),
+        [PhaseKind::parse("sit.active").unwrap()]
+    );
     // Stricter than the illustrative profile at every severity and in every context.
     for s in Severity::ALL {
         let tighter = |a: Limit, b: Limit| match (a, b) {
@@ -36,10 +42,19 @@ fn shipped_profiles_load() {
             (Limit::Unlimited, Limit::Max(_)) => false,
         };
         for kind in PhaseKind::all() {
-            assert!(tighter(strict.phase_limit(kind, s), ill.phase_limit(kind, s)) || kind.to_string().starts_with("sit"));
+            assert!(
+                tighter(strict.phase_limit(kind, s), ill.phase_limit(kind, s))
+                    || kind.to_string().starts_with("sit")
+            );
         }
-        assert!(tighter(strict.aggregate_limits.get(s), ill.aggregate_limits.get(s)));
-        assert!(tighter(strict.regression_limits.get(s), ill.regression_limits.get(s)));
+        assert!(tighter(
+            strict.aggregate_limits.get(s),
+            ill.aggregate_limits.get(s)
+        ));
+        assert!(tighter(
+            strict.regression_limits.get(s),
+            ill.regression_limits.get(s)
+        ));
     }
 }
 
@@ -88,7 +103,11 @@ required_for = ["IOC", "XOC"]
 #[test]
 fn every_error_is_reported_with_its_line() {
     let err = load_profile("bad.toml", BAD).unwrap_err();
-    let found: Vec<(usize, &str)> = err.issues.iter().map(|i| (i.line, i.message.as_str())).collect();
+    let found: Vec<(usize, &str)> = err
+        .issues
+        .iter()
+        .map(|i| (i.line, i.message.as_str()))
+        .collect();
     let expect: &[(usize, &str)] = &[
         (2, "version must not be empty"),
         (3, "illustrative must be true or false"),
@@ -119,7 +138,11 @@ fn every_error_is_reported_with_its_line() {
 
 #[test]
 fn syntax_errors_carry_their_line() {
-    let err = load_profile("broken.toml", "name = \"x\"\nversion = \"1\"\n[phase_limits\nsev1 = 0\n").unwrap_err();
+    let err = load_profile(
+        "broken.toml",
+        "name = \"x\"\nversion = \"1\"\n[phase_limits\nsev1 = 0\n",
+    )
+    .unwrap_err();
     assert!(!err.issues.is_empty());
     assert_eq!(err.issues[0].line, 3, "{err}");
     assert!(err.issues[0].message.starts_with("TOML syntax"), "{err}");
@@ -129,7 +152,18 @@ fn syntax_errors_carry_their_line() {
 fn missing_tables_are_reported() {
     let err = load_profile("empty.toml", "").unwrap_err();
     let msgs: Vec<&str> = err.issues.iter().map(|i| i.message.as_str()).collect();
-    for key in ["name", "version", "phase_limits", "aggregate_limits", "known_defects", "precursors", "audit"] {
-        assert!(msgs.iter().any(|m| m == &format!("missing key {key}")), "{key}: {msgs:?}");
+    for key in [
+        "name",
+        "version",
+        "phase_limits",
+        "aggregate_limits",
+        "known_defects",
+        "precursors",
+        "audit",
+    ] {
+        assert!(
+            msgs.iter().any(|m| m == &format!("missing key {key}")),
+            "{key}: {msgs:?}"
+        );
     }
 }

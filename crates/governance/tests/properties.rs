@@ -14,14 +14,41 @@ const CASES: [&str; 6] = ["M1", "M2", "M3", "T1", "T2", "X9"];
 #[derive(Debug, Clone)]
 enum Op {
     Start(usize),
-    Result { phase: usize, case: usize, attempt: u32, status: usize },
-    Raise { severity: u8, phases: u8 },
-    Status { issue: u64, status: usize },
-    Severity { issue: u64, severity: u8 },
-    Link { issue: u64, phase: usize },
-    Descope { phase: usize, cited_phase: usize, pair: usize },
-    Redraft { doc: usize, drop_last: bool },
-    Dnb { doc: usize, status: usize },
+    Result {
+        phase: usize,
+        case: usize,
+        attempt: u32,
+        status: usize,
+    },
+    Raise {
+        severity: u8,
+        phases: u8,
+    },
+    Status {
+        issue: u64,
+        status: usize,
+    },
+    Severity {
+        issue: u64,
+        severity: u8,
+    },
+    Link {
+        issue: u64,
+        phase: usize,
+    },
+    Descope {
+        phase: usize,
+        cited_phase: usize,
+        pair: usize,
+    },
+    Redraft {
+        doc: usize,
+        drop_last: bool,
+    },
+    Dnb {
+        doc: usize,
+        status: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -59,11 +86,20 @@ const STATUSES: [CaseStatus; 5] = [
     CaseStatus::NotRun,
     CaseStatus::Descoped,
 ];
-const ISSUE_STATUSES: [IssueStatus; 4] =
-    [IssueStatus::Open, IssueStatus::Fixed, IssueStatus::Closed, IssueStatus::KnownDefect];
+const ISSUE_STATUSES: [IssueStatus; 4] = [
+    IssueStatus::Open,
+    IssueStatus::Fixed,
+    IssueStatus::Closed,
+    IssueStatus::KnownDefect,
+];
 const DOCS: [DocType; 3] = [DocType::Mt, DocType::Sit, DocType::Regression];
-const DNB: [DnbStatus; 5] =
-    [DnbStatus::Draft, DnbStatus::Agreed, DnbStatus::Disputed, DnbStatus::Referred, DnbStatus::Determined];
+const DNB: [DnbStatus; 5] = [
+    DnbStatus::Draft,
+    DnbStatus::Agreed,
+    DnbStatus::Disputed,
+    DnbStatus::Referred,
+    DnbStatus::Determined,
+];
 
 /// The six test phases then the three regression runs of the fixture entry.
 fn phases(w: &World) -> Vec<PhaseId> {
@@ -74,8 +110,15 @@ fn phases(w: &World) -> Vec<PhaseId> {
 
 fn to_event(w: &World, all: &[PhaseId], op: &Op, revision: &mut [u32; 3]) -> Event {
     match op {
-        Op::Start(p) => Event::PhaseStarted { phase: all[*p].clone() },
-        Op::Result { phase, case, attempt, status } => Event::ResultRecorded(CaseResult {
+        Op::Start(p) => Event::PhaseStarted {
+            phase: all[*p].clone(),
+        },
+        Op::Result {
+            phase,
+            case,
+            attempt,
+            status,
+        } => Event::ResultRecorded(CaseResult {
             phase: all[*phase].clone(),
             case: CaseId::new(CASES[*case]),
             case_hash: "h".into(),
@@ -89,7 +132,10 @@ fn to_event(w: &World, all: &[PhaseId], op: &Op, revision: &mut [u32; 3]) -> Eve
             title: "t".into(),
             links: (0..6)
                 .filter(|i| phases & (1 << i) != 0)
-                .map(|i| IssueLink { phase: all[i].clone(), case: None })
+                .map(|i| IssueLink {
+                    phase: all[i].clone(),
+                    case: None,
+                })
                 .collect(),
         },
         Op::Status { issue, status } => Event::IssueStatusChanged {
@@ -97,12 +143,21 @@ fn to_event(w: &World, all: &[PhaseId], op: &Op, revision: &mut [u32; 3]) -> Eve
             status: ISSUE_STATUSES[*status],
             note: "workaround".into(),
         },
-        Op::Severity { issue, severity } => Event::change_severity(*issue, Severity::new(*severity).unwrap()),
+        Op::Severity { issue, severity } => {
+            Event::change_severity(*issue, Severity::new(*severity).unwrap())
+        }
         Op::Link { issue, phase } => Event::IssueLinked {
             issue: *issue,
-            link: IssueLink { phase: all[*phase].clone(), case: None },
+            link: IssueLink {
+                phase: all[*phase].clone(),
+                case: None,
+            },
         },
-        Op::Descope { phase, cited_phase, pair } => Event::descope(
+        Op::Descope {
+            phase,
+            cited_phase,
+            pair,
+        } => Event::descope(
             all[*phase].clone(),
             CaseId::new(DESCOPE_PAIRS[*pair].0),
             w.case_ref(&all[*cited_phase], DESCOPE_PAIRS[*pair].1),
@@ -114,7 +169,11 @@ fn to_event(w: &World, all: &[PhaseId], op: &Op, revision: &mut [u32; 3]) -> Eve
             if *drop_last {
                 list.pop();
             }
-            Event::DnbDrafted { doc: doc(Release::Ioc, DOCS[*d]), revision: revision[*d], cases: list }
+            Event::DnbDrafted {
+                doc: doc(Release::Ioc, DOCS[*d]),
+                revision: revision[*d],
+                cases: list,
+            }
         }
         Op::Dnb { doc: d, status } => Event::DnbStatusChanged {
             doc: doc(Release::Ioc, DOCS[*d]),
@@ -149,9 +208,16 @@ fn build(ops: &[Op], complete_first: bool) -> (World, Vec<Event>) {
 }
 
 fn verdicts(w: &World, proj: &Projection) -> Vec<Verdict> {
-    let mut out: Vec<Verdict> = phases(w).iter().map(|p| evaluate_phase_exit(proj, &w.profile, p)).collect();
+    let mut out: Vec<Verdict> = phases(w)
+        .iter()
+        .map(|p| evaluate_phase_exit(proj, &w.profile, p))
+        .collect();
     out.push(evaluate_entry(proj, &w.profile, &w.entry));
-    out.push(evaluate_regression(proj, &w.profile, &RegressionScope::Entry(w.entry.clone())));
+    out.push(evaluate_regression(
+        proj,
+        &w.profile,
+        &RegressionScope::Entry(w.entry.clone()),
+    ));
     out
 }
 
@@ -255,17 +321,32 @@ fn generator_reaches_interesting_states() {
     let mut runner = TestRunner::deterministic();
     let (mut exits, mut descopes, mut invalid, mut kd, mut n) = (0, 0, 0, 0, 0);
     for _ in 0..200 {
-        let ops = prop::collection::vec(op(), 0..150).new_tree(&mut runner).unwrap().current();
+        let ops = prop::collection::vec(op(), 0..150)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
         let (w, _) = build(&ops, n % 2 == 0);
         n += 1;
-        exits += verdicts(&w, &w.proj).iter().filter(|v| v.outcome == Outcome::Exit).count();
+        exits += verdicts(&w, &w.proj)
+            .iter()
+            .filter(|v| v.outcome == Outcome::Exit)
+            .count();
         for p in phases(&w) {
             for d in w.proj.phase(&p).unwrap().descopes() {
                 descopes += 1;
-                if !d.valid { invalid += 1; }
+                if !d.valid {
+                    invalid += 1;
+                }
             }
         }
-        kd += w.proj.issues().filter(|i| i.status == IssueStatus::KnownDefect).count();
+        kd += w
+            .proj
+            .issues()
+            .filter(|i| i.status == IssueStatus::KnownDefect)
+            .count();
     }
-    assert!(n == 200 && exits > 50 && descopes > 20 && invalid > 0 && kd > 20, "{exits} {descopes} {invalid} {kd}");
+    assert!(
+        n == 200 && exits > 50 && descopes > 20 && invalid > 0 && kd > 20,
+        "{exits} {descopes} {invalid} {kd}"
+    );
 }

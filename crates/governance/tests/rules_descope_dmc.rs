@@ -126,7 +126,11 @@ fn descope_table() {
         match w.try_apply(Event::CaseDescoped(req)) {
             Ok(()) => assert!(case.failing.is_empty(), "{} applied", case.name),
             Err(DomainError::DescopeRejected { reasons, .. }) => {
-                assert!(!case.failing.is_empty(), "{} rejected: {reasons}", case.name);
+                assert!(
+                    !case.failing.is_empty(),
+                    "{} rejected: {reasons}",
+                    case.name
+                );
                 assert!(!reasons.is_empty());
             }
             Err(e) => panic!("{}: unexpected {e}", case.name),
@@ -150,7 +154,10 @@ fn a_descope_counts_for_exit_until_its_cited_result_fails() {
     let d = w.p("sit.dormant");
     w.start(&d).result(&d, "T2", 1, CaseStatus::Passed);
     w.apply(Event::CaseDescoped(req.clone()));
-    assert_eq!(evaluate_phase_exit(&w.proj, &w.profile, &d).outcome, Outcome::Exit);
+    assert_eq!(
+        evaluate_phase_exit(&w.proj, &w.profile, &d).outcome,
+        Outcome::Exit
+    );
     assert_eq!(w.proj.phase(&d).unwrap().coverage().descoped, 1);
     assert!(matches!(
         w.try_apply(Event::CaseDescoped(req)),
@@ -161,7 +168,10 @@ fn a_descope_counts_for_exit_until_its_cited_result_fails() {
     let v = evaluate_phase_exit(&w.proj, &w.profile, &d);
     assert_eq!(v.outcome, Outcome::NotMet, "{:#?}", v.criteria);
     w.result(&a, "T1", 3, CaseStatus::Passed);
-    assert_eq!(evaluate_phase_exit(&w.proj, &w.profile, &d).outcome, Outcome::Exit);
+    assert_eq!(
+        evaluate_phase_exit(&w.proj, &w.profile, &d).outcome,
+        Outcome::Exit
+    );
     assert!(w.proj.counter_mismatches().is_empty());
 }
 
@@ -240,7 +250,8 @@ fn reintroduction_table() {
             deselect(&mut w);
         }
         let proposed = (case.proposed)();
-        let v = evaluate_reintroduction(&w.proj, &w.profile, &DmcId::new("D1"), &proposed, case.tag);
+        let v =
+            evaluate_reintroduction(&w.proj, &w.profile, &DmcId::new("D1"), &proposed, case.tag);
         assert_eq!(v.outcome, case.outcome, "{}: {:#?}", case.name, v.criteria);
         assert_eq!(outcome_of(&v, case.check.0), case.check.1, "{}", case.name);
         let applied = w.try_apply(Event::DmcReintroduced {
@@ -248,7 +259,12 @@ fn reintroduction_table() {
             components: proposed,
             tag_consultation: case.tag.unwrap_or("").into(),
         });
-        assert_eq!(applied.is_ok(), case.outcome == Outcome::Exit, "{}: {applied:?}", case.name);
+        assert_eq!(
+            applied.is_ok(),
+            case.outcome == Outcome::Exit,
+            "{}: {applied:?}",
+            case.name
+        );
     }
 }
 
@@ -265,17 +281,30 @@ fn a_model_change_registers_a_new_dmc_with_a_full_phase_set() {
             tag_consultation: "TAG-1".into(),
         })
         .unwrap_err();
-    assert!(matches!(err, DomainError::ModelChangeNeedsNewDmc { .. }), "{err}");
+    assert!(
+        matches!(err, DomainError::ModelChangeNeedsNewDmc { .. }),
+        "{err}"
+    );
     w.apply(Event::DmcRegistered {
         dmc: DmcId::new("D1b"),
         components: changed,
         supersedes: Some(DmcId::new("D1")),
     });
     let entry = entry_for(Release::Ioc, "D1b");
-    w.apply(Event::EntryPlanned { entry: entry.clone() });
+    w.apply(Event::EntryPlanned {
+        entry: entry.clone(),
+    });
     let v = evaluate_entry(&w.proj, &w.profile, &entry);
     assert_eq!(outcome_of(&v, "1.phase_set"), CriterionOutcome::NotMet);
-    assert!(evaluate_reintroduction(&w.proj, &w.profile, &DmcId::new("nope"), &components("1"), None)
+    assert!(
+        evaluate_reintroduction(
+            &w.proj,
+            &w.profile,
+            &DmcId::new("nope"),
+            &components("1"),
+            None
+        )
         .criterion("8.known")
-        .is_some());
+        .is_some()
+    );
 }

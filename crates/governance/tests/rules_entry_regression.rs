@@ -94,7 +94,9 @@ fn entry_table() {
 fn missing_phases_are_named() {
     let mut w = World::new();
     let other = entry_for(Release::Moc, "D1");
-    w.apply(Event::EntryPlanned { entry: other.clone() });
+    w.apply(Event::EntryPlanned {
+        entry: other.clone(),
+    });
     w.apply(Event::PhaseRegistered {
         phase: PhaseId::test(other.clone(), TestType::Mt, Mode::Active),
     });
@@ -242,7 +244,9 @@ fn cycle_scope_needs_every_entry_to_qualify() {
         components: components("2.0"),
         supersedes: None,
     });
-    w.apply(Event::EntryPlanned { entry: second.clone() });
+    w.apply(Event::EntryPlanned {
+        entry: second.clone(),
+    });
     let cycle = CycleId::new("C1");
     w.apply(Event::CycleDeclared {
         cycle: cycle.clone(),
@@ -254,7 +258,12 @@ fn cycle_scope_needs_every_entry_to_qualify() {
     let scope = RegressionScope::Cycle(cycle.clone());
     let v = evaluate_regression(&w.proj, &w.profile, &scope);
     assert_eq!(v.outcome, Outcome::NotMet, "{:#?}", v.criteria);
-    assert!(v.criterion("6.exception").unwrap().explanation.contains("D2"));
+    assert!(
+        v.criterion("6.exception")
+            .unwrap()
+            .explanation
+            .contains("D2")
+    );
     for kind in RegressionKind::ALL {
         let run = PhaseId::regression(scope.clone(), kind);
         w.apply(Event::PhaseRegistered { phase: run.clone() });
@@ -262,7 +271,11 @@ fn cycle_scope_needs_every_entry_to_qualify() {
     }
     let v = evaluate_regression(&w.proj, &w.profile, &scope);
     assert_eq!(v.outcome, Outcome::Exit, "{:#?}", v.criteria);
-    let unknown = evaluate_regression(&w.proj, &w.profile, &RegressionScope::Cycle(CycleId::new("nope")));
+    let unknown = evaluate_regression(
+        &w.proj,
+        &w.profile,
+        &RegressionScope::Cycle(CycleId::new("nope")),
+    );
     assert_eq!(outcome_of(&unknown, "6.scope"), CriterionOutcome::NotMet);
     // A cycle may not mix releases.
     let moc = entry_for(Release::Moc, "D1");
@@ -275,5 +288,8 @@ fn cycle_scope_needs_every_entry_to_qualify() {
             entries: vec![moc],
         })
         .unwrap_err();
-    assert!(matches!(err, DomainError::CycleEntryMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, DomainError::CycleEntryMismatch { .. }),
+        "{err}"
+    );
 }

@@ -144,7 +144,8 @@ const CASES: &[Case] = &[
         strict: false,
         setup: |w| {
             let p = ready(w);
-            w.draft(DocType::Mt, 2).set_dnb(DocType::Mt, DnbStatus::Disputed);
+            w.draft(DocType::Mt, 2)
+                .set_dnb(DocType::Mt, DnbStatus::Disputed);
             p
         },
         outcome: Outcome::Pending,
@@ -365,8 +366,17 @@ fn phase_exit_table() {
         assert_eq!(v.outcome, case.outcome, "{}: {:#?}", case.name, v.criteria);
         assert_eq!(outcome_of(&v, case.check.0), case.check.1, "{}", case.name);
         assert_eq!(v.profile.name, w.profile.name, "{}", case.name);
-        assert!(v.criteria.iter().all(|c| !c.explanation.is_empty() && !c.clause.is_empty()));
-        assert!(w.proj.counter_mismatches().is_empty(), "{}: {:?}", case.name, w.proj.counter_mismatches());
+        assert!(
+            v.criteria
+                .iter()
+                .all(|c| !c.explanation.is_empty() && !c.clause.is_empty())
+        );
+        assert!(
+            w.proj.counter_mismatches().is_empty(),
+            "{}: {:?}",
+            case.name,
+            w.proj.counter_mismatches()
+        );
     }
 }
 
@@ -379,8 +389,16 @@ fn every_failing_criterion_names_a_measured_value_and_limit() {
     let v = evaluate_phase_exit(&w.proj, &w.profile, &p);
     let cov = v.criterion("4.coverage").unwrap();
     assert_eq!(cov.measured, Quantity::Fraction { num: 0, den: 2 });
-    assert!(cov.explanation.contains("M1 (failed)"), "{}", cov.explanation);
-    assert!(cov.explanation.contains("M2 (no result)"), "{}", cov.explanation);
+    assert!(
+        cov.explanation.contains("M1 (failed)"),
+        "{}",
+        cov.explanation
+    );
+    assert!(
+        cov.explanation.contains("M2 (no result)"),
+        "{}",
+        cov.explanation
+    );
     let sev1 = v.criterion("4.issues.sev1").unwrap();
     assert_eq!(sev1.measured, Quantity::Count(1));
     assert_eq!(sev1.limit, Quantity::Limit(profile::Limit::Max(0)));

@@ -94,7 +94,11 @@ fn dnb_transitions_follow_rule_10() {
     let all = [Draft, Agreed, Disputed, Referred, Determined];
     for from in all {
         for to in all {
-            assert_eq!(from.can_become(to), allowed.contains(&(from, to)), "{from:?} -> {to:?}");
+            assert_eq!(
+                from.can_become(to),
+                allowed.contains(&(from, to)),
+                "{from:?} -> {to:?}"
+            );
         }
     }
     let mut w = World::new();
@@ -107,20 +111,26 @@ fn dnb_transitions_follow_rule_10() {
         }),
         Err(DomainError::BadDnbTransition { .. })
     ));
-    w.draft(DocType::Mt, 2).set_dnb(DocType::Mt, Disputed).set_dnb(DocType::Mt, Referred);
-    assert!(w
-        .try_apply(Event::DnbDrafted {
+    w.draft(DocType::Mt, 2)
+        .set_dnb(DocType::Mt, Disputed)
+        .set_dnb(DocType::Mt, Referred);
+    assert!(
+        w.try_apply(Event::DnbDrafted {
             doc: doc(Release::Ioc, DocType::Mt),
             revision: 3,
             cases: cases(DocType::Mt)
         })
-        .is_err());
+        .is_err()
+    );
     let stale = w.try_apply(Event::DnbDrafted {
         doc: doc(Release::Ioc, DocType::Sit),
         revision: 1,
         cases: cases(DocType::Sit),
     });
-    assert!(matches!(stale, Err(DomainError::StaleDnbRevision { .. })), "{stale:?}");
+    assert!(
+        matches!(stale, Err(DomainError::StaleDnbRevision { .. })),
+        "{stale:?}"
+    );
     let history = &w.proj.doc(&doc(Release::Ioc, DocType::Mt)).unwrap().history;
     assert_eq!(history.len(), 5, "draft, agreed, draft, disputed, referred");
 }
@@ -130,7 +140,10 @@ fn a_revised_list_changes_what_a_phase_requires() {
     let mut w = World::new();
     let p = w.p("mt.active");
     w.complete(&p);
-    assert_eq!(evaluate_phase_exit(&w.proj, &w.profile, &p).outcome, Outcome::Exit);
+    assert_eq!(
+        evaluate_phase_exit(&w.proj, &w.profile, &p).outcome,
+        Outcome::Exit
+    );
     let mut revised = cases(DocType::Mt);
     revised.push(spec("M4", "4.1.3", &[]));
     w.apply(Event::DnbDrafted {
@@ -141,7 +154,12 @@ fn a_revised_list_changes_what_a_phase_requires() {
     w.set_dnb(DocType::Mt, DnbStatus::Agreed);
     let v = evaluate_phase_exit(&w.proj, &w.profile, &p);
     assert_eq!(v.outcome, Outcome::NotMet);
-    assert!(v.criterion("4.coverage").unwrap().explanation.contains("M4"));
+    assert!(
+        v.criterion("4.coverage")
+            .unwrap()
+            .explanation
+            .contains("M4")
+    );
     assert!(w.proj.counter_mismatches().is_empty());
 }
 
@@ -149,7 +167,14 @@ fn a_revised_list_changes_what_a_phase_requires() {
 fn replanning_is_an_event_and_keeps_history() {
     let mut w = World::new();
     let p = w.p("sit.mixed");
-    let v = evaluate_replan(&w.proj, &w.profile, &p, d("2019-10-01"), d("2019-11-01"), "slip");
+    let v = evaluate_replan(
+        &w.proj,
+        &w.profile,
+        &p,
+        d("2019-10-01"),
+        d("2019-11-01"),
+        "slip",
+    );
     assert_eq!(outcome_of(&v, "11.planned"), CriterionOutcome::NotMet);
     assert!(matches!(
         w.try_apply(Event::TimetableAmended {
@@ -167,10 +192,29 @@ fn replanning_is_an_event_and_keeps_history() {
         reason: String::new(),
     });
     w.start(&p);
-    let v = evaluate_replan(&w.proj, &w.profile, &p, d("2019-10-01"), d("2019-11-01"), "SMSO outage");
+    let v = evaluate_replan(
+        &w.proj,
+        &w.profile,
+        &p,
+        d("2019-10-01"),
+        d("2019-11-01"),
+        "SMSO outage",
+    );
     assert_eq!(v.outcome, Outcome::Exit, "{:#?}", v.criteria);
-    assert!(v.criterion("11.while_running").unwrap().explanation.contains("running"));
-    let bad = evaluate_replan(&w.proj, &w.profile, &p, d("2019-11-01"), d("2019-10-01"), "");
+    assert!(
+        v.criterion("11.while_running")
+            .unwrap()
+            .explanation
+            .contains("running")
+    );
+    let bad = evaluate_replan(
+        &w.proj,
+        &w.profile,
+        &p,
+        d("2019-11-01"),
+        d("2019-10-01"),
+        "",
+    );
     assert_eq!(
         bad.failing().map(|c| c.id.as_str()).collect::<Vec<_>>(),
         ["11.window", "11.reason"]

@@ -160,7 +160,12 @@ fn overlap_never_refuses_any_combination_of_mt_states() {
             w.exit(&mt);
         }
         let v = evaluate_start(&w.proj, &w.profile, &w.p("sit.active"));
-        assert!(v.criteria.iter().filter(|c| c.rule == 2).all(|c| c.outcome == CriterionOutcome::Met));
+        assert!(
+            v.criteria
+                .iter()
+                .filter(|c| c.rule == 2)
+                .all(|c| c.outcome == CriterionOutcome::Met)
+        );
         assert_eq!(v.outcome, Outcome::Exit, "MT state {mt_state}");
     }
 }

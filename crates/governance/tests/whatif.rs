@@ -37,19 +37,28 @@ fn downgrading_and_descoping_what_if() {
     w.complete(&a);
     w.start(&d).result(&d, "T2", 1, CaseStatus::Passed);
     let severe = w.raise(2, &[&d]);
-    assert_eq!(evaluate_phase_exit(&w.proj, &w.profile, &d).outcome, Outcome::NotMet);
+    assert_eq!(
+        evaluate_phase_exit(&w.proj, &w.profile, &d).outcome,
+        Outcome::NotMet
+    );
     let scenario = Scenario::new(
         &w.proj,
         &[
             Event::change_severity(severe, Severity::new(4).unwrap()),
-            Event::descope(d.clone(), CaseId::new("T1"), w.case_ref(&a, "T1"), "active stands for dormant"),
+            Event::descope(
+                d.clone(),
+                CaseId::new("T1"),
+                w.case_ref(&a, "T1"),
+                "active stands for dormant",
+            ),
         ],
     )
     .unwrap();
     let v = scenario.evaluate(|proj| evaluate_phase_exit(proj, &w.profile, &d));
     assert_eq!(v.outcome, Outcome::Exit, "{:#?}", v.criteria);
     assert_eq!(v.assumptions.len(), 2);
-    let r = scenario.report(|proj| completion_report(proj, &w.profile, "what-if", std::slice::from_ref(&d)));
+    let r = scenario
+        .report(|proj| completion_report(proj, &w.profile, "what-if", std::slice::from_ref(&d)));
     assert_eq!(r.outcome, Outcome::Exit);
     assert_eq!(r.descopes.len(), 1);
     assert!(r.phases.iter().all(|v| v.assumptions.len() == 2));
@@ -64,13 +73,7 @@ fn downgrading_and_descoping_what_if() {
 fn an_impossible_hypothesis_is_refused() {
     let mut w = World::new();
     let d = w.p("sit.dormant");
-    let err = Scenario::new(
-        &w.proj,
-        &[
-            Event::close_issue(1),
-        ],
-    )
-    .unwrap_err();
+    let err = Scenario::new(&w.proj, &[Event::close_issue(1)]).unwrap_err();
     assert_eq!(err.0, 0);
     let i = w.raise(3, &[&d]);
     let err = Scenario::new(

@@ -6,9 +6,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{
-    KnownDefectTreatment, Limit, LimitOverride, Profile, SeverityLimits,
-};
+use super::{KnownDefectTreatment, Limit, LimitOverride, Profile, SeverityLimits};
 use crate::error::{ProfileError, ProfileIssue};
 use crate::model::{PhaseKind, Release, TestType};
 
@@ -27,7 +25,10 @@ impl<'t, 'i> Tbl<'t, 'i> {
     }
     fn of(value: &'t Spanned<DeTable<'i>>) -> Self {
         let span = value.span();
-        Tbl { table: value.get_ref(), span: (span.start, span.end) }
+        Tbl {
+            table: value.get_ref(),
+            span: (span.start, span.end),
+        }
     }
 }
 
@@ -39,7 +40,11 @@ struct Loader<'a> {
 impl<'a> Loader<'a> {
     fn line(&self, span: &Range<usize>) -> usize {
         let end = span.start.min(self.input.len());
-        self.input.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+        self.input.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     }
 
     fn error(&mut self, span: &Range<usize>, message: impl Into<String>) {
@@ -89,19 +94,21 @@ impl<'a> Loader<'a> {
 
     fn type_error(&mut self, value: &Spanned<DeValue<'_>>, path: &str, key: &str, want: &str) {
         let got = value.get_ref().type_str();
-        self.error(&value.span(), format!("{path}{key} must be {want}, found {got}"));
+        self.error(
+            &value.span(),
+            format!("{path}{key} must be {want}, found {got}"),
+        );
     }
 
-    fn table<'t, 'i>(
-        &mut self,
-        root: Tbl<'t, 'i>,
-        key: &str,
-    ) -> Option<Tbl<'t, 'i>> {
+    fn table<'t, 'i>(&mut self, root: Tbl<'t, 'i>, key: &str) -> Option<Tbl<'t, 'i>> {
         let value = self.required(root, key, "")?;
         match value.get_ref().as_table() {
             Some(t) => {
                 let span = value.span();
-                Some(Tbl { table: t, span: (span.start, span.end) })
+                Some(Tbl {
+                    table: t,
+                    span: (span.start, span.end),
+                })
             }
             None => {
                 self.type_error(value, "", key, "a table");
@@ -115,7 +122,11 @@ impl<'a> Loader<'a> {
             if !allowed.contains(&key.get_ref().as_ref()) {
                 self.error(
                     &key.span(),
-                    format!("unknown key {path}{} (expected one of: {})", key.get_ref(), allowed.join(", ")),
+                    format!(
+                        "unknown key {path}{} (expected one of: {})",
+                        key.get_ref(),
+                        allowed.join(", ")
+                    ),
                 );
             }
         }
@@ -128,14 +139,21 @@ impl<'a> Loader<'a> {
                 Err(_) => {
                     self.error(
                         &value.span(),
-                        format!("{path}{key} must be a count from 0 to {}, found {}", u32::MAX, i.as_str()),
+                        format!(
+                            "{path}{key} must be a count from 0 to {}, found {}",
+                            u32::MAX,
+                            i.as_str()
+                        ),
                     );
                     None
                 }
             },
             DeValue::String(s) if s.as_ref() == "unlimited" => Some(Limit::Unlimited),
             DeValue::String(s) => {
-                self.error(&value.span(), format!("{path}{key} must be a count or \"unlimited\", found {s:?}"));
+                self.error(
+                    &value.span(),
+                    format!("{path}{key} must be a count or \"unlimited\", found {s:?}"),
+                );
                 None
             }
             _ => {
@@ -169,7 +187,12 @@ impl<'a> Loader<'a> {
         out
     }
 
-    fn complete(&mut self, partial: LimitOverride, table: Tbl<'_, '_>, path: &str) -> Option<SeverityLimits> {
+    fn complete(
+        &mut self,
+        partial: LimitOverride,
+        table: Tbl<'_, '_>,
+        path: &str,
+    ) -> Option<SeverityLimits> {
         let mut limits = [Limit::Unlimited; 5];
         let mut ok = true;
         for (i, slot) in partial.0.iter().enumerate() {
@@ -199,7 +222,10 @@ impl<'a> Loader<'a> {
 
     fn phase_kinds(&mut self, value: &Spanned<DeValue<'_>>, path: &str) -> Vec<PhaseKind> {
         let Some(array) = value.get_ref().as_array() else {
-            self.error(&value.span(), format!("{path} must be an array of phase kinds like \"mt.active\""));
+            self.error(
+                &value.span(),
+                format!("{path} must be an array of phase kinds like \"mt.active\""),
+            );
             return Vec::new();
         };
         let mut kinds = Vec::new();
@@ -241,8 +267,16 @@ pub fn load_profile(source_name: &str, input: &str) -> Result<Profile, ProfileEr
     l.unknown_keys(
         root.table,
         &[
-            "name", "version", "illustrative", "description", "phase_limits", "regression_limits",
-            "aggregate_limits", "known_defects", "precursors", "audit",
+            "name",
+            "version",
+            "illustrative",
+            "description",
+            "phase_limits",
+            "regression_limits",
+            "aggregate_limits",
+            "known_defects",
+            "precursors",
+            "audit",
         ],
         "",
     );
@@ -256,7 +290,11 @@ pub fn load_profile(source_name: &str, input: &str) -> Result<Profile, ProfileEr
     let aggregate_limits = l.limits_table(root, "aggregate_limits");
 
     let known_defects = l.table(root, "known_defects").and_then(|t| {
-        let keys = ["count_in_phase_exit", "count_in_regression_exit", "count_in_aggregate"];
+        let keys = [
+            "count_in_phase_exit",
+            "count_in_regression_exit",
+            "count_in_aggregate",
+        ];
         l.unknown_keys(t.table, &keys, "known_defects.");
         let phase = l.boolean(t, keys[0], "known_defects.");
         let regression = l.boolean(t, keys[1], "known_defects.");
@@ -272,12 +310,27 @@ pub fn load_profile(source_name: &str, input: &str) -> Result<Profile, ProfileEr
     let audit_required_for = audit(&mut l, root);
 
     match (
-        name, version, illustrative, description, phase_limits, regression_limits, aggregate_limits,
-        known_defects, precursors, audit_required_for,
+        name,
+        version,
+        illustrative,
+        description,
+        phase_limits,
+        regression_limits,
+        aggregate_limits,
+        known_defects,
+        precursors,
+        audit_required_for,
     ) {
         (
-            Some(name), Some(version), Some(illustrative), Some(description), Some(phase_limits),
-            Some(regression_limits), Some(aggregate_limits), Some(known_defects), Some(precursors),
+            Some(name),
+            Some(version),
+            Some(illustrative),
+            Some(description),
+            Some(phase_limits),
+            Some(regression_limits),
+            Some(aggregate_limits),
+            Some(known_defects),
+            Some(precursors),
             Some(audit_required_for),
         ) if l.issues.is_empty() => Ok(Profile {
             name,
@@ -328,12 +381,20 @@ fn phase_limits(l: &mut Loader<'_>, root: Tbl<'_, '_>) -> PhaseLimitParts {
         }
         let path = format!("phase_limits.{name}.");
         let Some(sub) = value.get_ref().as_table() else {
-            l.type_error(value, "phase_limits.", name, "a table of sev1..sev5 overrides");
+            l.type_error(
+                value,
+                "phase_limits.",
+                name,
+                "a table of sev1..sev5 overrides",
+            );
             continue;
         };
         let partial = l.severity_entries(sub, &path, &|_| false);
         if partial.0.iter().all(Option::is_none) {
-            l.error(&value.span(), format!("phase_limits.{name} overrides nothing"));
+            l.error(
+                &value.span(),
+                format!("phase_limits.{name} overrides nothing"),
+            );
         }
         match name {
             "mt" => {
@@ -362,7 +423,12 @@ fn precursors(
     for (key, value) in table.table.iter() {
         let name = key.get_ref().as_ref();
         let Some(kind) = PhaseKind::parse(name) else {
-            l.error(&key.span(), format!("precursors.{name}: not a phase kind (expected mt|sit . active|dormant|mixed)"));
+            l.error(
+                &key.span(),
+                format!(
+                    "precursors.{name}: not a phase kind (expected mt|sit . active|dormant|mixed)"
+                ),
+            );
             continue;
         };
         let list = l.phase_kinds(value, &format!("precursors.{name}"));
@@ -376,7 +442,10 @@ fn precursors(
     // A cycle would mean none of its phases could ever start.
     for (&start, span) in &lines {
         if reaches(&map, start, start) {
-            l.error(span, format!("precursors.{start} is part of a cycle, so it could never start"));
+            l.error(
+                span,
+                format!("precursors.{start} is part of a cycle, so it could never start"),
+            );
         }
     }
     Some(map)
@@ -412,7 +481,10 @@ fn audit(l: &mut Loader<'_>, root: Tbl<'_, '_>) -> Option<BTreeSet<Release>> {
                     l.error(&item.span(), format!("audit.required_for names {r} twice"));
                 }
             }
-            None => l.error(&item.span(), "audit.required_for: expected \"IOC\", \"MOC\" or \"FOC\""),
+            None => l.error(
+                &item.span(),
+                "audit.required_for: expected \"IOC\", \"MOC\" or \"FOC\"",
+            ),
         }
     }
     Some(releases)

@@ -108,7 +108,11 @@ impl Profile {
         self.phase_kind_overrides
             .get(&kind)
             .and_then(|o| o.0[i])
-            .or_else(|| self.test_type_overrides.get(&kind.test).and_then(|o| o.0[i]))
+            .or_else(|| {
+                self.test_type_overrides
+                    .get(&kind.test)
+                    .and_then(|o| o.0[i])
+            })
             .unwrap_or(self.phase_limits.0[i])
     }
 

@@ -5,14 +5,12 @@ use std::sync::Arc;
 
 use super::Projection;
 use super::state::{
-    Attempt, CaseRecord, ChangeRecord, CycleState, DescopeRecord, DmcState, DnbState, EntryState,
-    Issue, IssueChange, PhaseState, TimetableVersion,
+    Attempt, CaseRecord, ChangeRecord, CycleState, DmcState, DnbState, EntryState, Issue,
+    IssueChange, PhaseState, TimetableVersion,
 };
 use crate::error::DomainError;
-use crate::event::{CaseRef, CaseResult, DescopeRequest, Event, IssueLink};
-use crate::model::{
-    CaseStatus, DmcChange, DnbStatus, IssueStatus, PhaseId, RegressionScope, Severity,
-};
+use crate::event::{CaseRef, CaseResult, Event};
+use crate::model::{CaseStatus, DmcChange, DnbStatus, IssueStatus, PhaseId, RegressionScope};
 
 fn non_empty(text: &str, what: &'static str) -> Result<(), DomainError> {
     if text.trim().is_empty() {
@@ -126,7 +124,7 @@ impl Projection {
                     if entry.release != *release || entry.smso != *smso {
                         return Err(DomainError::CycleEntryMismatch {
                             cycle: cycle.to_string(),
-                            entry: entry.clone(),
+                            entry: Box::new(entry.clone()),
                             release: release.to_string(),
                             smso: smso.to_string(),
                         });
@@ -206,7 +204,7 @@ impl Projection {
             Event::PhaseStarted { phase } => {
                 let state = self.phase_mut(phase)?;
                 if state.started.is_some() {
-                    return Err(DomainError::AlreadyStarted(phase.clone()));
+                    return Err(DomainError::AlreadyStarted(Box::new(phase.clone())));
                 }
                 state.started = Some(seq);
             }
@@ -226,7 +224,7 @@ impl Projection {
                 }
                 for link in links {
                     if !self.phases.contains_key(&link.phase) {
-                        return Err(DomainError::UnknownPhase(link.phase.clone()));
+                        return Err(DomainError::UnknownPhase(Box::new(link.phase.clone())));
                     }
                 }
                 self.issues.insert(
@@ -255,7 +253,7 @@ impl Projection {
                     return Err(DomainError::UnknownIssue(*issue));
                 }
                 if !self.phases.contains_key(&link.phase) {
-                    return Err(DomainError::UnknownPhase(link.phase.clone()));
+                    return Err(DomainError::UnknownPhase(Box::new(link.phase.clone())));
                 }
                 self.link_issue(*issue, link);
             }
@@ -311,10 +309,10 @@ impl Projection {
             Event::PhaseExited { phase, profile } => {
                 let state = self.phase_mut(phase)?;
                 if state.started.is_none() {
-                    return Err(DomainError::NotStarted(phase.clone()));
+                    return Err(DomainError::NotStarted(Box::new(phase.clone())));
                 }
                 if state.exited.is_some() {
-                    return Err(DomainError::AlreadyExited(phase.clone()));
+                    return Err(DomainError::AlreadyExited(Box::new(phase.clone())));
                 }
                 state.exited = Some((seq, profile.clone()));
             }
@@ -352,15 +350,17 @@ impl Projection {
                 }
                 if end < start {
                     return Err(DomainError::WindowReversed {
-                        phase: phase.clone(),
+                        phase: Box::new(phase.clone()),
                         start: start.to_string(),
                         end: end.to_string(),
                     });
                 }
                 let state = self.phase_mut(phase)?;
                 match (amend, state.timetable.is_empty()) {
-                    (false, false) => return Err(DomainError::AlreadyPlanned(phase.clone())),
-                    (true, true) => return Err(DomainError::NotPlanned(phase.clone())),
+                    (false, false) => {
+                        return Err(DomainError::AlreadyPlanned(Box::new(phase.clone())));
+                    }
+                    (true, true) => return Err(DomainError::NotPlanned(Box::new(phase.clone()))),
                     _ => {}
                 }
                 state.timetable.push(TimetableVersion {
@@ -375,16 +375,16 @@ impl Projection {
         Ok(())
     }
 
-    fn phase_mut(&mut self, phase: &PhaseId) -> Result<&mut PhaseState, DomainError> {
+    pub(super) fn phase_mut(&mut self, phase: &PhaseId) -> Result<&mut PhaseState, DomainError> {
         self.phases
             .get_mut(phase)
             .map(Arc::make_mut)
-            .ok_or_else(|| DomainError::UnknownPhase(phase.clone()))
+            .ok_or_else(|| DomainError::UnknownPhase(Box::new(phase.clone())))
     }
 
     fn register_phase(&mut self, phase: &PhaseId) -> Result<(), DomainError> {
         if self.phases.contains_key(phase) {
-            return Err(DomainError::DuplicatePhase(phase.clone()));
+            return Err(DomainError::DuplicatePhase(Box::new(phase.clone())));
         }
         match phase {
             PhaseId::Test(t) => {
@@ -407,7 +407,7 @@ impl Projection {
         }
         let doc = self
             .doc_key_for(phase)
-            .ok_or_else(|| DomainError::UnknownPhase(phase.clone()))?;
+            .ok_or_else(|| DomainError::UnknownPhase(Box::new(phase.clone())))?;
         let mut state = PhaseState::new(phase.clone(), doc);
         self.fill_required(&mut state);
         if let Some(entry) = phase.entry()
@@ -422,7 +422,7 @@ impl Projection {
     fn record_result(&mut self, r: &CaseResult, seq: u64) -> Result<(), DomainError> {
         if r.attempt == 0 {
             return Err(DomainError::ZeroAttempt {
-                phase: r.phase.clone(),
+                phase: Box::new(r.phase.clone()),
                 case: r.case.clone(),
             });
         }
@@ -432,15 +432,22 @@ impl Projection {
         let descoped = records.descopes.get(&r.case).is_some_and(|d| d.valid);
         let record = match records.cases.get_mut(&r.case) {
             Some(record) => record,
-            None => records.cases.entry(r.case.clone()).or_insert_with(|| CaseRecord {
-                attempts: Vec::new(),
-            }),
+            None => records
+                .cases
+                .entry(r.case.clone())
+                .or_insert_with(|| CaseRecord {
+                    attempts: Vec::new(),
+                }),
         };
         // Attempts arrive in order almost always; a late lower attempt is kept but never counts.
         let at = record.attempts.partition_point(|a| a.attempt < r.attempt);
-        if record.attempts.get(at).is_some_and(|a| a.attempt == r.attempt) {
+        if record
+            .attempts
+            .get(at)
+            .is_some_and(|a| a.attempt == r.attempt)
+        {
             return Err(DomainError::DuplicateAttempt {
-                phase: r.phase.clone(),
+                phase: Box::new(r.phase.clone()),
                 case: r.case.clone(),
                 attempt: r.attempt,
             });
@@ -478,120 +485,5 @@ impl Projection {
             self.revalidate_citers(&cited);
         }
         Ok(())
-    }
-
-    /// A cited result changed between passed and not passed: de-scopes relying on it follow.
-    fn revalidate_citers(&mut self, cited: &CaseRef) {
-        let Some(citers) = self.citations.get(cited) else {
-            return;
-        };
-        let citers: Vec<CaseRef> = citers.iter().cloned().collect();
-        for citer in citers {
-            let valid = self
-                .phase(&citer.phase)
-                .and_then(|p| p.records.descopes.get(&citer.case))
-                .is_some_and(|d| self.descope_facts(&d.request).failures.is_empty());
-            if let Some(p) = self.phases.get_mut(&citer.phase) {
-                let p = Arc::make_mut(p);
-                p.count_case(&citer.case, false);
-                if let Some(d) = Arc::make_mut(&mut p.records).descopes.get_mut(&citer.case) {
-                    d.valid = valid;
-                }
-                p.count_case(&citer.case, true);
-            }
-        }
-    }
-
-    fn descope(&mut self, request: &DescopeRequest, seq: u64) -> Result<(), DomainError> {
-        let state = self
-            .phases
-            .get(&request.phase)
-            .ok_or_else(|| DomainError::UnknownPhase(request.phase.clone()))?;
-        if state.records.descopes.contains_key(&request.case) {
-            return Err(DomainError::AlreadyDescoped {
-                phase: request.phase.clone(),
-                case: request.case.clone(),
-            });
-        }
-        let facts = self.descope_facts(request);
-        if !facts.failures.is_empty() {
-            let reasons = crate::rules::descope::failure_sentences(&facts).join("; ");
-            return Err(DomainError::DescopeRejected {
-                phase: request.phase.clone(),
-                case: request.case.clone(),
-                reasons,
-            });
-        }
-        let state = self.phase_mut(&request.phase)?;
-        state.count_case(&request.case, false);
-        Arc::make_mut(&mut state.records).descopes.insert(
-            request.case.clone(),
-            DescopeRecord {
-                request: request.clone(),
-                seq,
-                valid: true,
-            },
-        );
-        state.count_case(&request.case, true);
-        self.citations
-            .entry(request.cited.clone())
-            .or_default()
-            .insert(CaseRef {
-                phase: request.phase.clone(),
-                case: request.case.clone(),
-            });
-        Ok(())
-    }
-
-    fn link_issue(&mut self, issue: u64, link: &IssueLink) {
-        let Some(state) = self.issues.get_mut(&issue) else {
-            return;
-        };
-        let state = Arc::make_mut(state);
-        state.links.insert(link.clone());
-        let (status, severity) = (state.status, state.severity);
-        let new_phase = state.phases.insert(link.phase.clone());
-        let new_entry = link
-            .phase
-            .entry()
-            .filter(|e| state.entries.insert((*e).clone()))
-            .cloned();
-        if new_phase && let Some(p) = self.phases.get_mut(&link.phase) {
-            Arc::make_mut(p).issues.add(status, severity);
-        }
-        if let Some(entry) = new_entry
-            && let Some(e) = self.entries.get_mut(&entry)
-        {
-            Arc::make_mut(e).issues.add(status, severity);
-        }
-    }
-
-    /// Moves one issue between counter cells in every phase and entry it is linked to.
-    fn recount_issue(
-        &mut self,
-        issue: u64,
-        from: (IssueStatus, Severity),
-        to: (IssueStatus, Severity),
-    ) {
-        if from == to {
-            return;
-        }
-        let Some(state) = self.issues.get(&issue) else {
-            return;
-        };
-        for phase in &state.phases {
-            if let Some(p) = self.phases.get_mut(phase) {
-                let p = Arc::make_mut(p);
-                p.issues.remove(from.0, from.1);
-                p.issues.add(to.0, to.1);
-            }
-        }
-        for entry in &state.entries {
-            if let Some(e) = self.entries.get_mut(entry) {
-                let e = Arc::make_mut(e);
-                e.issues.remove(from.0, from.1);
-                e.issues.add(to.0, to.1);
-            }
-        }
     }
 }

@@ -7,6 +7,8 @@
 //! only the records a hypothetical event touches are copied (clone-on-write).
 
 mod apply;
+mod descope;
+mod issues;
 mod recount;
 mod state;
 

@@ -9,7 +9,11 @@ use super::state::{Coverage, IssueCounts, PhaseState};
 use crate::model::{CaseId, PhaseId, Srv};
 
 impl Projection {
-    pub(super) fn required_for(&self, id: &PhaseId, doc: &crate::model::DnbKey) -> HashMap<CaseId, Srv> {
+    pub(super) fn required_for(
+        &self,
+        id: &PhaseId,
+        doc: &crate::model::DnbKey,
+    ) -> HashMap<CaseId, Srv> {
         self.docs
             .get(doc)
             .map(|d| {
@@ -54,7 +58,9 @@ impl Projection {
         }
         for (id, case, valid) in validity {
             if let Some(p) = self.phases.get_mut(&id)
-                && let Some(d) = Arc::make_mut(&mut Arc::make_mut(p).records).descopes.get_mut(&case)
+                && let Some(d) = Arc::make_mut(&mut Arc::make_mut(p).records)
+                    .descopes
+                    .get_mut(&case)
             {
                 d.valid = valid;
             }
@@ -77,14 +83,22 @@ impl Projection {
         let mut entry_issues: HashMap<&crate::model::EntryKey, IssueCounts> = HashMap::new();
         for issue in self.issues.values() {
             for p in &issue.phases {
-                phase_issues.entry(p).or_default().add(issue.status, issue.severity);
+                phase_issues
+                    .entry(p)
+                    .or_default()
+                    .add(issue.status, issue.severity);
             }
             for e in &issue.entries {
-                entry_issues.entry(e).or_default().add(issue.status, issue.severity);
+                entry_issues
+                    .entry(e)
+                    .or_default()
+                    .add(issue.status, issue.severity);
             }
         }
         for id in self.phase_ids() {
-            let Some(p) = self.phases.get(id) else { continue };
+            let Some(p) = self.phases.get(id) else {
+                continue;
+            };
             let required = self.required_for(id, &p.doc);
             if required != p.records.required {
                 out.push(format!("{id}: required set differs from its document"));
@@ -92,22 +106,34 @@ impl Projection {
             for (case, d) in &p.records.descopes {
                 let valid = self.descope_facts(&d.request).failures.is_empty();
                 if valid != d.valid {
-                    out.push(format!("{id} case {case}: de-scope validity {} but recount {valid}", d.valid));
+                    out.push(format!(
+                        "{id} case {case}: de-scope validity {} but recount {valid}",
+                        d.valid
+                    ));
                 }
             }
             let fresh = coverage_of(p);
             if fresh != p.coverage {
-                out.push(format!("{id}: coverage {:?} but recount {fresh:?}", p.coverage));
+                out.push(format!(
+                    "{id}: coverage {:?} but recount {fresh:?}",
+                    p.coverage
+                ));
             }
             let issues = phase_issues.get(id).copied().unwrap_or_default();
             if issues != p.issues {
-                out.push(format!("{id}: issue counts {:?} but recount {issues:?}", p.issues.0));
+                out.push(format!(
+                    "{id}: issue counts {:?} but recount {issues:?}",
+                    p.issues.0
+                ));
             }
         }
         for (key, e) in &self.entries {
             let issues = entry_issues.get(key).copied().unwrap_or_default();
             if issues != e.issues {
-                out.push(format!("entry {key}: issue counts {:?} but recount {issues:?}", e.issues.0));
+                out.push(format!(
+                    "entry {key}: issue counts {:?} but recount {issues:?}",
+                    e.issues.0
+                ));
             }
         }
         out

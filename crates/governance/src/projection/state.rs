@@ -179,14 +179,23 @@ impl PhaseState {
             .required
             .keys()
             .filter(|c| !self.is_satisfied(c))
-            .map(|c| (c.clone(), self.records.cases.get(c).and_then(CaseRecord::last_status)))
+            .map(|c| {
+                (
+                    c.clone(),
+                    self.records.cases.get(c).and_then(CaseRecord::last_status),
+                )
+            })
             .collect();
         out.sort();
         out
     }
 
     pub(crate) fn is_passed(&self, case: &CaseId) -> bool {
-        self.records.cases.get(case).and_then(CaseRecord::last_status) == Some(CaseStatus::Passed)
+        self.records
+            .cases
+            .get(case)
+            .and_then(CaseRecord::last_status)
+            == Some(CaseStatus::Passed)
     }
 
     pub(crate) fn is_satisfied(&self, case: &CaseId) -> bool {

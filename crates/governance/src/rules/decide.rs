@@ -9,7 +9,11 @@ use crate::projection::Projection;
 use crate::verdict::Verdict;
 
 /// The `PhaseExited` event to store if the phase may exit; otherwise the verdict saying why not.
-pub fn decide_exit(proj: &Projection, profile: &Profile, phase: &PhaseId) -> Result<Event, Box<Verdict>> {
+pub fn decide_exit(
+    proj: &Projection,
+    profile: &Profile,
+    phase: &PhaseId,
+) -> Result<Event, Box<Verdict>> {
     let v = evaluate_phase_exit(proj, profile, phase);
     if v.is_exit() {
         Ok(Event::PhaseExited {
@@ -22,7 +26,11 @@ pub fn decide_exit(proj: &Projection, profile: &Profile, phase: &PhaseId) -> Res
 }
 
 /// The `PhaseStarted` event to store if the phase may start; otherwise the verdict.
-pub fn decide_start(proj: &Projection, profile: &Profile, phase: &PhaseId) -> Result<Event, Box<Verdict>> {
+pub fn decide_start(
+    proj: &Projection,
+    profile: &Profile,
+    phase: &PhaseId,
+) -> Result<Event, Box<Verdict>> {
     let v = evaluate_start(proj, profile, phase);
     if v.is_exit() {
         Ok(Event::PhaseStarted {

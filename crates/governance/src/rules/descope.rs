@@ -13,7 +13,9 @@ pub(crate) fn failure_sentences(facts: &DescopeFacts) -> Vec<String> {
         .failures
         .iter()
         .map(|f| match f {
-            DescopeFailure::UnknownPhase => "the phase to de-scope from is not registered".to_string(),
+            DescopeFailure::UnknownPhase => {
+                "the phase to de-scope from is not registered".to_string()
+            }
             DescopeFailure::NotRequired => {
                 "the case is not on the phase's Depth & Breadth list".to_string()
             }
@@ -43,7 +45,12 @@ pub fn evaluate_descope(proj: &Projection, profile: &Profile, request: &DescopeR
     let mut criteria = Vec::new();
 
     let target_bad = failed(&|f| {
-        matches!(f, DescopeFailure::UnknownPhase | DescopeFailure::NotRequired | DescopeFailure::CitesItself)
+        matches!(
+            f,
+            DescopeFailure::UnknownPhase
+                | DescopeFailure::NotRequired
+                | DescopeFailure::CitesItself
+        )
     });
     let already = proj
         .phase(&request.phase)
@@ -63,7 +70,12 @@ pub fn evaluate_descope(proj: &Projection, profile: &Profile, request: &DescopeR
                     .failures
                     .iter()
                     .filter(|f| {
-                        matches!(f, DescopeFailure::UnknownPhase | DescopeFailure::NotRequired | DescopeFailure::CitesItself)
+                        matches!(
+                            f,
+                            DescopeFailure::UnknownPhase
+                                | DescopeFailure::NotRequired
+                                | DescopeFailure::CitesItself
+                        )
                     })
                     .cloned()
                     .collect(),
@@ -84,9 +96,15 @@ pub fn evaluate_descope(proj: &Projection, profile: &Profile, request: &DescopeR
         Quantity::Flag(true),
         met_if(exists, C::NotMet),
         if exists {
-            format!("A result exists for {} case {}.", request.cited.phase, request.cited.case)
+            format!(
+                "A result exists for {} case {}.",
+                request.cited.phase, request.cited.case
+            )
         } else {
-            format!("No result exists for {} case {}.", request.cited.phase, request.cited.case)
+            format!(
+                "No result exists for {} case {}.",
+                request.cited.phase, request.cited.case
+            )
         },
     ));
     let passed = facts.cited_status == Some(crate::model::CaseStatus::Passed);
@@ -124,8 +142,12 @@ pub fn evaluate_descope(proj: &Projection, profile: &Profile, request: &DescopeR
         met_if(same_srv, C::NotMet),
         match (&facts.target_srv, &facts.cited_srv) {
             (Some(t), Some(c)) if t == c => format!("Both cases cover SRV {t}."),
-            (Some(t), Some(c)) => format!("The cited case covers SRV {c} but the case covers SRV {t}."),
-            _ => "The SRV of one of the cases is not known from a Depth & Breadth list.".to_string(),
+            (Some(t), Some(c)) => {
+                format!("The cited case covers SRV {c} but the case covers SRV {t}.")
+            }
+            _ => {
+                "The SRV of one of the cases is not known from a Depth & Breadth list.".to_string()
+            }
         },
     ));
     let has_rationale = !request.rationale.trim().is_empty();

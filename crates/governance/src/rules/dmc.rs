@@ -44,7 +44,11 @@ pub fn evaluate_reintroduction(
         },
     )];
     let (change, what) = state.components.change_to(proposed);
-    let described = if what.is_empty() { "no change".to_string() } else { what.join(", ") };
+    let described = if what.is_empty() {
+        "no change".to_string()
+    } else {
+        what.join(", ")
+    };
     criteria.push(criterion(
         8,
         "8.change",

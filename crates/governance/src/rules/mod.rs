@@ -15,8 +15,8 @@
 //! `exit` verdict.
 
 pub(crate) mod clauses;
-pub(crate) mod descope;
 mod decide;
+pub(crate) mod descope;
 mod dmc;
 mod entry;
 mod phase;
@@ -92,9 +92,15 @@ impl LimitCheck<'_> {
                 let limit = limit_of(sev);
                 let ok = limit.allows(n);
                 let explanation = if ok {
-                    format!("{n} {known} {sev} issue(s) on {} are within the limit of {limit}.", self.scope)
+                    format!(
+                        "{n} {known} {sev} issue(s) on {} are within the limit of {limit}.",
+                        self.scope
+                    )
                 } else {
-                    format!("{n} {known} {sev} issue(s) on {} exceed the limit of {limit}.", self.scope)
+                    format!(
+                        "{n} {known} {sev} issue(s) on {} exceed the limit of {limit}.",
+                        self.scope
+                    )
                 };
                 criterion(
                     self.rule,

@@ -14,12 +14,21 @@ pub fn evaluate_phase_exit(proj: &Projection, profile: &Profile, phase: &PhaseId
         criteria.extend(aggregate_criteria(proj, profile, entry));
         criteria.extend(dmc_selected(proj, entry));
     }
-    Verdict::new(Subject::PhaseExit(phase.clone()), profile, proj.seq(), criteria)
+    Verdict::new(
+        Subject::PhaseExit(phase.clone()),
+        profile,
+        proj.seq(),
+        criteria,
+    )
 }
 
 /// The criteria that concern the phase alone: registered, started, document settled, every
 /// required case passed or validly de-scoped, issues within the phase (or regression) limits.
-pub(crate) fn own_criteria(proj: &Projection, profile: &Profile, phase: &PhaseId) -> Vec<Criterion> {
+pub(crate) fn own_criteria(
+    proj: &Projection,
+    profile: &Profile,
+    phase: &PhaseId,
+) -> Vec<Criterion> {
     let Some(state) = proj.phase(phase) else {
         return vec![criterion(
             4,
@@ -48,7 +57,11 @@ pub(crate) fn own_criteria(proj: &Projection, profile: &Profile, phase: &PhaseId
     out.push(dnb_criterion(proj, state));
     out.push(coverage_criterion(state));
     let (context, clause, prefix) = if phase.is_regression() {
-        (LimitContext::RegressionExit, clauses::REGRESSION_LIMITS, "4.regression_issues")
+        (
+            LimitContext::RegressionExit,
+            clauses::REGRESSION_LIMITS,
+            "4.regression_issues",
+        )
     } else {
         (LimitContext::PhaseExit, clauses::PHASE_LIMITS, "4.issues")
     };
@@ -88,7 +101,14 @@ pub(crate) fn dnb_criterion(proj: &Projection, state: &PhaseState) -> Criterion 
     };
     let status = doc.status;
     let (outcome, explanation) = if status.is_settled() {
-        (C::Met, format!("{doc_key} revision {} is {}.", doc.revision, status.as_str()))
+        (
+            C::Met,
+            format!(
+                "{doc_key} revision {} is {}.",
+                doc.revision,
+                status.as_str()
+            ),
+        )
     } else if status.is_in_dispute() {
         (
             C::Pending,
@@ -98,9 +118,16 @@ pub(crate) fn dnb_criterion(proj: &Projection, state: &PhaseState) -> Criterion 
             ),
         )
     } else {
-        (C::NotMet, format!("{doc_key} is still a draft, not agreed with the TAG."))
+        (
+            C::NotMet,
+            format!("{doc_key} is still a draft, not agreed with the TAG."),
+        )
     };
-    let clause = if status.is_in_dispute() { clauses::DISPUTE } else { clauses::DNB_SETTLED };
+    let clause = if status.is_in_dispute() {
+        clauses::DISPUTE
+    } else {
+        clauses::DNB_SETTLED
+    };
     criterion(
         10,
         "10.dnb_status",
@@ -171,7 +198,11 @@ fn coverage_criterion(state: &PhaseState) -> Criterion {
 }
 
 /// Rule 5: open issues across every phase of the entry, each counted once.
-pub(crate) fn aggregate_criteria(proj: &Projection, profile: &Profile, entry: &EntryKey) -> Vec<Criterion> {
+pub(crate) fn aggregate_criteria(
+    proj: &Projection,
+    profile: &Profile,
+    entry: &EntryKey,
+) -> Vec<Criterion> {
     let Some(state) = proj.entry(entry) else {
         return vec![criterion(
             5,
@@ -191,7 +222,9 @@ pub(crate) fn aggregate_criteria(proj: &Projection, profile: &Profile, entry: &E
         context: LimitContext::Aggregate,
         on_fail: C::Blocked,
     }
-    .criteria(state.issue_counts(), profile, |sev| profile.aggregate_limits.get(sev))
+    .criteria(state.issue_counts(), profile, |sev| {
+        profile.aggregate_limits.get(sev)
+    })
 }
 
 /// Rule 8: a de-selected DMC's entries cannot complete until it is reintroduced.

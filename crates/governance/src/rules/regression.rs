@@ -13,7 +13,9 @@ use crate::verdict::{Criterion, CriterionOutcome as C, Quantity, Subject, Verdic
 enum Exception {
     /// An MT exit was followed by a SIT exit at `base`, a later MT exit exists, and no major
     /// change has been recorded since `base`.
-    Applies { base: u64 },
+    Applies {
+        base: u64,
+    },
     NoMtThenSit,
     NoSubsequentMtExit,
     MajorChange(String),
@@ -59,7 +61,11 @@ fn exception_for(proj: &Projection, entry: &EntryKey) -> Exception {
 }
 
 /// Has the regression of `scope` (one entry, or a declared cycle of entries) completed?
-pub fn evaluate_regression(proj: &Projection, profile: &Profile, scope: &RegressionScope) -> Verdict {
+pub fn evaluate_regression(
+    proj: &Projection,
+    profile: &Profile,
+    scope: &RegressionScope,
+) -> Verdict {
     let subject = Subject::Regression(scope.clone());
     let entries: Vec<EntryKey> = match scope {
         RegressionScope::Entry(e) if proj.entry(e).is_some() => vec![e.clone()],
@@ -86,7 +92,9 @@ pub fn evaluate_regression(proj: &Projection, profile: &Profile, scope: &Regress
     let mut all_apply = true;
     for entry in &entries {
         let why = match exception_for(proj, entry) {
-            Exception::Applies { base } => format!("{entry}: MT exit followed by SIT exit (event {base}), later MT exit, no major change"),
+            Exception::Applies { base } => format!(
+                "{entry}: MT exit followed by SIT exit (event {base}), later MT exit, no major change"
+            ),
             Exception::NoMtThenSit => {
                 all_apply = false;
                 format!("{entry}: no MT exit followed by a SIT exit")
@@ -110,7 +118,10 @@ pub fn evaluate_regression(proj: &Projection, profile: &Profile, scope: &Regress
         Quantity::text("applies to every entry in scope, or all three runs exit"),
         C::Met,
         if all_apply {
-            format!("Later MT exits need no further SIT or regression: {}.", reasons.join("; "))
+            format!(
+                "Later MT exits need no further SIT or regression: {}.",
+                reasons.join("; ")
+            )
         } else {
             format!("The full regression is required: {}.", reasons.join("; "))
         },
@@ -140,15 +151,29 @@ pub fn evaluate_regression(proj: &Projection, profile: &Profile, scope: &Regress
             6,
             format!("6.run.{}", kind.as_str()),
             clauses::REGRESSION,
-            if registered { Quantity::text(outcome.as_str()) } else { Quantity::Missing },
+            if registered {
+                Quantity::text(outcome.as_str())
+            } else {
+                Quantity::Missing
+            },
             Quantity::text("met"),
             outcome,
             if !registered {
-                format!("The {} regression run has not been recorded.", kind.as_str())
+                format!(
+                    "The {} regression run has not been recorded.",
+                    kind.as_str()
+                )
             } else if failing.is_empty() {
-                format!("The {} regression run meets its exit criteria.", kind.as_str())
+                format!(
+                    "The {} regression run meets its exit criteria.",
+                    kind.as_str()
+                )
             } else {
-                format!("The {} regression run fails {}.", kind.as_str(), failing.join(", "))
+                format!(
+                    "The {} regression run fails {}.",
+                    kind.as_str(),
+                    failing.join(", ")
+                )
             },
         ));
     }

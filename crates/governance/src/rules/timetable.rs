@@ -47,7 +47,9 @@ pub fn evaluate_replan(
             Quantity::text("at least 1 earlier version"),
             met_if(versions > 0, C::NotMet),
             if versions > 0 {
-                format!("The phase has {versions} timetable version(s); the amendment adds one and edits none.")
+                format!(
+                    "The phase has {versions} timetable version(s); the amendment adds one and edits none."
+                )
             } else {
                 "The phase has no timetable to amend; plan it first.".to_string()
             },

@@ -165,7 +165,13 @@ impl World {
         })
     }
 
-    pub fn result(&mut self, phase: &PhaseId, case: &str, attempt: u32, status: CaseStatus) -> &mut Self {
+    pub fn result(
+        &mut self,
+        phase: &PhaseId,
+        case: &str,
+        attempt: u32,
+        status: CaseStatus,
+    ) -> &mut Self {
         self.apply(Event::ResultRecorded(CaseResult {
             phase: phase.clone(),
             case: CaseId::new(case),
