@@ -331,7 +331,7 @@ impl HdlcClient {
             }
             State::Disconnected => return,
         }
-        self.awaiting_final = Some(now_ms + self.config.response_timeout_ms);
+        self.start_wait(now_ms);
     }
 
     fn send_snrm(&mut self) {
@@ -387,8 +387,11 @@ impl HdlcClient {
         self.events.push_back(HdlcEvent::Disconnected(reason));
     }
 
+    /// We sent a frame with the poll bit: the server's answer is due, and any scheduled poll is
+    /// superseded by this one.
     fn start_wait(&mut self, now_ms: u64) {
         self.awaiting_final = Some(now_ms + self.config.response_timeout_ms);
+        self.poll_at = None;
     }
 
     fn send(&mut self, frame: &Frame) {

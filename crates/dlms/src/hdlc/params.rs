@@ -71,21 +71,15 @@ impl HdlcParameters {
         .clamped()
     }
 
-    /// Encodes the parameter field. Lengths go in one byte when they fit, windows in four bytes.
+    /// Encodes the parameter field: lengths in two bytes, windows in four, as in the DLMS UA examples.
     pub fn encode(&self) -> Vec<u8> {
         let mut group = Vec::with_capacity(20);
         for (id, value) in [
             (MAX_INFO_TX, self.max_info_tx),
             (MAX_INFO_RX, self.max_info_rx),
         ] {
-            group.push(id);
-            match u8::try_from(value) {
-                Ok(byte) => group.extend_from_slice(&[1, byte]),
-                Err(_) => {
-                    group.push(2);
-                    group.extend_from_slice(&value.to_be_bytes());
-                }
-            }
+            group.extend_from_slice(&[id, 2]);
+            group.extend_from_slice(&value.to_be_bytes());
         }
         for (id, value) in [(WINDOW_TX, self.window_tx), (WINDOW_RX, self.window_rx)] {
             group.extend_from_slice(&[id, 4, 0, 0, 0, value]);
