@@ -13,7 +13,9 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use fixture_echo::EchoAdapter;
 use meterlab_plugin::Adapter;
-use meterlab_plugin::pb::{AdapterActions, BytesReceived, HostEvent, SessionConfig, action, host_event};
+use meterlab_plugin::pb::{
+    AdapterActions, BytesReceived, HostEvent, SessionConfig, action, host_event,
+};
 use meterlab_plugin_host::{HostConfig, PluginHost};
 
 fn one_transmit(actions: &AdapterActions) -> bool {

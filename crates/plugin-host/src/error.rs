@@ -114,7 +114,10 @@ pub enum SessionError {
     #[error("plugin {plugin} refused the session: {reason}")]
     OpenRefused { plugin: String, reason: String },
     #[error("service request {request_id} exceeded its {deadline_ms} ms deadline")]
-    DeadlineExceeded { request_id: String, deadline_ms: u64 },
+    DeadlineExceeded {
+        request_id: String,
+        deadline_ms: u64,
+    },
     #[error("link closed: {reason}")]
     LinkClosed { reason: String },
     #[error("link failed to {operation}: {source}")]

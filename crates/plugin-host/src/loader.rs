@@ -57,12 +57,10 @@ impl PluginHost {
     /// directory. The library is never unloaded.
     pub fn load(&self, path: impl AsRef<Path>) -> Result<Arc<Plugin>, LoadError> {
         let requested = self.plugin_dir.join(path.as_ref());
-        let path = requested
-            .canonicalize()
-            .map_err(|source| LoadError::Read {
-                path: requested.clone(),
-                source,
-            })?;
+        let path = requested.canonicalize().map_err(|source| LoadError::Read {
+            path: requested.clone(),
+            source,
+        })?;
         if path.parent() != Some(self.plugin_dir.as_path()) {
             return Err(LoadError::OutsideDirectory {
                 path,
@@ -117,21 +115,21 @@ pub fn inspect_file(path: &Path) -> Result<Plugin, LoadError> {
 fn load_unconfined(path: &Path, sha256: [u8; 32]) -> Result<Plugin, LoadError> {
     // SAFETY: loading a library runs its initialisers; plugins come only from the configured
     // directory (and match their pins when pinned), which is the trust boundary.
-    let library = unsafe { libloading::Library::new(path) }.map_err(|source| {
-        LoadError::Library {
+    let library =
+        unsafe { libloading::Library::new(path) }.map_err(|source| LoadError::Library {
             path: path.to_owned(),
             source,
-        }
-    })?;
+        })?;
     let declaration = {
         // SAFETY: the symbol is declared by the ABI with exactly this signature.
-        let entry = unsafe { library.get::<EntryPointV1>(ENTRY_SYMBOL.as_bytes()) }.map_err(
-            |source| LoadError::MissingSymbol {
-                path: path.to_owned(),
-                symbol: ENTRY_SYMBOL,
-                source,
-            },
-        )?;
+        let entry =
+            unsafe { library.get::<EntryPointV1>(ENTRY_SYMBOL.as_bytes()) }.map_err(|source| {
+                LoadError::MissingSymbol {
+                    path: path.to_owned(),
+                    symbol: ENTRY_SYMBOL,
+                    source,
+                }
+            })?;
         // SAFETY: the entry point takes no arguments and returns a pointer to a static.
         unsafe { entry() }
     };
@@ -225,10 +223,16 @@ pub(crate) unsafe fn check_declaration(
     // SAFETY: non-null and static per the ABI.
     let table = unsafe { &*declaration.vtable };
     let vtable = Vtable {
-        describe: table.describe.ok_or_else(|| invalid("vtable.describe is null"))?,
+        describe: table
+            .describe
+            .ok_or_else(|| invalid("vtable.describe is null"))?,
         open: table.open.ok_or_else(|| invalid("vtable.open is null"))?,
-        handle: table.handle.ok_or_else(|| invalid("vtable.handle is null"))?,
-        free_buf: table.free_buf.ok_or_else(|| invalid("vtable.free_buf is null"))?,
+        handle: table
+            .handle
+            .ok_or_else(|| invalid("vtable.handle is null"))?,
+        free_buf: table
+            .free_buf
+            .ok_or_else(|| invalid("vtable.free_buf is null"))?,
         close: table.close.ok_or_else(|| invalid("vtable.close is null"))?,
     };
     Ok(CheckedDeclaration {

@@ -67,7 +67,14 @@ fn refuses_newer_minor() {
         ..good()
     };
     let error = check(&decl).unwrap_err();
-    assert!(matches!(error, LoadError::AbiMinorTooNew { plugin_minor: 7, host_minor: 0, .. }));
+    assert!(matches!(
+        error,
+        LoadError::AbiMinorTooNew {
+            plugin_minor: 7,
+            host_minor: 0,
+            ..
+        }
+    ));
     assert!(error.to_string().contains("1.7"), "{error}");
 }
 
@@ -78,7 +85,17 @@ fn refuses_struct_size_mismatch() {
         ..good()
     };
     let error = check(&decl).unwrap_err();
-    assert!(matches!(error, LoadError::StructSize { plugin_size: 64, expected_size: 72, .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            LoadError::StructSize {
+                plugin_size: 64,
+                expected_size: 72,
+                ..
+            }
+        ),
+        "{error}"
+    );
 }
 
 #[test]
@@ -91,19 +108,37 @@ fn refuses_other_schema_naming_both_hashes() {
     };
     let message = refusal(&decl);
     assert!(message.contains(&hex::encode(hash)), "{message}");
-    assert!(message.contains(&hex::encode(meterlab_plugin::SCHEMA_HASH)), "{message}");
+    assert!(
+        message.contains(&hex::encode(meterlab_plugin::SCHEMA_HASH)),
+        "{message}"
+    );
 }
 
 #[test]
 fn refuses_null_pointers() {
-    assert!(refusal(&AdapterDeclV1 { plugin_id: std::ptr::null(), ..good() }).contains("plugin id"));
-    assert!(refusal(&AdapterDeclV1 { vtable: std::ptr::null(), ..good() }).contains("vtable"));
+    assert!(
+        refusal(&AdapterDeclV1 {
+            plugin_id: std::ptr::null(),
+            ..good()
+        })
+        .contains("plugin id")
+    );
+    assert!(
+        refusal(&AdapterDeclV1 {
+            vtable: std::ptr::null(),
+            ..good()
+        })
+        .contains("vtable")
+    );
     static HOLED: AdapterVtableV1 = {
         let mut table = vtable::<Inert>();
         table.free_buf = None;
         table
     };
-    let message = refusal(&AdapterDeclV1 { vtable: &HOLED, ..good() });
+    let message = refusal(&AdapterDeclV1 {
+        vtable: &HOLED,
+        ..good()
+    });
     assert!(message.contains("vtable.free_buf is null"), "{message}");
     // SAFETY: null is allowed by the contract.
     let null = unsafe { check_declaration(Path::new("x.so"), std::ptr::null()) };

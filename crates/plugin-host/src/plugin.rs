@@ -222,7 +222,11 @@ impl Drop for RawSession {
         // SAFETY: the handle came from this plugin's `open` and is closed exactly once.
         let status = unsafe { (self.plugin.vtable.close)(self.handle) };
         if status != STATUS_OK {
-            tracing::warn!(plugin = self.plugin.id(), status, "plugin failed to close a session");
+            tracing::warn!(
+                plugin = self.plugin.id(),
+                status,
+                "plugin failed to close a session"
+            );
         }
     }
 }

@@ -52,7 +52,11 @@ impl<L: LinkIo> Session<L> {
             link_closed: None,
         };
         let opened = host_event::Event::LinkOpened(LinkOpened {});
-        if session.run_events(VecDeque::from([opened]), None).await?.is_some() {
+        if session
+            .run_events(VecDeque::from([opened]), None)
+            .await?
+            .is_some()
+        {
             return Err(session.end_with_fault("completed a request before any was sent"));
         }
         Ok(session)
@@ -84,7 +88,11 @@ impl<L: LinkIo> Session<L> {
                 Err(error)
             }
             Err(_elapsed) => {
-                tracing::warn!(plugin = self.plugin.id(), request_id, "request deadline exceeded");
+                tracing::warn!(
+                    plugin = self.plugin.id(),
+                    request_id,
+                    "request deadline exceeded"
+                );
                 self.end();
                 Err(SessionError::DeadlineExceeded {
                     request_id,
@@ -145,7 +153,11 @@ impl<L: LinkIo> Session<L> {
                 return Ok(response);
             }
             pending = VecDeque::new();
-            let next_timer = self.timers.iter().min_by_key(|(_, at)| **at).map(|(id, at)| (*id, *at));
+            let next_timer = self
+                .timers
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(id, at)| (*id, *at));
             if self.link_closed.is_some() && next_timer.is_none() {
                 return Err(SessionError::LinkClosed {
                     reason: self.link_closed.clone().unwrap_or_default(),
@@ -213,7 +225,8 @@ impl<L: LinkIo> Session<L> {
                 }
             }
             action::Action::SetTimer(timer) => {
-                let at = self.epoch + Duration::from_millis(self.now_ms().saturating_add(timer.delay_ms));
+                let at = self.epoch
+                    + Duration::from_millis(self.now_ms().saturating_add(timer.delay_ms));
                 self.timers.insert(timer.timer_id, at);
             }
             action::Action::CancelTimer(timer) => {
@@ -221,13 +234,12 @@ impl<L: LinkIo> Session<L> {
             }
             action::Action::ReconfigureLink(settings) => {
                 if self.link_closed.is_none() {
-                    self.link
-                        .reconfigure(&settings)
-                        .await
-                        .map_err(|source| SessionError::Link {
+                    self.link.reconfigure(&settings).await.map_err(|source| {
+                        SessionError::Link {
                             operation: "reconfigure",
                             source,
-                        })?;
+                        }
+                    })?;
                 }
             }
             action::Action::FlushInput(_) => {
@@ -256,12 +268,19 @@ impl<L: LinkIo> Session<L> {
                         return Err(self.end_with_fault(&detail));
                     }
                     None => {
-                        return Err(self.end_with_fault("completed a request while none was outstanding"));
+                        return Err(
+                            self.end_with_fault("completed a request while none was outstanding")
+                        );
                     }
                 }
             }
             action::Action::Alert(alert) => {
-                tracing::info!(plugin, code = alert.code, message = alert.message, "device alert");
+                tracing::info!(
+                    plugin,
+                    code = alert.code,
+                    message = alert.message,
+                    "device alert"
+                );
                 self.alerts.push(alert);
             }
             action::Action::Log(log) => log_from_plugin(&plugin, log.level(), &log.message),

@@ -21,7 +21,9 @@ fn host(pins: HashMap<String, [u8; 32]>) -> PluginHost {
 
 #[test]
 fn loads_and_describes_the_echo_plugin() {
-    let plugin = host(HashMap::new()).load(fixture_file("fixture-echo")).unwrap();
+    let plugin = host(HashMap::new())
+        .load(fixture_file("fixture-echo"))
+        .unwrap();
     assert_eq!(plugin.id(), "fixture-echo");
     assert_eq!(plugin.version(), env!("CARGO_PKG_VERSION"));
     assert_eq!(plugin.abi_version(), (1, 0));
@@ -31,7 +33,11 @@ fn loads_and_describes_the_echo_plugin() {
     let srvs: Vec<Srv> = info.dmcs[0].srvs.iter().map(|s| s.srv()).collect();
     assert!(srvs.contains(&Srv::Srv112ReadFirmwareVersion));
     assert!(!srvs.contains(&Srv::Srv111UpdateFirmware));
-    let arm = info.dmcs[0].srvs.iter().find(|s| s.srv() == Srv::Srv73ArmSupply).unwrap();
+    let arm = info.dmcs[0]
+        .srvs
+        .iter()
+        .find(|s| s.srv() == Srv::Srv73ArmSupply)
+        .unwrap();
     assert_eq!(arm.variations.len(), 1);
 }
 
@@ -45,30 +51,63 @@ fn loading_twice_reuses_the_loaded_plugin() {
 
 #[test]
 fn refuses_a_wrong_abi_major_naming_file_and_versions() {
-    let error = host(HashMap::new()).load(fixture_file("fixture-wrong-abi")).unwrap_err();
-    assert!(matches!(error, LoadError::AbiMajor { plugin_major: 2, host_major: 1, .. }));
+    let error = host(HashMap::new())
+        .load(fixture_file("fixture-wrong-abi"))
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        LoadError::AbiMajor {
+            plugin_major: 2,
+            host_major: 1,
+            ..
+        }
+    ));
     let message = error.to_string();
-    assert!(message.contains(&fixture_file("fixture-wrong-abi")), "{message}");
-    assert!(message.contains("ABI 2.0") && message.contains("ABI 1.0"), "{message}");
+    assert!(
+        message.contains(&fixture_file("fixture-wrong-abi")),
+        "{message}"
+    );
+    assert!(
+        message.contains("ABI 2.0") && message.contains("ABI 1.0"),
+        "{message}"
+    );
 }
 
 #[test]
 fn refuses_a_library_without_the_entry_symbol() {
-    let error = host(HashMap::new()).load(fixture_file("fixture-no-symbol")).unwrap_err();
-    assert!(matches!(error, LoadError::MissingSymbol { symbol: "meterlab_adapter_v1", .. }));
-    assert!(error.to_string().contains(&fixture_file("fixture-no-symbol")), "{error}");
+    let error = host(HashMap::new())
+        .load(fixture_file("fixture-no-symbol"))
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        LoadError::MissingSymbol {
+            symbol: "meterlab_adapter_v1",
+            ..
+        }
+    ));
+    assert!(
+        error
+            .to_string()
+            .contains(&fixture_file("fixture-no-symbol")),
+        "{error}"
+    );
 }
 
 #[test]
 fn honours_sha256_pins() {
     let file = fixture_file("fixture-echo");
-    let actual: [u8; 32] = Sha256::digest(std::fs::read(fixture_path("fixture-echo")).unwrap()).into();
-    let loaded = host(HashMap::from([(file.clone(), actual)])).load(&file).unwrap();
+    let actual: [u8; 32] =
+        Sha256::digest(std::fs::read(fixture_path("fixture-echo")).unwrap()).into();
+    let loaded = host(HashMap::from([(file.clone(), actual)]))
+        .load(&file)
+        .unwrap();
     assert_eq!(loaded.sha256(), actual);
 
     let mut wrong = actual;
     wrong[31] ^= 1;
-    let error = host(HashMap::from([(file.clone(), wrong)])).load(&file).unwrap_err();
+    let error = host(HashMap::from([(file.clone(), wrong)]))
+        .load(&file)
+        .unwrap_err();
     let message = error.to_string();
     assert!(matches!(error, LoadError::PinMismatch { .. }));
     assert!(message.contains(&file), "{message}");
@@ -81,10 +120,21 @@ fn refuses_plugins_outside_the_plugin_directory() {
     let copy = elsewhere.path().join(fixture_file("fixture-echo"));
     std::fs::copy(fixture_path("fixture-echo"), &copy).unwrap();
     let error = host(HashMap::new()).load(&copy).unwrap_err();
-    assert!(matches!(error, LoadError::OutsideDirectory { .. }), "{error}");
+    assert!(
+        matches!(error, LoadError::OutsideDirectory { .. }),
+        "{error}"
+    );
 
-    let error = host(HashMap::new()).load("../libfixture_echo.so").unwrap_err();
-    assert!(matches!(error, LoadError::OutsideDirectory { .. } | LoadError::Read { .. }), "{error}");
+    let error = host(HashMap::new())
+        .load("../libfixture_echo.so")
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            LoadError::OutsideDirectory { .. } | LoadError::Read { .. }
+        ),
+        "{error}"
+    );
 }
 
 #[test]

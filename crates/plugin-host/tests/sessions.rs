@@ -82,7 +82,11 @@ fn spawn_device(behaviour: Device) -> StreamLink<DuplexStream> {
                 (_, "SUPPLY=ARMED") => "ERR 3 interlock open".to_owned(),
                 (_, other) => format!("ERR 1 unknown command {other}"),
             };
-            if write.write_all(format!("{answer}\n").as_bytes()).await.is_err() {
+            if write
+                .write_all(format!("{answer}\n").as_bytes())
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -104,7 +108,10 @@ async fn echo_session_round_trips_requests_over_the_link() {
         .await
         .unwrap();
 
-    let response = session.execute(read_firmware("r1"), DEADLINE).await.unwrap();
+    let response = session
+        .execute(read_firmware("r1"), DEADLINE)
+        .await
+        .unwrap();
     assert_eq!(response.request_id, "r1");
     match response.outcome {
         Some(Outcome::FirmwareVersion(fw)) => assert_eq!(fw.version, "2.3.4"),
@@ -112,7 +119,10 @@ async fn echo_session_round_trips_requests_over_the_link() {
     }
 
     let response = session
-        .execute(request("r2", Body::DisableSupply(Default::default())), DEADLINE)
+        .execute(
+            request("r2", Body::DisableSupply(Default::default())),
+            DEADLINE,
+        )
         .await
         .unwrap();
     match response.outcome {
@@ -120,7 +130,10 @@ async fn echo_session_round_trips_requests_over_the_link() {
         other => panic!("unexpected {other:?}"),
     }
     let response = session
-        .execute(request("r3", Body::ReadSupplyStatus(ReadSupplyStatus {})), DEADLINE)
+        .execute(
+            request("r3", Body::ReadSupplyStatus(ReadSupplyStatus {})),
+            DEADLINE,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -139,7 +152,10 @@ async fn device_rejection_and_unsupported_srv_are_typed_errors() {
         .await
         .unwrap();
     let response = session
-        .execute(request("arm", Body::ArmSupply(Default::default())), DEADLINE)
+        .execute(
+            request("arm", Body::ArmSupply(Default::default())),
+            DEADLINE,
+        )
         .await
         .unwrap();
     match error_kind(&response) {
@@ -150,19 +166,29 @@ async fn device_rejection_and_unsupported_srv_are_typed_errors() {
         other => panic!("unexpected {other:?}"),
     }
     let response = session
-        .execute(request("fw", Body::UpdateFirmware(UpdateFirmware::default())), DEADLINE)
+        .execute(
+            request("fw", Body::UpdateFirmware(UpdateFirmware::default())),
+            DEADLINE,
+        )
         .await
         .unwrap();
-    assert!(matches!(error_kind(&response), service_error::Kind::NotSupportedOnDmc(_)));
+    assert!(matches!(
+        error_kind(&response),
+        service_error::Kind::NotSupportedOnDmc(_)
+    ));
     assert!(session.is_open());
 }
 
 #[tokio::test(start_paused = true)]
 async fn serial_sessions_apply_the_adapters_line_settings() {
     let link = spawn_device(Device::Answering);
-    let session = Session::open(&plugin("fixture-echo"), &config(LinkKind::Serial, &[]), link)
-        .await
-        .unwrap();
+    let session = Session::open(
+        &plugin("fixture-echo"),
+        &config(LinkKind::Serial, &[]),
+        link,
+    )
+    .await
+    .unwrap();
     let settings = session.link().line_settings().unwrap();
     assert_eq!(settings.baud, 9600);
     assert_eq!(settings.parity(), Parity::None);
@@ -174,9 +200,14 @@ async fn serial_sessions_apply_the_adapters_line_settings() {
 async fn adapter_timer_turns_silence_into_a_timeout_at_the_right_time() {
     let link = spawn_device(Device::Silent);
     let config = config(LinkKind::Tcp, &[("response_timeout_ms", "1500")]);
-    let mut session = Session::open(&plugin("fixture-echo"), &config, link).await.unwrap();
+    let mut session = Session::open(&plugin("fixture-echo"), &config, link)
+        .await
+        .unwrap();
     let started = tokio::time::Instant::now();
-    let response = session.execute(read_firmware("r1"), DEADLINE).await.unwrap();
+    let response = session
+        .execute(read_firmware("r1"), DEADLINE)
+        .await
+        .unwrap();
     assert_eq!(started.elapsed(), Duration::from_millis(1500));
     match error_kind(&response) {
         service_error::Kind::Timeout(timeout) => assert_eq!(timeout.elapsed_ms, 1500),
@@ -189,17 +220,34 @@ async fn adapter_timer_turns_silence_into_a_timeout_at_the_right_time() {
 async fn host_deadline_ends_a_request_the_adapter_does_not_bound() {
     let link = spawn_device(Device::Silent);
     let config = config(LinkKind::Tcp, &[("response_timeout_ms", "600000")]);
-    let mut session = Session::open(&plugin("fixture-echo"), &config, link).await.unwrap();
+    let mut session = Session::open(&plugin("fixture-echo"), &config, link)
+        .await
+        .unwrap();
     let started = tokio::time::Instant::now();
     let error = session
         .execute(read_firmware("r1"), Duration::from_secs(5))
         .await
         .unwrap_err();
     assert_eq!(started.elapsed(), Duration::from_secs(5));
-    assert!(matches!(error, SessionError::DeadlineExceeded { deadline_ms: 5000, .. }), "{error}");
-    assert!(matches!(error.to_service_error(), service_error::Kind::Timeout(_)));
+    assert!(
+        matches!(
+            error,
+            SessionError::DeadlineExceeded {
+                deadline_ms: 5000,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(matches!(
+        error.to_service_error(),
+        service_error::Kind::Timeout(_)
+    ));
     assert!(!session.is_open());
-    let again = session.execute(read_firmware("r2"), DEADLINE).await.unwrap_err();
+    let again = session
+        .execute(read_firmware("r2"), DEADLINE)
+        .await
+        .unwrap_err();
     assert!(matches!(again, SessionError::Ended));
 }
 
@@ -209,10 +257,19 @@ async fn a_dropped_link_completes_the_request_with_a_link_failure() {
     let mut session = Session::open(&plugin("fixture-echo"), &config(LinkKind::Tcp, &[]), link)
         .await
         .unwrap();
-    let response = session.execute(read_firmware("r1"), DEADLINE).await.unwrap();
-    assert!(matches!(error_kind(&response), service_error::Kind::LinkFailure(_)));
+    let response = session
+        .execute(read_firmware("r1"), DEADLINE)
+        .await
+        .unwrap();
+    assert!(matches!(
+        error_kind(&response),
+        service_error::Kind::LinkFailure(_)
+    ));
     assert!(!session.is_open());
-    let again = session.execute(read_firmware("r2"), DEADLINE).await.unwrap_err();
+    let again = session
+        .execute(read_firmware("r2"), DEADLINE)
+        .await
+        .unwrap_err();
     assert!(matches!(again, SessionError::LinkClosed { .. }), "{again}");
 }
 
@@ -220,17 +277,26 @@ async fn a_dropped_link_completes_the_request_with_a_link_failure() {
 async fn open_refusal_carries_the_adapters_reason() {
     let link = spawn_device(Device::Answering);
     let config = config(LinkKind::Tcp, &[("response_timeout_ms", "soon")]);
-    let error = Session::open(&plugin("fixture-echo"), &config, link).await.unwrap_err();
+    let error = Session::open(&plugin("fixture-echo"), &config, link)
+        .await
+        .unwrap_err();
     assert!(matches!(error, SessionError::OpenRefused { .. }), "{error}");
-    assert!(error.to_string().contains("\"soon\" is not a number"), "{error}");
+    assert!(
+        error.to_string().contains("\"soon\" is not a number"),
+        "{error}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_panic_faults_only_its_own_session() {
     let echo = plugin("fixture-echo");
-    let mut healthy = Session::open(&echo, &config(LinkKind::Tcp, &[]), spawn_device(Device::Answering))
-        .await
-        .unwrap();
+    let mut healthy = Session::open(
+        &echo,
+        &config(LinkKind::Tcp, &[]),
+        spawn_device(Device::Answering),
+    )
+    .await
+    .unwrap();
     let mut doomed = Session::open(
         &plugin("fixture-panic"),
         &config(LinkKind::Tcp, &[]),
@@ -245,13 +311,19 @@ async fn a_panic_faults_only_its_own_session() {
     );
     let error = doomed_result.unwrap_err();
     match &error {
-        SessionError::AdapterFault { plugin, fault: Fault::Panicked { message } } => {
+        SessionError::AdapterFault {
+            plugin,
+            fault: Fault::Panicked { message },
+        } => {
             assert_eq!(plugin, "fixture-panic");
             assert!(message.contains("deliberate panic in handle"), "{message}");
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert!(matches!(error.to_service_error(), service_error::Kind::AdapterFault(_)));
+    assert!(matches!(
+        error.to_service_error(),
+        service_error::Kind::AdapterFault(_)
+    ));
     assert!(!doomed.is_open());
     assert!(healthy_result.is_ok());
     assert!(healthy.execute(read_firmware("h2"), DEADLINE).await.is_ok());
@@ -260,9 +332,13 @@ async fn a_panic_faults_only_its_own_session() {
 #[tokio::test(start_paused = true)]
 async fn a_panic_in_open_is_an_adapter_fault() {
     let config = config(LinkKind::Tcp, &[("panic_in", "open")]);
-    let error = Session::open(&plugin("fixture-panic"), &config, spawn_device(Device::Answering))
-        .await
-        .unwrap_err();
+    let error = Session::open(
+        &plugin("fixture-panic"),
+        &config,
+        spawn_device(Device::Answering),
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(&error, SessionError::AdapterFault { fault: Fault::Panicked { message }, .. }
             if message.contains("deliberate panic in open")),
@@ -273,22 +349,52 @@ async fn a_panic_in_open_is_an_adapter_fault() {
 #[tokio::test(start_paused = true)]
 async fn undecodable_output_and_bad_status_are_adapter_faults() {
     let garbage = plugin("fixture-garbage");
-    let mut session = Session::open(&garbage, &config(LinkKind::Tcp, &[]), spawn_device(Device::Answering))
+    let mut session = Session::open(
+        &garbage,
+        &config(LinkKind::Tcp, &[]),
+        spawn_device(Device::Answering),
+    )
+    .await
+    .unwrap();
+    let error = session
+        .execute(read_firmware("g1"), DEADLINE)
         .await
-        .unwrap();
-    let error = session.execute(read_firmware("g1"), DEADLINE).await.unwrap_err();
+        .unwrap_err();
     assert!(
-        matches!(&error, SessionError::AdapterFault { fault: Fault::Undecodable { message: "AdapterActions", len: 7, .. }, .. }),
+        matches!(
+            &error,
+            SessionError::AdapterFault {
+                fault: Fault::Undecodable {
+                    message: "AdapterActions",
+                    len: 7,
+                    ..
+                },
+                ..
+            }
+        ),
         "{error}"
     );
     assert!(!session.is_open());
 
-    let mut session = Session::open(&garbage, &config(LinkKind::Tcp, &[]), spawn_device(Device::Answering))
+    let mut session = Session::open(
+        &garbage,
+        &config(LinkKind::Tcp, &[]),
+        spawn_device(Device::Answering),
+    )
+    .await
+    .unwrap();
+    let error = session
+        .execute(read_firmware("bad-status"), DEADLINE)
         .await
-        .unwrap();
-    let error = session.execute(read_firmware("bad-status"), DEADLINE).await.unwrap_err();
+        .unwrap_err();
     assert!(
-        matches!(&error, SessionError::AdapterFault { fault: Fault::Status { status: 42, .. }, .. }),
+        matches!(
+            &error,
+            SessionError::AdapterFault {
+                fault: Fault::Status { status: 42, .. },
+                ..
+            }
+        ),
         "{error}"
     );
 }

@@ -56,7 +56,9 @@ impl service_request::Body {
     pub fn srv(&self) -> Srv {
         use service_request::Body;
         match self {
-            Body::ReadInstantaneousImportRegisters(_) => Srv::Srv411ReadInstantaneousImportRegisters,
+            Body::ReadInstantaneousImportRegisters(_) => {
+                Srv::Srv411ReadInstantaneousImportRegisters
+            }
             Body::RetrieveImportDailyReadLog(_) => Srv::Srv461RetrieveImportDailyReadLog,
             Body::ReadActiveImportProfileData(_) => Srv::Srv481ReadActiveImportProfileData,
             Body::ReadDeviceConfigurationMpxn(_) => Srv::Srv627ReadDeviceConfigurationMpxn,
@@ -78,7 +80,9 @@ impl service_request::Body {
 impl ServiceRequest {
     /// The SRV this request asks for; [`Srv::Unspecified`] when it has no body.
     pub fn srv(&self) -> Srv {
-        self.body.as_ref().map_or(Srv::Unspecified, |body| body.srv())
+        self.body
+            .as_ref()
+            .map_or(Srv::Unspecified, |body| body.srv())
     }
 }
 
@@ -87,7 +91,9 @@ impl ServiceResponse {
     pub fn error(request_id: impl Into<String>, error: service_error::Kind) -> Self {
         ServiceResponse {
             request_id: request_id.into(),
-            outcome: Some(service_response::Outcome::Error(ServiceError { kind: Some(error) })),
+            outcome: Some(service_response::Outcome::Error(ServiceError {
+                kind: Some(error),
+            })),
         }
     }
 

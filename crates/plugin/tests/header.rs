@@ -80,7 +80,10 @@ fn header_matches_rust() {
     let expected: [(&str, u64); 29] = [
         ("abi_major", abi::ABI_MAJOR.into()),
         ("abi_minor", abi::ABI_MINOR.into()),
-        ("symbol_matches", u64::from(abi::ENTRY_SYMBOL == "meterlab_adapter_v1")),
+        (
+            "symbol_matches",
+            u64::from(abi::ENTRY_SYMBOL == "meterlab_adapter_v1"),
+        ),
         ("status_ok", status(abi::STATUS_OK)),
         ("status_panicked", status(abi::STATUS_PANICKED)),
         ("status_bad_input", status(abi::STATUS_BAD_INPUT)),
@@ -91,25 +94,61 @@ fn header_matches_rust() {
         ("buf_ptr", offset_of!(OwnedBuf, ptr) as u64),
         ("buf_len", offset_of!(OwnedBuf, len) as u64),
         ("vtable_size", size_of::<AdapterVtableV1>() as u64),
-        ("vtable_describe", offset_of!(AdapterVtableV1, describe) as u64),
+        (
+            "vtable_describe",
+            offset_of!(AdapterVtableV1, describe) as u64,
+        ),
         ("vtable_open", offset_of!(AdapterVtableV1, open) as u64),
         ("vtable_handle", offset_of!(AdapterVtableV1, handle) as u64),
-        ("vtable_free_buf", offset_of!(AdapterVtableV1, free_buf) as u64),
+        (
+            "vtable_free_buf",
+            offset_of!(AdapterVtableV1, free_buf) as u64,
+        ),
         ("vtable_close", offset_of!(AdapterVtableV1, close) as u64),
         ("decl_size", size_of::<AdapterDeclV1>() as u64),
         ("decl_align", align_of::<AdapterDeclV1>() as u64),
-        ("decl_abi_major", offset_of!(AdapterDeclV1, abi_major) as u64),
-        ("decl_abi_minor", offset_of!(AdapterDeclV1, abi_minor) as u64),
-        ("decl_struct_size", offset_of!(AdapterDeclV1, struct_size) as u64),
+        (
+            "decl_abi_major",
+            offset_of!(AdapterDeclV1, abi_major) as u64,
+        ),
+        (
+            "decl_abi_minor",
+            offset_of!(AdapterDeclV1, abi_minor) as u64,
+        ),
+        (
+            "decl_struct_size",
+            offset_of!(AdapterDeclV1, struct_size) as u64,
+        ),
         ("decl_reserved", offset_of!(AdapterDeclV1, reserved) as u64),
-        ("decl_schema_hash", offset_of!(AdapterDeclV1, schema_hash) as u64),
-        ("decl_schema_hash_len", meterlab_plugin::SCHEMA_HASH.len() as u64),
-        ("decl_plugin_id", offset_of!(AdapterDeclV1, plugin_id) as u64),
-        ("decl_plugin_version", offset_of!(AdapterDeclV1, plugin_version) as u64),
+        (
+            "decl_schema_hash",
+            offset_of!(AdapterDeclV1, schema_hash) as u64,
+        ),
+        (
+            "decl_schema_hash_len",
+            meterlab_plugin::SCHEMA_HASH.len() as u64,
+        ),
+        (
+            "decl_plugin_id",
+            offset_of!(AdapterDeclV1, plugin_id) as u64,
+        ),
+        (
+            "decl_plugin_version",
+            offset_of!(AdapterDeclV1, plugin_version) as u64,
+        ),
         ("decl_vtable", offset_of!(AdapterDeclV1, vtable) as u64),
     ];
-    assert_eq!(c.len(), expected.len(), "probe and expectations list different items");
+    assert_eq!(
+        c.len(),
+        expected.len(),
+        "probe and expectations list different items"
+    );
     for (name, rust) in expected {
-        assert_eq!(c.get(name), Some(&rust), "{name}: C says {:?}, Rust says {rust}", c.get(name));
+        assert_eq!(
+            c.get(name),
+            Some(&rust),
+            "{name}: C says {:?}, Rust says {rust}",
+            c.get(name)
+        );
     }
 }

@@ -35,7 +35,9 @@ impl Adapter for Loopback {
             Some(host_event::Event::BytesReceived(bytes)) if bytes.data == b"boom" => {
                 panic!("loopback exploded")
             }
-            Some(host_event::Event::BytesReceived(bytes)) => AdapterActions::none().transmit(bytes.data),
+            Some(host_event::Event::BytesReceived(bytes)) => {
+                AdapterActions::none().transmit(bytes.data)
+            }
             _ => AdapterActions::none(),
         }
     }
@@ -60,7 +62,8 @@ fn open(config: &SessionConfig) -> (i32, *mut c_void, Vec<u8>) {
     let mut session = std::ptr::null_mut();
     let mut error = OwnedBuf::EMPTY;
     // SAFETY: valid input and out pointers.
-    let status = unsafe { VTABLE.open.unwrap()(input.as_ptr(), input.len(), &mut session, &mut error) };
+    let status =
+        unsafe { VTABLE.open.unwrap()(input.as_ptr(), input.len(), &mut session, &mut error) };
     (status, session, take(error))
 }
 
@@ -72,8 +75,13 @@ fn handle(session: *mut c_void, input: &[u8]) -> (i32, Vec<u8>) {
 }
 
 fn bytes_event(data: &[u8]) -> Vec<u8> {
-    HostEvent::new(5, host_event::Event::BytesReceived(BytesReceived { data: data.to_vec() }))
-        .encode_to_vec()
+    HostEvent::new(
+        5,
+        host_event::Event::BytesReceived(BytesReceived {
+            data: data.to_vec(),
+        }),
+    )
+    .encode_to_vec()
 }
 
 #[test]
@@ -84,7 +92,10 @@ fn describe_encodes_adapter_info() {
     let info = AdapterInfo::decode(take(out).as_slice()).unwrap();
     assert_eq!(info.id, "loopback");
     // SAFETY: null is a documented argument error, not UB.
-    assert_eq!(unsafe { VTABLE.describe.unwrap()(std::ptr::null_mut()) }, STATUS_NULL_ARGUMENT);
+    assert_eq!(
+        unsafe { VTABLE.describe.unwrap()(std::ptr::null_mut()) },
+        STATUS_NULL_ARGUMENT
+    );
 }
 
 #[test]
@@ -107,7 +118,9 @@ fn handle_round_trips_and_rejects_bad_input() {
     assert_eq!(status, STATUS_OK);
     let actions = AdapterActions::decode(out.as_slice()).unwrap();
     assert_eq!(actions.actions.len(), 1);
-    assert!(matches!(&actions.actions[0].action, Some(action::Action::Transmit(t)) if t.data == [7; 64]));
+    assert!(
+        matches!(&actions.actions[0].action, Some(action::Action::Transmit(t)) if t.data == [7; 64])
+    );
 
     let (status, _) = handle(session, &[0xff, 0xff, 0xff]);
     assert_eq!(status, STATUS_BAD_INPUT);

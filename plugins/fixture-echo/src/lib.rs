@@ -15,7 +15,7 @@
 #![forbid(unsafe_code)]
 
 use meterlab_plugin::pb::{
-    AdapterActions, AdapterInfo, DmcSupport, FirmwareVersion, HostEvent, LinkKind, LinkClosed,
+    AdapterActions, AdapterInfo, DmcSupport, FirmwareVersion, HostEvent, LinkClosed, LinkKind,
     LogLevel, NotSupportedOnDmc, Parity, ReconfigureLink, ServiceRequest, ServiceResponse, Srv,
     SrvSupport, StopBits, SupplyState, SupplyStatus, action, host_event, service_error,
     service_request::Body, service_response::Outcome,
@@ -236,11 +236,11 @@ impl Adapter for EchoAdapter {
                     stop_bits: StopBits::One.into(),
                 }))
             }
-            Some(host_event::Event::LinkClosed(LinkClosed { reason })) => self.finish_with(
-                service_error::Kind::LinkFailure(meterlab_plugin::pb::LinkFailure {
-                    detail: reason,
-                }),
-            ),
+            Some(host_event::Event::LinkClosed(LinkClosed { reason })) => {
+                self.finish_with(service_error::Kind::LinkFailure(
+                    meterlab_plugin::pb::LinkFailure { detail: reason },
+                ))
+            }
             _ => AdapterActions::none(),
         }
     }

@@ -50,7 +50,10 @@ unsafe extern "C" fn garbage_handle(
     let reply = match event {
         Some(host_event::Event::LinkOpened(_)) => AdapterActions::none().encode_to_vec(),
         Some(host_event::Event::Execute(execute))
-            if execute.request.as_ref().is_some_and(|r| r.request_id == "bad-status") =>
+            if execute
+                .request
+                .as_ref()
+                .is_some_and(|r| r.request_id == "bad-status") =>
         {
             return BAD_STATUS;
         }

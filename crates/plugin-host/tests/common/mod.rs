@@ -42,13 +42,18 @@ fn build_fixtures() -> PathBuf {
         .and_then(Path::parent)
         .expect("test executable is inside <profile>/deps")
         .to_owned();
-    let mut target_dir = profile_dir.parent().expect("profile dir has a parent").to_owned();
+    let mut target_dir = profile_dir
+        .parent()
+        .expect("profile dir has a parent")
+        .to_owned();
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(env!("CARGO_MANIFEST_DIR")).arg("build");
     // Cargo marks the root of a target directory with CACHEDIR.TAG; without it here, the
     // level above is a `--target <triple>` directory.
     if !target_dir.join("CACHEDIR.TAG").exists()
-        && let Some(root) = target_dir.parent().filter(|root| root.join("CACHEDIR.TAG").exists())
+        && let Some(root) = target_dir
+            .parent()
+            .filter(|root| root.join("CACHEDIR.TAG").exists())
     {
         let triple = target_dir.file_name().expect("triple dir").to_owned();
         command.arg("--target").arg(triple);
@@ -62,14 +67,22 @@ fn build_fixtures() -> PathBuf {
         Some(other) => {
             command.args(["--profile", other]);
         }
-        None => panic!("cannot tell the cargo profile from {}", profile_dir.display()),
+        None => panic!(
+            "cannot tell the cargo profile from {}",
+            profile_dir.display()
+        ),
     }
     for fixture in FIXTURES {
         command.args(["-p", fixture]);
     }
     command.arg("--target-dir").arg(&target_dir);
-    let status = command.status().expect("run cargo to build the fixture plugins");
-    assert!(status.success(), "building the fixture plugins failed: {command:?}");
+    let status = command
+        .status()
+        .expect("run cargo to build the fixture plugins");
+    assert!(
+        status.success(),
+        "building the fixture plugins failed: {command:?}"
+    );
     for fixture in FIXTURES {
         let path = profile_dir.join(fixture_file(fixture));
         assert!(path.exists(), "cargo built no {}", path.display());
