@@ -27,10 +27,7 @@ pub trait Link: Send {
 
     /// Waits for at least one byte and returns how many were placed in `buf`.
     /// End-of-file and `EIO` are [`LinkError::Dropped`].
-    fn receive(
-        &mut self,
-        buf: &mut [u8],
-    ) -> impl Future<Output = Result<usize, LinkError>> + Send;
+    fn receive(&mut self, buf: &mut [u8]) -> impl Future<Output = Result<usize, LinkError>> + Send;
 
     /// [`Link::receive`] with a deadline. On timeout, pending input is flushed (a late,
     /// partial frame must not be mistaken for the start of the next answer) and

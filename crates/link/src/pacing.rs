@@ -102,7 +102,10 @@ mod tests {
     #[test]
     fn chunk_len_is_ten_milliseconds_of_line_time() {
         assert_eq!(Pacer::new(LineSettings::eight_n_one(9600)).chunk_len(), 9);
-        assert_eq!(Pacer::new(LineSettings::eight_n_one(115_200)).chunk_len(), 115);
+        assert_eq!(
+            Pacer::new(LineSettings::eight_n_one(115_200)).chunk_len(),
+            115
+        );
         assert_eq!(Pacer::new(LineSettings::seven_e_one(300)).chunk_len(), 1);
     }
 }

@@ -4,14 +4,13 @@
 //! not `/dev/ttyUSB0`: the `ttyUSBn` numbers follow plug-in order and change across reboots, so
 //! a bench could otherwise talk to the wrong meter.
 //!
-//! Exclusivity has two layers. tokio-serial's `set_exclusive(true)` sets `TIOCEXCL`, which makes
-//! any further `open(2)` of the device fail with `EBUSY` — except for root (`CAP_SYS_ADMIN`),
-//! which is exactly how lab gateways often run. So the link also holds an advisory `flock(2)` on
-//! the device node for its lifetime; two meterlab links can never share a port, root or not.
+//! Exclusivity has two layers, both set by opening in exclusive mode and re-asserted with
+//! tokio-serial's `set_exclusive(true)`: `TIOCEXCL`, which makes any further `open(2)` of the
+//! device fail with `EBUSY` — except for root (`CAP_SYS_ADMIN`), which is how lab gateways often
+//! run — and an exclusive advisory `flock(2)` on the open port, which also stops root. Either way
+//! a second open is [`LinkError::PortBusy`].
 
-use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_serial::{ClearBuffer, SerialPort, SerialStream};
@@ -55,8 +54,6 @@ pub struct SerialLink {
     /// `None` for links built from an existing stream; those cannot be reopened.
     config: Option<SerialConfig>,
     stream: Option<SerialStream>,
-    /// Keeps the advisory lock on the device node for as long as the link is open.
-    lock: Option<File>,
     /// Tracks when the line will have sent everything written; waits on it only when pacing.
     line: Pacer,
     pace_output: bool,
@@ -69,7 +66,7 @@ impl SerialLink {
     pub fn open(config: SerialConfig) -> Result<Self, LinkError> {
         let name = format!("serial:{}", config.path);
         let capture = Capture::new(name.clone());
-        let (stream, lock) = open_locked(&config)?;
+        let stream = open_exclusive(&config)?;
         capture.note(format!("opened {} at {}", config.path, config.settings));
         tracing::debug!(path = %config.path, settings = %config.settings, "serial link opened");
         Ok(Self {
@@ -78,7 +75,6 @@ impl SerialLink {
             pace_output: config.pace_output,
             config: Some(config),
             stream: Some(stream),
-            lock: Some(lock),
             capture,
         })
     }
@@ -99,7 +95,6 @@ impl SerialLink {
             name,
             config: None,
             stream: Some(stream),
-            lock: None,
             line: Pacer::new(settings),
             pace_output,
             capture,
@@ -116,6 +111,11 @@ impl SerialLink {
         self.line.settings()
     }
 
+    /// Whether `TIOCEXCL` is set on the open port (false when closed).
+    pub fn is_exclusive(&self) -> bool {
+        self.stream.as_ref().is_some_and(SerialStream::exclusive)
+    }
+
     /// The line settings the driver reports (baud, data bits, parity, stop bits).
     pub fn driver_settings(&self) -> Result<LineSettings, LinkError> {
         let stream = self.stream()?;
@@ -124,8 +124,13 @@ impl SerialLink {
             operation,
             source,
         };
-        let baud_rate = stream.baud_rate().map_err(|e| failed("read baud rate", e))?;
-        let data_bits = match stream.data_bits().map_err(|e| failed("read data bits", e))? {
+        let baud_rate = stream
+            .baud_rate()
+            .map_err(|e| failed("read baud rate", e))?;
+        let data_bits = match stream
+            .data_bits()
+            .map_err(|e| failed("read data bits", e))?
+        {
             tokio_serial::DataBits::Five => 5,
             tokio_serial::DataBits::Six => 6,
             tokio_serial::DataBits::Seven => 7,
@@ -136,7 +141,10 @@ impl SerialLink {
             tokio_serial::Parity::Odd => crate::settings::Parity::Odd,
             tokio_serial::Parity::Even => crate::settings::Parity::Even,
         };
-        let stop_bits = match stream.stop_bits().map_err(|e| failed("read stop bits", e))? {
+        let stop_bits = match stream
+            .stop_bits()
+            .map_err(|e| failed("read stop bits", e))?
+        {
             tokio_serial::StopBits::One => crate::settings::StopBits::One,
             tokio_serial::StopBits::Two => crate::settings::StopBits::Two,
         };
@@ -163,24 +171,22 @@ impl SerialLink {
     }
 }
 
-fn open_locked(config: &SerialConfig) -> Result<(SerialStream, File), LinkError> {
+fn open_exclusive(config: &SerialConfig) -> Result<SerialStream, LinkError> {
     let parts = config.settings.to_serial()?;
-    let lock = lock_device(&config.path)?;
     let builder = tokio_serial::new(&config.path, config.settings.baud_rate)
         .data_bits(parts.data_bits)
         .parity(parts.parity)
         .stop_bits(parts.stop_bits)
         .flow_control(tokio_serial::FlowControl::None);
     let mut stream = SerialStream::open(&builder).map_err(|e| {
-        let source = io::Error::from(e);
-        if source.kind() == io::ErrorKind::ResourceBusy {
+        if is_busy(&e) {
             LinkError::PortBusy {
                 path: config.path.clone(),
             }
         } else {
             LinkError::Open {
                 path: config.path.clone(),
-                source,
+                source: io::Error::from(e),
             }
         }
     })?;
@@ -188,41 +194,19 @@ fn open_locked(config: &SerialConfig) -> Result<(SerialStream, File), LinkError>
         .set_exclusive(true)
         .map_err(|source| LinkError::Serial {
             path: config.path.clone(),
-            operation: "set exclusive (TIOCEXCL)",
+            operation: "set exclusive (TIOCEXCL and flock)",
             source,
         })?;
-    Ok((stream, lock))
+    Ok(stream)
 }
 
-/// Opens the device node a second time, without becoming its controlling terminal and without
-/// waiting for carrier, and takes a non-blocking exclusive `flock` on it.
-fn lock_device(path: &str) -> Result<File, LinkError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|source| {
-            if source.raw_os_error() == Some(libc::EBUSY) {
-                LinkError::PortBusy {
-                    path: path.to_owned(),
-                }
-            } else {
-                LinkError::Open {
-                    path: path.to_owned(),
-                    source,
-                }
-            }
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(LinkError::PortBusy {
-            path: path.to_owned(),
-        }),
-        Err(TryLockError::Error(source)) => Err(LinkError::Open {
-            path: path.to_owned(),
-            source,
-        }),
+/// `EBUSY` from `open(2)` (TIOCEXCL held by another opener), or the serialport crate's report
+/// that the exclusive `flock` is held elsewhere.
+fn is_busy(error: &tokio_serial::Error) -> bool {
+    match error.kind {
+        tokio_serial::ErrorKind::Io(kind) => kind == io::ErrorKind::ResourceBusy,
+        tokio_serial::ErrorKind::NoDevice => error.description.contains("lock"),
+        _ => false,
     }
 }
 
@@ -353,12 +337,10 @@ impl Link for SerialLink {
                 operation: "reopen of a link attached to an existing stream",
             });
         };
-        // Release the old lock first: a replugged adapter may reappear as the same node.
+        // Release the old port (and its locks) first: a replugged adapter reappears at the
+        // same by-id path.
         self.stream = None;
-        self.lock = None;
-        let (stream, lock) = open_locked(&config)?;
-        self.stream = Some(stream);
-        self.lock = Some(lock);
+        self.stream = Some(open_exclusive(&config)?);
         self.line = Pacer::new(config.settings);
         self.capture
             .note(format!("reopened {} at {}", config.path, config.settings));
@@ -369,8 +351,6 @@ impl Link for SerialLink {
         if self.stream.take().is_some() {
             self.capture.note("closed");
         }
-        self.lock = None;
         Ok(())
     }
 }
-

@@ -199,14 +199,33 @@ async fn connect_with_backoff(
     config: &TcpConfig,
     capture: &Capture,
 ) -> Result<TcpStream, LinkError> {
+    let stream = connect_with_backoff_using(config, capture, TcpStream::connect).await?;
+    // Request/response protocols: never hold a small frame back waiting for more.
+    stream.set_nodelay(true).map_err(|source| LinkError::Io {
+        link: format!("tcp:{}", config.address),
+        operation: "set TCP_NODELAY",
+        source,
+    })?;
+    Ok(stream)
+}
+
+/// The retry loop with the connecting function supplied, so that tests can stand in a peer that
+/// never answers.
+async fn connect_with_backoff_using<'a, S, C, Fut>(
+    config: &'a TcpConfig,
+    capture: &Capture,
+    connect: C,
+) -> Result<S, LinkError>
+where
+    C: Fn(&'a str) -> Fut,
+    Fut: Future<Output = io::Result<S>>,
+{
+    let connect = &connect;
     let result = config
         .backoff
         .retry(|attempt| async move {
-            match tokio::time::timeout(
-                config.connect_timeout,
-                TcpStream::connect(config.address.as_str()),
-            )
-            .await
+            match tokio::time::timeout(config.connect_timeout, connect(config.address.as_str()))
+                .await
             {
                 Ok(Ok(stream)) => Ok(stream),
                 Ok(Err(e)) => {
@@ -222,14 +241,6 @@ async fn connect_with_backoff(
         .await;
     match result {
         Ok((stream, attempts)) => {
-            // Request/response protocols: never hold a small frame back waiting for more.
-            stream
-                .set_nodelay(true)
-                .map_err(|source| LinkError::Io {
-                    link: format!("tcp:{}", config.address),
-                    operation: "set TCP_NODELAY",
-                    source,
-                })?;
             capture.note(format!(
                 "connected to {} after {attempts} attempt(s)",
                 config.address
@@ -351,5 +362,134 @@ impl Link for TcpLink {
             self.capture.note("closed");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::time::Instant;
+
+    use super::*;
+
+    fn backoff(
+        initial_ms: u64,
+        max_ms: u64,
+        multiplier: f64,
+        max_attempts: Option<u32>,
+    ) -> Backoff {
+        Backoff {
+            initial: Duration::from_millis(initial_ms),
+            max: Duration::from_millis(max_ms),
+            multiplier,
+            max_attempts,
+        }
+    }
+
+    #[test]
+    fn delays_grow_by_the_multiplier_up_to_the_maximum() {
+        let b = backoff(100, 1000, 3.0, None);
+        let delays: Vec<u64> = (1..=5)
+            .map(|k| b.delay_after(k).as_millis() as u64)
+            .collect();
+        assert_eq!(delays, [100, 300, 900, 1000, 1000]);
+        let flat = backoff(250, 250, 1.0, None);
+        assert_eq!(flat.delay_after(40), Duration::from_millis(250));
+        assert_eq!(
+            backoff(1, 5000, 2.0, None).delay_after(u32::MAX),
+            Duration::from_secs(5)
+        );
+    }
+
+    #[test]
+    fn invalid_backoff_settings_are_refused() {
+        assert!(backoff(100, 10, 2.0, None).validate().is_err());
+        assert!(backoff(10, 100, 0.5, None).validate().is_err());
+        assert!(backoff(10, 100, f64::NAN, None).validate().is_err());
+        assert!(backoff(10, 100, 2.0, Some(0)).validate().is_err());
+        assert!(backoff(10, 100, 2.0, Some(1)).validate().is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_waits_exactly_the_configured_delays_and_stops_at_max_attempts() {
+        let b = backoff(100, 400, 2.0, Some(5));
+        let start = Instant::now();
+        let times = Arc::new(Mutex::new(Vec::new()));
+        let result: Result<((), u32), (u32, &str)> = b
+            .retry(|_| {
+                let times = Arc::clone(&times);
+                async move {
+                    times
+                        .lock()
+                        .unwrap()
+                        .push(start.elapsed().as_millis() as u64);
+                    Err("refused")
+                }
+            })
+            .await;
+        assert_eq!(result, Err((5, "refused")));
+        // Waits 100, 200, 400, 400 (capped): attempts at these offsets.
+        assert_eq!(*times.lock().unwrap(), [0, 100, 300, 700, 1100]);
+        assert_eq!(start.elapsed(), Duration::from_millis(1100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_returns_the_attempt_that_succeeded() {
+        let b = backoff(50, 1000, 2.0, Some(10));
+        let start = Instant::now();
+        let result: Result<(u32, u32), (u32, ())> = b
+            .retry(|n| async move { if n == 3 { Ok(n * 10) } else { Err(()) } })
+            .await;
+        assert_eq!(result, Ok((30, 3)));
+        assert_eq!(start.elapsed(), Duration::from_millis(150));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_attempt_is_cut_off_at_the_connect_timeout() {
+        let config = TcpConfig {
+            address: "192.0.2.1:4059".into(),
+            connect_timeout: Duration::from_secs(2),
+            backoff: backoff(100, 1000, 2.0, Some(3)),
+        };
+        let capture = Capture::new("tcp:test");
+        let start = Instant::now();
+        // A peer that never answers the SYN.
+        let result = connect_with_backoff_using(&config, &capture, |_| {
+            std::future::pending::<io::Result<()>>()
+        })
+        .await;
+        // 3 attempts of 2 s each, with 100 ms and 200 ms between them.
+        assert_eq!(start.elapsed(), Duration::from_millis(6300));
+        match result {
+            Err(LinkError::ConnectFailed {
+                attempts,
+                last_error,
+                ..
+            }) => {
+                assert_eq!(attempts, 3);
+                assert!(last_error.contains("timed out after 2s"), "{last_error}");
+            }
+            other => panic!("expected ConnectFailed, got {other:?}"),
+        }
+        let notes = capture.to_json_lines();
+        assert!(
+            notes.contains("gave up connecting to 192.0.2.1:4059 after 3 attempt(s)"),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn addresses_are_checked_before_connecting() {
+        for (address, reason) in [
+            ("localhost", "expected host:port"),
+            (":4059", "empty host"),
+            ("meter:99999", "port is not a number"),
+        ] {
+            let err = TcpConfig::new(address).validate().unwrap_err().to_string();
+            assert!(err.contains(reason), "{address}: {err}");
+        }
+        assert!(TcpConfig::new("[::1]:4059").validate().is_ok());
     }
 }
