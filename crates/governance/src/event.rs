@@ -211,6 +211,37 @@ impl Event {
         })
     }
 
+    /// The serde tag of the event, e.g. `issue_raised`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::SmsoRegistered { .. } => "smso_registered",
+            Event::DmcRegistered { .. } => "dmc_registered",
+            Event::DmcDeselected { .. } => "dmc_deselected",
+            Event::DmcReintroduced { .. } => "dmc_reintroduced",
+            Event::EntryPlanned { .. } => "entry_planned",
+            Event::CycleDeclared { .. } => "cycle_declared",
+            Event::PhaseRegistered { .. } => "phase_registered",
+            Event::DnbDrafted { .. } => "dnb_drafted",
+            Event::DnbStatusChanged { .. } => "dnb_status_changed",
+            Event::PhaseStarted { .. } => "phase_started",
+            Event::ResultRecorded(_) => "result_recorded",
+            Event::IssueRaised { .. } => "issue_raised",
+            Event::IssueLinked { .. } => "issue_linked",
+            Event::IssueSeverityChanged { .. } => "issue_severity_changed",
+            Event::IssueStatusChanged { .. } => "issue_status_changed",
+            Event::CaseDescoped(_) => "case_descoped",
+            Event::PhaseExited { .. } => "phase_exited",
+            Event::ChangeRecorded { .. } => "change_recorded",
+            Event::TimetablePlanned { .. } => "timetable_planned",
+            Event::TimetableAmended { .. } => "timetable_amended",
+        }
+    }
+
+    /// A payload type name for an event store, e.g. `governance.issue_raised.v1`.
+    pub fn payload_type(&self) -> String {
+        format!("governance.{}.v1", self.kind())
+    }
+
     /// One line describing the event, for what-if assumptions and audit listings.
     pub fn describe(&self) -> String {
         match self {

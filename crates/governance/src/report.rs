@@ -3,7 +3,7 @@
 //! and status, the de-scopes with their rationale, the profile version, and whether independent
 //! audit is required (IOC only).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -116,9 +116,10 @@ pub fn completion_report(
             )
         })
         .collect();
+    let lookup: HashSet<&PhaseId> = phase_set.iter().copied().collect();
     let mut issues = Vec::new();
     for issue in proj.issues() {
-        if !issue.phases.iter().any(|p| phase_set.contains(p)) {
+        if !issue.phases.iter().any(|p| lookup.contains(p)) {
             continue;
         }
         if let Some(row) = rows.get_mut(&issue.severity) {

@@ -225,3 +225,14 @@ fn bad_input_is_rejected_with_a_clear_error() {
         Err(DomainError::KnownDefectWithoutWorkaround(_))
     ));
 }
+
+#[test]
+fn kind_matches_the_serde_tag() {
+    let w = World::new();
+    let events = fixture_events(&w);
+    for e in &events {
+        let value: serde_json::Value = serde_json::to_value(e).unwrap();
+        assert_eq!(value["type"], e.kind(), "{e:?}");
+        assert_eq!(e.payload_type(), format!("governance.{}.v1", e.kind()));
+    }
+}

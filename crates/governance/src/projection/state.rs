@@ -174,20 +174,31 @@ impl PhaseState {
     }
     /// Required cases neither passed nor validly de-scoped, sorted, with their last status.
     pub fn unsatisfied(&self) -> Vec<(CaseId, Option<CaseStatus>)> {
-        let mut out: Vec<_> = self
+        self.unsatisfied_first(usize::MAX)
+    }
+
+    /// The first `n` (in case order) of [`Self::unsatisfied`], without sorting the rest.
+    pub fn unsatisfied_first(&self, n: usize) -> Vec<(CaseId, Option<CaseStatus>)> {
+        if self.coverage.satisfied() >= self.coverage.required || n == 0 {
+            return Vec::new();
+        }
+        let mut out: Vec<&CaseId> = self
             .records
             .required
             .keys()
             .filter(|c| !self.is_satisfied(c))
-            .map(|c| {
-                (
-                    c.clone(),
-                    self.records.cases.get(c).and_then(CaseRecord::last_status),
-                )
-            })
             .collect();
-        out.sort();
-        out
+        if out.len() > n {
+            out.select_nth_unstable(n - 1);
+            out.truncate(n);
+        }
+        out.sort_unstable();
+        out.into_iter()
+            .map(|c| {
+                let status = self.records.cases.get(c).and_then(CaseRecord::last_status);
+                (c.clone(), status)
+            })
+            .collect()
     }
 
     pub(crate) fn is_passed(&self, case: &CaseId) -> bool {
