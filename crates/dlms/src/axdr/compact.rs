@@ -65,26 +65,41 @@ impl TypeDescription {
         }
         let t = r.u8("type description")?;
         Ok(match t {
-            tag::ARRAY => TypeDescription::Array {
-                count: r.u16("type description array count")?,
-                element: Box::new(Self::decode(r, depth + 1)?),
-            },
+            tag::ARRAY => {
+                let count = r.u16("type description array count")?;
+                if count == 0 {
+                    return Err(r.invalid("type description array count (must be > 0)", 0, 2));
+                }
+                TypeDescription::Array {
+                    count,
+                    element: Box::new(Self::decode(r, depth + 1)?),
+                }
+            }
             tag::STRUCTURE => {
                 let n = r.length("type description structure length")?;
+                if n == 0 {
+                    return Err(r.invalid("type description structure length (must be > 0)", 0, 1));
+                }
                 let mut items = Vec::with_capacity(n.min(r.remaining()));
                 for _ in 0..n {
                     items.push(Self::decode(r, depth + 1)?);
                 }
                 TypeDescription::Structure(items)
             }
-            // A compact array may not nest another compact array.
-            tag::COMPACT_ARRAY => return Err(r.invalid("type description tag", u32::from(t), 1)),
-            tag::NULL_DATA..=tag::DOUBLE_LONG_UNSIGNED
+            // A compact array may not nest another compact array, and zero-width element types
+            // (null-data, dont-care, empty arrays and structures) are refused: every element
+            // must consume input, so hostile descriptions cannot expand a few bytes into
+            // millions of values.
+            tag::COMPACT_ARRAY | tag::NULL_DATA | tag::DONT_CARE => {
+                return Err(r.invalid("type description tag", u32::from(t), 1));
+            }
+            tag::BOOLEAN..=tag::DOUBLE_LONG_UNSIGNED
             | tag::OCTET_STRING
             | tag::VISIBLE_STRING
             | tag::UTF8_STRING
-            | tag::BCD..=tag::TIME
-            | tag::DONT_CARE => TypeDescription::Simple(t),
+            | tag::BCD
+            | tag::INTEGER..=tag::LONG_UNSIGNED
+            | tag::LONG64..=tag::TIME => TypeDescription::Simple(t),
             other => return Err(r.invalid("type description tag", u32::from(other), 1)),
         })
     }
