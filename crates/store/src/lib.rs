@@ -19,6 +19,16 @@
 //!   original acknowledgement; different content is a [`StoreError::Conflict`]. The watermark of
 //!   each `(source, run)` is durable and tells a client where to resume.
 //!
+//! # Limits (what the ResultService can promise its clients)
+//! - Per event ([`Limits`], rejected individually with [`StoreError::InvalidEvent`]): body at
+//!   most 1 MiB, `kind` 1..=128 bytes, `source` and `run` 1..=256 bytes, `seq` in `1..=i64::MAX`.
+//! - In flight ([`StoreConfig::queue_depth`], default 4096 submissions): a full queue makes
+//!   `submit`/`ingest` wait, which is the backpressure a stream should pass on to its client.
+//! - Per transaction ([`StoreConfig::max_batch`], default 1024 events): the writer stops
+//!   gathering once a group reaches it; a single larger submission is still committed whole.
+//! - Watermark: every seq `1..=watermark(source, run)` is durable; resume at `watermark + 1`.
+//!   Results above a gap are stored and acknowledged but the watermark waits for the gap.
+//!
 //! # Use from the ResultService
 //! ```no_run
 //! # async fn demo() -> Result<(), meterlab_store::StoreError> {
@@ -52,4 +62,4 @@ pub use event::{
 pub use memory::MemoryBackend;
 pub use projection::{Projector, ReplayCursor, ReplayReport, catch_up, replay_into};
 pub use sqlite::{APPLICATION_ID, SCHEMA_VERSION, SqliteBackend, SqliteOptions, SqliteReader};
-pub use store::{Store, StoreConfig};
+pub use store::{Store, StoreConfig, WriterStats};

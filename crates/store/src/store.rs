@@ -6,6 +6,7 @@
 //! each submitter get its acknowledgement. Under load one fsync thus covers many events; with a
 //! single submitter the latency is one commit.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
@@ -43,6 +44,21 @@ impl Default for StoreConfig {
 
 type Outcomes = Vec<Result<Receipt>>;
 
+/// Counters of the writer since the store was started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Transactions committed.
+    pub commits: u64,
+    /// Events appended by those commits (replays and rejections excluded).
+    pub events_appended: u64,
+}
+
+#[derive(Debug, Default)]
+struct StatCounters {
+    commits: AtomicU64,
+    events_appended: AtomicU64,
+}
+
 enum Command {
     Append {
         events: Vec<NewEvent>,
@@ -67,6 +83,7 @@ struct Inner {
     readers: Mutex<Vec<DynReader>>,
     open_reader: DynOpener,
     writer: Option<JoinHandle<()>>,
+    stats: Arc<StatCounters>,
 }
 
 impl Drop for Inner {
@@ -118,9 +135,11 @@ impl Store {
         let (head_tx, head) = watch::channel(initial_head);
         let (submit, queue) = mpsc::channel(config.queue_depth.max(1));
         let writer_location = location.clone();
+        let stats = Arc::new(StatCounters::default());
+        let writer_stats = Arc::clone(&stats);
         let writer = std::thread::Builder::new()
             .name("meterlab-store-writer".into())
-            .spawn(move || run_writer(backend, queue, config, head_tx))
+            .spawn(move || run_writer(backend, queue, config, head_tx, &writer_stats))
             .map_err(|e| StoreError::Io {
                 path: writer_location.into(),
                 op: "spawn store writer thread",
@@ -135,6 +154,7 @@ impl Store {
                 readers: Mutex::new(vec![first_reader]),
                 open_reader,
                 writer: Some(writer),
+                stats,
             }),
         })
     }
@@ -162,7 +182,7 @@ impl Store {
             payload,
             timestamp_ms,
         };
-        single(self.submit(vec![event]).await?)
+        self.single(self.submit(vec![event]).await?)
     }
 
     /// Appends an event that has no idempotency key (always written).
@@ -172,7 +192,7 @@ impl Store {
             payload,
             timestamp_ms,
         };
-        single(self.submit(vec![event]).await?)
+        self.single(self.submit(vec![event]).await?)
     }
 
     /// Submits several events, committed together (possibly with other submitters' events) in
@@ -208,7 +228,7 @@ impl Store {
             payload,
             timestamp_ms,
         };
-        single(self.submit_blocking(vec![event])?)
+        self.single(self.submit_blocking(vec![event])?)
     }
 
     /// Records a projection checkpoint durably (through the writer, like any write).
@@ -263,6 +283,15 @@ impl Store {
         self.inner.head.clone()
     }
 
+    /// How many commits and appended events the writer has made; `events_appended / commits` is
+    /// the mean group size.
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            commits: self.inner.stats.commits.load(Ordering::Relaxed),
+            events_appended: self.inner.stats.events_appended.load(Ordering::Relaxed),
+        }
+    }
+
     /// Walks the whole chain; see [`chain::verify`].
     pub fn verify(&self) -> Result<Verification> {
         self.with_reader(|r| chain::verify(r))
@@ -296,19 +325,18 @@ impl Store {
         self.inner.submit.as_ref().ok_or_else(|| self.stopped())
     }
 
+    /// The outcome of a one-event submission (the writer answers one outcome per event).
+    fn single(&self, outcomes: Outcomes) -> Result<Receipt> {
+        outcomes
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err(self.stopped()))
+    }
+
     fn stopped(&self) -> StoreError {
         StoreError::WriterStopped {
             location: self.inner.location.clone(),
         }
-    }
-}
-
-fn single(mut outcomes: Outcomes) -> Result<Receipt> {
-    match outcomes.pop() {
-        Some(outcome) if outcomes.is_empty() => outcome,
-        _ => Err(StoreError::WriterStopped {
-            location: "store writer returned a wrong number of outcomes".into(),
-        }),
     }
 }
 
@@ -317,6 +345,7 @@ fn run_writer<B: Backend>(
     mut queue: mpsc::Receiver<Command>,
     config: StoreConfig,
     head: watch::Sender<Option<ChainHead>>,
+    stats: &StatCounters,
 ) {
     let max_batch = config.max_batch.max(1);
     while let Some(first) = queue.blocking_recv() {
@@ -331,7 +360,7 @@ fn run_writer<B: Backend>(
                 Err(_) => break,
             }
         }
-        commit_group(&mut backend, group, &config.limits, &head);
+        commit_group(&mut backend, group, &config.limits, &head, stats);
     }
     tracing::debug!(location = %backend.location(), "store writer stopped");
 }
@@ -349,6 +378,7 @@ fn commit_group<B: Backend>(
     group: Vec<Command>,
     limits: &Limits,
     head: &watch::Sender<Option<ChainHead>>,
+    stats: &StatCounters,
 ) {
     let mut appends = Vec::new();
     let mut checkpoints = Vec::new();
@@ -376,6 +406,10 @@ fn commit_group<B: Backend>(
     })();
     match result {
         Ok(applied) => {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats
+                .events_appended
+                .fetch_add(applied.inserted as u64, Ordering::Relaxed);
             if applied.inserted > 0 {
                 head.send_replace(applied.head);
             }

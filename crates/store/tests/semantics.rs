@@ -245,7 +245,37 @@ fn concurrent_submitters_get_unique_contiguous_seqs_and_an_intact_chain() {
                 head: store.head(),
             }
         );
+        let stats = store.stats();
+        assert_eq!(stats.events_appended, THREADS * EACH);
+        assert!(stats.commits <= stats.events_appended);
     });
+}
+
+#[test]
+fn queued_submissions_share_one_commit() {
+    // 200 submissions queued from one thread while the writer is busy: it must gather them into
+    // far fewer transactions than events.
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(dir.path());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for s in 1..=200 {
+            let store = store.clone();
+            tasks.spawn(async move { store.ingest(key(s), result(s), 0).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap().unwrap();
+        }
+    });
+    let stats = store.stats();
+    assert_eq!(stats.events_appended, 200);
+    assert!(
+        stats.commits < 20,
+        "{stats:?}: submissions were not group-committed"
+    );
 }
 
 #[test]
