@@ -1,0 +1,103 @@
+//! `meterlab plugin`: examine adapter plugin libraries.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use meterlab_plugin::pb::{AdapterInfo, Srv};
+use meterlab_plugin_host::Plugin;
+use serde_json::json;
+
+use crate::output::OutputFormat;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: PluginCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum PluginCommand {
+    /// Load a plugin, check its ABI declaration, and print what it supports.
+    Inspect {
+        /// Path to the plugin library (`.so`).
+        path: PathBuf,
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        PluginCommand::Inspect { path, output } => {
+            let plugin = meterlab_plugin_host::inspect_file(&path)
+                .with_context(|| format!("plugin {} refused", path.display()))?;
+            let rendered = match output {
+                OutputFormat::Text => render_text(&plugin),
+                OutputFormat::Json => serde_json::to_string_pretty(&render_json(&plugin))?,
+            };
+            println!("{rendered}");
+            Ok(())
+        }
+    }
+}
+
+fn srv_name(srv: Srv) -> String {
+    format!("{} {}", srv.number(), srv.title())
+}
+
+fn render_text(plugin: &Plugin) -> String {
+    let info: &AdapterInfo = plugin.info();
+    let (major, minor) = plugin.abi_version();
+    let mut text = String::new();
+    let _ = writeln!(text, "plugin   {} {}", plugin.id(), plugin.version());
+    let _ = writeln!(text, "file     {}", plugin.path().display());
+    let _ = writeln!(text, "sha256   {}", hex::encode(plugin.sha256()));
+    let _ = writeln!(text, "abi      {major}.{minor}");
+    let _ = writeln!(text, "smso     {}", info.smso_ids.join(", "));
+    if info.dmcs.is_empty() {
+        let _ = writeln!(text, "dmcs     (none declared)");
+    }
+    for dmc in &info.dmcs {
+        let _ = writeln!(text, "dmc      {}  {}", dmc.dmc_id, dmc.description);
+        for support in &dmc.srvs {
+            let _ = writeln!(text, "  srv    {}", srv_name(support.srv()));
+            for variation in &support.variations {
+                let _ = writeln!(text, "         variation: {variation}");
+            }
+        }
+    }
+    text.trim_end().to_owned()
+}
+
+fn render_json(plugin: &Plugin) -> serde_json::Value {
+    let info = plugin.info();
+    let (major, minor) = plugin.abi_version();
+    let dmcs: Vec<_> = info
+        .dmcs
+        .iter()
+        .map(|dmc| {
+            let srvs: Vec<_> = dmc
+                .srvs
+                .iter()
+                .map(|support| {
+                    json!({
+                        "srv": support.srv().number(),
+                        "title": support.srv().title(),
+                        "variations": support.variations,
+                    })
+                })
+                .collect();
+            json!({ "dmc_id": dmc.dmc_id, "description": dmc.description, "srvs": srvs })
+        })
+        .collect();
+    json!({
+        "id": plugin.id(),
+        "version": plugin.version(),
+        "path": plugin.path(),
+        "sha256": hex::encode(plugin.sha256()),
+        "abi": { "major": major, "minor": minor },
+        "smso_ids": info.smso_ids,
+        "dmcs": dmcs,
+    })
+}

@@ -1,0 +1,85 @@
+//! `meterlab plugin inspect` on real plugin libraries built from `plugins/`.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../../plugin-host/tests/common/mod.rs"]
+mod common;
+
+use std::process::{Command, Output};
+
+fn meterlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meterlab"))
+        .args(args)
+        .env_remove("METERLAB_LOG")
+        .output()
+        .unwrap()
+}
+
+fn fixture(name: &str) -> String {
+    common::fixture_path(name).to_str().unwrap().to_owned()
+}
+
+#[test]
+fn inspect_prints_identity_abi_smsos_and_srvs() {
+    let output = meterlab(&["plugin", "inspect", &fixture("fixture-echo")]);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains(&format!(
+            "plugin   fixture-echo {}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    assert!(text.contains("abi      1.0"), "{text}");
+    assert!(text.contains("smso     TOY-SMSO"), "{text}");
+    assert!(text.contains("dmc      TOY-CH-1/TOY-ESME-1"), "{text}");
+    assert!(text.contains("srv    11.2 Read Firmware Version"), "{text}");
+    assert!(text.contains("variation: arming is immediate"), "{text}");
+}
+
+#[test]
+fn inspect_as_json() {
+    let output = meterlab(&[
+        "plugin",
+        "inspect",
+        "--output",
+        "json",
+        &fixture("fixture-echo"),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(value["id"], "fixture-echo");
+    assert_eq!(value["abi"]["major"], 1);
+    assert_eq!(value["smso_ids"][0], "TOY-SMSO");
+    let srvs = value["dmcs"][0]["srvs"].as_array().unwrap();
+    assert_eq!(srvs.len(), 5);
+    assert!(
+        srvs.iter()
+            .any(|s| s["srv"] == "7.4" && s["title"] == "Read Supply Status")
+    );
+}
+
+#[test]
+fn inspect_refuses_bad_plugins_with_the_reason() {
+    let output = meterlab(&["plugin", "inspect", &fixture("fixture-wrong-abi")]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("ABI 2.0") && stderr.contains("ABI 1.0"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("libfixture_wrong_abi"), "{stderr}");
+
+    let output = meterlab(&["plugin", "inspect", &fixture("fixture-no-symbol")]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("meterlab_adapter_v1"), "{stderr}");
+
+    let output = meterlab(&["plugin", "inspect", "/nonexistent/libnothing.so"]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("/nonexistent/libnothing.so")
+    );
+}
