@@ -559,3 +559,71 @@ fn requests_before_association_get_an_exception() {
     assert!(server.handle_apdu(0, &[0xC0, 0x09], &mut model).is_err());
     assert!(server.poll_transmit().is_some());
 }
+
+#[test]
+fn services_outside_the_negotiated_conformance_are_refused() {
+    use meterlab_dlms::apdu::Conformance;
+    use meterlab_dlms::apdu::notification::StateError;
+    let client = ClientConfig {
+        conformance: Conformance(Conformance::GET),
+        ..ClientConfig::default()
+    };
+    let mut p = Pair::new(client, ServerConfig::default());
+    assert!(is_associated(&p.associate()));
+    let name = AttributeDescriptor::new(class_id::DATA, NAME, 2);
+    let id = p
+        .client
+        .set(0, name, None, Data::OctetString(b"X".to_vec()))
+        .unwrap();
+    p.drive();
+    assert_eq!(
+        p.client_events(),
+        vec![ClientEvent::Exception {
+            invoke_id: Some(id),
+            response: ExceptionResponse {
+                state_error: StateError::ServiceNotAllowed,
+                service_error: ServiceError::ServiceNotSupported,
+            },
+        }]
+    );
+    assert_eq!(
+        p.model.attributes[&(class_id::DATA, NAME, 2)],
+        Data::OctetString(b"METER-1".to_vec())
+    );
+}
+
+#[test]
+fn requests_queued_before_a_rejection_fail_with_their_invoke_id() {
+    let server = ServerConfig {
+        authentication: ServerAuthentication::Lls {
+            password: b"secret".to_vec(),
+        },
+        ..ServerConfig::default()
+    };
+    let client = ClientConfig {
+        authentication: ClientAuthentication::Lls {
+            password: b"wrong".to_vec(),
+        },
+        ..ClientConfig::default()
+    };
+    let mut p = Pair::new(client, server);
+    p.client.connect(0).unwrap();
+    let id = p
+        .client
+        .get(0, AttributeDescriptor::new(class_id::DATA, NAME, 2), None)
+        .unwrap();
+    p.drive();
+    let events = p.client_events();
+    assert!(
+        matches!(events[0], ClientEvent::Rejected { .. }),
+        "{events:?}"
+    );
+    assert!(
+        matches!(events[1], ClientEvent::OperationFailed { invoke_id: Some(i), .. } if i == id),
+        "{events:?}"
+    );
+    assert!(
+        p.model.seen_ciphered.is_empty(),
+        "nothing reached the object model"
+    );
+}

@@ -371,11 +371,11 @@ impl ClientAssociation {
         match o.waiting {
             Waiting::Aare | Waiting::HlsResult | Waiting::Release => {
                 self.state = ClientState::Idle;
-                self.queue.clear();
                 self.events.push_back(ClientEvent::OperationFailed {
                     invoke_id: None,
                     reason,
                 });
+                self.fail_queued("the association ended before the request was sent");
             }
             _ => {
                 self.events.push_back(ClientEvent::OperationFailed {
@@ -384,6 +384,16 @@ impl ClientAssociation {
                 });
                 self.pump(now_ms);
             }
+        }
+    }
+
+    /// Fails every request still waiting to be sent, so each invoke id gets an event.
+    fn fail_queued(&mut self, reason: &str) {
+        for (id, _) in std::mem::take(&mut self.queue) {
+            self.events.push_back(ClientEvent::OperationFailed {
+                invoke_id: Some(id),
+                reason: reason.to_owned(),
+            });
         }
     }
 

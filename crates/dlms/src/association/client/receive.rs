@@ -51,13 +51,18 @@ impl ClientAssociation {
             Apdu::DataNotification(n) => self.events.push_back(ClientEvent::DataNotification(n)),
             Apdu::ExceptionResponse(response) => {
                 let o = self.outstanding.take();
-                if matches!(o.as_ref().map(|o| &o.waiting), Some(Waiting::HlsResult)) {
-                    self.state = ClientState::Idle;
-                }
+                let ends_association = matches!(
+                    o.as_ref().map(|o| &o.waiting),
+                    Some(Waiting::HlsResult | Waiting::Aare)
+                );
                 self.events.push_back(ClientEvent::Exception {
                     invoke_id: o.map(|o| o.invoke_id),
                     response,
                 });
+                if ends_association {
+                    self.state = ClientState::Idle;
+                    self.fail_queued("the association ended before the request was sent");
+                }
             }
             Apdu::Aare(aare) => self.handle_aare(now_ms, aare)?,
             Apdu::Rlre(_) => {
@@ -128,7 +133,6 @@ impl ClientAssociation {
         };
         if aare.result != AssociationResult::Accepted {
             self.state = ClientState::Idle;
-            self.queue.clear();
             let initiate_error = match initiate {
                 Some(Apdu::ConfirmedServiceError(e)) => Some(e),
                 _ => None,
@@ -138,10 +142,12 @@ impl ClientAssociation {
                 diagnostic: aare.diagnostic,
                 initiate_error,
             });
+            self.fail_queued("the association ended before the request was sent");
             return Ok(());
         }
         let Some(Apdu::InitiateResponse(resp)) = initiate else {
             self.state = ClientState::Idle;
+            self.fail_queued("the association ended before the request was sent");
             return Err(AssociationError::Unexpected(
                 "accepted AARE without an InitiateResponse",
             ));
@@ -246,9 +252,9 @@ impl ClientAssociation {
             Ok(()) => self.associated(),
             Err(reason) => {
                 self.state = ClientState::Idle;
-                self.queue.clear();
                 self.events
                     .push_back(ClientEvent::AuthenticationFailed { reason });
+                self.fail_queued("the association ended before the request was sent");
             }
         }
     }

@@ -312,6 +312,22 @@ impl ServerAssociation {
                         "unciphered request in a ciphered association",
                     ));
                 }
+                let needed = match &apdu {
+                    Apdu::GetRequest(_) => Conformance::GET,
+                    Apdu::SetRequest(_) => Conformance::SET,
+                    _ => Conformance::ACTION,
+                };
+                let hls_reply =
+                    matches!(&apdu, Apdu::ActionRequest(a) if super::is_hls_reply(&a.method));
+                if !self.conformance.has(needed) && !hls_reply {
+                    self.exception(
+                        StateError::ServiceNotAllowed,
+                        ServiceError::ServiceNotSupported,
+                    );
+                    return Err(AssociationError::Unexpected(
+                        "service not in the negotiated conformance",
+                    ));
+                }
                 let ctx = RequestContext {
                     now_ms,
                     mechanism: self.mechanism,
