@@ -627,3 +627,30 @@ fn requests_queued_before_a_rejection_fail_with_their_invoke_id() {
         "nothing reached the object model"
     );
 }
+
+#[test]
+fn restored_client_counter_refuses_replays_across_connections() {
+    let (c, s) = hls_configs(Some(SecurityControl::AUTHENTICATED_ENCRYPTED), keys());
+    let mut p = Pair::new(c, s);
+    p.server.require_client_counter_above(100);
+    match p.associate().as_slice() {
+        [
+            ClientEvent::Rejected {
+                result: AssociationResult::RejectedPermanent,
+                ..
+            },
+        ] => {}
+        other => panic!("a stale glo-initiateRequest must be rejected, got {other:?}"),
+    }
+    assert!(matches!(
+        p.server_events().first(),
+        Some(ServerEvent::SecurityFailure { .. })
+    ));
+
+    let (mut c, s) = hls_configs(Some(SecurityControl::AUTHENTICATED_ENCRYPTED), keys());
+    c.security.as_mut().unwrap().invocation_counter = 101;
+    let mut p = Pair::new(c, s);
+    p.server.require_client_counter_above(100);
+    assert!(is_associated(&p.associate()));
+    assert!(p.server.client_invocation_counter().unwrap() > 101);
+}

@@ -24,7 +24,7 @@ impl ServerAssociation {
             .calling_ap_title
             .as_deref()
             .and_then(|t| <SystemTitle>::try_from(t).ok());
-        if title != self.client_title {
+        if self.client_title.is_some() && title != self.client_title {
             // A different client: its counters start afresh.
             self.client_guard = ReplayGuard::new();
         }

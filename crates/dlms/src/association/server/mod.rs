@@ -176,6 +176,12 @@ impl ServerAssociation {
         self.client_guard.last()
     }
 
+    /// Requires client invocation counters above `last` (restore it from storage so replays
+    /// across connections are refused too). Call before the AARQ arrives.
+    pub fn require_client_counter_above(&mut self, last: u32) {
+        self.client_guard = ReplayGuard::after(last);
+    }
+
     /// Supplies the StoC challenge for the next HLS association (fresh random bytes).
     pub fn set_hls_challenge(&mut self, challenge: Vec<u8>) {
         self.config.hls_challenge = challenge;
