@@ -294,6 +294,18 @@ impl Scenario {
         }
     }
 
+    /// `meters` default meters, two per hub (ESME and GSME); an odd count leaves the last hub
+    /// with an ESME only.
+    pub fn generated_meters(meters: usize) -> Self {
+        let mut scenario = Self::generated(meters.div_ceil(2));
+        if meters % 2 == 1
+            && let Some(last) = scenario.hubs.last_mut()
+        {
+            last.gsme = None;
+        }
+        scenario
+    }
+
     /// The DMC with this id.
     pub fn dmc(&self, id: &str) -> Option<&Dmc> {
         self.dmcs.iter().find(|dmc| dmc.id == id)

@@ -1,0 +1,226 @@
+//! `meterlab emulate`: serve emulated comms hubs and meters over the DLMS TCP wrapper and, with
+//! `--serial`, HDLC on a pseudo-terminal per hub, until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use meterlab_devices::{Authentication, DevicesFile};
+use meterlab_emulator::SimTime;
+use meterlab_emulator::faults::FaultOverlay;
+use meterlab_emulator::hub::{Emulation, Endpoints, MAX_HUBS};
+use meterlab_emulator::scenario::Scenario;
+use meterlab_emulator::serve::serial::{open_hub_line, serve_hub_line};
+use meterlab_emulator::serve::tcp::serve_tcp;
+use meterlab_emulator::serve::{Emulator, FaultScope};
+
+use crate::output::OutputFormat;
+
+/// Emulate SMETS1 comms hubs with an ESME and a GSME behind each.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Scenario file (TOML) describing SMSOs, DMCs, hubs, states, keys, consumption and faults.
+    #[arg(long, conflicts_with = "meters")]
+    scenario: Option<PathBuf>,
+    /// Start this many default meters instead (two per hub), all active.
+    #[arg(long)]
+    meters: Option<usize>,
+    /// TCP wrapper listening address.
+    #[arg(long, default_value = "127.0.0.1:4059")]
+    listen: SocketAddr,
+    /// Also open a pseudo-terminal per hub carrying HDLC.
+    #[arg(long)]
+    serial: bool,
+    /// How to print the device table.
+    #[arg(long, value_enum, default_value_t)]
+    output: OutputFormat,
+    /// Write the devices as a devices file (TOML) for the runner and the gateway.
+    #[arg(long)]
+    devices_out: Option<PathBuf>,
+    /// Fault: fraction of frames dropped on every link (0.0-1.0).
+    #[arg(long)]
+    drop: Option<f64>,
+    /// Fault: fraction of frames with one bit flipped (0.0-1.0).
+    #[arg(long)]
+    corrupt: Option<f64>,
+    /// Fault: extra milliseconds before each reply.
+    #[arg(long)]
+    latency_ms: Option<u32>,
+    /// Fault: refuse every association.
+    #[arg(long)]
+    refuse_associations: bool,
+    /// Fault: reboot (dropping associations) every this many seconds.
+    #[arg(long)]
+    reboot_every_s: Option<u32>,
+    /// Fault: run serial lines at this (slower) baud rate.
+    #[arg(long)]
+    serial_baud: Option<u32>,
+}
+
+impl Args {
+    fn fault_overlay(&self) -> anyhow::Result<FaultOverlay> {
+        for (name, fraction) in [("--drop", self.drop), ("--corrupt", self.corrupt)] {
+            if let Some(fraction) = fraction
+                && !(0.0..=1.0).contains(&fraction)
+            {
+                bail!("{name} {fraction} must be a fraction from 0.0 to 1.0");
+            }
+        }
+        if let Some(baud) = self.serial_baud
+            && !meterlab_devices::STANDARD_BAUD_RATES.contains(&baud)
+        {
+            bail!("--serial-baud {baud} is not a standard rate");
+        }
+        Ok(FaultOverlay {
+            drop: self.drop,
+            corrupt: self.corrupt,
+            latency_ms: self.latency_ms,
+            refuse_associations: self.refuse_associations.then_some(true),
+            reboot_every_s: self.reboot_every_s,
+            serial_baud: self.serial_baud,
+            silent: None,
+        })
+    }
+}
+
+fn wall_clock() -> SimTime {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX));
+    SimTime::from_millis(millis)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let scenario = match (&args.scenario, args.meters) {
+        (Some(path), _) => Scenario::load(path)?,
+        (None, Some(meters)) if meters == 0 || meters > 2 * MAX_HUBS => {
+            bail!("--meters must be 1-{}", 2 * MAX_HUBS)
+        }
+        (None, Some(meters)) => Scenario::generated_meters(meters),
+        (None, None) => bail!("give --scenario FILE or --meters N"),
+    };
+    let overlay = args.fault_overlay()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args, scenario, overlay))
+}
+
+async fn serve(args: Args, scenario: Scenario, overlay: FaultOverlay) -> anyhow::Result<()> {
+    let start = scenario.start.unwrap_or_else(wall_clock);
+    let emulation = Emulation::build(&scenario, start)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?.to_string();
+    let mut endpoints = Endpoints {
+        tcp_address: Some(address.clone()),
+        ..Endpoints::default()
+    };
+    let mut lines = Vec::new();
+    if args.serial {
+        for (index, hub) in emulation.hubs.iter().enumerate() {
+            let line = open_hub_line().with_context(|| format!("cannot open a PTY for hub {}", hub.id))?;
+            endpoints.serial_paths.insert(hub.id.clone(), line.path.clone());
+            lines.push((index, line));
+        }
+    }
+    let devices = emulation.devices_file(&endpoints, &scenario);
+    let emulator = Emulator::new(emulation, start);
+    if overlay != FaultOverlay::default() {
+        emulator.set_faults(&FaultScope::All, &overlay);
+    }
+    let tcp = tokio::spawn(serve_tcp(emulator.clone(), listener));
+    for (index, line) in lines {
+        let emulator = emulator.clone();
+        tokio::spawn(async move {
+            if let Err(error) = serve_hub_line(emulator, index, line).await {
+                tracing::error!(hub = index, %error, "serial line stopped");
+            }
+        });
+    }
+    if let Some(path) = &args.devices_out {
+        devices.save(path)?;
+    }
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&devices)?),
+        OutputFormat::Text => print_table(&devices, &address),
+    }
+    wait_for_shutdown(tcp).await
+}
+
+async fn wait_for_shutdown(
+    tcp: tokio::task::JoinHandle<std::io::Result<()>>,
+) -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot watch SIGTERM")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("cannot watch SIGINT")?,
+        _ = terminate.recv() => {}
+        result = tcp => {
+            result.context("TCP listener task failed")?.context("TCP listener failed")?;
+        }
+    }
+    eprintln!("emulator stopped");
+    Ok(())
+}
+
+fn clients(device: &meterlab_devices::Device) -> String {
+    device
+        .clients
+        .iter()
+        .map(|client| match (client.authentication, &client.password) {
+            (Authentication::Lls, Some(password)) => format!("{}:lls({password})", client.sap),
+            (authentication, _) if client.ciphered => format!("{}:{authentication}+ciphered", client.sap),
+            (authentication, _) => format!("{}:{authentication}", client.sap),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn print_table(devices: &DevicesFile, address: &str) {
+    let rows: Vec<[String; 9]> = devices
+        .devices
+        .iter()
+        .map(|device| {
+            [
+                device.hub.clone(),
+                device.role.to_string(),
+                device.dmc.clone(),
+                device.smso.clone(),
+                device.state.to_string(),
+                device.tcp.as_ref().map_or_else(String::new, |tcp| tcp.wport.to_string()),
+                device.serial.as_ref().map_or_else(|| "-".to_owned(), |serial| serial.path.clone()),
+                device.serial.as_ref().map_or_else(
+                    || "-".to_owned(),
+                    |serial| format!("{}/{}", serial.logical_address, serial.physical_address),
+                ),
+                clients(device),
+            ]
+        })
+        .collect();
+    let header = ["HUB", "DEVICE", "DMC", "SMSO", "STATE", "WPORT", "PTY", "HDLC", "CLIENTS"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    println!("TCP wrapper listening on {address}; {} logical devices", rows.len());
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    println!("{}", line(header.to_vec()));
+    for row in &rows {
+        println!("{}", line(row.iter().map(String::as_str).collect()));
+    }
+}
