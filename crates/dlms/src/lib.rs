@@ -23,7 +23,7 @@
 //!   conformance block, ConfirmedServiceError, GET (normal, next, with-datablock, with-list),
 //!   SET (normal, first-datablock, datablock, with-list), ACTION (normal, with and without
 //!   parameters), EventNotification, DataNotification, ExceptionResponse, Data-Access-Result,
-//!   glo- ciphered APDUs.
+//!   glo- ciphered APDUs and general-glo-ciphering (used for DataNotification).
 //! - [`security`]: security suite 0 — AES-128-GCM with 12-byte tags (authenticated, encrypted or
 //!   both; AAD = SC ‖ AK; IV = system title ‖ invocation counter), HLS-GMAC `f(StoC)`/`f(CtoS)`,
 //!   invocation-counter replay guard, AES key wrap.
@@ -35,8 +35,8 @@
 //!   caller-supplied [`association::CosemObjectModel`].
 //!
 //! Not implemented: SN referencing services (ReadRequest/WriteRequest), ACTION with parameter
-//! blocks (with-pblock/next-pblock), SET-with-list-and-first-datablock, general-glo/ded-ciphering
-//! (so DataNotification is sent unciphered), dedicated keys, HLS mechanisms other than GMAC
+//! blocks (with-pblock/next-pblock), SET-with-list-and-first-datablock, ded- and
+//! general-ded-ciphering, dedicated keys, HLS mechanisms other than GMAC
 //! (MD5/SHA-1/SHA-256/ECDSA), security suites 1 and 2, general block transfer, and multiple
 //! outstanding requests per association (the client queues them and sends one at a time).
 //!

@@ -225,6 +225,16 @@ fn xdlms() -> impl Strategy<Value = Apdu> {
                     payload,
                 })
             }),
+        (bytes(10), any::<u8>(), any::<u32>(), bytes(300)).prop_map(
+            |(system_title, security_control, invocation_counter, payload)| {
+                Apdu::GeneralGloCiphered(GeneralGloCiphered {
+                    system_title,
+                    security_control,
+                    invocation_counter,
+                    payload,
+                })
+            }
+        ),
     ]
 }
 

@@ -654,3 +654,41 @@ fn restored_client_counter_refuses_replays_across_connections() {
     assert!(is_associated(&p.associate()));
     assert!(p.server.client_invocation_counter().unwrap() > 101);
 }
+
+#[test]
+fn notifications_reach_the_client_ciphered_in_a_ciphered_association() {
+    let (c, s) = hls_configs(Some(SecurityControl::AUTHENTICATED_ENCRYPTED), keys());
+    let mut p = Pair::new(c, s);
+    assert!(is_associated(&p.associate()));
+    let at = DateTime::from_unix(
+        1_719_835_200,
+        -60,
+        ClockStatus(ClockStatus::DAYLIGHT_SAVING_ACTIVE),
+    );
+    let alarm = AttributeDescriptor::new(class_id::DATA, Obis::new(0, 0, 97, 98, 0, 255), 2);
+    p.server
+        .event_notification(Some(at), alarm, Data::DoubleLongUnsigned(0x0100))
+        .unwrap();
+    p.server
+        .data_notification(7, Some(at), Data::Structure(vec![Data::Unsigned(1)]))
+        .unwrap();
+    p.drive();
+    let wire: Vec<u8> = p.to_client.iter().rev().take(2).map(|a| a[0]).collect();
+    assert_eq!(
+        wire,
+        vec![0xDB, 0xCA],
+        "general-glo and glo-event-notification on the wire"
+    );
+    match p.client_events().as_slice() {
+        [
+            ClientEvent::EventNotification(e),
+            ClientEvent::DataNotification(d),
+        ] => {
+            assert_eq!(e.attribute, alarm);
+            assert_eq!(e.value, Data::DoubleLongUnsigned(0x0100));
+            assert_eq!(d.date_time, Some(at));
+            assert_eq!(d.body, Data::Structure(vec![Data::Unsigned(1)]));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}

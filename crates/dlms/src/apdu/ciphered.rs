@@ -102,3 +102,51 @@ impl CipheredApdu {
         Ok(v)
     }
 }
+
+/// `general-glo-ciphering` (tag 0xDB): the sender's system title travels with the APDU, so any
+/// APDU — including a DataNotification, which has no glo- tag — can be protected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneralGloCiphered {
+    /// The sender's system title (normally 8 bytes).
+    pub system_title: Vec<u8>,
+    /// Security control byte.
+    pub security_control: u8,
+    /// Invocation counter.
+    pub invocation_counter: u32,
+    /// Ciphertext followed by the 12-byte authentication tag when authenticated.
+    pub payload: Vec<u8>,
+}
+
+impl GeneralGloCiphered {
+    /// Appends the encoding.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.push(tag::GENERAL_GLO_CIPHERING);
+        crate::axdr::reader::write_length_prefixed(out, &self.system_title);
+        write_length(out, 5 + self.payload.len());
+        out.push(self.security_control);
+        out.extend_from_slice(&self.invocation_counter.to_be_bytes());
+        out.extend_from_slice(&self.payload);
+    }
+
+    /// Decodes.
+    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        super::expect_tag(r, tag::GENERAL_GLO_CIPHERING, "general-glo-ciphering tag")?;
+        let system_title = r.length_prefixed("system-title")?.to_vec();
+        let len = r.length("ciphered-content length")?;
+        let at = r.offset();
+        let mut body = r.sub(len, "ciphered-content")?;
+        if len < 5 {
+            return Err(DecodeError::Invalid {
+                what: "ciphered-content length (< security header)",
+                offset: at,
+                value: len as u32,
+            });
+        }
+        Ok(Self {
+            system_title,
+            security_control: body.u8("security control")?,
+            invocation_counter: body.u32("invocation counter")?,
+            payload: body.rest().to_vec(),
+        })
+    }
+}

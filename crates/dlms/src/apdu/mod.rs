@@ -15,7 +15,7 @@ pub use acse::{
     Aare, Aarq, AcseDiagnostic, ApplicationContext, AssociationResult, Mechanism, Rlre, Rlrq,
 };
 pub use action::{ActionRequest, ActionResponse};
-pub use ciphered::CipheredApdu;
+pub use ciphered::{CipheredApdu, GeneralGloCiphered};
 pub use get::{GetDataResult, GetRequest, GetResponse};
 pub use initiate::{ConfirmedServiceError, Conformance, InitiateRequest, InitiateResponse};
 pub use notification::{DataNotification, EventNotification, ExceptionResponse, ServiceError};
@@ -52,6 +52,7 @@ pub mod tag {
     pub const GLO_SET_RESPONSE: u8 = 0xCD;
     pub const GLO_ACTION_RESPONSE: u8 = 0xCF;
     pub const EXCEPTION_RESPONSE: u8 = 0xD8;
+    pub const GENERAL_GLO_CIPHERING: u8 = 0xDB;
 }
 
 /// `Invoke-Id-And-Priority`: bits 0-3 invoke id, bit 6 confirmed service, bit 7 high priority.
@@ -165,6 +166,8 @@ pub enum Apdu {
     ExceptionResponse(ExceptionResponse),
     /// Any glo- ciphered APDU (still ciphered; see [`crate::security`]).
     Ciphered(CipheredApdu),
+    /// general-glo-ciphering (still ciphered), carrying the sender's system title.
+    GeneralGloCiphered(GeneralGloCiphered),
 }
 
 impl Apdu {
@@ -200,6 +203,9 @@ impl Apdu {
             }
             tag::DATA_NOTIFICATION => Apdu::DataNotification(DataNotification::decode(&mut r)?),
             tag::EXCEPTION_RESPONSE => Apdu::ExceptionResponse(ExceptionResponse::decode(&mut r)?),
+            tag::GENERAL_GLO_CIPHERING => {
+                Apdu::GeneralGloCiphered(GeneralGloCiphered::decode(&mut r)?)
+            }
             t if CipheredApdu::is_glo_tag(t) => Apdu::Ciphered(CipheredApdu::decode(&mut r)?),
             other => return Err(r.invalid("APDU tag", u32::from(other), 0)),
         };
@@ -227,6 +233,7 @@ impl Apdu {
             Apdu::DataNotification(a) => a.encode(out),
             Apdu::ExceptionResponse(a) => a.encode(out),
             Apdu::Ciphered(a) => a.encode(out),
+            Apdu::GeneralGloCiphered(a) => a.encode(out),
         }
     }
 

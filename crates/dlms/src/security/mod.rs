@@ -11,7 +11,7 @@ use aes_gcm::AesGcm;
 use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 
-use crate::apdu::CipheredApdu;
+use crate::apdu::{CipheredApdu, GeneralGloCiphered};
 
 /// Length of the authentication tag.
 pub const TAG_LEN: usize = 12;
@@ -49,6 +49,9 @@ pub enum SecurityError {
     /// RFC 3394 unwrap failed its integrity check or had a bad length.
     #[error("AES key unwrap failed (wrong KEK or corrupted wrapped key)")]
     KeyUnwrap,
+    /// A general-glo-ciphering system title was not 8 bytes.
+    #[error("system title of {0} bytes (expected 8)")]
+    BadSystemTitle(usize),
     /// A challenge response was malformed.
     #[error("malformed HLS response: {0}")]
     BadHlsResponse(&'static str),
@@ -228,6 +231,38 @@ pub fn unprotect(
         SecurityControl(apdu.security_control),
         keys,
         system_title,
+        apdu.invocation_counter,
+        &apdu.payload,
+    )
+}
+
+/// Wraps any plaintext APDU in general-glo-ciphering with the sender's system title.
+pub fn protect_general(
+    plain_apdu: &[u8],
+    sc: SecurityControl,
+    keys: &Keys,
+    system_title: &SystemTitle,
+    ic: u32,
+) -> Result<GeneralGloCiphered, SecurityError> {
+    Ok(GeneralGloCiphered {
+        system_title: system_title.to_vec(),
+        security_control: sc.0,
+        invocation_counter: ic,
+        payload: encrypt(sc, keys, system_title, ic, plain_apdu)?,
+    })
+}
+
+/// Deciphers a general-glo-ciphering APDU using the system title it carries.
+pub fn unprotect_general(apdu: &GeneralGloCiphered, keys: &Keys) -> Result<Vec<u8>, SecurityError> {
+    let title: SystemTitle = apdu
+        .system_title
+        .as_slice()
+        .try_into()
+        .map_err(|_| SecurityError::BadSystemTitle(apdu.system_title.len()))?;
+    decrypt(
+        SecurityControl(apdu.security_control),
+        keys,
+        &title,
         apdu.invocation_counter,
         &apdu.payload,
     )

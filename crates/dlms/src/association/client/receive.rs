@@ -31,6 +31,23 @@ impl ClientAssociation {
                 self.server_guard.accept(c.invocation_counter);
                 Apdu::decode(&plain)?
             }
+            Apdu::GeneralGloCiphered(c) => {
+                let (Some(sec), Some(title)) = (self.config.security.as_ref(), self.server_title)
+                else {
+                    return Err(AssociationError::Unexpected(
+                        "ciphered APDU without keys or server system title",
+                    ));
+                };
+                if c.system_title != title {
+                    return Err(AssociationError::Unexpected(
+                        "general-glo-ciphering from another system title",
+                    ));
+                }
+                self.server_guard.check(c.invocation_counter)?;
+                let plain = security::unprotect_general(&c, &sec.keys)?;
+                self.server_guard.accept(c.invocation_counter);
+                Apdu::decode(&plain)?
+            }
             Apdu::GetResponse(_) | Apdu::SetResponse(_) | Apdu::ActionResponse(_)
                 if self.config.cipher.is_some() =>
             {

@@ -227,19 +227,32 @@ impl ServerAssociation {
         self.respond(apdu.to_bytes(), ciphered)
     }
 
-    /// Queues a DataNotification (sent unciphered: general-glo-ciphering is not implemented).
+    /// Queues a DataNotification; in a ciphered association it is protected with
+    /// general-glo-ciphering (DataNotification has no glo- tag).
     pub fn data_notification(
         &mut self,
         long_invoke_id: u32,
         date_time: Option<DateTime>,
         body: Data,
-    ) {
-        let apdu = Apdu::DataNotification(DataNotification {
+    ) -> Result<(), AssociationError> {
+        let plain = Apdu::DataNotification(DataNotification {
             long_invoke_id_and_priority: long_invoke_id,
             date_time,
             body,
-        });
-        self.transmit.push_back(apdu.to_bytes());
+        })
+        .to_bytes();
+        let bytes = match (self.config.cipher, self.config.security.as_mut()) {
+            (Some(sc), Some(sec)) => {
+                let ic = sec.invocation_counter;
+                sec.invocation_counter =
+                    ic.checked_add(1).ok_or(SecurityError::CounterExhausted)?;
+                let apdu = security::protect_general(&plain, sc, &sec.keys, &sec.system_title, ic)?;
+                Apdu::GeneralGloCiphered(apdu).to_bytes()
+            }
+            _ => plain,
+        };
+        self.transmit.push_back(bytes);
+        Ok(())
     }
 
     /// Processes one received APDU, queueing the response.
