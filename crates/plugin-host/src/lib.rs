@@ -10,6 +10,15 @@
 //!   non-zero status or undecodable output ends that session with
 //!   [`SessionError::AdapterFault`]; other sessions carry on.
 //!
+//! ```ignore
+//! let host = PluginHost::new(HostConfig { plugin_dir: "/opt/meterlab/plugins".into(), pins })?;
+//! let plugin = host.load("libacme_dlms.so")?;           // checked, described, never unloaded
+//! let link = StreamLink::new(TcpStream::connect(addr).await?);
+//! let mut session = Session::open(&plugin, &session_config, link).await?;
+//! let response = session.execute(request, Duration::from_secs(60)).await;
+//! // Err(e) => record ServiceError { kind: e.to_service_error() }; the session has ended.
+//! ```
+//!
 //! Plugin calls are short and synchronous (adapters are sans-IO), so sessions make them inline
 //! on the async executor.
 //!

@@ -73,7 +73,7 @@ fn spawn_device(behaviour: Device) -> StreamLink<DuplexStream> {
             let answer = match (behaviour, line.as_str()) {
                 (Device::Silent, _) => continue,
                 (Device::HangsUp, _) => return,
-                (_, "FW?") => "FW=2.3.4".to_owned(),
+                (_, "FW?") => "ALERT 0x8F0C supply tamper\nFW=2.3.4".to_owned(),
                 (_, "SUPPLY?") => format!("SUPPLY={supply}"),
                 (_, "SUPPLY=OFF") => {
                     supply = "OFF";
@@ -117,6 +117,13 @@ async fn echo_session_round_trips_requests_over_the_link() {
         Some(Outcome::FirmwareVersion(fw)) => assert_eq!(fw.version, "2.3.4"),
         other => panic!("unexpected {other:?}"),
     }
+    let alerts = session.take_alerts();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        (alerts[0].code.as_str(), alerts[0].message.as_str()),
+        ("0x8F0C", "supply tamper")
+    );
+    assert!(session.take_alerts().is_empty());
 
     let response = session
         .execute(

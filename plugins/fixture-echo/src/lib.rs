@@ -3,7 +3,8 @@
 //! Protocol (ASCII lines ending in `\n`):
 //! - `FW?` is answered `FW=<version>`; `SUPPLY?` is answered `SUPPLY=ON|OFF|ARMED`;
 //!   `SUPPLY=ON|OFF|ARMED` sets the supply and is answered with the new state.
-//! - The device answers `ERR <code> <reason>` when it refuses.
+//! - The device answers `ERR <code> <reason>` when it refuses, and may interleave
+//!   `ALERT <code> <message>` lines, which become alerts.
 //! - Bytes arriving while no request is outstanding are echoed back (the toy device's loopback
 //!   check).
 //!
@@ -15,10 +16,10 @@
 #![forbid(unsafe_code)]
 
 use meterlab_plugin::pb::{
-    AdapterActions, AdapterInfo, DmcSupport, FirmwareVersion, HostEvent, LinkClosed, LinkKind,
-    LogLevel, NotSupportedOnDmc, Parity, ReconfigureLink, ServiceRequest, ServiceResponse, Srv,
-    SrvSupport, StopBits, SupplyState, SupplyStatus, action, host_event, service_error,
-    service_request::Body, service_response::Outcome,
+    AdapterActions, AdapterInfo, Alert, AlertSeverity, DmcSupport, FirmwareVersion, HostEvent,
+    LinkClosed, LinkKind, LogLevel, NotSupportedOnDmc, Parity, ReconfigureLink, ServiceRequest,
+    ServiceResponse, Srv, SrvSupport, StopBits, SupplyState, SupplyStatus, action, host_event,
+    service_error, service_request::Body, service_response::Outcome,
 };
 use meterlab_plugin::{Adapter, OpenError};
 
@@ -88,7 +89,15 @@ impl EchoAdapter {
                 continue;
             }
             let line = std::mem::take(&mut self.line);
-            if let Some(outstanding) = self.outstanding.take() {
+            if let Some(alert) = line.strip_prefix(b"ALERT ") {
+                let text = String::from_utf8_lossy(alert);
+                let (code, message) = text.split_once(' ').unwrap_or((&text, ""));
+                actions = actions.with(action::Action::Alert(Alert {
+                    severity: AlertSeverity::Warning.into(),
+                    code: code.to_owned(),
+                    message: message.to_owned(),
+                }));
+            } else if let Some(outstanding) = self.outstanding.take() {
                 actions = actions
                     .cancel_timer(RESPONSE_TIMER)
                     .complete(answer(&outstanding, &line));
