@@ -207,16 +207,14 @@ impl Store {
         answer.await.map_err(|_| self.stopped())?
     }
 
-    /// Blocking [`Store::submit`] for threads outside a tokio runtime (panics inside one).
+    /// Blocking [`Store::submit`], for synchronous code. It works in any context (it does not
+    /// need or refuse a tokio runtime), but blocks the calling thread until the commit: from
+    /// async code use [`Store::submit`].
     pub fn submit_blocking(&self, events: Vec<NewEvent>) -> Result<Outcomes> {
-        let (reply, answer) = oneshot::channel();
-        self.sender()?
-            .blocking_send(Command::Append { events, reply })
-            .map_err(|_| self.stopped())?;
-        answer.blocking_recv().map_err(|_| self.stopped())?
+        futures::executor::block_on(self.submit(events))
     }
 
-    /// Blocking [`Store::ingest`] for threads outside a tokio runtime (panics inside one).
+    /// Blocking [`Store::ingest`]; see [`Store::submit_blocking`].
     pub fn ingest_blocking(
         &self,
         key: IngestKey,
@@ -241,13 +239,9 @@ impl Store {
         answer.await.map_err(|_| self.stopped())?
     }
 
-    /// Blocking [`Store::record_checkpoint`] for threads outside a tokio runtime.
+    /// Blocking [`Store::record_checkpoint`]; see [`Store::submit_blocking`].
     pub fn record_checkpoint_blocking(&self, checkpoint: Checkpoint) -> Result<()> {
-        let (reply, answer) = oneshot::channel();
-        self.sender()?
-            .blocking_send(Command::Checkpoint { checkpoint, reply })
-            .map_err(|_| self.stopped())?;
-        answer.blocking_recv().map_err(|_| self.stopped())?
+        futures::executor::block_on(self.record_checkpoint(checkpoint))
     }
 
     /// The acknowledged watermark of `(source, run)`: every seq in `1..=watermark` is durably

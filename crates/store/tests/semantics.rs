@@ -374,3 +374,16 @@ fn projection_rebuild_checks_its_checkpoint() {
     );
     assert!(err.to_string().contains("#11"), "{err}");
 }
+
+#[tokio::test]
+async fn blocking_calls_work_inside_a_runtime() {
+    // A server may rebuild projections in `main` before serving; that must not panic.
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(dir.path());
+    store.ingest_blocking(key(1), result(1), 0).unwrap();
+    let (report, _) = store
+        .rebuild_projection(&mut KindCounter::default())
+        .unwrap();
+    assert_eq!(report.events, 1);
+    assert_eq!(store.checkpoint("kind-counter").unwrap().unwrap().seq, 1);
+}
