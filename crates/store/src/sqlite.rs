@@ -388,11 +388,14 @@ impl WriteTx for SqliteTx<'_> {
     }
 
     fn key_exists(&mut self, source: &str, run: &str, seq: u64) -> Result<bool> {
+        let Ok(seq) = i64::try_from(seq) else {
+            return Ok(false);
+        };
         self.tx
             .prepare_cached(
                 "SELECT 1 FROM events WHERE source = ?1 AND run = ?2 AND source_seq = ?3",
             )
-            .and_then(|mut s| s.exists(params![source, run, to_sql_seq(seq)]))
+            .and_then(|mut s| s.exists(params![source, run, seq]))
             .map_err(|e| map_err(self.path, "look up ingest key", e))
     }
 
