@@ -5,6 +5,7 @@
 //! evidence artefact; [`Capture::sha256`] is the SHA-256 of exactly those bytes, so whoever holds
 //! the file can check it against the hash recorded with a result.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -63,8 +64,11 @@ pub struct Capture {
 
 #[derive(Serialize, Deserialize)]
 struct HeaderLine<'a> {
-    format: &'a str,
-    link: &'a str,
+    // Cow, not &str: a link name with characters JSON escapes cannot be borrowed when parsing.
+    #[serde(borrow)]
+    format: Cow<'a, str>,
+    #[serde(borrow)]
+    link: Cow<'a, str>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -169,8 +173,8 @@ impl Capture {
         let inner = self.lock();
         let mut out = String::new();
         let header = HeaderLine {
-            format: CAPTURE_FORMAT,
-            link: &inner.link,
+            format: Cow::Borrowed(CAPTURE_FORMAT),
+            link: Cow::Borrowed(&inner.link),
         };
         push_json_line(&mut out, &header);
         for entry in &inner.entries {
@@ -223,7 +227,7 @@ pub fn parse_json_lines(text: &str) -> Result<(String, Vec<CaptureEntry>), Parse
             ),
         });
     }
-    let link = header.link.to_owned();
+    let link = header.link.into_owned();
     let mut entries = Vec::new();
     for (index, line) in lines {
         let line_no = index + 1;

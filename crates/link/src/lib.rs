@@ -14,6 +14,25 @@
 //! All time goes through tokio's clock, so timeouts, backoff and pacing are tested with
 //! `#[tokio::test(start_paused = true)]`.
 //!
+//! ```no_run
+//! use std::time::Duration;
+//! use meterlab_link::{LineSettings, Link, SerialConfig, SerialLink};
+//!
+//! # async fn demo() -> Result<(), meterlab_link::LinkError> {
+//! // The by-id path names the adapter, not the order it was plugged in.
+//! let path = "/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0";
+//! let mut link = SerialLink::open(SerialConfig::new(path, LineSettings::seven_e_one(300)))?;
+//! link.send(b"/?!\r\n").await?;
+//! let mut buf = [0u8; 128];
+//! let n = link.receive_timeout(&mut buf, Duration::from_millis(1500)).await?;
+//! link.reconfigure(LineSettings::seven_e_one(9600)).await?;
+//! let evidence = link.capture().to_json_lines();
+//! let evidence_sha256 = link.capture().sha256();
+//! # let _ = (n, evidence, evidence_sha256);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Must never depend on plugins (meterlab-plugin, meterlab-plugin-host) or on the server.
 #![forbid(unsafe_code)]
 
