@@ -20,7 +20,11 @@ fn load_profile_response() -> Vec<u8> {
     let rows = (0..100u32)
         .map(|i| {
             let t = DateTime::from_unix(1_700_000_000 + i64::from(i) * 1800, 0, ClockStatus(0));
-            Data::Structure(vec![Data::DateTime(t), Data::DoubleLongUnsigned(10_000 + i * 7), Data::Unsigned(0)])
+            Data::Structure(vec![
+                Data::DateTime(t),
+                Data::DoubleLongUnsigned(10_000 + i * 7),
+                Data::Unsigned(0),
+            ])
         })
         .collect();
     Apdu::GetResponse(GetResponse::Normal {
@@ -34,13 +38,20 @@ fn bench_decode(c: &mut Criterion) {
     let bytes = load_profile_response();
     let mut g = c.benchmark_group("get_response_100_rows");
     g.throughput(Throughput::Bytes(bytes.len() as u64));
-    g.bench_function("baseline_memcpy", |b| b.iter(|| black_box(black_box(&bytes).to_vec())));
-    g.bench_function("decode", |b| b.iter(|| Apdu::decode(black_box(&bytes)).unwrap()));
+    g.bench_function("baseline_memcpy", |b| {
+        b.iter(|| black_box(black_box(&bytes).to_vec()))
+    });
+    g.bench_function("decode", |b| {
+        b.iter(|| Apdu::decode(black_box(&bytes)).unwrap())
+    });
     g.finish();
 }
 
 fn bench_ciphered_round_trip(c: &mut Criterion) {
-    let keys = Keys { encryption: [0x01; 16], authentication: [0x02; 16] };
+    let keys = Keys {
+        encryption: [0x01; 16],
+        authentication: [0x02; 16],
+    };
     let (client_title, server_title) = (*b"CLIENT01", *b"SERVER01");
     let sc = SecurityControl::AUTHENTICATED_ENCRYPTED;
     let invoke = InvokeIdAndPriority::new(1, true, true);
@@ -58,25 +69,42 @@ fn bench_ciphered_round_trip(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("gcm_get_round_trip");
     g.bench_function("baseline_memcpy", |b| {
-        b.iter(|| (black_box(black_box(&request).to_vec()), black_box(black_box(&response).to_vec())))
+        b.iter(|| {
+            (
+                black_box(black_box(&request).to_vec()),
+                black_box(black_box(&response).to_vec()),
+            )
+        })
     });
     let mut ic = 0u32;
     g.bench_function("round_trip", |b| {
         b.iter(|| {
             ic = ic.wrapping_add(1);
             // Client → server.
-            let wire = security::protect(black_box(&request), sc, &keys, &client_title, ic).unwrap().unwrap().to_bytes();
-            let Apdu::Ciphered(c) = Apdu::decode(&wire).unwrap() else { unreachable!() };
+            let wire = security::protect(black_box(&request), sc, &keys, &client_title, ic)
+                .unwrap()
+                .unwrap()
+                .to_bytes();
+            let Apdu::Ciphered(c) = Apdu::decode(&wire).unwrap() else {
+                unreachable!()
+            };
             let plain = security::unprotect(&c, &keys, &client_title).unwrap();
-            let Apdu::GetRequest(req) = Apdu::decode(&plain).unwrap() else { unreachable!() };
+            let Apdu::GetRequest(req) = Apdu::decode(&plain).unwrap() else {
+                unreachable!()
+            };
             // Server → client.
             let reply = Apdu::GetResponse(GetResponse::Normal {
                 invoke: req.invoke(),
                 result: GetDataResult::Data(Data::DoubleLongUnsigned(123_456)),
             })
             .to_bytes();
-            let wire = security::protect(&reply, sc, &keys, &server_title, ic).unwrap().unwrap().to_bytes();
-            let Apdu::Ciphered(c) = Apdu::decode(&wire).unwrap() else { unreachable!() };
+            let wire = security::protect(&reply, sc, &keys, &server_title, ic)
+                .unwrap()
+                .unwrap()
+                .to_bytes();
+            let Apdu::Ciphered(c) = Apdu::decode(&wire).unwrap() else {
+                unreachable!()
+            };
             let plain = security::unprotect(&c, &keys, &server_title).unwrap();
             black_box(Apdu::decode(&plain).unwrap())
         })
