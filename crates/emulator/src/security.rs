@@ -114,6 +114,7 @@ pub struct SecuritySetup {
     security_policy: u8,
     clients: Vec<ClientCredential>,
     invocation_counter: u32,
+    client_counters: Vec<(u8, u32)>,
 }
 
 impl SecuritySetup {
@@ -129,6 +130,7 @@ impl SecuritySetup {
             security_policy: 0,
             clients,
             invocation_counter: 1,
+            client_counters: Vec::new(),
         }
     }
 
@@ -165,6 +167,27 @@ impl SecuritySetup {
     /// Records the next invocation counter after an association used some.
     pub fn advance_invocation_counter(&mut self, next: u32) {
         self.invocation_counter = self.invocation_counter.max(next);
+    }
+
+    /// The last invocation counter accepted from a client under the current keys: a new
+    /// association must go above it, so a recorded session cannot be replayed.
+    pub fn client_counter(&self, sap: u8) -> Option<u32> {
+        self.client_counters
+            .iter()
+            .find(|(client, _)| *client == sap)
+            .map(|(_, counter)| *counter)
+    }
+
+    /// Records the last invocation counter accepted from a client.
+    pub fn record_client_counter(&mut self, sap: u8, counter: u32) {
+        match self
+            .client_counters
+            .iter_mut()
+            .find(|(client, _)| *client == sap)
+        {
+            Some((_, last)) => *last = (*last).max(counter),
+            None => self.client_counters.push((sap, counter)),
+        }
     }
 
     /// The configured clients.
@@ -234,6 +257,9 @@ impl SecuritySetup {
             }
         }
         self.keys = updated;
+        // Counters belong to keys: under new keys every party starts again.
+        self.client_counters.clear();
+        self.invocation_counter = 1;
         Ok(())
     }
 }

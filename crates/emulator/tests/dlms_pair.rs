@@ -372,3 +372,33 @@ fn garbage_apdus_never_panic_and_leave_the_association_usable() {
     }
     assert!(pair.get(1, LDN, 2, None).is_ok());
 }
+
+#[test]
+fn a_replayed_invocation_counter_is_refused_in_a_later_association() {
+    let (mut scenario, _) = emulation();
+    scenario.smsos[0].ciphered = true;
+    let device = Emulation::build(&scenario, START).unwrap().hubs[0].devices[1]
+        .device
+        .clone();
+    let config = hls(&device, true);
+    let mut first = Pair::new(device, HLS_CLIENT_SAP, config.clone());
+    assert!(associated(&first.associate()));
+    assert!(first.get(3, ENERGY, 2, None).is_ok());
+    assert!(
+        first
+            .device
+            .security()
+            .client_counter(HLS_CLIENT_SAP)
+            .is_some()
+    );
+    // A new connection whose client restarts its counter at 1 replays old counters.
+    let mut replay = Pair::new(first.device.clone(), HLS_CLIENT_SAP, config.clone());
+    assert!(
+        !associated(&replay.associate()),
+        "replayed counters must be refused"
+    );
+    let mut fresh_config = config;
+    fresh_config.security.as_mut().unwrap().invocation_counter = 1_000;
+    let mut fresh = Pair::new(first.device.clone(), HLS_CLIENT_SAP, fresh_config);
+    assert!(associated(&fresh.associate()));
+}

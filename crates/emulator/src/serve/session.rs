@@ -147,7 +147,10 @@ impl DeviceSessions {
             .is_none_or(|association| association.state() == ServerState::Idle && is_aarq);
         if rebuild {
             match ServerAssociation::new(server_config(device, &client)) {
-                Ok(association) => {
+                Ok(mut association) => {
+                    if let Some(last) = device.security().client_counter(client_sap) {
+                        association.require_client_counter_above(last);
+                    }
                     self.associations.insert(client_sap, association);
                 }
                 Err(error) => {
@@ -194,6 +197,11 @@ impl DeviceSessions {
         }
         if let Some(next) = association.invocation_counter() {
             device.security_mut().advance_invocation_counter(next);
+        }
+        if let Some(last) = association.client_invocation_counter() {
+            device
+                .security_mut()
+                .record_client_counter(client_sap, last);
         }
         if association.state() == ServerState::Associated && device.pending_alerts() > 0 {
             push_alerts(device, association);
