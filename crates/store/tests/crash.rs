@@ -204,7 +204,7 @@ fn sigkill_mid_stream_loses_no_acknowledged_result() {
                 Some(original) => {
                     assert!(
                         ack.replayed,
-                        "seq {seq} stored twice: {original:?} then {ack:?}"
+                        "seq {seq} was acknowledged ({original:?}) but not durable: ingested anew as {ack:?}"
                     );
                     assert_eq!(
                         (ack.global_seq, &ack.hash),
