@@ -51,6 +51,9 @@ pub mod crc;
 pub mod hdlc;
 pub mod wrapper;
 
+// Transport composed with the association state machines.
+pub mod connection;
+
 // Application layer: APDUs, data, objects, security, association state machines.
 pub mod apdu;
 pub mod association;
