@@ -227,23 +227,20 @@ impl Projection {
                         return Err(DomainError::UnknownPhase(Box::new(link.phase.clone())));
                     }
                 }
-                self.issues.insert(
-                    *issue,
-                    Arc::new(Issue {
-                        id: *issue,
-                        title: title.clone(),
-                        severity: *severity,
-                        status: IssueStatus::Open,
-                        workaround: None,
-                        links: BTreeSet::new(),
-                        phases: BTreeSet::new(),
-                        entries: BTreeSet::new(),
-                        history: vec![IssueChange {
-                            seq,
-                            what: format!("raised at {severity}"),
-                        }],
-                    }),
-                );
+                self.issues.insert(Issue {
+                    id: *issue,
+                    title: title.clone(),
+                    severity: *severity,
+                    status: IssueStatus::Open,
+                    workaround: None,
+                    links: BTreeSet::new(),
+                    phases: BTreeSet::new(),
+                    entries: BTreeSet::new(),
+                    history: vec![IssueChange {
+                        seq,
+                        what: format!("raised at {severity}"),
+                    }],
+                });
                 for link in links {
                     self.link_issue(*issue, link);
                 }
@@ -270,7 +267,6 @@ impl Projection {
                 let from = old.severity;
                 self.recount_issue(*issue, (status, from), (status, *severity));
                 if let Some(i) = self.issues.get_mut(issue) {
-                    let i = Arc::make_mut(i);
                     i.severity = *severity;
                     i.history.push(IssueChange {
                         seq,
@@ -294,7 +290,6 @@ impl Projection {
                 let severity = old.severity;
                 self.recount_issue(*issue, (from, severity), (*status, severity));
                 if let Some(i) = self.issues.get_mut(issue) {
-                    let i = Arc::make_mut(i);
                     i.status = *status;
                     if *status == IssueStatus::KnownDefect {
                         i.workaround = Some(note.clone());

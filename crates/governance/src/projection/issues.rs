@@ -11,7 +11,6 @@ impl Projection {
         let Some(state) = self.issues.get_mut(&issue) else {
             return;
         };
-        let state = Arc::make_mut(state);
         state.links.insert(link.clone());
         let (status, severity) = (state.status, state.severity);
         let new_phase = state.phases.insert(link.phase.clone());

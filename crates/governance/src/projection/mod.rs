@@ -8,6 +8,7 @@
 
 mod apply;
 mod descope;
+mod issue_table;
 mod issues;
 mod recount;
 mod state;
@@ -38,7 +39,7 @@ pub struct Projection {
     cycles: BTreeMap<CycleId, CycleState>,
     docs: BTreeMap<DnbKey, Arc<DnbState>>,
     phases: HashMap<PhaseId, Arc<PhaseState>>,
-    issues: BTreeMap<IssueId, Arc<Issue>>,
+    issues: issue_table::IssueTable,
     /// cited case -> de-scoped cases that rely on it.
     citations: Citations,
 }
@@ -95,7 +96,7 @@ impl Projection {
         self.issues.get(&issue).map(Arc::as_ref)
     }
     pub fn issues(&self) -> impl Iterator<Item = &Issue> {
-        self.issues.values().map(Arc::as_ref)
+        self.issues.values()
     }
 
     /// The Depth & Breadth document a phase draws its case list from, if its scope is known.
