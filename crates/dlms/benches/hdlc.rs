@@ -14,7 +14,11 @@ fn i_frame() -> Frame {
         segmented: false,
         destination: HdlcAddress::four(1, 0x11).unwrap(),
         source: HdlcAddress::client(0x10).unwrap(),
-        control: Control::I { ns: 3, nr: 5, pf: true },
+        control: Control::I {
+            ns: 3,
+            nr: 5,
+            pf: true,
+        },
         info: (0..128u8).collect(),
     }
 }
@@ -23,7 +27,9 @@ fn bench(c: &mut Criterion) {
     let frame = i_frame();
     let wire = frame.encode().unwrap();
     let mut group = c.benchmark_group("hdlc_128_byte_i_frame");
-    group.measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    group
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
     group.throughput(Throughput::Bytes(wire.len() as u64));
 
     group.bench_function("baseline_memcpy_crc", |b| {
@@ -33,7 +39,9 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.bench_function("encode", |b| b.iter(|| black_box(&frame).encode().unwrap()));
-    group.bench_function("decode", |b| b.iter(|| Frame::decode(black_box(&wire)).unwrap()));
+    group.bench_function("decode", |b| {
+        b.iter(|| Frame::decode(black_box(&wire)).unwrap())
+    });
     group.bench_function("encode_decode", |b| {
         b.iter(|| {
             let bytes = black_box(&frame).encode().unwrap();

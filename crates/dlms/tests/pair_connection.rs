@@ -215,12 +215,9 @@ fn full_get_over_hdlc() {
     full_get(&mut pair);
     pair.client.release(pair.now).unwrap();
     pair.drive_until(pair.now + 10_000, |p| {
-        p.client_events.iter().any(|e| {
-            matches!(
-                e,
-                ClientConnectionEvent::Association(ClientEvent::Released)
-            )
-        })
+        p.client_events
+            .iter()
+            .any(|e| matches!(e, ClientConnectionEvent::Association(ClientEvent::Released)))
     });
     pair.client.disconnect(pair.now).unwrap();
     assert!(pair.drive_until(pair.now + 10_000, |p| {
@@ -252,8 +249,15 @@ fn full_get_over_a_lossy_hdlc_link() {
         let mut pair = ConnectionPair::hdlc(HdlcParameters::default());
         // The association's response time-out must outlast HDLC's whole retry budget
         // (response_timeout_ms x (max_retries + 1)), or it gives up while HDLC is still recovering.
-        let hdlc = HdlcConfig { response_timeout_ms: 1_000, max_retries: 8, ..HdlcConfig::default() };
-        let association = ClientConfig { response_timeout_ms: 30_000, ..ClientConfig::default() };
+        let hdlc = HdlcConfig {
+            response_timeout_ms: 1_000,
+            max_retries: 8,
+            ..HdlcConfig::default()
+        };
+        let association = ClientConfig {
+            response_timeout_ms: 30_000,
+            ..ClientConfig::default()
+        };
         pair.client = ClientConnection::new(
             ClientTransport::Hdlc(HdlcClient::new(hdlc, client_address(), server_address())),
             ClientAssociation::new(association).unwrap(),
@@ -261,7 +265,10 @@ fn full_get_over_a_lossy_hdlc_link() {
         pair.to_server = Channel::lossy(seed, 100, 50);
         pair.to_client = Channel::lossy(seed + 100, 100, 50);
         full_get(&mut pair);
-        assert!(pair.to_server.dropped + pair.to_client.dropped > 0, "seed {seed} lost nothing");
+        assert!(
+            pair.to_server.dropped + pair.to_client.dropped > 0,
+            "seed {seed} lost nothing"
+        );
     }
 }
 

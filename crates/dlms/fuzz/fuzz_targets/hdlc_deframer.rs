@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 use meterlab_dlms::hdlc::{Deframer, Frame};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&chunk, stream)) = data.split_first() else { return };
+    let Some((&chunk, stream)) = data.split_first() else {
+        return;
+    };
     let chunk = usize::from(chunk.max(1));
     let mut deframer = Deframer::new();
     for piece in stream.chunks(chunk) {
@@ -15,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
         while let Some(result) = deframer.next_frame() {
             if let Ok(frame) = result {
                 let bytes = frame.encode().expect("a decoded frame always fits");
-                assert_eq!(Frame::decode(&bytes).expect("re-encoded frame decodes"), frame);
+                assert_eq!(
+                    Frame::decode(&bytes).expect("re-encoded frame decodes"),
+                    frame
+                );
             }
         }
         assert!(deframer.buffered() <= 2049);

@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use meterlab_dlms::wrapper::{Reassembler, WrapperPdu};
 
 fuzz_target!(|data: &[u8]| {
-    let [chunk, limit_hi, limit_lo, stream @ ..] = data else { return };
+    let [chunk, limit_hi, limit_lo, stream @ ..] = data else {
+        return;
+    };
     let chunk = usize::from((*chunk).max(1));
     let mut reassembler = Reassembler::new(u16::from_be_bytes([*limit_hi, *limit_lo]));
     for piece in stream.chunks(chunk) {
@@ -14,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
         while let Some(result) = reassembler.next_pdu() {
             if let Ok(pdu) = result {
                 let bytes = pdu.encode().expect("a decoded APDU fits the length field");
-                assert_eq!(WrapperPdu::decode(&bytes).expect("re-encoded PDU decodes"), pdu);
+                assert_eq!(
+                    WrapperPdu::decode(&bytes).expect("re-encoded PDU decodes"),
+                    pdu
+                );
             }
         }
     }

@@ -2,8 +2,8 @@
 
 use std::collections::VecDeque;
 
-use super::transport::{ClientTransport, TransportEvent};
 use super::ConnectionError;
+use super::transport::{ClientTransport, TransportEvent};
 use crate::association::{ClientAssociation, ClientEvent};
 use crate::axdr::Data;
 use crate::cosem::{AttributeDescriptor, MethodDescriptor, SelectiveAccess};
@@ -35,7 +35,12 @@ pub struct ClientConnection {
 impl ClientConnection {
     /// Composes a transport and an (idle) association.
     pub fn new(transport: ClientTransport, association: ClientAssociation) -> Self {
-        Self { transport, association, events: VecDeque::new(), associate_on_link_up: false }
+        Self {
+            transport,
+            association,
+            events: VecDeque::new(),
+            associate_on_link_up: false,
+        }
     }
 
     /// The association, for its state and counters.
@@ -82,7 +87,12 @@ impl ClientConnection {
     }
 
     /// Invokes a method.
-    pub fn action(&mut self, now_ms: u64, method: MethodDescriptor, parameters: Option<Data>) -> Result<u8, ConnectionError> {
+    pub fn action(
+        &mut self,
+        now_ms: u64,
+        method: MethodDescriptor,
+        parameters: Option<Data>,
+    ) -> Result<u8, ConnectionError> {
         let id = self.association.action(now_ms, method, parameters)?;
         self.pump(now_ms);
         Ok(id)
@@ -121,7 +131,13 @@ impl ClientConnection {
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     pub fn poll_timeout(&self) -> Option<u64> {
-        [self.transport.poll_timeout(), self.association.poll_timeout()].into_iter().flatten().min()
+        [
+            self.transport.poll_timeout(),
+            self.association.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Acts on expired time-outs of both layers.
@@ -143,19 +159,24 @@ impl ClientConnection {
                         if self.associate_on_link_up
                             && let Err(error) = self.association.connect(now_ms)
                         {
-                            self.events.push_back(ClientConnectionEvent::Error(error.into()));
+                            self.events
+                                .push_back(ClientConnectionEvent::Error(error.into()));
                         }
                     }
                     TransportEvent::Apdu(apdu) => {
                         if let Err(error) = self.association.handle_apdu(now_ms, &apdu) {
-                            self.events.push_back(ClientConnectionEvent::Error(error.into()));
+                            self.events
+                                .push_back(ClientConnectionEvent::Error(error.into()));
                         }
                     }
                     TransportEvent::Down(reason) => {
                         self.associate_on_link_up = false;
-                        self.events.push_back(ClientConnectionEvent::LinkDown(reason));
+                        self.events
+                            .push_back(ClientConnectionEvent::LinkDown(reason));
                     }
-                    TransportEvent::Error(error) => self.events.push_back(ClientConnectionEvent::Error(error)),
+                    TransportEvent::Error(error) => {
+                        self.events.push_back(ClientConnectionEvent::Error(error))
+                    }
                 }
             }
             while let Some(apdu) = self.association.poll_transmit() {
@@ -166,7 +187,8 @@ impl ClientConnection {
             }
             while let Some(event) = self.association.poll_event() {
                 moved = true;
-                self.events.push_back(ClientConnectionEvent::Association(event));
+                self.events
+                    .push_back(ClientConnectionEvent::Association(event));
             }
             if !moved {
                 return;

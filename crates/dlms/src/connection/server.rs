@@ -2,8 +2,8 @@
 
 use std::collections::VecDeque;
 
-use super::transport::{ServerTransport, TransportEvent};
 use super::ConnectionError;
+use super::transport::{ServerTransport, TransportEvent};
 use crate::association::{CosemObjectModel, ServerAssociation, ServerEvent};
 use crate::hdlc::DisconnectReason;
 
@@ -31,7 +31,11 @@ pub struct ServerConnection {
 impl ServerConnection {
     /// Composes a transport and an association.
     pub fn new(transport: ServerTransport, association: ServerAssociation) -> Self {
-        Self { transport, association, events: VecDeque::new() }
+        Self {
+            transport,
+            association,
+            events: VecDeque::new(),
+        }
     }
 
     /// The association, for its state and counters.
@@ -84,14 +88,18 @@ impl ServerConnection {
                     }
                     TransportEvent::Apdu(apdu) => {
                         if let Err(error) = self.association.handle_apdu(now_ms, &apdu, model) {
-                            self.events.push_back(ServerConnectionEvent::Error(error.into()));
+                            self.events
+                                .push_back(ServerConnectionEvent::Error(error.into()));
                         }
                     }
                     TransportEvent::Down(reason) => {
                         self.association.reset();
-                        self.events.push_back(ServerConnectionEvent::LinkDown(reason));
+                        self.events
+                            .push_back(ServerConnectionEvent::LinkDown(reason));
                     }
-                    TransportEvent::Error(error) => self.events.push_back(ServerConnectionEvent::Error(error)),
+                    TransportEvent::Error(error) => {
+                        self.events.push_back(ServerConnectionEvent::Error(error))
+                    }
                 }
             }
             while let Some(apdu) = self.association.poll_transmit() {
@@ -102,7 +110,8 @@ impl ServerConnection {
             }
             while let Some(event) = self.association.poll_event() {
                 moved = true;
-                self.events.push_back(ServerConnectionEvent::Association(event));
+                self.events
+                    .push_back(ServerConnectionEvent::Association(event));
             }
             if !moved {
                 return;

@@ -53,7 +53,8 @@ impl WrapperLink {
     }
 
     fn send_apdu(&mut self, apdu: &[u8]) -> Result<(), ConnectionError> {
-        self.transmit.push_back(wrapper::encode(self.local_wport, self.remote_wport, apdu)?);
+        self.transmit
+            .push_back(wrapper::encode(self.local_wport, self.remote_wport, apdu)?);
         Ok(())
     }
 
@@ -62,7 +63,9 @@ impl WrapperLink {
         while let Some(result) = self.reassembler.next_pdu() {
             match result {
                 // APDUs for another wPort pair belong to another association on the same stream.
-                Ok(pdu) if pdu.destination == self.local_wport && pdu.source == self.remote_wport => {
+                Ok(pdu)
+                    if pdu.destination == self.local_wport && pdu.source == self.remote_wport =>
+                {
                     self.events.push_back(TransportEvent::Apdu(pdu.apdu));
                 }
                 Ok(_) => {}
@@ -73,6 +76,8 @@ impl WrapperLink {
 }
 
 /// The client's transport.
+// One transport per connection, never stored in bulk: boxing would only add indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ClientTransport {
     /// HDLC primary station.
@@ -82,6 +87,8 @@ pub enum ClientTransport {
 }
 
 /// The server's transport.
+// One transport per connection, never stored in bulk: boxing would only add indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ServerTransport {
     /// HDLC secondary station.
@@ -105,7 +112,8 @@ impl ClientTransport {
         match self {
             Self::Hdlc(hdlc) => Ok(hdlc.disconnect(now_ms)?),
             Self::Wrapper(link) => {
-                link.events.push_back(TransportEvent::Down(DisconnectReason::Local));
+                link.events
+                    .push_back(TransportEvent::Down(DisconnectReason::Local));
                 Ok(())
             }
         }

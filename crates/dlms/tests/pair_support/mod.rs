@@ -180,7 +180,12 @@ impl Pair {
 
     fn record(&mut self, direction: &'static str, bytes: &[u8]) {
         let text = match Frame::decode(bytes) {
-            Ok(frame) => format!("{:?} seg={} info={}", frame.control, frame.segmented, frame.info.len()),
+            Ok(frame) => format!(
+                "{:?} seg={} info={}",
+                frame.control,
+                frame.segmented,
+                frame.info.len()
+            ),
             Err(error) => format!("{error}"),
         };
         self.trace.push_back((self.now, direction, text));
@@ -226,7 +231,11 @@ impl Pair {
                 Some(at) if at <= deadline_ms => {
                     // A time-out that stays due after being handled would spin forever.
                     idle_timeouts = if at <= self.now { idle_timeouts + 1 } else { 0 };
-                    assert!(idle_timeouts < 1_000, "time-out at {at} stays due at {}", self.now);
+                    assert!(
+                        idle_timeouts < 1_000,
+                        "time-out at {at} stays due at {}",
+                        self.now
+                    );
                     self.now = self.now.max(at);
                     self.client.handle_timeout(self.now);
                     self.server.handle_timeout(self.now);
