@@ -1,0 +1,225 @@
+//! Durable results per second through ResultService (gRPC over loopback, group-committed into
+//! SQLite, each result acknowledged only once durable) against, in the same run, the same number
+//! of rows inserted directly into SQLite with the same durability settings (WAL,
+//! `synchronous=FULL`): once with one transaction per row (each row durable on its own, like an
+//! acknowledgement) and once with all rows in one transaction (the bulk-load upper bound).
+//!
+//! Run: `cargo bench -p meterlab-server --bench ingest_grpc`. Throughput is reported per result.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use meterlab_governance::load_profile;
+use meterlab_governance::profile::ILLUSTRATIVE_TOML;
+use meterlab_proto::v1 as pb;
+use meterlab_proto::v1::governance_service_client::GovernanceServiceClient;
+use meterlab_proto::v1::result_service_client::ResultServiceClient;
+use meterlab_server::{Gateway, GatewayConfig, StreamLimits};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+
+const RESULTS: u64 = 500;
+
+fn entry() -> pb::EntryKey {
+    pb::EntryKey {
+        release: pb::CapabilityRelease::Ioc.into(),
+        smso_id: "smso-bench".into(),
+        dmc_id: "dmc-bench".into(),
+    }
+}
+
+fn phase() -> pb::PhaseKey {
+    pb::PhaseKey {
+        entry: Some(entry()),
+        test_type: pb::TestType::Mt.into(),
+        mode: pb::InstallationMode::Active.into(),
+    }
+}
+
+fn result(case: String) -> pb::TestCaseResult {
+    pb::TestCaseResult {
+        phase: Some(phase()),
+        case_id: case,
+        case_content_sha256: vec![7; 32],
+        device_id: "esme-1".into(),
+        attempt: 1,
+        status: pb::CaseStatus::Passed.into(),
+        evidence_sha256: vec![9; 32],
+        srv: "4.1.1".into(),
+        ..Default::default()
+    }
+}
+
+async fn start_gateway(dir: &std::path::Path) -> Channel {
+    let profile = load_profile("illustrative.toml", ILLUSTRATIVE_TOML).unwrap();
+    let gateway = Gateway::open(GatewayConfig {
+        db: dir.join("bench.db"),
+        profile,
+        limits: StreamLimits {
+            max_in_flight: 4096,
+            max_message_bytes: 64 * 1024,
+        },
+        store: Default::default(),
+    })
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(gateway.serve(listener, std::future::pending()));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut gov = GovernanceServiceClient::new(channel.clone());
+    let model = pb::DeviceModelRef {
+        kind: pb::DeviceKind::CommsHub.into(),
+        manufacturer: "Acme".into(),
+        model: "CH-1".into(),
+        firmware_version: "1.0".into(),
+    };
+    gov.register_entry(pb::RegisterEntryRequest {
+        entry: Some(entry()),
+        dmc: Some(pb::Dmc {
+            id: "dmc-bench".into(),
+            models: vec![model],
+        }),
+        meta: None,
+    })
+    .await
+    .unwrap();
+    gov.register_phase(pb::RegisterPhaseRequest {
+        phase: Some(phase()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    channel
+}
+
+/// Streams `RESULTS` new results under a fresh source and waits for every ack.
+async fn stream_batch(channel: Channel, batch: u64) {
+    let source = format!("bench-{batch}");
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    let mut client = ResultServiceClient::new(channel);
+    let sender = {
+        let source = source.clone();
+        tokio::spawn(async move {
+            tx.send(pb::ResultStreamRequest {
+                kind: Some(pb::result_stream_request::Kind::Open(pb::OpenStream {
+                    source: source.clone(),
+                })),
+            })
+            .await
+            .unwrap();
+            for seq in 1..=RESULTS {
+                let submit = pb::SubmitResult {
+                    key: Some(pb::ResultKey {
+                        source: source.clone(),
+                        run_id: "run".into(),
+                        seq,
+                    }),
+                    result: Some(result(format!("C{batch}-{seq}"))),
+                };
+                tx.send(pb::ResultStreamRequest {
+                    kind: Some(pb::result_stream_request::Kind::Result(submit)),
+                })
+                .await
+                .unwrap();
+            }
+            tx
+        })
+    };
+    let mut responses = client
+        .stream_results(ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut acks = 0;
+    while acks < RESULTS {
+        let response = responses.message().await.unwrap().unwrap();
+        match response.kind {
+            Some(pb::result_stream_response::Kind::Ack(_)) => acks += 1,
+            Some(pb::result_stream_response::Kind::Opened(_)) => {}
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    drop(sender.await.unwrap());
+}
+
+fn open_baseline(path: &std::path::Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL,
+           kind TEXT NOT NULL, body BLOB NOT NULL, source TEXT, run TEXT, source_seq INTEGER,
+           hash BLOB NOT NULL);
+         CREATE UNIQUE INDEX IF NOT EXISTS events_by_key ON events(source, run, source_seq);",
+    )
+    .unwrap();
+    conn
+}
+
+fn insert_rows(conn: &mut rusqlite::Connection, batch: u64, per_row_tx: bool) {
+    use prost::Message;
+    let body = result("C0-0".into()).encode_to_vec();
+    let source = format!("bench-{batch}");
+    let insert = |tx: &rusqlite::Transaction<'_>, seq: u64| {
+        tx.execute(
+            "INSERT INTO events (ts_ms, kind, body, source, run, source_seq, hash)
+             VALUES (0, 'meterlab.v1.TestCaseResult', ?1, ?2, 'run', ?3, ?4)",
+            rusqlite::params![body, source, seq as i64, [0u8; 32].as_slice()],
+        )
+        .unwrap();
+    };
+    if per_row_tx {
+        for seq in 1..=RESULTS {
+            let tx = conn.transaction().unwrap();
+            insert(&tx, seq);
+            tx.commit().unwrap();
+        }
+    } else {
+        let tx = conn.transaction().unwrap();
+        for seq in 1..=RESULTS {
+            insert(&tx, seq);
+        }
+        tx.commit().unwrap();
+    }
+}
+
+fn ingest(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let channel = runtime.block_on(start_gateway(dir.path()));
+    let batch = AtomicU64::new(0);
+
+    let mut group = c.benchmark_group("durable_ingest");
+    group.throughput(Throughput::Elements(RESULTS));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(3));
+    group.bench_function("grpc_result_service", |b| {
+        b.iter(|| {
+            let n = batch.fetch_add(1, Ordering::Relaxed);
+            runtime.block_on(stream_batch(channel.clone(), n));
+        });
+    });
+    let mut conn = open_baseline(&dir.path().join("baseline.db"));
+    group.bench_function("sqlite_direct_tx_per_row", |b| {
+        b.iter(|| insert_rows(&mut conn, batch.fetch_add(1, Ordering::Relaxed), true));
+    });
+    group.bench_function("sqlite_direct_single_tx", |b| {
+        b.iter(|| insert_rows(&mut conn, batch.fetch_add(1, Ordering::Relaxed), false));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ingest);
+criterion_main!(benches);

@@ -1,0 +1,137 @@
+//! `TestCaseResult` -> the governance `CaseResult`, and the stored form of an ingested result.
+//!
+//! The stored body of a result is the protobuf encoding of
+//! `SubmitResult { key: { run_id }, result }` as re-encoded by the server (fields in field-number
+//! order, unknown fields dropped): exactly the "content" of the idempotency contract in
+//! `result.proto`, so the store's byte comparison is the contract's content comparison and
+//! `content_sha256` is the SHA-256 of the body.
+
+use meterlab_governance::event::CaseResult;
+use meterlab_governance::model::CaseId;
+use meterlab_proto::v1 as pb;
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+use super::keys::{case_status_from_proto, phase_from_proto, required, required_text, sha256_hex};
+use crate::error::FieldError;
+
+/// Store `kind` of an ingested result.
+pub const RESULT_KIND: &str = "meterlab.v1.TestCaseResult";
+
+/// A submitted result that passed every field check.
+#[derive(Debug, Clone)]
+pub struct CheckedResult {
+    pub source: String,
+    pub run_id: String,
+    pub seq: u64,
+    /// The governance event body.
+    pub case: CaseResult,
+    /// The stored body (see the module docs).
+    pub body: Vec<u8>,
+    pub content_sha256: [u8; 32],
+}
+
+/// Checks every field of a submission; the error names the first bad field by its dotted path
+/// from `SubmitResult` (e.g. `result.phase.mode`).
+pub fn check_submission(submit: &pb::SubmitResult) -> Result<CheckedResult, FieldError> {
+    let key = required("key", &submit.key)?;
+    let source = required_text("key.source", &key.source)?;
+    let run_id = required_text("key.run_id", &key.run_id)?;
+    if key.seq == 0 || key.seq > i64::MAX as u64 {
+        return Err(FieldError::new(
+            "key.seq",
+            format!("must be in 1..={}, got {}", i64::MAX, key.seq),
+        ));
+    }
+    let result = required("result", &submit.result)?;
+    let case = case_result_from_proto(result).map_err(|e| e.under("result"))?;
+    let body = content_body(&run_id, result);
+    let content_sha256 = Sha256::digest(&body).into();
+    Ok(CheckedResult {
+        source,
+        run_id,
+        seq: key.seq,
+        case,
+        body,
+        content_sha256,
+    })
+}
+
+/// The stored body of a result: the idempotency "content".
+pub fn content_body(run_id: &str, result: &pb::TestCaseResult) -> Vec<u8> {
+    pb::SubmitResult {
+        key: Some(pb::ResultKey {
+            source: String::new(),
+            run_id: run_id.to_owned(),
+            seq: 0,
+        }),
+        result: Some(result.clone()),
+    }
+    .encode_to_vec()
+}
+
+/// Decodes a stored result body back into its governance event (used by the projection replay).
+pub fn case_result_from_body(body: &[u8]) -> Result<CaseResult, String> {
+    let submit = pb::SubmitResult::decode(body)
+        .map_err(|e| format!("stored result does not decode: {e}"))?;
+    let result = submit
+        .result
+        .as_ref()
+        .ok_or_else(|| "stored result has no `result`".to_owned())?;
+    case_result_from_proto(result).map_err(|e| format!("stored result is invalid: {e}"))
+}
+
+/// Field checks of one `TestCaseResult`; paths are relative to it.
+pub fn case_result_from_proto(r: &pb::TestCaseResult) -> Result<CaseResult, FieldError> {
+    let phase = phase_from_proto("phase", &r.phase)?;
+    let case = CaseId::new(required_text("case_id", &r.case_id)?);
+    let case_hash = sha256_hex("case_content_sha256", &r.case_content_sha256)?;
+    let device = required_text("device_id", &r.device_id)?;
+    if r.attempt == 0 {
+        return Err(FieldError::new(
+            "attempt",
+            "attempts are numbered from 1, got 0",
+        ));
+    }
+    let status = case_status_from_proto("status", r.status)?;
+    if !r.evidence_sha256.is_empty() {
+        sha256_hex("evidence_sha256", &r.evidence_sha256)?;
+    }
+    if let Some(elapsed) = &r.elapsed
+        && (elapsed.seconds < 0 || elapsed.nanos < 0 || elapsed.nanos >= 1_000_000_000)
+    {
+        return Err(FieldError::new(
+            "elapsed",
+            format!(
+                "must be a non-negative duration, got {}s {}ns",
+                elapsed.seconds, elapsed.nanos
+            ),
+        ));
+    }
+    for (field, ts) in [
+        ("started_at", &r.started_at),
+        ("finished_at", &r.finished_at),
+    ] {
+        if let Some(ts) = ts
+            && !(0..1_000_000_000).contains(&ts.nanos)
+        {
+            return Err(FieldError::new(
+                field,
+                format!("nanos {} is out of range", ts.nanos),
+            ));
+        }
+    }
+    if let (Some(start), Some(end)) = (&r.started_at, &r.finished_at)
+        && (end.seconds, end.nanos) < (start.seconds, start.nanos)
+    {
+        return Err(FieldError::new("finished_at", "is before started_at"));
+    }
+    Ok(CaseResult {
+        phase,
+        case,
+        case_hash,
+        device,
+        attempt: r.attempt,
+        status,
+    })
+}

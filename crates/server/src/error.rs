@@ -1,0 +1,124 @@
+//! The one error type of the server crate, and how errors become gRPC statuses.
+
+use meterlab_governance::DomainError;
+use meterlab_store::StoreError;
+use tonic::{Code, Status};
+
+/// Everything that can stop the gateway from starting or serving. Every variant names what and
+/// where; per-request problems are gRPC statuses, not `ServerError`s.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store could not be opened, replayed or written.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+
+    /// The rule profile file could not be read.
+    #[error("{path}: cannot read rule profile: {source}")]
+    ProfileRead {
+        /// The profile file.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The rule profile is invalid.
+    #[error(transparent)]
+    Profile(#[from] meterlab_governance::ProfileError),
+
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// gRPC reflection could not be built from the descriptor set.
+    #[error("gRPC reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+
+    /// The transport failed while serving.
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+
+    /// A blocking task (projection replay) panicked or was cancelled.
+    #[error("background task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// A request field that is missing or malformed: the dotted path of the field and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    /// Dotted path, e.g. `result.phase.mode`.
+    pub field: String,
+    /// One sentence.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error at `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The same error one level deeper, e.g. `phase.mode` under `result` is `result.phase.mode`.
+    pub fn under(mut self, parent: &str) -> Self {
+        self.field = if self.field.is_empty() {
+            parent.to_owned()
+        } else {
+            format!("{parent}.{}", self.field)
+        };
+        self
+    }
+}
+
+impl From<FieldError> for Status {
+    fn from(e: FieldError) -> Self {
+        Status::invalid_argument(format!("invalid field {}: {}", e.field, e.message))
+    }
+}
+
+/// A governance event the projection refuses: NOT_FOUND for unknown things, ALREADY_EXISTS for
+/// duplicates, FAILED_PRECONDITION for the rest (illegal transitions, rejected de-scopes).
+pub fn domain_status(error: &DomainError) -> Status {
+    use DomainError::*;
+    let code = match error {
+        UnknownSmso(_) | UnknownDmc(_) | UnknownEntry(_) | UnknownCycle(_) | UnknownPhase(_)
+        | UnknownDnb(_) | UnknownIssue(_) | NotPlanned(_) => Code::NotFound,
+        DuplicateSmso(_)
+        | DuplicateDmc(_)
+        | DuplicateEntry(_)
+        | DuplicateCycle(_)
+        | DuplicatePhase(_)
+        | DuplicateIssue(_)
+        | DuplicateAttempt { .. }
+        | AlreadyDescoped { .. }
+        | AlreadyPlanned(_) => Code::AlreadyExists,
+        BadSeverity(_)
+        | Empty { .. }
+        | BadDate(_)
+        | ZeroAttempt { .. }
+        | WindowReversed { .. }
+        | DuplicateCaseSpec { .. }
+        | IssueWithoutPhase(_)
+        | KnownDefectWithoutWorkaround(_) => Code::InvalidArgument,
+        _ => Code::FailedPrecondition,
+    };
+    Status::new(code, error.to_string())
+}
+
+/// A store failure seen by a request: the store itself is unavailable (the client may retry).
+pub fn store_status(error: &StoreError) -> Status {
+    match error {
+        StoreError::InvalidEvent { .. } => Status::invalid_argument(error.to_string()),
+        StoreError::Conflict { .. } => Status::already_exists(error.to_string()),
+        _ => Status::unavailable(format!("the result store failed; retry later: {error}")),
+    }
+}

@@ -1,0 +1,157 @@
+//! GovernanceService: governance RPCs as events appended durably to the log, then projected;
+//! evaluations read the live projection and never write.
+//!
+//! Not served yet (answered UNIMPLEMENTED with the reason): `RecordRegressionRun` and
+//! `RecordDmcChange`, whose API shapes do not map one-to-one onto governance events (see the
+//! crate report).
+
+mod evaluate;
+mod write;
+
+use std::sync::Arc;
+
+use meterlab_proto::v1 as pb;
+use meterlab_proto::v1::governance_service_server::GovernanceService;
+use meterlab_store::Ack;
+use tonic::{Request, Response, Status};
+
+use crate::ledger::Ledger;
+
+/// The GovernanceService implementation.
+#[derive(Debug, Clone)]
+pub struct GovernanceServiceImpl {
+    ledger: Arc<Ledger>,
+}
+
+impl GovernanceServiceImpl {
+    pub fn new(ledger: Arc<Ledger>) -> Self {
+        GovernanceServiceImpl { ledger }
+    }
+}
+
+fn recorded(ack: &Ack) -> pb::RecordedEvent {
+    pb::RecordedEvent {
+        log_position: ack.global_seq,
+        event_sha256: ack.hash.to_vec(),
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl GovernanceService for GovernanceServiceImpl {
+    async fn register_entry(
+        &self,
+        r: Request<pb::RegisterEntryRequest>,
+    ) -> Reply<pb::RegisterEntryResponse> {
+        self.register_entry_impl(r.into_inner())
+            .await
+            .map(Response::new)
+    }
+    async fn register_phase(
+        &self,
+        r: Request<pb::RegisterPhaseRequest>,
+    ) -> Reply<pb::RecordedEvent> {
+        self.register_phase_impl(r.into_inner())
+            .await
+            .map(Response::new)
+    }
+    async fn start_phase(
+        &self,
+        r: Request<pb::StartPhaseRequest>,
+    ) -> Reply<pb::StartPhaseResponse> {
+        self.start_phase_impl(r.into_inner())
+            .await
+            .map(Response::new)
+    }
+    async fn amend_timetable(
+        &self,
+        r: Request<pb::AmendTimetableRequest>,
+    ) -> Reply<pb::RecordedEvent> {
+        self.amend_timetable_impl(r.into_inner())
+            .await
+            .map(Response::new)
+    }
+    async fn define_cycle(&self, r: Request<pb::DefineCycleRequest>) -> Reply<pb::RecordedEvent> {
+        self.define_cycle_impl(r.into_inner())
+            .await
+            .map(Response::new)
+    }
+    async fn register_depth_breadth(
+        &self,
+        r: Request<pb::RegisterDepthBreadthRequest>,
+    ) -> Reply<pb::RecordedEvent> {
+        self.register_depth_breadth_impl(r.into_inner())
+            .await
+            .map(Response::new)
+    }
+    async fn set_depth_breadth_status(
+        &self,
+        r: Request<pb::SetDepthBreadthStatusRequest>,
+    ) -> Reply<pb::RecordedEvent> {
+        self.set_depth_breadth_status_impl(r.into_inner())
+            .await
+            .map(Response::new)
+    }
+    async fn raise_issue(&self, r: Request<pb::RaiseIssueRequest>) -> Reply<pb::TestingIssue> {
+        self.raise_issue_impl(r.into_inner())
+            .await
+            .map(Response::new)
+    }
+    async fn update_issue(&self, r: Request<pb::UpdateIssueRequest>) -> Reply<pb::TestingIssue> {
+        self.update_issue_impl(r.into_inner())
+            .await
+            .map(Response::new)
+    }
+    async fn list_issues(
+        &self,
+        r: Request<pb::ListIssuesRequest>,
+    ) -> Reply<pb::ListIssuesResponse> {
+        self.list_issues_impl(r.into_inner()).map(Response::new)
+    }
+    async fn request_descope(
+        &self,
+        r: Request<pb::RequestDescopeRequest>,
+    ) -> Reply<pb::DescopeDecision> {
+        self.request_descope_impl(r.into_inner())
+            .await
+            .map(Response::new)
+    }
+    async fn record_regression_run(
+        &self,
+        _: Request<pb::RecordRegressionRunRequest>,
+    ) -> Reply<pb::RecordedEvent> {
+        Err(Status::unimplemented(
+            "RecordRegressionRun is not served yet: regression results cannot be named by a \
+             PhaseKey, so the run would have no results to evaluate",
+        ))
+    }
+    async fn record_dmc_change(
+        &self,
+        _: Request<pb::RecordDmcChangeRequest>,
+    ) -> Reply<pb::RecordDmcChangeResponse> {
+        Err(Status::unimplemented(
+            "RecordDmcChange is not served yet: the governance model needs the TAG consultation \
+             reference and de-selection reason, which the request does not carry",
+        ))
+    }
+    async fn evaluate_phase(&self, r: Request<pb::EvaluatePhaseRequest>) -> Reply<pb::Verdict> {
+        self.evaluate_phase_impl(r.into_inner()).map(Response::new)
+    }
+    async fn evaluate_entry(&self, r: Request<pb::EvaluateEntryRequest>) -> Reply<pb::Verdict> {
+        self.evaluate_entry_impl(r.into_inner()).map(Response::new)
+    }
+    async fn evaluate_cycle(&self, r: Request<pb::EvaluateCycleRequest>) -> Reply<pb::Verdict> {
+        self.evaluate_cycle_impl(r.into_inner()).map(Response::new)
+    }
+    async fn what_if(&self, r: Request<pb::WhatIfRequest>) -> Reply<pb::WhatIfResponse> {
+        self.what_if_impl(r.into_inner()).map(Response::new)
+    }
+    async fn get_completion_report(
+        &self,
+        r: Request<pb::GetCompletionReportRequest>,
+    ) -> Reply<pb::CompletionReport> {
+        self.completion_report_impl(r.into_inner())
+            .map(Response::new)
+    }
+}

@@ -1,0 +1,234 @@
+//! The ledger: the store plus the live governance projection, kept in log order.
+//!
+//! Writes are durable first, projected second: an event is appended to the store, and once the
+//! store has acknowledged it the projection catches up by reading the log from its cursor, so the
+//! live projection always equals a replay of the log prefix it has seen (the same order, hence
+//! the same state, as the rebuild on the next start).
+//!
+//! Events are validated against the projection before they are written, because a log must not
+//! hold events its projection refuses:
+//! - governance writes are serialised by a write gate and trial-applied to a copy of the state;
+//! - results (many concurrent streams, group-committed) are checked without the gate: their
+//!   validity only depends on the phase existing (phases are never removed) and on the attempt not
+//!   being recorded yet, which a reservation table guarantees while the write is in flight.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use meterlab_governance::model::{CaseId, PhaseId};
+use meterlab_governance::{Event, Profile, Projection, VersionedEvent};
+use meterlab_store::{
+    Ack, Checkpoint, IngestKey, NewEvent, Payload, Projector, ReplayCursor, ReplayReport, Store,
+    StoreError,
+};
+use tonic::Status;
+
+use crate::convert::result::CheckedResult;
+use crate::error::{domain_status, store_status};
+use crate::projector::{GOVERNANCE_KIND, GovernanceProjector, PROJECTION_NAME};
+
+type AttemptKey = (PhaseId, CaseId, u32);
+
+struct Live {
+    projector: GovernanceProjector,
+    cursor: ReplayCursor,
+    /// Attempts being written by a result stream, with the key they are written under.
+    reservations: HashMap<AttemptKey, IngestKey>,
+}
+
+/// Why a result cannot be accepted by governance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultRefusal {
+    /// The phase is not registered.
+    UnknownPhase(String),
+    /// The attempt is already recorded (or being recorded) under another key.
+    DuplicateAttempt(String),
+}
+
+/// Store + live projection + rule profile. Shared by every service.
+pub struct Ledger {
+    store: Store,
+    profile: Arc<Profile>,
+    live: Mutex<Live>,
+    gate: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("store", &self.store)
+            .field("profile", &self.profile.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds since the Unix epoch by the system clock: the recorded time of an event (a
+/// record of when, not a timer).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Ledger {
+    /// Rebuilds the projection from the whole log (verifying the hash chain and the last recorded
+    /// checkpoint) and records a new checkpoint. Blocking: run it on a blocking thread.
+    pub fn open(store: Store, profile: Profile) -> Result<(Ledger, ReplayReport), StoreError> {
+        let mut projector = GovernanceProjector::new();
+        let (report, cursor) = store.rebuild_projection(&mut projector)?;
+        if projector.refused_count() > 0 {
+            tracing::warn!(
+                refused = projector.refused_count(),
+                "the governance projection refuses some stored events (kept in the log, not applied)"
+            );
+        }
+        let ledger = Ledger {
+            store,
+            profile: Arc::new(profile),
+            live: Mutex::new(Live {
+                projector,
+                cursor,
+                reservations: HashMap::new(),
+            }),
+            gate: tokio::sync::Mutex::new(()),
+        };
+        Ok((ledger, report))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    fn live(&self) -> MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the current projection and the log position it reflects.
+    pub fn read<T>(&self, f: impl FnOnce(&Projection, u64) -> T) -> T {
+        let live = self.live();
+        let at = live.cursor.head().map_or(0, |h| h.seq);
+        f(live.projector.projection(), at)
+    }
+
+    /// Brings the projection up to at least log position `seq`.
+    pub fn catch_up_to(&self, seq: u64) -> Result<(), StoreError> {
+        let mut live = self.live();
+        if live.cursor.head().map_or(0, |h| h.seq) >= seq {
+            return Ok(());
+        }
+        let Live {
+            projector, cursor, ..
+        } = &mut *live;
+        self.store.catch_up(projector, cursor)?;
+        Ok(())
+    }
+
+    /// Checks a new result against governance and reserves its attempt until [`Ledger::release`].
+    pub fn reserve_result(&self, r: &CheckedResult, key: &IngestKey) -> Result<(), ResultRefusal> {
+        let mut live = self.live();
+        let projection = live.projector.projection();
+        let Some(phase) = projection.phase(&r.case.phase) else {
+            return Err(ResultRefusal::UnknownPhase(format!(
+                "phase {} is not registered in the governance log",
+                r.case.phase
+            )));
+        };
+        let duplicate = || {
+            ResultRefusal::DuplicateAttempt(format!(
+                "attempt {} of case {} in phase {} is already recorded under another key",
+                r.case.attempt, r.case.case, r.case.phase
+            ))
+        };
+        if phase
+            .case(&r.case.case)
+            .is_some_and(|c| c.attempts.iter().any(|a| a.attempt == r.case.attempt))
+        {
+            return Err(duplicate());
+        }
+        let attempt = (r.case.phase.clone(), r.case.case.clone(), r.case.attempt);
+        match live.reservations.get(&attempt) {
+            Some(holder) if holder != key => Err(duplicate()),
+            _ => {
+                live.reservations.insert(attempt, key.clone());
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the reservation of a result's attempt (after it is projected, or failed to store).
+    pub fn release(&self, r: &CheckedResult, key: &IngestKey) {
+        let attempt = (r.case.phase.clone(), r.case.case.clone(), r.case.attempt);
+        let mut live = self.live();
+        if live.reservations.get(&attempt) == Some(key) {
+            live.reservations.remove(&attempt);
+        }
+    }
+
+    /// Appends governance events durably (one transaction), then projects them. Each event is
+    /// first trial-applied to a copy of the current state, so an event the rules refuse is
+    /// answered with a status and nothing is written.
+    pub async fn append(&self, events: Vec<Event>) -> Result<Vec<Ack>, Status> {
+        let _gate = self.gate.lock().await;
+        {
+            let live = self.live();
+            let mut trial = live.projector.projection().clone();
+            for event in &events {
+                trial.apply(event).map_err(|e| domain_status(&e))?;
+            }
+        }
+        let timestamp_ms = now_ms();
+        let mut batch = Vec::with_capacity(events.len());
+        for event in events {
+            let body = serde_json::to_vec(&VersionedEvent::from(event))
+                .map_err(|e| Status::internal(format!("cannot encode governance event: {e}")))?;
+            batch.push(NewEvent {
+                key: None,
+                payload: Payload::new(GOVERNANCE_KIND, body),
+                timestamp_ms,
+            });
+        }
+        let outcomes = self
+            .store
+            .submit(batch)
+            .await
+            .map_err(|e| store_status(&e))?;
+        let mut acks = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            acks.push(outcome.map_err(|e| store_status(&e))?.ack);
+        }
+        let last = acks.last().map_or(0, |a| a.global_seq);
+        self.catch_up_to(last).map_err(|e| store_status(&e))?;
+        let live = self.live();
+        for ack in &acks {
+            if let Some(reason) = live.projector.refusal(ack.global_seq) {
+                return Err(Status::failed_precondition(format!(
+                    "event #{} was written but the projection refused it (state changed \
+                     concurrently): {reason}",
+                    ack.global_seq
+                )));
+            }
+        }
+        Ok(acks)
+    }
+
+    /// Records the projection's fingerprint at its current position, checked on the next start.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        let checkpoint = {
+            let live = self.live();
+            let Some(head) = live.cursor.head() else {
+                return Ok(());
+            };
+            Checkpoint {
+                projection: PROJECTION_NAME.to_owned(),
+                seq: head.seq,
+                fingerprint: live.projector.fingerprint(),
+            }
+        };
+        self.store.record_checkpoint(checkpoint).await
+    }
+}

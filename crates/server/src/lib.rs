@@ -1,0 +1,176 @@
+//! meterlab gateway: the tonic services over the store and the governance engine.
+//!
+//! Owns: `ResultService` (results streamed by any client, acknowledged only once durable,
+//! idempotent by `(source, run, seq)`, with watermarks, size and in-flight limits),
+//! `GovernanceService` (governance RPCs as events in the log, evaluations on the live
+//! projection), gRPC health and reflection, the conversions between `meterlab.v1` protobuf types
+//! and governance domain types ([`convert`], the only place they meet), and the wiring of
+//! [`Gateway`] used by `meterlab serve`.
+//!
+//! Must never depend on the CLI (`meterlab`); the governance engine and the store must never
+//! depend on this crate. DeviceService and RunService are not served here yet.
+//!
+//! Start-up rebuilds the governance projection from the whole log (checking the hash chain and
+//! the last recorded projection checkpoint); shutdown records a new checkpoint.
+#![forbid(unsafe_code)]
+
+pub mod convert;
+mod error;
+mod governance;
+mod ledger;
+mod projector;
+mod results;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use meterlab_governance::{Profile, load_profile};
+use meterlab_proto::v1::governance_service_server::GovernanceServiceServer;
+use meterlab_proto::v1::result_service_server::ResultServiceServer;
+use meterlab_store::{ReplayReport, Store, StoreConfig};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+pub use error::{FieldError, ServerError};
+pub use governance::GovernanceServiceImpl;
+pub use ledger::Ledger;
+pub use projector::{GOVERNANCE_KIND, GovernanceProjector, PROJECTION_NAME};
+pub use results::{RESULTS_RUN, ResultMetrics, ResultServiceImpl, StreamLimits};
+
+/// Largest GovernanceService request accepted (Depth & Breadth documents can be long).
+pub const MAX_GOVERNANCE_MESSAGE_BYTES: usize = 4 << 20;
+
+/// What a gateway serves from.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// SQLite store file (created if absent).
+    pub db: PathBuf,
+    /// The rule profile evaluations use.
+    pub profile: Profile,
+    /// Limits of result streams.
+    pub limits: StreamLimits,
+    /// Store tuning (group commit size, queue depth).
+    pub store: StoreConfig,
+}
+
+/// Reads and validates a rule profile file (TOML); errors name the file and every bad line.
+pub fn load_profile_file(path: &Path) -> Result<Profile, ServerError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ServerError::ProfileRead {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(load_profile(&path.display().to_string(), &text)?)
+}
+
+/// An opened gateway: the store, the rebuilt projection and the services, ready to serve.
+#[derive(Debug)]
+pub struct Gateway {
+    ledger: Arc<Ledger>,
+    results: ResultServiceImpl,
+    governance: GovernanceServiceImpl,
+    replay: ReplayReport,
+}
+
+impl Gateway {
+    /// Opens the store and rebuilds the governance projection from its log.
+    pub async fn open(config: GatewayConfig) -> Result<Gateway, ServerError> {
+        let GatewayConfig {
+            db,
+            profile,
+            limits,
+            store,
+        } = config;
+        let store = tokio::task::spawn_blocking(move || Store::open_sqlite(&db, store)).await??;
+        let gateway = Gateway::with_store(store, profile, limits).await?;
+        tracing::info!(
+            events = gateway.replay.events,
+            checked = gateway.replay.checked.is_some(),
+            "governance projection rebuilt from the log"
+        );
+        Ok(gateway)
+    }
+
+    /// A gateway over an already started store (any backend), e.g. for tests and benches.
+    pub async fn with_store(
+        store: Store,
+        profile: Profile,
+        limits: StreamLimits,
+    ) -> Result<Gateway, ServerError> {
+        let (ledger, replay) =
+            tokio::task::spawn_blocking(move || Ledger::open(store, profile)).await??;
+        let ledger = Arc::new(ledger);
+        Ok(Gateway {
+            results: ResultServiceImpl::new(ledger.clone(), limits),
+            governance: GovernanceServiceImpl::new(ledger.clone()),
+            ledger,
+            replay,
+        })
+    }
+
+    /// What the start-up replay found.
+    pub fn replay(&self) -> &ReplayReport {
+        &self.replay
+    }
+
+    /// The store and live projection.
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+
+    /// ResultService counters.
+    pub fn result_metrics(&self) -> Arc<ResultMetrics> {
+        self.results.metrics()
+    }
+
+    /// Serves ResultService, GovernanceService, health and reflection on `listener` until
+    /// `shutdown` completes; then ends open result streams, waits for in-flight requests and
+    /// records a projection checkpoint.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServerError> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<ResultServiceServer<ResultServiceImpl>>()
+            .await;
+        health
+            .set_serving::<GovernanceServiceServer<GovernanceServiceImpl>>()
+            .await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(meterlab_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let max_result_bytes = self.results.limits().max_message_bytes;
+        let results = self.results.clone();
+        let on_shutdown = async move {
+            shutdown.await;
+            tracing::info!("shutting down: ending result streams");
+            results.shut_down_streams();
+        };
+        tonic::transport::Server::builder()
+            .add_service(health_service)
+            .add_service(reflection)
+            .add_service(
+                ResultServiceServer::new(self.results.clone())
+                    .max_decoding_message_size(max_result_bytes),
+            )
+            .add_service(
+                GovernanceServiceServer::new(self.governance.clone())
+                    .max_decoding_message_size(MAX_GOVERNANCE_MESSAGE_BYTES),
+            )
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), on_shutdown)
+            .await?;
+        self.ledger.checkpoint().await?;
+        tracing::info!("projection checkpoint recorded; gateway stopped");
+        Ok(())
+    }
+}
+
+/// Binds `addr` for [`Gateway::serve`].
+pub async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })
+}

@@ -1,0 +1,146 @@
+//! The governance projection as a store [`Projector`]: how stored events become governance state.
+//!
+//! Two kinds of event feed it: governance events written by the GovernanceService
+//! ([`GOVERNANCE_KIND`], the serde form of `meterlab_governance::VersionedEvent`) and results
+//! ingested by the ResultService ([`RESULT_KIND`]). Events of other kinds belong to other
+//! projections and are counted, not applied.
+//!
+//! An event the domain refuses (it would make the state inconsistent) is recorded as *refused*
+//! with its reason instead of stopping the replay: the server validates every event before
+//! appending it, so a refusal only arises from a race it documents (a de-scope whose cited result
+//! changed while it was being written). Because refusal is a pure function of the log order, a
+//! rebuild refuses exactly the same events and the fingerprint still matches.
+
+use std::collections::BTreeMap;
+
+use meterlab_governance::{Event, Projection, VersionedEvent};
+use meterlab_store::{Hash, Projector, StoredEvent};
+use sha2::{Digest, Sha256};
+
+use crate::convert::result::{RESULT_KIND, case_result_from_body};
+
+/// Store `kind` of a governance event.
+pub const GOVERNANCE_KIND: &str = "meterlab.governance/1";
+/// Name of the projection's checkpoints in the store.
+pub const PROJECTION_NAME: &str = "meterlab-server.governance.v1";
+
+/// Governance state derived from the log.
+#[derive(Debug, Clone, Default)]
+pub struct GovernanceProjector {
+    projection: Projection,
+    refused: BTreeMap<u64, String>,
+    foreign: u64,
+}
+
+impl GovernanceProjector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn projection(&self) -> &Projection {
+        &self.projection
+    }
+
+    /// Why the event at log position `seq` was refused, if it was.
+    pub fn refusal(&self, seq: u64) -> Option<&str> {
+        self.refused.get(&seq).map(String::as_str)
+    }
+
+    /// Number of refused events.
+    pub fn refused_count(&self) -> usize {
+        self.refused.len()
+    }
+
+    /// Decodes a stored event into its governance event; `None` for other kinds.
+    pub fn decode(event: &StoredEvent) -> Result<Option<Event>, String> {
+        match event.payload.kind.as_str() {
+            GOVERNANCE_KIND => serde_json::from_slice::<VersionedEvent>(&event.payload.body)
+                .map(|v| Some(v.into_event()))
+                .map_err(|e| format!("governance event does not decode: {e}")),
+            RESULT_KIND => {
+                case_result_from_body(&event.payload.body).map(|r| Some(Event::ResultRecorded(r)))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+impl Projector for GovernanceProjector {
+    type Error = String;
+
+    fn name(&self) -> &str {
+        PROJECTION_NAME
+    }
+
+    fn apply(&mut self, event: &StoredEvent) -> Result<(), String> {
+        match Self::decode(event)? {
+            None => self.foreign += 1,
+            Some(domain) => {
+                if let Err(error) = self.projection.apply(&domain) {
+                    tracing::warn!(seq = event.seq, %error, "governance projection refused a stored event");
+                    self.refused.insert(event.seq, error.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fingerprint(&self) -> Hash {
+        let p = &self.projection;
+        let mut h = Sha256::new();
+        let mut line = |text: String| {
+            h.update(text.as_bytes());
+            h.update(b"\n");
+        };
+        line(format!("applied {} foreign {}", p.seq(), self.foreign));
+        for (seq, reason) in &self.refused {
+            line(format!("refused {seq} {reason}"));
+        }
+        for (key, entry) in p.entries() {
+            line(format!(
+                "entry {key} phases {} issues {:?} changes {}",
+                entry.phases().len(),
+                entry.issue_counts().0,
+                entry.changes().len()
+            ));
+        }
+        for id in p.phase_ids() {
+            if let Some(phase) = p.phase(id) {
+                let c = phase.coverage();
+                line(format!(
+                    "phase {id} started {:?} exited {:?} coverage {}/{}/{} issues {:?} \
+                     descopes {} timetable {} unsatisfied {:?}",
+                    phase.started(),
+                    phase.exited().map(|(seq, _)| *seq),
+                    c.required,
+                    c.passed,
+                    c.descoped,
+                    phase.issue_counts().0,
+                    phase.descopes().count(),
+                    phase.timetable().len(),
+                    phase.unsatisfied(),
+                ));
+                if let Some(doc) = p.doc(phase.doc()) {
+                    line(format!(
+                        "doc {} {} rev {} cases {}",
+                        phase.doc(),
+                        doc.status.as_str(),
+                        doc.revision,
+                        doc.cases.len()
+                    ));
+                }
+            }
+        }
+        for issue in p.issues() {
+            line(format!(
+                "issue {} {} {} links {} history {}",
+                issue.id,
+                issue.severity,
+                issue.status.as_str(),
+                issue.links.len(),
+                issue.history.len()
+            ));
+        }
+        h.finalize().into()
+    }
+}

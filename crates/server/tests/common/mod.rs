@@ -1,0 +1,321 @@
+//! Shared test support: a gateway on a loopback socket, clients, and a governance setup.
+#![allow(clippy::unwrap_used, dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Condvar, Mutex};
+
+use meterlab_governance::profile::ILLUSTRATIVE_TOML;
+use meterlab_governance::{Profile, load_profile};
+use meterlab_proto::v1 as pb;
+use meterlab_proto::v1::governance_service_client::GovernanceServiceClient;
+use meterlab_proto::v1::result_service_client::ResultServiceClient;
+use meterlab_server::{Gateway, ResultMetrics, StreamLimits};
+use meterlab_store::{Backend, ReaderOpener, SqliteBackend, SqliteOptions, Store, StoreConfig};
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+
+pub fn profile() -> Profile {
+    load_profile("illustrative.toml", ILLUSTRATIVE_TOML).unwrap()
+}
+
+/// A commit gate: while closed, the store's writer waits before starting a transaction.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    pub fn close(&self) {
+        *self.0.0.lock().unwrap() = true;
+    }
+    pub fn open(&self) {
+        *self.0.0.lock().unwrap() = false;
+        self.0.1.notify_all();
+    }
+    fn wait(&self) {
+        let mut closed = self.0.0.lock().unwrap();
+        while *closed {
+            closed = self.0.1.wait(closed).unwrap();
+        }
+    }
+}
+
+/// SQLite, with a gate in front of every write transaction.
+pub struct GatedSqlite {
+    inner: SqliteBackend,
+    gate: Gate,
+}
+
+impl Backend for GatedSqlite {
+    type Reader = <SqliteBackend as Backend>::Reader;
+    type Tx<'a> = <SqliteBackend as Backend>::Tx<'a>;
+
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn reader_opener(&self) -> ReaderOpener<Self::Reader> {
+        self.inner.reader_opener()
+    }
+    fn begin(&mut self) -> meterlab_store::Result<Self::Tx<'_>> {
+        self.gate.wait();
+        self.inner.begin()
+    }
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub metrics: Arc<ResultMetrics>,
+    pub gate: Gate,
+    pub dir: Arc<tempfile::TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start(limits: StreamLimits) -> TestServer {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        TestServer::start_in(dir, limits).await
+    }
+
+    /// Starts a gateway on the store in `dir` (reopening it if it exists).
+    pub async fn start_in(dir: Arc<tempfile::TempDir>, limits: StreamLimits) -> TestServer {
+        let gate = Gate::default();
+        let backend = GatedSqlite {
+            inner: SqliteBackend::open(dir.path().join("lab.db"), SqliteOptions::default())
+                .unwrap(),
+            gate: gate.clone(),
+        };
+        let store = Store::start(backend, StoreConfig::default()).unwrap();
+        let gateway = Gateway::with_store(store, profile(), limits).await.unwrap();
+        let metrics = gateway.result_metrics();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            gateway
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        TestServer {
+            addr,
+            metrics,
+            gate,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Graceful shutdown; returns once the gateway has stopped and released the store.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    pub async fn results(&self) -> ResultServiceClient<Channel> {
+        ResultServiceClient::new(self.channel().await)
+    }
+
+    pub async fn governance(&self) -> GovernanceServiceClient<Channel> {
+        GovernanceServiceClient::new(self.channel().await)
+    }
+}
+
+pub fn entry() -> pb::EntryKey {
+    pb::EntryKey {
+        release: pb::CapabilityRelease::Ioc.into(),
+        smso_id: "smso-a".into(),
+        dmc_id: "dmc-1".into(),
+    }
+}
+
+pub fn phase(test: pb::TestType, mode: pb::InstallationMode) -> pb::PhaseKey {
+    pb::PhaseKey {
+        entry: Some(entry()),
+        test_type: test.into(),
+        mode: mode.into(),
+    }
+}
+
+pub fn mt_active() -> pb::PhaseKey {
+    phase(pb::TestType::Mt, pb::InstallationMode::Active)
+}
+
+pub const CASES: [&str; 3] = ["MT-001", "MT-002", "MT-003"];
+
+/// Registers the entry, its six phases, an agreed MT Depth & Breadth list of [`CASES`] (SRV
+/// 4.1.1) and starts MT active.
+pub async fn setup_governance(client: &mut GovernanceServiceClient<Channel>) {
+    let model = |kind: pb::DeviceKind, model: &str| pb::DeviceModelRef {
+        kind: kind.into(),
+        manufacturer: "Acme".into(),
+        model: model.into(),
+        firmware_version: "1.0".into(),
+    };
+    let registered = client
+        .register_entry(pb::RegisterEntryRequest {
+            entry: Some(entry()),
+            dmc: Some(pb::Dmc {
+                id: "dmc-1".into(),
+                models: vec![
+                    model(pb::DeviceKind::CommsHub, "CH-1"),
+                    model(pb::DeviceKind::Esme, "E-1"),
+                ],
+            }),
+            meta: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(registered.required_phases.len(), 6);
+    for phase in registered.required_phases {
+        client
+            .register_phase(pb::RegisterPhaseRequest {
+                phase: Some(phase),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let key = pb::DepthBreadthKey {
+        release: pb::CapabilityRelease::Ioc.into(),
+        smso_id: "smso-a".into(),
+        test_type: pb::TestType::Mt.into(),
+    };
+    client
+        .register_depth_breadth(pb::RegisterDepthBreadthRequest {
+            document: Some(pb::DepthBreadthDocument {
+                key: Some(key.clone()),
+                version: "1".into(),
+                cases: CASES
+                    .iter()
+                    .map(|c| pb::DepthBreadthCase {
+                        case_id: (*c).into(),
+                        case_content_sha256: vec![7; 32],
+                        srv: "4.1.1".into(),
+                        modes: vec![],
+                    })
+                    .collect(),
+                status: 0,
+            }),
+            meta: None,
+        })
+        .await
+        .unwrap();
+    client
+        .set_depth_breadth_status(pb::SetDepthBreadthStatusRequest {
+            key: Some(key),
+            status: pb::DepthBreadthStatus::Agreed.into(),
+            version: "1".into(),
+            meta: None,
+        })
+        .await
+        .unwrap();
+    let started = client
+        .start_phase(pb::StartPhaseRequest {
+            phase: Some(mt_active()),
+            meta: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(started.started, "{:?}", started.entry_criteria);
+}
+
+pub fn result(case: &str, attempt: u32, status: pb::CaseStatus) -> pb::TestCaseResult {
+    pb::TestCaseResult {
+        phase: Some(mt_active()),
+        case_id: case.into(),
+        case_content_sha256: vec![7; 32],
+        device_id: "esme-1".into(),
+        attempt,
+        status: status.into(),
+        evidence_sha256: vec![9; 32],
+        srv: "4.1.1".into(),
+        ..Default::default()
+    }
+}
+
+pub fn submit(source: &str, seq: u64, result: pb::TestCaseResult) -> pb::ResultStreamRequest {
+    pb::ResultStreamRequest {
+        kind: Some(pb::result_stream_request::Kind::Result(pb::SubmitResult {
+            key: Some(pb::ResultKey {
+                source: source.into(),
+                run_id: "run-1".into(),
+                seq,
+            }),
+            result: Some(result),
+        })),
+    }
+}
+
+pub fn open(source: &str) -> pb::ResultStreamRequest {
+    pb::ResultStreamRequest {
+        kind: Some(pb::result_stream_request::Kind::Open(pb::OpenStream {
+            source: source.into(),
+        })),
+    }
+}
+
+/// An open result stream: a sender of requests and the response stream.
+pub struct ResultStream {
+    pub tx: mpsc::Sender<pb::ResultStreamRequest>,
+    pub rx: tonic::Streaming<pb::ResultStreamResponse>,
+}
+
+impl ResultStream {
+    /// Opens a stream for `source` and returns it with the `opened` answer.
+    pub async fn open(
+        client: &mut ResultServiceClient<Channel>,
+        source: &str,
+    ) -> (ResultStream, pb::StreamOpened) {
+        let (tx, rx) = mpsc::channel(1024);
+        tx.send(open(source)).await.unwrap();
+        let mut rx = client
+            .stream_results(ReceiverStream::new(rx))
+            .await
+            .unwrap()
+            .into_inner();
+        let first = rx.message().await.unwrap().unwrap();
+        let Some(pb::result_stream_response::Kind::Opened(opened)) = first.kind else {
+            panic!("expected opened, got {first:?}");
+        };
+        (ResultStream { tx, rx }, opened)
+    }
+
+    pub async fn send(&self, request: pb::ResultStreamRequest) {
+        self.tx.send(request).await.unwrap();
+    }
+
+    pub async fn next(&mut self) -> pb::result_stream_response::Kind {
+        self.rx.message().await.unwrap().unwrap().kind.unwrap()
+    }
+
+    pub async fn ack(&mut self) -> pb::ResultAck {
+        match self.next().await {
+            pb::result_stream_response::Kind::Ack(a) => a,
+            other => panic!("expected an ack, got {other:?}"),
+        }
+    }
+
+    pub async fn rejection(&mut self) -> pb::ResultRejection {
+        match self.next().await {
+            pb::result_stream_response::Kind::Rejection(r) => r,
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+}
