@@ -169,28 +169,26 @@ async fn stream(
         .into_inner();
     let mut opened_at = 0;
     let mut acked = Vec::new();
-    loop {
-        match responses.message().await {
-            Ok(Some(response)) => match response.kind.unwrap() {
-                pb::result_stream_response::Kind::Opened(o) => {
-                    opened_at = o.watermark.unwrap().acked_seq;
-                    if from > TOTAL {
-                        break;
-                    }
+    // The stream ends with an error when the server dies: everything acknowledged so far must
+    // survive it.
+    while let Ok(Some(response)) = responses.message().await {
+        match response.kind.unwrap() {
+            pb::result_stream_response::Kind::Opened(o) => {
+                opened_at = o.watermark.unwrap().acked_seq;
+                if from > TOTAL {
+                    break;
                 }
-                pb::result_stream_response::Kind::Ack(ack) => {
-                    let seq = ack.key.unwrap().seq;
-                    acked.push(seq);
-                    if !on_ack(seq) || seq == TOTAL {
-                        break;
-                    }
+            }
+            pb::result_stream_response::Kind::Ack(ack) => {
+                let seq = ack.key.unwrap().seq;
+                acked.push(seq);
+                if !on_ack(seq) || seq == TOTAL {
+                    break;
                 }
-                pb::result_stream_response::Kind::Rejection(r) => {
-                    panic!("unexpected rejection {r:?}")
-                }
-            },
-            // The server died: everything acknowledged so far must survive.
-            Ok(None) | Err(_) => break,
+            }
+            pb::result_stream_response::Kind::Rejection(r) => {
+                panic!("unexpected rejection {r:?}")
+            }
         }
     }
     sender.abort();
