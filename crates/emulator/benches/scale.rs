@@ -60,7 +60,9 @@ async fn client(address: std::net::SocketAddr, wport: u16, gets: usize) -> Resul
                 .map_err(|e| e.to_string())?;
             stream.write_all(&bytes).await.map_err(|e| e.to_string())?;
         }
+        let mut progressed = false;
         while let Some(event) = association.poll_event() {
+            progressed = true;
             match event {
                 ClientEvent::Associated { .. } => {}
                 ClientEvent::GetCompleted { result: Ok(_), .. } => done += 1,
@@ -75,6 +77,10 @@ async fn client(address: std::net::SocketAddr, wport: u16, gets: usize) -> Resul
         }
         if done == gets {
             return Ok(done);
+        }
+        if progressed {
+            // Send the request just queued before waiting for more bytes.
+            continue;
         }
         if let Some(pdu) = reassembler.next_pdu() {
             let pdu = pdu.map_err(|e| e.to_string())?;
