@@ -7,10 +7,10 @@ use meterlab_plugin::pb::{AdapterFault, LinkFailure, Timeout, service_error};
 /// A plugin library was refused. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read plugin {path}: {source}")]
+    #[error("cannot read plugin {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("plugin {path} is outside the plugin directory {dir}")]
     OutsideDirectory { path: PathBuf, dir: PathBuf },
@@ -20,16 +20,13 @@ pub enum LoadError {
         pinned: String,
         actual: String,
     },
-    #[error("cannot load plugin {path}: {source}")]
-    Library {
-        path: PathBuf,
-        source: libloading::Error,
-    },
-    #[error("{path} is not a meterlab plugin: symbol `{symbol}` not found ({source})")]
+    #[error("cannot load plugin {path}: {cause}")]
+    Library { path: PathBuf, cause: String },
+    #[error("{path} is not a meterlab plugin: symbol `{symbol}` not found ({cause})")]
     MissingSymbol {
         path: PathBuf,
         symbol: &'static str,
-        source: libloading::Error,
+        cause: String,
     },
     #[error(
         "plugin {path} speaks ABI {plugin_major}.{plugin_minor} but this host speaks ABI \
@@ -89,6 +86,19 @@ pub enum LoadError {
     },
 }
 
+/// `error` and its sources, one after another: libloading keeps the loader's message in a
+/// source, and a plugin refusal must show it.
+pub(crate) fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// What a misbehaving plugin did. Always an infrastructure error, never a device failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Fault {
@@ -120,10 +130,10 @@ pub enum SessionError {
     },
     #[error("link closed: {reason}")]
     LinkClosed { reason: String },
-    #[error("link failed to {operation}: {source}")]
+    #[error("link failed to {operation}: {cause}")]
     Link {
         operation: &'static str,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("the session has ended")]
     Ended,

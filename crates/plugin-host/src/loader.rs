@@ -37,9 +37,9 @@ impl PluginHost {
         let plugin_dir = config
             .plugin_dir
             .canonicalize()
-            .map_err(|source| LoadError::Read {
+            .map_err(|cause| LoadError::Read {
                 path: config.plugin_dir.clone(),
-                source,
+                cause,
             })?;
         Ok(PluginHost {
             config,
@@ -57,9 +57,9 @@ impl PluginHost {
     /// directory. The library is never unloaded.
     pub fn load(&self, path: impl AsRef<Path>) -> Result<Arc<Plugin>, LoadError> {
         let requested = self.plugin_dir.join(path.as_ref());
-        let path = requested.canonicalize().map_err(|source| LoadError::Read {
+        let path = requested.canonicalize().map_err(|cause| LoadError::Read {
             path: requested.clone(),
-            source,
+            cause,
         })?;
         if path.parent() != Some(self.plugin_dir.as_path()) {
             return Err(LoadError::OutsideDirectory {
@@ -71,9 +71,9 @@ impl PluginHost {
         if let Some(plugin) = loaded.get(&path) {
             return Ok(Arc::clone(plugin));
         }
-        let bytes = std::fs::read(&path).map_err(|source| LoadError::Read {
+        let bytes = std::fs::read(&path).map_err(|cause| LoadError::Read {
             path: path.clone(),
-            source,
+            cause,
         })?;
         let sha256: [u8; 32] = Sha256::digest(&bytes).into();
         let file_name = path
@@ -105,9 +105,9 @@ impl PluginHost {
 /// Loads the plugin at `path` without directory or pin checks (for `meterlab plugin inspect`,
 /// which examines a file the user names). The library is never unloaded.
 pub fn inspect_file(path: &Path) -> Result<Plugin, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+    let bytes = std::fs::read(path).map_err(|cause| LoadError::Read {
         path: path.to_owned(),
-        source,
+        cause,
     })?;
     load_unconfined(path, Sha256::digest(&bytes).into())
 }
@@ -116,18 +116,18 @@ fn load_unconfined(path: &Path, sha256: [u8; 32]) -> Result<Plugin, LoadError> {
     // SAFETY: loading a library runs its initialisers; plugins come only from the configured
     // directory (and match their pins when pinned), which is the trust boundary.
     let library =
-        unsafe { libloading::Library::new(path) }.map_err(|source| LoadError::Library {
+        unsafe { libloading::Library::new(path) }.map_err(|cause| LoadError::Library {
             path: path.to_owned(),
-            source,
+            cause: crate::error::with_sources(&cause),
         })?;
     let declaration = {
         // SAFETY: the symbol is declared by the ABI with exactly this signature.
         let entry =
-            unsafe { library.get::<EntryPointV1>(ENTRY_SYMBOL.as_bytes()) }.map_err(|source| {
+            unsafe { library.get::<EntryPointV1>(ENTRY_SYMBOL.as_bytes()) }.map_err(|cause| {
                 LoadError::MissingSymbol {
                     path: path.to_owned(),
                     symbol: ENTRY_SYMBOL,
-                    source,
+                    cause: crate::error::with_sources(&cause),
                 }
             })?;
         // SAFETY: the entry point takes no arguments and returns a pointer to a static.

@@ -234,12 +234,13 @@ impl<L: LinkIo> Session<L> {
             }
             action::Action::ReconfigureLink(settings) => {
                 if self.link_closed.is_none() {
-                    self.link.reconfigure(&settings).await.map_err(|source| {
-                        SessionError::Link {
+                    self.link
+                        .reconfigure(&settings)
+                        .await
+                        .map_err(|cause| SessionError::Link {
                             operation: "reconfigure",
-                            source,
-                        }
-                    })?;
+                            cause,
+                        })?;
                 }
             }
             action::Action::FlushInput(_) => {
@@ -247,9 +248,9 @@ impl<L: LinkIo> Session<L> {
                     self.link
                         .flush_input()
                         .await
-                        .map_err(|source| SessionError::Link {
+                        .map_err(|cause| SessionError::Link {
                             operation: "flush input",
-                            source,
+                            cause,
                         })?;
                 }
             }

@@ -31,7 +31,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         PluginCommand::Inspect { path, output } => {
             let plugin = meterlab_plugin_host::inspect_file(&path)
-                .with_context(|| format!("plugin {} refused", path.display()))?;
+                .context("plugin refused")?;
             let rendered = match output {
                 OutputFormat::Text => render_text(&plugin),
                 OutputFormat::Json => serde_json::to_string_pretty(&render_json(&plugin))?,
