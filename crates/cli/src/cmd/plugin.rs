@@ -30,8 +30,7 @@ enum PluginCommand {
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         PluginCommand::Inspect { path, output } => {
-            let plugin = meterlab_plugin_host::inspect_file(&path)
-                .context("plugin refused")?;
+            let plugin = meterlab_plugin_host::inspect_file(&path).context("plugin refused")?;
             let rendered = match output {
                 OutputFormat::Text => render_text(&plugin),
                 OutputFormat::Json => serde_json::to_string_pretty(&render_json(&plugin))?,
