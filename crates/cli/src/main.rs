@@ -1,4 +1,63 @@
-//! The `meterlab` binary: the only place errors are rendered for humans.
+//! The `meterlab` binary: parses the command line, sets up logging, runs one subcommand, and is
+//! the only place errors are rendered for humans (`anyhow` lives here and nowhere else).
+//!
+//! Each subcommand is a module under `cmd/` with an `Args` struct and a `run` function; adding
+//! one means adding a module and a variant to [`Command`].
+//!
+//! Must not be depended on by any other crate.
 #![forbid(unsafe_code)]
 
-fn main() {}
+mod cmd;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Migration and Systems Integration Testing of SMETS1 meters and comms hubs.
+#[derive(Debug, Parser)]
+#[command(name = "meterlab", version, about)]
+struct Cli {
+    /// Log filter (tracing-subscriber syntax), e.g. `debug` or `meterlab_plugin_host=trace`.
+    #[arg(long, global = true, env = "METERLAB_LOG", default_value = "warn")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Emulate SMETS1 comms hubs and meters (DLMS/COSEM over the TCP wrapper and HDLC on PTYs).
+    Emulate(cmd::emulate::Args),
+    /// Inspect and check adapter plugins.
+    Plugin(cmd::plugin::Args),
+    /// Serve the gRPC gateway (ResultService, GovernanceService, health, reflection).
+    Serve(cmd::serve::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|error| {
+        eprintln!("warning: ignoring --log {:?}: {error}", cli.log);
+        EnvFilter::new("warn")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let result = match cli.command {
+        Command::Emulate(args) => cmd::emulate::run(args),
+        Command::Plugin(args) => cmd::plugin::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per subcommand.
+
+pub mod emulate;
+pub mod plugin;
+pub mod serve;
