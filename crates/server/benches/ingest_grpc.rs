@@ -5,6 +5,12 @@
 //! acknowledgement) and once with all rows in one transaction (the bulk-load upper bound).
 //!
 //! Run: `cargo bench -p meterlab-server --bench ingest_grpc`. Throughput is reported per result.
+//!
+//! Recorded 2026-11-29 on the shared 2-core machine, `--profile dev` (unoptimised; a release run
+//! did not fit the session), 500 results per iteration, means:
+//! - gRPC ResultService, durable acks:  178 ms  -> ~2,800 results/s
+//! - SQLite direct, one tx per row:    2,021 ms ->   ~250 rows/s   (gRPC is ~11x faster: group commit)
+//! - SQLite direct, one tx for all:       13 ms -> ~37,600 rows/s  (gRPC reaches ~7% of the bulk bound)
 #![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
