@@ -29,6 +29,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Everything on one machine: gateway, SQLite store, emulated meters, the MT suite, verdicts.
+    Demo(cmd::demo::Args),
     /// Emulate SMETS1 comms hubs and meters (DLMS/COSEM over the TCP wrapper and HDLC on PTYs).
     Emulate(cmd::emulate::Args),
     /// Inspect and check adapter plugins.
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         .init();
 
     let result = match cli.command {
+        Command::Demo(args) => cmd::demo::run(args),
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::Plugin(args) => cmd::plugin::run(args),
         Command::Serve(args) => cmd::serve::run(args),

@@ -87,7 +87,9 @@ impl Args {
 fn wall_clock() -> SimTime {
     let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX));
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        });
     SimTime::from_millis(millis)
 }
 
@@ -122,8 +124,11 @@ async fn serve(args: Args, scenario: Scenario, overlay: FaultOverlay) -> anyhow:
     let mut lines = Vec::new();
     if args.serial {
         for (index, hub) in emulation.hubs.iter().enumerate() {
-            let line = open_hub_line().with_context(|| format!("cannot open a PTY for hub {}", hub.id))?;
-            endpoints.serial_paths.insert(hub.id.clone(), line.path.clone());
+            let line =
+                open_hub_line().with_context(|| format!("cannot open a PTY for hub {}", hub.id))?;
+            endpoints
+                .serial_paths
+                .insert(hub.id.clone(), line.path.clone());
             lines.push((index, line));
         }
     }
@@ -173,7 +178,9 @@ fn clients(device: &meterlab_devices::Device) -> String {
         .iter()
         .map(|client| match (client.authentication, &client.password) {
             (Authentication::Lls, Some(password)) => format!("{}:lls({password})", client.sap),
-            (authentication, _) if client.ciphered => format!("{}:{authentication}+ciphered", client.sap),
+            (authentication, _) if client.ciphered => {
+                format!("{}:{authentication}+ciphered", client.sap)
+            }
             (authentication, _) => format!("{}:{authentication}", client.sap),
         })
         .collect::<Vec<_>>()
@@ -191,8 +198,14 @@ fn print_table(devices: &DevicesFile, address: &str) {
                 device.dmc.clone(),
                 device.smso.clone(),
                 device.state.to_string(),
-                device.tcp.as_ref().map_or_else(String::new, |tcp| tcp.wport.to_string()),
-                device.serial.as_ref().map_or_else(|| "-".to_owned(), |serial| serial.path.clone()),
+                device
+                    .tcp
+                    .as_ref()
+                    .map_or_else(String::new, |tcp| tcp.wport.to_string()),
+                device
+                    .serial
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), |serial| serial.path.clone()),
                 device.serial.as_ref().map_or_else(
                     || "-".to_owned(),
                     |serial| format!("{}/{}", serial.logical_address, serial.physical_address),
@@ -201,14 +214,19 @@ fn print_table(devices: &DevicesFile, address: &str) {
             ]
         })
         .collect();
-    let header = ["HUB", "DEVICE", "DMC", "SMSO", "STATE", "WPORT", "PTY", "HDLC", "CLIENTS"];
+    let header = [
+        "HUB", "DEVICE", "DMC", "SMSO", "STATE", "WPORT", "PTY", "HDLC", "CLIENTS",
+    ];
     let mut widths = header.map(str::len);
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.len());
         }
     }
-    println!("TCP wrapper listening on {address}; {} logical devices", rows.len());
+    println!(
+        "TCP wrapper listening on {address}; {} logical devices",
+        rows.len()
+    );
     let line = |cells: Vec<&str>| {
         cells
             .iter()
