@@ -24,12 +24,14 @@
 //!
 //! Must never depend on the server or the runner.
 
+mod device_link;
 mod error;
 mod link;
 mod loader;
 mod plugin;
 mod session;
 
+pub use device_link::{DeviceLink, merge_settings};
 pub use error::{Fault, LoadError, SessionError};
 pub use link::{LinkIo, StreamLink};
 pub use loader::{HostConfig, PluginHost, inspect_file};
