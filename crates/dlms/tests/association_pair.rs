@@ -8,8 +8,8 @@ use meterlab_dlms::apdu::{
 };
 use meterlab_dlms::association::{
     AssociationError, ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent,
-    ClientState, CosemObjectModel, RequestContext, SecurityMaterial, ServerAssociation,
-    ServerAuthentication, ServerConfig, ServerEvent, ServerState,
+    ClientState, CosemObjectModel, DEFAULT_RESPONSE_TIMEOUT_MS, RequestContext, SecurityMaterial,
+    ServerAssociation, ServerAuthentication, ServerConfig, ServerEvent, ServerState,
 };
 use meterlab_dlms::axdr::{ClockStatus, Data, DateTime};
 use meterlab_dlms::cosem::{AttributeDescriptor, MethodDescriptor, SelectiveAccess, class_id};
@@ -536,7 +536,7 @@ fn get_with_list_and_timeouts() {
         .unwrap();
     assert!(p.client.poll_transmit().is_some());
     let deadline = p.client.poll_timeout().unwrap();
-    assert_eq!(deadline, 6_000);
+    assert_eq!(deadline, 1_000 + DEFAULT_RESPONSE_TIMEOUT_MS);
     p.client.handle_timeout(deadline - 1);
     assert!(p.client.poll_event().is_none());
     p.client.handle_timeout(deadline);

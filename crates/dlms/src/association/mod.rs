@@ -11,7 +11,10 @@
 mod client;
 mod server;
 
-pub use client::{ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent, ClientState};
+pub use client::{
+    ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent, ClientState,
+    DEFAULT_RESPONSE_TIMEOUT_MS,
+};
 pub use server::{ServerAssociation, ServerAuthentication, ServerConfig, ServerEvent, ServerState};
 
 use crate::apdu::{ApplicationContext, DataAccessResult, Mechanism};

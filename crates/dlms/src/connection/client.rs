@@ -34,7 +34,20 @@ pub struct ClientConnection {
 
 impl ClientConnection {
     /// Composes a transport and an (idle) association.
-    pub fn new(transport: ClientTransport, association: ClientAssociation) -> Self {
+    ///
+    /// Over HDLC the association's response time-out is raised, if needed, to the link's
+    /// give-up time plus one HDLC response time-out
+    /// (`response_timeout_ms × (max_retries + 2)`): an association that gave up earlier would
+    /// abandon a request the link is still retransmitting. When the link does give up, the
+    /// outstanding and queued operations fail at once (see [`ClientAssociation::abort`]).
+    pub fn new(transport: ClientTransport, mut association: ClientAssociation) -> Self {
+        if let ClientTransport::Hdlc(hdlc) = &transport {
+            let link = hdlc.config();
+            association.ensure_response_timeout_at_least(
+                link.give_up_after_ms()
+                    .saturating_add(link.response_timeout_ms),
+            );
+        }
         Self {
             transport,
             association,
@@ -171,6 +184,8 @@ impl ClientConnection {
                     }
                     TransportEvent::Down(reason) => {
                         self.associate_on_link_up = false;
+                        self.association
+                            .abort(&format!("the transport link went down ({reason:?})"));
                         self.events
                             .push_back(ClientConnectionEvent::LinkDown(reason));
                     }

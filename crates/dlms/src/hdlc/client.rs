@@ -79,6 +79,11 @@ impl HdlcClient {
         self.stats
     }
 
+    /// The configuration this client was built with.
+    pub fn config(&self) -> &HdlcConfig {
+        &self.config
+    }
+
     /// Sends SNRM, proposing the configured parameters (none on the wire if they are the defaults).
     pub fn connect(&mut self, now_ms: u64) -> Result<(), HdlcError> {
         if self.state != State::Disconnected {

@@ -51,6 +51,18 @@ impl HdlcConfig {
             ..Self::default()
         }
     }
+
+    /// Client: how long one unanswered exchange is retried before the link fails with
+    /// [`HdlcError::NoResponse`]: the first wait plus one per retry,
+    /// `response_timeout_ms × (max_retries + 1)` (12 s with the defaults).
+    ///
+    /// An application-layer response time-out above this lets the link give up first, with
+    /// the more precise error; [`ClientConnection`](crate::connection::ClientConnection)
+    /// enforces that.
+    pub fn give_up_after_ms(&self) -> u64 {
+        self.response_timeout_ms
+            .saturating_mul(u64::from(self.max_retries).saturating_add(1))
+    }
 }
 
 /// Something a station tells its caller.

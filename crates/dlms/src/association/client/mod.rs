@@ -46,9 +46,17 @@ pub struct ClientConfig {
     pub conformance: Conformance,
     /// client-max-receive-pdu-size.
     pub max_receive_pdu_size: u16,
-    /// How long to wait for each response before failing the operation.
+    /// How long to wait for each response before failing the operation. Over HDLC it must
+    /// exceed the link's own give-up time (`HdlcConfig::give_up_after_ms`), or the association
+    /// abandons requests the link is still retransmitting; `ClientConnection` raises it when
+    /// it does not.
     pub response_timeout_ms: u64,
 }
+
+/// Default [`ClientConfig::response_timeout_ms`]: 15 s, one HDLC response time-out (3 s) above
+/// the default HDLC give-up time of 3 s × (3 retries + 1) = 12 s, so a default-configured
+/// client over HDLC fails a dead link at the link layer first.
+pub const DEFAULT_RESPONSE_TIMEOUT_MS: u64 = 15_000;
 
 impl Default for ClientConfig {
     fn default() -> Self {
@@ -58,7 +66,7 @@ impl Default for ClientConfig {
             cipher: None,
             conformance: Conformance::LN_DEFAULT,
             max_receive_pdu_size: 1024,
-            response_timeout_ms: 5_000,
+            response_timeout_ms: DEFAULT_RESPONSE_TIMEOUT_MS,
         }
     }
 }
@@ -248,6 +256,38 @@ impl ClientAssociation {
     /// The next invocation counter this client will use (persist it between associations).
     pub fn invocation_counter(&self) -> Option<u32> {
         self.config.security.as_ref().map(|s| s.invocation_counter)
+    }
+
+    /// How long each response is waited for.
+    pub fn response_timeout_ms(&self) -> u64 {
+        self.config.response_timeout_ms
+    }
+
+    /// Raises the response time-out to at least `min_ms` (requests already sent keep their
+    /// deadline).
+    pub(crate) fn ensure_response_timeout_at_least(&mut self, min_ms: u64) {
+        if self.config.response_timeout_ms < min_ms {
+            self.config.response_timeout_ms = min_ms;
+        }
+    }
+
+    /// The transport under the association is gone: the outstanding operation and every
+    /// queued one fail at once with `reason` (rather than at their response time-out), and the
+    /// association returns to [`ClientState::Idle`]. A no-op when idle with nothing pending.
+    pub fn abort(&mut self, reason: &str) {
+        if let Some(o) = self.outstanding.take() {
+            let invoke_id = match o.waiting {
+                Waiting::Aare | Waiting::HlsResult | Waiting::Release => None,
+                _ => Some(o.invoke_id),
+            };
+            self.events.push_back(ClientEvent::OperationFailed {
+                invoke_id,
+                reason: reason.to_owned(),
+            });
+        }
+        self.fail_queued(reason);
+        self.transmit.clear();
+        self.state = ClientState::Idle;
     }
 
     /// Supplies a fresh CtoS challenge for the next HLS association.
