@@ -56,9 +56,9 @@ code_enum! {
 /// `Associate-source-diagnostic`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AcseDiagnostic {
-    /// acse-service-user [1]; see the `USER_*` constants.
+    /// acse-service-user \[1\]; see the `USER_*` constants.
     User(u8),
-    /// acse-service-provider [2]: 0 null, 1 no-reason-given, 2 no-common-acse-version.
+    /// acse-service-provider \[2\]: 0 null, 1 no-reason-given, 2 no-common-acse-version.
     Provider(u8),
 }
 

@@ -39,9 +39,9 @@ pub enum GetRequest {
 /// `Get-Data-Result`: a value or why there is none.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GetDataResult {
-    /// data [0].
+    /// data \[0\].
     Data(Data),
-    /// data-access-result [1].
+    /// data-access-result \[1\].
     Error(DataAccessResult),
 }
 
@@ -85,7 +85,7 @@ pub enum GetResponse {
         last_block: bool,
         /// Block number (1-based).
         block_number: u32,
-        /// raw-data [0] (a slice of the encoded result) or data-access-result [1].
+        /// raw-data \[0\] (a slice of the encoded result) or data-access-result \[1\].
         raw: Result<Vec<u8>, DataAccessResult>,
     },
     /// get-response-with-list.

@@ -38,17 +38,17 @@ code_enum! {
 /// ExceptionResponse service-error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ServiceError {
-    /// operation-not-possible [0].
+    /// operation-not-possible \[0\].
     OperationNotPossible,
-    /// service-not-supported [1].
+    /// service-not-supported \[1\].
     ServiceNotSupported,
-    /// other-reason [2].
+    /// other-reason \[2\].
     OtherReason,
-    /// pdu-too-long [3].
+    /// pdu-too-long \[3\].
     PduTooLong,
-    /// deciphering-error [4].
+    /// deciphering-error \[4\].
     DecipheringError,
-    /// invocation-counter-error [5]: the lowest counter value the receiver would accept.
+    /// invocation-counter-error \[5\]: the lowest counter value the receiver would accept.
     InvocationCounterError(u32),
 }
 

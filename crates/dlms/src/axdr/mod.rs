@@ -132,55 +132,55 @@ impl BitString {
 /// A COSEM data value (the xDLMS `Data` CHOICE).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Data {
-    /// `null-data` [0].
+    /// `null-data` \[0\].
     Null,
-    /// `array` [1]: elements of one type.
+    /// `array` \[1\]: elements of one type.
     Array(Vec<Data>),
-    /// `structure` [2].
+    /// `structure` \[2\].
     Structure(Vec<Data>),
-    /// `boolean` [3].
+    /// `boolean` \[3\].
     Boolean(bool),
-    /// `bit-string` [4].
+    /// `bit-string` \[4\].
     BitString(BitString),
-    /// `double-long` [5].
+    /// `double-long` \[5\].
     DoubleLong(i32),
-    /// `double-long-unsigned` [6].
+    /// `double-long-unsigned` \[6\].
     DoubleLongUnsigned(u32),
-    /// `octet-string` [9].
+    /// `octet-string` \[9\].
     OctetString(Vec<u8>),
-    /// `visible-string` [10] (bytes as sent; normally ASCII).
+    /// `visible-string` \[10\] (bytes as sent; normally ASCII).
     VisibleString(Vec<u8>),
-    /// `utf8-string` [12].
+    /// `utf8-string` \[12\].
     Utf8String(String),
-    /// `bcd` [13].
+    /// `bcd` \[13\].
     Bcd(i8),
-    /// `integer` [15].
+    /// `integer` \[15\].
     Integer(i8),
-    /// `long` [16].
+    /// `long` \[16\].
     Long(i16),
-    /// `unsigned` [17].
+    /// `unsigned` \[17\].
     Unsigned(u8),
-    /// `long-unsigned` [18].
+    /// `long-unsigned` \[18\].
     LongUnsigned(u16),
-    /// `compact-array` [19].
+    /// `compact-array` \[19\].
     CompactArray(CompactArray),
-    /// `long64` [20].
+    /// `long64` \[20\].
     Long64(i64),
-    /// `long64-unsigned` [21].
+    /// `long64-unsigned` \[21\].
     Long64Unsigned(u64),
-    /// `enum` [22].
+    /// `enum` \[22\].
     Enum(u8),
-    /// `float32` [23].
+    /// `float32` \[23\].
     Float32(f32),
-    /// `float64` [24].
+    /// `float64` \[24\].
     Float64(f64),
-    /// `date-time` [25].
+    /// `date-time` \[25\].
     DateTime(DateTime),
-    /// `date` [26].
+    /// `date` \[26\].
     Date(Date),
-    /// `time` [27].
+    /// `time` \[27\].
     Time(Time),
-    /// `dont-care` [255].
+    /// `dont-care` \[255\].
     DontCare,
 }
 

@@ -10,7 +10,8 @@
 //!   and reassembly, the LLC header on the first segment, windows up to 7, go-back-N
 //!   retransmission on time-out and an inactivity time-out.
 //!
-//! Not implemented: modulo-128 numbering, REJ/SREJ (answered with FRMR by the server), XID/TEST,
+//! Not implemented: modulo-128 numbering, REJ/SREJ (answered with FRMR by the server, ignored by
+//! the client, which recovers by time-out), XID/TEST,
 //! and the client sending UI frames (received UI frames are delivered as APDUs).
 
 mod address;
