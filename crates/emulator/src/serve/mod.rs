@@ -1,10 +1,11 @@
 //! Serving emulated devices over real transports: the object model bridged to `meterlab-dlms`,
 //! per-connection association sessions, and the tokio listeners (TCP wrapper; HDLC on a PTY).
 
+pub mod alerts;
 pub mod bridge;
 pub mod runtime;
 pub mod serial;
 pub mod session;
 pub mod tcp;
 
-pub use runtime::{Emulator, FaultScope, SimClock};
+pub use runtime::{DeviceIndex, Emulator, FaultScope, Incident, SimClock};

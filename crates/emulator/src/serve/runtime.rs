@@ -1,13 +1,18 @@
 //! The shared state of a running emulator: hubs behind per-hub locks (so thousands of
-//! connections do not contend on one), the simulated clock driven by tokio's clock, and
-//! run-time fault changes.
+//! connections do not contend on one), the simulated clock driven by tokio's clock, the feed
+//! that pushes device events to every open association, and run-time changes (faults,
+//! incidents that raise alerts, reboots).
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
+use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use crate::faults::FaultOverlay;
 use crate::hub::{CommsHub, Emulation};
+use crate::serve::alerts::{AssociationGauge, DeviceEvent, DeviceEventKind, DeviceFeed};
+use crate::serve::session::DeviceSessions;
 use crate::time::SimTime;
 
 /// Simulated time: a fixed simulated instant plus the tokio time elapsed since start, so tests
@@ -44,6 +49,7 @@ pub struct Emulator {
     hubs: Arc<[Mutex<CommsHub>]>,
     seed: u64,
     clock: SimClock,
+    feed: Arc<DeviceFeed>,
 }
 
 /// Which devices a run-time fault change applies to.
@@ -55,16 +61,167 @@ pub enum FaultScope {
     Hub(String),
     /// One device (by name, `<hub>.<role>`).
     Device(String),
+    /// One hub's serial line only (by hub id), not its devices.
+    Link(String),
+}
+
+/// Something that happens to a device from outside and makes it raise an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incident {
+    /// The terminal cover is removed.
+    Tamper,
+    /// The supply fails for `outage` (the device is silent meanwhile), then returns; the
+    /// supply interruption alert is raised when it returns.
+    SupplyInterruption {
+        /// How long the supply stays off.
+        outage: Duration,
+    },
+}
+
+/// Where a device is in the emulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceIndex {
+    /// Hub index.
+    pub hub: usize,
+    /// Device index within the hub.
+    pub device: usize,
 }
 
 impl Emulator {
     /// Starts serving `emulation` with its simulated time reading `start` now.
     pub fn new(emulation: Emulation, start: SimTime) -> Self {
+        let hubs: Arc<[Mutex<CommsHub>]> = emulation.hubs.into_iter().map(Mutex::new).collect();
         Self {
-            hubs: emulation.hubs.into_iter().map(Mutex::new).collect(),
+            feed: Arc::new(DeviceFeed::new(hubs.len())),
+            hubs,
             seed: emulation.seed,
             clock: SimClock::starting_at(start),
         }
+    }
+
+    /// Sessions for device `device` of hub `hub` on one connection, counted as open
+    /// associations so the device's alerts reach them.
+    pub fn device_sessions(&self, hub: usize, device: usize) -> DeviceSessions {
+        match AssociationGauge::new(self.feed.clone(), hub, device) {
+            Some(gauge) => DeviceSessions::tracked(gauge),
+            None => DeviceSessions::default(),
+        }
+    }
+
+    /// Device events (alerts to push, reboots) from now on.
+    pub fn device_events(&self) -> broadcast::Receiver<DeviceEvent> {
+        self.feed.subscribe()
+    }
+
+    /// Broadcasts alerts queued on `hub` (locked by the caller) to the open associations.
+    pub fn publish_alerts(&self, hub_index: usize, hub: &mut CommsHub) -> usize {
+        self.feed.publish(hub_index, hub)
+    }
+
+    /// Associations open to a device over every connection and line.
+    pub fn open_associations(&self, at: DeviceIndex) -> u32 {
+        self.feed.open_associations(at.hub, at.device)
+    }
+
+    /// The device named `<hub>.<role>`.
+    pub fn find_device(&self, name: &str) -> Option<DeviceIndex> {
+        (0..self.hubs.len()).find_map(|hub| {
+            let guard = self.hub(hub)?;
+            let device = guard.devices.iter().position(|device| device.name == name)?;
+            Some(DeviceIndex { hub, device })
+        })
+    }
+
+    /// The index of the hub with this id.
+    pub fn find_hub(&self, id: &str) -> Option<usize> {
+        (0..self.hubs.len()).find(|index| self.hub(*index).is_some_and(|hub| hub.id == id))
+    }
+
+    /// Makes `incident` happen to a device now; its alert is pushed at once on every open
+    /// association (or queued for the next one). A supply interruption with an outage restores
+    /// the supply later, from a task: call it within a tokio runtime.
+    pub fn inject(&self, at: DeviceIndex, incident: Incident) {
+        let (_, now) = self.clock.now();
+        let Some(mut hub) = self.hub(at.hub) else {
+            return;
+        };
+        let Some(emulated) = hub.devices.get_mut(at.device) else {
+            return;
+        };
+        tracing::info!(device = %emulated.name, ?incident, "incident");
+        match incident {
+            Incident::Tamper => emulated.device.tamper(now),
+            Incident::SupplyInterruption { outage } => {
+                emulated.device.power_fail(now);
+                if outage.is_zero() {
+                    emulated.device.power_restore(now);
+                } else {
+                    let emulator = self.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(outage).await;
+                        emulator.restore_supply(at);
+                    });
+                }
+            }
+        }
+        self.feed.publish(at.hub, &mut hub);
+    }
+
+    fn restore_supply(&self, at: DeviceIndex) {
+        let (_, now) = self.clock.now();
+        if let Some(mut hub) = self.hub(at.hub) {
+            if let Some(emulated) = hub.devices.get_mut(at.device) {
+                emulated.device.power_restore(now);
+            }
+            self.feed.publish(at.hub, &mut hub);
+        }
+    }
+
+    /// Makes `incident` happen to a device after `delay` (from a task: call it within a tokio
+    /// runtime).
+    pub fn schedule(&self, at: DeviceIndex, incident: Incident, delay: Duration) {
+        if delay.is_zero() {
+            self.inject(at, incident);
+            return;
+        }
+        let emulator = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            emulator.inject(at, incident);
+        });
+    }
+
+    /// Reboots the devices in `scope` now: each logs it and every link to it is dropped.
+    /// Returns how many devices rebooted.
+    pub fn reboot(&self, scope: &FaultScope) -> usize {
+        let (_, now) = self.clock.now();
+        let mut rebooted = 0;
+        for index in 0..self.hubs.len() {
+            let Some(mut hub) = self.hub(index) else {
+                continue;
+            };
+            let hub_id = hub.id.clone();
+            for (device_index, emulated) in hub.devices.iter_mut().enumerate() {
+                let selected = match scope {
+                    FaultScope::All => true,
+                    FaultScope::Hub(id) | FaultScope::Link(id) => *id == hub_id,
+                    FaultScope::Device(name) => emulated.name == *name,
+                };
+                if !selected {
+                    continue;
+                }
+                emulated.device.reboot(now);
+                tracing::info!(device = %emulated.name, "rebooted (control)");
+                self.feed.send(DeviceEvent {
+                    hub: index,
+                    device: device_index,
+                    wport: emulated.wport,
+                    kind: DeviceEventKind::Reboot,
+                });
+                rebooted += 1;
+            }
+        }
+        rebooted
     }
 
     /// The simulated clock.
@@ -100,7 +257,8 @@ impl Emulator {
         Some((index, device))
     }
 
-    /// Applies a fault change at run time; returns how many devices it touched.
+    /// Applies a fault change at run time; returns how many devices (or, for a link, lines) it
+    /// touched.
     pub fn set_faults(&self, scope: &FaultScope, overlay: &FaultOverlay) -> usize {
         let mut touched = 0;
         for index in 0..self.hubs.len() {
@@ -111,6 +269,13 @@ impl Emulator {
                 FaultScope::All => true,
                 FaultScope::Hub(id) => hub.id == *id,
                 FaultScope::Device(_) => true,
+                FaultScope::Link(id) => {
+                    if hub.id == *id {
+                        hub.faults = overlay.apply(hub.faults);
+                        touched += 1;
+                    }
+                    false
+                }
             };
             if !hub_matches {
                 continue;

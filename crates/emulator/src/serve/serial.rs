@@ -1,6 +1,10 @@
 //! HDLC (IEC 62056-46) on a pseudo-terminal per hub: the hub's logical devices share the line,
 //! each an HDLC secondary station at its own server address, and every byte the emulator sends
 //! is paced at the line's baud rate (a PTY does not pace itself).
+//!
+//! Alerts wake the line up as soon as a device raises them: the EventNotification is queued on
+//! every open association to that device and, HDLC being normal response mode, goes out at
+//! once if the client's poll is waiting for it, else on the client's next poll.
 
 use std::time::Duration;
 
@@ -10,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_serial::{SerialPort, SerialStream};
 
 use crate::faults::{FaultDice, apply_fate};
+use crate::serve::alerts::{DeviceEvent, DeviceEventKind, next_event};
 use crate::serve::runtime::Emulator;
 use crate::serve::session::DeviceSessions;
 
@@ -57,6 +62,12 @@ pub async fn write_paced<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
+enum Wake {
+    Read(usize),
+    Timeout,
+    Device(DeviceEvent),
+}
+
 struct Station {
     device_index: usize,
     logical: u16,
@@ -98,13 +109,14 @@ pub async fn serve_hdlc<S: AsyncRead + AsyncWrite + Unpin>(
                 device_index,
                 logical: device.hdlc_logical,
                 hdlc: HdlcServer::new(HdlcConfig::server(), address),
-                sessions: DeviceSessions::default(),
+                sessions: emulator.device_sessions(hub_index, device_index),
             });
         }
         (stations, hub.faults.serial_baud.unwrap_or(hub.baud))
     };
     let mut pacer = Pacer::new(LineSettings::eight_n_one(baud));
     let mut dice = FaultDice::new(emulator.seed(), &format!("serial:{label}"));
+    let mut events = emulator.device_events();
     let mut buffer = vec![0u8; 2048];
     loop {
         let (now_ms, _) = emulator.clock().now();
@@ -112,29 +124,52 @@ pub async fn serve_hdlc<S: AsyncRead + AsyncWrite + Unpin>(
             .iter()
             .filter_map(|station| station.hdlc.poll_timeout())
             .min();
-        let wait = next_timeout.map(|at| Duration::from_millis(at.saturating_sub(now_ms)));
-        let read = match wait {
-            Some(wait) => match tokio::time::timeout(wait, stream.read(&mut buffer)).await {
-                Ok(read) => Some(read?),
-                Err(_) => None,
-            },
-            None => Some(stream.read(&mut buffer).await?),
+        let timeout = async {
+            match next_timeout {
+                Some(at) => {
+                    tokio::time::sleep(Duration::from_millis(at.saturating_sub(now_ms))).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let wake = tokio::select! {
+            read = stream.read(&mut buffer) => Wake::Read(read?),
+            () = timeout => Wake::Timeout,
+            event = next_event(&mut events, Some(hub_index)) => Wake::Device(event),
         };
         let (now_ms, now) = emulator.clock().now();
-        match read {
-            Some(0) => return Ok(()),
-            Some(count) => {
+        let mut alert = None;
+        match wake {
+            Wake::Read(0) => return Ok(()),
+            Wake::Read(count) => {
                 for station in &mut stations {
                     station.hdlc.handle_bytes(&buffer[..count], now_ms);
                 }
             }
-            None => {
+            Wake::Timeout => {
                 for station in &mut stations {
                     if station.hdlc.poll_timeout().is_some_and(|at| at <= now_ms) {
                         station.hdlc.handle_timeout(now_ms);
                     }
                 }
             }
+            Wake::Device(DeviceEvent {
+                device,
+                kind: DeviceEventKind::Reboot,
+                ..
+            }) => {
+                // The rebooted device's link and associations are gone; its client's next
+                // poll gets DM.
+                for station in stations.iter_mut().filter(|s| s.device_index == device) {
+                    station.hdlc.disconnect();
+                    station.sessions.reset();
+                }
+            }
+            Wake::Device(DeviceEvent {
+                device,
+                kind: DeviceEventKind::Alert(raised),
+                ..
+            }) => alert = Some((device, raised)),
         }
         let mut outgoing = Vec::new();
         let (faults, line_baud) = {
@@ -145,6 +180,17 @@ pub async fn serve_hdlc<S: AsyncRead + AsyncWrite + Unpin>(
             let mut line_faults = hub.faults;
             for station in &mut stations {
                 let device = &mut hub.devices[station.device_index];
+                if let Some((alerted, raised)) = alert
+                    && alerted == station.device_index
+                    && device.device.is_powered()
+                    && !device.faults.silent
+                {
+                    for (_, apdu) in station.sessions.push_alert(&mut device.device, &raised) {
+                        if let Err(error) = station.hdlc.send_apdu(&apdu, now_ms) {
+                            tracing::debug!(device = %device.name, %error, "alert not sent");
+                        }
+                    }
+                }
                 while let Some(event) = station.hdlc.poll_event() {
                     match event {
                         HdlcEvent::Apdu(apdu) => {
@@ -186,6 +232,9 @@ pub async fn serve_hdlc<S: AsyncRead + AsyncWrite + Unpin>(
                     }
                 }
             }
+            // Requests may have raised alerts (image activation) or opened the first
+            // association to a device with queued ones.
+            emulator.publish_alerts(hub_index, &mut hub);
             (line_faults, line_baud)
         };
         if outgoing.is_empty() {

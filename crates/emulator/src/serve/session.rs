@@ -1,6 +1,10 @@
 //! Sans-IO serving of one logical device to the clients of one transport connection: a
 //! `ServerAssociation` per client SAP, built from the device's current credentials, with the
 //! association-level faults (refusal) and alert push applied.
+//!
+//! Sessions made by [`Emulator::device_sessions`](crate::serve::Emulator::device_sessions) count
+//! their open associations so the emulator knows whom to push a device's alerts to, as they are
+//! raised; standalone sessions ([`DeviceSessions::default`]) push queued alerts after a request.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -17,9 +21,11 @@ use meterlab_dlms::obis::Obis as DlmsObis;
 use meterlab_dlms::security::{Keys, SecurityControl};
 
 use crate::device::LogicalDevice;
+use crate::events::Alert;
 use crate::faults::FaultConfig;
 use crate::objects::ObjectRole;
 use crate::security::{AccessLevel, ClientCredential};
+use crate::serve::alerts::AssociationGauge;
 use crate::serve::bridge::ServedDevice;
 use crate::time::SimTime;
 
@@ -37,6 +43,7 @@ pub struct Served {
 #[derive(Debug, Default)]
 pub struct DeviceSessions {
     associations: HashMap<u8, ServerAssociation>,
+    gauge: Option<AssociationGauge>,
 }
 
 fn hls_challenge() -> Vec<u8> {
@@ -89,9 +96,54 @@ fn rejection(diagnostic: u8, result: AssociationResult) -> Vec<u8> {
 }
 
 impl DeviceSessions {
+    /// Sessions whose open associations are counted by `gauge`; alerts are then pushed by the
+    /// serving loop through [`push_alert`](Self::push_alert), to every open association.
+    pub fn tracked(gauge: AssociationGauge) -> Self {
+        Self {
+            associations: HashMap::new(),
+            gauge: Some(gauge),
+        }
+    }
+
     /// Drops every association (link lost, reboot).
     pub fn reset(&mut self) {
         self.associations.clear();
+        self.recount();
+    }
+
+    fn associated_count(&self) -> u32 {
+        let open = self
+            .associations
+            .values()
+            .filter(|association| association.state() == ServerState::Associated)
+            .count();
+        u32::try_from(open).unwrap_or(u32::MAX)
+    }
+
+    fn recount(&mut self) {
+        let open = self.associated_count();
+        if let Some(gauge) = self.gauge.as_mut() {
+            gauge.set(open);
+        }
+    }
+
+    /// Pushes `alert` as an EventNotification on every open association of this device;
+    /// returns the APDUs with the client SAP each goes to.
+    pub fn push_alert(&mut self, device: &mut LogicalDevice, alert: &Alert) -> Vec<(u8, Vec<u8>)> {
+        let mut pushed = Vec::new();
+        for (client_sap, association) in &mut self.associations {
+            if association.state() != ServerState::Associated {
+                continue;
+            }
+            notify(device, association, alert);
+            if let Some(next) = association.invocation_counter() {
+                device.security_mut().advance_invocation_counter(next);
+            }
+            while let Some(bytes) = association.poll_transmit() {
+                pushed.push((*client_sap, bytes));
+            }
+        }
+        pushed
     }
 
     /// Whether any client is associated.
@@ -203,31 +255,38 @@ impl DeviceSessions {
                 .security_mut()
                 .record_client_counter(client_sap, last);
         }
-        if association.state() == ServerState::Associated && device.pending_alerts() > 0 {
-            push_alerts(device, association);
+        if self.gauge.is_none()
+            && association.state() == ServerState::Associated
+            && device.pending_alerts() > 0
+        {
+            for alert in device.take_alerts() {
+                notify(device, association, &alert);
+            }
+            if let Some(next) = association.invocation_counter() {
+                device.security_mut().advance_invocation_counter(next);
+            }
         }
         while let Some(bytes) = association.poll_transmit() {
             served.responses.push(bytes);
         }
+        self.recount();
         served
     }
 }
 
-/// Pushes queued alerts as EventNotifications carrying the event code.
-fn push_alerts(device: &mut LogicalDevice, association: &mut ServerAssociation) {
+/// Queues an alert as an EventNotification carrying its event code.
+fn notify(device: &LogicalDevice, association: &mut ServerAssociation, alert: &Alert) {
     let Some(entry) = device.directory().by_role(ObjectRole::EventCode).copied() else {
         return;
     };
-    for alert in device.take_alerts() {
-        let code = u8::try_from(alert.kind.event_code().code()).unwrap_or(u8::MAX);
-        let attribute = AttributeDescriptor {
-            class_id: entry.class_id,
-            instance: DlmsObis(entry.obis.0),
-            attribute_id: 2,
-        };
-        let time = DateTime::from_octets(&alert.at.to_cosem()).ok();
-        if let Err(error) = association.event_notification(time, attribute, Data::Unsigned(code)) {
-            tracing::warn!(%error, "alert not pushed");
-        }
+    let code = u8::try_from(alert.kind.event_code().code()).unwrap_or(u8::MAX);
+    let attribute = AttributeDescriptor {
+        class_id: entry.class_id,
+        instance: DlmsObis(entry.obis.0),
+        attribute_id: 2,
+    };
+    let time = DateTime::from_octets(&alert.at.to_cosem()).ok();
+    if let Err(error) = association.event_notification(time, attribute, Data::Unsigned(code)) {
+        tracing::warn!(%error, "alert not pushed");
     }
 }

@@ -1,16 +1,17 @@
 //! The DLMS TCP wrapper listener (IEC 62056-47): one port, logical devices by destination wPort,
 //! client SAP = source wPort. Each connection has its own associations; malformed input is
-//! logged and dropped without touching other connections.
+//! logged and dropped without touching other connections. A device's alerts are pushed on the
+//! connection as soon as they are raised, without waiting for a request.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use meterlab_dlms::wrapper::{self, Reassembler};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
-use crate::faults::{FaultDice, FrameFate, apply_fate};
+use crate::faults::{FaultConfig, FaultDice, FrameFate, apply_fate};
+use crate::serve::alerts::{DeviceEvent, DeviceEventKind, next_event};
 use crate::serve::runtime::Emulator;
 use crate::serve::session::DeviceSessions;
 
@@ -24,7 +25,8 @@ pub async fn serve_tcp(emulator: Emulator, listener: TcpListener) -> std::io::Re
         let _ = stream.set_nodelay(true);
         let emulator = emulator.clone();
         tokio::spawn(async move {
-            if let Err(error) = serve_connection(emulator, stream, peer).await {
+            let label = peer.to_string();
+            if let Err(error) = serve_wrapper_stream(emulator, stream, &label).await {
                 tracing::debug!(%peer, %error, "connection ended");
             }
         });
@@ -36,48 +38,101 @@ struct Reply {
     latency_ms: u32,
 }
 
-async fn serve_connection(
+enum Wake {
+    Read(usize),
+    Reboot,
+    Device(DeviceEvent),
+}
+
+/// Serves one wrapper connection (a TCP stream in production, an in-memory duplex in tests)
+/// until the peer closes it, the device reboots or I/O fails.
+pub async fn serve_wrapper_stream<S: AsyncRead + AsyncWrite + Unpin>(
     emulator: Emulator,
-    mut stream: TcpStream,
-    peer: SocketAddr,
+    mut stream: S,
+    label: &str,
 ) -> std::io::Result<()> {
-    tracing::debug!(%peer, "connected");
+    tracing::debug!(peer = label, "connected");
     let mut reassembler = Reassembler::new(MAX_WRAPPED_APDU);
     let mut sessions: HashMap<u16, DeviceSessions> = HashMap::new();
-    let mut dice = FaultDice::new(emulator.seed(), &format!("tcp:{peer}"));
+    let mut dice = FaultDice::new(emulator.seed(), &format!("tcp:{label}"));
+    let mut events = emulator.device_events();
     let mut buffer = vec![0u8; 4096];
     let mut next_reboot: Option<tokio::time::Instant> = None;
     loop {
-        let read = match next_reboot {
-            Some(at) => match tokio::time::timeout_at(at, stream.read(&mut buffer)).await {
-                Ok(read) => read?,
-                Err(_) => {
-                    reboot_devices(&emulator, &sessions);
-                    tracing::info!(%peer, "device rebooted (fault): connection dropped");
-                    return Ok(());
-                }
-            },
-            None => stream.read(&mut buffer).await?,
-        };
-        if read == 0 {
-            return Ok(());
-        }
-        reassembler.push(&buffer[..read]);
-        while let Some(pdu) = reassembler.next_pdu() {
-            let pdu = match pdu {
-                Ok(pdu) => pdu,
-                Err(error) => {
-                    tracing::info!(%peer, %error, "malformed wrapper PDU dropped");
-                    continue;
-                }
-            };
-            let replies = handle_pdu(&emulator, &mut sessions, &mut dice, pdu, &mut next_reboot);
-            for reply in replies {
-                if reply.latency_ms > 0 {
-                    tokio::time::sleep(Duration::from_millis(u64::from(reply.latency_ms))).await;
-                }
-                stream.write_all(&reply.bytes).await?;
+        let reboot = async {
+            match next_reboot {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
             }
+        };
+        let wake = tokio::select! {
+            read = stream.read(&mut buffer) => Wake::Read(read?),
+            () = reboot => Wake::Reboot,
+            event = next_event(&mut events, None) => Wake::Device(event),
+        };
+        let replies = match wake {
+            Wake::Read(0) => return Ok(()),
+            Wake::Read(read) => {
+                reassembler.push(&buffer[..read]);
+                let mut replies = Vec::new();
+                while let Some(pdu) = reassembler.next_pdu() {
+                    match pdu {
+                        Ok(pdu) => replies.extend(handle_pdu(
+                            &emulator,
+                            &mut sessions,
+                            &mut dice,
+                            pdu,
+                            &mut next_reboot,
+                        )),
+                        Err(error) => {
+                            tracing::info!(peer = label, %error, "malformed wrapper PDU dropped");
+                        }
+                    }
+                }
+                replies
+            }
+            Wake::Reboot => {
+                reboot_devices(&emulator, &sessions);
+                tracing::info!(peer = label, "device rebooted (fault): connection dropped");
+                return Ok(());
+            }
+            Wake::Device(event) => {
+                let Some(session) = sessions.get_mut(&event.wport) else {
+                    continue;
+                };
+                match event.kind {
+                    DeviceEventKind::Reboot => {
+                        tracing::info!(peer = label, wport = event.wport, "device rebooted: connection dropped");
+                        return Ok(());
+                    }
+                    DeviceEventKind::Alert(alert) => {
+                        let Some(mut hub) = emulator.hub(event.hub) else {
+                            continue;
+                        };
+                        let Some(emulated) = hub.devices.get_mut(event.device) else {
+                            continue;
+                        };
+                        let faults = emulated.faults;
+                        if !emulated.device.is_powered() || faults.silent {
+                            continue;
+                        }
+                        let pushed = session.push_alert(&mut emulated.device, &alert);
+                        drop(hub);
+                        pushed
+                            .into_iter()
+                            .filter_map(|(client_sap, apdu)| {
+                                wrap_reply(&mut dice, &faults, event.wport, u16::from(client_sap), &apdu)
+                            })
+                            .collect()
+                    }
+                }
+            }
+        };
+        for reply in replies {
+            if reply.latency_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(u64::from(reply.latency_ms))).await;
+            }
+            stream.write_all(&reply.bytes).await?;
         }
     }
 }
@@ -126,7 +181,10 @@ fn handle_pdu(
     if !apply_fate(&dice.frame_fate(&faults, apdu.len()), &mut apdu) {
         return Vec::new();
     }
-    let served = sessions.entry(pdu.destination).or_default().handle(
+    let served = sessions
+        .entry(pdu.destination)
+        .or_insert_with(|| emulator.device_sessions(hub_index, device_index))
+        .handle(
         &mut emulated.device,
         &faults,
         client_sap,
@@ -135,31 +193,45 @@ fn handle_pdu(
         now_ms,
         now,
     );
+    // The request may have raised an alert (image activation) or opened the first association
+    // to a device with queued ones: push them on every open association, this one included.
+    emulator.publish_alerts(hub_index, &mut hub);
     drop(hub);
     served
         .responses
         .into_iter()
         .filter_map(|response| {
-            let mut bytes = match wrapper::encode(pdu.destination, pdu.source, &response) {
-                Ok(bytes) => bytes,
-                Err(error) => {
-                    tracing::warn!(%error, "response too long for the wrapper");
-                    return None;
-                }
-            };
-            let fate = dice.frame_fate(&faults, bytes.len());
-            // Corrupting the header would desynchronise the stream; real corruption hits the APDU.
-            let fate = match fate {
-                FrameFate::Corrupt { byte, bit } => FrameFate::Corrupt {
-                    byte: wrapper::HEADER_LEN + byte % response.len().max(1),
-                    bit,
-                },
-                other => other,
-            };
-            apply_fate(&fate, &mut bytes).then_some(Reply {
-                bytes,
-                latency_ms: faults.latency_ms,
-            })
+            wrap_reply(dice, &faults, pdu.destination, pdu.source, &response)
         })
         .collect()
+}
+
+/// Wraps an APDU from `wport` to `client`, with the device's frame faults applied.
+fn wrap_reply(
+    dice: &mut FaultDice,
+    faults: &FaultConfig,
+    wport: u16,
+    client: u16,
+    apdu: &[u8],
+) -> Option<Reply> {
+    let mut bytes = match wrapper::encode(wport, client, apdu) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::warn!(%error, "response too long for the wrapper");
+            return None;
+        }
+    };
+    let fate = dice.frame_fate(faults, bytes.len());
+    // Corrupting the header would desynchronise the stream; real corruption hits the APDU.
+    let fate = match fate {
+        FrameFate::Corrupt { byte, bit } => FrameFate::Corrupt {
+            byte: wrapper::HEADER_LEN + byte % apdu.len().max(1),
+            bit,
+        },
+        other => other,
+    };
+    apply_fate(&fate, &mut bytes).then_some(Reply {
+        bytes,
+        latency_ms: faults.latency_ms,
+    })
 }

@@ -1,0 +1,189 @@
+//! Alerts pushed on open associations as they happen: clients that hold an association and
+//! send nothing receive the EventNotification (over the wrapper, on tokio's paused clock).
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use meterlab_dlms::association::{
+    ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent,
+};
+use meterlab_dlms::axdr::Data;
+use meterlab_dlms::wrapper::{self, Reassembler};
+use meterlab_emulator::SimTime;
+use meterlab_emulator::hub::{Emulation, LLS_CLIENT_SAP};
+use meterlab_emulator::scenario::Scenario;
+use meterlab_emulator::serve::tcp::serve_wrapper_stream;
+use meterlab_emulator::serve::{DeviceIndex, Emulator, FaultScope, Incident};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::time::Instant;
+
+const START: SimTime = SimTime::from_unix_secs(1_761_955_200);
+const ESME: DeviceIndex = DeviceIndex { hub: 0, device: 1 };
+const TAMPER: u8 = 40;
+const POWER_UP: u8 = 2;
+
+fn emulator() -> Emulator {
+    Emulator::new(
+        Emulation::build(&Scenario::generated(1), START).unwrap(),
+        START,
+    )
+}
+
+struct Client {
+    stream: DuplexStream,
+    association: ClientAssociation,
+    reassembler: Reassembler,
+    wport: u16,
+}
+
+enum Heard {
+    Event(ClientEvent),
+    Closed,
+    Nothing,
+}
+
+impl Client {
+    fn connect(emulator: &Emulator, wport: u16, label: &str) -> Self {
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        let emulator = emulator.clone();
+        let label = label.to_owned();
+        tokio::spawn(async move { serve_wrapper_stream(emulator, theirs, &label).await });
+        Self {
+            stream: ours,
+            association: ClientAssociation::new(ClientConfig {
+                authentication: ClientAuthentication::Lls {
+                    password: b"00000001".to_vec(),
+                },
+                ..ClientConfig::default()
+            })
+            .unwrap(),
+            reassembler: Reassembler::new(u16::MAX),
+            wport,
+        }
+    }
+
+    /// Sends what the client queued, then waits up to `patience` for its next event.
+    async fn listen(&mut self, patience: Duration) -> Heard {
+        while let Some(apdu) = self.association.poll_transmit() {
+            let bytes = wrapper::encode(u16::from(LLS_CLIENT_SAP), self.wport, &apdu).unwrap();
+            self.stream.write_all(&bytes).await.unwrap();
+        }
+        let deadline = Instant::now() + patience;
+        let mut buffer = [0u8; 2048];
+        loop {
+            if let Some(event) = self.association.poll_event() {
+                return Heard::Event(event);
+            }
+            if let Some(pdu) = self.reassembler.next_pdu() {
+                let pdu = pdu.unwrap();
+                self.association.handle_apdu(0, &pdu.apdu).unwrap();
+                continue;
+            }
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut buffer)).await {
+                Err(_) => return Heard::Nothing,
+                Ok(Ok(0) | Err(_)) => return Heard::Closed,
+                Ok(Ok(read)) => self.reassembler.push(&buffer[..read]),
+            }
+        }
+    }
+
+    async fn associate(&mut self) {
+        self.association.connect(0).unwrap();
+        match self.listen(Duration::from_secs(5)).await {
+            Heard::Event(ClientEvent::Associated { .. }) => {}
+            Heard::Event(other) => panic!("{other:?}"),
+            _ => panic!("no AARE"),
+        }
+    }
+
+    /// The event code of the next EventNotification, waiting up to `patience` without sending.
+    async fn alert(&mut self, patience: Duration) -> Option<u8> {
+        match self.listen(patience).await {
+            Heard::Event(ClientEvent::EventNotification(notification)) => match notification.value
+            {
+                Data::Unsigned(code) => Some(code),
+                other => panic!("event code {other:?}"),
+            },
+            Heard::Event(other) => panic!("{other:?}"),
+            Heard::Closed => panic!("connection closed"),
+            Heard::Nothing => None,
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_association_receives_an_alert_when_it_happens_on_every_connection() {
+    let emulator = emulator();
+    let mut first = Client::connect(&emulator, 2, "first");
+    let mut second = Client::connect(&emulator, 2, "second");
+    let mut gas = Client::connect(&emulator, 3, "gas");
+    first.associate().await;
+    second.associate().await;
+    gas.associate().await;
+    assert_eq!(emulator.open_associations(ESME), 2);
+
+    let scheduled = Instant::now();
+    emulator.schedule(ESME, Incident::Tamper, Duration::from_secs(30));
+    assert_eq!(first.alert(Duration::from_secs(60)).await, Some(TAMPER));
+    let waited = scheduled.elapsed();
+    assert!(
+        waited >= Duration::from_secs(30) && waited < Duration::from_secs(31),
+        "pushed after {waited:?}"
+    );
+    assert_eq!(second.alert(Duration::from_secs(1)).await, Some(TAMPER));
+    // The gas meter saw no tamper, and nothing is left queued on the ESME.
+    assert_eq!(gas.alert(Duration::from_secs(60)).await, None);
+    assert_eq!(emulator.hub(0).unwrap().devices[1].device.pending_alerts(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alert_raised_with_no_association_open_goes_to_the_next_one() {
+    let emulator = emulator();
+    emulator.inject(ESME, Incident::Tamper);
+    assert_eq!(emulator.hub(0).unwrap().devices[1].device.pending_alerts(), 1);
+    let mut client = Client::connect(&emulator, 2, "late");
+    client.associate().await;
+    assert_eq!(client.alert(Duration::from_secs(1)).await, Some(TAMPER));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_supply_interruption_silences_the_meter_and_is_reported_when_power_returns() {
+    let emulator = emulator();
+    let mut client = Client::connect(&emulator, 2, "outage");
+    client.associate().await;
+    let began = Instant::now();
+    emulator.inject(
+        ESME,
+        Incident::SupplyInterruption {
+            outage: Duration::from_secs(10),
+        },
+    );
+    assert!(!emulator.hub(0).unwrap().devices[1].device.is_powered());
+    assert_eq!(client.alert(Duration::from_secs(20)).await, Some(POWER_UP));
+    assert!(began.elapsed() >= Duration::from_secs(10));
+    assert!(emulator.hub(0).unwrap().devices[1].device.is_powered());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reboot_drops_the_connections_to_the_device_and_its_count() {
+    let emulator = emulator();
+    let mut esme = Client::connect(&emulator, 2, "esme");
+    let mut gas = Client::connect(&emulator, 3, "gas");
+    esme.associate().await;
+    gas.associate().await;
+    assert_eq!(
+        emulator.reboot(&FaultScope::Device("hub-00001.esme".into())),
+        1
+    );
+    assert!(matches!(
+        esme.listen(Duration::from_secs(5)).await,
+        Heard::Closed
+    ));
+    assert!(matches!(
+        gas.listen(Duration::from_secs(5)).await,
+        Heard::Nothing
+    ));
+    // The serving task has ended and given back its association.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(emulator.open_associations(ESME), 0);
+}
