@@ -65,10 +65,12 @@
 //! Tested in memory against `dlms-cosem-rs` 0.1, an implementation we did not write, in both
 //! directions over the wrapper (`tests/interop_wrapper.rs`) and over HDLC: link level
 //! (`tests/interop_hdlc.rs`) and application level (`tests/interop_hdlc_our_client.rs`,
-//! `tests/interop_hdlc_their_client.rs`: LLS association and rejection, GET of a register's
-//! value and scaler_unit, a load profile long enough for GET block transfer and HDLC
-//! segmentation, windows 1 and 7, release and DISC). Each test's doc comment lists which of
-//! their functions it exercises.
+//! `tests/interop_hdlc_their_client.rs`: LLS association and rejection, HLS-GMAC with glo-
+//! ciphering, GET of a register's value and scaler_unit, a load profile long enough for GET
+//! block transfer and HDLC segmentation, windows 1 and 7, release and DISC). Each test's doc
+//! comment lists which of their functions it exercises. Their link layer has no retransmission
+//! and does not limit bursts to the window, so lossy-link recovery is tested only between our
+//! own stations (`tests/pair_*.rs`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -14,7 +14,14 @@
 //!   AuthMechanism::Low, password }` for AARQ→AARE (LLS, InitiateRequest/Response),
 //!   GET-normal, GET-next with their block transfer (`get-response-with-datablock`) and
 //!   RLRQ→RLRE; values come from their `ObjectStore` and are encoded with their
-//!   `axdr::Data`/`DataBuf` encoders.
+//!   `axdr::Data`/`DataBuf` encoders. With `AuthMechanism::HighGmac` and
+//!   `SecurityPolicy::authenticated_encrypted(SecuritySuite::Suite0)` also their 4-pass HLS
+//!   (StoC from `RustCryptoProvider::with_rng`, GMAC check of our f(StoC), their f(CtoS)) and
+//!   their AES-GCM glo- ciphering of every xDLMS APDU.
+//!
+//! Their link layer does not limit a burst to the negotiated window (their segmenter sends
+//! every segment of an LSDU back to back, P/F on the last) and never retransmits; our receiver
+//! accepts in-sequence frames beyond its window, so that is not exercised as an error here.
 //!
 //! The LLC headers are checked against their `LLC_REQUEST` and produced from their
 //! `LLC_RESPONSE`. Their `Framer::discarded()` staying at zero proves every byte we sent was
@@ -27,7 +34,9 @@ use dlms_cosem_rs::acse::AuthMechanism;
 use dlms_cosem_rs::axdr::{Data as TheirData, DataBuf};
 use dlms_cosem_rs::codec::{Encode, Writer};
 use dlms_cosem_rs::cosem::AttributeAccess;
-use dlms_cosem_rs::security::{KeyRing, RustCryptoProvider, Secret};
+use dlms_cosem_rs::security::{
+    FixedRandom, KeyRing, RustCryptoProvider, Secret, SecurityPolicy, SecuritySuite, SystemTitle,
+};
 use dlms_cosem_rs::server::{ObjectStore, Server, ServerConfig, ServerState, StoreResult};
 use dlms_cosem_rs::transport::hdlc::{
     Control, Event, LLC_REQUEST, LLC_RESPONSE, LinkState, Parameters,
@@ -36,7 +45,7 @@ use dlms_cosem_rs::xdlms::{DataAccessResult as TheirResult, SelectiveAccess as T
 use interop_support::*;
 use meterlab_dlms::apdu::{AcseDiagnostic, AssociationResult, DataAccessResult};
 use meterlab_dlms::association::{
-    ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent,
+    ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent, SecurityMaterial,
 };
 use meterlab_dlms::axdr::Data;
 use meterlab_dlms::connection::{ClientConnection, ClientConnectionEvent, ClientTransport};
@@ -46,6 +55,7 @@ use meterlab_dlms::hdlc::{
     DisconnectReason, HdlcAddress, HdlcClient, HdlcConfig, HdlcParameters, HdlcStats,
 };
 use meterlab_dlms::obis::Obis;
+use meterlab_dlms::security::{Keys, SecurityControl};
 
 const PASSWORD: &[u8] = b"12345678";
 
@@ -82,7 +92,7 @@ impl ObjectStore for TheirObjects {
 /// Their meter: their HDLC station in front of their `Server`.
 struct TheirMeter {
     station: TheirStation,
-    server: Box<Server<TheirObjects, RustCryptoProvider, 8192>>,
+    server: Box<Server<TheirObjects, RustCryptoProvider<FixedRandom>, 8192>>,
     /// RR polls from us answered with their RR (we asked before they had anything to say).
     idle_polls: usize,
     /// RRs they sent asking for our next segment.
@@ -90,18 +100,14 @@ struct TheirMeter {
 }
 
 impl TheirMeter {
-    fn new(parameters: Parameters, password: &[u8]) -> Self {
-        let config = ServerConfig {
-            mechanism: AuthMechanism::Low,
-            password: Some(Secret::new(password).unwrap()),
-            ..ServerConfig::default()
-        };
+    fn new(parameters: Parameters, config: ServerConfig, keys: KeyRing) -> Self {
         Self {
             station: TheirStation::server(parameters),
             server: Box::new(Server::new(
                 config,
                 TheirObjects,
-                RustCryptoProvider::new(KeyRing::default()),
+                // Their HLS StoC challenge comes from this source.
+                RustCryptoProvider::with_rng(keys, FixedRandom(0x5A)),
             )),
             idle_polls: 0,
             segment_polls: 0,
@@ -148,7 +154,29 @@ struct Bench {
 }
 
 impl Bench {
+    /// LLS: we send `PASSWORD`, their meter expects `password`.
     fn new(ours: HdlcParameters, theirs: Parameters, password: &[u8]) -> Self {
+        let association = ClientConfig {
+            authentication: ClientAuthentication::Lls {
+                password: PASSWORD.to_vec(),
+            },
+            ..ClientConfig::default()
+        };
+        let meter = ServerConfig {
+            mechanism: AuthMechanism::Low,
+            password: Some(Secret::new(password).unwrap()),
+            ..ServerConfig::default()
+        };
+        Self::with(ours, theirs, association, meter, KeyRing::default())
+    }
+
+    fn with(
+        ours: HdlcParameters,
+        theirs: Parameters,
+        association: ClientConfig,
+        meter: ServerConfig,
+        keys: KeyRing,
+    ) -> Self {
         let hdlc = HdlcClient::new(
             HdlcConfig {
                 parameters: ours,
@@ -157,16 +185,10 @@ impl Bench {
             HdlcAddress::client(CLIENT_SAP).unwrap(),
             HdlcAddress::server(SERVER_LOGICAL, Some(SERVER_PHYSICAL)).unwrap(),
         );
-        let association = ClientAssociation::new(ClientConfig {
-            authentication: ClientAuthentication::Lls {
-                password: PASSWORD.to_vec(),
-            },
-            ..ClientConfig::default()
-        })
-        .unwrap();
+        let association = ClientAssociation::new(association).unwrap();
         Self {
             client: ClientConnection::new(ClientTransport::Hdlc(hdlc), association),
-            meter: TheirMeter::new(theirs, password),
+            meter: TheirMeter::new(theirs, meter, keys),
             now: 0,
             events: Vec::new(),
         }
@@ -442,4 +464,74 @@ fn their_meter_rejects_our_wrong_lls_password_with_diagnostic_13() {
         ))
     );
     assert_ne!(bench.meter.server.state(), ServerState::Associated);
+}
+
+const GUEK: [u8; 16] = *b"0123456789ABCDEF";
+const GAK: [u8; 16] = *b"authentication-k";
+const CLIENT_TITLE: [u8; 8] = *b"MLB\x00\x00\x00\x00\x01";
+const METER_TITLE: [u8; 8] = *b"LGZ\x00\x12\x34\x56\x78";
+
+/// HLS-GMAC (mechanism 5, suite 0) and glo- ciphering (authenticated and encrypted) against
+/// their `Server` with `SecurityPolicy::authenticated_encrypted(Suite0)`: their GMAC check of
+/// our f(StoC), our check of their f(CtoS), their AES-GCM on every xDLMS APDU both ways
+/// (including the ciphered InitiateRequest/Response and the blocked, segmented profile).
+#[test]
+fn our_client_hls_gmac_ciphered_association_with_their_meter() {
+    let association = ClientConfig {
+        authentication: ClientAuthentication::HlsGmac {
+            client_challenge: b"our-CtoS-challng".to_vec(),
+        },
+        security: Some(SecurityMaterial {
+            system_title: CLIENT_TITLE,
+            keys: Keys {
+                encryption: GUEK,
+                authentication: GAK,
+            },
+            invocation_counter: 1,
+        }),
+        cipher: Some(SecurityControl::AUTHENTICATED_ENCRYPTED),
+        ..ClientConfig::default()
+    };
+    let meter = ServerConfig {
+        system_title: Some(SystemTitle::new(METER_TITLE)),
+        mechanism: AuthMechanism::HighGmac,
+        security: SecurityPolicy::authenticated_encrypted(SecuritySuite::Suite0),
+        ..ServerConfig::default()
+    };
+    let mut bench = Bench::with(
+        HdlcParameters::default(),
+        Parameters::default(),
+        association,
+        meter,
+        KeyRing::new(GUEK, GAK),
+    );
+    bench.associate();
+    assert!(
+        bench.events.iter().any(|e| matches!(
+            e,
+            ClientConnectionEvent::Association(ClientEvent::Associated { .. })
+        )),
+        "{:?}",
+        bench.events
+    );
+    assert_eq!(bench.meter.server.state(), ServerState::Associated);
+    assert_eq!(
+        bench.client.association().server_system_title(),
+        Some(METER_TITLE)
+    );
+    assert_eq!(
+        bench.get(class_id::REGISTER, ENERGY, 2),
+        Ok(Data::DoubleLongUnsigned(ENERGY_VALUE))
+    );
+    assert_eq!(
+        bench.get(class_id::PROFILE_GENERIC, LOAD_PROFILE, 2),
+        Ok(expected_profile())
+    );
+    bench.client.release(bench.now).unwrap();
+    bench.run_until(|events| {
+        events
+            .iter()
+            .any(|e| matches!(e, ClientConnectionEvent::Association(ClientEvent::Released)))
+    });
+    bench.assert_clean();
 }

@@ -11,6 +11,8 @@
 //!   GET-next, their decoding of our `get-response-with-datablock`), `BlockCollector`
 //!   (reassembles our blocks and decodes the value with their A-XDR decoder), `release_request`
 //!   (RLRQ, our RLRE → `Response::Released`); values compared as their `axdr::DataBuf`;
+//!   with `AuthMechanism::HighGmac` and `SecurityPolicy::authenticated_encrypted(Suite0)` also
+//!   `hls_reply_request` / `handle_hls_reply_response` and their AES-GCM on every xDLMS APDU;
 //! * link layer — `Connection` in `Role::Client`: `connect` (SNRM with their `Parameters`),
 //!   `Connection::segmenter` + `next_frame` (their I-frames and LLC_REQUEST header),
 //!   `Connection::poll` (RR asking for our next segment when their `handle` says
@@ -25,20 +27,23 @@ use dlms_cosem_rs::axdr::DataBuf;
 use dlms_cosem_rs::client::{
     AssociationStep, BlockCollector, ClientConfig as TheirClientConfig, ClientSession, Response,
 };
-use dlms_cosem_rs::security::{KeyRing, RustCryptoProvider, Secret};
+use dlms_cosem_rs::security::{
+    FixedRandom, KeyRing, RustCryptoProvider, Secret, SecurityPolicy, SecuritySuite, SystemTitle,
+};
 use dlms_cosem_rs::transport::hdlc::{Event, LLC_REQUEST, LLC_RESPONSE, LinkState, Parameters};
 use dlms_cosem_rs::xdlms::AttributeDescriptor as TheirAttribute;
 use interop_support::*;
 use meterlab_dlms::apdu::{DataAccessResult, Mechanism};
 use meterlab_dlms::association::{
-    CosemObjectModel, RequestContext, ServerAssociation, ServerAuthentication, ServerConfig,
-    ServerEvent,
+    CosemObjectModel, RequestContext, SecurityMaterial, ServerAssociation, ServerAuthentication,
+    ServerConfig, ServerEvent,
 };
 use meterlab_dlms::axdr::Data;
 use meterlab_dlms::connection::{ServerConnection, ServerConnectionEvent, ServerTransport};
 use meterlab_dlms::cosem::classes::ScalerUnit;
 use meterlab_dlms::cosem::{AttributeDescriptor, MethodDescriptor, SelectiveAccess, class_id};
 use meterlab_dlms::hdlc::{DisconnectReason, HdlcAddress, HdlcConfig, HdlcParameters, HdlcServer};
+use meterlab_dlms::security::{Keys, SecurityControl};
 
 const PASSWORD: &[u8] = b"12345678";
 
@@ -97,7 +102,7 @@ struct Bench {
     server: ServerConnection,
     model: OurObjects,
     theirs: TheirStation,
-    session: ClientSession<RustCryptoProvider>,
+    session: ClientSession<RustCryptoProvider<FixedRandom>>,
     now: u64,
     server_events: Vec<ServerConnectionEvent>,
     /// RRs their link sent asking our server for its next segment.
@@ -107,7 +112,30 @@ struct Bench {
 }
 
 impl Bench {
+    /// LLS: our server expects `PASSWORD`, their client sends `password`.
     fn new(ours: HdlcParameters, theirs: Parameters, password: &[u8]) -> Self {
+        let server = ServerConfig {
+            authentication: ServerAuthentication::Lls {
+                password: PASSWORD.to_vec(),
+            },
+            ..ServerConfig::default()
+        };
+        let client = TheirClientConfig {
+            client_sap: CLIENT_SAP,
+            mechanism: AuthMechanism::Low,
+            password: Some(Secret::new(password).unwrap()),
+            ..TheirClientConfig::default()
+        };
+        Self::with(ours, theirs, server, client, KeyRing::default())
+    }
+
+    fn with(
+        ours: HdlcParameters,
+        theirs: Parameters,
+        server: ServerConfig,
+        client: TheirClientConfig,
+        keys: KeyRing,
+    ) -> Self {
         let hdlc = HdlcServer::new(
             HdlcConfig {
                 parameters: ours,
@@ -115,24 +143,16 @@ impl Bench {
             },
             HdlcAddress::server(SERVER_LOGICAL, Some(SERVER_PHYSICAL)).unwrap(),
         );
-        let association = ServerAssociation::new(ServerConfig {
-            authentication: ServerAuthentication::Lls {
-                password: PASSWORD.to_vec(),
-            },
-            ..ServerConfig::default()
-        })
-        .unwrap();
-        let config = TheirClientConfig {
-            client_sap: CLIENT_SAP,
-            mechanism: AuthMechanism::Low,
-            password: Some(Secret::new(password).unwrap()),
-            ..TheirClientConfig::default()
-        };
+        let association = ServerAssociation::new(server).unwrap();
         Self {
             server: ServerConnection::new(ServerTransport::Hdlc(hdlc), association),
             model: OurObjects,
             theirs: TheirStation::client(theirs),
-            session: ClientSession::new(config, RustCryptoProvider::new(KeyRing::default())),
+            // Their HLS CtoS challenge comes from this source.
+            session: ClientSession::new(
+                client,
+                RustCryptoProvider::with_rng(keys, FixedRandom(0x33)),
+            ),
             now: 0,
             server_events: Vec::new(),
             segment_polls: 0,
@@ -195,7 +215,14 @@ impl Bench {
         let mut out = [0u8; 1024];
         let n = self.session.associate_request(&mut out).unwrap();
         let aare = self.exchange(&out[..n]);
-        self.session.handle_associate_response(&aare).unwrap()
+        match self.session.handle_associate_response(&aare).unwrap() {
+            AssociationStep::HlsReplyRequired => {
+                let n = self.session.hls_reply_request(&mut out).unwrap();
+                let reply = self.exchange(&out[..n]);
+                self.session.handle_hls_reply_response(&reply).unwrap()
+            }
+            step => step,
+        }
     }
 
     /// Their GET, following our blocks with their GET-next until the last one.
@@ -391,4 +418,60 @@ fn our_server_rejects_their_wrong_lls_password_with_diagnostic_13() {
         e,
         ServerConnectionEvent::Association(ServerEvent::Rejected { .. })
     )));
+}
+
+const GUEK: [u8; 16] = *b"0123456789ABCDEF";
+const GAK: [u8; 16] = *b"authentication-k";
+const CLIENT_TITLE: [u8; 8] = *b"DCR\x00\x00\x00\x00\x07";
+const METER_TITLE: [u8; 8] = *b"MLB\x00\x12\x34\x56\x78";
+
+/// HLS-GMAC (mechanism 5, suite 0) and glo- ciphering (authenticated and encrypted) from their
+/// `ClientSession` with `SecurityPolicy::authenticated_encrypted(Suite0)`: `associate_request`,
+/// `hls_reply_request` / `handle_hls_reply_response` (their f(StoC), their check of our
+/// f(CtoS)), their AES-GCM protection and unprotection of every xDLMS APDU, including our
+/// blocked, segmented, ciphered load profile.
+#[test]
+fn their_client_hls_gmac_ciphered_association_with_our_server() {
+    let server = ServerConfig {
+        authentication: ServerAuthentication::HlsGmac,
+        security: Some(SecurityMaterial {
+            system_title: METER_TITLE,
+            keys: Keys {
+                encryption: GUEK,
+                authentication: GAK,
+            },
+            invocation_counter: 1,
+        }),
+        cipher: Some(SecurityControl::AUTHENTICATED_ENCRYPTED),
+        hls_challenge: b"our-StoC-challng".to_vec(),
+        ..ServerConfig::default()
+    };
+    let client = TheirClientConfig {
+        client_sap: CLIENT_SAP,
+        system_title: Some(SystemTitle::new(CLIENT_TITLE)),
+        mechanism: AuthMechanism::HighGmac,
+        security: SecurityPolicy::authenticated_encrypted(SecuritySuite::Suite0),
+        ..TheirClientConfig::default()
+    };
+    let mut bench = Bench::with(
+        HdlcParameters::default(),
+        Parameters::default(),
+        server,
+        client,
+        KeyRing::new(GUEK, GAK),
+    );
+    assert_eq!(bench.associate(), AssociationStep::Established);
+    assert!(bench.server_events.iter().any(|e| matches!(
+        e,
+        ServerConnectionEvent::Association(ServerEvent::Associated {
+            mechanism: Mechanism::HlsGmac,
+            client_system_title: Some(CLIENT_TITLE),
+        })
+    )));
+    assert_eq!(
+        bench.get(3, ENERGY, 2),
+        DataBuf::DoubleLongUnsigned(ENERGY_VALUE)
+    );
+    assert_eq!(bench.get(7, LOAD_PROFILE, 2), their_profile_buffer());
+    bench.assert_clean();
 }

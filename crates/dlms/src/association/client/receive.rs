@@ -163,26 +163,26 @@ impl ClientAssociation {
             return Ok(());
         }
         let Some(Apdu::InitiateResponse(resp)) = initiate else {
-            self.state = ClientState::Idle;
-            self.fail_queued("the association ended before the request was sent");
-            return Err(AssociationError::Unexpected(
-                "accepted AARE without an InitiateResponse",
-            ));
+            return Err(self.abandon_aare("accepted AARE without an InitiateResponse"));
         };
         self.conformance = resp.conformance;
         self.server_max_pdu = resp.server_max_receive_pdu_size;
         match &self.config.authentication {
             ClientAuthentication::HlsGmac { .. } => {
-                let stoc =
-                    aare.responding_authentication_value
-                        .ok_or(AssociationError::Unexpected(
-                            "HLS AARE without a StoC challenge",
-                        ))?;
-                if aare.diagnostic
-                    != AcseDiagnostic::User(AcseDiagnostic::USER_AUTHENTICATION_REQUIRED)
-                {
-                    return Err(AssociationError::Unexpected(
-                        "HLS AARE without authentication-required",
+                let Some(stoc) = aare.responding_authentication_value else {
+                    return Err(self.abandon_aare("HLS AARE without a StoC challenge"));
+                };
+                // The Green Book's AARE says authentication-required (14); some servers
+                // (dlms-cosem-rs 0.1) send null (0) with the StoC challenge. Either way
+                // passes 3 and 4 follow and f(CtoS) must verify, so both are accepted.
+                if !matches!(
+                    aare.diagnostic,
+                    AcseDiagnostic::User(
+                        AcseDiagnostic::USER_AUTHENTICATION_REQUIRED | AcseDiagnostic::USER_NULL
+                    )
+                ) {
+                    return Err(self.abandon_aare(
+                        "HLS AARE with a diagnostic other than authentication-required or null",
                     ));
                 }
                 let sec = self
@@ -217,6 +217,14 @@ impl ClientAssociation {
             _ => self.associated(),
         }
         Ok(())
+    }
+
+    /// An AARE we cannot proceed from: back to idle (not stuck waiting with no deadline),
+    /// queued requests failed, and the error to report.
+    fn abandon_aare(&mut self, reason: &'static str) -> AssociationError {
+        self.state = ClientState::Idle;
+        self.fail_queued("the association ended before the request was sent");
+        AssociationError::Unexpected(reason)
     }
 
     fn associated(&mut self) {
