@@ -37,6 +37,8 @@ enum Command {
     Plugin(cmd::plugin::Args),
     /// Serve the gRPC gateway (ResultService, GovernanceService, health, reflection).
     Serve(cmd::serve::Args),
+    /// Check a result store (hash chain of the append-only log).
+    Store(cmd::store::Args),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::Plugin(args) => cmd::plugin::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Store(args) => cmd::store::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -155,6 +155,7 @@ fn events() -> (Vec<Event>, Vec<PhaseId>) {
             issue: id,
             severity: Severity::new((r % 5) as u8 + 1).unwrap(),
             title: format!("issue {id}"),
+            description: String::new(),
             links,
         });
     }

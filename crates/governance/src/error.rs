@@ -60,10 +60,11 @@ pub enum DomainError {
         from: &'static str,
         to: &'static str,
     },
-    #[error("phase {phase} case {case}: attempt {attempt} is already recorded")]
+    #[error("phase {phase} case {case}: attempt {attempt} on device {device} is already recorded")]
     DuplicateAttempt {
         phase: Box<PhaseId>,
         case: CaseId,
+        device: String,
         attempt: u32,
     },
     #[error("phase {phase} case {case}: attempt numbers start at 1")]

@@ -114,7 +114,15 @@ pub enum Event {
         issue: IssueId,
         severity: Severity,
         title: String,
+        /// What was seen; absent from events written before descriptions were recorded.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        description: String,
         links: Vec<IssueLink>,
+    },
+    /// The issue's description is replaced (the previous text stays in the log).
+    IssueDescribed {
+        issue: IssueId,
+        description: String,
     },
     IssueLinked {
         issue: IssueId,
@@ -226,6 +234,7 @@ impl Event {
             Event::PhaseStarted { .. } => "phase_started",
             Event::ResultRecorded(_) => "result_recorded",
             Event::IssueRaised { .. } => "issue_raised",
+            Event::IssueDescribed { .. } => "issue_described",
             Event::IssueLinked { .. } => "issue_linked",
             Event::IssueSeverityChanged { .. } => "issue_severity_changed",
             Event::IssueStatusChanged { .. } => "issue_status_changed",
@@ -258,9 +267,10 @@ impl Event {
             }
             Event::PhaseStarted { phase } => format!("start {phase}"),
             Event::ResultRecorded(r) => format!(
-                "{} case {} attempt {} {}",
+                "{} case {} device {} attempt {} {}",
                 r.phase,
                 r.case,
+                r.device,
                 r.attempt,
                 r.status.as_str()
             ),
@@ -269,6 +279,7 @@ impl Event {
             } => {
                 format!("raise issue {issue} at {severity}")
             }
+            Event::IssueDescribed { issue, .. } => format!("describe issue {issue}"),
             Event::IssueLinked { issue, link } => format!("link issue {issue} to {}", link.phase),
             Event::IssueSeverityChanged {
                 issue, severity, ..

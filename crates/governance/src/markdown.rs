@@ -117,16 +117,17 @@ pub fn report_markdown(r: &CompletionReport) -> String {
     if !r.issues.is_empty() {
         let _ = writeln!(
             out,
-            "\n| issue | severity | status | title | workaround |\n|---|---|---|---|---|"
+            "\n| issue | severity | status | title | description | workaround |\n|---|---|---|---|---|---|"
         );
         for i in &r.issues {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} |",
                 i.id,
                 i.severity,
                 i.status.as_str(),
                 cell(&i.title),
+                cell(&i.description),
                 cell(i.workaround.as_deref().unwrap_or(""))
             );
         }

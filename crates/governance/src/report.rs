@@ -30,6 +30,8 @@ pub struct IssueSummary {
     pub severity: u8,
     pub status: IssueStatus,
     pub title: String,
+    #[serde(default)]
+    pub description: String,
     pub workaround: Option<String>,
     pub phases: Vec<String>,
 }
@@ -135,6 +137,7 @@ pub fn completion_report(
             severity: issue.severity.level(),
             status: issue.status,
             title: issue.title.clone(),
+            description: issue.description.clone(),
             workaround: issue.workaround.clone(),
             phases: issue.phases.iter().map(ToString::to_string).collect(),
         });

@@ -15,6 +15,7 @@ fn versioned_json_is_stable_and_round_trips() {
         issue: 17,
         severity: Severity::new(2).unwrap(),
         title: "meter clock drift".into(),
+        description: String::new(),
         links: vec![IssueLink {
             phase: w.p("sit.dormant"),
             case: Some(CaseId::new("T1")),
@@ -99,6 +100,7 @@ fn fixture_events(w: &World) -> Vec<Event> {
         issue: 1,
         severity: Severity::new(3).unwrap(),
         title: "issue 1".into(),
+        description: String::new(),
         links: vec![IssueLink {
             phase: p,
             case: None,
@@ -147,6 +149,7 @@ fn bad_input_is_rejected_with_a_clear_error() {
                 issue: 1,
                 severity: Severity::new(1).unwrap(),
                 title: "t".into(),
+                description: String::new(),
                 links: vec![],
             },
             |e| matches!(e, DomainError::IssueWithoutPhase(1)),
@@ -156,6 +159,7 @@ fn bad_input_is_rejected_with_a_clear_error() {
                 issue: 1,
                 severity: Severity::new(1).unwrap(),
                 title: "t".into(),
+                description: String::new(),
                 links: vec![IssueLink {
                     phase: ghost.clone(),
                     case: None,
@@ -206,7 +210,7 @@ fn bad_input_is_rejected_with_a_clear_error() {
         phase: p,
         case: CaseId::new("M1"),
         case_hash: "h".into(),
-        device: "d".into(),
+        device: "dev-1".into(),
         attempt: 1,
         status: CaseStatus::Failed,
     }));
@@ -235,4 +239,108 @@ fn kind_matches_the_serde_tag() {
         assert_eq!(value["type"], e.kind(), "{e:?}");
         assert_eq!(e.payload_type(), format!("governance.{}.v1", e.kind()));
     }
+}
+
+#[test]
+fn issue_descriptions_are_stored_and_old_events_without_one_still_read() {
+    let mut w = World::new();
+    let p = w.p("mt.active");
+    let old = r#"{"schema":"meterlab.governance/1","type":"issue_raised","issue":5,"severity":3,"title":"old","links":[{"phase":{"test":{"entry":{"release":"IOC","smso":"S1","dmc":"D1"},"kind":{"test":"mt","mode":"active"}}}}]}"#;
+    let event = serde_json::from_str::<VersionedEvent>(old)
+        .unwrap()
+        .into_event();
+    let Event::IssueRaised { description, .. } = &event else {
+        panic!("{event:?}");
+    };
+    assert_eq!(description, "");
+    w.apply(event);
+    assert_eq!(w.proj.issue(5).unwrap().description, "");
+
+    let described = Event::IssueRaised {
+        issue: 6,
+        severity: Severity::new(2).unwrap(),
+        title: "clock drift".into(),
+        description: "ESME clock runs 4 s/day fast after the firmware update".into(),
+        links: vec![IssueLink {
+            phase: p.clone(),
+            case: None,
+        }],
+    };
+    let json = serde_json::to_string(&VersionedEvent::from(described.clone())).unwrap();
+    assert!(json.contains(r#""description":"ESME clock runs"#), "{json}");
+    let back = serde_json::from_str::<VersionedEvent>(&json)
+        .unwrap()
+        .into_event();
+    assert_eq!(back, described);
+    w.apply(back);
+    assert!(w.proj.issue(6).unwrap().description.starts_with("ESME"));
+    w.apply(Event::IssueDescribed {
+        issue: 6,
+        description: "fixed text".into(),
+    });
+    assert_eq!(w.proj.issue(6).unwrap().description, "fixed text");
+    assert!(matches!(
+        w.try_apply(Event::IssueDescribed {
+            issue: 99,
+            description: "x".into()
+        }),
+        Err(DomainError::UnknownIssue(99))
+    ));
+}
+
+fn on_device(phase: &PhaseId, case: &str, device: &str, attempt: u32, status: CaseStatus) -> Event {
+    Event::ResultRecorded(CaseResult {
+        phase: phase.clone(),
+        case: CaseId::new(case),
+        case_hash: "h".into(),
+        device: device.into(),
+        attempt,
+        status,
+    })
+}
+
+#[test]
+fn results_of_two_devices_with_the_same_attempt_number_both_count() {
+    let mut w = World::new();
+    let p = w.p("mt.active");
+    w.start(&p);
+    let case = |w: &World| {
+        w.proj
+            .phase(&p)
+            .unwrap()
+            .case(&CaseId::new("M1"))
+            .unwrap()
+            .clone()
+    };
+    w.apply(on_device(&p, "M1", "esme-a", 1, CaseStatus::Passed));
+    // The second meter's first attempt is not a duplicate of the first meter's.
+    w.apply(on_device(&p, "M1", "esme-b", 1, CaseStatus::Failed));
+    let record = case(&w);
+    assert_eq!(record.attempts.len(), 2);
+    assert_eq!(record.counting().count(), 2);
+    // One meter failing the case means the case is not passed.
+    assert_eq!(record.last_status(), Some(CaseStatus::Failed));
+    let passed_before = w.proj.phase(&p).unwrap().coverage().passed;
+
+    w.apply(on_device(&p, "M1", "esme-b", 2, CaseStatus::Passed));
+    let record = case(&w);
+    assert_eq!(record.last_status(), Some(CaseStatus::Passed));
+    assert_eq!(
+        record.last_on("esme-b").map(|a| (a.attempt, a.status)),
+        Some((2, CaseStatus::Passed))
+    );
+    assert_eq!(
+        w.proj.phase(&p).unwrap().coverage().passed,
+        passed_before + 1
+    );
+
+    // The same device and attempt again is the duplicate.
+    assert!(matches!(
+        w.try_apply(on_device(&p, "M1", "esme-a", 1, CaseStatus::Failed)),
+        Err(DomainError::DuplicateAttempt { ref device, attempt: 1, .. }) if device == "esme-a"
+    ));
+    // A late, lower attempt on one device is kept but does not count.
+    w.apply(on_device(&p, "M1", "esme-c", 3, CaseStatus::Passed));
+    w.apply(on_device(&p, "M1", "esme-c", 2, CaseStatus::Failed));
+    assert_eq!(case(&w).last_status(), Some(CaseStatus::Passed));
 }

@@ -130,6 +130,7 @@ fn to_event(w: &World, all: &[PhaseId], op: &Op, revision: &mut [u32; 3]) -> Eve
             issue: w.proj.issues().count() as u64 + 1,
             severity: Severity::new(*severity).unwrap(),
             title: "t".into(),
+            description: String::new(),
             links: (0..6)
                 .filter(|i| phases & (1 << i) != 0)
                 .map(|i| IssueLink {

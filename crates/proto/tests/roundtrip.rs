@@ -39,6 +39,7 @@ fn sample_result() -> TestCaseResult {
         evidence_sha256: vec![0x01; 32],
         srv: "11.2".into(),
         detail: String::new(),
+        regression: None,
     }
 }
 

@@ -28,7 +28,8 @@ use crate::convert::result::CheckedResult;
 use crate::error::{domain_status, store_status};
 use crate::projector::{GOVERNANCE_KIND, GovernanceProjector, PROJECTION_NAME};
 
-type AttemptKey = (PhaseId, CaseId, u32);
+/// An attempt is identified by its phase, case, device and number.
+type AttemptKey = (PhaseId, CaseId, String, u32);
 
 struct Live {
     projector: GovernanceProjector,
@@ -44,6 +45,15 @@ pub enum ResultRefusal {
     UnknownPhase(String),
     /// The attempt is already recorded (or being recorded) under another key.
     DuplicateAttempt(String),
+}
+
+fn attempt_key(r: &CheckedResult) -> AttemptKey {
+    (
+        r.case.phase.clone(),
+        r.case.case.clone(),
+        r.case.device.clone(),
+        r.case.attempt,
+    )
 }
 
 /// Store + live projection + rule profile. Shared by every service.
@@ -140,17 +150,18 @@ impl Ledger {
         };
         let duplicate = || {
             ResultRefusal::DuplicateAttempt(format!(
-                "attempt {} of case {} in phase {} is already recorded under another key",
-                r.case.attempt, r.case.case, r.case.phase
+                "attempt {} of case {} on device {} in phase {} is already recorded under another \
+                 key",
+                r.case.attempt, r.case.case, r.case.device, r.case.phase
             ))
         };
         if phase
             .case(&r.case.case)
-            .is_some_and(|c| c.attempts.iter().any(|a| a.attempt == r.case.attempt))
+            .is_some_and(|c| c.has_attempt(&r.case.device, r.case.attempt))
         {
             return Err(duplicate());
         }
-        let attempt = (r.case.phase.clone(), r.case.case.clone(), r.case.attempt);
+        let attempt = attempt_key(r);
         match live.reservations.get(&attempt) {
             Some(holder) if holder != key => Err(duplicate()),
             _ => {
@@ -162,7 +173,7 @@ impl Ledger {
 
     /// Ends the reservation of a result's attempt (after it is projected, or failed to store).
     pub fn release(&self, r: &CheckedResult, key: &IngestKey) {
-        let attempt = (r.case.phase.clone(), r.case.case.clone(), r.case.attempt);
+        let attempt = attempt_key(r);
         let mut live = self.live();
         if live.reservations.get(&attempt) == Some(key) {
             live.reservations.remove(&attempt);

@@ -275,6 +275,7 @@ async fn invalid_governance_requests_are_refused_and_nothing_is_written() {
                 release: pb::CapabilityRelease::Ioc.into(),
                 smso_id: "smso-a".into(),
                 test_type: pb::TestType::Mt.into(),
+                regression: false,
             }),
             status: pb::DepthBreadthStatus::Referred.into(),
             version: "1".into(),

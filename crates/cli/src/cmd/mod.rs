@@ -4,3 +4,4 @@ pub mod demo;
 pub mod emulate;
 pub mod plugin;
 pub mod serve;
+pub mod store;

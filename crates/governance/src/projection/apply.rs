@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::Projection;
 use super::state::{
-    Attempt, CaseRecord, ChangeRecord, CycleState, DmcState, DnbState, EntryState, Issue,
-    IssueChange, PhaseState, TimetableVersion,
+    Attempt, ChangeRecord, CycleState, DmcState, DnbState, EntryState, Issue, IssueChange,
+    PhaseState, TimetableVersion,
 };
 use crate::error::DomainError;
 use crate::event::{CaseRef, CaseResult, Event};
@@ -213,6 +213,7 @@ impl Projection {
                 issue,
                 severity,
                 title,
+                description,
                 links,
             } => {
                 non_empty(title, "issue title")?;
@@ -230,6 +231,7 @@ impl Projection {
                 self.issues.insert(Issue {
                     id: *issue,
                     title: title.clone(),
+                    description: description.clone(),
                     severity: *severity,
                     status: IssueStatus::Open,
                     workaround: None,
@@ -244,6 +246,17 @@ impl Projection {
                 for link in links {
                     self.link_issue(*issue, link);
                 }
+            }
+            Event::IssueDescribed { issue, description } => {
+                let i = self
+                    .issues
+                    .get_mut(issue)
+                    .ok_or(DomainError::UnknownIssue(*issue))?;
+                i.description = description.clone();
+                i.history.push(IssueChange {
+                    seq,
+                    what: "description changed".to_string(),
+                });
             }
             Event::IssueLinked { issue, link } => {
                 if !self.issues.contains_key(issue) {
@@ -427,37 +440,25 @@ impl Projection {
         let descoped = records.descopes.get(&r.case).is_some_and(|d| d.valid);
         let record = match records.cases.get_mut(&r.case) {
             Some(record) => record,
-            None => records
-                .cases
-                .entry(r.case.clone())
-                .or_insert_with(|| CaseRecord {
-                    attempts: Vec::new(),
-                }),
+            None => records.cases.entry(r.case.clone()).or_default(),
         };
+        let was_passed = record.last_status() == Some(CaseStatus::Passed);
         // Attempts arrive in order almost always; a late lower attempt is kept but never counts.
-        let at = record.attempts.partition_point(|a| a.attempt < r.attempt);
-        if record
-            .attempts
-            .get(at)
-            .is_some_and(|a| a.attempt == r.attempt)
-        {
+        let inserted = record.insert(Attempt {
+            attempt: r.attempt,
+            status: r.status,
+            device: r.device.clone(),
+            case_hash: r.case_hash.clone(),
+            seq,
+        });
+        if !inserted {
             return Err(DomainError::DuplicateAttempt {
                 phase: Box::new(r.phase.clone()),
                 case: r.case.clone(),
+                device: r.device.clone(),
                 attempt: r.attempt,
             });
         }
-        let was_passed = record.last_status() == Some(CaseStatus::Passed);
-        record.attempts.insert(
-            at,
-            Attempt {
-                attempt: r.attempt,
-                status: r.status,
-                device: r.device.clone(),
-                case_hash: r.case_hash.clone(),
-                seq,
-            },
-        );
         let now_passed = record.last_status() == Some(CaseStatus::Passed);
         if was_passed == now_passed {
             return Ok(());

@@ -69,19 +69,74 @@ pub struct Attempt {
     pub seq: u64,
 }
 
-/// Every attempt at one case in one phase; the highest attempt counts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Every attempt at one case in one phase, on every device that ran it. On each device the
+/// highest attempt counts; the case passes only when the counting attempt of every device passed
+/// (two meters of a DMC each have to pass the case), otherwise it takes the worst status.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CaseRecord {
+    /// Ordered by (device, attempt): an attempt is identified by its device and number.
     pub attempts: Vec<Attempt>,
+    /// The combined status, kept up to date by [`CaseRecord::insert`].
+    status: Option<CaseStatus>,
+}
+
+/// Worst first: the status a case takes when its devices disagree.
+fn badness(status: CaseStatus) -> u8 {
+    match status {
+        CaseStatus::Failed => 0,
+        CaseStatus::Blocked => 1,
+        CaseStatus::NotRun => 2,
+        CaseStatus::Descoped => 3,
+        CaseStatus::Passed => 4,
+    }
 }
 
 impl CaseRecord {
-    pub fn last(&self) -> Option<&Attempt> {
-        self.attempts.last()
+    /// The attempt that counts on each device, in device order.
+    pub fn counting(&self) -> impl Iterator<Item = &Attempt> {
+        self.attempts
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| {
+                self.attempts
+                    .get(i + 1)
+                    .is_none_or(|next| next.device != a.device)
+            })
+            .map(|(_, a)| a)
     }
 
+    /// The attempt that counts on `device`.
+    pub fn last_on(&self, device: &str) -> Option<&Attempt> {
+        self.attempts.iter().rev().find(|a| a.device == device)
+    }
+
+    /// Whether `attempt` on `device` is recorded.
+    pub fn has_attempt(&self, device: &str, attempt: u32) -> bool {
+        self.position(device, attempt).is_ok()
+    }
+
+    /// The status the case has: passed when every device's counting attempt passed, otherwise
+    /// the worst counting status; `None` without any attempt.
     pub fn last_status(&self) -> Option<CaseStatus> {
-        self.last().map(|a| a.status)
+        self.status
+    }
+
+    fn position(&self, device: &str, attempt: u32) -> Result<usize, usize> {
+        self.attempts
+            .binary_search_by(|a| (a.device.as_str(), a.attempt).cmp(&(device, attempt)))
+    }
+
+    /// Records an attempt; `false` (and nothing changes) if that device's attempt is recorded.
+    pub(crate) fn insert(&mut self, attempt: Attempt) -> bool {
+        let Err(at) = self.position(&attempt.device, attempt.attempt) else {
+            return false;
+        };
+        self.attempts.insert(at, attempt);
+        self.status = self
+            .counting()
+            .map(|a| a.status)
+            .min_by_key(|s| badness(*s));
+        true
     }
 }
 
@@ -300,6 +355,8 @@ pub struct IssueChange {
 pub struct Issue {
     pub id: IssueId,
     pub title: String,
+    /// What was seen, as the raiser described it (empty when none was given).
+    pub description: String,
     pub severity: Severity,
     pub status: IssueStatus,
     pub workaround: Option<String>,

@@ -228,6 +228,7 @@ impl World {
             issue: id,
             severity: Severity::new(severity).unwrap(),
             title: format!("issue {id}"),
+            description: String::new(),
             links: phases
                 .iter()
                 .map(|p| IssueLink {

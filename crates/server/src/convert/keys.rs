@@ -2,8 +2,8 @@
 //! field relative to the message it was given; callers prefix the path with [`FieldError::under`].
 
 use meterlab_governance::model::{
-    CaseStatus, DmcId, DnbKey, DnbStatus, DocType, EntryKey, IssueStatus, Mode, PhaseId, Release,
-    SmsoId, TestType,
+    CaseStatus, CycleId, DmcId, DnbKey, DnbStatus, DocType, EntryKey, IssueStatus, Mode, PhaseId,
+    RegressionKind, RegressionScope, Release, SmsoId, TestType,
 };
 use meterlab_proto::v1 as pb;
 
@@ -179,16 +179,77 @@ pub fn phase_to_proto(phase: &PhaseId) -> Option<pb::PhaseKey> {
     }
 }
 
+pub fn regression_kind_from_proto(field: &str, raw: i32) -> Result<RegressionKind, FieldError> {
+    match known(field, raw, "RegressionKind")? {
+        pb::RegressionKind::MtEnd => Ok(RegressionKind::MtEnd),
+        pb::RegressionKind::SitEnd => Ok(RegressionKind::SitEnd),
+        pb::RegressionKind::Combined => Ok(RegressionKind::Combined),
+        pb::RegressionKind::Unspecified => Err(unspecified(field, "RegressionKind")),
+    }
+}
+
+/// The scope oneof of a regression key or run (an entry or a cycle id); errors name `entry`,
+/// `cycle_id` or `scope` relative to the message holding it.
+pub fn regression_scope_from_proto(
+    entry: Option<&pb::EntryKey>,
+    cycle: Option<&str>,
+) -> Result<RegressionScope, FieldError> {
+    match (entry, cycle) {
+        (Some(e), _) => Ok(RegressionScope::Entry(
+            entry_from_proto(e).map_err(|err| err.under("entry"))?,
+        )),
+        (None, Some(c)) => Ok(RegressionScope::Cycle(CycleId::new(required_text(
+            "cycle_id", c,
+        )?))),
+        (None, None) => Err(FieldError::new(
+            "scope",
+            "one of entry or cycle_id is required",
+        )),
+    }
+}
+
+/// A `RegressionKey` -> the regression run it names; `field` names the key itself.
+pub fn regression_from_proto(
+    field: &str,
+    key: &Option<pb::RegressionKey>,
+) -> Result<PhaseId, FieldError> {
+    use pb::regression_key::Scope;
+    let key = required(field, key)?;
+    let inner = || -> Result<PhaseId, FieldError> {
+        let scope = match &key.scope {
+            Some(Scope::Entry(e)) => regression_scope_from_proto(Some(e), None)?,
+            Some(Scope::CycleId(c)) => regression_scope_from_proto(None, Some(c))?,
+            None => regression_scope_from_proto(None, None)?,
+        };
+        Ok(PhaseId::regression(
+            scope,
+            regression_kind_from_proto("kind", key.kind)?,
+        ))
+    };
+    inner().map_err(|e| e.under(field))
+}
+
 pub fn dnb_key_from_proto(
     field: &str,
     key: &Option<pb::DepthBreadthKey>,
 ) -> Result<DnbKey, FieldError> {
     let key = required(field, key)?;
     let inner = || -> Result<DnbKey, FieldError> {
+        let doc_type = if key.regression {
+            if key.test_type != i32::from(pb::TestType::Unspecified) {
+                return Err(FieldError::new(
+                    "test_type",
+                    "must be UNSPECIFIED for the regression list (regression = true)",
+                ));
+            }
+            DocType::Regression
+        } else {
+            DocType::from(test_type_from_proto("test_type", key.test_type)?)
+        };
         Ok(DnbKey {
             release: release_from_proto("release", key.release)?,
             smso: SmsoId::new(required_text("smso_id", &key.smso_id)?),
-            doc_type: DocType::from(test_type_from_proto("test_type", key.test_type)?),
+            doc_type,
         })
     };
     inner().map_err(|e| e.under(field))

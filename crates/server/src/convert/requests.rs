@@ -70,10 +70,12 @@ pub fn reason(meta: &Option<pb::EventMeta>, fallback: &str) -> String {
 }
 
 /// A DMC's device list -> its components: exactly one comms hub, at most one of each other kind.
-pub fn dmc_components(dmc: &pb::Dmc) -> Result<DmcComponents, FieldError> {
+/// `field` names the `Dmc` message in the request (`dmc`, `changed`).
+pub fn dmc_components(field: &str, dmc: &pb::Dmc) -> Result<DmcComponents, FieldError> {
+    let parent = field;
     let mut slots: [Option<DeviceModel>; 5] = Default::default();
     for (i, m) in dmc.models.iter().enumerate() {
-        let field = format!("dmc.models[{i}]");
+        let field = format!("{parent}.models[{i}]");
         let kind = pb::DeviceKind::try_from(m.kind).map_err(|_| {
             FieldError::new(
                 format!("{field}.kind"),
@@ -107,8 +109,12 @@ pub fn dmc_components(dmc: &pb::Dmc) -> Result<DmcComponents, FieldError> {
     }
     let [hub, esme, gsme, ppmid, ihd] = slots;
     Ok(DmcComponents {
-        comms_hub: hub
-            .ok_or_else(|| FieldError::new("dmc.models", "must include a DEVICE_KIND_COMMS_HUB"))?,
+        comms_hub: hub.ok_or_else(|| {
+            FieldError::new(
+                format!("{parent}.models"),
+                "must include a DEVICE_KIND_COMMS_HUB",
+            )
+        })?,
         esme,
         gsme,
         ppmid,
@@ -203,21 +209,16 @@ pub fn raise_issue(
     } else {
         issue_id("id", &req.id)?
     };
-    if !req.description.trim().is_empty() {
-        return Err(FieldError::new(
-            "description",
-            "the governance log does not record issue descriptions yet; leave it empty",
-        ));
-    }
     Ok(Event::IssueRaised {
         issue,
         severity: severity("severity", req.severity)?,
         title: required_text("title", &req.title)?,
+        description: req.description.trim().to_owned(),
         links: issue_links(("phases", &req.phases), ("cases", &req.cases))?,
     })
 }
 
-/// UpdateIssue -> severity, status and link events (in that order).
+/// UpdateIssue -> description, severity, status and link events (in that order).
 pub fn update_issue(req: &pb::UpdateIssueRequest) -> Result<(IssueId, Vec<Event>), FieldError> {
     let issue = issue_id("id", &req.id)?;
     if req.title.is_some() {
@@ -226,14 +227,14 @@ pub fn update_issue(req: &pb::UpdateIssueRequest) -> Result<(IssueId, Vec<Event>
             "issue titles cannot be changed in the governance log",
         ));
     }
-    if req.description.is_some() {
-        return Err(FieldError::new(
-            "description",
-            "the governance log does not record issue descriptions yet",
-        ));
-    }
     let why = reason(&req.meta, "updated");
     let mut events = Vec::new();
+    if let Some(description) = &req.description {
+        events.push(Event::IssueDescribed {
+            issue,
+            description: description.trim().to_owned(),
+        });
+    }
     if let Some(level) = req.severity {
         events.push(Event::IssueSeverityChanged {
             issue,

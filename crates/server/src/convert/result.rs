@@ -7,12 +7,15 @@
 //! `content_sha256` is the SHA-256 of the body.
 
 use meterlab_governance::event::CaseResult;
-use meterlab_governance::model::CaseId;
+use meterlab_governance::model::{CaseId, PhaseId};
 use meterlab_proto::v1 as pb;
 use prost::Message;
 use sha2::{Digest, Sha256};
 
-use super::keys::{case_status_from_proto, phase_from_proto, required, required_text, sha256_hex};
+use super::keys::{
+    case_status_from_proto, phase_from_proto, regression_from_proto, required, required_text,
+    sha256_hex,
+};
 use crate::error::FieldError;
 
 /// Store `kind` of an ingested result.
@@ -83,7 +86,21 @@ pub fn case_result_from_body(body: &[u8]) -> Result<CaseResult, String> {
 
 /// Field checks of one `TestCaseResult`; paths are relative to it.
 pub fn case_result_from_proto(r: &pb::TestCaseResult) -> Result<CaseResult, FieldError> {
-    let phase = phase_from_proto("phase", &r.phase)?;
+    let phase = match (&r.phase, &r.regression) {
+        (Some(_), Some(_)) => {
+            return Err(FieldError::new(
+                "regression",
+                "must not be set together with phase: a result belongs to one phase or run",
+            ));
+        }
+        (None, Some(_)) => regression_from_proto("regression", &r.regression)?,
+        _ => phase_from_proto("phase", &r.phase)?,
+    };
+    case_result_in(phase, r)
+}
+
+/// Field checks of one `TestCaseResult` whose phase (or regression run) is already resolved.
+pub fn case_result_in(phase: PhaseId, r: &pb::TestCaseResult) -> Result<CaseResult, FieldError> {
     let case = CaseId::new(required_text("case_id", &r.case_id)?);
     let case_hash = sha256_hex("case_content_sha256", &r.case_content_sha256)?;
     let device = required_text("device_id", &r.device_id)?;

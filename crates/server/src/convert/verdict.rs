@@ -107,7 +107,7 @@ pub fn issue_to_proto(issue: &Issue) -> pb::TestingIssue {
         severity: u32::from(issue.severity.level()),
         status: issue_status_to_proto(issue.status).into(),
         title: issue.title.clone(),
-        description: String::new(),
+        description: issue.description.clone(),
         workaround: issue.workaround.clone().unwrap_or_default(),
         phases: issue.phases.iter().filter_map(phase_to_proto).collect(),
         cases,

@@ -122,8 +122,30 @@ impl GovernanceServiceImpl {
             let mut rejected = Vec::new();
             for (i, hypothetical) in r.events.iter().enumerate() {
                 let index = u32::try_from(i).unwrap_or(u32::MAX);
-                let events = hypothetical_events(hypothetical, &scenario)
-                    .map_err(|e| e.under(&format!("events[{i}]")))?;
+                use pb::hypothetical_event::Event as H;
+                let events = match &hypothetical.event {
+                    // A regression run is decided against the scenario; a refusal is a rejection.
+                    Some(H::Regression(run)) => {
+                        let run = crate::convert::keys::required("run", &run.run)
+                            .map_err(|e| e.under(&format!("events[{i}].regression")))?;
+                        match super::changes::regression_events(
+                            run,
+                            &scenario,
+                            self.ledger.profile(),
+                        ) {
+                            Ok(events) => events,
+                            Err(status) => {
+                                rejected.push(pb::HypotheticalRejection {
+                                    index,
+                                    reason: status.message().to_owned(),
+                                });
+                                continue;
+                            }
+                        }
+                    }
+                    _ => hypothetical_events(hypothetical, &scenario)
+                        .map_err(|e| e.under(&format!("events[{i}]")))?,
+                };
                 // All events of one hypothetical apply together or not at all.
                 let mut trial = scenario.clone();
                 match events.iter().try_for_each(|e| trial.apply(e)) {
@@ -180,28 +202,31 @@ impl GovernanceServiceImpl {
         let profile = self.ledger.profile();
         self.ledger.read(|p, at| {
             for entry in &entries {
-                let state = p
-                    .entry(entry)
-                    .ok_or_else(|| Status::not_found(format!("planned entry {entry} is not registered")))?;
+                let state = p.entry(entry).ok_or_else(|| {
+                    Status::not_found(format!("planned entry {entry} is not registered"))
+                })?;
                 phases.extend(state.phases().iter().cloned());
             }
             for phase in &phases {
                 if p.phase(phase).is_none() {
-                    return Err(Status::not_found(format!("phase {phase} is not registered")));
+                    return Err(Status::not_found(format!(
+                        "phase {phase} is not registered"
+                    )));
                 }
             }
             let report = completion_report(p, profile, "Combined completion report", &phases);
             let (media_type, rendered) = match format {
-                pb::ReportFormat::Unspecified | pb::ReportFormat::Structured => (String::new(), Vec::new()),
+                pb::ReportFormat::Unspecified | pb::ReportFormat::Structured => {
+                    (String::new(), Vec::new())
+                }
                 pb::ReportFormat::Markdown => (
                     "text/markdown".to_owned(),
                     meterlab_governance::markdown::report_markdown(&report).into_bytes(),
                 ),
-                pb::ReportFormat::Html => {
-                    return Err(Status::unimplemented(
-                        "HTML completion reports are not rendered by the server yet; ask for MARKDOWN",
-                    ));
-                }
+                pb::ReportFormat::Html => (
+                    "text/html".to_owned(),
+                    meterlab_governance::html::report_html(&report).into_bytes(),
+                ),
             };
             let sections = report
                 .phases
@@ -218,7 +243,10 @@ impl GovernanceServiceImpl {
                     (meterlab_governance::model::IssueStatus::Open, row.open),
                     (meterlab_governance::model::IssueStatus::Fixed, row.fixed),
                     (meterlab_governance::model::IssueStatus::Closed, row.closed),
-                    (meterlab_governance::model::IssueStatus::KnownDefect, row.known_defect),
+                    (
+                        meterlab_governance::model::IssueStatus::KnownDefect,
+                        row.known_defect,
+                    ),
                 ] {
                     if count > 0 {
                         tallies.push(pb::IssueTally {
@@ -245,14 +273,19 @@ impl GovernanceServiceImpl {
                                 case_id: d.request.case.to_string(),
                             }),
                             cited: Some(pb::CitedResult {
-                                case: phase_to_proto(&d.request.cited.phase).map(|ph| pb::CaseRef {
-                                    phase: Some(ph),
-                                    case_id: d.request.cited.case.to_string(),
+                                case: phase_to_proto(&d.request.cited.phase).map(|ph| {
+                                    pb::CaseRef {
+                                        phase: Some(ph),
+                                        case_id: d.request.cited.case.to_string(),
+                                    }
                                 }),
                                 device_id: String::new(),
                                 attempt: 0,
                             }),
-                            srv: p.case_srv(&d.request.cited).map(ToString::to_string).unwrap_or_default(),
+                            srv: p
+                                .case_srv(&d.request.cited)
+                                .map(ToString::to_string)
+                                .unwrap_or_default(),
                             rationale: d.request.rationale.clone(),
                             actor: String::new(),
                             recorded_at: None,
@@ -268,7 +301,11 @@ impl GovernanceServiceImpl {
             Ok(pb::CompletionReport {
                 profile: Some(profile_to_proto(profile)),
                 phases: sections,
-                entry_verdicts: report.entries.iter().map(|v| verdict_to_proto(v, at)).collect(),
+                entry_verdicts: report
+                    .entries
+                    .iter()
+                    .map(|v| verdict_to_proto(v, at))
+                    .collect(),
                 issue_tallies: tallies,
                 issues,
                 descopes,
@@ -345,7 +382,7 @@ fn hypothetical_events(
         }
         Some(H::Regression(_)) => Err(FieldError::new(
             "regression",
-            "regression runs are not supported in what-if yet",
+            "is decided against the scenario by the caller",
         )),
         None => Err(FieldError::new("event", "no hypothetical event is set")),
     }

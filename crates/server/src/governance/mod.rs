@@ -1,10 +1,7 @@
 //! GovernanceService: governance RPCs as events appended durably to the log, then projected;
 //! evaluations read the live projection and never write.
-//!
-//! Not served yet (answered UNIMPLEMENTED with the reason): `RecordRegressionRun` and
-//! `RecordDmcChange`, whose API shapes do not map one-to-one onto governance events (see the
-//! crate report).
 
+mod changes;
 mod evaluate;
 mod write;
 
@@ -119,21 +116,19 @@ impl GovernanceService for GovernanceServiceImpl {
     }
     async fn record_regression_run(
         &self,
-        _: Request<pb::RecordRegressionRunRequest>,
+        r: Request<pb::RecordRegressionRunRequest>,
     ) -> Reply<pb::RecordedEvent> {
-        Err(Status::unimplemented(
-            "RecordRegressionRun is not served yet: regression results cannot be named by a \
-             PhaseKey, so the run would have no results to evaluate",
-        ))
+        self.record_regression_run_impl(r.into_inner())
+            .await
+            .map(Response::new)
     }
     async fn record_dmc_change(
         &self,
-        _: Request<pb::RecordDmcChangeRequest>,
+        r: Request<pb::RecordDmcChangeRequest>,
     ) -> Reply<pb::RecordDmcChangeResponse> {
-        Err(Status::unimplemented(
-            "RecordDmcChange is not served yet: the governance model needs the TAG consultation \
-             reference and de-selection reason, which the request does not carry",
-        ))
+        self.record_dmc_change_impl(r.into_inner())
+            .await
+            .map(Response::new)
     }
     async fn evaluate_phase(&self, r: Request<pb::EvaluatePhaseRequest>) -> Reply<pb::Verdict> {
         self.evaluate_phase_impl(r.into_inner()).map(Response::new)

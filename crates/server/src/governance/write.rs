@@ -16,7 +16,7 @@ use crate::convert::requests::{self as req, plan_date, reason, window};
 use crate::convert::verdict::{issue_to_proto, verdict_to_proto};
 use crate::error::FieldError;
 
-fn last(acks: &[meterlab_store::Ack]) -> Result<pb::RecordedEvent, Status> {
+pub(super) fn last(acks: &[meterlab_store::Ack]) -> Result<pb::RecordedEvent, Status> {
     acks.last()
         .map(recorded)
         .ok_or_else(|| Status::internal("no event was appended"))
@@ -29,7 +29,7 @@ impl GovernanceServiceImpl {
     ) -> Result<pb::RegisterEntryResponse, Status> {
         let entry = entry_from_proto(required("entry", &r.entry)?).map_err(|e| e.under("entry"))?;
         let dmc = req::dmc_id(&r)?;
-        let components = req::dmc_components(required("dmc", &r.dmc)?)?;
+        let components = req::dmc_components("dmc", required("dmc", &r.dmc)?)?;
         let events = self.ledger.read(|p, _| {
             let mut events = Vec::new();
             if p.smso(&entry.smso).is_none() {

@@ -195,6 +195,7 @@ pub async fn setup_governance(client: &mut GovernanceServiceClient<Channel>) {
         release: pb::CapabilityRelease::Ioc.into(),
         smso_id: "smso-a".into(),
         test_type: pb::TestType::Mt.into(),
+        regression: false,
     };
     client
         .register_depth_breadth(pb::RegisterDepthBreadthRequest {

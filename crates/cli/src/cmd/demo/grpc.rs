@@ -188,6 +188,7 @@ impl GatewayClient {
                 release: RELEASE.into(),
                 smso_id: smso.to_owned(),
                 test_type: TestType::Mt.into(),
+                regression: false,
             };
             let cases = CASES
                 .iter()
@@ -357,5 +358,6 @@ fn to_proto(result: &PlannedResult) -> pb::TestCaseResult {
         evidence_sha256: result.outcome.evidence_sha256.to_vec(),
         srv: result.case.srv.to_owned(),
         detail: result.outcome.detail.clone(),
+        regression: None,
     }
 }

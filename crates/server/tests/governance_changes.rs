@@ -1,0 +1,631 @@
+//! GovernanceService over a real loopback socket: regression runs (RecordRegressionRun, results
+//! naming a run through ResultService, what-if), DMC de-selection / reintroduction / model change
+//! (RecordDmcChange), issue descriptions, results of several devices, and the HTML report. Every
+//! write is checked again after a restart, from the projection rebuilt from the log.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use meterlab_proto::v1 as pb;
+use meterlab_proto::v1::governance_service_client::GovernanceServiceClient;
+use meterlab_server::StreamLimits;
+use sha2::{Digest, Sha256};
+use tonic::Code;
+use tonic::transport::Channel;
+
+type Gov = GovernanceServiceClient<Channel>;
+
+fn ts() -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: 1_764_400_000,
+        nanos: 0,
+    })
+}
+
+fn criterion<'a>(verdict: &'a pb::Verdict, needle: &str) -> &'a pb::Criterion {
+    verdict
+        .criteria
+        .iter()
+        .find(|c| c.rule_id.contains(needle))
+        .unwrap_or_else(|| panic!("no criterion {needle} in {verdict:?}"))
+}
+
+fn text(m: &Option<pb::Measure>) -> String {
+    match m.as_ref().and_then(|m| m.value.clone()) {
+        Some(pb::measure::Value::Text(t)) => t,
+        other => format!("{other:?}"),
+    }
+}
+
+async fn evaluate_mt_active(gov: &mut Gov) -> pb::Verdict {
+    gov.evaluate_phase(pb::EvaluatePhaseRequest {
+        phase: Some(mt_active()),
+        profile: String::new(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+const REGRESSION_CASES: [&str; 2] = ["RG-001", "RG-002"];
+
+/// Registers and agrees the regression Depth & Breadth list of (IOC, smso-a).
+async fn agree_regression_list(gov: &mut Gov) {
+    let key = pb::DepthBreadthKey {
+        release: pb::CapabilityRelease::Ioc.into(),
+        smso_id: "smso-a".into(),
+        test_type: pb::TestType::Unspecified.into(),
+        regression: true,
+    };
+    gov.register_depth_breadth(pb::RegisterDepthBreadthRequest {
+        document: Some(pb::DepthBreadthDocument {
+            key: Some(key.clone()),
+            version: "1".into(),
+            cases: REGRESSION_CASES
+                .iter()
+                .map(|c| pb::DepthBreadthCase {
+                    case_id: (*c).into(),
+                    case_content_sha256: vec![3; 32],
+                    srv: "4.1.1".into(),
+                    modes: vec![],
+                })
+                .collect(),
+            status: 0,
+        }),
+        meta: None,
+    })
+    .await
+    .unwrap();
+    gov.set_depth_breadth_status(pb::SetDepthBreadthStatusRequest {
+        key: Some(key),
+        status: pb::DepthBreadthStatus::Agreed.into(),
+        version: "1".into(),
+        meta: None,
+    })
+    .await
+    .unwrap();
+}
+
+/// A regression result: no phase, optionally naming its run.
+fn regression_result(
+    case: &str,
+    regression: Option<pb::RegressionKey>,
+    status: pb::CaseStatus,
+) -> pb::TestCaseResult {
+    pb::TestCaseResult {
+        phase: None,
+        regression,
+        device_id: "esme-migrated-1".into(),
+        ..result(case, 1, status)
+    }
+}
+
+fn cycle_run(kind: pb::RegressionKind, results: Vec<pb::TestCaseResult>) -> pb::RegressionRun {
+    pb::RegressionRun {
+        regression_id: format!("c1-{}", kind.as_str_name()),
+        scope: Some(pb::regression_run::Scope::CycleId("c1".into())),
+        kind: kind.into(),
+        on_migrated_devices: kind == pb::RegressionKind::Combined,
+        case_ids: REGRESSION_CASES.iter().map(|c| (*c).to_owned()).collect(),
+        started_at: ts(),
+        finished_at: ts(),
+        results,
+        ..Default::default()
+    }
+}
+
+fn passing(kind: pb::RegressionKind) -> pb::RegressionRun {
+    cycle_run(
+        kind,
+        REGRESSION_CASES
+            .iter()
+            .map(|c| regression_result(c, None, pb::CaseStatus::Passed))
+            .collect(),
+    )
+}
+
+async fn evaluate_cycle(gov: &mut Gov) -> pb::Verdict {
+    gov.evaluate_cycle(pb::EvaluateCycleRequest {
+        cycle_id: "c1".into(),
+        profile: String::new(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+#[tokio::test]
+async fn regression_runs_are_recorded_with_results_from_both_paths_and_complete_a_cycle() {
+    let server = TestServer::start(StreamLimits::default()).await;
+    let dir = server.dir.clone();
+    let mut gov = server.governance().await;
+    setup_governance(&mut gov).await;
+    gov.define_cycle(pb::DefineCycleRequest {
+        cycle_id: "c1".into(),
+        entries: vec![entry()],
+        meta: None,
+    })
+    .await
+    .unwrap();
+
+    // No regression list yet: the start is refused and nothing (not even the registration) stays.
+    let refused = gov
+        .record_regression_run(pb::RecordRegressionRunRequest {
+            run: Some(pb::RegressionRun {
+                finished_at: None,
+                results: vec![],
+                ..passing(pb::RegressionKind::MtEnd)
+            }),
+            meta: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(refused.message().contains("run.case_ids"), "{refused:?}");
+    let refused = gov
+        .record_regression_run(pb::RecordRegressionRunRequest {
+            run: Some(pb::RegressionRun {
+                case_ids: vec![],
+                finished_at: None,
+                results: vec![],
+                ..passing(pb::RegressionKind::MtEnd)
+            }),
+            meta: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(refused.message().contains("may not start"), "{refused:?}");
+
+    agree_regression_list(&mut gov).await;
+    // A combined regression runs on migrated devices.
+    let refused = gov
+        .record_regression_run(pb::RecordRegressionRunRequest {
+            run: Some(pb::RegressionRun {
+                on_migrated_devices: false,
+                ..passing(pb::RegressionKind::Combined)
+            }),
+            meta: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().contains("run.on_migrated_devices"),
+        "{refused:?}"
+    );
+
+    let before = evaluate_cycle(&mut gov).await;
+    assert_eq!(before.outcome(), pb::VerdictOutcome::NotMet);
+    assert_eq!(
+        criterion(&before, "6.run.mt_end").outcome(),
+        pb::CriterionOutcome::NotMet
+    );
+
+    // What-if: the three runs passing would complete the cycle; nothing is written.
+    let what_if = gov
+        .what_if(pb::WhatIfRequest {
+            target: Some(pb::what_if_request::Target::CycleId("c1".into())),
+            events: [
+                pb::RegressionKind::MtEnd,
+                pb::RegressionKind::SitEnd,
+                pb::RegressionKind::Combined,
+            ]
+            .into_iter()
+            .map(|kind| pb::HypotheticalEvent {
+                event: Some(pb::hypothetical_event::Event::Regression(
+                    pb::RecordRegressionRunRequest {
+                        run: Some(passing(kind)),
+                        meta: None,
+                    },
+                )),
+            })
+            .collect(),
+            profile: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(what_if.rejected.is_empty(), "{:?}", what_if.rejected);
+    assert_eq!(
+        what_if.hypothetical.unwrap().outcome(),
+        pb::VerdictOutcome::Exit
+    );
+    assert_eq!(evaluate_cycle(&mut gov).await, before);
+
+    // MT end-of-cycle: started with one result inline, the other streamed through ResultService
+    // naming the run by its key.
+    let mt_end = gov
+        .record_regression_run(pb::RecordRegressionRunRequest {
+            run: Some(pb::RegressionRun {
+                finished_at: None,
+                results: vec![regression_result(
+                    REGRESSION_CASES[0],
+                    None,
+                    pb::CaseStatus::Passed,
+                )],
+                ..passing(pb::RegressionKind::MtEnd)
+            }),
+            meta: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(mt_end.log_position > 0 && mt_end.event_sha256.len() == 32);
+    let finish_mt_end = pb::RecordRegressionRunRequest {
+        run: Some(pb::RegressionRun {
+            started_at: None,
+            results: vec![],
+            ..passing(pb::RegressionKind::MtEnd)
+        }),
+        meta: None,
+    };
+    let refused = gov
+        .record_regression_run(finish_mt_end.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(refused.message().contains("RG-002"), "{refused:?}");
+
+    let mut results = server.results().await;
+    let (mut stream, _) = ResultStream::open(&mut results, "lab-r").await;
+    let key = pb::RegressionKey {
+        scope: Some(pb::regression_key::Scope::CycleId("c1".into())),
+        kind: pb::RegressionKind::MtEnd.into(),
+    };
+    stream
+        .send(submit(
+            "lab-r",
+            1,
+            regression_result(REGRESSION_CASES[1], Some(key), pb::CaseStatus::Passed),
+        ))
+        .await;
+    stream.ack().await;
+    // A result naming both a phase and a run is refused, naming the field.
+    let both = pb::TestCaseResult {
+        phase: Some(mt_active()),
+        ..regression_result(
+            REGRESSION_CASES[0],
+            Some(pb::RegressionKey {
+                scope: Some(pb::regression_key::Scope::CycleId("c1".into())),
+                kind: pb::RegressionKind::MtEnd.into(),
+            }),
+            pb::CaseStatus::Passed,
+        )
+    };
+    stream.send(submit("lab-r", 2, both)).await;
+    let rejection = stream.rejection().await;
+    assert_eq!(rejection.field, "result.regression", "{rejection:?}");
+
+    gov.record_regression_run(finish_mt_end.clone())
+        .await
+        .unwrap();
+    let again = gov.record_regression_run(finish_mt_end).await.unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
+
+    for kind in [pb::RegressionKind::SitEnd, pb::RegressionKind::Combined] {
+        gov.record_regression_run(pb::RecordRegressionRunRequest {
+            run: Some(passing(kind)),
+            meta: None,
+        })
+        .await
+        .unwrap();
+    }
+    let after = evaluate_cycle(&mut gov).await;
+    assert_eq!(after.outcome(), pb::VerdictOutcome::Exit, "{after:?}");
+    drop((gov, results, stream));
+    server.stop().await;
+
+    let server = TestServer::start_in(dir, StreamLimits::default()).await;
+    let mut gov = server.governance().await;
+    let rebuilt = evaluate_cycle(&mut gov).await;
+    assert_eq!(rebuilt.outcome(), pb::VerdictOutcome::Exit);
+    assert_eq!(rebuilt.criteria, after.criteria);
+    server.stop().await;
+}
+
+fn dmc(id: &str, esme_model: &str, esme_firmware: &str) -> pb::Dmc {
+    let model = |kind: pb::DeviceKind, model: &str, firmware: &str| pb::DeviceModelRef {
+        kind: kind.into(),
+        manufacturer: "Acme".into(),
+        model: model.into(),
+        firmware_version: firmware.into(),
+    };
+    pb::Dmc {
+        id: id.into(),
+        models: vec![
+            model(pb::DeviceKind::CommsHub, "CH-1", "1.0"),
+            model(pb::DeviceKind::Esme, esme_model, esme_firmware),
+        ],
+    }
+}
+
+fn change(kind: pb::DmcChangeKind) -> pb::RecordDmcChangeRequest {
+    pb::RecordDmcChangeRequest {
+        dmc_id: "dmc-1".into(),
+        kind: kind.into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn dmc_changes_deselect_reintroduce_and_supersede_and_survive_a_restart() {
+    let server = TestServer::start(StreamLimits::default()).await;
+    let dir = server.dir.clone();
+    let mut gov = server.governance().await;
+    setup_governance(&mut gov).await;
+
+    let missing = gov
+        .record_dmc_change(change(pb::DmcChangeKind::Deselected))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::InvalidArgument);
+    assert!(missing.message().contains("reason"), "{missing:?}");
+    let deselected = gov
+        .record_dmc_change(pb::RecordDmcChangeRequest {
+            reason: "ESME fails to join the HAN after a power cycle".into(),
+            ..change(pb::DmcChangeKind::Deselected)
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(deselected.route(), pb::ConsultationRoute::None);
+    let verdict = evaluate_mt_active(&mut gov).await;
+    let selected = criterion(&verdict, "8.dmc_selected");
+    assert_eq!(selected.outcome(), pb::CriterionOutcome::Blocked);
+    assert!(selected.explanation.contains("HAN"), "{selected:?}");
+
+    // A model change cannot come back under the same id.
+    let refused = gov
+        .record_dmc_change(pb::RecordDmcChangeRequest {
+            changed: Some(dmc("dmc-1", "E-2", "1.0")),
+            tag_consultation: "TAG-2026-14".into(),
+            ..change(pb::DmcChangeKind::Reintroduced)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(refused.message().contains("model"), "{refused:?}");
+    let no_tag = gov
+        .record_dmc_change(pb::RecordDmcChangeRequest {
+            changed: Some(dmc("dmc-1", "E-1", "1.1")),
+            ..change(pb::DmcChangeKind::FirmwareOnly)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(no_tag.code(), Code::InvalidArgument);
+    assert!(no_tag.message().contains("tag_consultation"), "{no_tag:?}");
+
+    let firmware = gov
+        .record_dmc_change(pb::RecordDmcChangeRequest {
+            changed: Some(dmc("dmc-1", "E-1", "1.1")),
+            tag_consultation: "TAG-2026-14".into(),
+            ..change(pb::DmcChangeKind::FirmwareOnly)
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(firmware.route(), pb::ConsultationRoute::Tag);
+    // A minor firmware change re-requires MT only (rule 6).
+    assert_eq!(firmware.required_phases.len(), 3);
+    assert!(
+        firmware
+            .required_phases
+            .iter()
+            .all(|p| p.test_type() == pb::TestType::Mt)
+    );
+    let verdict = evaluate_mt_active(&mut gov).await;
+    assert_eq!(
+        criterion(&verdict, "8.dmc_selected").outcome(),
+        pb::CriterionOutcome::Met
+    );
+
+    let model = gov
+        .record_dmc_change(pb::RecordDmcChangeRequest {
+            changed: Some(dmc("dmc-2", "E-2", "1.0")),
+            major: true,
+            ..change(pb::DmcChangeKind::ModelChange)
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(model.route(), pb::ConsultationRoute::Full);
+    assert_eq!(model.required_phases.len(), 6);
+    assert!(
+        model
+            .required_phases
+            .iter()
+            .all(|p| p.entry.as_ref().unwrap().dmc_id == "dmc-2")
+    );
+    // The new DMC is registered with its models: planning its entry with them is accepted.
+    gov.register_entry(pb::RegisterEntryRequest {
+        entry: Some(pb::EntryKey {
+            dmc_id: "dmc-2".into(),
+            ..entry()
+        }),
+        dmc: Some(dmc("dmc-2", "E-2", "1.0")),
+        meta: None,
+    })
+    .await
+    .unwrap();
+    gov.record_dmc_change(pb::RecordDmcChangeRequest {
+        reason: "withdrawn by the manufacturer".into(),
+        ..change(pb::DmcChangeKind::Deselected)
+    })
+    .await
+    .unwrap();
+    let before = evaluate_mt_active(&mut gov).await;
+    drop(gov);
+    server.stop().await;
+
+    let server = TestServer::start_in(dir, StreamLimits::default()).await;
+    let mut gov = server.governance().await;
+    let after = evaluate_mt_active(&mut gov).await;
+    assert_eq!(after, before);
+    assert!(
+        criterion(&after, "8.dmc_selected")
+            .explanation
+            .contains("withdrawn")
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn issue_descriptions_are_recorded_listed_updated_and_rebuilt() {
+    let server = TestServer::start(StreamLimits::default()).await;
+    let dir = server.dir.clone();
+    let mut gov = server.governance().await;
+    setup_governance(&mut gov).await;
+    let raised = gov
+        .raise_issue(pb::RaiseIssueRequest {
+            severity: 3,
+            title: "clock drift".into(),
+            description: "ESME clock runs 4 s/day fast after a firmware update".into(),
+            phases: vec![mt_active()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(raised.description.starts_with("ESME clock"), "{raised:?}");
+    let listed = gov
+        .list_issues(pb::ListIssuesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.issues.len(), 1);
+    assert_eq!(listed.issues[0].description, raised.description);
+
+    let updated = gov
+        .update_issue(pb::UpdateIssueRequest {
+            id: raised.id.clone(),
+            description: Some("drift is 4 s/day; reproduced on two meters".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        updated.description,
+        "drift is 4 s/day; reproduced on two meters"
+    );
+    drop(gov);
+    server.stop().await;
+
+    let server = TestServer::start_in(dir, StreamLimits::default()).await;
+    let mut gov = server.governance().await;
+    let listed = gov
+        .list_issues(pb::ListIssuesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.issues[0].description, updated.description);
+    server.stop().await;
+}
+
+fn on_device(case: &str, device: &str, attempt: u32, status: pb::CaseStatus) -> pb::TestCaseResult {
+    pb::TestCaseResult {
+        device_id: device.into(),
+        ..result(case, attempt, status)
+    }
+}
+
+#[tokio::test]
+async fn two_meters_with_the_same_attempt_number_are_both_counted() {
+    let server = TestServer::start(StreamLimits::default()).await;
+    let mut gov = server.governance().await;
+    setup_governance(&mut gov).await;
+    let mut client = server.results().await;
+    let (mut stream, _) = ResultStream::open(&mut client, "lab-2").await;
+    let sent = [
+        on_device(CASES[0], "esme-1", 1, pb::CaseStatus::Passed),
+        on_device(CASES[0], "esme-2", 1, pb::CaseStatus::Failed),
+        on_device(CASES[1], "esme-1", 1, pb::CaseStatus::Passed),
+        on_device(CASES[1], "esme-2", 1, pb::CaseStatus::Passed),
+        on_device(CASES[2], "esme-1", 1, pb::CaseStatus::Passed),
+    ];
+    for (i, r) in sent.into_iter().enumerate() {
+        stream.send(submit("lab-2", i as u64 + 1, r)).await;
+        stream.ack().await;
+    }
+    // esme-2 failed MT-001: the case is not passed although esme-1 passed it.
+    let verdict = evaluate_mt_active(&mut gov).await;
+    let coverage = criterion(&verdict, "4.coverage");
+    assert_eq!(text(&coverage.measured), "2/3", "{coverage:?}");
+    assert!(
+        coverage.explanation.contains("MT-001 (failed)"),
+        "{coverage:?}"
+    );
+
+    // The same device and attempt under another key is still a duplicate.
+    stream
+        .send(submit(
+            "lab-2",
+            6,
+            on_device(CASES[0], "esme-2", 1, pb::CaseStatus::Passed),
+        ))
+        .await;
+    let rejection = stream.rejection().await;
+    assert!(rejection.message.contains("esme-2"), "{rejection:?}");
+
+    stream
+        .send(submit(
+            "lab-2",
+            6,
+            on_device(CASES[0], "esme-2", 2, pb::CaseStatus::Passed),
+        ))
+        .await;
+    stream.ack().await;
+    let verdict = evaluate_mt_active(&mut gov).await;
+    let coverage = criterion(&verdict, "4.coverage");
+    assert_eq!(text(&coverage.measured), "3/3", "{coverage:?}");
+    assert_eq!(coverage.outcome(), pb::CriterionOutcome::Met);
+    drop((stream, client));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_html_report_is_self_contained_and_escapes_what_the_log_holds() {
+    let server = TestServer::start(StreamLimits::default()).await;
+    let mut gov = server.governance().await;
+    setup_governance(&mut gov).await;
+    gov.raise_issue(pb::RaiseIssueRequest {
+        severity: 2,
+        title: "<script>alert('x')</script>".into(),
+        description: "a & b <b>bold</b>".into(),
+        phases: vec![mt_active()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let report = gov
+        .get_completion_report(pb::GetCompletionReportRequest {
+            phases: vec![mt_active()],
+            format: pb::ReportFormat::Html.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(report.media_type, "text/html");
+    assert_eq!(
+        report.rendered_sha256,
+        Sha256::digest(&report.rendered).to_vec()
+    );
+    let html = String::from_utf8(report.rendered).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("a &amp; b &lt;b&gt;bold&lt;/b&gt;"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    assert!(!html.contains("<b>"), "{html}");
+    // Self-contained: nothing is fetched.
+    assert!(!html.contains("src=") && !html.contains("href="), "{html}");
+    assert!(html.contains("Illustrative profile"), "{html}");
+    assert!(html.contains("R4") || html.contains("4.coverage"), "{html}");
+    assert!(html.ends_with("</html>\n"));
+    server.stop().await;
+}
