@@ -33,6 +33,8 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Emulate SMETS1 comms hubs and meters (DLMS/COSEM over the TCP wrapper and HDLC on PTYs).
     Emulate(cmd::emulate::Args),
+    /// Control a running emulator: faults, alerts, reboots, device list.
+    EmulateCtl(cmd::emulate_ctl::Args),
     /// Inspect and check adapter plugins.
     Plugin(cmd::plugin::Args),
     /// Serve the gRPC gateway (ResultService, GovernanceService, health, reflection).
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Emulate(args) => cmd::emulate::run(args),
+        Command::EmulateCtl(args) => cmd::emulate_ctl::run(args),
         Command::Plugin(args) => cmd::plugin::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Store(args) => cmd::store::run(args),

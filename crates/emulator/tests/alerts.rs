@@ -99,11 +99,12 @@ impl Client {
     /// The event code of the next EventNotification, waiting up to `patience` without sending.
     async fn alert(&mut self, patience: Duration) -> Option<u8> {
         match self.listen(patience).await {
-            Heard::Event(ClientEvent::EventNotification(notification)) => match notification.value
-            {
-                Data::Unsigned(code) => Some(code),
-                other => panic!("event code {other:?}"),
-            },
+            Heard::Event(ClientEvent::EventNotification(notification)) => {
+                match notification.value {
+                    Data::Unsigned(code) => Some(code),
+                    other => panic!("event code {other:?}"),
+                }
+            }
             Heard::Event(other) => panic!("{other:?}"),
             Heard::Closed => panic!("connection closed"),
             Heard::Nothing => None,
@@ -133,14 +134,20 @@ async fn an_idle_association_receives_an_alert_when_it_happens_on_every_connecti
     assert_eq!(second.alert(Duration::from_secs(1)).await, Some(TAMPER));
     // The gas meter saw no tamper, and nothing is left queued on the ESME.
     assert_eq!(gas.alert(Duration::from_secs(60)).await, None);
-    assert_eq!(emulator.hub(0).unwrap().devices[1].device.pending_alerts(), 0);
+    assert_eq!(
+        emulator.hub(0).unwrap().devices[1].device.pending_alerts(),
+        0
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_alert_raised_with_no_association_open_goes_to_the_next_one() {
     let emulator = emulator();
     emulator.inject(ESME, Incident::Tamper);
-    assert_eq!(emulator.hub(0).unwrap().devices[1].device.pending_alerts(), 1);
+    assert_eq!(
+        emulator.hub(0).unwrap().devices[1].device.pending_alerts(),
+        1
+    );
     let mut client = Client::connect(&emulator, 2, "late");
     client.associate().await;
     assert_eq!(client.alert(Duration::from_secs(1)).await, Some(TAMPER));

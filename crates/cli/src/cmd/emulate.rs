@@ -1,5 +1,6 @@
 //! `meterlab emulate`: serve emulated comms hubs and meters over the DLMS TCP wrapper and, with
-//! `--serial`, HDLC on a pseudo-terminal per hub, until SIGINT or SIGTERM.
+//! `--serial`, HDLC on a pseudo-terminal per hub, until SIGINT or SIGTERM. With `--control` it
+//! also listens for run-time control requests (line-delimited JSON; see `meterlab emulate-ctl`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use meterlab_emulator::SimTime;
 use meterlab_emulator::faults::FaultOverlay;
 use meterlab_emulator::hub::{Emulation, Endpoints, MAX_HUBS};
 use meterlab_emulator::scenario::Scenario;
+use meterlab_emulator::serve::control::serve_control;
 use meterlab_emulator::serve::serial::{open_hub_line, serve_hub_line};
 use meterlab_emulator::serve::tcp::serve_tcp;
 use meterlab_emulator::serve::{Emulator, FaultScope};
@@ -32,6 +34,10 @@ pub struct Args {
     /// Also open a pseudo-terminal per hub carrying HDLC.
     #[arg(long)]
     serial: bool,
+    /// Listen for run-time control (faults, alerts, reboots, device list) on this address,
+    /// e.g. 127.0.0.1:4060: one JSON request per line. `meterlab emulate-ctl` speaks it.
+    #[arg(long, value_name = "ADDR")]
+    control: Option<SocketAddr>,
     /// How to print the device table.
     #[arg(long, value_enum, default_value_t)]
     output: OutputFormat,
@@ -117,6 +123,19 @@ async fn serve(args: Args, scenario: Scenario, overlay: FaultOverlay) -> anyhow:
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?.to_string();
+    let control = match args.control {
+        Some(control) => Some(
+            tokio::net::TcpListener::bind(control)
+                .await
+                .with_context(|| format!("cannot listen for control on {control}"))?,
+        ),
+        None => None,
+    };
+    let control_address = control
+        .as_ref()
+        .map(tokio::net::TcpListener::local_addr)
+        .transpose()?
+        .map(|address| address.to_string());
     let mut endpoints = Endpoints {
         tcp_address: Some(address.clone()),
         ..Endpoints::default()
@@ -138,6 +157,14 @@ async fn serve(args: Args, scenario: Scenario, overlay: FaultOverlay) -> anyhow:
         emulator.set_faults(&FaultScope::All, &overlay);
     }
     let tcp = tokio::spawn(serve_tcp(emulator.clone(), listener));
+    if let Some(control) = control {
+        let emulator = emulator.clone();
+        tokio::spawn(async move {
+            if let Err(error) = serve_control(emulator, control).await {
+                tracing::error!(%error, "control listener stopped");
+            }
+        });
+    }
     for (index, line) in lines {
         let emulator = emulator.clone();
         tokio::spawn(async move {
@@ -150,8 +177,21 @@ async fn serve(args: Args, scenario: Scenario, overlay: FaultOverlay) -> anyhow:
         devices.save(path)?;
     }
     match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&devices)?),
-        OutputFormat::Text => print_table(&devices, &address),
+        OutputFormat::Json => {
+            // The devices file's shape, plus where the listeners are.
+            let mut document = serde_json::to_value(&devices)?;
+            if let Some(fields) = document.as_object_mut() {
+                fields.insert("tcp_address".into(), address.clone().into());
+                fields.insert(
+                    "control_address".into(),
+                    control_address
+                        .clone()
+                        .map_or(serde_json::Value::Null, Into::into),
+                );
+            }
+            println!("{}", serde_json::to_string_pretty(&document)?);
+        }
+        OutputFormat::Text => print_table(&devices, &address, control_address.as_deref()),
     }
     wait_for_shutdown(tcp).await
 }
@@ -187,7 +227,7 @@ fn clients(device: &meterlab_devices::Device) -> String {
         .join(" ")
 }
 
-fn print_table(devices: &DevicesFile, address: &str) {
+fn print_table(devices: &DevicesFile, address: &str, control: Option<&str>) {
     let rows: Vec<[String; 9]> = devices
         .devices
         .iter()
@@ -227,6 +267,9 @@ fn print_table(devices: &DevicesFile, address: &str) {
         "TCP wrapper listening on {address}; {} logical devices",
         rows.len()
     );
+    if let Some(control) = control {
+        println!("control listening on {control} (meterlab emulate-ctl --control {control} ...)");
+    }
     let line = |cells: Vec<&str>| {
         cells
             .iter()

@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod emulate;
+pub mod emulate_ctl;
 pub mod plugin;
 pub mod serve;
 pub mod store;

@@ -84,7 +84,8 @@ impl DeviceFeed {
     pub fn publish(&self, hub_index: usize, hub: &mut CommsHub) -> usize {
         let mut published = 0;
         for (index, emulated) in hub.devices.iter_mut().enumerate() {
-            if emulated.device.pending_alerts() == 0 || self.open_associations(hub_index, index) == 0
+            if emulated.device.pending_alerts() == 0
+                || self.open_associations(hub_index, index) == 0
             {
                 continue;
             }

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod bridge;
+pub mod control;
 pub mod runtime;
 pub mod serial;
 pub mod session;

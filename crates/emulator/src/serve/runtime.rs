@@ -127,7 +127,10 @@ impl Emulator {
     pub fn find_device(&self, name: &str) -> Option<DeviceIndex> {
         (0..self.hubs.len()).find_map(|hub| {
             let guard = self.hub(hub)?;
-            let device = guard.devices.iter().position(|device| device.name == name)?;
+            let device = guard
+                .devices
+                .iter()
+                .position(|device| device.name == name)?;
             Some(DeviceIndex { hub, device })
         })
     }

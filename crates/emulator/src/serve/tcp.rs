@@ -102,7 +102,11 @@ pub async fn serve_wrapper_stream<S: AsyncRead + AsyncWrite + Unpin>(
                 };
                 match event.kind {
                     DeviceEventKind::Reboot => {
-                        tracing::info!(peer = label, wport = event.wport, "device rebooted: connection dropped");
+                        tracing::info!(
+                            peer = label,
+                            wport = event.wport,
+                            "device rebooted: connection dropped"
+                        );
                         return Ok(());
                     }
                     DeviceEventKind::Alert(alert) => {
@@ -121,7 +125,13 @@ pub async fn serve_wrapper_stream<S: AsyncRead + AsyncWrite + Unpin>(
                         pushed
                             .into_iter()
                             .filter_map(|(client_sap, apdu)| {
-                                wrap_reply(&mut dice, &faults, event.wport, u16::from(client_sap), &apdu)
+                                wrap_reply(
+                                    &mut dice,
+                                    &faults,
+                                    event.wport,
+                                    u16::from(client_sap),
+                                    &apdu,
+                                )
                             })
                             .collect()
                     }
@@ -185,14 +195,14 @@ fn handle_pdu(
         .entry(pdu.destination)
         .or_insert_with(|| emulator.device_sessions(hub_index, device_index))
         .handle(
-        &mut emulated.device,
-        &faults,
-        client_sap,
-        pdu.destination,
-        &apdu,
-        now_ms,
-        now,
-    );
+            &mut emulated.device,
+            &faults,
+            client_sap,
+            pdu.destination,
+            &apdu,
+            now_ms,
+            now,
+        );
     // The request may have raised an alert (image activation) or opened the first association
     // to a device with queued ones: push them on every open association, this one included.
     emulator.publish_alerts(hub_index, &mut hub);
@@ -200,9 +210,7 @@ fn handle_pdu(
     served
         .responses
         .into_iter()
-        .filter_map(|response| {
-            wrap_reply(dice, &faults, pdu.destination, pdu.source, &response)
-        })
+        .filter_map(|response| wrap_reply(dice, &faults, pdu.destination, pdu.source, &response))
         .collect()
 }
 
