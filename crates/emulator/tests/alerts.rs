@@ -11,7 +11,7 @@ use meterlab_dlms::axdr::Data;
 use meterlab_dlms::wrapper::{self, Reassembler};
 use meterlab_emulator::SimTime;
 use meterlab_emulator::hub::{Emulation, LLS_CLIENT_SAP};
-use meterlab_emulator::scenario::Scenario;
+use meterlab_emulator::scenario::{Scenario, ScheduledAlert, ScheduledAlertKind};
 use meterlab_emulator::serve::tcp::serve_wrapper_stream;
 use meterlab_emulator::serve::{DeviceIndex, Emulator, FaultScope, Incident};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -193,4 +193,78 @@ async fn a_reboot_drops_the_connections_to_the_device_and_its_count() {
     // The serving task has ended and given back its association.
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert_eq!(emulator.open_associations(ESME), 0);
+}
+
+const SCENARIO: &str = r#"
+seed = 1
+
+[[smso]]
+id = "smso-north"
+lls_password = "00000001"
+key_seed = "north secret"
+
+[[dmc]]
+id = "acme"
+smso = "smso-north"
+hub = { model = "ACME CH1", firmware = "1.4.0" }
+esme = { model = "ACME E470", firmware = "2.0.1" }
+gsme = { model = "ACME G4", firmware = "3.1.0" }
+
+[[hub]]
+id = "north"
+dmc = "acme"
+state = "active"
+
+[[hub.esme.alert]]
+kind = "tamper"
+after_s = 30
+
+[[hub.esme.alert]]
+kind = "supply_interruption"
+after_s = 60
+outage_s = 5
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn scenario_alerts_are_pushed_when_their_time_comes() {
+    let scenario = Scenario::parse("alerts.toml", SCENARIO).unwrap();
+    assert_eq!(
+        scenario.hubs[0].esme.alerts,
+        vec![
+            ScheduledAlert {
+                after_s: 30,
+                kind: ScheduledAlertKind::Tamper
+            },
+            ScheduledAlert {
+                after_s: 60,
+                kind: ScheduledAlertKind::SupplyInterruption { outage_s: 5 }
+            },
+        ]
+    );
+    let emulator = Emulator::new(Emulation::build(&scenario, START).unwrap(), START);
+    let started = Instant::now();
+    assert_eq!(emulator.schedule_scenario_alerts(&scenario), 2);
+    let mut client = Client::connect(&emulator, 2, "scenario");
+    client.associate().await;
+    assert_eq!(client.alert(Duration::from_secs(40)).await, Some(TAMPER));
+    assert_eq!(started.elapsed().as_secs(), 30);
+    assert_eq!(client.alert(Duration::from_secs(40)).await, Some(POWER_UP));
+    assert_eq!(started.elapsed().as_secs(), 65);
+}
+
+#[test]
+fn a_bad_scenario_alert_is_reported_where_it_is() {
+    let bad = SCENARIO.replace(r#"kind = "tamper""#, r#"kind = "flood""#);
+    let error = Scenario::parse("alerts.toml", &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("alerts.toml:22:8") && error.contains(r#"alert kind "flood""#),
+        "{error}"
+    );
+    let bad = SCENARIO.replace("after_s = 30", "after_s = 30\noutage_s = 2");
+    let error = Scenario::parse("alerts.toml", &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("outage_s applies to"), "{error}");
 }

@@ -156,6 +156,7 @@ async fn serve(args: Args, scenario: Scenario, overlay: FaultOverlay) -> anyhow:
     if overlay != FaultOverlay::default() {
         emulator.set_faults(&FaultScope::All, &overlay);
     }
+    emulator.schedule_scenario_alerts(&scenario);
     let tcp = tokio::spawn(serve_tcp(emulator.clone(), listener));
     if let Some(control) = control {
         let emulator = emulator.clone();

@@ -37,6 +37,10 @@
 //! esme = { mpxn = "1200012345678", consumption = 450, initial_register = 1000 }
 //! gsme = { consumption = [40, 40, 60, 120], control_mode = 4 }
 //! faults = { drop = 0.01 }
+//!
+//! [[hub.esme.alert]]                      # (with esme as a table) incidents after the start,
+//! kind = "tamper"                         # pushed on open associations: tamper |
+//! after_s = 30                            # supply_interruption (with outage_s)
 //! ```
 
 mod parse;
@@ -187,6 +191,29 @@ pub struct MeterSpec {
     pub daily_log_entries: usize,
     /// Faults of this meter's logical device.
     pub faults: FaultOverlay,
+    /// Incidents that make it raise alerts, after the emulation starts.
+    pub alerts: Vec<ScheduledAlert>,
+}
+
+/// An incident a scenario schedules on a meter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduledAlert {
+    /// Seconds after the start.
+    pub after_s: u32,
+    /// What happens.
+    pub kind: ScheduledAlertKind,
+}
+
+/// What a scheduled incident is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduledAlertKind {
+    /// Terminal cover removed.
+    Tamper,
+    /// The supply is off for `outage_s` seconds; the alert is raised when it returns.
+    SupplyInterruption {
+        /// Seconds without supply.
+        outage_s: u32,
+    },
 }
 
 /// One comms hub.
@@ -346,6 +373,7 @@ impl MeterSpec {
             load_profile_entries: defaults::LOAD_PROFILE_ENTRIES,
             daily_log_entries: defaults::DAILY_LOG_ENTRIES,
             faults: FaultOverlay::default(),
+            alerts: Vec::new(),
         }
     }
 }

@@ -7,7 +7,10 @@ use meterlab_devices::{DeviceRole, Location, STANDARD_BAUD_RATES};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Dmc, HubSpec, HubState, MeterSpec, ModelSpec, Scenario, Smso, defaults};
+use super::{
+    Dmc, HubSpec, HubState, MeterSpec, ModelSpec, Scenario, ScheduledAlert, ScheduledAlertKind,
+    Smso, defaults,
+};
 use crate::consumption::ConsumptionProfile;
 use crate::disconnect::ControlMode;
 use crate::error::EmulatorError;
@@ -117,6 +120,17 @@ struct RawMeter {
     load_profile_entries: Option<Spanned<usize>>,
     daily_log_entries: Option<Spanned<usize>>,
     faults: Option<Spanned<RawFaults>>,
+    #[serde(default)]
+    alert: Vec<Spanned<RawAlert>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlert {
+    kind: Spanned<String>,
+    #[serde(default)]
+    after_s: u32,
+    outage_s: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -646,6 +660,31 @@ fn validate_meter(
     }
     if let Some(faults) = &raw.faults {
         spec.faults = source.faults(faults.get_ref())?;
+    }
+    for alert in &raw.alert {
+        let raw_alert = alert.get_ref();
+        let kind = match (raw_alert.kind.get_ref().as_str(), &raw_alert.outage_s) {
+            ("tamper", Some(outage)) => {
+                return Err(source.error(
+                    outage.span(),
+                    "outage_s applies to kind = \"supply_interruption\" only",
+                ));
+            }
+            ("tamper", None) => ScheduledAlertKind::Tamper,
+            ("supply_interruption", outage) => ScheduledAlertKind::SupplyInterruption {
+                outage_s: outage.as_ref().map_or(0, |outage| *outage.get_ref()),
+            },
+            (other, _) => {
+                return Err(source.error(
+                    raw_alert.kind.span(),
+                    format!("alert kind {other:?} must be \"tamper\" or \"supply_interruption\""),
+                ));
+            }
+        };
+        spec.alerts.push(ScheduledAlert {
+            after_s: raw_alert.after_s,
+            kind,
+        });
     }
     Ok(spec)
 }

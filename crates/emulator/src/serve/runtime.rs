@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::faults::FaultOverlay;
 use crate::hub::{CommsHub, Emulation};
+use crate::scenario::{Scenario, ScheduledAlertKind};
 use crate::serve::alerts::{AssociationGauge, DeviceEvent, DeviceEventKind, DeviceFeed};
 use crate::serve::session::DeviceSessions;
 use crate::time::SimTime;
@@ -192,6 +193,39 @@ impl Emulator {
             tokio::time::sleep(delay).await;
             emulator.inject(at, incident);
         });
+    }
+
+    /// Schedules the alerts `scenario` (the one this emulator was built from) gives its meters,
+    /// counted from now; returns how many. Call it within a tokio runtime.
+    pub fn schedule_scenario_alerts(&self, scenario: &Scenario) -> usize {
+        let mut scheduled = 0;
+        for hub in &scenario.hubs {
+            let meters = [
+                (meterlab_devices::DeviceRole::Esme, Some(&hub.esme)),
+                (meterlab_devices::DeviceRole::Gsme, hub.gsme.as_ref()),
+            ];
+            for (role, meter) in meters {
+                let Some(meter) = meter.filter(|meter| !meter.alerts.is_empty()) else {
+                    continue;
+                };
+                let Some(at) = self.find_device(&format!("{}.{role}", hub.id)) else {
+                    continue;
+                };
+                for alert in &meter.alerts {
+                    let incident = match alert.kind {
+                        ScheduledAlertKind::Tamper => Incident::Tamper,
+                        ScheduledAlertKind::SupplyInterruption { outage_s } => {
+                            Incident::SupplyInterruption {
+                                outage: Duration::from_secs(u64::from(outage_s)),
+                            }
+                        }
+                    };
+                    self.schedule(at, incident, Duration::from_secs(u64::from(alert.after_s)));
+                    scheduled += 1;
+                }
+            }
+        }
+        scheduled
     }
 
     /// Reboots the devices in `scope` now: each logs it and every link to it is dropped.
