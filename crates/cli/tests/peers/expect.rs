@@ -97,6 +97,9 @@ impl PeerResult {
         self.assert_register(&context);
         self.assert_load_profile(&context);
         self.assert_disconnect(&context);
+        if self.peer == Peer::Gurux {
+            self.assert_association_object(emulator, &context);
+        }
         if self.peer == Peer::Gurux && self.transport == Transport::Hdlc {
             self.assert_hdlc_negotiation(&context);
         }
@@ -226,6 +229,26 @@ impl PeerResult {
             self.result["disconnect_states"], expected,
             "output_state/control_state before, after remote_disconnect, after remote_reconnect: {context}"
         );
+    }
+
+    /// Gurux reads the current Association LN as a head-end does after connecting.
+    fn assert_association_object(&self, emulator: &Emulator, context: &str) {
+        let esme = emulator.device("peers.esme");
+        let (client_sap, server_sap) = match self.transport {
+            Transport::Tcp => (1, esme["tcp"]["wport"].as_i64().unwrap()),
+            Transport::Hdlc => (1, esme["serial"]["logical_address"].as_i64().unwrap()),
+        };
+        let expected = serde_json::json!({
+            "client_sap": client_sap,
+            "server_sap": server_sap,
+            // logical_name_referencing_no_ciphering; mechanism 1: low level security
+            "context_id": 1,
+            "mechanism_id": 1,
+            // associated
+            "status": 2,
+            "security_setup": "0.0.43.0.0.255",
+        });
+        assert_eq!(self.result["association"], expected, "{context}");
     }
 
     fn assert_hdlc_negotiation(&self, context: &str) {

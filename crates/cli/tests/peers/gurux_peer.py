@@ -15,6 +15,7 @@ import time
 from gurux_dlms import GXByteBuffer, GXDateTime, GXDLMSClient, GXDLMSException, GXReplyData
 from gurux_dlms.enums import Authentication, InterfaceType, RequestTypes
 from gurux_dlms.objects import (
+    GXDLMSAssociationLogicalName,
     GXDLMSClock,
     GXDLMSData,
     GXDLMSDisconnectControl,
@@ -182,6 +183,18 @@ def main(args, result):
         result["associated"] = True
         result["negotiated_conformance"] = int(client.negotiatedConformance)
         result["server_max_pdu"] = client.maxReceivePDUSize
+
+        association = GXDLMSAssociationLogicalName()
+        for index in (3, 4, 6, 8, 9):
+            reader.read(association, index)
+        result["association"] = {
+            "client_sap": int(association.clientSAP),
+            "server_sap": int(association.serverSAP),
+            "context_id": int(association.applicationContextName.contextId),
+            "mechanism_id": int(association.authenticationMechanismName.mechanismId),
+            "status": int(association.associationStatus),
+            "security_setup": association.securitySetupReference,
+        }
 
         ldn = reader.read(GXDLMSData(common.LDN), 2)
         result["logical_device_name"] = bytes(ldn).decode("ascii")

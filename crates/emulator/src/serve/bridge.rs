@@ -81,7 +81,8 @@ fn attribute_and_method_counts(class_id: u16) -> (i8, i8) {
         3 => (3, 1),
         7 => (8, 2),
         8 => (9, 6),
-        15 => (11, 4),
+        // version 1: attributes 1-9 (user_list and current_user came with version 2)
+        15 => (9, 4),
         18 => (7, 4),
         64 => (5, 2),
         70 => (4, 2),
@@ -102,8 +103,23 @@ pub struct ServedDevice<'a> {
     pub partners: (u8, u16),
 }
 
+/// An object identifier under DLMS-UA (2.16.756.5.8) in the Association LN structure form
+/// `{joint-iso-ccitt, country, country-name, identified-organization, DLMS-UA, kind, id}`;
+/// `kind` is 1 for application context names and 2 for authentication mechanism names.
+fn dlms_ua_name(kind: u8, id: u8) -> Value {
+    Value::Structure(vec![
+        Value::Unsigned(2),
+        Value::Unsigned(16),
+        Value::LongUnsigned(756),
+        Value::Unsigned(5),
+        Value::Unsigned(8),
+        Value::Unsigned(kind),
+        Value::Unsigned(id),
+    ])
+}
+
 impl ServedDevice<'_> {
-    fn association_attribute(&self, index: i8) -> Result<Value, AccessError> {
+    fn association_attribute(&self, ctx: &RequestContext, index: i8) -> Result<Value, AccessError> {
         match index {
             1 => Ok(Value::OctetString(CURRENT_ASSOCIATION.0.to_vec())),
             2 => {
@@ -129,8 +145,19 @@ impl ServedDevice<'_> {
                 Value::Integer(i8::try_from(self.partners.0).unwrap_or(i8::MAX)),
                 Value::LongUnsigned(self.partners.1),
             ])),
+            // logical_name_referencing_no_ciphering (1) or _with_ciphering (3)
+            4 => Ok(dlms_ua_name(1, if ctx.ciphered { 3 } else { 1 })),
+            6 => Ok(dlms_ua_name(2, ctx.mechanism.code())),
+            // A meter never discloses the LLS secret.
+            7 => Err(AccessError::ReadWriteDenied),
             // associated (2)
             8 => Ok(Value::Enum(2)),
+            9 => self
+                .device
+                .directory()
+                .by_role(ObjectRole::SecuritySetup)
+                .map(|entry| Value::OctetString(entry.obis.0.to_vec()))
+                .ok_or(AccessError::ObjectUndefined),
             _ => Err(AccessError::ObjectUndefined),
         }
     }
@@ -178,14 +205,14 @@ fn object_list_entry(class_id: u16, version: u8, obis: Obis, level: AccessLevel)
 impl CosemObjectModel for ServedDevice<'_> {
     fn get(
         &mut self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         attribute: &AttributeDescriptor,
         access: Option<&SelectiveAccess>,
     ) -> Result<Data, DataAccessResult> {
         let obis = Obis(attribute.instance.0);
         if obis == CURRENT_ASSOCIATION && attribute.class_id == ASSOCIATION_LN {
             return self
-                .association_attribute(attribute.attribute_id)
+                .association_attribute(ctx, attribute.attribute_id)
                 .map(to_data)
                 .map_err(to_result);
         }
@@ -247,6 +274,56 @@ impl CosemObjectModel for ServedDevice<'_> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Gurux reads every Association LN attribute the object list grants; a meter answers
+    /// application context, mechanism and security setup reference, and refuses the secret.
+    #[test]
+    fn the_current_association_reports_its_context_mechanism_and_security_setup() {
+        use meterlab_dlms::apdu::Mechanism;
+        use meterlab_dlms::obis::Obis as DlmsObis;
+
+        let start = SimTime::from_millis(1_781_514_000_000);
+        let scenario = crate::scenario::Scenario::generated(1);
+        let mut emulation =
+            crate::hub::Emulation::build(&scenario, start).unwrap_or_else(|error| {
+                panic!("default scenario: {error}");
+            });
+        let device = &mut emulation.hubs[0].devices[1].device;
+        let mut served = ServedDevice {
+            device,
+            level: AccessLevel::Management,
+            now: start,
+            partners: (1, 2),
+        };
+        let ctx = RequestContext {
+            now_ms: 0,
+            mechanism: Mechanism::Lls,
+            ciphered: false,
+        };
+        let mut get = |attribute_id: i8| {
+            let attribute = AttributeDescriptor {
+                class_id: ASSOCIATION_LN,
+                instance: DlmsObis(CURRENT_ASSOCIATION.0),
+                attribute_id,
+            };
+            served.get(&ctx, &attribute, None)
+        };
+        let name = |kind: u8, id: u8| {
+            Ok(Data::Structure(
+                [2, 16]
+                    .into_iter()
+                    .map(Data::Unsigned)
+                    .chain([Data::LongUnsigned(756)])
+                    .chain([5, 8, kind, id].into_iter().map(Data::Unsigned))
+                    .collect(),
+            ))
+        };
+        assert_eq!(get(4), name(1, 1));
+        assert_eq!(get(6), name(2, 1));
+        assert_eq!(get(7), Err(DataAccessResult::ReadWriteDenied));
+        assert_eq!(get(9), Ok(Data::OctetString(vec![0, 0, 43, 0, 0, 255])));
+        assert_eq!(attribute_and_method_counts(ASSOCIATION_LN), (9, 4));
+    }
 
     #[test]
     fn every_access_error_maps_to_the_same_code() {
