@@ -6,11 +6,17 @@
 //!
 //! Run: `cargo bench -p meterlab-server --bench ingest_grpc`. Throughput is reported per result.
 //!
-//! Recorded 2026-11-29 on the shared 2-core machine, `--profile dev` (unoptimised; a release run
-//! did not fit the session), 500 results per iteration, means:
-//! - gRPC ResultService, durable acks:  178 ms  -> ~2,800 results/s
-//! - SQLite direct, one tx per row:    2,021 ms ->   ~250 rows/s   (gRPC is ~11x faster: group commit)
-//! - SQLite direct, one tx for all:       13 ms -> ~37,600 rows/s  (gRPC reaches ~7% of the bulk bound)
+//! Recorded 2026-11-29 on the shared 2-core machine (load average ~4.5 from other builds), 500
+//! results per iteration, means. Release (`cargo bench`), two consecutive runs:
+//! - gRPC ResultService, durable acks:    57 ms /    61 ms -> ~8,700 / ~8,200 results/s
+//! - SQLite direct, one tx per row:    1,498 ms /   352 ms ->   ~330 / ~1,420 rows/s
+//!   (gRPC is ~26x / ~5.7x faster: group commit; the per-row baseline is one fsync per row, so it
+//!   swings with the disk contention of the moment while the gRPC figure stays put)
+//! - SQLite direct, one tx for all:        11 ms /   6.3 ms -> ~44,000 / ~79,000 rows/s
+//!   (gRPC reaches ~10-20% of the bulk-load bound)
+//!
+//! Earlier `--profile dev` run (unoptimised): gRPC 178 ms (~2,800/s), per-row 2,021 ms (~250/s,
+//! ~11x), one tx 13 ms (~37,600/s).
 #![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
