@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::scenario::{BAUD, HISTORY_DAYS, INITIAL_REGISTER, LLS_PASSWORD, LOAD_WATTS, START_UNIX};
-use super::{CLIENT_MAX_PDU, Emulator, Peer, PeerResult, Transport};
+use super::{CLIENT_MAX_PDU, Emulator, HDLC_MAX_INFO, Peer, PeerResult, Transport};
 
 const HALF_HOUR_MS: i64 = 30 * 60 * 1000;
 /// Blue Book unit 30: Wh.
@@ -238,6 +238,8 @@ impl PeerResult {
             Transport::Tcp => (1, esme["tcp"]["wport"].as_i64().unwrap()),
             Transport::Hdlc => (1, esme["serial"]["logical_address"].as_i64().unwrap()),
         };
+        assert!(self.int("negotiated_conformance") > 0, "{context}");
+        assert!(self.int("server_max_pdu") >= 64, "{context}");
         let expected = serde_json::json!({
             "client_sap": client_sap,
             "server_sap": server_sap,
@@ -247,21 +249,25 @@ impl PeerResult {
             // associated
             "status": 2,
             "security_setup": "0.0.43.0.0.255",
+            // xDLMS_context_info must repeat what the AARQ/AARE negotiated.
+            "conformance": self.result["negotiated_conformance"],
+            "max_receive_pdu": self.result["server_max_pdu"],
+            "max_send_pdu": CLIENT_MAX_PDU,
+            "dlms_version": 6,
         });
         assert_eq!(self.result["association"], expected, "{context}");
     }
 
     fn assert_hdlc_negotiation(&self, context: &str) {
         for key in ["hdlc_max_info_tx", "hdlc_max_info_rx"] {
-            let value = self.int(key);
-            assert!(
-                (128..=512).contains(&value),
-                "{key} {value} is not between the default and the proposal: {context}"
+            assert_eq!(
+                self.int(key),
+                HDLC_MAX_INFO,
+                "{key}: the UA must accept the client's smaller proposal: {context}"
             );
         }
         for key in ["hdlc_window_tx", "hdlc_window_rx"] {
-            let value = self.int(key);
-            assert!((1..=7).contains(&value), "{key} {value}: {context}");
+            assert_eq!(self.int(key), 1, "{key}: {context}");
         }
     }
 }

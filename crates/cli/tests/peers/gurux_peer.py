@@ -185,8 +185,9 @@ def main(args, result):
         result["server_max_pdu"] = client.maxReceivePDUSize
 
         association = GXDLMSAssociationLogicalName()
-        for index in (3, 4, 6, 8, 9):
+        for index in (3, 4, 5, 6, 8, 9):
             reader.read(association, index)
+        context = association.xDLMSContextInfo
         result["association"] = {
             "client_sap": int(association.clientSAP),
             "server_sap": int(association.serverSAP),
@@ -194,6 +195,10 @@ def main(args, result):
             "mechanism_id": int(association.authenticationMechanismName.mechanismId),
             "status": int(association.associationStatus),
             "security_setup": association.securitySetupReference,
+            "conformance": int(context.conformance),
+            "max_receive_pdu": int(context.maxReceivePduSize),
+            "max_send_pdu": int(context.maxSendPduSize),
+            "dlms_version": int(context.dlmsVersionNumber),
         }
 
         ldn = reader.read(GXDLMSData(common.LDN), 2)

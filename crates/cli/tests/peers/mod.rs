@@ -233,6 +233,10 @@ pub const RANGE_TO: &str = "2026-06-15T09:00:00+01:00";
 /// transfer.
 pub const CLIENT_MAX_PDU: u32 = 256;
 
+/// HDLC information field length the Gurux client proposes: below the default 128, so the
+/// meter must shorten its frames to it.
+pub const HDLC_MAX_INFO: i64 = 64;
+
 /// One peer script run against one emulator.
 pub struct PeerRun {
     peer: Peer,
@@ -290,9 +294,9 @@ impl PeerRun {
                     format!("--baud={}", text(&serial["baud"])),
                     format!("--logical={}", text(&serial["logical_address"])),
                     format!("--physical={}", text(&serial["physical_address"])),
-                    // Proposed to the meter in the SNRM (Gurux negotiates; dlms-cosem does not).
-                    "--hdlc-max-info=512".to_owned(),
-                    "--hdlc-window=7".to_owned(),
+                    // Proposed in the SNRM (Gurux negotiates; dlms-cosem takes the defaults).
+                    format!("--hdlc-max-info={HDLC_MAX_INFO}"),
+                    "--hdlc-window=1".to_owned(),
                 ]);
             }
         }

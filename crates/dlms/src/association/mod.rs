@@ -31,6 +31,12 @@ pub struct RequestContext {
     pub mechanism: Mechanism,
     /// True when the request arrived glo- ciphered.
     pub ciphered: bool,
+    /// Negotiated conformance of the association (Association LN `xDLMS_context_info`).
+    pub conformance: crate::apdu::Conformance,
+    /// server-max-receive-pdu-size the AARE announced.
+    pub server_max_receive_pdu: u16,
+    /// client-max-receive-pdu-size from the AARQ: the largest APDU the server may send.
+    pub client_max_receive_pdu: u16,
 }
 
 /// The server's view of the COSEM objects it exposes.

@@ -118,6 +118,23 @@ fn dlms_ua_name(kind: u8, id: u8) -> Value {
     ])
 }
 
+/// `xDLMS_context_info` of the current association: the negotiated conformance (24-bit
+/// bit-string), server max receive PDU, max send PDU (the client's max receive), DLMS version 6,
+/// quality of service 0 and no ciphering information.
+fn xdlms_context_info(ctx: &RequestContext) -> Value {
+    let conformance = (0..24)
+        .map(|bit| ctx.conformance.0 >> (23 - bit) & 1 == 1)
+        .collect();
+    Value::Structure(vec![
+        Value::BitString(conformance),
+        Value::LongUnsigned(ctx.server_max_receive_pdu),
+        Value::LongUnsigned(ctx.client_max_receive_pdu),
+        Value::Unsigned(6),
+        Value::Integer(0),
+        Value::OctetString(Vec::new()),
+    ])
+}
+
 impl ServedDevice<'_> {
     fn association_attribute(&self, ctx: &RequestContext, index: i8) -> Result<Value, AccessError> {
         match index {
@@ -147,6 +164,7 @@ impl ServedDevice<'_> {
             ])),
             // logical_name_referencing_no_ciphering (1) or _with_ciphering (3)
             4 => Ok(dlms_ua_name(1, if ctx.ciphered { 3 } else { 1 })),
+            5 => Ok(xdlms_context_info(ctx)),
             6 => Ok(dlms_ua_name(2, ctx.mechanism.code())),
             // A meter never discloses the LLS secret.
             7 => Err(AccessError::ReadWriteDenied),
@@ -279,7 +297,7 @@ mod tests {
     /// application context, mechanism and security setup reference, and refuses the secret.
     #[test]
     fn the_current_association_reports_its_context_mechanism_and_security_setup() {
-        use meterlab_dlms::apdu::Mechanism;
+        use meterlab_dlms::apdu::{Conformance, Mechanism};
         use meterlab_dlms::obis::Obis as DlmsObis;
 
         let start = SimTime::from_millis(1_781_514_000_000);
@@ -299,6 +317,9 @@ mod tests {
             now_ms: 0,
             mechanism: Mechanism::Lls,
             ciphered: false,
+            conformance: Conformance(Conformance::GET | Conformance::SELECTIVE_ACCESS),
+            server_max_receive_pdu: 1024,
+            client_max_receive_pdu: 256,
         };
         let mut get = |attribute_id: i8| {
             let attribute = AttributeDescriptor {
@@ -319,6 +340,20 @@ mod tests {
             ))
         };
         assert_eq!(get(4), name(1, 1));
+        let mut conformance = vec![false; 24];
+        conformance[21] = true; // selective-access
+        conformance[19] = true; // get
+        assert_eq!(
+            get(5),
+            Ok(Data::Structure(vec![
+                Data::BitString(BitString::from_bits(&conformance)),
+                Data::LongUnsigned(1024),
+                Data::LongUnsigned(256),
+                Data::Unsigned(6),
+                Data::Integer(0),
+                Data::OctetString(Vec::new()),
+            ]))
+        );
         assert_eq!(get(6), name(2, 1));
         assert_eq!(get(7), Err(DataAccessResult::ReadWriteDenied));
         assert_eq!(get(9), Ok(Data::OctetString(vec![0, 0, 43, 0, 0, 255])));

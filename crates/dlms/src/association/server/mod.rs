@@ -351,6 +351,9 @@ impl ServerAssociation {
                     now_ms,
                     mechanism: self.mechanism,
                     ciphered,
+                    conformance: self.conformance,
+                    server_max_receive_pdu: self.config.max_receive_pdu_size,
+                    client_max_receive_pdu: self.client_max_pdu,
                 };
                 let response = self.serve(&ctx, apdu, model)?;
                 self.respond(response, ciphered)
