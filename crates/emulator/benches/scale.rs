@@ -2,6 +2,10 @@
 //! Reports resident memory per meter and aggregate GET throughput with 1,000 concurrent client
 //! associations over the TCP wrapper. Run: `cargo bench -p meterlab-emulator --bench scale`
 //! (`SCALE_HUBS`, `SCALE_CLIENTS`, `SCALE_GETS` override the defaults).
+//!
+//! Last measured (2 cores shared with other builds, load average 2-3, release): 10,000 meters,
+//! 3.7 KiB resident per meter, 1,000 concurrent LLS associations × 50 GETs: 37,600-39,900
+//! GET/s, no client failed. Each connection also listens for device events (alert push).
 
 use std::time::{Duration, Instant};
 
