@@ -26,6 +26,12 @@ enum State {
 /// poll bit and waits for the server's frames ending with the final bit. Lost or corrupted
 /// frames are recovered by go-back-N retransmission after `response_timeout_ms`, up to
 /// `max_retries` times, after which the link fails with [`HdlcError::NoResponse`].
+///
+/// Unsolicited APDUs from the server (EventNotification, DataNotification, also ciphered) are
+/// delivered as [`HdlcEvent::Apdu`] whether they come in UI frames or I-frames, before or after
+/// the response to a pending request, without being taken for that response: the client keeps
+/// polling for it. A meter can only send them when polled, so a client that holds a link
+/// without requests receives them only if it polls: see [`HdlcConfig::idle_poll_ms`].
 #[derive(Debug)]
 pub struct HdlcClient {
     config: HdlcConfig,
@@ -191,7 +197,7 @@ impl HdlcClient {
         self.last_rx = now_ms;
         match self.state {
             State::Disconnected => {}
-            State::Connecting => self.on_connect_response(frame),
+            State::Connecting => self.on_connect_response(frame, now_ms),
             State::Disconnecting(reason) => {
                 if matches!(frame.control, Control::Ua { .. } | Control::Dm { .. }) {
                     self.finish(reason);
@@ -201,7 +207,7 @@ impl HdlcClient {
         }
     }
 
-    fn on_connect_response(&mut self, frame: Frame) {
+    fn on_connect_response(&mut self, frame: Frame, now_ms: u64) {
         match frame.control {
             Control::Ua { .. } => match HdlcParameters::decode(&frame.info) {
                 Ok(peer) => {
@@ -211,6 +217,7 @@ impl HdlcClient {
                     self.awaiting_final = None;
                     self.retries = 0;
                     self.events.push_back(HdlcEvent::Connected(params));
+                    self.poll_at = self.config.idle_poll_ms.map(|idle| now_ms + idle);
                 }
                 Err(error) => {
                     self.events.push_back(HdlcEvent::Error(error.into()));
@@ -244,7 +251,9 @@ impl HdlcClient {
             Control::I { ns, .. } => {
                 match self.link.receive(ns, frame.segmented, &frame.info) {
                     Ok(Some(apdu)) => {
-                        self.expecting_response = false;
+                        if !is_unsolicited(&apdu) {
+                            self.expecting_response = false;
+                        }
                         self.events.push_back(HdlcEvent::Apdu(apdu));
                     }
                     Ok(None) => {}
@@ -256,14 +265,22 @@ impl HdlcClient {
             }
             Control::Rr { .. } if pf => self.on_final(now_ms, false),
             Control::Rnr { .. } if pf => self.on_final(now_ms, true),
-            Control::Ui { .. } => match frame.info.strip_prefix(&LLC_RESPONSE[..]) {
-                Some(apdu) => self.events.push_back(HdlcEvent::Apdu(apdu.to_vec())),
-                None => self
-                    .events
-                    .push_back(HdlcEvent::Error(HdlcError::MissingLlc {
-                        expected: LLC_RESPONSE,
-                    })),
-            },
+            Control::Ui { .. } => {
+                if !frame.info.is_empty() {
+                    match frame.info.strip_prefix(&LLC_RESPONSE[..]) {
+                        Some(apdu) => self.events.push_back(HdlcEvent::Apdu(apdu.to_vec())),
+                        None => self
+                            .events
+                            .push_back(HdlcEvent::Error(HdlcError::MissingLlc {
+                                expected: LLC_RESPONSE,
+                            })),
+                    }
+                }
+                // A UI frame with the final bit ends the server's turn like any other.
+                if pf {
+                    self.on_final(now_ms, false);
+                }
+            }
             Control::Dm { .. } => {
                 self.stop();
                 self.finish(DisconnectReason::Remote);
@@ -300,6 +317,8 @@ impl HdlcClient {
             self.send_burst(now_ms);
         } else if self.expecting_response {
             self.poll_at = Some(now_ms + self.config.poll_interval_ms);
+        } else if let Some(idle) = self.config.idle_poll_ms {
+            self.poll_at = Some(now_ms + idle);
         }
     }
 
@@ -409,3 +428,23 @@ impl HdlcClient {
         }
     }
 }
+
+/// APDUs a server sends of its own accord, never as a response: event-notification-request
+/// (0xC2), data-notification (0x0F) and their glo- (0xCA) and ded- (0xD2) ciphered forms.
+/// General ciphering (0xDB-0xDD) may carry either and counts as a response.
+fn is_unsolicited(apdu: &[u8]) -> bool {
+    use crate::apdu::tag;
+    matches!(
+        apdu.first(),
+        Some(
+            &(tag::EVENT_NOTIFICATION_REQUEST
+                | tag::DATA_NOTIFICATION
+                | tag::GLO_EVENT_NOTIFICATION_REQUEST
+                | DED_EVENT_NOTIFICATION_REQUEST)
+        )
+    )
+}
+
+/// ded-event-notification-request (IEC 62056-5-3); not decoded by this crate, but recognised
+/// so a dedicated-key notification is not taken for a response.
+const DED_EVENT_NOTIFICATION_REQUEST: u8 = 0xD2;

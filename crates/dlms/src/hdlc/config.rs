@@ -27,6 +27,11 @@ pub struct HdlcConfig {
     /// Client: delay before polling again when the server answered with RR or RNR while a
     /// response is still expected.
     pub poll_interval_ms: u64,
+    /// Client: while connected with nothing to send and no response expected, poll (RR with
+    /// P=1) after this long without a turn, so the server can send what it holds unsolicited
+    /// (event notifications); it also keeps the server's inactivity time-out from expiring.
+    /// `None` (the default) never polls when idle, as most clients.
+    pub idle_poll_ms: Option<u64>,
 }
 
 impl Default for HdlcConfig {
@@ -39,6 +44,7 @@ impl Default for HdlcConfig {
             max_apdu_size: 65_535,
             response_hold_ms: 2_000,
             poll_interval_ms: 200,
+            idle_poll_ms: None,
         }
     }
 }

@@ -10,9 +10,14 @@
 //!   and reassembly, the LLC header on the first segment, windows up to 7, go-back-N
 //!   retransmission on time-out and an inactivity time-out.
 //!
+//! * Unsolicited APDUs (event notifications): the server sends them only in answer to a poll
+//!   with nothing outstanding, never ahead of a response, in UI frames
+//!   ([`HdlcServer::send_unsolicited`]); the client delivers them from UI or I-frames without
+//!   taking them for a response, and can poll when idle ([`HdlcConfig::idle_poll_ms`]).
+//!
 //! Not implemented: modulo-128 numbering, REJ/SREJ (answered with FRMR by the server, ignored by
 //! the client, which recovers by time-out), XID/TEST,
-//! and the client sending UI frames (received UI frames are delivered as APDUs).
+//! and the client sending UI frames with data (received UI frames are delivered as APDUs).
 
 mod address;
 mod client;

@@ -29,6 +29,18 @@ enum State {
 ///
 /// When a poll completes an APDU the answer is held (up to `response_hold_ms`) so the response
 /// APDU passed to [`send_apdu`](Self::send_apdu) goes out as the reply to that poll.
+///
+/// Unsolicited APDUs (EventNotification, DataNotification) passed to
+/// [`send_unsolicited`](Self::send_unsolicited) never overtake a response: they go out only in
+/// answer to a poll while nothing is outstanding — no request being received or awaiting its
+/// response, no response frames still to send — in UI frames, the last one with the final bit
+/// (an APDU longer than one information field goes as I-frames instead). This is the procedure
+/// of the DLMS UA's "How can a meter report an event?" (the EventNotification waits in the data
+/// link layer for a send opportunity, the client gives one with a poll, the server answers with
+/// the pending PDU in a UI frame); a poll is an RR with P=1 or, as that text describes, an
+/// empty UI frame with P=1. Sending a notification in answer to the poll that carried a
+/// request would leave the client, whose request was acknowledged, with the turn and no
+/// response: it would wait out its response time-out.
 #[derive(Debug)]
 pub struct HdlcServer {
     config: HdlcConfig,
@@ -38,6 +50,8 @@ pub struct HdlcServer {
     transmit: VecDeque<Vec<u8>>,
     events: VecDeque<HdlcEvent>,
     owes_response: bool,
+    /// Unsolicited APDUs waiting for a poll with nothing outstanding.
+    unsolicited: VecDeque<Vec<u8>>,
     /// A poll waiting for the application's answer, and until when it may wait.
     held_poll: Option<u64>,
     last_rx: u64,
@@ -62,6 +76,7 @@ impl HdlcServer {
             transmit: VecDeque::new(),
             events: VecDeque::new(),
             owes_response: false,
+            unsolicited: VecDeque::new(),
             held_poll: None,
             last_rx: 0,
             stats: HdlcStats::default(),
@@ -99,6 +114,21 @@ impl HdlcServer {
             self.answer_poll(now_ms, false);
         }
         Ok(())
+    }
+
+    /// Queues an unsolicited APDU (an EventNotification or DataNotification); it goes out at the
+    /// first poll that finds nothing outstanding, after any response (see the type's docs).
+    pub fn send_unsolicited(&mut self, apdu: &[u8]) -> Result<(), HdlcError> {
+        if self.state != State::Connected {
+            return Err(HdlcError::NotConnected);
+        }
+        self.unsolicited.push_back(apdu.to_vec());
+        Ok(())
+    }
+
+    /// Unsolicited APDUs still waiting for a poll.
+    pub fn unsolicited_pending(&self) -> usize {
+        self.unsolicited.len()
     }
 
     /// Drops the link locally (e.g. the application closed it); the client's next poll gets DM.
@@ -183,7 +213,7 @@ impl HdlcServer {
                 self.reply_to(&frame, Control::Ua { pf: true });
                 self.finish(DisconnectReason::Remote);
             }
-            (_, Control::Ui { .. }) => self.on_ui(&frame),
+            (_, Control::Ui { .. }) => self.on_ui(&frame, now_ms),
             (State::Disconnected, _) => {
                 if pf {
                     self.reply_to(&frame, Control::Dm { pf: true });
@@ -215,6 +245,7 @@ impl HdlcServer {
         self.link.reset(params);
         self.state = State::Connected;
         self.owes_response = false;
+        self.unsolicited.clear();
         self.held_poll = None;
         let ua = self
             .link
@@ -223,8 +254,13 @@ impl HdlcServer {
         self.events.push_back(HdlcEvent::Connected(params));
     }
 
-    fn on_ui(&mut self, frame: &Frame) {
+    fn on_ui(&mut self, frame: &Frame, now_ms: u64) {
         if frame.info.is_empty() {
+            // The DLMS UA's trigger for a pending event: an empty UI frame with P=1 addressed
+            // to us gives us the right to send.
+            if frame.control.poll_final() && frame.destination == self.link.local {
+                self.answer_poll(now_ms, false);
+            }
             return;
         }
         match frame.info.strip_prefix(&LLC_REQUEST[..]) {
@@ -287,9 +323,58 @@ impl HdlcServer {
             }
         } else if self.owes_response && !self.link.rx_in_progress() && !self.link.rx_gap {
             self.held_poll = Some(now_ms + self.config.response_hold_ms);
+        } else if !client_busy && self.may_send_unsolicited() {
+            self.send_unsolicited_frames();
         } else {
             let rr = self.link.supervisory(true);
             self.send(&rr);
+        }
+    }
+
+    /// Nothing is outstanding: no request half received, none waiting for its response, and the
+    /// client knows our V(R) (a UI frame does not carry it).
+    fn may_send_unsolicited(&self) -> bool {
+        !self.unsolicited.is_empty()
+            && !self.owes_response
+            && !self.link.rx_in_progress()
+            && !self.link.rx_gap
+            && !self.link.has_pending()
+            && !self.link.has_unacked()
+    }
+
+    /// Every queued unsolicited APDU that fits one information field goes in a UI frame, the
+    /// last with the final bit; one that does not fit goes alone, segmented in I-frames.
+    fn send_unsolicited_frames(&mut self) {
+        let max_info = usize::from(self.link.params.max_info_tx);
+        let fits = |apdu: &Vec<u8>| LLC_RESPONSE.len() + apdu.len() <= max_info;
+        let count = self
+            .unsolicited
+            .iter()
+            .take_while(|apdu| fits(apdu))
+            .count();
+        if count == 0 {
+            if let Some(apdu) = self.unsolicited.pop_front() {
+                self.link.queue_apdu(&apdu);
+                let mut frames = VecDeque::new();
+                self.link.burst(&mut frames);
+                for frame in frames {
+                    self.send(&frame);
+                }
+            }
+            return;
+        }
+        for index in 0..count {
+            let Some(apdu) = self.unsolicited.pop_front() else {
+                break;
+            };
+            let mut info = Vec::with_capacity(LLC_RESPONSE.len() + apdu.len());
+            info.extend_from_slice(&LLC_RESPONSE);
+            info.extend_from_slice(&apdu);
+            let control = Control::Ui {
+                pf: index + 1 == count,
+            };
+            let frame = self.link.unnumbered(control, info);
+            self.send(&frame);
         }
     }
 
@@ -327,6 +412,7 @@ impl HdlcServer {
     fn finish(&mut self, reason: DisconnectReason) {
         self.state = State::Disconnected;
         self.owes_response = false;
+        self.unsolicited.clear();
         self.held_poll = None;
         let params = self.link.params;
         self.link.reset(params);

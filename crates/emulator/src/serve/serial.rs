@@ -3,8 +3,12 @@
 //! is paced at the line's baud rate (a PTY does not pace itself).
 //!
 //! Alerts wake the line up as soon as a device raises them: the EventNotification is queued on
-//! every open association to that device and, HDLC being normal response mode, goes out at
-//! once if the client's poll is waiting for it, else on the client's next poll.
+//! every open association to that device as an unsolicited APDU
+//! ([`HdlcServer::send_unsolicited`]). HDLC being normal response mode, it waits in the data
+//! link layer for a poll that finds nothing outstanding — never the poll carrying a request,
+//! whose response goes first — and then goes out in a UI frame, as the DLMS UA describes for a
+//! meter reporting an event. A client holding the line without requests receives it only if it
+//! polls (an RR or an empty UI frame with P=1).
 
 use std::time::Duration;
 
@@ -186,7 +190,7 @@ pub async fn serve_hdlc<S: AsyncRead + AsyncWrite + Unpin>(
                     && !device.faults.silent
                 {
                     for (_, apdu) in station.sessions.push_alert(&mut device.device, &raised) {
-                        if let Err(error) = station.hdlc.send_apdu(&apdu, now_ms) {
+                        if let Err(error) = station.hdlc.send_unsolicited(&apdu) {
                             tracing::debug!(device = %device.name, %error, "alert not sent");
                         }
                     }
