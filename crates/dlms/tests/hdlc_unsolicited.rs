@@ -7,7 +7,8 @@
 mod pair_support;
 
 use meterlab_dlms::hdlc::{Control, Frame, HdlcConfig, HdlcEvent, HdlcParameters};
-use pair_support::{Pair, client_address, expected_response, request_of, server_address};
+use pair_support::{Channel, Pair, client_address, expected_response, request_of, server_address};
+use proptest::prelude::*;
 
 /// A stand-in EventNotification: the HDLC stations only look at the tag.
 fn notification(len: usize) -> Vec<u8> {
@@ -220,4 +221,105 @@ fn an_empty_ui_poll_collects_the_notification() {
             .iter()
             .any(|e| matches!(e, HdlcEvent::Error(_)))
     );
+}
+
+/// Requests, each preceded by notifications queued in the server (the alert raised just before
+/// the client asks), over a link that may drop and corrupt frames. Every response arrives
+/// intact, in order and before the notifications queued ahead of its request; notifications
+/// arrive in order and at most once (a UI frame is unacknowledged, so a lossy line may lose
+/// one), and all of them on a clean line.
+fn notifications_with_requests(
+    seed: u64,
+    loss_per_mille: u32,
+    window: u8,
+    notification_lens: &[Vec<usize>],
+) -> Result<(), TestCaseError> {
+    let params = HdlcParameters {
+        max_info_tx: 48,
+        max_info_rx: 48,
+        window_tx: window,
+        window_rx: window,
+    };
+    let mut pair = Pair::new(
+        HdlcConfig {
+            parameters: params,
+            max_retries: 25,
+            ..polling_client()
+        },
+        HdlcConfig {
+            parameters: params,
+            ..HdlcConfig::server()
+        },
+    );
+    pair.connect();
+    pair.to_server = Channel::lossy(seed, loss_per_mille, loss_per_mille / 2);
+    pair.to_client = Channel::lossy(seed ^ 0x5A5A, loss_per_mille, loss_per_mille / 2);
+    let mut queued = Vec::new();
+    let mut responses = Vec::new();
+    for (index, lens) in notification_lens.iter().enumerate() {
+        for (n, len) in lens.iter().enumerate() {
+            let mut apdu = notification(*len);
+            apdu[1..].fill((index * 8 + n) as u8);
+            pair.server.send_unsolicited(&apdu).unwrap();
+            queued.push(apdu);
+        }
+        let request = request_of(1 + index * 37 % 120, index as u8);
+        let before = pair.client_apdus().len();
+        pair.client.send_apdu(&request, pair.now).unwrap();
+        let answered = pair.drive_until(pair.now + 2_000_000, |p| {
+            p.client_apdus()[before..].iter().any(|a| a[0] == 0xC4)
+        });
+        prop_assert!(answered, "no response: {:#?}", pair.trace);
+        let arrived = &pair.client_apdus()[before..];
+        prop_assert_eq!(arrived.last(), Some(&expected_response(&request)));
+        // None of the notifications queued with this request may come ahead of its response.
+        let with_this_request = &queued[queued.len() - lens.len()..];
+        for early in &arrived[..arrived.len() - 1] {
+            prop_assert!(
+                !with_this_request.contains(early),
+                "a notification queued with the request came before its response"
+            );
+        }
+        responses.push(expected_response(&request));
+    }
+    let all_queued = queued.len();
+    pair.drive_until(pair.now + 20 * IDLE_POLL_MS, |p| {
+        p.server.unsolicited_pending() == 0
+            && p.client_apdus().iter().filter(|a| a[0] == 0xC2).count() == all_queued
+    });
+    let apdus = pair.client_apdus();
+    let got_responses: Vec<_> = apdus.iter().filter(|a| a[0] == 0xC4).cloned().collect();
+    prop_assert_eq!(got_responses, responses);
+    let got_notifications: Vec<_> = apdus.iter().filter(|a| a[0] == 0xC2).cloned().collect();
+    let mut rest = queued.iter();
+    for got in &got_notifications {
+        prop_assert!(rest.any(|q| q == got), "notification out of order or twice");
+    }
+    if loss_per_mille == 0 {
+        prop_assert_eq!(got_notifications, queued);
+        assert_no_timeouts(&pair);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn notifications_never_overtake_responses_on_a_clean_line(
+        window in 1u8..=7,
+        lens in prop::collection::vec(prop::collection::vec(2usize..150, 0..3), 1..6),
+    ) {
+        notifications_with_requests(0, 0, window, &lens)?;
+    }
+
+    #[test]
+    fn notifications_never_overtake_responses_on_a_lossy_line(
+        seed in any::<u64>(),
+        loss in 1u32..150,
+        window in 1u8..=7,
+        lens in prop::collection::vec(prop::collection::vec(2usize..150, 0..3), 1..6),
+    ) {
+        notifications_with_requests(seed, loss, window, &lens)?;
+    }
 }
