@@ -74,6 +74,7 @@ fn events() -> (Vec<Event>, Vec<PhaseId>) {
             });
             ev.push(Event::PhaseStarted {
                 phase: phase.clone(),
+                at: None,
             });
             phases.push(phase);
         }

@@ -97,6 +97,8 @@ pub enum DomainError {
     ModelChangeNeedsNewDmc { dmc: DmcId, what: String },
     #[error("bad date {0:?}: expected YYYY-MM-DD")]
     BadDate(String),
+    #[error("bad timestamp: {0}")]
+    BadTimestamp(String),
     #[error("timetable for {phase}: end {end} is before start {start}")]
     WindowReversed {
         phase: Box<PhaseId>,

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::date::PlanDate;
+use crate::date::{PlanDate, Timestamp};
 use crate::model::{
     CaseId, CaseSpec, CaseStatus, ChangeClass, CycleId, DmcComponents, DmcId, DnbKey, DnbStatus,
     EntryKey, IssueId, IssueStatus, PhaseId, Release, Severity, SmsoId,
@@ -108,6 +108,10 @@ pub enum Event {
     },
     PhaseStarted {
         phase: PhaseId,
+        /// When the phase or regression run started, as the client reported it; absent from
+        /// events written before start times were recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<Timestamp>,
     },
     ResultRecorded(CaseResult),
     IssueRaised {
@@ -145,6 +149,10 @@ pub enum Event {
     PhaseExited {
         phase: PhaseId,
         profile: ProfileRef,
+        /// When the phase or regression run finished, as the client reported it; absent from
+        /// events written before finish times were recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<Timestamp>,
     },
     ChangeRecorded {
         entry: EntryKey,
@@ -265,7 +273,7 @@ impl Event {
             Event::DnbStatusChanged { doc, status, .. } => {
                 format!("{doc} becomes {}", status.as_str())
             }
-            Event::PhaseStarted { phase } => format!("start {phase}"),
+            Event::PhaseStarted { phase, .. } => format!("start {phase}"),
             Event::ResultRecorded(r) => format!(
                 "{} case {} device {} attempt {} {}",
                 r.phase,

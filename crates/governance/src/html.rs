@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::report::CompletionReport;
+use crate::report::{CompletionReport, RegressionSummary};
 use crate::verdict::{CriterionOutcome, Outcome, Verdict};
 
 /// Escapes text for HTML element content and double- or single-quoted attribute values.
@@ -96,6 +96,50 @@ pub fn verdict_html(v: &Verdict) -> String {
     out
 }
 
+fn instant(t: Option<crate::date::Timestamp>) -> String {
+    t.map_or_else(|| "—".to_string(), |t| t.to_string())
+}
+
+/// The regression runs table (rule 6): timing, exit, results recorded and cases covered.
+fn regressions_html(out: &mut String, runs: &[RegressionSummary]) {
+    out.push_str("<h2>Regression runs</h2>\n");
+    if runs.is_empty() {
+        out.push_str("<p>None.</p>\n");
+        return;
+    }
+    out.push_str(
+        "<table><tr><th>run</th><th>started</th><th>finished</th><th>exited</th>\
+         <th>outcome</th><th>results passed</th><th>failed</th><th>blocked</th><th>not run</th>\
+         <th>descoped</th><th>cases satisfied</th><th>required</th></tr>\n",
+    );
+    for g in runs {
+        let res = &g.results;
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&format!(
+                "{} regression {}",
+                g.run.scope,
+                g.run.kind.as_str()
+            )),
+            escape(&instant(g.started_at)),
+            escape(&instant(g.finished_at)),
+            if g.exited { "yes" } else { "no" },
+            outcome_class(g.outcome),
+            escape(&g.outcome.to_string()),
+            res.passed,
+            res.failed,
+            res.blocked,
+            res.not_run,
+            res.descoped,
+            g.cases.cases.passed + g.cases.cases.descoped,
+            g.cases.required
+        );
+    }
+    out.push_str("</table>\n");
+}
+
 /// Renders a combined completion report as one HTML document.
 pub fn report_html(r: &CompletionReport) -> String {
     let mut out = String::new();
@@ -157,6 +201,7 @@ pub fn report_html(r: &CompletionReport) -> String {
         let _ = writeln!(out, "<h3>{}</h3>", escape(&v.subject.to_string()));
         out.push_str(&verdict_html(v));
     }
+    regressions_html(&mut out, &r.regressions);
     out.push_str("<h2>Planned entries</h2>\n");
     for v in &r.entries {
         out.push_str(&verdict_html(v));

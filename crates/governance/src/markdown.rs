@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::report::CompletionReport;
+use crate::report::{CompletionReport, RegressionSummary};
 use crate::verdict::Verdict;
 
 fn cell(text: &str) -> String {
@@ -47,6 +47,46 @@ pub fn verdict_markdown(v: &Verdict) -> String {
         );
     }
     out
+}
+
+fn instant(t: Option<crate::date::Timestamp>) -> String {
+    t.map_or_else(|| "—".to_string(), |t| t.to_string())
+}
+
+/// The regression runs table (rule 6): timing, exit, results recorded and cases covered.
+fn regressions_markdown(out: &mut String, runs: &[RegressionSummary]) {
+    let _ = writeln!(out, "\n## Regression runs\n");
+    if runs.is_empty() {
+        let _ = writeln!(out, "None.");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "| run | started | finished | exited | outcome | results passed / failed / blocked / not run / descoped | cases satisfied / required |\n|---|---|---|---|---|---|---|"
+    );
+    for g in runs {
+        let res = &g.results;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | `{}` | {} / {} / {} / {} / {} | {} / {} |",
+            cell(&format!(
+                "{} regression {}",
+                g.run.scope,
+                g.run.kind.as_str()
+            )),
+            instant(g.started_at),
+            instant(g.finished_at),
+            if g.exited { "yes" } else { "no" },
+            g.outcome,
+            res.passed,
+            res.failed,
+            res.blocked,
+            res.not_run,
+            res.descoped,
+            g.cases.cases.passed + g.cases.cases.descoped,
+            g.cases.required
+        );
+    }
 }
 
 /// Renders a combined completion report.
@@ -97,6 +137,7 @@ pub fn report_markdown(r: &CompletionReport) -> String {
         let _ = writeln!(out, "\n### {}\n", v.subject);
         out.push_str(&verdict_markdown(v));
     }
+    regressions_markdown(&mut out, &r.regressions);
     let _ = writeln!(out, "\n## Planned entries\n");
     for v in &r.entries {
         out.push_str(&verdict_markdown(v));

@@ -390,6 +390,14 @@ pub enum CaseStatus {
 }
 
 impl CaseStatus {
+    pub const ALL: [CaseStatus; 5] = [
+        CaseStatus::Passed,
+        CaseStatus::Failed,
+        CaseStatus::Blocked,
+        CaseStatus::NotRun,
+        CaseStatus::Descoped,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CaseStatus::Passed => "passed",

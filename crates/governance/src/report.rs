@@ -7,10 +7,14 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::date::Timestamp;
 use crate::event::ProfileRef;
-use crate::model::{EntryKey, IssueId, IssueStatus, PhaseId, Release, Severity};
+use crate::model::{
+    CaseStatus, EntryKey, IssueId, IssueStatus, PhaseId, RegressionRun, RegressionScope, Release,
+    Severity,
+};
 use crate::profile::Profile;
-use crate::projection::Projection;
+use crate::projection::{PhaseState, Projection, ResultTally};
 use crate::rules::{clauses, evaluate_entry, evaluate_phase_exit};
 use crate::verdict::{Outcome, Verdict};
 
@@ -55,6 +59,102 @@ pub struct AuditRequirement {
     pub explanation: String,
 }
 
+/// Counts by case status: of results (every attempt) or of cases (the counting status).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCounts {
+    pub passed: u32,
+    pub failed: u32,
+    pub blocked: u32,
+    pub not_run: u32,
+    pub descoped: u32,
+}
+
+impl From<ResultTally> for StatusCounts {
+    fn from(t: ResultTally) -> Self {
+        StatusCounts {
+            passed: t.get(CaseStatus::Passed),
+            failed: t.get(CaseStatus::Failed),
+            blocked: t.get(CaseStatus::Blocked),
+            not_run: t.get(CaseStatus::NotRun),
+            descoped: t.get(CaseStatus::Descoped),
+        }
+    }
+}
+
+/// The required cases of a phase or regression run by where they stand: passed or validly
+/// de-scoped (satisfied), otherwise by their counting status, or missing without any result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseCounts {
+    pub required: u32,
+    pub cases: StatusCounts,
+    pub missing: u32,
+}
+
+/// Counts the required cases of `phase` (walks its unsatisfied cases only).
+pub fn case_counts(phase: &PhaseState) -> CaseCounts {
+    let coverage = phase.coverage();
+    let mut cases = StatusCounts {
+        passed: coverage.passed,
+        descoped: coverage.descoped,
+        ..StatusCounts::default()
+    };
+    let mut missing = 0;
+    for (_, status) in phase.unsatisfied() {
+        match status {
+            None => missing += 1,
+            Some(CaseStatus::Failed) => cases.failed += 1,
+            Some(CaseStatus::Blocked) => cases.blocked += 1,
+            Some(CaseStatus::NotRun) => cases.not_run += 1,
+            Some(CaseStatus::Descoped) => cases.descoped += 1,
+            Some(CaseStatus::Passed) => cases.passed += 1,
+        }
+    }
+    CaseCounts {
+        required: coverage.required,
+        cases,
+        missing,
+    }
+}
+
+/// One regression run in a report (rule 6): when it ran, what it recorded, whether it exited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegressionSummary {
+    pub run: RegressionRun,
+    /// Its exit verdict at the report's position in the log.
+    pub outcome: Outcome,
+    /// As reported by the client that started it; `None` if not started, or started by an
+    /// event written before start times were recorded.
+    pub started_at: Option<Timestamp>,
+    /// As reported by the client that finished it (its exit decision).
+    pub finished_at: Option<Timestamp>,
+    /// Whether its exit decision is recorded.
+    pub exited: bool,
+    /// Every result recorded for the run (all attempts, all devices), by status.
+    pub results: StatusCounts,
+    /// The regression list's cases by their counting status.
+    pub cases: CaseCounts,
+}
+
+fn regression_summary(
+    proj: &Projection,
+    profile: &Profile,
+    phase: &PhaseId,
+) -> Option<RegressionSummary> {
+    let PhaseId::Regression(run) = phase else {
+        return None;
+    };
+    let state = proj.phase(phase)?;
+    Some(RegressionSummary {
+        run: run.clone(),
+        outcome: evaluate_phase_exit(proj, profile, phase).outcome,
+        started_at: state.started_at(),
+        finished_at: state.exited_at(),
+        exited: state.exited().is_some(),
+        results: state.result_tally().into(),
+        cases: case_counts(state),
+    })
+}
+
 /// Structured data of a combined completion report; renderers (CLI, gRPC, Markdown) read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompletionReport {
@@ -74,6 +174,10 @@ pub struct CompletionReport {
     pub issues_by_severity: Vec<SeverityRow>,
     pub issues: Vec<IssueSummary>,
     pub descopes: Vec<DescopeSummary>,
+    /// Regression runs of the report: those among its phases, and those of cycles that include
+    /// one of its planned entries.
+    #[serde(default)]
+    pub regressions: Vec<RegressionSummary>,
     pub audit: AuditRequirement,
 }
 
@@ -159,6 +263,28 @@ pub fn completion_report(
         }
     }
 
+    let mut runs: BTreeSet<&PhaseId> = phase_set
+        .iter()
+        .copied()
+        .filter(|p| p.is_regression())
+        .collect();
+    for id in proj.regression_ids() {
+        if let PhaseId::Regression(RegressionRun {
+            scope: RegressionScope::Cycle(cycle),
+            ..
+        }) = id
+            && proj
+                .cycle(cycle)
+                .is_some_and(|c| c.entries.iter().any(|e| entry_keys.contains(e)))
+        {
+            runs.insert(id);
+        }
+    }
+    let regressions = runs
+        .into_iter()
+        .filter_map(|p| regression_summary(proj, profile, p))
+        .collect();
+
     let audited: Vec<Release> = releases
         .iter()
         .copied()
@@ -197,6 +323,7 @@ pub fn completion_report(
         issues_by_severity: rows.into_values().collect(),
         issues,
         descopes,
+        regressions,
         audit,
     }
 }

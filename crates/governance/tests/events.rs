@@ -85,7 +85,10 @@ fn fixture_events(w: &World) -> Vec<Event> {
             note: String::new(),
         });
     }
-    out.push(Event::PhaseStarted { phase: p.clone() });
+    out.push(Event::PhaseStarted {
+        phase: p.clone(),
+        at: None,
+    });
     for case in ["M1", "M2"] {
         out.push(Event::ResultRecorded(CaseResult {
             phase: p.clone(),
@@ -132,6 +135,7 @@ fn bad_input_is_rejected_with_a_clear_error() {
         (
             Event::PhaseStarted {
                 phase: ghost.clone(),
+                at: None,
             },
             |e| matches!(e, DomainError::UnknownPhase(_)),
         ),
@@ -171,6 +175,7 @@ fn bad_input_is_rejected_with_a_clear_error() {
             Event::PhaseExited {
                 phase: w.p("mt.active"),
                 profile: w.profile.reference(),
+                at: None,
             },
             |e| matches!(e, DomainError::NotStarted(_)),
         ),

@@ -112,6 +112,7 @@ fn to_event(w: &World, all: &[PhaseId], op: &Op, revision: &mut [u32; 3]) -> Eve
     match op {
         Op::Start(p) => Event::PhaseStarted {
             phase: all[*p].clone(),
+            at: None,
         },
         Op::Result {
             phase,

@@ -104,6 +104,7 @@ pub fn domain_status(error: &DomainError) -> Status {
         BadSeverity(_)
         | Empty { .. }
         | BadDate(_)
+        | BadTimestamp(_)
         | ZeroAttempt { .. }
         | WindowReversed { .. }
         | DuplicateCaseSpec { .. }

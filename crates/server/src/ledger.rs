@@ -7,15 +7,24 @@
 //!
 //! Events are validated against the projection before they are written, because a log must not
 //! hold events its projection refuses:
-//! - governance writes are serialised by a write gate and trial-applied to a copy of the state;
+//! - governance writes are serialised by a write gate and trial-applied to a copy of the state
+//!   (caught up with the log first);
 //! - results (many concurrent streams, group-committed) are checked without the gate: their
 //!   validity only depends on the phase existing (phases are never removed) and on the attempt not
 //!   being recorded yet, which a reservation table guarantees while the write is in flight.
+//!
+//! The reservation table is shared by both paths: a governance write that carries results (a
+//! regression run recorded with its results) reserves their attempts before it is submitted and
+//! is refused if a result stream holds one, and a result stream is refused an attempt that a
+//! governance write holds. So when the same attempt arrives both ways at once, the second is
+//! answered ALREADY_EXISTS (or a rejection on the stream) before anything is appended, and the
+//! log holds exactly one copy. Reservations end once the event is projected (or failed to store).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use meterlab_governance::event::CaseResult;
 use meterlab_governance::model::{CaseId, PhaseId};
 use meterlab_governance::{Event, Profile, Projection, VersionedEvent};
 use meterlab_store::{
@@ -31,11 +40,20 @@ use crate::projector::{GOVERNANCE_KIND, GovernanceProjector, PROJECTION_NAME};
 /// An attempt is identified by its phase, case, device and number.
 type AttemptKey = (PhaseId, CaseId, String, u32);
 
+/// Who is writing an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Holder {
+    /// A result stream, under its idempotency key.
+    Stream(IngestKey),
+    /// The governance write in progress (there is at most one: they are serialised).
+    Governance,
+}
+
 struct Live {
     projector: GovernanceProjector,
     cursor: ReplayCursor,
-    /// Attempts being written by a result stream, with the key they are written under.
-    reservations: HashMap<AttemptKey, IngestKey>,
+    /// Attempts being written and not projected yet, with their writer.
+    reservations: HashMap<AttemptKey, Holder>,
 }
 
 /// Why a result cannot be accepted by governance.
@@ -47,13 +65,28 @@ pub enum ResultRefusal {
     DuplicateAttempt(String),
 }
 
-fn attempt_key(r: &CheckedResult) -> AttemptKey {
-    (
-        r.case.phase.clone(),
-        r.case.case.clone(),
-        r.case.device.clone(),
-        r.case.attempt,
-    )
+fn attempt_key(r: &CaseResult) -> AttemptKey {
+    (r.phase.clone(), r.case.clone(), r.device.clone(), r.attempt)
+}
+
+/// The attempts a governance write reserved; released when dropped, however the write ended.
+struct GovernanceReservation<'a> {
+    ledger: &'a Ledger,
+    attempts: Vec<AttemptKey>,
+}
+
+impl Drop for GovernanceReservation<'_> {
+    fn drop(&mut self) {
+        if self.attempts.is_empty() {
+            return;
+        }
+        let mut live = self.ledger.live();
+        for attempt in &self.attempts {
+            if live.reservations.get(attempt) == Some(&Holder::Governance) {
+                live.reservations.remove(attempt);
+            }
+        }
+    }
 }
 
 /// Store + live projection + rule profile. Shared by every service.
@@ -161,11 +194,12 @@ impl Ledger {
         {
             return Err(duplicate());
         }
-        let attempt = attempt_key(r);
+        let attempt = attempt_key(&r.case);
+        let holder = Holder::Stream(key.clone());
         match live.reservations.get(&attempt) {
-            Some(holder) if holder != key => Err(duplicate()),
+            Some(other) if *other != holder => Err(duplicate()),
             _ => {
-                live.reservations.insert(attempt, key.clone());
+                live.reservations.insert(attempt, holder);
                 Ok(())
             }
         }
@@ -173,11 +207,46 @@ impl Ledger {
 
     /// Ends the reservation of a result's attempt (after it is projected, or failed to store).
     pub fn release(&self, r: &CheckedResult, key: &IngestKey) {
-        let attempt = attempt_key(r);
+        let attempt = attempt_key(&r.case);
         let mut live = self.live();
-        if live.reservations.get(&attempt) == Some(key) {
+        if live.reservations.get(&attempt) == Some(&Holder::Stream(key.clone())) {
             live.reservations.remove(&attempt);
         }
+    }
+
+    /// Trial-applies `events` to a copy of the current state and reserves the attempts of the
+    /// results among them; refused (nothing reserved) if the rules refuse an event or a result
+    /// stream is writing one of the attempts. Call with the write gate held.
+    fn check_and_reserve(&self, events: &[Event]) -> Result<GovernanceReservation<'_>, Status> {
+        let mut live = self.live();
+        let mut trial = live.projector.projection().clone();
+        for event in events {
+            trial.apply(event).map_err(|e| domain_status(&e))?;
+        }
+        let attempts: Vec<AttemptKey> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ResultRecorded(r) => Some(attempt_key(r)),
+                _ => None,
+            })
+            .collect();
+        for (phase, case, device, attempt) in &attempts {
+            let key = (phase.clone(), case.clone(), device.clone(), *attempt);
+            if let Some(Holder::Stream(stream)) = live.reservations.get(&key) {
+                return Err(Status::already_exists(format!(
+                    "attempt {attempt} of case {case} on device {device} in {phase} is being \
+                     recorded through ResultService (as {stream}); nothing was appended"
+                )));
+            }
+        }
+        for attempt in &attempts {
+            live.reservations
+                .insert(attempt.clone(), Holder::Governance);
+        }
+        Ok(GovernanceReservation {
+            ledger: self,
+            attempts,
+        })
     }
 
     /// Appends governance events durably (one transaction), then projects them. Each event is
@@ -185,13 +254,11 @@ impl Ledger {
     /// answered with a status and nothing is written.
     pub async fn append(&self, events: Vec<Event>) -> Result<Vec<Ack>, Status> {
         let _gate = self.gate.lock().await;
-        {
-            let live = self.live();
-            let mut trial = live.projector.projection().clone();
-            for event in &events {
-                trial.apply(event).map_err(|e| domain_status(&e))?;
-            }
-        }
+        // Every durable event counts, including results whose stream has not projected them.
+        let head = self.store.head().map_or(0, |h| h.seq);
+        self.catch_up_to(head).map_err(|e| store_status(&e))?;
+        // Declared after the gate so that it is released before the gate opens.
+        let _reservation = self.check_and_reserve(&events)?;
         let timestamp_ms = now_ms();
         let mut batch = Vec::with_capacity(events.len());
         for event in events {

@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use meterlab_governance::model::CaseStatus;
 use meterlab_governance::{Event, Projection, VersionedEvent};
 use meterlab_store::{Hash, Projector, StoredEvent};
 use sha2::{Digest, Sha256};
@@ -22,7 +23,9 @@ use crate::convert::result::{RESULT_KIND, case_result_from_body};
 /// Store `kind` of a governance event.
 pub const GOVERNANCE_KIND: &str = "meterlab.governance/1";
 /// Name of the projection's checkpoints in the store.
-pub const PROJECTION_NAME: &str = "meterlab-server.governance.v1";
+/// v2: the fingerprint covers start and finish times and result tallies; checkpoints of v1 (a
+/// different fingerprint of the same state) are not compared.
+pub const PROJECTION_NAME: &str = "meterlab-server.governance.v2";
 
 /// Governance state derived from the log.
 #[derive(Debug, Clone, Default)]
@@ -107,11 +110,15 @@ impl Projector for GovernanceProjector {
         for id in p.phase_ids() {
             if let Some(phase) = p.phase(id) {
                 let c = phase.coverage();
+                let tally = phase.result_tally();
                 line(format!(
-                    "phase {id} started {:?} exited {:?} coverage {}/{}/{} issues {:?} \
-                     descopes {} timetable {} unsatisfied {:?}",
+                    "phase {id} started {:?} at {:?} exited {:?} at {:?} results {:?} \
+                     coverage {}/{}/{} issues {:?} descopes {} timetable {} unsatisfied {:?}",
                     phase.started(),
+                    phase.started_at().map(|t| t.to_string()),
                     phase.exited().map(|(seq, _)| *seq),
+                    phase.exited_at().map(|t| t.to_string()),
+                    CaseStatus::ALL.map(|s| tally.get(s)),
                     c.required,
                     c.passed,
                     c.descoped,

@@ -40,45 +40,6 @@ async fn evaluate_mt_active(gov: &mut Gov) -> pb::Verdict {
     .into_inner()
 }
 
-const REGRESSION_CASES: [&str; 2] = ["RG-001", "RG-002"];
-
-/// Registers and agrees the regression Depth & Breadth list of (IOC, smso-a).
-async fn agree_regression_list(gov: &mut Gov) {
-    let key = pb::DepthBreadthKey {
-        release: pb::CapabilityRelease::Ioc.into(),
-        smso_id: "smso-a".into(),
-        test_type: pb::TestType::Unspecified.into(),
-        regression: true,
-    };
-    gov.register_depth_breadth(pb::RegisterDepthBreadthRequest {
-        document: Some(pb::DepthBreadthDocument {
-            key: Some(key.clone()),
-            version: "1".into(),
-            cases: REGRESSION_CASES
-                .iter()
-                .map(|c| pb::DepthBreadthCase {
-                    case_id: (*c).into(),
-                    case_content_sha256: vec![3; 32],
-                    srv: "4.1.1".into(),
-                    modes: vec![],
-                })
-                .collect(),
-            status: 0,
-        }),
-        meta: None,
-    })
-    .await
-    .unwrap();
-    gov.set_depth_breadth_status(pb::SetDepthBreadthStatusRequest {
-        key: Some(key),
-        status: pb::DepthBreadthStatus::Agreed.into(),
-        version: "1".into(),
-        meta: None,
-    })
-    .await
-    .unwrap();
-}
-
 /// A regression result: no phase, optionally naming its run.
 fn regression_result(
     case: &str,

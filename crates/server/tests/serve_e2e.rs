@@ -21,6 +21,8 @@ use tonic::transport::Channel;
 
 const TOTAL: u64 = 300;
 const KILL_AFTER_ACKS: u64 = 60;
+/// Results sent and not yet acknowledged, at most.
+const WINDOW: usize = 128;
 
 /// Builds `meterlab` and returns its path next to this test's own target directory.
 fn meterlab_binary() -> PathBuf {
@@ -153,8 +155,17 @@ async fn stream(
     })
     .await
     .unwrap();
+    // A client window below the server's max_in_flight (256): without it a slow commit (the
+    // machine is shared) lets more than 256 results go unanswered and they are refused as
+    // OVERLOADED.
+    let window = std::sync::Arc::new(tokio::sync::Semaphore::new(WINDOW));
+    let credit = window.clone();
     let sender = tokio::spawn(async move {
         for seq in from..=TOTAL {
+            let Ok(permit) = credit.acquire().await else {
+                break;
+            };
+            permit.forget();
             if tx.send(submit(seq)).await.is_err() {
                 break;
             }
@@ -180,6 +191,7 @@ async fn stream(
                 }
             }
             pb::result_stream_response::Kind::Ack(ack) => {
+                window.add_permits(1);
                 let seq = ack.key.unwrap().seq;
                 acked.push(seq);
                 if !on_ack(seq) || seq == TOTAL {

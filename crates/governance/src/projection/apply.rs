@@ -201,12 +201,13 @@ impl Projection {
                 state.status = *status;
                 state.history.push((seq, *status, note.clone()));
             }
-            Event::PhaseStarted { phase } => {
+            Event::PhaseStarted { phase, at } => {
                 let state = self.phase_mut(phase)?;
                 if state.started.is_some() {
                     return Err(DomainError::AlreadyStarted(Box::new(phase.clone())));
                 }
                 state.started = Some(seq);
+                state.started_at = *at;
             }
             Event::ResultRecorded(result) => self.record_result(result, seq)?,
             Event::IssueRaised {
@@ -314,7 +315,7 @@ impl Projection {
                 }
             }
             Event::CaseDescoped(request) => self.descope(request, seq)?,
-            Event::PhaseExited { phase, profile } => {
+            Event::PhaseExited { phase, profile, at } => {
                 let state = self.phase_mut(phase)?;
                 if state.started.is_none() {
                     return Err(DomainError::NotStarted(Box::new(phase.clone())));
@@ -323,6 +324,7 @@ impl Projection {
                     return Err(DomainError::AlreadyExited(Box::new(phase.clone())));
                 }
                 state.exited = Some((seq, profile.clone()));
+                state.exited_at = *at;
             }
             Event::ChangeRecorded {
                 entry,
@@ -460,6 +462,7 @@ impl Projection {
             });
         }
         let now_passed = record.last_status() == Some(CaseStatus::Passed);
+        state.results.add(r.status);
         if was_passed == now_passed {
             return Ok(());
         }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub use state::{
     Attempt, CaseRecord, ChangeRecord, Coverage, CycleState, DescopeFacts, DescopeFailure,
     DescopeRecord, DmcState, DnbState, EntryState, Issue, IssueChange, IssueCounts, PhaseState,
-    TimetableVersion,
+    ResultTally, TimetableVersion,
 };
 
 use crate::event::{CaseRef, DescopeRequest};
@@ -91,6 +91,10 @@ impl Projection {
         let mut ids: Vec<_> = self.phases.keys().collect();
         ids.sort();
         ids
+    }
+    /// Every registered regression run, in no particular order.
+    pub fn regression_ids(&self) -> impl Iterator<Item = &PhaseId> {
+        self.phases.keys().filter(|p| p.is_regression())
     }
     pub fn issue(&self, issue: IssueId) -> Option<&Issue> {
         self.issues.get(&issue).map(Arc::as_ref)

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::date::PlanDate;
+use crate::date::{PlanDate, Timestamp};
 use crate::event::{CaseRef, DescopeRequest, IssueLink, ProfileRef};
 use crate::model::{
     CaseId, CaseSpec, CaseStatus, ChangeClass, DmcComponents, DmcId, DnbKey, DnbStatus, EntryKey,
@@ -39,6 +39,36 @@ impl IssueCounts {
             n += u64::from(self.get(IssueStatus::KnownDefect, severity));
         }
         n
+    }
+}
+
+/// Results recorded in one phase or regression run, every attempt on every device, by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResultTally([u32; 5]);
+
+impl ResultTally {
+    fn index(status: CaseStatus) -> usize {
+        match status {
+            CaseStatus::Passed => 0,
+            CaseStatus::Failed => 1,
+            CaseStatus::Blocked => 2,
+            CaseStatus::NotRun => 3,
+            CaseStatus::Descoped => 4,
+        }
+    }
+
+    pub fn get(&self, status: CaseStatus) -> u32 {
+        self.0[Self::index(status)]
+    }
+
+    /// Every result recorded.
+    pub fn total(&self) -> u64 {
+        self.0.iter().map(|n| u64::from(*n)).sum()
+    }
+
+    pub(crate) fn add(&mut self, status: CaseStatus) {
+        let slot = &mut self.0[Self::index(status)];
+        *slot = slot.saturating_add(1);
     }
 }
 
@@ -173,7 +203,12 @@ pub struct PhaseState {
     pub(crate) id: PhaseId,
     pub(crate) doc: DnbKey,
     pub(crate) started: Option<u64>,
+    /// When it started, where the start event says.
+    pub(crate) started_at: Option<Timestamp>,
     pub(crate) exited: Option<(u64, ProfileRef)>,
+    /// When it finished (the exit decision), where the exit event says.
+    pub(crate) exited_at: Option<Timestamp>,
+    pub(crate) results: ResultTally,
     pub(crate) records: Arc<PhaseRecords>,
     pub(crate) coverage: Coverage,
     pub(crate) issues: IssueCounts,
@@ -186,7 +221,10 @@ impl PhaseState {
             id,
             doc,
             started: None,
+            started_at: None,
             exited: None,
+            exited_at: None,
+            results: ResultTally::default(),
             records: Arc::default(),
             coverage: Coverage::default(),
             issues: IssueCounts::default(),
@@ -208,6 +246,18 @@ impl PhaseState {
     /// Sequence number and profile of the exit decision, if exited.
     pub fn exited(&self) -> Option<&(u64, ProfileRef)> {
         self.exited.as_ref()
+    }
+    /// When the phase started, if started by an event that says so.
+    pub fn started_at(&self) -> Option<Timestamp> {
+        self.started_at
+    }
+    /// When the phase finished (its exit decision), if exited by an event that says so.
+    pub fn exited_at(&self) -> Option<Timestamp> {
+        self.exited_at
+    }
+    /// Every result recorded in the phase (all attempts, all devices), by status.
+    pub fn result_tally(&self) -> ResultTally {
+        self.results
     }
     pub fn coverage(&self) -> Coverage {
         self.coverage

@@ -9,6 +9,7 @@ use crate::projection::Projection;
 use crate::verdict::Verdict;
 
 /// The `PhaseExited` event to store if the phase may exit; otherwise the verdict saying why not.
+/// The event carries no finish time: set `at` when the caller knows it.
 pub fn decide_exit(
     proj: &Projection,
     profile: &Profile,
@@ -19,13 +20,15 @@ pub fn decide_exit(
         Ok(Event::PhaseExited {
             phase: phase.clone(),
             profile: profile.reference(),
+            at: None,
         })
     } else {
         Err(Box::new(v))
     }
 }
 
-/// The `PhaseStarted` event to store if the phase may start; otherwise the verdict.
+/// The `PhaseStarted` event to store if the phase may start; otherwise the verdict. The event
+/// carries no start time: set `at` when the caller knows it.
 pub fn decide_start(
     proj: &Projection,
     profile: &Profile,
@@ -35,6 +38,7 @@ pub fn decide_start(
     if v.is_exit() {
         Ok(Event::PhaseStarted {
             phase: phase.clone(),
+            at: None,
         })
     } else {
         Err(Box::new(v))

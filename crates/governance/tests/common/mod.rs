@@ -162,6 +162,7 @@ impl World {
     pub fn start(&mut self, phase: &PhaseId) -> &mut Self {
         self.apply(Event::PhaseStarted {
             phase: phase.clone(),
+            at: None,
         })
     }
 
@@ -217,6 +218,7 @@ impl World {
         self.apply(Event::PhaseExited {
             phase: phase.clone(),
             profile,
+            at: None,
         })
     }
 

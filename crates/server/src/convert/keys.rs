@@ -3,7 +3,7 @@
 
 use meterlab_governance::model::{
     CaseStatus, CycleId, DmcId, DnbKey, DnbStatus, DocType, EntryKey, IssueStatus, Mode, PhaseId,
-    RegressionKind, RegressionScope, Release, SmsoId, TestType,
+    RegressionKind, RegressionRun, RegressionScope, Release, SmsoId, TestType,
 };
 use meterlab_proto::v1 as pb;
 
@@ -205,6 +205,26 @@ pub fn regression_scope_from_proto(
             "scope",
             "one of entry or cycle_id is required",
         )),
+    }
+}
+
+pub fn regression_kind_to_proto(k: RegressionKind) -> pb::RegressionKind {
+    match k {
+        RegressionKind::MtEnd => pb::RegressionKind::MtEnd,
+        RegressionKind::SitEnd => pb::RegressionKind::SitEnd,
+        RegressionKind::Combined => pb::RegressionKind::Combined,
+    }
+}
+
+/// A regression run as the `RegressionKey` its results carry.
+pub fn regression_to_proto(run: &RegressionRun) -> pb::RegressionKey {
+    use pb::regression_key::Scope;
+    pb::RegressionKey {
+        scope: Some(match &run.scope {
+            RegressionScope::Entry(e) => Scope::Entry(entry_to_proto(e)),
+            RegressionScope::Cycle(c) => Scope::CycleId(c.to_string()),
+        }),
+        kind: regression_kind_to_proto(run.kind).into(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! GovernanceService requests -> governance domain events and values. Field paths in errors are
 //! relative to the request message.
 
-use meterlab_governance::date::PlanDate;
+use meterlab_governance::date::{PlanDate, Timestamp};
 use meterlab_governance::event::{CaseRef, DescopeRequest, IssueLink};
 use meterlab_governance::model::{
     CaseId, CaseSpec, DeviceModel, DmcComponents, DmcId, IssueId, Mode, PhaseId, Severity, Srv,
@@ -37,6 +37,30 @@ pub fn plan_date(field: &str, ts: &prost_types::Timestamp) -> Result<PlanDate, F
         .filter(|y| (1..=9999).contains(y))
         .ok_or_else(|| FieldError::new(field, format!("year {year} is out of range")))?;
     PlanDate::new(year, month, day).map_err(|e| FieldError::new(field, e.to_string()))
+}
+
+/// A protobuf timestamp as a domain instant (years 1..=9999, nanos in 0..1e9).
+pub fn instant(field: &str, ts: &prost_types::Timestamp) -> Result<Timestamp, FieldError> {
+    let nanos = u32::try_from(ts.nanos)
+        .map_err(|_| FieldError::new(field, format!("nanos {} is negative", ts.nanos)))?;
+    Timestamp::new(ts.seconds, nanos).map_err(|e| FieldError::new(field, e.to_string()))
+}
+
+/// A domain instant as a protobuf timestamp.
+pub fn instant_to_proto(t: Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.seconds(),
+        // Below 1e9 by construction of `Timestamp`.
+        nanos: i32::try_from(t.nanos()).unwrap_or(i32::MAX),
+    }
+}
+
+/// When an event happened: `meta.occurred_at`, or `now` (ms since the Unix epoch).
+pub fn occurred_at(meta: &Option<pb::EventMeta>, now_ms: i64) -> Result<Timestamp, FieldError> {
+    match meta.as_ref().and_then(|m| m.occurred_at.as_ref()) {
+        Some(ts) => instant("meta.occurred_at", ts),
+        None => instant("meta.occurred_at", &super::timestamp_from_ms(now_ms)),
+    }
 }
 
 /// Both ends of a planned window, or neither.

@@ -91,7 +91,32 @@ pub(super) fn regression_events(
         }
     }
     let started = registered.is_some_and(|s| s.started().is_some());
-    if run.started_at.is_some() && !started {
+    let started_at = run
+        .started_at
+        .as_ref()
+        .map(|ts| req::instant("run.started_at", ts))
+        .transpose()?;
+    let finished_at = run
+        .finished_at
+        .as_ref()
+        .map(|ts| req::instant("run.finished_at", ts))
+        .transpose()?;
+    // The start that counts is the recorded one when the run is already started.
+    let start_time = if started {
+        registered.and_then(|s| s.started_at())
+    } else {
+        started_at
+    };
+    if let (Some(start), Some(finish)) = (start_time, finished_at)
+        && finish < start
+    {
+        return Err(FieldError::new(
+            "run.finished_at",
+            format!("{finish} is before the run's start {start}"),
+        )
+        .into());
+    }
+    if started_at.is_some() && !started {
         let before_start = trial(p, &events)?;
         let verdict = evaluate_start(&before_start, profile, &phase);
         if !verdict.is_exit() {
@@ -102,6 +127,7 @@ pub(super) fn regression_events(
         }
         events.push(Event::PhaseStarted {
             phase: phase.clone(),
+            at: started_at,
         });
     }
     for (i, result) in run.results.iter().enumerate() {
@@ -127,7 +153,7 @@ pub(super) fn regression_events(
         let case = case_result_in(phase.clone(), result).map_err(|e| e.under(&field))?;
         events.push(Event::ResultRecorded(case));
     }
-    if run.finished_at.is_some() {
+    if finished_at.is_some() {
         let finished = trial(p, &events)?;
         let verdict = evaluate_phase_exit(&finished, profile, &phase);
         if !verdict.is_exit() {
@@ -139,6 +165,7 @@ pub(super) fn regression_events(
         events.push(Event::PhaseExited {
             phase,
             profile: profile.reference(),
+            at: finished_at,
         });
     }
     if events.is_empty() {

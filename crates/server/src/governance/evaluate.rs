@@ -1,6 +1,7 @@
 //! Evaluations, what-if and the completion report: read-only, on the live projection.
 
-use meterlab_governance::model::{CaseStatus, CycleId, PhaseId, RegressionScope};
+use meterlab_governance::model::{CycleId, PhaseId, RegressionScope};
+use meterlab_governance::report::{CaseCounts, RegressionSummary, case_counts};
 use meterlab_governance::{
     Event, Projection, Verdict, completion_report, evaluate_entry, evaluate_phase_exit,
     evaluate_regression,
@@ -11,7 +12,8 @@ use tonic::Status;
 
 use super::GovernanceServiceImpl;
 use crate::convert::keys::{
-    dnb_status_from_proto, entry_from_proto, issue_status_to_proto, phase_to_proto, required_text,
+    dnb_status_from_proto, entry_from_proto, issue_status_to_proto, phase_to_proto,
+    regression_to_proto, required_text,
 };
 use crate::convert::requests as req;
 use crate::convert::result::case_result_from_proto;
@@ -232,7 +234,9 @@ impl GovernanceServiceImpl {
                 .phases
                 .iter()
                 .filter_map(|v| match &v.subject {
-                    meterlab_governance::Subject::PhaseExit(id) => Some((id, v)),
+                    meterlab_governance::Subject::PhaseExit(id) if !id.is_regression() => {
+                        Some((id, v))
+                    }
                     _ => None,
                 })
                 .map(|(id, v)| phase_section(p, id, v, at))
@@ -309,7 +313,11 @@ impl GovernanceServiceImpl {
                 issue_tallies: tallies,
                 issues,
                 descopes,
-                regressions: Vec::new(),
+                regressions: report
+                    .regressions
+                    .iter()
+                    .map(|g| regression_section(p, profile, g, at))
+                    .collect(),
                 audit_required: report.audit.required,
                 log_position: at,
                 generated_at: Some(timestamp_from_ms(now_ms())),
@@ -321,33 +329,59 @@ impl GovernanceServiceImpl {
     }
 }
 
-fn phase_section(p: &Projection, id: &PhaseId, verdict: &Verdict, at: u64) -> pb::PhaseSection {
-    let mut counts = pb::CaseCounts::default();
-    let mut version = String::new();
-    if let Some(state) = p.phase(id) {
-        let coverage = state.coverage();
-        counts.planned = coverage.required;
-        counts.passed = coverage.passed;
-        counts.descoped = coverage.descoped;
-        for (_, status) in state.unsatisfied() {
-            match status {
-                None => counts.missing += 1,
-                Some(CaseStatus::Failed) => counts.failed += 1,
-                Some(CaseStatus::Blocked) => counts.blocked += 1,
-                Some(CaseStatus::NotRun) => counts.not_run += 1,
-                Some(CaseStatus::Descoped) => counts.descoped += 1,
-                Some(CaseStatus::Passed) => counts.passed += 1,
-            }
-        }
-        if let Some(doc) = p.doc(state.doc()) {
-            version = doc.revision.to_string();
-        }
+fn counts_to_proto(c: &CaseCounts) -> pb::CaseCounts {
+    pb::CaseCounts {
+        planned: c.required,
+        passed: c.cases.passed,
+        failed: c.cases.failed,
+        blocked: c.cases.blocked,
+        not_run: c.cases.not_run,
+        descoped: c.cases.descoped,
+        missing: c.missing,
     }
+}
+
+fn doc_version(p: &Projection, id: &PhaseId) -> String {
+    p.phase(id)
+        .and_then(|state| p.doc(state.doc()))
+        .map(|doc| doc.revision.to_string())
+        .unwrap_or_default()
+}
+
+fn phase_section(p: &Projection, id: &PhaseId, verdict: &Verdict, at: u64) -> pb::PhaseSection {
     pb::PhaseSection {
         phase: phase_to_proto(id),
         verdict: Some(verdict_to_proto(verdict, at)),
-        counts: Some(counts),
-        depth_breadth_version: version,
+        counts: p
+            .phase(id)
+            .map(|state| counts_to_proto(&case_counts(state))),
+        depth_breadth_version: doc_version(p, id),
+    }
+}
+
+fn regression_section(
+    p: &Projection,
+    profile: &meterlab_governance::Profile,
+    run: &RegressionSummary,
+    at: u64,
+) -> pb::RegressionSection {
+    let id = PhaseId::Regression(run.run.clone());
+    let r = &run.results;
+    pb::RegressionSection {
+        run: Some(regression_to_proto(&run.run)),
+        verdict: Some(verdict_to_proto(&evaluate_phase_exit(p, profile, &id), at)),
+        counts: Some(counts_to_proto(&run.cases)),
+        results: Some(pb::ResultCounts {
+            passed: r.passed,
+            failed: r.failed,
+            blocked: r.blocked,
+            not_run: r.not_run,
+            descoped: r.descoped,
+        }),
+        started_at: run.started_at.map(req::instant_to_proto),
+        finished_at: run.finished_at.map(req::instant_to_proto),
+        exited: run.exited,
+        depth_breadth_version: doc_version(p, &id),
     }
 }
 

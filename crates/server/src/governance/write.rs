@@ -95,6 +95,7 @@ impl GovernanceServiceImpl {
         r: pb::StartPhaseRequest,
     ) -> Result<pb::StartPhaseResponse, Status> {
         let phase = req::phase("phase", &r.phase)?;
+        let started_at = req::occurred_at(&r.meta, crate::ledger::now_ms())?;
         let (verdict, at) = self
             .ledger
             .read(|p, at| (evaluate_start(p, self.ledger.profile(), &phase), at));
@@ -106,7 +107,10 @@ impl GovernanceServiceImpl {
         if verdict.is_exit() {
             let acks = self
                 .ledger
-                .append(vec![Event::PhaseStarted { phase }])
+                .append(vec![Event::PhaseStarted {
+                    phase,
+                    at: Some(started_at),
+                }])
                 .await?;
             response.started = true;
             response.recorded = Some(last(&acks)?);

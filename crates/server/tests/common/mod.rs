@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use meterlab_governance::profile::ILLUSTRATIVE_TOML;
@@ -21,20 +22,38 @@ pub fn profile() -> Profile {
 
 /// A commit gate: while closed, the store's writer waits before starting a transaction.
 #[derive(Clone, Default)]
-pub struct Gate(Arc<(Mutex<bool>, Condvar)>);
+pub struct Gate {
+    state: Arc<(Mutex<bool>, Condvar)>,
+    /// Transactions that have waited at the closed gate so far.
+    held: Arc<AtomicUsize>,
+}
 
 impl Gate {
     pub fn close(&self) {
-        *self.0.0.lock().unwrap() = true;
+        *self.state.0.lock().unwrap() = true;
     }
     pub fn open(&self) {
-        *self.0.0.lock().unwrap() = false;
-        self.0.1.notify_all();
+        *self.state.0.lock().unwrap() = false;
+        self.state.1.notify_all();
+    }
+    /// Waits (up to 10 s) until `n` transactions in all have been held at the closed gate: the
+    /// writer has taken a submission and cannot commit it.
+    pub async fn until_held(&self, n: usize) {
+        for _ in 0..2000 {
+            if self.held.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        panic!("the store writer never reached the closed gate");
     }
     fn wait(&self) {
-        let mut closed = self.0.0.lock().unwrap();
+        let mut closed = self.state.0.lock().unwrap();
+        if *closed {
+            self.held.fetch_add(1, Ordering::SeqCst);
+        }
         while *closed {
-            closed = self.0.1.wait(closed).unwrap();
+            closed = self.state.1.wait(closed).unwrap();
         }
     }
 }
@@ -235,6 +254,45 @@ pub async fn setup_governance(client: &mut GovernanceServiceClient<Channel>) {
         .unwrap()
         .into_inner();
     assert!(started.started, "{:?}", started.entry_criteria);
+}
+
+pub const REGRESSION_CASES: [&str; 2] = ["RG-001", "RG-002"];
+
+/// Registers and agrees the regression Depth & Breadth list of (IOC, smso-a).
+pub async fn agree_regression_list(gov: &mut GovernanceServiceClient<Channel>) {
+    let key = pb::DepthBreadthKey {
+        release: pb::CapabilityRelease::Ioc.into(),
+        smso_id: "smso-a".into(),
+        test_type: pb::TestType::Unspecified.into(),
+        regression: true,
+    };
+    gov.register_depth_breadth(pb::RegisterDepthBreadthRequest {
+        document: Some(pb::DepthBreadthDocument {
+            key: Some(key.clone()),
+            version: "1".into(),
+            cases: REGRESSION_CASES
+                .iter()
+                .map(|c| pb::DepthBreadthCase {
+                    case_id: (*c).into(),
+                    case_content_sha256: vec![3; 32],
+                    srv: "4.1.1".into(),
+                    modes: vec![],
+                })
+                .collect(),
+            status: 0,
+        }),
+        meta: None,
+    })
+    .await
+    .unwrap();
+    gov.set_depth_breadth_status(pb::SetDepthBreadthStatusRequest {
+        key: Some(key),
+        status: pb::DepthBreadthStatus::Agreed.into(),
+        version: "1".into(),
+        meta: None,
+    })
+    .await
+    .unwrap();
 }
 
 pub fn result(case: &str, attempt: u32, status: pb::CaseStatus) -> pb::TestCaseResult {
