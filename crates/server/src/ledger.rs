@@ -251,7 +251,8 @@ impl Ledger {
 
     /// Appends governance events durably (one transaction), then projects them. Each event is
     /// first trial-applied to a copy of the current state, so an event the rules refuse is
-    /// answered with a status and nothing is written.
+    /// answered with a status and nothing is written; results among the events reserve their
+    /// attempts until projected, and an attempt a result stream is writing is ALREADY_EXISTS.
     pub async fn append(&self, events: Vec<Event>) -> Result<Vec<Ack>, Status> {
         let _gate = self.gate.lock().await;
         // Every durable event counts, including results whose stream has not projected them.
