@@ -227,6 +227,17 @@ impl Event {
         })
     }
 
+    /// The cases whose results decide whether the projection accepts this event: a writer must
+    /// not let results for them be stored between checking the event and storing it. Only a
+    /// de-scope depends on results (rule 7: its cited case must have passed); a result's own
+    /// validity depends on its attempt alone, and phase exits are not refused by the projection.
+    pub fn result_dependencies(&self) -> Vec<CaseRef> {
+        match self {
+            Event::CaseDescoped(request) => vec![request.cited.clone()],
+            _ => Vec::new(),
+        }
+    }
+
     /// The serde tag of the event, e.g. `issue_raised`.
     pub fn kind(&self) -> &'static str {
         match self {

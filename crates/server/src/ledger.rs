@@ -19,14 +19,22 @@
 //! governance write holds. So when the same attempt arrives both ways at once, the second is
 //! answered ALREADY_EXISTS (or a rejection on the stream) before anything is appended, and the
 //! log holds exactly one copy. Reservations end once the event is projected (or failed to store).
+//!
+//! A governance event can also depend on the results of a case (a de-scope needs its cited case
+//! to have passed; see `Event::result_dependencies`). Such a write holds those cases: results for
+//! them that reach the store after the hold wait (they are not refused) until the write is
+//! projected or failed, and the write waits for the results already on their way to the store to
+//! be projected before it checks its events. The waits have one order — a write holds its cases
+//! first, then waits for results admitted before the hold, which never wait for anything but the
+//! store — so they cannot deadlock, and no lock is held across an await.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use meterlab_governance::event::CaseResult;
+use meterlab_governance::event::{CaseRef, CaseResult};
 use meterlab_governance::model::{CaseId, PhaseId};
-use meterlab_governance::{Event, Profile, Projection, VersionedEvent};
+use meterlab_governance::{DomainError, Event, Profile, Projection, VersionedEvent};
 use meterlab_store::{
     Ack, Checkpoint, IngestKey, NewEvent, Payload, Projector, ReplayCursor, ReplayReport, Store,
     StoreError,
@@ -54,6 +62,86 @@ struct Live {
     cursor: ReplayCursor,
     /// Attempts being written and not projected yet, with their writer.
     reservations: HashMap<AttemptKey, Holder>,
+    /// Cases with results on their way to the store or a governance write depending on them.
+    cases: HashMap<CaseRef, CaseTraffic>,
+}
+
+/// Who is using a case's results right now.
+#[derive(Debug, Default)]
+struct CaseTraffic {
+    /// Results admitted to the store and not projected (or failed) yet.
+    results: usize,
+    /// The governance write in progress depends on the case's results.
+    held: bool,
+}
+
+impl CaseTraffic {
+    fn idle(&self) -> bool {
+        self.results == 0 && !self.held
+    }
+}
+
+/// A governance event the rules refuse, with the state it was checked against.
+#[derive(Debug)]
+pub struct RuleRefusal {
+    pub error: DomainError,
+    /// The projection the event was refused by (so an answer can explain it from that state).
+    pub state: Box<Projection>,
+}
+
+/// Why governance events were not written.
+enum AppendRefusal {
+    Rule(RuleRefusal),
+    Other(Status),
+}
+
+/// A result admitted to the store: its case counts it until it is dropped (projected or failed,
+/// or the stream went away).
+#[derive(Debug)]
+pub struct AdmittedResult<'a> {
+    ledger: &'a Ledger,
+    case: CaseRef,
+}
+
+impl Drop for AdmittedResult<'_> {
+    fn drop(&mut self) {
+        {
+            let mut live = self.ledger.live();
+            if let Some(traffic) = live.cases.get_mut(&self.case) {
+                traffic.results = traffic.results.saturating_sub(1);
+                if traffic.idle() {
+                    live.cases.remove(&self.case);
+                }
+            }
+        }
+        self.ledger.case_traffic.notify_waiters();
+    }
+}
+
+/// The cases a governance write holds; released when dropped, however the write ended.
+struct CaseHold<'a> {
+    ledger: &'a Ledger,
+    cases: Vec<CaseRef>,
+}
+
+impl Drop for CaseHold<'_> {
+    fn drop(&mut self) {
+        if self.cases.is_empty() {
+            return;
+        }
+        {
+            let mut live = self.ledger.live();
+            for case in &self.cases {
+                if let Some(traffic) = live.cases.get_mut(case) {
+                    traffic.held = false;
+                    if traffic.idle() {
+                        live.cases.remove(case);
+                    }
+                }
+            }
+        }
+        self.ledger.case_traffic.notify_waiters();
+    }
 }
 
 /// Why a result cannot be accepted by governance.
@@ -95,6 +183,8 @@ pub struct Ledger {
     profile: Arc<Profile>,
     live: Mutex<Live>,
     gate: tokio::sync::Mutex<()>,
+    /// Woken whenever a case's traffic decreases (a result projected, a hold released).
+    case_traffic: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -133,8 +223,10 @@ impl Ledger {
                 projector,
                 cursor,
                 reservations: HashMap::new(),
+                cases: HashMap::new(),
             }),
             gate: tokio::sync::Mutex::new(()),
+            case_traffic: tokio::sync::Notify::new(),
         };
         Ok((ledger, report))
     }
@@ -214,14 +306,81 @@ impl Ledger {
         }
     }
 
+    /// Waits until no governance write holds the result's case, then counts the result as on its
+    /// way to the store until the returned guard is dropped (after it is projected or failed).
+    pub async fn admit_result(&self, r: &CheckedResult) -> AdmittedResult<'_> {
+        let case = CaseRef {
+            phase: r.case.phase.clone(),
+            case: r.case.case.clone(),
+        };
+        loop {
+            let released = self.case_traffic.notified();
+            tokio::pin!(released);
+            // Registered before the check, so a release between the check and the wait wakes it.
+            released.as_mut().enable();
+            {
+                let mut live = self.live();
+                let traffic = live.cases.entry(case.clone()).or_default();
+                if !traffic.held {
+                    traffic.results += 1;
+                    return AdmittedResult { ledger: self, case };
+                }
+            }
+            tracing::debug!(phase = %case.phase, case = %case.case, "result waits for a governance write on its case");
+            released.await;
+        }
+    }
+
+    /// Holds the cases `events` depend on (results for them wait), then waits until the results
+    /// admitted before the hold are projected. Call with the write gate held.
+    async fn hold_cases(&self, events: &[Event]) -> CaseHold<'_> {
+        let mut cases: Vec<CaseRef> = events.iter().flat_map(Event::result_dependencies).collect();
+        cases.sort();
+        cases.dedup();
+        {
+            let mut live = self.live();
+            for case in &cases {
+                live.cases.entry(case.clone()).or_default().held = true;
+            }
+        }
+        let hold = CaseHold {
+            ledger: self,
+            cases,
+        };
+        loop {
+            let drained = self.case_traffic.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            let busy = {
+                let live = self.live();
+                hold.cases
+                    .iter()
+                    .any(|c| live.cases.get(c).is_some_and(|t| t.results > 0))
+            };
+            if !busy {
+                return hold;
+            }
+            drained.await;
+        }
+    }
+
     /// Trial-applies `events` to a copy of the current state and reserves the attempts of the
     /// results among them; refused (nothing reserved) if the rules refuse an event or a result
     /// stream is writing one of the attempts. Call with the write gate held.
-    fn check_and_reserve(&self, events: &[Event]) -> Result<GovernanceReservation<'_>, Status> {
+    fn check_and_reserve(
+        &self,
+        events: &[Event],
+    ) -> Result<GovernanceReservation<'_>, AppendRefusal> {
         let mut live = self.live();
         let mut trial = live.projector.projection().clone();
         for event in events {
-            trial.apply(event).map_err(|e| domain_status(&e))?;
+            let before = trial.clone();
+            if let Err(error) = trial.apply(event) {
+                return Err(AppendRefusal::Rule(RuleRefusal {
+                    error,
+                    state: Box::new(before),
+                }));
+            }
         }
         let attempts: Vec<AttemptKey> = events
             .iter()
@@ -233,10 +392,10 @@ impl Ledger {
         for (phase, case, device, attempt) in &attempts {
             let key = (phase.clone(), case.clone(), device.clone(), *attempt);
             if let Some(Holder::Stream(stream)) = live.reservations.get(&key) {
-                return Err(Status::already_exists(format!(
+                return Err(AppendRefusal::Other(Status::already_exists(format!(
                     "attempt {attempt} of case {case} on device {device} in {phase} is being \
                      recorded through ResultService (as {stream}); nothing was appended"
-                )));
+                ))));
             }
         }
         for attempt in &attempts {
@@ -254,12 +413,30 @@ impl Ledger {
     /// answered with a status and nothing is written; results among the events reserve their
     /// attempts until projected, and an attempt a result stream is writing is ALREADY_EXISTS.
     pub async fn append(&self, events: Vec<Event>) -> Result<Vec<Ack>, Status> {
+        match self.append_or_refusal(events).await? {
+            Ok(acks) => Ok(acks),
+            Err(refusal) => Err(domain_status(&refusal.error)),
+        }
+    }
+
+    /// [`Ledger::append`], answering an event the rules refuse with the refusal and the state it
+    /// was checked against instead of a status. Results for the cases the events depend on are
+    /// held back from the check until the events are projected, so the answer stands.
+    pub async fn append_or_refusal(
+        &self,
+        events: Vec<Event>,
+    ) -> Result<Result<Vec<Ack>, RuleRefusal>, Status> {
         let _gate = self.gate.lock().await;
+        // Declared after the gate so that it is released before the gate opens.
+        let _hold = self.hold_cases(&events).await;
         // Every durable event counts, including results whose stream has not projected them.
         let head = self.store.head().map_or(0, |h| h.seq);
         self.catch_up_to(head).map_err(|e| store_status(&e))?;
-        // Declared after the gate so that it is released before the gate opens.
-        let _reservation = self.check_and_reserve(&events)?;
+        let _reservation = match self.check_and_reserve(&events) {
+            Ok(reservation) => reservation,
+            Err(AppendRefusal::Rule(refusal)) => return Ok(Err(refusal)),
+            Err(AppendRefusal::Other(status)) => return Err(status),
+        };
         let timestamp_ms = now_ms();
         let mut batch = Vec::with_capacity(events.len());
         for event in events {
@@ -292,7 +469,7 @@ impl Ledger {
                 )));
             }
         }
-        Ok(acks)
+        Ok(Ok(acks))
     }
 
     /// Records the projection's fingerprint at its current position, checked on the next start.

@@ -319,12 +319,26 @@ impl GovernanceServiceImpl {
             recorded: None,
         };
         if verdict.is_exit() {
-            let acks = self
+            // Checked again with results for the cited case held back: a retest stored since the
+            // first check decides the answer, from the state it was refused by.
+            match self
                 .ledger
-                .append(vec![Event::CaseDescoped(request)])
-                .await?;
-            decision.accepted = true;
-            decision.recorded = Some(last(&acks)?);
+                .append_or_refusal(vec![Event::CaseDescoped(request.clone())])
+                .await?
+            {
+                Ok(acks) => {
+                    decision.accepted = true;
+                    decision.recorded = Some(last(&acks)?);
+                }
+                Err(refusal) => {
+                    let facts = refusal.state.descope_facts(&request);
+                    if facts.failures.is_empty() {
+                        // Refused for another reason (e.g. de-scoped meanwhile by another write).
+                        return Err(crate::error::domain_status(&refusal.error));
+                    }
+                    decision.checks = descope_checks(&request.cited, &facts.failures);
+                }
+            }
         }
         Ok(decision)
     }

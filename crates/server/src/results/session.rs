@@ -381,6 +381,8 @@ async fn ingest(
     checked: CheckedResult,
     reserved: bool,
 ) -> Answer {
+    // Held back while a governance write depends on the case; counted until projected.
+    let admitted = ledger.admit_result(&checked).await;
     let payload = Payload::new(RESULT_KIND, checked.body.clone());
     let outcome = ledger.store().ingest(key.clone(), payload, now_ms()).await;
     let answer = match outcome {
@@ -430,5 +432,6 @@ async fn ingest(
     if reserved {
         ledger.release(&checked, &key);
     }
+    drop(admitted);
     answer
 }
