@@ -23,8 +23,9 @@ struct Emulator {
     control: String,
 }
 
-/// Starts `meterlab emulate` on ephemeral ports and reads its JSON start-up document.
-async fn start_emulator() -> Emulator {
+/// Starts `meterlab emulate` on ephemeral ports (plus `extra` flags) and reads its JSON start-up
+/// document.
+async fn start_emulator(extra: &[&str]) -> Emulator {
     let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
         .args([
             "emulate",
@@ -37,6 +38,7 @@ async fn start_emulator() -> Emulator {
             "--output",
             "json",
         ])
+        .args(extra)
         .env_remove("METERLAB_LOG")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -148,7 +150,7 @@ async fn associates(emulator: &Emulator, wport: u16) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_and_alerts_change_at_run_time_through_the_control_endpoint() {
-    let emulator = start_emulator().await;
+    let emulator = start_emulator(&[]).await;
     const ESME: u16 = 2;
     const GSME: u16 = 3;
     assert!(associates(&emulator, ESME).await);
@@ -217,4 +219,23 @@ async fn faults_and_alerts_change_at_run_time_through_the_control_endpoint() {
     let (ok, _, err) = ctl(&emulator, &["faults", "--all", "--drop", "1.5"]).await;
     assert!(!ok);
     assert!(err.contains("faults.drop 1.5 must be a fraction"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meter_started_silent_answers_nothing_until_the_fault_is_lifted() {
+    let emulator = start_emulator(&["--silent"]).await;
+    const ESME: u16 = 2;
+    let mut silent = Client::connect(&emulator, ESME).await;
+    assert_eq!(silent.associate(Duration::from_millis(1500)).await, None);
+    let (ok, out, err) = ctl(&emulator, &["--output", "json", "list"]).await;
+    assert!(ok, "{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listed["devices"][1]["faults"]["silent"], true);
+
+    let (ok, _, err) = ctl(&emulator, &["faults", "--all", "--silent", "false"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        associates(&emulator, ESME).await,
+        "answers once the fault is lifted"
+    );
 }

@@ -56,6 +56,10 @@ pub struct Args {
     /// Fault: refuse every association.
     #[arg(long)]
     refuse_associations: bool,
+    /// Fault: answer nothing at all (a hub that has lost power or its modem); clear it at run
+    /// time with `meterlab emulate-ctl faults --all --silent false`.
+    #[arg(long)]
+    silent: bool,
     /// Fault: reboot (dropping associations) every this many seconds.
     #[arg(long)]
     reboot_every_s: Option<u32>,
@@ -85,7 +89,7 @@ impl Args {
             refuse_associations: self.refuse_associations.then_some(true),
             reboot_every_s: self.reboot_every_s,
             serial_baud: self.serial_baud,
-            silent: None,
+            silent: self.silent.then_some(true),
         })
     }
 }
