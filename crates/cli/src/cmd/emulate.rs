@@ -262,12 +262,6 @@ fn print_table(devices: &DevicesFile, address: &str, control: Option<&str>) {
     let header = [
         "HUB", "DEVICE", "DMC", "SMSO", "STATE", "WPORT", "PTY", "HDLC", "CLIENTS",
     ];
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.len());
-        }
-    }
     println!(
         "TCP wrapper listening on {address}; {} logical devices",
         rows.len()
@@ -275,18 +269,5 @@ fn print_table(devices: &DevicesFile, address: &str, control: Option<&str>) {
     if let Some(control) = control {
         println!("control listening on {control} (meterlab emulate-ctl --control {control} ...)");
     }
-    let line = |cells: Vec<&str>| {
-        cells
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_owned()
-    };
-    println!("{}", line(header.to_vec()));
-    for row in &rows {
-        println!("{}", line(row.iter().map(String::as_str).collect()));
-    }
+    crate::output::print_table(header, &rows);
 }
