@@ -2,8 +2,8 @@
 //! middle of the stream, restart it on the same store, resume from the watermark, and find every
 //! acknowledged result stored exactly once. Also: SIGTERM stops the server gracefully.
 //!
-//! The binary is built with the same cargo and target directory as this test (`cargo build -p
-//! meterlab --bin meterlab`), then started from `<target>/<profile>/meterlab`.
+//! It lives in the `meterlab` package so cargo builds the binary with the test
+//! (`CARGO_BIN_EXE_meterlab`) instead of a second `cargo build` with other features.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
@@ -24,21 +24,9 @@ const KILL_AFTER_ACKS: u64 = 60;
 /// Results sent and not yet acknowledged, at most.
 const WINDOW: usize = 128;
 
-/// Builds `meterlab` and returns its path next to this test's own target directory.
+/// The `meterlab` binary cargo built for this test.
 fn meterlab_binary() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", "meterlab", "--bin", "meterlab"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "building the meterlab binary failed");
-    // <target>/debug/deps/serve_e2e-<hash> -> <target>/debug/meterlab
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let binary = profile_dir.join("meterlab");
-    assert!(binary.exists(), "{} was not built", binary.display());
-    binary
+    PathBuf::from(env!("CARGO_BIN_EXE_meterlab"))
 }
 
 fn profile_file() -> PathBuf {
@@ -209,7 +197,7 @@ async fn stream(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_then_resume_from_the_watermark_stores_every_ack_exactly_once() {
-    let binary = tokio::task::spawn_blocking(meterlab_binary).await.unwrap();
+    let binary = meterlab_binary();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("lab.db");
 
