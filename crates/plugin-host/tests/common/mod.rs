@@ -1,5 +1,8 @@
-//! Builds the fixture plugins with the same cargo, target directory and profile as the running
-//! test (or bench), so `cargo test` on a fresh clone loads real `.so` files.
+//! Finds the fixture plugins' `.so` files for the running test (or bench). The fixtures are
+//! dev-dependencies (crate-type cdylib + rlib), so cargo has built them into `<profile>/deps`
+//! together with the test, with the same features; a test binary without them builds them
+//! with the same cargo, target directory and profile, so `cargo test` on a fresh clone always
+//! loads real libraries.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -14,10 +17,20 @@ pub const FIXTURES: [&str; 5] = [
     "fixture-no-symbol",
 ];
 
-/// The directory holding the built fixture libraries (the profile's output directory).
+/// The directory holding the built fixture libraries.
 pub fn fixture_dir() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(build_fixtures)
+    BUILT.get_or_init(|| built_as_dependencies().unwrap_or_else(build_fixtures))
+}
+
+/// `<profile>/deps`, where cargo puts the fixtures it built as this test's dev-dependencies.
+fn built_as_dependencies() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let deps = exe.parent()?.to_owned();
+    FIXTURES
+        .iter()
+        .all(|fixture| deps.join(fixture_file(fixture)).is_file())
+        .then_some(deps)
 }
 
 /// The file name of a fixture's library, e.g. `libfixture_echo.so`.
