@@ -20,8 +20,7 @@ use meterlab_governance::model::{CaseId, CaseStatus};
 use meterlab_proto::v1 as pb;
 use meterlab_proto::v1::governance_service_client::GovernanceServiceClient;
 use meterlab_server::convert::keys::phase_from_proto;
-use meterlab_server::{GovernanceProjector, PROJECTION_NAME, StreamLimits};
-use meterlab_store::{Store, StoreConfig, Verification};
+use meterlab_server::{GovernanceProjector, StreamLimits};
 use tonic::transport::Channel;
 
 type Gov = GovernanceServiceClient<Channel>;
@@ -38,80 +37,8 @@ fn target(round: usize) -> String {
 /// Registers the entry and its phases, agrees an MT list of the cited case plus one de-scope
 /// target per round (all the same SRV), and starts the MT active phase.
 async fn setup(gov: &mut Gov) {
-    let registered = gov
-        .register_entry(pb::RegisterEntryRequest {
-            entry: Some(entry()),
-            dmc: Some(pb::Dmc {
-                id: "dmc-1".into(),
-                models: [
-                    (pb::DeviceKind::CommsHub, "CH-1"),
-                    (pb::DeviceKind::Esme, "E-1"),
-                ]
-                .into_iter()
-                .map(|(kind, model)| pb::DeviceModelRef {
-                    kind: kind.into(),
-                    manufacturer: "Acme".into(),
-                    model: model.into(),
-                    firmware_version: "1.0".into(),
-                })
-                .collect(),
-            }),
-            meta: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    for phase in registered.required_phases {
-        gov.register_phase(pb::RegisterPhaseRequest {
-            phase: Some(phase),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    }
-    let key = pb::DepthBreadthKey {
-        release: pb::CapabilityRelease::Ioc.into(),
-        smso_id: "smso-a".into(),
-        test_type: pb::TestType::Mt.into(),
-        regression: false,
-    };
-    let cases = std::iter::once(CITED.to_owned())
-        .chain((0..RACED + 2).map(target))
-        .map(|case_id| pb::DepthBreadthCase {
-            case_id,
-            case_content_sha256: vec![7; 32],
-            srv: "4.1.1".into(),
-            modes: vec![],
-        })
-        .collect();
-    gov.register_depth_breadth(pb::RegisterDepthBreadthRequest {
-        document: Some(pb::DepthBreadthDocument {
-            key: Some(key.clone()),
-            version: "1".into(),
-            cases,
-            status: 0,
-        }),
-        meta: None,
-    })
-    .await
-    .unwrap();
-    gov.set_depth_breadth_status(pb::SetDepthBreadthStatusRequest {
-        key: Some(key),
-        status: pb::DepthBreadthStatus::Agreed.into(),
-        version: "1".into(),
-        meta: None,
-    })
-    .await
-    .unwrap();
-    let started = gov
-        .start_phase(pb::StartPhaseRequest {
-            phase: Some(mt_active()),
-            meta: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(started.started, "{:?}", started.entry_criteria);
+    let cases = std::iter::once(CITED.to_owned()).chain((0..RACED + 2).map(target));
+    setup_governance_with_cases(gov, cases).await;
 }
 
 fn descope(round: usize) -> pb::RequestDescopeRequest {
@@ -248,25 +175,7 @@ async fn a_descope_and_a_failing_retest_of_its_cited_case_agree_with_the_log() {
     drop(retests);
     server.stop().await;
 
-    let store = Store::open_sqlite(dir.path().join("lab.db"), StoreConfig::default()).unwrap();
-    let (verification, rebuilt, report, log) = tokio::task::spawn_blocking(move || {
-        let verification = store.verify().unwrap();
-        let mut rebuilt = GovernanceProjector::new();
-        let (report, _) = store.rebuild_projection(&mut rebuilt).unwrap();
-        let log = store.read_range(1, usize::MAX).unwrap();
-        (verification, rebuilt, report, log)
-    })
-    .await
-    .unwrap();
-    let Verification::Intact { events, .. } = verification else {
-        panic!("chain broken: {verification:?}");
-    };
-    assert_eq!(events, log.len() as u64);
-    let checked = report.checked.expect("no checkpoint was compared");
-    assert_eq!(checked.projection, PROJECTION_NAME);
-    assert_eq!(checked.seq, events);
-    assert_eq!(checked.fingerprint, report.fingerprint);
-    assert_eq!(rebuilt.refused_count(), 0);
+    let (log, rebuilt) = reopen_and_check_log(dir.path().join("lab.db")).await;
 
     // The log holds exactly the accepted de-scopes, where their answers said.
     let mut descoped_at = Vec::new();

@@ -10,8 +10,11 @@ use meterlab_governance::{Profile, load_profile};
 use meterlab_proto::v1 as pb;
 use meterlab_proto::v1::governance_service_client::GovernanceServiceClient;
 use meterlab_proto::v1::result_service_client::ResultServiceClient;
-use meterlab_server::{Gateway, ResultMetrics, StreamLimits};
-use meterlab_store::{Backend, ReaderOpener, SqliteBackend, SqliteOptions, Store, StoreConfig};
+use meterlab_server::{Gateway, GovernanceProjector, PROJECTION_NAME, ResultMetrics, StreamLimits};
+use meterlab_store::{
+    Backend, ReaderOpener, SqliteBackend, SqliteOptions, Store, StoreConfig, StoredEvent,
+    Verification,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
@@ -179,6 +182,14 @@ pub const CASES: [&str; 3] = ["MT-001", "MT-002", "MT-003"];
 /// Registers the entry, its six phases, an agreed MT Depth & Breadth list of [`CASES`] (SRV
 /// 4.1.1) and starts MT active.
 pub async fn setup_governance(client: &mut GovernanceServiceClient<Channel>) {
+    setup_governance_with_cases(client, CASES.iter().map(|case| (*case).to_owned())).await;
+}
+
+/// [`setup_governance`] with another agreed MT case list (all SRV 4.1.1).
+pub async fn setup_governance_with_cases(
+    client: &mut GovernanceServiceClient<Channel>,
+    cases: impl IntoIterator<Item = String>,
+) {
     let model = |kind: pb::DeviceKind, model: &str| pb::DeviceModelRef {
         kind: kind.into(),
         manufacturer: "Acme".into(),
@@ -221,10 +232,10 @@ pub async fn setup_governance(client: &mut GovernanceServiceClient<Channel>) {
             document: Some(pb::DepthBreadthDocument {
                 key: Some(key.clone()),
                 version: "1".into(),
-                cases: CASES
-                    .iter()
-                    .map(|c| pb::DepthBreadthCase {
-                        case_id: (*c).into(),
+                cases: cases
+                    .into_iter()
+                    .map(|case_id| pb::DepthBreadthCase {
+                        case_id,
                         case_content_sha256: vec![7; 32],
                         srv: "4.1.1".into(),
                         modes: vec![],
@@ -377,4 +388,32 @@ impl ResultStream {
             other => panic!("expected a rejection, got {other:?}"),
         }
     }
+}
+
+/// Reopens the stopped gateway's store and checks what every race test relies on: the hash
+/// chain is intact, a rebuilt projection matches the checkpoint the live one wrote at shutdown,
+/// and the projection refused no event. Returns the whole log and the rebuilt projection.
+pub async fn reopen_and_check_log(
+    db: std::path::PathBuf,
+) -> (Vec<StoredEvent>, GovernanceProjector) {
+    let store = Store::open_sqlite(db, StoreConfig::default()).unwrap();
+    let (verification, rebuilt, report, log) = tokio::task::spawn_blocking(move || {
+        let verification = store.verify().unwrap();
+        let mut rebuilt = GovernanceProjector::new();
+        let (report, _) = store.rebuild_projection(&mut rebuilt).unwrap();
+        let log = store.read_range(1, usize::MAX).unwrap();
+        (verification, rebuilt, report, log)
+    })
+    .await
+    .unwrap();
+    let Verification::Intact { events, .. } = verification else {
+        panic!("chain broken: {verification:?}");
+    };
+    assert_eq!(events, log.len() as u64);
+    let checked = report.checked.expect("no checkpoint was compared");
+    assert_eq!(checked.projection, PROJECTION_NAME);
+    assert_eq!(checked.seq, events);
+    assert_eq!(checked.fingerprint, report.fingerprint);
+    assert_eq!(rebuilt.refused_count(), 0);
+    (log, rebuilt)
 }
