@@ -12,11 +12,12 @@ use meterlab_emulator::SimTime;
 use meterlab_emulator::faults::FaultOverlay;
 use meterlab_emulator::hub::{Emulation, Endpoints, MAX_HUBS};
 use meterlab_emulator::scenario::Scenario;
-use meterlab_emulator::serve::control::serve_control;
+use meterlab_emulator::serve::control::{Faults, serve_control};
 use meterlab_emulator::serve::serial::{open_hub_line, serve_hub_line};
 use meterlab_emulator::serve::tcp::serve_tcp;
 use meterlab_emulator::serve::{Emulator, FaultScope};
 
+use crate::cmd::fault_args::FaultArgs;
 use crate::output::OutputFormat;
 
 /// Emulate SMETS1 comms hubs with an ESME and a GSME behind each.
@@ -44,53 +45,20 @@ pub struct Args {
     /// Write the devices as a devices file (TOML) for the runner and the gateway.
     #[arg(long)]
     devices_out: Option<PathBuf>,
-    /// Fault: fraction of frames dropped on every link (0.0-1.0).
-    #[arg(long)]
-    drop: Option<f64>,
-    /// Fault: fraction of frames with one bit flipped (0.0-1.0).
-    #[arg(long)]
-    corrupt: Option<f64>,
-    /// Fault: extra milliseconds before each reply.
-    #[arg(long)]
-    latency_ms: Option<u32>,
-    /// Fault: refuse every association.
-    #[arg(long)]
-    refuse_associations: bool,
-    /// Fault: answer nothing at all (a hub that has lost power or its modem); clear it at run
-    /// time with `meterlab emulate-ctl faults --all --silent false`.
-    #[arg(long)]
-    silent: bool,
-    /// Fault: reboot (dropping associations) every this many seconds.
-    #[arg(long)]
-    reboot_every_s: Option<u32>,
-    /// Fault: run serial lines at this (slower) baud rate.
-    #[arg(long)]
-    serial_baud: Option<u32>,
+    /// Faults on every device from the start (changeable at run time with `emulate-ctl`).
+    #[command(flatten)]
+    faults: FaultArgs,
 }
 
 impl Args {
     fn fault_overlay(&self) -> anyhow::Result<FaultOverlay> {
-        for (name, fraction) in [("--drop", self.drop), ("--corrupt", self.corrupt)] {
-            if let Some(fraction) = fraction
-                && !(0.0..=1.0).contains(&fraction)
-            {
-                bail!("{name} {fraction} must be a fraction from 0.0 to 1.0");
-            }
+        let faults = self.faults.faults();
+        if faults == Faults::default() {
+            return Ok(FaultOverlay::default());
         }
-        if let Some(baud) = self.serial_baud
-            && !meterlab_devices::STANDARD_BAUD_RATES.contains(&baud)
-        {
-            bail!("--serial-baud {baud} is not a standard rate");
-        }
-        Ok(FaultOverlay {
-            drop: self.drop,
-            corrupt: self.corrupt,
-            latency_ms: self.latency_ms,
-            refuse_associations: self.refuse_associations.then_some(true),
-            reboot_every_s: self.reboot_every_s,
-            serial_baud: self.serial_baud,
-            silent: self.silent.then_some(true),
-        })
+        faults
+            .overlay()
+            .map_err(|error| anyhow::anyhow!("fault flags: {error}"))
     }
 }
 

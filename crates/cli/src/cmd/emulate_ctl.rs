@@ -8,6 +8,7 @@ use meterlab_emulator::serve::control::{
     AlertName, ControlClient, DeviceState, Faults, HubRef, Request, Response, Scope,
 };
 
+use crate::cmd::fault_args::FaultArgs;
 use crate::output::OutputFormat;
 
 /// Control a running emulator (started with `meterlab emulate --control ADDR`).
@@ -92,31 +93,6 @@ struct ScopeArgs {
     link: Option<String>,
 }
 
-#[derive(Debug, clap::Args)]
-struct FaultArgs {
-    /// Fraction of frames dropped (0.0-1.0).
-    #[arg(long)]
-    drop: Option<f64>,
-    /// Fraction of frames with one bit flipped (0.0-1.0).
-    #[arg(long)]
-    corrupt: Option<f64>,
-    /// Extra milliseconds before each reply.
-    #[arg(long)]
-    latency_ms: Option<u32>,
-    /// Answer nothing (`--silent false` to undo).
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    silent: Option<bool>,
-    /// Reject association requests (`--refuse-associations false` to undo).
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    refuse_associations: Option<bool>,
-    /// Reboot every this many seconds (0: never).
-    #[arg(long)]
-    reboot_every_s: Option<u32>,
-    /// Run the serial line at this baud rate (0: the configured one).
-    #[arg(long)]
-    serial_baud: Option<u32>,
-}
-
 fn hub_ref(text: &str) -> HubRef {
     match text.parse() {
         Ok(number) => HubRef::Number(number),
@@ -140,15 +116,7 @@ impl Command {
         match self {
             Self::Faults { scope, faults } => Request::SetFaults {
                 scope: scope.scope(),
-                faults: Faults {
-                    drop: faults.drop,
-                    corrupt: faults.corrupt,
-                    latency_ms: faults.latency_ms,
-                    silent: faults.silent,
-                    refuse_associations: faults.refuse_associations,
-                    reboot_every_s: faults.reboot_every_s,
-                    serial_baud: faults.serial_baud,
-                },
+                faults: faults.faults(),
             },
             Self::ClearFaults { scope } => Request::ClearFaults {
                 scope: scope.scope(),

@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod emulate;
 pub mod emulate_ctl;
+pub mod fault_args;
 pub mod plugin;
 pub mod serve;
 pub mod store;
