@@ -2,7 +2,8 @@
 //! (associate, GET, SET, ACTION, release) from host events, with the connection's time-out
 //! armed as the host timer.
 
-use meterlab_dlms::apdu::{AcseDiagnostic, DataAccessResult};
+use meterlab_dlms::apdu::notification::StateError;
+use meterlab_dlms::apdu::{AcseDiagnostic, DataAccessResult, ServiceError};
 use meterlab_dlms::association::{
     ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent, ClientState,
     SecurityMaterial,
@@ -122,6 +123,8 @@ pub enum Failure {
     },
     /// The link went down or could not carry the exchange.
     Link(String),
+    /// The device answered that no association is open (it dropped the association).
+    NotAssociated(String),
 }
 
 /// What the engine reports from one host event.
@@ -576,6 +579,21 @@ impl Engine {
                     ),
                     message: format!("data notification: {:?}", notification.body),
                 });
+            }
+            ClientEvent::Exception { response, .. }
+                if response.state_error == StateError::ServiceNotAllowed
+                    && response.service_error == ServiceError::OperationNotPossible =>
+            {
+                let what = self
+                    .pending
+                    .as_ref()
+                    .map_or_else(|| "the request".to_owned(), |pending| pending.op.describe());
+                self.finish(
+                    progress,
+                    Err(Failure::NotAssociated(format!(
+                        "{what}: the device answered that no association is open"
+                    ))),
+                );
             }
             ClientEvent::Exception { response, .. } => {
                 let outcome = self.refused(
