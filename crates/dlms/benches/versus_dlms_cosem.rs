@@ -25,7 +25,7 @@ const ROWS: u32 = 100;
 fn our_frame() -> Frame {
     Frame {
         segmented: false,
-        destination: HdlcAddress::four(1, 0x11).unwrap(),
+        destination: HdlcAddress::server(1, Some(0x11)).unwrap(),
         source: HdlcAddress::client(0x10).unwrap(),
         control: Control::I {
             ns: 3,
