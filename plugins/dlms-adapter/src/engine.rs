@@ -472,6 +472,19 @@ impl Engine {
                 }
             }
         }
+        // A link that never came up (HDLC: no UA to SNRM) leaves the association idle, with
+        // nothing of its own to fail: the pending operation fails with the link.
+        if let (Some(link), Some(pending)) = (link_down, self.pending.as_ref()) {
+            let failure = if in_timeout {
+                Failure::Timeout {
+                    elapsed_ms: now_ms.saturating_sub(pending.started_ms),
+                    waiting_for: format!("the link to come up for {}", pending.op.describe()),
+                }
+            } else {
+                Failure::Link(format!("the transport link went down ({link})"))
+            };
+            self.finish(progress, Err(failure));
+        }
     }
 
     fn finish(&mut self, progress: &mut Progress, result: Result<Outcome, Failure>) {
