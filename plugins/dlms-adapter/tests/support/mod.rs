@@ -375,3 +375,25 @@ impl Rig {
         self.sessions.clear();
     }
 }
+
+impl Rig {
+    /// A new session (a new adapter and a new connection to the same emulated devices), as a
+    /// runner opens for a later run.
+    pub fn reopen(&mut self, config: SessionConfig) {
+        let mut adapter = DlmsAdapter::open(config).unwrap();
+        self.handler = Box::new(move |event| adapter.handle(event));
+        self.sessions.clear();
+        self.timers.clear();
+        self.inbox.clear();
+    }
+
+    /// The devices file of the emulation as it is now.
+    pub fn record(&self) -> Device {
+        let endpoints = Endpoints {
+            tcp_address: Some("127.0.0.1:4059".to_owned()),
+            serial_paths: HashMap::new(),
+        };
+        let file = self.emulation.devices_file(&endpoints, &self.scenario);
+        file.device(&self.device_name).unwrap().clone()
+    }
+}
