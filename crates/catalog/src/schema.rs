@@ -286,6 +286,8 @@ pub enum ParamDefault {
     Int(i64),
     /// This enum name.
     Enum(&'static str),
+    /// Optional: absent unless the step gives it.
+    Unset,
 }
 
 const fn param(name: &'static str, kind: FieldType, default: Option<ParamDefault>) -> ParamSchema {
@@ -318,11 +320,15 @@ static EVENT_LOG_PARAMS: [ParamSchema; 3] = [
     param("to_ms", FieldType::Int, Some(ParamDefault::Now(0))),
 ];
 
-static KEY_PARAMS: [ParamSchema; 1] = [ParamSchema {
-    name: "keys",
-    kind: ParamKind::KeyUpdates,
-    default: None,
-}];
+static KEY_PARAMS: [ParamSchema; 2] = [
+    ParamSchema {
+        name: "keys",
+        kind: ParamKind::KeyUpdates,
+        default: None,
+    },
+    // A negative test wraps under a key the device does not hold; normally the device's master key.
+    param("wrapping_key", FieldType::Bytes, Some(ParamDefault::Unset)),
+];
 
 static COMMISSION_PARAMS: [ParamSchema; 1] =
     [param("utc_ms", FieldType::Int, Some(ParamDefault::Now(0)))];
