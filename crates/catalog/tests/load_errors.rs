@@ -412,3 +412,31 @@ fn missing_paths_and_empty_directories_are_problems() {
     assert!(errors.to_string().contains("cannot read case path"));
     assert!(errors.to_string().contains("no case files"));
 }
+
+proptest::proptest! {
+    /// Any text, and any valid file with a slice cut out or a character changed, loads or
+    /// yields located problems: never a panic, never a catalogue together with problems.
+    #[test]
+    fn any_text_loads_or_reports_located_problems(
+        noise in "\\PC{0,200}",
+        cut in 0usize..400,
+        length in 0usize..40,
+        replacement in "[\\[\\]{}=\"',.a-z0-9 \n]{0,3}",
+    ) {
+        let valid = case_with_steps(&format!(
+            "{READ_STATUS}[case.step.expect]\ncheck = [{{ field = \"state\", op = \"==\", value = \"enabled\" }}]\n"
+        ));
+        let start = cut.min(valid.len());
+        let end = (start + length).min(valid.len());
+        let mutated = format!("{}{replacement}{}", &valid[..start], &valid[end..]);
+        for text in [noise.as_str(), mutated.as_str()] {
+            if let Err(errors) = Catalog::parse_str("fuzz.toml", text) {
+                proptest::prop_assert!(!errors.is_empty());
+                for problem in errors.problems() {
+                    proptest::prop_assert_eq!(&problem.location.file, "fuzz.toml");
+                    proptest::prop_assert!(problem.location.line >= 1 && problem.location.column >= 1);
+                }
+            }
+        }
+    }
+}
