@@ -79,9 +79,19 @@ impl Catalog {
             }
         }
         if !problems.is_empty() {
+            tracing::debug!(
+                files = sources.len(),
+                problems = problems.len(),
+                "case files refused"
+            );
             return Err(CatalogErrors::new(problems));
         }
         cases.sort_by(|a, b| a.id.cmp(&b.id));
+        tracing::debug!(
+            files = sources.len(),
+            cases = cases.len(),
+            "case files loaded"
+        );
         Ok(Self { cases })
     }
 
