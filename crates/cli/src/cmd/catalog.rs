@@ -143,7 +143,7 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&rendered)?);
         }
         OutputFormat::Text => {
-            let rows: Vec<[String; 7]> = cases
+            let rows: Vec<[String; 8]> = cases
                 .iter()
                 .map(|case| {
                     [
@@ -152,13 +152,16 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
                         join(case.modes.iter().map(|mode| mode.as_str())),
                         join(case.device_types.iter().map(|role| role.as_str())),
                         case.severity.get().to_string(),
+                        case.dnb_ref.clone(),
                         case.content_hash.to_hex(),
                         case.title.clone(),
                     ]
                 })
                 .collect();
             print_table(
-                ["ID", "PHASE", "MODES", "DEVICES", "SEV", "SHA-256", "TITLE"],
+                [
+                    "ID", "PHASE", "MODES", "DEVICES", "SEV", "D&B", "SHA-256", "TITLE",
+                ],
                 &rows,
             );
             println!("{} of {} cases", cases.len(), catalog.len());
