@@ -11,10 +11,34 @@ use crate::model::{Case, ExpectedOutcome, Step};
 
 /// Whether every expectation of `step` is that the DMC does not offer the SRV.
 fn expects_unsupported(step: &Step) -> bool {
-    std::iter::once(&step.expect.default)
-        .chain(step.expect.active.as_ref())
-        .chain(step.expect.dormant.as_ref())
+    step.expect
+        .all()
         .all(|expectation| expectation.outcome == ExpectedOutcome::NotSupportedOnDmc)
+}
+
+/// Warnings for per-DMC expectations naming a DMC none of `dmcs` is (a typo would silently
+/// never apply).
+pub fn unknown_dmc_expectations(cases: &[Case], dmcs: &[DmcDescription]) -> Vec<Problem> {
+    let mut warnings = Vec::new();
+    for case in cases {
+        for step in &case.steps {
+            for id in step.expect.dmc.keys() {
+                if !dmcs.iter().any(|dmc| &dmc.id == id) {
+                    let ids: Vec<&str> = dmcs.iter().map(|dmc| dmc.id.as_str()).collect();
+                    warnings.push(Problem {
+                        location: step.location.clone(),
+                        message: format!(
+                            "case {} step {}: the expectation for DMC {id:?} names no known DMC ({})",
+                            case.id,
+                            step.index + 1,
+                            ids.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    warnings
 }
 
 /// Warnings for steps that no DMC of `dmcs` can run: an SRV listed for none of the case's

@@ -127,7 +127,9 @@ impl Step {
             }
         };
 
-        let expectation = self.expect.for_state(context.installation_state());
+        let expectation = self
+            .expect
+            .for_device(&context.device().dmc, context.installation_state());
         let mut checks = Vec::with_capacity(expectation.checks.len() + 1);
         let outcome_ok = match (expectation.outcome, &actual_outcome) {
             (ExpectedOutcome::Success, ActualOutcome::Success) => true,

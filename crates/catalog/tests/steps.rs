@@ -351,3 +351,25 @@ fn firmware_images_are_built_for_the_device_model_with_their_digest() {
         .expect("the emulator accepts the image");
     assert!(meterlab_emulator::firmware::FirmwareImage::parse(&bad.image).is_err());
 }
+
+#[test]
+fn a_per_dmc_expectation_replaces_the_others_for_that_dmc_only() {
+    let catalog = catalog(
+        "[[case.step]]\nsrv = \"4.6.1\"\n[case.step.expect]\ncheck = [{ field = \"entries.count\", op = \">=\", value = 1 }]\n\
+         [case.step.expect.dmc.bravo-h2-e2-g2]\noutcome = \"not_supported_on_dmc\"\n",
+    );
+    let step = &catalog.cases()[0].steps[0];
+    let unsupported = pb::ServiceResponse::error(
+        "C-1/1",
+        Kind::NotSupportedOnDmc(pb::NotSupportedOnDmc {
+            dmc_id: "bravo-h2-e2-g2".to_owned(),
+            srv: pb::Srv::Srv461RetrieveImportDailyReadLog.into(),
+        }),
+    );
+    let mut acme = StepContext::new(device(InstallationState::Active), NOW);
+    let mut bravo_device = device(InstallationState::Dormant);
+    bravo_device.dmc = "bravo-h2-e2-g2".to_owned();
+    let mut bravo = StepContext::new(bravo_device, NOW);
+    assert!(!step.judge(&unsupported, &mut acme).passed());
+    assert!(step.judge(&unsupported, &mut bravo).passed());
+}

@@ -1,6 +1,7 @@
 //! A step's expectations: the outcome per installation state and the field checks, checked
 //! against the result message of the step's SRV.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use toml::de::{DeTable, DeValue};
@@ -11,7 +12,7 @@ use crate::model::{Check, Expectation, Expectations, ExpectedOutcome, Op};
 use crate::path::FieldPath;
 use crate::schema::{FieldType, MessageSchema};
 
-const EXPECT_KEYS: [&str; 5] = ["outcome", "code", "check", "active", "dormant"];
+const EXPECT_KEYS: [&str; 6] = ["outcome", "code", "check", "active", "dormant", "dmc"];
 const MODE_EXPECT_KEYS: [&str; 3] = ["outcome", "code", "check"];
 const CHECK_KEYS: [&str; 4] = ["field", "op", "value", "tolerance"];
 
@@ -34,6 +35,7 @@ pub(crate) fn parse_expectations(
             },
             active: None,
             dormant: None,
+            dmc: BTreeMap::new(),
         });
     };
     let span = if span.is_empty() { at.clone() } else { span };
@@ -59,11 +61,58 @@ pub(crate) fn parse_expectations(
     };
     let active = by_state("active");
     let dormant = by_state("dormant");
+    let by_dmc = parse_by_dmc(source, expect, &span, result, captures, what);
     Some(Expectations {
         default: default?,
         active: active.ok()?,
         dormant: dormant.ok()?,
+        dmc: by_dmc?,
     })
+}
+
+/// `[case.step.expect.dmc.<dmc id>]` tables: expectations for the devices of one DMC.
+fn parse_by_dmc(
+    source: &mut Source<'_>,
+    expect: &DeTable<'_>,
+    span: &Range<usize>,
+    result: &'static MessageSchema,
+    captures: &CaptureScope,
+    what: &str,
+) -> Option<BTreeMap<String, Expectation>> {
+    let mut by_dmc = BTreeMap::new();
+    let label = format!("the per-DMC expectations of {what}");
+    let Some((table, _)) = source.table(expect, "dmc", &label) else {
+        return (!expect.contains_key("dmc")).then_some(by_dmc);
+    };
+    let mut ok = true;
+    for (id, node) in table.iter() {
+        let id_text = id.get_ref().to_string();
+        let label = format!("the expectation for DMC {id_text:?} of {what}");
+        let DeValue::Table(inner) = node.get_ref() else {
+            source.report(
+                &node.span(),
+                format!(
+                    "{label} must be a table, found {}",
+                    describe(node.get_ref())
+                ),
+            );
+            ok = false;
+            continue;
+        };
+        let inner_span = if node.span().is_empty() {
+            span.clone()
+        } else {
+            node.span()
+        };
+        source.allow_keys(inner, &MODE_EXPECT_KEYS, &label);
+        match parse_expectation(source, inner, &inner_span, result, captures, &label) {
+            Some(expectation) => {
+                by_dmc.insert(id_text, expectation);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(by_dmc)
 }
 
 fn parse_expectation(

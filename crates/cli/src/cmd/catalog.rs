@@ -192,7 +192,13 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Ok(dmcs) => dmcs,
         Err(code) => return Ok(code),
     };
-    let warnings = meterlab_catalog::dmc::unsupported_steps(catalog.cases(), &dmcs);
+    let mut warnings = meterlab_catalog::dmc::unsupported_steps(catalog.cases(), &dmcs);
+    if !dmcs.is_empty() {
+        warnings.extend(meterlab_catalog::dmc::unknown_dmc_expectations(
+            catalog.cases(),
+            &dmcs,
+        ));
+    }
     for warning in &warnings {
         eprintln!("warning: {warning}");
     }
