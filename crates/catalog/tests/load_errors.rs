@@ -440,3 +440,22 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_directory_walk_skips_other_suite_data_and_does_not_follow_directory_links() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let root = directory.path();
+    std::fs::create_dir_all(root.join("sit/nested")).expect("dirs");
+    std::fs::create_dir_all(root.join("dmcs")).expect("dirs");
+    std::fs::write(root.join("sit/nested/a.toml"), case_with_steps(READ_STATUS)).expect("write");
+    std::fs::write(
+        root.join("dmcs/not-a-case.toml"),
+        "format = 1\nid = \"x\"\n",
+    )
+    .expect("write");
+    std::fs::write(root.join("sit/notes.txt"), "not toml").expect("write");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(root, root.join("sit/loop")).expect("symlink");
+    let catalog = Catalog::load(&[root]).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(catalog.len(), 1);
+}
