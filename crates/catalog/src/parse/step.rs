@@ -129,9 +129,10 @@ fn parse_params(
         let node = given_table.and_then(|given| given.get(param.name));
         let value = match node {
             Some(node) => parse_param(source, node, param, captures, what),
-            None => match param.default {
-                Some(ParamDefault::Unset) => continue,
-                Some(default) => Some(ParamValue::Value(default_operand(default))),
+            None => match param.default.map(default_operand) {
+                // An optional parameter without a default is left out of the step.
+                Some(None) => continue,
+                Some(Some(operand)) => Some(ParamValue::Value(operand)),
                 None => {
                     let at = given_span.clone().unwrap_or(0..0);
                     let at = if at.is_empty() {
@@ -155,13 +156,13 @@ fn parse_params(
     ok.then_some(params)
 }
 
-fn default_operand(default: ParamDefault) -> Operand {
+/// The value a parameter takes when the step leaves it out; `None` when it stays out.
+fn default_operand(default: ParamDefault) -> Option<Operand> {
     match default {
-        ParamDefault::Now(offset_ms) => Operand::Now { offset_ms },
-        ParamDefault::Int(value) => Operand::Literal(Value::Int(value.into())),
-        ParamDefault::Enum(name) => Operand::Literal(Value::Enum(name.to_owned())),
-        // Never reached: an unset optional parameter is left out before this is called.
-        ParamDefault::Unset => Operand::Literal(Value::Bytes(Vec::new())),
+        ParamDefault::Now(offset_ms) => Some(Operand::Now { offset_ms }),
+        ParamDefault::Int(value) => Some(Operand::Literal(Value::Int(value.into()))),
+        ParamDefault::Enum(name) => Some(Operand::Literal(Value::Enum(name.to_owned()))),
+        ParamDefault::Unset => None,
     }
 }
 
