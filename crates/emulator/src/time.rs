@@ -1,5 +1,6 @@
-//! Simulated time: UTC milliseconds since the Unix epoch, the proleptic Gregorian calendar, and
-//! conversion to and from `meterlab-dlms`'s COSEM [`DateTime`]. Nothing here reads a clock; callers pass `now`.
+//! Simulated time: UTC milliseconds since the Unix epoch, its calendar date (the `time` crate's
+//! proleptic Gregorian calendar), and conversion to and from `meterlab-dlms`'s COSEM
+//! [`DateTime`]. Nothing here reads a clock; callers pass `now`.
 
 use std::fmt;
 
@@ -50,17 +51,12 @@ impl SimTime {
 
     /// From a calendar date and time in UTC; `None` when a field is out of range.
     pub fn from_civil(civil: Civil) -> Option<Self> {
-        let valid = (1..=12).contains(&civil.month)
-            && civil.day >= 1
-            && civil.day <= days_in_month(civil.year, civil.month)
-            && civil.hour < 24
-            && civil.minute < 60
-            && civil.second < 60
-            && civil.millis < 1000;
-        if !valid {
+        let month = time::Month::try_from(civil.month).ok()?;
+        let date = time::Date::from_calendar_date(civil.year, month, civil.day).ok()?;
+        if civil.hour >= 24 || civil.minute >= 60 || civil.second >= 60 || civil.millis >= 1000 {
             return None;
         }
-        let days = days_from_civil(civil.year, civil.month, civil.day);
+        let days = i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY;
         let secs = days * 86_400
             + i64::from(civil.hour) * 3_600
             + i64::from(civil.minute) * 60
@@ -68,22 +64,28 @@ impl SimTime {
         Some(Self(secs * SECOND_MS + i64::from(civil.millis)))
     }
 
-    /// The calendar date and time in UTC.
+    /// The calendar date and time in UTC (clamped to the years the calendar library covers,
+    /// ±999,999, far beyond any instant a device meets).
     pub fn civil(self) -> Civil {
         let days = self.0.div_euclid(DAY_MS);
         let of_day = self.0.rem_euclid(DAY_MS);
-        let (year, month, day) = civil_from_days(days);
-        // 1970-01-01 was a Thursday; ISO weekday 1 = Monday.
-        let weekday = (days + 3).rem_euclid(7) as u8 + 1;
+        let date = i32::try_from(days + UNIX_EPOCH_JULIAN_DAY)
+            .ok()
+            .and_then(|julian| time::Date::from_julian_day(julian).ok())
+            .unwrap_or(if days < 0 {
+                time::Date::MIN
+            } else {
+                time::Date::MAX
+            });
         Civil {
-            year,
-            month,
-            day,
+            year: date.year(),
+            month: u8::from(date.month()),
+            day: date.day(),
             hour: (of_day / 3_600_000) as u8,
             minute: (of_day / MINUTE_MS % 60) as u8,
             second: (of_day / SECOND_MS % 60) as u8,
             millis: (of_day % SECOND_MS) as u16,
-            weekday,
+            weekday: date.weekday().number_from_monday(),
         }
     }
 
@@ -217,43 +219,8 @@ pub struct Civil {
     pub weekday: u8,
 }
 
-fn is_leap(year: i32) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i32, month: u8) -> u8 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-// Howard Hinnant's days_from_civil / civil_from_days (public-domain algorithms).
-fn days_from_civil(year: i32, month: u8, day: u8) -> i64 {
-    let year = i64::from(year) - i64::from(month <= 2);
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = i64::from(month);
-    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i32, u8, u8) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year as i32, month, day)
-}
+/// Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
