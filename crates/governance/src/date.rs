@@ -72,7 +72,7 @@ impl From<PlanDate> for String {
 const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
 
 /// Days since 1970-01-01 of a date (valid by construction of [`PlanDate`]).
-fn days_from_civil(date: PlanDate) -> i64 {
+fn unix_day_of(date: PlanDate) -> i64 {
     time::Month::try_from(date.month)
         .and_then(|month| time::Date::from_calendar_date(i32::from(date.year), month, date.day))
         .map_or(0, |date| {
@@ -82,7 +82,7 @@ fn days_from_civil(date: PlanDate) -> i64 {
 
 /// The date of a day count since 1970-01-01, for days of years 1 to 9999 (the range of
 /// [`Timestamp`]).
-fn civil_from_days(days: i64) -> (i32, u8, u8) {
+fn date_of_unix_day(days: i64) -> (i32, u8, u8) {
     i32::try_from(days + UNIX_EPOCH_JULIAN_DAY)
         .ok()
         .and_then(|julian| time::Date::from_julian_day(julian).ok())
@@ -168,7 +168,7 @@ impl Timestamp {
                 value * 10u32.pow(9 - digits.len() as u32)
             }
         };
-        let days = days_from_civil(date);
+        let days = unix_day_of(date);
         Timestamp::new(days * 86_400 + hour * 3600 + minute * 60 + second, nanos).map_err(|_| bad())
     }
 }
@@ -177,7 +177,7 @@ impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let days = self.seconds.div_euclid(86_400);
         let secs = self.seconds.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
+        let (year, month, day) = date_of_unix_day(days);
         write!(
             f,
             "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
