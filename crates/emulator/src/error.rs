@@ -17,7 +17,7 @@ pub enum EmulatorError {
         text: String,
     },
     /// A scenario file could not be read.
-    #[error("cannot read scenario {path}: {source}")]
+    #[error("cannot read scenario {path}")]
     ReadScenario {
         /// The path read.
         path: String,
