@@ -1,9 +1,12 @@
-//! Simulated time: UTC milliseconds since the Unix epoch, the proleptic Gregorian calendar and the
-//! COSEM `date-time` octet string. Nothing here reads a clock; callers pass `now`.
+//! Simulated time: UTC milliseconds since the Unix epoch, the proleptic Gregorian calendar, and
+//! conversion to and from `meterlab-dlms`'s COSEM [`DateTime`]. Nothing here reads a clock; callers pass `now`.
 
 use std::fmt;
 
-use crate::error::EmulatorError;
+use meterlab_dlms::Data;
+use meterlab_dlms::axdr::{ClockStatus, DateTime};
+
+use crate::error::{AccessError, EmulatorError};
 
 /// Milliseconds in one second, minute, half hour and day.
 pub const SECOND_MS: i64 = 1_000;
@@ -111,36 +114,43 @@ impl SimTime {
         })
     }
 
-    /// The COSEM `date-time` octet string (12 bytes) for this instant, as UTC: deviation 0,
-    /// clock status 0 (GB meters keep UTC).
-    pub fn to_cosem(self) -> [u8; 12] {
-        let civil = self.civil();
-        let year = u16::try_from(civil.year).unwrap_or(0xFFFF).to_be_bytes();
-        [
-            year[0],
-            year[1],
-            civil.month,
-            civil.day,
-            civil.weekday,
-            civil.hour,
-            civil.minute,
-            civil.second,
-            (civil.millis / 10) as u8,
-            0,
-            0,
-            0,
-        ]
+    /// This instant as a COSEM `date-time` in UTC: deviation 0, clock status 0 (GB meters keep
+    /// UTC), hundredths of a second.
+    pub fn to_date_time(self) -> DateTime {
+        let mut date_time = DateTime::from_unix(self.0.div_euclid(SECOND_MS), 0, ClockStatus(0));
+        date_time.time.hundredths = (self.0.rem_euclid(SECOND_MS) / 10) as u8;
+        date_time
+    }
+
+    /// This instant as the 12-octet `octet-string` COSEM attributes carry date-times in.
+    pub fn to_data(self) -> Data {
+        Data::OctetString(self.to_date_time().to_bytes().to_vec())
+    }
+
+    /// A date-time attribute or parameter, given as its 12-octet `octet-string`.
+    pub fn from_data(data: &Data) -> Result<Self, AccessError> {
+        match data {
+            Data::OctetString(octets) => {
+                Self::from_cosem(octets).map_err(|_| AccessError::TypeUnmatched)
+            }
+            _ => Err(AccessError::TypeUnmatched),
+        }
     }
 
     /// Reads a fully specified COSEM `date-time`. Wildcards (0xFF) are refused, except for the day
     /// of week, hundredths (taken as 0) and the clock status; an unspecified deviation (0x8000)
     /// means UTC. A specified deviation follows the Blue Book convention `UTC = local + deviation`.
     pub fn from_cosem(octets: &[u8]) -> Result<Self, EmulatorError> {
-        let octets: &[u8; 12] = octets.try_into().map_err(|_| {
-            EmulatorError::InvalidDateTime(format!("expected 12 octets, got {}", octets.len()))
-        })?;
-        let year = u16::from_be_bytes([octets[0], octets[1]]);
-        if year == 0xFFFF || octets[2] >= 0xFD || octets[3] >= 0xFD || octets[5] == 0xFF {
+        if octets.len() != DateTime::LEN {
+            return Err(EmulatorError::InvalidDateTime(format!(
+                "expected 12 octets, got {}",
+                octets.len()
+            )));
+        }
+        let date_time = DateTime::from_octets(octets)
+            .map_err(|error| EmulatorError::InvalidDateTime(error.to_string()))?;
+        let (date, time) = (date_time.date, date_time.time);
+        if date.year == 0xFFFF || date.month >= 0xFD || date.day >= 0xFD || time.hour == 0xFF {
             return Err(EmulatorError::InvalidDateTime(format!(
                 "date-time {} has unspecified fields",
                 hex::encode(octets)
@@ -148,13 +158,13 @@ impl SimTime {
         }
         let field = |byte: u8| if byte == 0xFF { 0 } else { byte };
         let civil = Civil {
-            year: i32::from(year),
-            month: octets[2],
-            day: octets[3],
-            hour: octets[5],
-            minute: field(octets[6]),
-            second: field(octets[7]),
-            millis: u16::from(field(octets[8])) * 10,
+            year: i32::from(date.year),
+            month: date.month,
+            day: date.day,
+            hour: time.hour,
+            minute: field(time.minute),
+            second: field(time.second),
+            millis: u16::from(field(time.hundredths)) * 10,
             weekday: 0,
         };
         let local = Self::from_civil(civil).ok_or_else(|| {
@@ -163,10 +173,9 @@ impl SimTime {
                 hex::encode(octets)
             ))
         })?;
-        let deviation = i16::from_be_bytes([octets[9], octets[10]]);
-        if deviation == i16::MIN {
+        let Some(deviation) = date_time.deviation else {
             return Ok(local);
-        }
+        };
         if !(-720..=720).contains(&deviation) {
             return Err(EmulatorError::InvalidDateTime(format!(
                 "deviation {deviation} minutes is outside -720..=720"
@@ -267,7 +276,10 @@ mod tests {
     #[test]
     fn cosem_date_time_uses_monday_one_and_big_endian_year() {
         let t = SimTime::parse_rfc3339_utc("2026-11-30T01:02:03Z").unwrap();
-        assert_eq!(t.to_cosem(), [0x07, 0xEA, 11, 30, 1, 1, 2, 3, 0, 0, 0, 0]);
+        assert_eq!(
+            t.to_date_time().to_bytes(),
+            [0x07, 0xEA, 11, 30, 1, 1, 2, 3, 0, 0, 0, 0]
+        );
     }
 
     #[test]
@@ -296,7 +308,7 @@ mod tests {
         #[test]
         fn cosem_round_trips_to_the_hundredth(millis in 0i64..4_000_000_000_000) {
             let t = SimTime(millis - millis % 10);
-            prop_assert_eq!(SimTime::from_cosem(&t.to_cosem()).unwrap(), t);
+            prop_assert_eq!(SimTime::from_cosem(&t.to_date_time().to_bytes()).unwrap(), t);
         }
 
         #[test]

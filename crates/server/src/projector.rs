@@ -19,6 +19,7 @@ use meterlab_store::{Hash, Projector, StoredEvent};
 use sha2::{Digest, Sha256};
 
 use crate::convert::result::{RESULT_KIND, case_result_from_body};
+use crate::error::StoredEventError;
 
 /// Store `kind` of a governance event.
 pub const GOVERNANCE_KIND: &str = "meterlab.governance/1";
@@ -55,11 +56,11 @@ impl GovernanceProjector {
     }
 
     /// Decodes a stored event into its governance event; `None` for other kinds.
-    pub fn decode(event: &StoredEvent) -> Result<Option<Event>, String> {
+    pub fn decode(event: &StoredEvent) -> Result<Option<Event>, StoredEventError> {
         match event.payload.kind.as_str() {
-            GOVERNANCE_KIND => serde_json::from_slice::<VersionedEvent>(&event.payload.body)
-                .map(|v| Some(v.into_event()))
-                .map_err(|e| format!("governance event does not decode: {e}")),
+            GOVERNANCE_KIND => Ok(Some(
+                serde_json::from_slice::<VersionedEvent>(&event.payload.body)?.into_event(),
+            )),
             RESULT_KIND => {
                 case_result_from_body(&event.payload.body).map(|r| Some(Event::ResultRecorded(r)))
             }
@@ -69,13 +70,13 @@ impl GovernanceProjector {
 }
 
 impl Projector for GovernanceProjector {
-    type Error = String;
+    type Error = StoredEventError;
 
     fn name(&self) -> &str {
         PROJECTION_NAME
     }
 
-    fn apply(&mut self, event: &StoredEvent) -> Result<(), String> {
+    fn apply(&mut self, event: &StoredEvent) -> Result<(), StoredEventError> {
         match Self::decode(event)? {
             None => self.foreign += 1,
             Some(domain) => {
