@@ -12,6 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BYTES: usize = 1200;
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "pacing on a real PTY is measured in real time"
+)]
 async fn one_run(paced: bool) -> Duration {
     let (mut master, mut slave) = tokio_serial::SerialStream::pair().expect("a PTY pair");
     let payload = vec![0x55u8; BYTES];
