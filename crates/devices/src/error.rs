@@ -6,7 +6,7 @@ use crate::location::Location;
 #[derive(Debug, thiserror::Error)]
 pub enum DevicesError {
     /// The file could not be read at all.
-    #[error("cannot read devices file {path}: {source}")]
+    #[error("cannot read devices file {path}")]
     Read {
         /// The path that was read.
         path: String,
@@ -15,7 +15,7 @@ pub enum DevicesError {
         source: std::io::Error,
     },
     /// The file could not be written.
-    #[error("cannot write devices file {path}: {source}")]
+    #[error("cannot write devices file {path}")]
     Write {
         /// The path that was written.
         path: String,

@@ -55,6 +55,7 @@ mod error;
 pub mod location;
 mod model;
 mod parse;
+pub mod toml_error;
 
 use std::path::Path;
 

@@ -109,7 +109,7 @@ impl Source<'_> {
 pub fn parse(file: &str, text: &str) -> Result<DevicesFile, DevicesError> {
     let raw: RawFile = toml::from_str(text).map_err(|error| DevicesError::Syntax {
         location: Location::at_span(file, text, error.span()),
-        message: error.message().trim().to_owned(),
+        message: crate::toml_error::describe(text, error.span(), error.message()),
     })?;
     let source = Source { file, text };
     if *raw.format.get_ref() != FORMAT_VERSION {

@@ -300,3 +300,35 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn type_errors_name_the_field_and_the_range_in_words() {
+    let error = error_after("wport = 2", "wport = -2");
+    let text = error.to_string();
+    assert!(
+        text.starts_with(&format!("devices.toml:{}:", line_of("wport = 2", VALID)))
+            && text.contains("wport: ")
+            && text.contains("expected a whole number from 0 to 65535"),
+        "{text}"
+    );
+    assert!(!text.contains("u16"), "{text}");
+}
+
+#[test]
+fn a_missing_file_names_the_os_error_once_in_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("absent.toml");
+    let error = DevicesFile::load(&path).unwrap_err();
+    let mut chain = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        chain.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    assert_eq!(
+        chain.matches("No such file or directory").count(),
+        1,
+        "{chain}"
+    );
+    assert!(chain.contains("absent.toml"), "{chain}");
+}

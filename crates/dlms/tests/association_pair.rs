@@ -1,201 +1,9 @@
 //! Client and server association state machines driven against each other in memory.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
+mod association_support;
 
-use meterlab_dlms::apdu::{
-    AcseDiagnostic, Apdu, AssociationResult, DataAccessResult, ExceptionResponse, ServiceError,
-};
-use meterlab_dlms::association::{
-    AssociationError, ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent,
-    ClientState, CosemObjectModel, DEFAULT_RESPONSE_TIMEOUT_MS, RequestContext, SecurityMaterial,
-    ServerAssociation, ServerAuthentication, ServerConfig, ServerEvent, ServerState,
-};
-use meterlab_dlms::axdr::{ClockStatus, Data, DateTime};
-use meterlab_dlms::cosem::{AttributeDescriptor, MethodDescriptor, SelectiveAccess, class_id};
-use meterlab_dlms::obis::Obis;
-use meterlab_dlms::security::{Keys, SecurityControl, SecurityError};
-
-const ENERGY: Obis = Obis::new(1, 0, 1, 8, 0, 255);
-const PROFILE: Obis = Obis::new(1, 0, 99, 1, 0, 255);
-const NAME: Obis = Obis::new(0, 0, 96, 1, 0, 255);
-
-#[derive(Default)]
-struct Model {
-    attributes: HashMap<(u16, Obis, i8), Data>,
-    actions: Vec<(MethodDescriptor, Option<Data>)>,
-    seen_ciphered: Vec<bool>,
-}
-
-impl Model {
-    fn meter() -> Self {
-        let mut m = Model::default();
-        m.attributes.insert(
-            (class_id::REGISTER, ENERGY, 2),
-            Data::DoubleLongUnsigned(123_456),
-        );
-        m.attributes.insert(
-            (class_id::DATA, NAME, 2),
-            Data::OctetString(b"METER-1".to_vec()),
-        );
-        m.attributes
-            .insert((class_id::PROFILE_GENERIC, PROFILE, 2), load_profile(100));
-        m
-    }
-}
-
-fn load_profile(rows: u32) -> Data {
-    Data::Array(
-        (0..rows)
-            .map(|i| {
-                let t = DateTime::from_unix(1_700_000_000 + i64::from(i) * 1800, 0, ClockStatus(0));
-                Data::Structure(vec![
-                    Data::DateTime(t),
-                    Data::DoubleLongUnsigned(1000 + i),
-                    Data::Unsigned(0),
-                ])
-            })
-            .collect(),
-    )
-}
-
-impl CosemObjectModel for Model {
-    fn get(
-        &mut self,
-        ctx: &RequestContext,
-        a: &AttributeDescriptor,
-        _access: Option<&SelectiveAccess>,
-    ) -> Result<Data, DataAccessResult> {
-        self.seen_ciphered.push(ctx.ciphered);
-        self.attributes
-            .get(&(a.class_id, a.instance, a.attribute_id))
-            .cloned()
-            .ok_or(DataAccessResult::ObjectUndefined)
-    }
-
-    fn set(
-        &mut self,
-        _ctx: &RequestContext,
-        a: &AttributeDescriptor,
-        _access: Option<&SelectiveAccess>,
-        value: Data,
-    ) -> Result<(), DataAccessResult> {
-        let slot = self
-            .attributes
-            .get_mut(&(a.class_id, a.instance, a.attribute_id))
-            .ok_or(DataAccessResult::ObjectUndefined)?;
-        *slot = value;
-        Ok(())
-    }
-
-    fn action(
-        &mut self,
-        _ctx: &RequestContext,
-        m: &MethodDescriptor,
-        p: Option<&Data>,
-    ) -> Result<Option<Data>, DataAccessResult> {
-        self.actions.push((*m, p.cloned()));
-        Ok(Some(Data::Unsigned(7)))
-    }
-}
-
-/// Both ends plus a record of every APDU that crossed, quinn-style.
-struct Pair {
-    client: ClientAssociation,
-    server: ServerAssociation,
-    model: Model,
-    to_server: Vec<Vec<u8>>,
-    to_client: Vec<Vec<u8>>,
-    server_errors: Vec<AssociationError>,
-}
-
-impl Pair {
-    fn new(client: ClientConfig, server: ServerConfig) -> Self {
-        Pair {
-            client: ClientAssociation::new(client).unwrap(),
-            server: ServerAssociation::new(server).unwrap(),
-            model: Model::meter(),
-            to_server: Vec::new(),
-            to_client: Vec::new(),
-            server_errors: Vec::new(),
-        }
-    }
-
-    fn drive(&mut self) {
-        loop {
-            let mut moved = false;
-            while let Some(apdu) = self.client.poll_transmit() {
-                moved = true;
-                self.to_server.push(apdu.clone());
-                if let Err(e) = self.server.handle_apdu(0, &apdu, &mut self.model) {
-                    self.server_errors.push(e);
-                }
-            }
-            while let Some(apdu) = self.server.poll_transmit() {
-                moved = true;
-                self.to_client.push(apdu.clone());
-                self.client.handle_apdu(0, &apdu).unwrap();
-            }
-            if !moved {
-                return;
-            }
-        }
-    }
-
-    fn client_events(&mut self) -> Vec<ClientEvent> {
-        std::iter::from_fn(|| self.client.poll_event()).collect()
-    }
-
-    fn server_events(&mut self) -> Vec<ServerEvent> {
-        std::iter::from_fn(|| self.server.poll_event()).collect()
-    }
-
-    fn associate(&mut self) -> Vec<ClientEvent> {
-        self.client.connect(0).unwrap();
-        self.drive();
-        self.client_events()
-    }
-}
-
-fn keys() -> Keys {
-    Keys {
-        encryption: *b"0123456789ABCDEF",
-        authentication: *b"AUTHENTICATIONKY",
-    }
-}
-
-fn material(title: &[u8; 8], keys: Keys) -> SecurityMaterial {
-    SecurityMaterial {
-        system_title: *title,
-        keys,
-        invocation_counter: 1,
-    }
-}
-
-fn hls_configs(cipher: Option<SecurityControl>, client_keys: Keys) -> (ClientConfig, ServerConfig) {
-    let client = ClientConfig {
-        authentication: ClientAuthentication::HlsGmac {
-            client_challenge: b"K56iVagY".to_vec(),
-        },
-        security: Some(material(b"MMM\x00\x00\x00\x00\x01", client_keys)),
-        cipher,
-        ..ClientConfig::default()
-    };
-    let server = ServerConfig {
-        authentication: ServerAuthentication::HlsGmac,
-        security: Some(material(b"MMM\x00\x00\xBCaN", keys())),
-        cipher,
-        hls_challenge: b"P6wRJ21F".to_vec(),
-        ..ServerConfig::default()
-    };
-    (client, server)
-}
-
-fn is_associated(events: &[ClientEvent]) -> bool {
-    events
-        .iter()
-        .any(|e| matches!(e, ClientEvent::Associated { .. }))
-}
+use association_support::*;
 
 #[test]
 fn public_client_get_set_action_release() {
@@ -554,15 +362,14 @@ fn requests_before_association_get_an_exception() {
         0xC0, 0x01, 0xC1, 0x00, 0x03, 0x01, 0x00, 0x01, 0x08, 0x00, 0xFF, 0x02, 0x00,
     ];
     assert!(server.handle_apdu(0, &get, &mut model).is_err());
-    assert_eq!(server.poll_transmit().unwrap(), vec![0xD8, 0x01, 0x00]);
-    // Garbage never panics and is answered.
+    assert_eq!(server.poll_transmit().unwrap(), vec![0xD8, 0x01, 0x01]);
+    // Garbage never panics and is answered service-unknown / service-not-supported.
     assert!(server.handle_apdu(0, &[0xC0, 0x09], &mut model).is_err());
-    assert!(server.poll_transmit().is_some());
+    assert_eq!(server.poll_transmit().unwrap(), vec![0xD8, 0x02, 0x02]);
 }
 
 #[test]
 fn services_outside_the_negotiated_conformance_are_refused() {
-    use meterlab_dlms::apdu::Conformance;
     use meterlab_dlms::apdu::notification::StateError;
     let client = ClientConfig {
         conformance: Conformance(Conformance::GET),
@@ -585,6 +392,15 @@ fn services_outside_the_negotiated_conformance_are_refused() {
                 service_error: ServiceError::ServiceNotSupported,
             },
         }]
+    );
+    assert!(
+        matches!(
+            p.take_server_errors().as_slice(),
+            [AssociationError::Unexpected(
+                "service not in the negotiated conformance"
+            )]
+        ),
+        "the server reports the refused SET"
     );
     assert_eq!(
         p.model.attributes[&(class_id::DATA, NAME, 2)],
@@ -657,7 +473,9 @@ fn restored_client_counter_refuses_replays_across_connections() {
 
 #[test]
 fn notifications_reach_the_client_ciphered_in_a_ciphered_association() {
-    let (c, s) = hls_configs(Some(SecurityControl::AUTHENTICATED_ENCRYPTED), keys());
+    let (mut c, s) = hls_configs(Some(SecurityControl::AUTHENTICATED_ENCRYPTED), keys());
+    // A ciphered DataNotification travels general-glo-ciphered, which the client must agree to.
+    c.conformance = Conformance(Conformance::LN_DEFAULT.0 | Conformance::GENERAL_PROTECTION);
     let mut p = Pair::new(c, s);
     assert!(is_associated(&p.associate()));
     let at = DateTime::from_unix(

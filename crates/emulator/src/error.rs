@@ -11,7 +11,7 @@ pub enum EmulatorError {
     #[error("invalid date-time: {0}")]
     InvalidDateTime(String),
     /// A scenario file could not be read.
-    #[error("cannot read scenario {path}: {source}")]
+    #[error("cannot read scenario {path}")]
     ReadScenario {
         /// The path read.
         path: String,

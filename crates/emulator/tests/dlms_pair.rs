@@ -5,7 +5,8 @@
 use meterlab_devices::Key128;
 use meterlab_dlms::apdu::{AcseDiagnostic, DataAccessResult};
 use meterlab_dlms::association::{
-    ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent, SecurityMaterial,
+    AssociationError, ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent,
+    SecurityMaterial,
 };
 use meterlab_dlms::axdr::Data;
 use meterlab_dlms::cosem::{AttributeDescriptor, MethodDescriptor, SelectiveAccess};
@@ -30,6 +31,21 @@ struct Pair {
     faults: FaultConfig,
     client_sap: u8,
     now_ms: u64,
+    /// What the client refused of the emulator's answers: dropping a pair with any fails the
+    /// test, so no answer is silently discarded.
+    client_errors: Vec<AssociationError>,
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert!(
+                self.client_errors.is_empty(),
+                "the client refused answers the test did not assert: {:?}",
+                self.client_errors
+            );
+        }
+    }
 }
 
 impl Pair {
@@ -41,6 +57,7 @@ impl Pair {
             faults: FaultConfig::NONE,
             client_sap,
             now_ms: 1_000,
+            client_errors: Vec::new(),
         }
     }
 
@@ -66,7 +83,9 @@ impl Pair {
                     now,
                 );
                 for response in served.responses {
-                    let _ = self.client.handle_apdu(self.now_ms, &response);
+                    if let Err(error) = self.client.handle_apdu(self.now_ms, &response) {
+                        self.client_errors.push(error);
+                    }
                 }
             }
             while let Some(event) = self.client.poll_event() {

@@ -131,10 +131,11 @@ fn emulator() -> Emulator {
 }
 
 /// Raises a tamper alert on the ESME and waits until the line has taken it for the open
-/// association (it is no longer queued on the device).
+/// association (it is no longer queued on the device). The bound only stops a hung test: 10 s of
+/// tokio time (paused, in the duplex tests) or of a loaded machine's time (over a PTY).
 async fn raise_tamper(emulator: &Emulator) {
     emulator.inject(ESME, Incident::Tamper);
-    for _ in 0..100 {
+    for _ in 0..1_000 {
         tokio::time::sleep(Duration::from_millis(10)).await;
         if emulator.hub(0).unwrap().devices[1].device.pending_alerts() == 0 {
             return;
@@ -143,11 +144,22 @@ async fn raise_tamper(emulator: &Emulator) {
     panic!("the line did not take the alert for its open association");
 }
 
-/// With an alert waiting in the meter, a GET is answered first and without a time-out; the
-/// alert follows at the next idle poll.
+/// Whether the clock the client reads is tokio's paused one (timing is then deterministic and
+/// asserted) or the machine's (over a PTY: only the order is asserted, since a loaded shared
+/// machine can stretch any wall-clock bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Clock {
+    Paused,
+    Wall,
+}
+
+/// With an alert waiting in the meter, a GET is answered first; the alert follows at the next
+/// idle poll. On the paused clock, the answer also comes without a time-out or retransmission,
+/// and the alert within one idle poll.
 async fn response_first_then_alert<S: AsyncRead + AsyncWrite + Unpin>(
     emulator: &Emulator,
     client: &mut LineClient<S>,
+    clock: Clock,
 ) {
     client.associate().await;
     raise_tamper(emulator).await;
@@ -164,14 +176,16 @@ async fn response_first_then_alert<S: AsyncRead + AsyncWrite + Unpin>(
         other => panic!("expected the GET's response first, got {other:?}"),
     }
     let answered_in = client.now() - asked;
-    let timeout = client.hdlc.config().response_timeout_ms;
-    assert!(
-        answered_in < timeout,
-        "the response took {answered_in} ms (client time-out {timeout} ms)"
-    );
-    let stats = client.hdlc.stats();
-    assert_eq!(stats.timeouts, 0, "{stats:?}");
-    assert_eq!(stats.retransmissions, 0, "{stats:?}");
+    if clock == Clock::Paused {
+        let timeout = client.hdlc.config().response_timeout_ms;
+        assert!(
+            answered_in < timeout,
+            "the response took {answered_in} ms (client time-out {timeout} ms)"
+        );
+        let stats = client.hdlc.stats();
+        assert_eq!(stats.timeouts, 0, "{stats:?}");
+        assert_eq!(stats.retransmissions, 0, "{stats:?}");
+    }
 
     match client.next_event().await {
         ClientEvent::EventNotification(notification) => {
@@ -179,12 +193,14 @@ async fn response_first_then_alert<S: AsyncRead + AsyncWrite + Unpin>(
         }
         other => panic!("expected the tamper notification, got {other:?}"),
     }
-    let delivered_in = client.now() - asked;
-    assert!(
-        delivered_in <= answered_in + IDLE_POLL_MS + 1_000,
-        "the notification came {delivered_in} ms after the request"
-    );
-    assert_eq!(client.hdlc.stats().timeouts, 0);
+    if clock == Clock::Paused {
+        let delivered_in = client.now() - asked;
+        assert!(
+            delivered_in <= answered_in + IDLE_POLL_MS + 1_000,
+            "the notification came {delivered_in} ms after the request"
+        );
+        assert_eq!(client.hdlc.stats().timeouts, 0);
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -193,7 +209,7 @@ async fn a_request_made_while_an_alert_waits_is_answered_first() {
     let (ours, theirs) = tokio::io::duplex(64 * 1024);
     tokio::spawn(serve_hdlc(emulator.clone(), 0, theirs, "duplex"));
     let mut client = LineClient::new(ours);
-    response_first_then_alert(&emulator, &mut client).await;
+    response_first_then_alert(&emulator, &mut client, Clock::Paused).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -216,8 +232,8 @@ async fn an_idle_client_receives_the_alert_at_its_next_poll() {
     assert_eq!(client.hdlc.stats().timeouts, 0);
 }
 
-/// The same over a real pseudo-terminal, paced at the line's baud rate, in real time (a PTY is
-/// outside tokio's paused clock).
+/// The same order over a real pseudo-terminal, paced at the line's baud rate, in real time (a
+/// PTY is outside tokio's paused clock, so its timing is left to the paused tests above).
 #[tokio::test]
 async fn over_a_pty_the_response_goes_before_the_alert() {
     let emulator = emulator();
@@ -226,5 +242,5 @@ async fn over_a_pty_the_response_goes_before_the_alert() {
     tokio::spawn(serve_hub_line(emulator.clone(), 0, line));
     let port = tokio_serial::new(&path, 9600).open_native_async().unwrap();
     let mut client = LineClient::new(port);
-    response_first_then_alert(&emulator, &mut client).await;
+    response_first_then_alert(&emulator, &mut client, Clock::Wall).await;
 }

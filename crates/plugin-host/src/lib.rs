@@ -35,5 +35,5 @@ pub use device_link::{DeviceLink, merge_settings};
 pub use error::{Fault, LoadError, SessionError};
 pub use link::{LinkIo, StreamLink};
 pub use loader::{HostConfig, PluginHost, inspect_file};
-pub use plugin::{Plugin, RawSession};
+pub use plugin::{Plugin, RawSession, decode_output};
 pub use session::Session;

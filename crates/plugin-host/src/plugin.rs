@@ -115,12 +115,7 @@ impl Plugin {
     fn describe(&self) -> Result<AdapterInfo, Fault> {
         // SAFETY: `out` points to a writable buffer slot, per the ABI.
         let (status, bytes) = self.call_with_out(|out| unsafe { (self.vtable.describe)(out) });
-        check_status(status, &bytes)?;
-        AdapterInfo::decode(bytes.as_slice()).map_err(|error| Fault::Undecodable {
-            message: "AdapterInfo",
-            len: bytes.len(),
-            detail: error.to_string(),
-        })
+        decode_output("AdapterInfo", status, &bytes)
     }
 
     /// Opens an adapter session (no link activity: see [`crate::Session`] for driving one).
@@ -155,6 +150,23 @@ impl Plugin {
             fault,
         }
     }
+}
+
+/// What the host makes of one plugin call's status and output buffer: the decoded `M`
+/// (`AdapterInfo` from `describe`, `AdapterActions` from `handle`), or the fault that ends the
+/// session — a non-zero status, a panic message, or bytes that are not an `M` (`message` names
+/// it in the fault). Public so the fuzz target can feed it what a hostile plugin could write.
+pub fn decode_output<M: Message + Default>(
+    message: &'static str,
+    status: i32,
+    bytes: &[u8],
+) -> Result<M, Fault> {
+    check_status(status, bytes)?;
+    M::decode(bytes).map_err(|error| Fault::Undecodable {
+        message,
+        len: bytes.len(),
+        detail: error.to_string(),
+    })
 }
 
 fn check_status(status: i32, bytes: &[u8]) -> Result<(), Fault> {
@@ -206,14 +218,8 @@ impl RawSession {
             // SAFETY: `handle` is open; input readable for its length; `out` writable.
             unsafe { (plugin.vtable.handle)(handle, input.as_ptr(), input.len(), out) }
         });
-        check_status(status, &bytes).map_err(|fault| plugin.fault(fault))?;
-        AdapterActions::decode(bytes.as_slice()).map_err(|error| {
-            plugin.fault(Fault::Undecodable {
-                message: "AdapterActions",
-                len: bytes.len(),
-                detail: error.to_string(),
-            })
-        })
+        decode_output::<AdapterActions>("AdapterActions", status, &bytes)
+            .map_err(|fault| plugin.fault(fault))
     }
 }
 

@@ -62,6 +62,39 @@ struct Live {
     reservations: HashMap<AttemptKey, Holder>,
     /// Cases with results on their way to the store or a governance write depending on them.
     cases: HashMap<CaseRef, CaseTraffic>,
+    /// Who is waiting for whom right now (see [`Ledger::waits`]).
+    waits: LedgerWaits,
+}
+
+/// Results and governance writes waiting for each other on a case right now: the two
+/// interleavings the case hold exists for, observable so tests can force them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LedgerWaits {
+    /// Results waiting for a governance write that depends on their case to finish.
+    pub results: usize,
+    /// Governance writes waiting for results already admitted on a case they depend on.
+    pub governance_writes: usize,
+}
+
+/// Counts one waiter in [`Live::waits`] while alive (however the wait ends, cancellation too).
+struct Waiting<'a> {
+    ledger: &'a Ledger,
+    count: fn(&mut LedgerWaits) -> &mut usize,
+}
+
+impl<'a> Waiting<'a> {
+    fn start(ledger: &'a Ledger, count: fn(&mut LedgerWaits) -> &mut usize) -> Self {
+        *count(&mut ledger.live().waits) += 1;
+        Self { ledger, count }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut live = self.ledger.live();
+        let n = (self.count)(&mut live.waits);
+        *n = n.saturating_sub(1);
+    }
 }
 
 /// Who is using a case's results right now.
@@ -225,6 +258,7 @@ impl Ledger {
                 projector,
                 cursor,
                 reservations: HashMap::new(),
+                waits: LedgerWaits::default(),
                 cases: HashMap::new(),
             }),
             gate: tokio::sync::Mutex::new(()),
@@ -308,6 +342,11 @@ impl Ledger {
         }
     }
 
+    /// Who is waiting for whom on a case right now.
+    pub fn waits(&self) -> LedgerWaits {
+        self.live().waits
+    }
+
     /// Waits until no governance write holds the result's case, then counts the result as on its
     /// way to the store until the returned guard is dropped (after it is projected or failed).
     pub async fn admit_result(&self, r: &CaseResult) -> AdmittedResult<'_> {
@@ -329,6 +368,7 @@ impl Ledger {
                 }
             }
             tracing::debug!(phase = %case.phase, case = %case.case, "result waits for a governance write on its case");
+            let _waiting = Waiting::start(self, |w| &mut w.results);
             released.await;
         }
     }
@@ -362,6 +402,7 @@ impl Ledger {
             if !busy {
                 return hold;
             }
+            let _waiting = Waiting::start(self, |w| &mut w.governance_writes);
             drained.await;
         }
     }

@@ -34,7 +34,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 pub use error::{FieldError, ServerError};
 pub use governance::GovernanceServiceImpl;
-pub use ledger::Ledger;
+pub use ledger::{Ledger, LedgerWaits};
 pub use projector::{GOVERNANCE_KIND, GovernanceProjector, PROJECTION_NAME};
 pub use results::{RESULTS_RUN, ResultMetrics, ResultServiceImpl, StreamLimits};
 

@@ -5,14 +5,13 @@
 //! Retest first is forced with the store's commit gate (the retest is held at the commit when the
 //! de-scope arrives: the de-scope waits for it and is refused by rule 7); de-scope first likewise
 //! (the retest arriving while the de-scope is held at the commit waits, is stored after it and
-//! counted). Then pairs are raced freely. Afterwards the chain verifies, the rebuilt projection
+//! counted). Each wait is observed on the ledger before the gate opens, so an interleaving that
+//! was not reached fails the test. Then pairs are raced freely. Afterwards the chain verifies, the rebuilt projection
 //! matches the live one's shutdown checkpoint, nothing is refused, and every accepted de-scope
 //! precedes the failing retest of its round in the log, every refused one follows it.
 #![allow(clippy::unwrap_used)]
 
 mod common;
-
-use std::time::Duration;
 
 use common::*;
 use meterlab_governance::Event;
@@ -124,7 +123,11 @@ async fn a_descope_and_a_failing_retest_of_its_cited_case_agree_with_the_log() {
     server.gate.until_held(1).await;
     let mut held = gov.clone();
     let refused = tokio::spawn(async move { held.request_descope(descope(0)).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    server
+        .until_waits("the de-scope waiting for the held retest", |w| {
+            w.governance_writes == 1
+        })
+        .await;
     server.gate.open();
     let failed_at = retests.log_position().await;
     let decision = refused.await.unwrap().unwrap().into_inner();
@@ -139,7 +142,11 @@ async fn a_descope_and_a_failing_retest_of_its_cited_case_agree_with_the_log() {
     let accepted = tokio::spawn(async move { held.request_descope(descope(1)).await });
     server.gate.until_held(2).await;
     retests.send(pb::CaseStatus::Failed).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    server
+        .until_waits("the retest waiting for the held de-scope", |w| {
+            w.results == 1
+        })
+        .await;
     server.gate.open();
     let decision = accepted.await.unwrap().unwrap().into_inner();
     let failed_at = retests.log_position().await;

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use meterlab_devices::{Authentication, DevicesFile};
@@ -14,7 +14,7 @@ use meterlab_emulator::hub::{Emulation, Endpoints, MAX_HUBS};
 use meterlab_emulator::scenario::Scenario;
 use meterlab_emulator::serve::control::{Faults, serve_control};
 use meterlab_emulator::serve::serial::{open_hub_line, serve_hub_line};
-use meterlab_emulator::serve::tcp::serve_tcp;
+use meterlab_emulator::serve::tcp::{TcpOptions, serve_tcp_with};
 use meterlab_emulator::serve::{Emulator, FaultScope};
 
 use crate::cmd::fault_args::FaultArgs;
@@ -32,6 +32,15 @@ pub struct Args {
     /// TCP wrapper listening address.
     #[arg(long, default_value = "127.0.0.1:4059")]
     listen: SocketAddr,
+    /// Close a TCP wrapper connection after this many seconds without a byte from the client
+    /// (0: never). HDLC links drop after 120 s of inactivity; so do wrapper connections.
+    #[arg(long, value_name = "SECONDS", default_value_t = TcpOptions::DEFAULT_IDLE_TIMEOUT.as_secs())]
+    idle_timeout: u64,
+    /// Serve at most this many TCP wrapper connections at once; more are closed on arrival
+    /// (logged once each time the limit is reached).
+    #[arg(long, value_name = "N", default_value_t = TcpOptions::DEFAULT_MAX_CONNECTIONS as u32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
     /// Also open a pseudo-terminal per hub carrying HDLC.
     #[arg(long)]
     serial: bool,
@@ -51,6 +60,13 @@ pub struct Args {
 }
 
 impl Args {
+    fn tcp_options(&self) -> TcpOptions {
+        TcpOptions {
+            idle_timeout: (self.idle_timeout > 0).then(|| Duration::from_secs(self.idle_timeout)),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
+    }
+
     fn fault_overlay(&self) -> anyhow::Result<FaultOverlay> {
         let faults = self.faults.faults();
         if faults == Faults::default() {
@@ -133,7 +149,11 @@ async fn serve(args: Args, scenario: Scenario, overlay: FaultOverlay) -> anyhow:
         emulator.set_faults(&FaultScope::All, &overlay);
     }
     emulator.schedule_scenario_alerts(&scenario);
-    let tcp = tokio::spawn(serve_tcp(emulator.clone(), listener));
+    let tcp = tokio::spawn(serve_tcp_with(
+        emulator.clone(),
+        listener,
+        args.tcp_options(),
+    ));
     if let Some(control) = control {
         let emulator = emulator.clone();
         tokio::spawn(async move {

@@ -9,8 +9,7 @@ import datetime
 from dlms_cosem import cosem, dlms_data, enumerations
 from dlms_cosem import time as dlms_time
 from dlms_cosem.client import DlmsClient
-from dlms_cosem.exceptions import DlmsClientException
-from dlms_cosem.protocol import xdlms
+from dlms_cosem.protocol import acse, xdlms
 from dlms_cosem.cosem.capture_object import CaptureObject
 from dlms_cosem.cosem.selective_access import RangeDescriptor
 from dlms_cosem.io import BlockingTcpIO, HdlcTransport, SerialIO, TcpTransport
@@ -88,16 +87,24 @@ def count_get_blocks(client):
 
 
 def wrong_password_refusal(args):
-    """Associates with a wrong LLS secret; returns the refusal, or "" if it was accepted."""
+    """Associates with a wrong LLS secret; returns the answer as dlms-cosem decoded it: the AARE's
+    result and diagnostic numbers (the test expects rejected-permanent, authentication-failure),
+    or what came instead of an AARE."""
     client = make_client(args, "not-" + args.password)
     client.connect()
     try:
-        client.associate()
-    except DlmsClientException as refusal:
-        return str(refusal)
+        client.send(client.dlms_connection.get_aarq())
+        answer = client.next_event()
     finally:
         client.disconnect()
-    return ""
+    if not isinstance(answer, acse.ApplicationAssociationResponse):
+        return {"answer": type(answer).__name__}
+    diagnostic = answer.result_source_diagnostics
+    return {
+        "answer": "AARE",
+        "result": int(answer.result),
+        "diagnostic": None if diagnostic is None else int(diagnostic),
+    }
 
 
 def main(args, result):

@@ -49,7 +49,7 @@ fn register_at(at_ms: i64) -> u64 {
 /// The logical device name the devices document implies: its system title is the
 /// three-letter manufacturer id, the device type letter and a serial number, which the name
 /// spells out (`MLBE000000000001` for title `4d4c424500000001`).
-fn expected_logical_device_name(device: &Value) -> String {
+pub fn expected_logical_device_name(device: &Value) -> String {
     let title = hex_bytes(device["system_title"].as_str().unwrap());
     assert_eq!(title.len(), 8, "system title of {device:#}");
     let prefix = String::from_utf8(title[..4].to_vec()).unwrap();
@@ -115,10 +115,17 @@ impl PeerResult {
             .collect();
         assert_eq!(lls.len(), 1, "{esme:#}");
         assert_eq!(lls[0]["password"], LLS_PASSWORD, "{esme:#}");
-        let refusal = self.result["wrong_password_refused"].as_str().unwrap_or("");
-        assert!(
-            !refusal.is_empty(),
-            "an association with a wrong LLS password was not refused: {context}"
+        // Refused as the standard says, and decoded so by the peer: an AARE with result
+        // rejected-permanent (1) and acse-service-user diagnostic authentication-failure (13).
+        let refusal = &self.result["wrong_password_refused"];
+        assert_eq!(
+            (
+                refusal["answer"].as_str(),
+                refusal["result"].as_u64(),
+                refusal["diagnostic"].as_u64()
+            ),
+            (Some("AARE"), Some(1), Some(13)),
+            "a wrong LLS password was not refused with authentication-failure: {refusal}; {context}"
         );
     }
 

@@ -158,16 +158,22 @@ def close(args, client, link, reader):
 
 
 def wrong_password_refusal(args):
-    """Associates with a wrong LLS secret; returns the refusal, or "" if it was accepted."""
+    """Associates with a wrong LLS secret; returns the answer as Gurux decoded it: the AARE's
+    result and diagnostic numbers (the test expects rejected-permanent, authentication-failure),
+    or that the association was accepted."""
     client, link, reader = connect(args, "not-" + args.password)
     try:
         reply = reader.transaction(client.aarqRequest())
         client.parseAareResponse(reply.data)
     except GXDLMSException as refusal:
-        return f"{refusal} (result {refusal.result}, diagnostic {refusal.diagnostic})"
+        return {
+            "answer": "AARE",
+            "result": int(refusal.result),
+            "diagnostic": int(refusal.diagnostic),
+        }
     finally:
         close(args, client, link, reader)
-    return ""
+    return {"answer": "accepted"}
 
 
 def main(args, result):

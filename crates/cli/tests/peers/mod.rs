@@ -31,6 +31,14 @@ pub mod scenario {
     /// Serial line speed: SMETS1's usual 9600 baud, paced by the emulator.
     pub const BAUD: u32 = 9_600;
 
+    /// The scenario with the SMSO's clients ciphered (its HLS-GMAC client then uses the
+    /// ciphering application context).
+    pub fn ciphered_text() -> String {
+        let text = text();
+        assert!(text.contains("ciphered = false"));
+        text.replace("ciphered = false", "ciphered = true")
+    }
+
     /// The scenario file.
     pub fn text() -> String {
         format!(
@@ -61,6 +69,26 @@ gsme = {{ mpxn = "7300123456" }}
 "#
         )
     }
+}
+
+/// Runs `script` (in tests/peers) with the peers' python and `arguments`; returns its JSON result
+/// document, with its stderr on failure.
+pub fn run_script(script: &str, arguments: &[String]) -> Value {
+    let output = Command::new(python())
+        .arg(peers_dir().join(script))
+        .args(arguments)
+        .current_dir(peers_dir())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {script}: {error}"));
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "{script} printed no JSON document ({error}); stdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
 }
 
 /// Which independent client.
@@ -155,18 +183,23 @@ pub struct Emulator {
 
 impl Emulator {
     /// Starts the emulator on the scenario, on an ephemeral TCP port and with PTYs.
+    pub fn start(tag: &str) -> Self {
+        Self::start_with(tag, &scenario::text())
+    }
+
+    /// Starts the emulator on `scenario_text`, on an ephemeral TCP port and with PTYs.
     #[allow(
         clippy::disallowed_methods,
         reason = "waits for a real emulator process to come up"
     )]
-    pub fn start(tag: &str) -> Self {
+    pub fn start_with(tag: &str, scenario_text: &str) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "meterlab-python-peers-{}-{tag}",
             std::process::id()
         ));
         fs::create_dir_all(&dir).unwrap();
         let scenario_path = dir.join("scenario.toml");
-        fs::write(&scenario_path, scenario::text()).unwrap();
+        fs::write(&scenario_path, scenario_text).unwrap();
         let stderr = fs::File::create(dir.join("emulator.stderr")).unwrap();
         let started = Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))

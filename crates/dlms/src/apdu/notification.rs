@@ -36,20 +36,38 @@ code_enum! {
 }
 
 /// ExceptionResponse service-error.
+///
+/// The ASN.1 of IEC 62056-5-3 numbers the CHOICE alternatives from 1 (`operation-not-possible
+/// [1]` … `invocation-counter-error [6]`), and the A-XDR encoding carries that number: a GET
+/// before any association is `D8 01 01`, not `D8 01 00`. Gurux and dlms-cosem decode it so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ServiceError {
-    /// operation-not-possible \[0\].
+    /// operation-not-possible \[1\].
     OperationNotPossible,
-    /// service-not-supported \[1\].
+    /// service-not-supported \[2\].
     ServiceNotSupported,
-    /// other-reason \[2\].
+    /// other-reason \[3\].
     OtherReason,
-    /// pdu-too-long \[3\].
+    /// pdu-too-long \[4\].
     PduTooLong,
-    /// deciphering-error \[4\].
+    /// deciphering-error \[5\].
     DecipheringError,
-    /// invocation-counter-error \[5\]: the lowest counter value the receiver would accept.
+    /// invocation-counter-error \[6\]: the lowest counter value the receiver would accept.
     InvocationCounterError(u32),
+}
+
+impl ServiceError {
+    /// The CHOICE number on the wire.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::OperationNotPossible => 1,
+            Self::ServiceNotSupported => 2,
+            Self::OtherReason => 3,
+            Self::PduTooLong => 4,
+            Self::DecipheringError => 5,
+            Self::InvocationCounterError(_) => 6,
+        }
+    }
 }
 
 /// ExceptionResponse.
@@ -133,17 +151,13 @@ impl DataNotification {
 impl ExceptionResponse {
     /// Appends the encoding.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&[tag::EXCEPTION_RESPONSE, self.state_error.code()]);
-        match self.service_error {
-            ServiceError::OperationNotPossible => out.push(0),
-            ServiceError::ServiceNotSupported => out.push(1),
-            ServiceError::OtherReason => out.push(2),
-            ServiceError::PduTooLong => out.push(3),
-            ServiceError::DecipheringError => out.push(4),
-            ServiceError::InvocationCounterError(ic) => {
-                out.push(5);
-                out.extend_from_slice(&ic.to_be_bytes());
-            }
+        out.extend_from_slice(&[
+            tag::EXCEPTION_RESPONSE,
+            self.state_error.code(),
+            self.service_error.code(),
+        ]);
+        if let ServiceError::InvocationCounterError(ic) = self.service_error {
+            out.extend_from_slice(&ic.to_be_bytes());
         }
     }
 
@@ -152,12 +166,12 @@ impl ExceptionResponse {
         expect_tag(r, tag::EXCEPTION_RESPONSE, "exception-response tag")?;
         let state_error = StateError::decode(r)?;
         let service_error = match r.u8("service-error")? {
-            0 => ServiceError::OperationNotPossible,
-            1 => ServiceError::ServiceNotSupported,
-            2 => ServiceError::OtherReason,
-            3 => ServiceError::PduTooLong,
-            4 => ServiceError::DecipheringError,
-            5 => ServiceError::InvocationCounterError(r.u32("invocation-counter")?),
+            1 => ServiceError::OperationNotPossible,
+            2 => ServiceError::ServiceNotSupported,
+            3 => ServiceError::OtherReason,
+            4 => ServiceError::PduTooLong,
+            5 => ServiceError::DecipheringError,
+            6 => ServiceError::InvocationCounterError(r.u32("invocation-counter")?),
             other => return Err(r.invalid("service-error", u32::from(other), 1)),
         };
         Ok(Self {

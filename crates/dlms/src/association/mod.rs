@@ -107,6 +107,9 @@ pub enum AssociationError {
     /// The peer sent an APDU that makes no sense here.
     #[error("unexpected APDU: {0}")]
     Unexpected(&'static str),
+    /// A service or protection the association's negotiated conformance does not include.
+    #[error("{0} was not negotiated in this association's conformance")]
+    NotNegotiated(&'static str),
 }
 
 /// Security policy for xDLMS APDUs when the ciphering application context is used.
@@ -120,6 +123,9 @@ pub(crate) fn context_for(cipher: Option<SecurityControl>) -> ApplicationContext
 
 /// Overhead of a glo- ciphered APDU: tag, up to 3 length bytes, SC, IC and the tag.
 pub(crate) const CIPHER_OVERHEAD: usize = 1 + 3 + 5 + crate::security::TAG_LEN;
+
+/// Extra overhead of general-glo-ciphering over glo-: the length-prefixed system title.
+pub(crate) const GENERAL_GLO_EXTRA: usize = 1 + 8;
 
 /// The effective limit for a peer's max-receive-pdu-size (0 means no limit).
 pub(crate) fn pdu_limit(max: u16) -> usize {

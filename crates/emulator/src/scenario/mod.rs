@@ -44,6 +44,7 @@
 //! ```
 
 mod parse;
+mod raw_consumption;
 
 use meterlab_devices::{DeviceRole, InstallationState};
 

@@ -7,6 +7,7 @@ use meterlab_devices::{DeviceRole, Location, STANDARD_BAUD_RATES};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::raw_consumption::RawConsumption;
 use super::{
     Dmc, HubSpec, HubState, MeterSpec, ModelSpec, Scenario, ScheduledAlert, ScheduledAlertKind,
     Smso, defaults,
@@ -99,13 +100,6 @@ struct RawHub {
 
 fn yes() -> bool {
     true
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawConsumption {
-    Constant(u32),
-    Shape(Vec<u32>),
 }
 
 #[derive(Deserialize)]
@@ -231,7 +225,7 @@ impl Source<'_> {
 pub(super) fn parse(file: &str, text: &str) -> Result<Scenario, EmulatorError> {
     let raw: RawScenario = toml::from_str(text).map_err(|error| EmulatorError::Scenario {
         location: Location::at_span(file, text, error.span()),
-        message: error.message().trim().to_owned(),
+        message: meterlab_devices::toml_error::describe(text, error.span(), error.message()),
     })?;
     let source = Source { file, text };
     let start = raw

@@ -2,13 +2,20 @@
 //! client SAP = source wPort. Each connection has its own associations; malformed input is
 //! logged and dropped without touching other connections. A device's alerts are pushed on the
 //! connection as soon as they are raised, without waiting for a request.
+//!
+//! The listener outlives its clients: an `accept` error (too many open files, a connection reset
+//! before it was accepted) is logged and retried with a back-off, never the end of the emulator; a
+//! connection silent for [`TcpOptions::idle_timeout`] is closed, as an HDLC link would drop; and
+//! past [`TcpOptions::max_connections`] new connections are closed at once with a log line.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use meterlab_dlms::wrapper::{self, Reassembler};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::faults::{FaultConfig, FaultDice, FrameFate, apply_fate};
 use crate::serve::alerts::{DeviceEvent, DeviceEventKind, next_event};
@@ -18,15 +25,97 @@ use crate::serve::session::DeviceSessions;
 /// Largest wrapped APDU accepted from a client.
 pub const MAX_WRAPPED_APDU: u16 = 4096;
 
-/// Accepts connections until the listener fails or the task is cancelled.
+/// How a wrapper listener treats its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpOptions {
+    /// A connection that sends nothing for this long is closed (`None`: never). The default,
+    /// 120 s, is the HDLC inactivity time-out the emulated meters apply on their serial lines.
+    pub idle_timeout: Option<Duration>,
+    /// Connections served at once on one listener; more are accepted and closed at once.
+    pub max_connections: usize,
+}
+
+impl TcpOptions {
+    /// Default [`TcpOptions::idle_timeout`].
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+    /// Default [`TcpOptions::max_connections`]: above the 1,000 concurrent associations the
+    /// scale bench serves, below the usual 4,096 open-file soft limits of lab machines.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 2_048;
+}
+
+impl Default for TcpOptions {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Some(Self::DEFAULT_IDLE_TIMEOUT),
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// First wait after a failed `accept`; doubled on each failure in a row up to
+/// [`ACCEPT_BACKOFF_MAX`], reset by a successful one.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Accepts connections with the default [`TcpOptions`] until the task is cancelled.
 pub async fn serve_tcp(emulator: Emulator, listener: TcpListener) -> std::io::Result<()> {
+    serve_tcp_with(emulator, listener, TcpOptions::default()).await
+}
+
+/// Accepts connections until the task is cancelled. Accept errors never end it: they are logged
+/// and retried after a back-off (so running out of file descriptors does not spin a core).
+pub async fn serve_tcp_with(
+    emulator: Emulator,
+    listener: TcpListener,
+    options: TcpOptions,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(options.max_connections));
+    let mut backoff = ACCEPT_BACKOFF_MIN;
+    let mut at_capacity = false;
     loop {
-        let (stream, peer) = listener.accept().await?;
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => {
+                backoff = ACCEPT_BACKOFF_MIN;
+                accepted
+            }
+            Err(error) => {
+                tracing::warn!(
+                    %error,
+                    retry_in_ms = backoff.as_millis() as u64,
+                    "cannot accept a wrapper connection; still serving the open ones"
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                continue;
+            }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            if !at_capacity {
+                tracing::warn!(
+                    max_connections = options.max_connections,
+                    "wrapper connection limit reached: new connections are closed until one ends"
+                );
+                at_capacity = true;
+            }
+            tracing::debug!(%peer, "connection closed: limit reached");
+            drop(stream);
+            continue;
+        };
+        if at_capacity {
+            tracing::info!(
+                max_connections = options.max_connections,
+                "below the wrapper connection limit again"
+            );
+            at_capacity = false;
+        }
         let _ = stream.set_nodelay(true);
         let emulator = emulator.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let label = peer.to_string();
-            if let Err(error) = serve_wrapper_stream(emulator, stream, &label).await {
+            if let Err(error) =
+                serve_wrapper_stream_with(emulator, stream, &label, options.idle_timeout).await
+            {
                 tracing::debug!(%peer, %error, "connection ended");
             }
         });
@@ -41,17 +130,30 @@ struct Reply {
 enum Wake {
     Read(usize),
     Reboot,
+    Idle,
     Device(DeviceEvent),
 }
 
 /// Serves one wrapper connection (a TCP stream in production, an in-memory duplex in tests)
-/// until the peer closes it, the device reboots or I/O fails.
+/// until the peer closes it, the device reboots or I/O fails; never closed for being idle.
 pub async fn serve_wrapper_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    emulator: Emulator,
+    stream: S,
+    label: &str,
+) -> std::io::Result<()> {
+    serve_wrapper_stream_with(emulator, stream, label, None).await
+}
+
+/// [`serve_wrapper_stream`], also closing the connection once the peer has sent nothing for
+/// `idle_timeout`.
+pub async fn serve_wrapper_stream_with<S: AsyncRead + AsyncWrite + Unpin>(
     emulator: Emulator,
     mut stream: S,
     label: &str,
+    idle_timeout: Option<Duration>,
 ) -> std::io::Result<()> {
     tracing::debug!(peer = label, "connected");
+    let mut last_heard = tokio::time::Instant::now();
     let mut reassembler = Reassembler::new(MAX_WRAPPED_APDU);
     let mut sessions: HashMap<u16, DeviceSessions> = HashMap::new();
     let mut dice = FaultDice::new(emulator.seed(), &format!("tcp:{label}"));
@@ -65,14 +167,30 @@ pub async fn serve_wrapper_stream<S: AsyncRead + AsyncWrite + Unpin>(
                 None => std::future::pending().await,
             }
         };
+        let idle = async {
+            match idle_timeout {
+                Some(timeout) => tokio::time::sleep_until(last_heard + timeout).await,
+                None => std::future::pending().await,
+            }
+        };
         let wake = tokio::select! {
             read = stream.read(&mut buffer) => Wake::Read(read?),
             () = reboot => Wake::Reboot,
+            () = idle => Wake::Idle,
             event = next_event(&mut events, None) => Wake::Device(event),
         };
         let replies = match wake {
             Wake::Read(0) => return Ok(()),
+            Wake::Idle => {
+                tracing::info!(
+                    peer = label,
+                    idle_s = idle_timeout.map_or(0, |t| t.as_secs()),
+                    "wrapper connection idle too long: closed"
+                );
+                return Ok(());
+            }
             Wake::Read(read) => {
+                last_heard = tokio::time::Instant::now();
                 reassembler.push(&buffer[..read]);
                 let mut replies = Vec::new();
                 while let Some(pdu) = reassembler.next_pdu() {

@@ -10,7 +10,9 @@ use meterlab_governance::{Profile, load_profile};
 use meterlab_proto::v1 as pb;
 use meterlab_proto::v1::governance_service_client::GovernanceServiceClient;
 use meterlab_proto::v1::result_service_client::ResultServiceClient;
-use meterlab_server::{Gateway, GovernanceProjector, PROJECTION_NAME, ResultMetrics, StreamLimits};
+use meterlab_server::{
+    Gateway, GovernanceProjector, Ledger, LedgerWaits, PROJECTION_NAME, ResultMetrics, StreamLimits,
+};
 use meterlab_store::{
     Backend, ReaderOpener, SqliteBackend, SqliteOptions, Store, StoreConfig, StoredEvent,
     Verification,
@@ -87,6 +89,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub metrics: Arc<ResultMetrics>,
     pub gate: Gate,
+    pub ledger: Arc<Ledger>,
     pub dir: Arc<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -109,6 +112,7 @@ impl TestServer {
         let store = Store::start(backend, StoreConfig::default()).unwrap();
         let gateway = Gateway::with_store(store, profile(), limits).await.unwrap();
         let metrics = gateway.result_metrics();
+        let ledger = Arc::clone(gateway.ledger());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -124,10 +128,27 @@ impl TestServer {
             addr,
             metrics,
             gate,
+            ledger,
             dir,
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// Waits (up to 10 s) until the ledger's waiters satisfy `reached`: a forced interleaving
+    /// that was not reached fails the test instead of passing it silently.
+    pub async fn until_waits(&self, what: &str, reached: impl Fn(LedgerWaits) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if reached(self.ledger.waits()) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        panic!(
+            "{what} never happened (ledger waits: {:?})",
+            self.ledger.waits()
+        );
     }
 
     /// Graceful shutdown; returns once the gateway has stopped and released the store.

@@ -57,7 +57,7 @@ impl ServerAssociation {
                 (initiate, diag, mechanism)
             }
         };
-        self.conformance = self.config.conformance.intersect(initiate.conformance);
+        self.conformance = self.offered_conformance().intersect(initiate.conformance);
         self.client_max_pdu = initiate.client_max_receive_pdu_size;
         self.mechanism = mechanism;
         let response = InitiateResponse {
@@ -180,7 +180,7 @@ impl ServerAssociation {
             && initiate.client_max_receive_pdu_size < 12
         {
             Some(InitiateError::PduSizeTooShort)
-        } else if self.config.conformance.intersect(initiate.conformance).0 == 0 {
+        } else if self.offered_conformance().intersect(initiate.conformance).0 == 0 {
             Some(InitiateError::IncompatibleConformance)
         } else {
             None

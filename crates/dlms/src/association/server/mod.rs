@@ -38,7 +38,8 @@ pub struct ServerConfig {
     pub security: Option<SecurityMaterial>,
     /// When set, the ciphering context is required and responses are protected with this byte.
     pub cipher: Option<SecurityControl>,
-    /// Conformance the server offers.
+    /// Conformance the server offers. With [`security`](Self::security) material the server
+    /// also offers general-protection, since it can then decipher general-glo-ciphering.
     pub conformance: Conformance,
     /// server-max-receive-pdu-size.
     pub max_receive_pdu_size: u16,
@@ -94,6 +95,23 @@ pub enum ServerEvent {
     },
     /// The client released the association.
     Released,
+}
+
+/// How a request arrived, so its response is protected the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Protection {
+    /// In clear.
+    Plain,
+    /// glo- ciphered (dedicated tag per service).
+    Glo,
+    /// general-glo-ciphering, with this security control byte.
+    General(SecurityControl),
+}
+
+impl Protection {
+    pub(super) fn ciphered(self) -> bool {
+        self != Protection::Plain
+    }
 }
 
 #[derive(Debug)]
@@ -166,6 +184,17 @@ impl ServerAssociation {
         self.conformance
     }
 
+    /// What the server proposes in an AARE: the configured conformance, plus general-protection
+    /// when it holds security material.
+    pub fn offered_conformance(&self) -> Conformance {
+        let general = if self.config.security.is_some() {
+            Conformance::GENERAL_PROTECTION
+        } else {
+            0
+        };
+        Conformance(self.config.conformance.0 | general)
+    }
+
     /// The next invocation counter the server will use (persist it).
     pub fn invocation_counter(&self) -> Option<u32> {
         self.config.security.as_ref().map(|s| s.invocation_counter)
@@ -223,12 +252,18 @@ impl ServerAssociation {
             attribute,
             value,
         });
-        let ciphered = self.config.cipher.is_some();
-        self.respond(apdu.to_bytes(), ciphered)
+        let protection = if self.config.cipher.is_some() {
+            Protection::Glo
+        } else {
+            Protection::Plain
+        };
+        self.respond(apdu.to_bytes(), protection)
     }
 
     /// Queues a DataNotification; in a ciphered association it is protected with
-    /// general-glo-ciphering (DataNotification has no glo- tag).
+    /// general-glo-ciphering (DataNotification has no glo- tag), which the client must have
+    /// agreed to: without general-protection in the negotiated conformance nothing is queued
+    /// and [`AssociationError::NotNegotiated`] is returned.
     pub fn data_notification(
         &mut self,
         long_invoke_id: u32,
@@ -241,7 +276,13 @@ impl ServerAssociation {
             body,
         })
         .to_bytes();
+        let general_agreed = self.conformance.has(Conformance::GENERAL_PROTECTION);
         let bytes = match (self.config.cipher, self.config.security.as_mut()) {
+            (Some(_), Some(_)) if !general_agreed => {
+                return Err(AssociationError::NotNegotiated(
+                    "general-protection (needed for a ciphered DataNotification)",
+                ));
+            }
             (Some(sc), Some(sec)) => {
                 let ic = sec.invocation_counter;
                 sec.invocation_counter =
@@ -275,25 +316,39 @@ impl ServerAssociation {
                 return Err(e.into());
             }
         };
-        let (apdu, ciphered) = match apdu {
+        let (apdu, protection) = match apdu {
             Apdu::Ciphered(c) => match self.decipher(&c) {
-                Ok(a) => (a, true),
-                Err(e) => {
-                    let service_error = match &e {
-                        AssociationError::Security(SecurityError::Replay { last, .. }) => {
-                            ServiceError::InvocationCounterError(last.saturating_add(1))
-                        }
-                        _ => ServiceError::DecipheringError,
-                    };
-                    self.events.push_back(ServerEvent::SecurityFailure {
-                        reason: e.to_string(),
-                    });
-                    self.exception(StateError::ServiceNotAllowed, service_error);
-                    return Err(e);
-                }
+                Ok(a) => (a, Protection::Glo),
+                Err(e) => return Err(self.deciphering_failed(e)),
             },
-            other => (other, false),
+            Apdu::GeneralGloCiphered(g) => {
+                if self.state == ServerState::Idle {
+                    self.exception(
+                        StateError::ServiceNotAllowed,
+                        ServiceError::OperationNotPossible,
+                    );
+                    return Err(AssociationError::InvalidState {
+                        operation: "general-glo-ciphering",
+                        state: "idle",
+                    });
+                }
+                if !self.conformance.has(Conformance::GENERAL_PROTECTION) {
+                    self.exception(
+                        StateError::ServiceNotAllowed,
+                        ServiceError::ServiceNotSupported,
+                    );
+                    return Err(AssociationError::NotNegotiated(
+                        "general-protection (general-glo-ciphering)",
+                    ));
+                }
+                match self.decipher_general(&g) {
+                    Ok(a) => (a, Protection::General(SecurityControl(g.security_control))),
+                    Err(e) => return Err(self.deciphering_failed(e)),
+                }
+            }
+            other => (other, Protection::Plain),
         };
+        let ciphered = protection.ciphered();
         match apdu {
             Apdu::Aarq(aarq) => self.handle_aarq(aarq),
             Apdu::Rlrq(_) => {
@@ -355,8 +410,8 @@ impl ServerAssociation {
                     server_max_receive_pdu: self.config.max_receive_pdu_size,
                     client_max_receive_pdu: self.client_max_pdu,
                 };
-                let response = self.serve(&ctx, apdu, model)?;
-                self.respond(response, ciphered)
+                let response = self.serve(&ctx, apdu, protection, model)?;
+                self.respond(response, protection)
             }
             _ => {
                 self.exception(
@@ -378,6 +433,42 @@ impl ServerAssociation {
         let plain = security::unprotect(c, &sec.keys, &title)?;
         self.client_guard.accept(c.invocation_counter);
         Ok(Apdu::decode(&plain)?)
+    }
+
+    /// A general-glo-ciphered APDU from the client this association was made with.
+    fn decipher_general(
+        &mut self,
+        g: &crate::apdu::GeneralGloCiphered,
+    ) -> Result<Apdu, AssociationError> {
+        let (Some(sec), Some(title)) = (self.config.security.as_ref(), self.client_title) else {
+            return Err(AssociationError::Unexpected(
+                "ciphered APDU without keys or client system title",
+            ));
+        };
+        if g.system_title.as_slice() != title.as_slice() {
+            return Err(AssociationError::Unexpected(
+                "general-glo-ciphering from another system title than the AARQ's",
+            ));
+        }
+        self.client_guard.check(g.invocation_counter)?;
+        let plain = security::unprotect_general(g, &sec.keys)?;
+        self.client_guard.accept(g.invocation_counter);
+        Ok(Apdu::decode(&plain)?)
+    }
+
+    /// Answers a ciphered APDU that could not be deciphered, and returns why.
+    fn deciphering_failed(&mut self, error: AssociationError) -> AssociationError {
+        let service_error = match &error {
+            AssociationError::Security(SecurityError::Replay { last, .. }) => {
+                ServiceError::InvocationCounterError(last.saturating_add(1))
+            }
+            _ => ServiceError::DecipheringError,
+        };
+        self.events.push_back(ServerEvent::SecurityFailure {
+            reason: error.to_string(),
+        });
+        self.exception(StateError::ServiceNotAllowed, service_error);
+        error
     }
 
     fn exception(&mut self, state_error: StateError, service_error: ServiceError) {
@@ -405,9 +496,34 @@ impl ServerAssociation {
         }
     }
 
-    fn respond(&mut self, plain: Vec<u8>, ciphered: bool) -> Result<(), AssociationError> {
-        let bytes = match (ciphered, self.config.cipher) {
-            (true, Some(sc)) => self.protect(&plain, sc)?,
+    /// general-glo-ciphers `plain` with the server's system title and next invocation counter.
+    fn protect_general(
+        &mut self,
+        plain: &[u8],
+        sc: SecurityControl,
+    ) -> Result<Vec<u8>, AssociationError> {
+        let sec = self
+            .config
+            .security
+            .as_mut()
+            .ok_or(AssociationError::Config(
+                "ciphering needs security material",
+            ))?;
+        let ic = sec.invocation_counter;
+        sec.invocation_counter = ic.checked_add(1).ok_or(SecurityError::CounterExhausted)?;
+        let apdu = security::protect_general(plain, sc, &sec.keys, &sec.system_title, ic)?;
+        Ok(Apdu::GeneralGloCiphered(apdu).to_bytes())
+    }
+
+    /// Sends a response protected as its request was: glo- in a ciphered context, and
+    /// general-glo-ciphering (the association's security control, else the request's) for a
+    /// general-glo-ciphered request.
+    fn respond(&mut self, plain: Vec<u8>, protection: Protection) -> Result<(), AssociationError> {
+        let bytes = match (protection, self.config.cipher) {
+            (Protection::Glo, Some(sc)) => self.protect(&plain, sc)?,
+            (Protection::General(requested), configured) => {
+                self.protect_general(&plain, configured.unwrap_or(requested))?
+            }
             _ => plain,
         };
         self.transmit.push_back(bytes);

@@ -1,13 +1,14 @@
 //! GET / SET / ACTION service on the server, including block transfer and HLS pass 3/4.
 
-use super::{PendingGet, PendingSet, ServerAssociation, ServerEvent, ServerState};
+use super::{PendingGet, PendingSet, Protection, ServerAssociation, ServerEvent, ServerState};
 use crate::apdu::set::DataBlock;
 use crate::apdu::{
     ActionRequest, ActionResponse, Apdu, DataAccessResult, GetDataResult, GetRequest, GetResponse,
     InvokeIdAndPriority, SetRequest, SetResponse,
 };
 use crate::association::{
-    AssociationError, CIPHER_OVERHEAD, CosemObjectModel, RequestContext, is_hls_reply, pdu_limit,
+    AssociationError, CIPHER_OVERHEAD, CosemObjectModel, GENERAL_GLO_EXTRA, RequestContext,
+    is_hls_reply, pdu_limit,
 };
 use crate::axdr::Data;
 use crate::axdr::reader::write_length;
@@ -22,6 +23,7 @@ impl ServerAssociation {
         &mut self,
         ctx: &RequestContext,
         apdu: Apdu,
+        protection: Protection,
         model: &mut dyn CosemObjectModel,
     ) -> Result<Vec<u8>, AssociationError> {
         let pending_hls = self.state == ServerState::AwaitingHlsReply;
@@ -42,7 +44,7 @@ impl ServerAssociation {
                 result: DataAccessResult::ReadWriteDenied,
                 return_parameters: None,
             }),
-            Apdu::GetRequest(req) => Apdu::GetResponse(self.serve_get(ctx, req, model)),
+            Apdu::GetRequest(req) => Apdu::GetResponse(self.serve_get(ctx, req, protection, model)),
             Apdu::SetRequest(req) => Apdu::SetResponse(self.serve_set(ctx, req, model)),
             Apdu::ActionRequest(req) => {
                 let (result, return_parameters) =
@@ -117,12 +119,12 @@ impl ServerAssociation {
         })
     }
 
-    /// Largest APDU the client accepts, less the ciphering overhead when responses are ciphered.
-    fn max_response(&self, ciphered: bool) -> usize {
-        let overhead = if ciphered && self.config.cipher.is_some() {
-            CIPHER_OVERHEAD
-        } else {
-            0
+    /// Largest APDU the client accepts, less the ciphering overhead of the response.
+    fn max_response(&self, protection: Protection) -> usize {
+        let overhead = match protection {
+            Protection::Glo if self.config.cipher.is_some() => CIPHER_OVERHEAD,
+            Protection::General(_) => CIPHER_OVERHEAD + GENERAL_GLO_EXTRA,
+            _ => 0,
         };
         pdu_limit(self.client_max_pdu).saturating_sub(overhead)
     }
@@ -131,9 +133,10 @@ impl ServerAssociation {
         &mut self,
         ctx: &RequestContext,
         req: GetRequest,
+        protection: Protection,
         model: &mut dyn CosemObjectModel,
     ) -> GetResponse {
-        let limit = self.max_response(ctx.ciphered);
+        let limit = self.max_response(protection);
         match req {
             GetRequest::Normal {
                 invoke,
