@@ -1,0 +1,88 @@
+//! Errors of the catalogue: load problems (every one with `file:line:column`), request-building
+//! errors, and DUIS import errors.
+
+use std::fmt;
+
+use meterlab_devices::Location;
+
+/// One problem found while loading case files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where it is (for an unreadable file: line 1, column 1 of that file).
+    pub location: Location,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
+
+/// Every problem of a load, in file then position order. A load with any problem yields no
+/// catalogue at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct CatalogErrors {
+    problems: Vec<Problem>,
+}
+
+impl CatalogErrors {
+    pub(crate) fn new(mut problems: Vec<Problem>) -> Self {
+        problems.sort_by(|a, b| {
+            (&a.location.file, a.location.line, a.location.column).cmp(&(
+                &b.location.file,
+                b.location.line,
+                b.location.column,
+            ))
+        });
+        Self { problems }
+    }
+
+    /// The problems, sorted by file, line and column.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    /// How many problems.
+    pub fn len(&self) -> usize {
+        self.problems.len()
+    }
+
+    /// Never true for an error returned by a load; here for completeness.
+    pub fn is_empty(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl fmt::Display for CatalogErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, problem) in self.problems.iter().enumerate() {
+            if index > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a step's request could not be built for a device (a bench configuration problem, not a
+/// device defect).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{request_id}: {message}")]
+pub struct StepError {
+    /// The request id of the step (`"<case id>/<step number>"`).
+    pub request_id: String,
+    /// What is missing or wrong.
+    pub message: String,
+}
+
+/// Why a DUIS XML document could not be read at all (requests that parse but map to no SRV are
+/// reported per request, see [`crate::duis::Unmapped`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct DuisError {
+    pub location: Location,
+    pub message: String,
+}

@@ -1,0 +1,639 @@
+//! One `[[case.step]]`: its SRV, parameters, captures and expectations, checked against the
+//! SRV's request and result schema.
+
+use std::ops::Range;
+
+use toml::de::{DeTable, DeValue};
+
+use super::operand::{CaptureScope, operand};
+use super::source::{Source, describe};
+use crate::model::{
+    Capture, Check, Expectation, Expectations, ExpectedOutcome, ImageSpec, KeySpec, Op, Operand,
+    Param, ParamValue, Step,
+};
+use crate::path::FieldPath;
+use crate::schema::{
+    self, FieldType, KEY_KIND, MessageSchema, ParamDefault, ParamKind, ParamSchema, SrvSchema,
+};
+use crate::value::Value;
+
+const STEP_KEYS: [&str; 5] = ["srv", "title", "params", "capture", "expect"];
+const EXPECT_KEYS: [&str; 5] = ["outcome", "code", "check", "active", "dormant"];
+const MODE_EXPECT_KEYS: [&str; 3] = ["outcome", "code", "check"];
+const CHECK_KEYS: [&str; 4] = ["field", "op", "value", "tolerance"];
+const IMAGE_KEYS: [&str; 4] = ["model", "version", "payload_bytes", "corrupt"];
+const KEY_UPDATE_KEYS: [&str; 2] = ["kind", "key"];
+
+/// Largest filler payload of a built firmware image (the emulator takes 4 MiB images).
+const MAX_PAYLOAD_BYTES: i64 = 1024 * 1024;
+
+pub(crate) fn parse_step(
+    source: &mut Source<'_>,
+    table: &DeTable<'_>,
+    at: Range<usize>,
+    case_id: &str,
+    index: usize,
+    captures: &mut CaptureScope,
+) -> Option<Step> {
+    let problems_before = source.problems.len();
+    let what = format!("step {} of case {case_id}", index + 1);
+    source.allow_keys(table, &STEP_KEYS, &what);
+    let srv = source
+        .string(table, "srv", &at, &what, true)
+        .and_then(|(number, span)| {
+            let schema = schema::by_number(&number);
+            if schema.is_none() {
+                source.report(
+                    &span,
+                    format!(
+                        "unknown SRV {number:?}; the vocabulary has {}",
+                        schema::numbers()
+                    ),
+                );
+            }
+            schema
+        });
+    if srv.is_none()
+        && let Some(node) = table.get("srv")
+        && !matches!(node.get_ref(), DeValue::String(_))
+    {
+        // Already reported as a wrong type; say how to write it.
+        source.report(
+            &node.span(),
+            "write the SRV number as a string, e.g. srv = \"7.2\"",
+        );
+    }
+    let title = source
+        .string(table, "title", &at, &what, false)
+        .map(|(title, _)| title);
+    let srv = srv?;
+    let what = format!("{what} (SRV {} {})", srv.srv.number(), srv.srv.title());
+
+    let params = parse_params(source, table, srv, captures, &what);
+    let (expect, step_captures) = {
+        let expect = parse_expectations(source, table, &at, srv.result, captures, &what);
+        let step_captures = parse_captures(source, table, srv.result, &what);
+        (expect, step_captures)
+    };
+    // Captures become visible to later steps only.
+    for (capture, capture_type) in &step_captures {
+        captures.insert(capture.name.clone(), *capture_type);
+    }
+    if source.problems.len() > problems_before {
+        return None;
+    }
+    Some(Step {
+        index,
+        srv: srv.srv,
+        title,
+        params: params?,
+        captures: step_captures
+            .into_iter()
+            .map(|(capture, _)| capture)
+            .collect(),
+        expect: expect?,
+        request_id: format!("{case_id}/{}", index + 1),
+        location: source.location(&at),
+    })
+}
+
+fn parse_params(
+    source: &mut Source<'_>,
+    table: &DeTable<'_>,
+    srv: &'static SrvSchema,
+    captures: &CaptureScope,
+    what: &str,
+) -> Option<Vec<Param>> {
+    let given = source.table(table, "params", what);
+    let given_table = given.as_ref().map(|(table, _)| *table);
+    let given_span = given.as_ref().map(|(_, span)| span.clone());
+    let mut ok = true;
+    if let Some(given) = given_table {
+        let allowed: Vec<&str> = srv.params.iter().map(|param| param.name).collect();
+        for (key, _) in given.iter() {
+            if !allowed.contains(&key.get_ref().as_ref()) {
+                let expected = if allowed.is_empty() {
+                    "it takes no parameters".to_owned()
+                } else {
+                    format!("it takes {}", allowed.join(", "))
+                };
+                source.report(
+                    &key.span(),
+                    format!(
+                        "unknown parameter {:?} for SRV {}: {expected}",
+                        key.get_ref(),
+                        srv.srv.number()
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    let mut params = Vec::with_capacity(srv.params.len());
+    for param in srv.params {
+        let node = given_table.and_then(|given| given.get(param.name));
+        let value = match node {
+            Some(node) => parse_param(source, node, param, captures, what),
+            None => match param.default {
+                Some(default) => Some(ParamValue::Value(default_operand(default))),
+                None => {
+                    let at = given_span.clone().unwrap_or(0..0);
+                    let at = if at.is_empty() {
+                        table.get("srv").map_or(0..0, |node| node.span())
+                    } else {
+                        at
+                    };
+                    source.report(&at, format!("{what} needs parameter `{}`", param.name));
+                    None
+                }
+            },
+        };
+        match value {
+            Some(value) => params.push(Param {
+                name: param.name,
+                value,
+            }),
+            None => ok = false,
+        }
+    }
+    ok.then_some(params)
+}
+
+fn default_operand(default: ParamDefault) -> Operand {
+    match default {
+        ParamDefault::Now(offset_ms) => Operand::Now { offset_ms },
+        ParamDefault::Int(value) => Operand::Literal(Value::Int(value.into())),
+        ParamDefault::Enum(name) => Operand::Literal(Value::Enum(name.to_owned())),
+    }
+}
+
+fn parse_param(
+    source: &mut Source<'_>,
+    node: &super::source::Node<'_>,
+    param: &ParamSchema,
+    captures: &CaptureScope,
+    what: &str,
+) -> Option<ParamValue> {
+    let label = format!("parameter `{}` of {what}", param.name);
+    match param.kind {
+        ParamKind::Value(field_type) => {
+            operand(source, node, field_type, captures, &label).map(ParamValue::Value)
+        }
+        ParamKind::KeyUpdates => {
+            let DeValue::Array(items) = node.get_ref() else {
+                source.report(
+                    &node.span(),
+                    format!("{label} must be an array of {{ kind, key }} tables"),
+                );
+                return None;
+            };
+            if items.is_empty() {
+                source.report(&node.span(), format!("{label} must name at least one key"));
+                return None;
+            }
+            let mut keys = Vec::with_capacity(items.len());
+            let mut ok = true;
+            for item in items.iter() {
+                let DeValue::Table(entry) = item.get_ref() else {
+                    source.report(
+                        &item.span(),
+                        format!("{label}: each key is a {{ kind, key }} table"),
+                    );
+                    ok = false;
+                    continue;
+                };
+                source.allow_keys(entry, &KEY_UPDATE_KEYS, &label);
+                let kind = source
+                    .string(entry, "kind", &item.span(), &label, true)
+                    .and_then(|(kind, span)| {
+                        if KEY_KIND.number_of(&kind).is_none() {
+                            source.report(
+                                &span,
+                                format!(
+                                    "{label}: unknown key kind {kind:?}; expected {}",
+                                    KEY_KIND.choices()
+                                ),
+                            );
+                            None
+                        } else {
+                            Some(kind)
+                        }
+                    });
+                let key = match entry.get("key") {
+                    Some(key_node) => {
+                        let key = operand(source, key_node, FieldType::Bytes, captures, &label);
+                        if let Some(Operand::Literal(Value::Bytes(bytes))) = &key
+                            && bytes.len() != 16
+                        {
+                            source.report(
+                                &key_node.span(),
+                                format!(
+                                    "{label}: an AES-128 key is 16 bytes (32 hex digits), found {}",
+                                    bytes.len()
+                                ),
+                            );
+                            ok = false;
+                        }
+                        key
+                    }
+                    None => {
+                        source.report(&item.span(), format!("{label}: a key entry has no `key`"));
+                        None
+                    }
+                };
+                match (kind, key) {
+                    (Some(kind), Some(key)) => keys.push(KeySpec { kind, key }),
+                    _ => ok = false,
+                }
+            }
+            ok.then_some(ParamValue::Keys(keys))
+        }
+        ParamKind::FirmwareImage => {
+            let DeValue::Table(image) = node.get_ref() else {
+                source.report(
+                    &node.span(),
+                    format!("{label} must be a table {{ model, version, payload_bytes, corrupt }}"),
+                );
+                return None;
+            };
+            let span = node.span();
+            source.allow_keys(image, &IMAGE_KEYS, &label);
+            let model = field_operand(
+                source,
+                image,
+                "model",
+                &span,
+                FieldType::Str,
+                captures,
+                &label,
+            );
+            let version = field_operand(
+                source,
+                image,
+                "version",
+                &span,
+                FieldType::Str,
+                captures,
+                &label,
+            );
+            let payload_bytes = match source.integer(image, "payload_bytes", &span, &label, false) {
+                None => Some(1024),
+                Some((bytes, span)) if (1..=MAX_PAYLOAD_BYTES).contains(&bytes) => {
+                    u32::try_from(bytes).ok().or_else(|| {
+                        source.report(&span, format!("{label}: payload_bytes is too large"));
+                        None
+                    })
+                }
+                Some((bytes, span)) => {
+                    source.report(
+                        &span,
+                        format!(
+                            "{label}: payload_bytes must be 1..={MAX_PAYLOAD_BYTES}, found {bytes}"
+                        ),
+                    );
+                    None
+                }
+            };
+            let corrupt = source.boolean(image, "corrupt", &label).unwrap_or(false);
+            Some(ParamValue::Image(ImageSpec {
+                model: model?,
+                version: version?,
+                payload_bytes: payload_bytes?,
+                corrupt,
+            }))
+        }
+    }
+}
+
+fn field_operand(
+    source: &mut Source<'_>,
+    table: &DeTable<'_>,
+    key: &str,
+    at: &Range<usize>,
+    field_type: FieldType,
+    captures: &CaptureScope,
+    what: &str,
+) -> Option<Operand> {
+    match table.get(key) {
+        Some(node) => operand(
+            source,
+            node,
+            field_type,
+            captures,
+            &format!("`{key}` of {what}"),
+        ),
+        None => {
+            source.report(at, format!("{what} has no `{key}`"));
+            None
+        }
+    }
+}
+
+fn parse_captures(
+    source: &mut Source<'_>,
+    table: &DeTable<'_>,
+    result: &'static MessageSchema,
+    what: &str,
+) -> Vec<(Capture, FieldType)> {
+    let Some((given, _)) = source.table(table, "capture", what) else {
+        return Vec::new();
+    };
+    let mut captures = Vec::new();
+    for (name, node) in given.iter() {
+        let name_text = name.get_ref().to_string();
+        let DeValue::String(path_text) = node.get_ref() else {
+            source.report(
+                &node.span(),
+                format!(
+                    "capture {name_text:?} of {what} must be a field path string, found {}",
+                    describe(node.get_ref())
+                ),
+            );
+            continue;
+        };
+        let checked = FieldPath::parse(path_text).and_then(|path| {
+            let path_type = path.check(result)?;
+            if path_type.many {
+                return Err(format!(
+                    "{path}: capture one value or a whole repeated field, not `[*]`"
+                ));
+            }
+            Ok((path, path_type.leaf))
+        });
+        match checked {
+            Ok((path, leaf)) => captures.push((
+                Capture {
+                    name: name_text,
+                    path,
+                },
+                leaf,
+            )),
+            Err(message) => source.report(&node.span(), format!("capture of {what}: {message}")),
+        }
+    }
+    captures
+}
+
+fn parse_expectations(
+    source: &mut Source<'_>,
+    table: &DeTable<'_>,
+    at: &Range<usize>,
+    result: &'static MessageSchema,
+    captures: &CaptureScope,
+    what: &str,
+) -> Option<Expectations> {
+    let Some((expect, span)) = source.table(table, "expect", what) else {
+        if table.contains_key("expect") {
+            return None;
+        }
+        return Some(Expectations {
+            default: Expectation {
+                outcome: ExpectedOutcome::Success,
+                checks: Vec::new(),
+            },
+            active: None,
+            dormant: None,
+        });
+    };
+    let span = if span.is_empty() { at.clone() } else { span };
+    source.allow_keys(expect, &EXPECT_KEYS, &format!("the expectation of {what}"));
+    let default = parse_expectation(source, expect, &span, result, captures, what);
+    let mut by_state = |state: &str| -> Result<Option<Expectation>, ()> {
+        let label = format!("the {state} expectation of {what}");
+        match source.table(expect, state, &label) {
+            None if expect.contains_key(state) => Err(()),
+            None => Ok(None),
+            Some((inner, inner_span)) => {
+                let inner_span = if inner_span.is_empty() {
+                    span.clone()
+                } else {
+                    inner_span
+                };
+                source.allow_keys(inner, &MODE_EXPECT_KEYS, &label);
+                parse_expectation(source, inner, &inner_span, result, captures, &label)
+                    .map(Some)
+                    .ok_or(())
+            }
+        }
+    };
+    let active = by_state("active");
+    let dormant = by_state("dormant");
+    Some(Expectations {
+        default: default?,
+        active: active.ok()?,
+        dormant: dormant.ok()?,
+    })
+}
+
+fn parse_expectation(
+    source: &mut Source<'_>,
+    table: &DeTable<'_>,
+    at: &Range<usize>,
+    result: &'static MessageSchema,
+    captures: &CaptureScope,
+    what: &str,
+) -> Option<Expectation> {
+    let outcome_word = source.string(table, "outcome", at, what, false);
+    let code = source.integer(table, "code", at, what, false);
+    let outcome = match outcome_word
+        .as_ref()
+        .map(|(word, span)| (word.as_str(), span))
+    {
+        None | Some(("success", _)) => Some(ExpectedOutcome::Success),
+        Some(("device_rejected", _)) => match code.clone() {
+            None => Some(ExpectedOutcome::DeviceRejected { code: None }),
+            Some((code, span)) => match u32::try_from(code) {
+                Ok(code) => Some(ExpectedOutcome::DeviceRejected { code: Some(code) }),
+                Err(_) => {
+                    source.report(&span, format!("device code {code} is not a u32"));
+                    None
+                }
+            },
+        },
+        Some(("not_supported_on_dmc", _)) => Some(ExpectedOutcome::NotSupportedOnDmc),
+        Some((other, span)) => {
+            source.report(
+                span,
+                format!(
+                    "unknown outcome {other:?}; expected success, device_rejected or not_supported_on_dmc"
+                ),
+            );
+            None
+        }
+    };
+    if let (Some((_, span)), Some(outcome)) = (&code, outcome)
+        && !matches!(outcome, ExpectedOutcome::DeviceRejected { .. })
+    {
+        source.report(
+            span,
+            format!(
+                "`code` applies to outcome device_rejected, not {}",
+                outcome.name()
+            ),
+        );
+    }
+    let mut checks = Vec::new();
+    let mut ok = true;
+    if let Some(node) = table.get("check") {
+        match node.get_ref() {
+            DeValue::Array(items) => {
+                if let Some(outcome) = outcome
+                    && outcome != ExpectedOutcome::Success
+                    && !items.is_empty()
+                {
+                    source.report(
+                        &node.span(),
+                        format!(
+                            "{what}: field checks need outcome success, not {}",
+                            outcome.name()
+                        ),
+                    );
+                    ok = false;
+                }
+                for item in items.iter() {
+                    match parse_check(source, item, result, captures, what) {
+                        Some(check) => checks.push(check),
+                        None => ok = false,
+                    }
+                }
+            }
+            other => {
+                source.report(
+                    &node.span(),
+                    format!(
+                        "`check` of {what} must be an array of check tables, found {}",
+                        other.type_str()
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    let outcome = outcome?;
+    ok.then_some(Expectation { outcome, checks })
+}
+
+fn parse_check(
+    source: &mut Source<'_>,
+    node: &super::source::Node<'_>,
+    result: &'static MessageSchema,
+    captures: &CaptureScope,
+    what: &str,
+) -> Option<Check> {
+    let span = node.span();
+    let DeValue::Table(table) = node.get_ref() else {
+        source.report(
+            &span,
+            format!(
+                "a check of {what} is a table {{ field, op, value }}, found {}",
+                describe(node.get_ref())
+            ),
+        );
+        return None;
+    };
+    let label = format!("a check of {what}");
+    source.allow_keys(table, &CHECK_KEYS, &label);
+    let field = source.string(table, "field", &span, &label, true);
+    let op = source
+        .string(table, "op", &span, &label, true)
+        .and_then(|(symbol, op_span)| {
+            let op = Op::ALL
+                .iter()
+                .find(|(text, _)| *text == symbol)
+                .map(|(_, op)| *op);
+            if op.is_none() {
+                let symbols: Vec<&str> = Op::ALL.iter().map(|(text, _)| *text).collect();
+                source.report(
+                    &op_span,
+                    format!(
+                        "unknown operator {symbol:?}; expected one of {}",
+                        symbols.join(" ")
+                    ),
+                );
+            }
+            op
+        });
+    let tolerance = source.integer(table, "tolerance", &span, &label, false);
+    let (field, field_span) = field?;
+    let path = match FieldPath::parse(&field).and_then(|path| {
+        let path_type = path.check(result)?;
+        Ok((path, path_type))
+    }) {
+        Ok(checked) => checked,
+        Err(message) => {
+            source.report(&field_span, format!("{label}: {message}"));
+            return None;
+        }
+    };
+    let (path, path_type) = path;
+    let op = op?;
+    let compared = match op {
+        Op::Contains | Op::NotContains => match (path_type.many, path_type.leaf) {
+            (true, leaf) => leaf,
+            (false, FieldType::List(element)) => *element,
+            (false, other) => {
+                source.report(
+                    &field_span,
+                    format!(
+                        "{label}: `{}` needs a repeated field or a `[*]` path, and {path} is {}",
+                        op.symbol(),
+                        other.describe()
+                    ),
+                );
+                return None;
+            }
+        },
+        _ => path_type.leaf,
+    };
+    if op.is_ordering() && compared != FieldType::Int {
+        source.report(
+            &field_span,
+            format!(
+                "{label}: `{}` compares integers, and {path} is {}",
+                op.symbol(),
+                compared.describe()
+            ),
+        );
+        return None;
+    }
+    let tolerance = match (op, tolerance) {
+        (Op::Within, Some((tolerance, _))) if tolerance >= 0 => Some(tolerance),
+        (Op::Within, Some((tolerance, tolerance_span))) => {
+            source.report(
+                &tolerance_span,
+                format!("{label}: tolerance {tolerance} must not be negative"),
+            );
+            return None;
+        }
+        (Op::Within, None) => {
+            source.report(&span, format!("{label}: `within` needs a `tolerance`"));
+            return None;
+        }
+        (_, Some((_, tolerance_span))) => {
+            source.report(
+                &tolerance_span,
+                format!("{label}: `tolerance` applies to `within` only"),
+            );
+            return None;
+        }
+        (_, None) => None,
+    };
+    let Some(value_node) = table.get("value") else {
+        source.report(&span, format!("{label} has no `value`"));
+        return None;
+    };
+    let value = operand(
+        source,
+        value_node,
+        compared,
+        captures,
+        &format!("the value compared with {path}"),
+    )?;
+    Some(Check {
+        field: path,
+        op,
+        value,
+        tolerance,
+        many: path_type.many,
+    })
+}

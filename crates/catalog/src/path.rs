@@ -1,0 +1,308 @@
+//! Field paths into a result message: `total_import.value`, `entries[0].event_code`,
+//! `entries[-1].period_end_ms` (from the end), `entries[*].event_code` (every entry) and
+//! `entries.count` (how many).
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::schema::{FieldType, MessageSchema};
+use crate::value::Value;
+
+/// Which elements of a repeated field a path segment takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Index {
+    /// One element; negative counts from the end (`-1` is the last).
+    At(i64),
+    /// Every element.
+    All,
+}
+
+/// One step of a path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Segment {
+    /// A field, optionally indexed when repeated.
+    Field { name: String, index: Option<Index> },
+    /// The number of elements of the repeated field before it.
+    Count,
+}
+
+/// A parsed field path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldPath {
+    segments: Vec<Segment>,
+    text: String,
+}
+
+impl Serialize for FieldPath {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// What a path designates, by type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathType {
+    /// The type of the value (or of each value, when `many`).
+    pub leaf: FieldType,
+    /// The path goes through `[*]`: it designates every element.
+    pub many: bool,
+}
+
+/// The values a path designates in a real response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    One(Value),
+    Many(Vec<Value>),
+}
+
+impl FieldPath {
+    /// Parses the path syntax (names of letters, digits and `_`; `[N]`, `[-N]`, `[*]`; a final
+    /// `count`). Field names are checked separately, against a schema.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            return Err("empty field path".to_owned());
+        }
+        let parts: Vec<&str> = text.split('.').collect();
+        let mut segments = Vec::with_capacity(parts.len());
+        for (position, part) in parts.iter().enumerate() {
+            if *part == "count" && position > 0 && position == parts.len() - 1 {
+                segments.push(Segment::Count);
+                continue;
+            }
+            let (name, index) = match part.find('[') {
+                None => (*part, None),
+                Some(open) => {
+                    let Some(inner) = part[open + 1..].strip_suffix(']') else {
+                        return Err(format!("{part:?} in {text:?}: expected `name[index]`"));
+                    };
+                    let index = if inner == "*" {
+                        Index::All
+                    } else {
+                        Index::At(inner.parse::<i64>().map_err(|_| {
+                            format!("{part:?} in {text:?}: the index must be a whole number or `*`")
+                        })?)
+                    };
+                    (&part[..open], Some(index))
+                }
+            };
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                return Err(format!(
+                    "{part:?} in {text:?} is not a field name (lower-case letters, digits, `_`)"
+                ));
+            }
+            segments.push(Segment::Field {
+                name: name.to_owned(),
+                index,
+            });
+        }
+        Ok(Self {
+            segments,
+            text: text.to_owned(),
+        })
+    }
+
+    /// The path as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The type this path designates in `schema`, or why it designates nothing.
+    pub fn check(&self, schema: &'static MessageSchema) -> Result<PathType, String> {
+        let mut current = FieldType::Message(schema);
+        let mut many = false;
+        for segment in &self.segments {
+            match segment {
+                Segment::Count => {
+                    let FieldType::List(_) = current else {
+                        return Err(format!(
+                            "{}: `count` applies to a repeated field, not to {}",
+                            self.text,
+                            current.describe()
+                        ));
+                    };
+                    current = FieldType::Int;
+                }
+                Segment::Field { name, index } => {
+                    let FieldType::Message(message) = current else {
+                        return Err(format!(
+                            "{}: {} has no field {name:?}",
+                            self.text,
+                            current.describe()
+                        ));
+                    };
+                    let Some(field) = message.field(name) else {
+                        return Err(format!(
+                            "{}: {} has no field {name:?} (fields: {})",
+                            self.text,
+                            message.name,
+                            message.field_names()
+                        ));
+                    };
+                    current = field;
+                    if let Some(index) = index {
+                        let FieldType::List(element) = current else {
+                            return Err(format!(
+                                "{}: {name} is not a repeated field and cannot be indexed",
+                                self.text
+                            ));
+                        };
+                        if *index == Index::All {
+                            if many {
+                                return Err(format!(
+                                    "{}: only one `[*]` is allowed in a path",
+                                    self.text
+                                ));
+                            }
+                            many = true;
+                        }
+                        current = *element;
+                    }
+                }
+            }
+        }
+        Ok(PathType {
+            leaf: current,
+            many,
+        })
+    }
+
+    /// The values this path designates in `root`, or why there are none (an index out of
+    /// range, a response that does not carry the field).
+    pub fn resolve(&self, root: &Value) -> Result<Resolved, String> {
+        let mut current = vec![root.clone()];
+        let mut many = false;
+        for segment in &self.segments {
+            let mut next = Vec::with_capacity(current.len());
+            for value in current {
+                match segment {
+                    Segment::Count => match value {
+                        Value::List(items) => next.push(Value::Int(items.len() as i128)),
+                        other => return Err(format!("{}: {other} is not a list", self.text)),
+                    },
+                    Segment::Field { name, index } => {
+                        let Value::Message(mut fields) = value else {
+                            return Err(format!("{}: no field {name:?} here", self.text));
+                        };
+                        let Some(field) = fields.remove(name) else {
+                            return Err(format!("{}: the response has no {name:?}", self.text));
+                        };
+                        match index {
+                            None => next.push(field),
+                            Some(index) => {
+                                let Value::List(items) = field else {
+                                    return Err(format!("{}: {name} is not a list", self.text));
+                                };
+                                match index {
+                                    Index::All => {
+                                        many = true;
+                                        next.extend(items);
+                                    }
+                                    Index::At(at) => {
+                                        let len = items.len() as i64;
+                                        let position = if *at < 0 { len + at } else { *at };
+                                        let Some(item) = usize::try_from(position)
+                                            .ok()
+                                            .and_then(|position| items.into_iter().nth(position))
+                                        else {
+                                            return Err(format!(
+                                                "{}: {name} has {len} entries, no [{at}]",
+                                                self.text
+                                            ));
+                                        };
+                                        next.push(item);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            current = next;
+        }
+        if many {
+            Ok(Resolved::Many(current))
+        } else {
+            match current.into_iter().next() {
+                Some(value) => Ok(Resolved::One(value)),
+                None => Err(format!("{}: nothing at this path", self.text)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{INSTANTANEOUS_IMPORT_REGISTERS, LOG_ENTRIES};
+
+    #[test]
+    fn nested_fields_and_counts_type_check() {
+        let path = FieldPath::parse("total_import.value").expect("valid path");
+        assert_eq!(
+            path.check(&INSTANTANEOUS_IMPORT_REGISTERS),
+            Ok(PathType {
+                leaf: FieldType::Int,
+                many: false
+            })
+        );
+        let path = FieldPath::parse("entries.count").expect("valid path");
+        assert_eq!(path.check(&LOG_ENTRIES).map(|t| t.leaf), Ok(FieldType::Int));
+        let path = FieldPath::parse("entries[*].event_code").expect("valid path");
+        assert_eq!(
+            path.check(&LOG_ENTRIES),
+            Ok(PathType {
+                leaf: FieldType::Int,
+                many: true
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_indexing_are_refused_with_the_field_list() {
+        let path = FieldPath::parse("total_import.valeu").expect("syntax is fine");
+        let error = path
+            .check(&INSTANTANEOUS_IMPORT_REGISTERS)
+            .expect_err("no such field");
+        assert!(error.contains("fields: value, scaler, unit"), "{error}");
+        let path = FieldPath::parse("device_time_ms[0]").expect("syntax is fine");
+        assert!(path.check(&INSTANTANEOUS_IMPORT_REGISTERS).is_err());
+        let path = FieldPath::parse("device_time_ms.count").expect("syntax is fine");
+        assert!(path.check(&INSTANTANEOUS_IMPORT_REGISTERS).is_err());
+    }
+
+    #[test]
+    fn malformed_paths_are_refused() {
+        for text in ["", "a..b", "a[", "a[x]", "A", "a.b[1", "[0]"] {
+            assert!(FieldPath::parse(text).is_err(), "{text:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn negative_indexes_count_from_the_end() {
+        let mut entry = std::collections::BTreeMap::new();
+        entry.insert(
+            "entries".to_owned(),
+            Value::List(vec![Value::Int(1), Value::Int(2), Value::Int(3)]),
+        );
+        let root = Value::Message(entry);
+        let last = FieldPath::parse("entries[-1]").expect("valid");
+        assert_eq!(last.resolve(&root), Ok(Resolved::One(Value::Int(3))));
+        let beyond = FieldPath::parse("entries[3]").expect("valid");
+        assert!(beyond.resolve(&root).is_err());
+        let count = FieldPath::parse("entries.count").expect("valid");
+        assert_eq!(count.resolve(&root), Ok(Resolved::One(Value::Int(3))));
+    }
+}

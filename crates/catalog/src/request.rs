@@ -1,0 +1,198 @@
+//! Building a step's `ServiceRequest` for one device at one reference time.
+
+use aes_kw::KekAes128;
+use meterlab_plugin::pb::{self, Srv, service_request::Body};
+
+use crate::context::StepContext;
+use crate::error::StepError;
+use crate::image;
+use crate::model::{ImageSpec, KeySpec, Param, ParamValue, Step};
+use crate::schema::{KEY_KIND, LOG_KIND};
+use crate::value::Value;
+
+impl Step {
+    /// The service request this step sends, with `now`, captures and device-record references
+    /// resolved from `context`.
+    pub fn request(&self, context: &StepContext) -> Result<pb::ServiceRequest, StepError> {
+        let fail = |message: String| StepError {
+            request_id: self.request_id.clone(),
+            message,
+        };
+        let params = Params {
+            params: &self.params,
+            context,
+        };
+        let body = match self.srv {
+            Srv::Unspecified => return Err(fail("step has no SRV".to_owned())),
+            Srv::Srv411ReadInstantaneousImportRegisters => {
+                Body::ReadInstantaneousImportRegisters(pb::ReadInstantaneousImportRegisters {})
+            }
+            Srv::Srv461RetrieveImportDailyReadLog => {
+                Body::RetrieveImportDailyReadLog(pb::RetrieveImportDailyReadLog {
+                    from_ms: params.int("from_ms").map_err(fail)?,
+                    to_ms: params.int("to_ms").map_err(fail)?,
+                })
+            }
+            Srv::Srv481ReadActiveImportProfileData => {
+                Body::ReadActiveImportProfileData(pb::ReadActiveImportProfileData {
+                    from_ms: params.int("from_ms").map_err(fail)?,
+                    to_ms: params.int("to_ms").map_err(fail)?,
+                })
+            }
+            Srv::Srv627ReadDeviceConfigurationMpxn => {
+                Body::ReadDeviceConfigurationMpxn(pb::ReadDeviceConfigurationMpxn {})
+            }
+            Srv::Srv611SynchroniseClock => Body::SynchroniseClock(pb::SynchroniseClock {
+                utc_ms: params.int("utc_ms").map_err(fail)?,
+                tolerance_ms: params.uint32("tolerance_ms").map_err(fail)?,
+            }),
+            Srv::Srv613ReadEventOrSecurityLog => {
+                let log = params.enum_name("log").map_err(fail)?;
+                Body::ReadEventOrSecurityLog(pb::ReadEventOrSecurityLog {
+                    log: LOG_KIND.number_of(&log).unwrap_or_default(),
+                    from_ms: params.int("from_ms").map_err(fail)?,
+                    to_ms: params.int("to_ms").map_err(fail)?,
+                })
+            }
+            Srv::Srv6151UpdateSecurityCredentials => {
+                let keys = params.keys().map_err(fail)?;
+                Body::UpdateSecurityCredentials(pb::UpdateSecurityCredentials {
+                    keys: wrap_keys(keys, context).map_err(fail)?,
+                })
+            }
+            Srv::Srv71EnableSupply => Body::EnableSupply(pb::EnableSupply {}),
+            Srv::Srv72DisableSupply => Body::DisableSupply(pb::DisableSupply {}),
+            Srv::Srv73ArmSupply => Body::ArmSupply(pb::ArmSupply {}),
+            Srv::Srv74ReadSupplyStatus => Body::ReadSupplyStatus(pb::ReadSupplyStatus {}),
+            Srv::Srv811CommissionDevice => Body::CommissionDevice(pb::CommissionDevice {
+                utc_ms: params.int("utc_ms").map_err(fail)?,
+            }),
+            Srv::Srv111UpdateFirmware => {
+                let spec = params.image().map_err(fail)?;
+                let (image, sha256) = build_image(spec, context).map_err(fail)?;
+                Body::UpdateFirmware(pb::UpdateFirmware {
+                    image_identifier: params.string("image_identifier").map_err(fail)?,
+                    image,
+                    image_sha256: sha256,
+                })
+            }
+            Srv::Srv112ReadFirmwareVersion => Body::ReadFirmwareVersion(pb::ReadFirmwareVersion {}),
+            Srv::Srv113ActivateFirmware => Body::ActivateFirmware(pb::ActivateFirmware {
+                image_identifier: params.string("image_identifier").map_err(fail)?,
+                activate_at_ms: params.int("activate_at_ms").map_err(fail)?,
+            }),
+        };
+        Ok(pb::ServiceRequest {
+            request_id: self.request_id.clone(),
+            body: Some(body),
+        })
+    }
+}
+
+struct Params<'a> {
+    params: &'a [Param],
+    context: &'a StepContext,
+}
+
+impl Params<'_> {
+    fn get(&self, name: &str) -> Result<&ParamValue, String> {
+        self.params
+            .iter()
+            .find(|param| param.name == name)
+            .map(|param| &param.value)
+            .ok_or_else(|| format!("parameter `{name}` is missing"))
+    }
+
+    fn value(&self, name: &str) -> Result<Value, String> {
+        match self.get(name)? {
+            ParamValue::Value(operand) => self
+                .context
+                .resolve(operand)
+                .map_err(|why| format!("parameter `{name}`: {why}")),
+            _ => Err(format!("parameter `{name}` is not a single value")),
+        }
+    }
+
+    fn int(&self, name: &str) -> Result<i64, String> {
+        match self.value(name)? {
+            Value::Int(value) => i64::try_from(value)
+                .map_err(|_| format!("parameter `{name}` = {value} does not fit 64 bits")),
+            other => Err(format!("parameter `{name}` = {other} is not an integer")),
+        }
+    }
+
+    fn uint32(&self, name: &str) -> Result<u32, String> {
+        let value = self.int(name)?;
+        u32::try_from(value).map_err(|_| format!("parameter `{name}` = {value} is not 0..=2^32-1"))
+    }
+
+    fn string(&self, name: &str) -> Result<String, String> {
+        match self.value(name)? {
+            Value::Str(text) => Ok(text),
+            other => Err(format!("parameter `{name}` = {other} is not a string")),
+        }
+    }
+
+    fn enum_name(&self, name: &str) -> Result<String, String> {
+        match self.value(name)? {
+            Value::Enum(text) => Ok(text),
+            other => Err(format!("parameter `{name}` = {other} is not an enum name")),
+        }
+    }
+
+    fn keys(&self) -> Result<&[KeySpec], String> {
+        match self.get("keys")? {
+            ParamValue::Keys(keys) => Ok(keys),
+            _ => Err("parameter `keys` is not a key list".to_owned()),
+        }
+    }
+
+    fn image(&self) -> Result<&ImageSpec, String> {
+        match self.get("image")? {
+            ParamValue::Image(spec) => Ok(spec),
+            _ => Err("parameter `image` is not an image".to_owned()),
+        }
+    }
+}
+
+/// Wraps each new key (RFC 3394) under the device's current master key, as the request carries it.
+fn wrap_keys(keys: &[KeySpec], context: &StepContext) -> Result<Vec<pb::KeyUpdate>, String> {
+    let Some(master) = context.master_key() else {
+        return Err(format!(
+            "device {} has no client with a master key in the devices file, so new keys cannot be wrapped",
+            context.device().name
+        ));
+    };
+    let kek = KekAes128::from(master);
+    let mut updates = Vec::with_capacity(keys.len());
+    for spec in keys {
+        let key = match context.resolve(&spec.key)? {
+            Value::Bytes(bytes) if bytes.len() == 16 => bytes,
+            other => return Err(format!("key {} is not 16 bytes: {other}", spec.kind)),
+        };
+        let mut wrapped = vec![0u8; key.len() + 8];
+        kek.wrap(&key, &mut wrapped)
+            .map_err(|error| format!("key {} could not be wrapped: {error}", spec.kind))?;
+        updates.push(pb::KeyUpdate {
+            kind: KEY_KIND.number_of(&spec.kind).unwrap_or_default(),
+            wrapped_key: wrapped,
+        });
+    }
+    Ok(updates)
+}
+
+fn build_image(spec: &ImageSpec, context: &StepContext) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let text = |operand, what: &str| match context.resolve(operand) {
+        Ok(Value::Str(text)) => Ok(text),
+        Ok(other) => Err(format!("image {what} {other} is not a string")),
+        Err(why) => Err(format!("image {what}: {why}")),
+    };
+    let model = text(&spec.model, "model")?;
+    let version = text(&spec.version, "version")?;
+    let mut image = image::build(&model, &version, spec.payload_bytes)?;
+    if spec.corrupt {
+        image::corrupt(&mut image);
+    }
+    let sha256 = image::sha256(&image);
+    Ok((image, sha256))
+}
