@@ -15,12 +15,14 @@
 //!   `Blocked` (infrastructure: link down, adapter fault or panic, lease lost, a timeout — never
 //!   a device defect) or `NotRun`, with step records, the traffic capture and its evidence hash.
 //!
-//! Cases are anything implementing [`TestCase`]; the catalogue's cases do.
+//! Cases are anything implementing [`TestCase`]; the catalogue's cases (`meterlab_catalog::Case`)
+//! do, which is how `meterlab run` and `meterlab demo` execute the shipped suites.
 //!
 //! Must never depend on the server or the store: results leave through the event stream.
 #![forbid(unsafe_code)]
 
 mod case;
+mod catalog;
 mod dispatcher;
 mod error;
 mod event;

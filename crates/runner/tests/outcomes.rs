@@ -479,3 +479,69 @@ async fn cancelling_blocks_the_case_in_flight_and_leaves_the_rest_not_run() {
     );
     assert_eq!(summary.error.as_deref(), Some("the run was cancelled"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn catalogue_cases_run_through_the_runner_and_are_judged_by_their_expectations() {
+    let text = r#"
+format = 1
+
+[[case]]
+id = "SIT-T-001"
+title = "Supply is enabled"
+phase = "SIT"
+modes = ["active"]
+devices = ["esme"]
+dnb = "T-1"
+severity = 3
+
+[[case.step]]
+srv = "7.4"
+[case.step.expect]
+check = [{ field = "state", op = "==", value = "enabled" }]
+
+[[case]]
+id = "SIT-T-002"
+title = "Disable then read: the supply is still enabled (wrong on purpose)"
+phase = "SIT"
+modes = ["active"]
+devices = ["esme"]
+dnb = "T-2"
+severity = 3
+
+[[case.step]]
+srv = "7.2"
+
+[[case.step]]
+srv = "7.4"
+[case.step.expect]
+check = [{ field = "state", op = "==", value = "enabled" }]
+"#;
+    let catalog = meterlab_catalog::Catalog::parse_str("inline.toml", text).expect("cases load");
+    let cases: Vec<Arc<dyn meterlab_runner::TestCase>> = catalog
+        .cases()
+        .iter()
+        .map(|case| Arc::new(case.clone()) as Arc<dyn meterlab_runner::TestCase>)
+        .collect();
+    let mut runner = Runner::new(
+        plugin("fixture-echo"),
+        Arc::new(ToyConnector::default()),
+        settings(),
+    );
+    let events = runner.subscribe();
+    let summary = runner.run(plan(vec![(target("m1", 2000), cases)])).await;
+    assert_eq!((summary.passed, summary.failed), (1, 1));
+    let results = results(&drain(events));
+    let passed = results.iter().find(|r| r.case_id == "SIT-T-001").unwrap();
+    assert_eq!(passed.status, CaseStatus::Passed);
+    assert_eq!(passed.srv, "7.4");
+    assert_eq!(
+        passed.case_sha256,
+        catalog.get("SIT-T-001").unwrap().content_hash.0
+    );
+    let failed = results.iter().find(|r| r.case_id == "SIT-T-002").unwrap();
+    assert_eq!(failed.status, CaseStatus::Failed);
+    assert_eq!(failed.steps.len(), 2);
+    let (step, check) = failed.first_failed_check().unwrap();
+    assert_eq!(step.srv, "7.4");
+    assert!(check.actual.contains("disabled"), "{check:?}");
+}
