@@ -37,6 +37,8 @@ enum Command {
     EmulateCtl(cmd::emulate_ctl::Args),
     /// Inspect and check adapter plugins.
     Plugin(cmd::plugin::Args),
+    /// Run a suite's cases on devices through an adapter plugin (MT and SIT).
+    Run(Box<cmd::run::Args>),
     /// Serve the gRPC gateway (ResultService, GovernanceService, health, reflection).
     Serve(cmd::serve::Args),
     /// Check a result store (hash chain of the append-only log).
@@ -55,6 +57,8 @@ fn main() -> ExitCode {
         .init();
 
     let result = match cli.command {
+        // `run` has its own exit codes (failed, bad input, blocked, not stored).
+        Command::Run(args) => return cmd::run::main(*args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::EmulateCtl(args) => cmd::emulate_ctl::run(args),
