@@ -207,6 +207,8 @@ async fn bad_input_exits_2_naming_the_file_and_stores_nothing() {
     for (args, named) in cases {
         let mut all = args.clone();
         all.extend_from_slice(&["--phase", "SIT", "--mode", "active"]);
+        let journal = dir.path().join("runs");
+        all.extend_from_slice(&["--journal-dir", path(&journal)]);
         if !all.contains(&"--entry") {
             all.extend_from_slice(&store_args);
         } else {
