@@ -17,7 +17,8 @@ pub struct Catalog {
 
 impl Catalog {
     /// Loads case files. Each path is a `.toml` case file or a directory searched recursively
-    /// for `.toml` files (read in sorted path order). Any problem in any file fails the whole
+    /// for `.toml` files (read in sorted path order; subdirectories named in
+    /// [`NOT_CASE_DIRECTORIES`] are skipped). Any problem in any file fails the whole
     /// load, with every problem listed.
     pub fn load<P: AsRef<Path>>(paths: &[P]) -> Result<Self, CatalogErrors> {
         let mut problems = Vec::new();
@@ -149,6 +150,10 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Probl
     }
 }
 
+/// Directories under `suites/` that hold other data (DMC descriptions, emulator scenarios,
+/// governance profiles): skipped when a directory is searched, so `suites/` can be checked whole.
+pub const NOT_CASE_DIRECTORIES: [&str; 3] = ["dmcs", "scenarios", "profiles"];
+
 fn walk(directory: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
     let entries = match std::fs::read_dir(directory) {
         Ok(entries) => entries,
@@ -163,7 +168,13 @@ fn walk(directory: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Problem>)
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
-            walk(&path, files, problems);
+            let skipped = path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| NOT_CASE_DIRECTORIES.contains(&name));
+            if !skipped {
+                walk(&path, files, problems);
+            }
         } else if path
             .extension()
             .is_some_and(|extension| extension == "toml")

@@ -16,6 +16,7 @@
 mod canonical;
 mod catalog;
 mod context;
+pub mod duis;
 mod error;
 mod image;
 mod judge;
@@ -27,7 +28,7 @@ pub mod schema;
 mod value;
 
 pub use canonical::CANONICAL_FORM;
-pub use catalog::Catalog;
+pub use catalog::{Catalog, NOT_CASE_DIRECTORIES};
 pub use context::StepContext;
 pub use error::{CatalogErrors, DuisError, Problem, StepError};
 pub use judge::{Blocked, BlockedKind, CheckRecord, Judgement, StepVerdict};

@@ -56,8 +56,13 @@ impl Step {
             }
             Srv::Srv6151UpdateSecurityCredentials => {
                 let keys = params.keys().map_err(fail)?;
+                let wrapping_key = if params.has("wrapping_key") {
+                    Some(params.key16("wrapping_key").map_err(fail)?)
+                } else {
+                    None
+                };
                 Body::UpdateSecurityCredentials(pb::UpdateSecurityCredentials {
-                    keys: wrap_keys(keys, context).map_err(fail)?,
+                    keys: wrap_keys(keys, wrapping_key, context).map_err(fail)?,
                 })
             }
             Srv::Srv71EnableSupply => Body::EnableSupply(pb::EnableSupply {}),
@@ -113,6 +118,18 @@ impl Params<'_> {
         }
     }
 
+    fn has(&self, name: &str) -> bool {
+        self.params.iter().any(|param| param.name == name)
+    }
+
+    fn key16(&self, name: &str) -> Result<[u8; 16], String> {
+        match self.value(name)? {
+            Value::Bytes(bytes) => <[u8; 16]>::try_from(bytes.as_slice())
+                .map_err(|_| format!("parameter `{name}` is not 16 bytes")),
+            other => Err(format!("parameter `{name}` = {other} is not a key")),
+        }
+    }
+
     fn int(&self, name: &str) -> Result<i64, String> {
         match self.value(name)? {
             Value::Int(value) => i64::try_from(value)
@@ -155,9 +172,14 @@ impl Params<'_> {
     }
 }
 
-/// Wraps each new key (RFC 3394) under the device's current master key, as the request carries it.
-fn wrap_keys(keys: &[KeySpec], context: &StepContext) -> Result<Vec<pb::KeyUpdate>, String> {
-    let Some(master) = context.master_key() else {
+/// Wraps each new key (RFC 3394) under the device's current master key (or, for a negative
+/// test, under `wrapping_key`), as the request carries it.
+fn wrap_keys(
+    keys: &[KeySpec],
+    wrapping_key: Option<[u8; 16]>,
+    context: &StepContext,
+) -> Result<Vec<pb::KeyUpdate>, String> {
+    let Some(master) = wrapping_key.or_else(|| context.master_key()) else {
         return Err(format!(
             "device {} has no client with a master key in the devices file, so new keys cannot be wrapped",
             context.device().name

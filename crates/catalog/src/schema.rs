@@ -286,6 +286,8 @@ pub enum ParamDefault {
     Int(i64),
     /// This enum name.
     Enum(&'static str),
+    /// Optional: absent unless the step gives it.
+    Unset,
 }
 
 const fn param(name: &'static str, kind: FieldType, default: Option<ParamDefault>) -> ParamSchema {
@@ -318,11 +320,15 @@ static EVENT_LOG_PARAMS: [ParamSchema; 3] = [
     param("to_ms", FieldType::Int, Some(ParamDefault::Now(0))),
 ];
 
-static KEY_PARAMS: [ParamSchema; 1] = [ParamSchema {
-    name: "keys",
-    kind: ParamKind::KeyUpdates,
-    default: None,
-}];
+static KEY_PARAMS: [ParamSchema; 2] = [
+    ParamSchema {
+        name: "keys",
+        kind: ParamKind::KeyUpdates,
+        default: None,
+    },
+    // A negative test wraps under a key the device does not hold; normally the device's master key.
+    param("wrapping_key", FieldType::Bytes, Some(ParamDefault::Unset)),
+];
 
 static COMMISSION_PARAMS: [ParamSchema; 1] =
     [param("utc_ms", FieldType::Int, Some(ParamDefault::Now(0)))];
@@ -349,8 +355,6 @@ pub struct SrvSchema {
     pub params: &'static [ParamSchema],
     /// The result message of a successful response.
     pub result: &'static MessageSchema,
-    /// The DUIS body element name (`sr:<Element>`), for the import.
-    pub duis_element: &'static str,
 }
 
 /// Every SRV of the vocabulary, in DUIS number order.
@@ -359,91 +363,76 @@ pub static SRVS: [SrvSchema; 15] = [
         srv: Srv::Srv411ReadInstantaneousImportRegisters,
         params: &[],
         result: &INSTANTANEOUS_IMPORT_REGISTERS,
-        duis_element: "ReadInstantaneousImportRegisters",
     },
     SrvSchema {
         srv: Srv::Srv461RetrieveImportDailyReadLog,
         params: &RANGE_PARAMS,
         result: &DAILY_READ_LOG,
-        duis_element: "RetrieveDailyReadLog",
     },
     SrvSchema {
         srv: Srv::Srv481ReadActiveImportProfileData,
         params: &RANGE_PARAMS,
         result: &PROFILE_DATA,
-        duis_element: "ReadProfileData",
     },
     SrvSchema {
         srv: Srv::Srv627ReadDeviceConfigurationMpxn,
         params: &[],
         result: &DEVICE_CONFIGURATION_MPXN,
-        duis_element: "ReadDeviceConfiguration",
     },
     SrvSchema {
         srv: Srv::Srv611SynchroniseClock,
         params: &SYNCHRONISE_CLOCK_PARAMS,
         result: &CLOCK_SYNCHRONISED,
-        duis_element: "SynchroniseClock",
     },
     SrvSchema {
         srv: Srv::Srv613ReadEventOrSecurityLog,
         params: &EVENT_LOG_PARAMS,
         result: &LOG_ENTRIES,
-        duis_element: "ReadLog",
     },
     SrvSchema {
         srv: Srv::Srv6151UpdateSecurityCredentials,
         params: &KEY_PARAMS,
         result: &SECURITY_CREDENTIALS_UPDATED,
-        duis_element: "UpdateSecurityCredentials",
     },
     SrvSchema {
         srv: Srv::Srv71EnableSupply,
         params: &[],
         result: &SUPPLY_STATUS,
-        duis_element: "EnableSupply",
     },
     SrvSchema {
         srv: Srv::Srv72DisableSupply,
         params: &[],
         result: &SUPPLY_STATUS,
-        duis_element: "DisableSupply",
     },
     SrvSchema {
         srv: Srv::Srv73ArmSupply,
         params: &[],
         result: &SUPPLY_STATUS,
-        duis_element: "ArmSupply",
     },
     SrvSchema {
         srv: Srv::Srv74ReadSupplyStatus,
         params: &[],
         result: &SUPPLY_STATUS,
-        duis_element: "ReadSupplyStatus",
     },
     SrvSchema {
         srv: Srv::Srv811CommissionDevice,
         params: &COMMISSION_PARAMS,
         result: &DEVICE_COMMISSIONED,
-        duis_element: "CommissionDevice",
     },
     SrvSchema {
         srv: Srv::Srv111UpdateFirmware,
         params: &UPDATE_FIRMWARE_PARAMS,
         result: &FIRMWARE_IMAGE_TRANSFERRED,
-        duis_element: "UpdateFirmware",
     },
     SrvSchema {
         srv: Srv::Srv112ReadFirmwareVersion,
         params: &[],
         result: &FIRMWARE_VERSION,
-        duis_element: "ReadFirmwareVersion",
     },
     SrvSchema {
         srv: Srv::Srv113ActivateFirmware,
         params: &ACTIVATE_FIRMWARE_PARAMS,
         result: &FIRMWARE_ACTIVATED,
-        duis_element: "ActivateFirmware",
     },
 ];
 

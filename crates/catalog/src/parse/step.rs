@@ -135,6 +135,7 @@ fn parse_params(
         let value = match node {
             Some(node) => parse_param(source, node, param, captures, what),
             None => match param.default {
+                Some(ParamDefault::Unset) => continue,
                 Some(default) => Some(ParamValue::Value(default_operand(default))),
                 None => {
                     let at = given_span.clone().unwrap_or(0..0);
@@ -164,6 +165,8 @@ fn default_operand(default: ParamDefault) -> Operand {
         ParamDefault::Now(offset_ms) => Operand::Now { offset_ms },
         ParamDefault::Int(value) => Operand::Literal(Value::Int(value.into())),
         ParamDefault::Enum(name) => Operand::Literal(Value::Enum(name.to_owned())),
+        // Never reached: an unset optional parameter is left out before this is called.
+        ParamDefault::Unset => Operand::Literal(Value::Bytes(Vec::new())),
     }
 }
 
