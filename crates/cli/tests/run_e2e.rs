@@ -298,3 +298,169 @@ async fn a_panicking_adapter_blocks_every_case_and_the_run_keeps_going() {
     }
     assert_eq!(cases, total);
 }
+
+/// Cases every emulated active meter passes: a register read, the supply state, the firmware.
+const ROBUST_CASES: [&str; 6] = [
+    "--case",
+    "SIT-RD-001",
+    "--case",
+    "SIT-SUP-001",
+    "--case",
+    "SIT-FW-001",
+];
+
+fn junit_cases(path: &Path) -> Vec<(String, String, TestCaseStatus)> {
+    let report = Report::deserialize_from_str(&std::fs::read_to_string(path).unwrap())
+        .expect("the JUnit report parses");
+    let mut cases = Vec::new();
+    for suite in &report.test_suites {
+        let property = |name: &str| {
+            suite
+                .properties
+                .iter()
+                .find(|p| p.name.as_str() == name)
+                .map(|p| p.value.as_str().to_owned())
+                .unwrap_or_default()
+        };
+        assert_eq!(property("dmc"), "acme-ch1-e470-g4");
+        for case in &suite.test_cases {
+            cases.push((
+                property("device"),
+                case.name.as_str().to_owned(),
+                case.status.clone(),
+            ));
+        }
+    }
+    cases
+}
+
+async fn run_robust_cases(emulator: &Emulator, dir: &Path, extra: &[&str]) -> (Output, PathBuf) {
+    let junit = dir.join("junit.xml");
+    let sit = workspace().join("suites/sit");
+    let mut args = vec![
+        "--devices",
+        path(&emulator.devices),
+        "--suite",
+        path(&sit),
+        "--phase",
+        "SIT",
+        "--mode",
+        "active",
+        "--junit",
+        path(&junit),
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(&ROBUST_CASES);
+    args.extend_from_slice(extra);
+    (meterlab_run(&args).await, junit)
+}
+
+#[tokio::test]
+async fn a_suite_passes_over_the_tcp_wrapper_through_the_dlms_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(dir.path(), &[]).await;
+    let (output, junit) = run_robust_cases(&emulator, dir.path(), &[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // RD-001 on the ESME; SUP-001 on ESME and GSME; FW-001 on all three devices.
+    assert_eq!(
+        document["summary"]["passed"].as_u64(),
+        Some(6),
+        "{document}"
+    );
+    let health = document["health"].as_array().unwrap();
+    assert_eq!(health.len(), 3);
+    assert!(health.iter().all(|h| h["healthy"] == true), "{health:?}");
+    let cases = junit_cases(&junit);
+    assert_eq!(cases.len(), 6);
+    for (device, case, status) in &cases {
+        assert!(
+            matches!(status, TestCaseStatus::Success { flaky_runs } if flaky_runs.is_empty()),
+            "{device} {case}: {status:?}"
+        );
+    }
+    let traffic: u64 = document["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["traffic_records"].as_u64().unwrap())
+        .sum();
+    assert!(traffic > 0, "every attempt carries its capture");
+
+    // The health check alone.
+    let check = meterlab_run(&["--devices", path(&emulator.devices), "--check"]).await;
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.contains("device reachable, firmware 2.0.1, clock skew"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_suite_passes_over_hdlc_on_a_pty_serial_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(dir.path(), &["--serial"]).await;
+    let (output, junit) = run_robust_cases(&emulator, dir.path(), &["--transport", "serial"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let cases = junit_cases(&junit);
+    assert_eq!(cases.len(), 6);
+    assert!(
+        cases
+            .iter()
+            .all(|(_, _, status)| matches!(status, TestCaseStatus::Success { .. })),
+        "{cases:?}"
+    );
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let attempt = &document["attempts"][0];
+    assert!(attempt["traffic_records"].as_u64().unwrap() > 0);
+}
+
+/// HDLC's frame check sequence catches the corrupted frames and its retransmission recovers the
+/// dropped ones. (The TCP wrapper has no checksum: on an unciphered association a flipped bit
+/// in a payload reaches the adapter as data, so this is an HDLC test.)
+#[tokio::test]
+async fn a_lossy_hdlc_line_ends_cases_passed_or_blocked_never_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(
+        dir.path(),
+        &["--serial", "--drop", "0.1", "--corrupt", "0.1"],
+    )
+    .await;
+    let (output, junit) = run_robust_cases(
+        &emulator,
+        dir.path(),
+        &[
+            "--transport",
+            "serial",
+            "--retries",
+            "3",
+            "--retry-delay-ms",
+            "0",
+            "--exchange-timeout-ms",
+            "400",
+        ],
+    )
+    .await;
+    let code = output.status.code();
+    assert!(matches!(code, Some(0 | 3)), "{code:?}: {}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        document["summary"]["failed"].as_u64(),
+        Some(0),
+        "{document}"
+    );
+    for attempt in document["attempts"].as_array().unwrap() {
+        assert_ne!(attempt["status"], "failed", "{attempt}");
+    }
+    for (device, case, status) in junit_cases(&junit) {
+        if let TestCaseStatus::NonSuccess { kind, .. } = status {
+            assert_eq!(
+                kind,
+                NonSuccessKind::Error,
+                "{device} {case} is not a failure"
+            );
+        }
+    }
+}

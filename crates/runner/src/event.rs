@@ -102,10 +102,25 @@ impl DeviceHealth {
 }
 
 fn format_skew(skew_ms: i64) -> String {
-    let seconds = (skew_ms as f64) / 1000.0;
-    if skew_ms.unsigned_abs() >= 10_000 || skew_ms % 1000 == 0 {
+    if skew_ms.unsigned_abs() < 1000 {
+        format!("{skew_ms:+} ms")
+    } else if skew_ms.unsigned_abs() >= 10_000 || skew_ms % 1000 == 0 {
         format!("{:+} s", skew_ms / 1000)
     } else {
-        format!("{seconds:+.1} s")
+        format!("{:+.1} s", skew_ms as f64 / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_skew;
+
+    #[test]
+    fn clock_skew_reads_in_the_unit_a_person_expects() {
+        assert_eq!(format_skew(3000), "+3 s");
+        assert_eq!(format_skew(-3200), "-3.2 s");
+        assert_eq!(format_skew(-30), "-30 ms");
+        assert_eq!(format_skew(0), "+0 ms");
+        assert_eq!(format_skew(125_400), "+125 s");
     }
 }

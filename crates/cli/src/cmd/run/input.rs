@@ -2,14 +2,14 @@
 //! suite, the DMC descriptions, the plugin and the options. Any problem here is bad input (exit
 //! 2) named with its file.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, anyhow, bail};
 use meterlab_catalog::{Catalog, Mode, Phase};
-use meterlab_devices::DevicesFile;
+use meterlab_devices::{DevicesFile, InstallationState};
 use meterlab_plugin_host::Plugin;
 use meterlab_proto::v1 as pb;
 use meterlab_runner::{
@@ -188,9 +188,17 @@ pub fn prepare(args: &Args) -> anyhow::Result<Prepared> {
         }
     }
     let wanted_cases: HashSet<&str> = args.cases_only.iter().map(String::as_str).collect();
+    let hub_modes = hub_modes(&devices);
     let mut units = Vec::new();
     for device in &devices.devices {
         if !args.devices_only.is_empty() && !args.devices_only.contains(&device.name) {
+            continue;
+        }
+        // A phase tests installations of its mode: without --device, only the hubs in that mode.
+        if args.devices_only.is_empty()
+            && let Some(mode) = mode
+            && hub_modes.get(device.hub.as_str()) != Some(&mode)
+        {
             continue;
         }
         let transport = transport.unwrap_or(if device.tcp.is_some() {
@@ -235,6 +243,31 @@ pub fn prepare(args: &Args) -> anyhow::Result<Prepared> {
         plugin,
         phase_key,
     })
+}
+
+/// The installation mode of each hub: active or dormant when all its devices are, else mixed.
+fn hub_modes(devices: &DevicesFile) -> HashMap<&str, Mode> {
+    let mut states: HashMap<&str, HashSet<InstallationState>> = HashMap::new();
+    for device in &devices.devices {
+        states
+            .entry(device.hub.as_str())
+            .or_default()
+            .insert(device.state);
+    }
+    states
+        .into_iter()
+        .map(|(hub, states)| {
+            let mode = match (
+                states.contains(&InstallationState::Active),
+                states.contains(&InstallationState::Dormant),
+            ) {
+                (true, true) => Mode::Mixed,
+                (false, true) => Mode::Dormant,
+                _ => Mode::Active,
+            };
+            (hub, mode)
+        })
+        .collect()
 }
 
 pub fn settings(args: &Args) -> RunSettings {

@@ -76,7 +76,8 @@ pub struct Args {
     /// Devices (links) worked in parallel.
     #[arg(long, default_value_t = 4)]
     jobs: usize,
-    /// Only these devices (repeatable); default: every device in the file.
+    /// Only these devices (repeatable); default: every device of the hubs installed in `--mode`
+    /// (a hub is dormant or active when all its devices are, mixed otherwise).
     #[arg(long = "device")]
     devices_only: Vec<String>,
     /// Only these cases (repeatable).
