@@ -40,7 +40,7 @@ pub fn default_profile() -> anyhow::Result<meterlab_governance::Profile> {
 }
 
 /// The adapter next to the running binary (`<exe dir>` or, for a test build, `<exe dir>/deps`).
-fn default_plugin() -> anyhow::Result<PathBuf> {
+pub fn default_plugin() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot tell where this binary is")?;
     let dir = exe.parent().context("this binary has no directory")?;
     let candidates = [dir.join(ADAPTER_FILE), dir.join("deps").join(ADAPTER_FILE)];

@@ -7,11 +7,11 @@
 //! stored); 3 no case failed but some were blocked or not run (infrastructure); 4 the results
 //! could not be stored.
 
-mod input;
+pub(crate) mod input;
 mod junit;
 mod progress;
-mod report;
-mod sink;
+pub(crate) mod report;
+pub(crate) mod sink;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
