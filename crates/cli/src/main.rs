@@ -29,6 +29,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Test catalogue: list cases with their hashes, check suites, import DUIS requests.
+    Catalog(cmd::catalog::Args),
     /// Everything on one machine: gateway, SQLite store, emulated meters, the MT suite, verdicts.
     Demo(cmd::demo::Args),
     /// Emulate SMETS1 comms hubs and meters (DLMS/COSEM over the TCP wrapper and HDLC on PTYs).
@@ -59,6 +61,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         // `run` has its own exit codes (failed, bad input, blocked, not stored).
         Command::Run(args) => return cmd::run::main(*args),
+        Command::Catalog(args) => match cmd::catalog::run(args) {
+            Ok(code) => return code,
+            Err(error) => Err(error),
+        },
         Command::Demo(args) => cmd::demo::run(args),
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::EmulateCtl(args) => cmd::emulate_ctl::run(args),

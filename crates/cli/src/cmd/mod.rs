@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod catalog;
 pub mod demo;
 pub mod emulate;
 pub mod emulate_ctl;
