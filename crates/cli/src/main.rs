@@ -39,6 +39,8 @@ enum Command {
     EmulateCtl(cmd::emulate_ctl::Args),
     /// Inspect and check adapter plugins.
     Plugin(cmd::plugin::Args),
+    /// Run a suite's cases on devices through an adapter plugin (MT and SIT).
+    Run(Box<cmd::run::Args>),
     /// Serve the gRPC gateway (ResultService, GovernanceService, health, reflection).
     Serve(cmd::serve::Args),
     /// Check a result store (hash chain of the append-only log).
@@ -57,6 +59,8 @@ fn main() -> ExitCode {
         .init();
 
     let result = match cli.command {
+        // `run` has its own exit codes (failed, bad input, blocked, not stored).
+        Command::Run(args) => return cmd::run::main(*args),
         Command::Catalog(args) => match cmd::catalog::run(args) {
             Ok(code) => return code,
             Err(error) => Err(error),

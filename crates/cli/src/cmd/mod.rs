@@ -6,5 +6,6 @@ pub mod emulate;
 pub mod emulate_ctl;
 pub mod fault_args;
 pub mod plugin;
+pub mod run;
 pub mod serve;
 pub mod store;

@@ -1,21 +1,19 @@
-//! The demo's gRPC side: planning over GovernanceService, streaming results over ResultService,
+//! The demo's gRPC side: planning over GovernanceService (results are streamed by `meterlab run`'s
+//! result sink over ResultService),
 //! and asking for verdicts and the completion report.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use meterlab_devices::{Device, DeviceRole};
 use meterlab_emulator::scenario::Scenario;
 use meterlab_proto::v1 as pb;
 use meterlab_proto::v1::governance_service_client::GovernanceServiceClient;
-use meterlab_proto::v1::result_service_client::ResultServiceClient;
 use pb::{CapabilityRelease, InstallationMode, TestType};
 use tonic::transport::Channel;
 
-use super::suite::{CASES, CaseOutcome, DemoCase};
+use meterlab_catalog::{Catalog, Mode};
 
-const SOURCE: &str = "meterlab-demo";
 const ACTOR: &str = "meterlab demo";
 const RELEASE: CapabilityRelease = CapabilityRelease::Moc;
 const MODES: [InstallationMode; 3] = [
@@ -23,23 +21,12 @@ const MODES: [InstallationMode; 3] = [
     InstallationMode::Dormant,
     InstallationMode::Mixed,
 ];
-const METER_ROLES: [DeviceRole; 2] = [DeviceRole::Esme, DeviceRole::Gsme];
 
 /// What the demo plans: one EPCL entry per DMC of the scenario, MT phases for the modes its
 /// hubs cover.
 #[derive(Debug)]
 pub struct DemoPlan {
     entries: Vec<(pb::EntryKey, pb::Dmc, Vec<InstallationMode>)>,
-}
-
-/// One executed case, ready to stream.
-#[derive(Debug)]
-pub struct PlannedResult {
-    pub entry: pb::EntryKey,
-    pub mode: InstallationMode,
-    pub case: DemoCase,
-    pub device: Device,
-    pub outcome: CaseOutcome,
 }
 
 /// What evaluation found.
@@ -115,7 +102,7 @@ impl DemoPlan {
     }
 }
 
-fn phase(entry: &pb::EntryKey, mode: InstallationMode) -> pb::PhaseKey {
+pub fn phase(entry: &pb::EntryKey, mode: InstallationMode) -> pb::PhaseKey {
     pb::PhaseKey {
         entry: Some(entry.clone()),
         test_type: TestType::Mt.into(),
@@ -135,7 +122,7 @@ fn meta(reason: &str) -> Option<pb::EventMeta> {
 #[derive(Debug)]
 pub struct GatewayClient {
     governance: GovernanceServiceClient<Channel>,
-    results: ResultServiceClient<Channel>,
+    channel: Channel,
 }
 
 impl GatewayClient {
@@ -146,13 +133,18 @@ impl GatewayClient {
             .with_context(|| format!("cannot connect to the gateway at {address}"))?;
         Ok(Self {
             governance: GovernanceServiceClient::new(channel.clone()),
-            results: ResultServiceClient::new(channel),
+            channel,
         })
+    }
+
+    /// The connection, for the result stream.
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
     }
 
     /// Plans entries and phases, registers and agrees the MT Depth & Breadth documents, and
     /// starts the MT phases (their entry criteria are checked by the gateway).
-    pub async fn plan(&mut self, plan: &DemoPlan) -> anyhow::Result<()> {
+    pub async fn plan(&mut self, plan: &DemoPlan, suite: &Catalog) -> anyhow::Result<()> {
         for (entry, dmc, _) in &plan.entries {
             let planned = self
                 .governance
@@ -190,15 +182,27 @@ impl GatewayClient {
                 test_type: TestType::Mt.into(),
                 regression: false,
             };
-            let cases = CASES
+            let cases = suite
+                .cases()
                 .iter()
-                .flat_map(|case| {
-                    METER_ROLES.map(|role| pb::DepthBreadthCase {
-                        case_id: case.case_id(role),
-                        case_content_sha256: case.content_hash(role).to_vec(),
-                        srv: case.srv.to_owned(),
-                        modes: MODES.map(i32::from).to_vec(),
-                    })
+                .map(|case| pb::DepthBreadthCase {
+                    case_id: case.id.clone(),
+                    case_content_sha256: case.content_hash.0.to_vec(),
+                    srv: case
+                        .steps
+                        .first()
+                        .map_or_else(String::new, |step| step.srv.number().to_owned()),
+                    modes: case
+                        .modes
+                        .iter()
+                        .map(|mode| {
+                            i32::from(match mode {
+                                Mode::Active => InstallationMode::Active,
+                                Mode::Dormant => InstallationMode::Dormant,
+                                Mode::Mixed => InstallationMode::Mixed,
+                            })
+                        })
+                        .collect(),
                 })
                 .collect();
             self.governance
@@ -242,51 +246,6 @@ impl GatewayClient {
             }
         }
         Ok(())
-    }
-
-    /// Streams every result and waits until each is acknowledged (durable) or rejected.
-    pub async fn stream_results(&mut self, results: &[PlannedResult]) -> anyhow::Result<usize> {
-        let run_id = format!("demo-{}", super::unix_millis());
-        let mut requests = vec![pb::ResultStreamRequest {
-            kind: Some(pb::result_stream_request::Kind::Open(pb::OpenStream {
-                source: SOURCE.to_owned(),
-            })),
-        }];
-        for (seq, result) in (1u64..).zip(results) {
-            requests.push(pb::ResultStreamRequest {
-                kind: Some(pb::result_stream_request::Kind::Result(pb::SubmitResult {
-                    key: Some(pb::ResultKey {
-                        source: SOURCE.to_owned(),
-                        run_id: run_id.clone(),
-                        seq,
-                    }),
-                    result: Some(to_proto(result)),
-                })),
-            });
-        }
-        let mut responses = self
-            .results
-            .stream_results(tokio_stream::iter(requests))
-            .await
-            .context("StreamResults")?
-            .into_inner();
-        let mut acked = 0;
-        while acked < results.len() {
-            let Some(response) = responses.message().await.context("StreamResults")? else {
-                bail!("the gateway closed the result stream after {acked} acknowledgements");
-            };
-            match response.kind {
-                Some(pb::result_stream_response::Kind::Ack(_)) => acked += 1,
-                Some(pb::result_stream_response::Kind::Rejection(rejection)) => bail!(
-                    "result {:?} rejected ({:?}): {}",
-                    rejection.key,
-                    rejection.reason(),
-                    rejection.message
-                ),
-                Some(pb::result_stream_response::Kind::Opened(_)) | None => {}
-            }
-        }
-        Ok(acked)
     }
 
     /// Evaluates every MT phase and every entry, and writes the combined completion report.
@@ -336,28 +295,5 @@ impl GatewayClient {
             entry_verdicts,
             report_path,
         })
-    }
-}
-
-fn to_proto(result: &PlannedResult) -> pb::TestCaseResult {
-    let status = if result.outcome.passed {
-        pb::CaseStatus::Passed
-    } else {
-        pb::CaseStatus::Failed
-    };
-    pb::TestCaseResult {
-        phase: Some(phase(&result.entry, result.mode)),
-        case_id: result.case.case_id(result.device.role),
-        case_content_sha256: result.case.content_hash(result.device.role).to_vec(),
-        device_id: result.device.name.clone(),
-        attempt: 1,
-        status: status.into(),
-        started_at: None,
-        finished_at: None,
-        elapsed: prost_types::Duration::try_from(result.outcome.elapsed).ok(),
-        evidence_sha256: result.outcome.evidence_sha256.to_vec(),
-        srv: result.case.srv.to_owned(),
-        detail: result.outcome.detail.clone(),
-        regression: None,
     }
 }

@@ -3,34 +3,68 @@
 //! It starts the gateway (ResultService and GovernanceService over an SQLite store) and an
 //! emulator with one comms hub per SMETS1 installation state, both on loopback. Then, as a lab
 //! would: it plans the EPCL entry and its phases over gRPC, registers and agrees the MT Depth &
-//! Breadth document, starts the MT phases, executes the MT suite against every emulated meter
-//! over DLMS/COSEM (TCP wrapper), streams each result to the ResultService (acknowledged only
-//! once durable), and asks the governance core for the exit verdicts and a completion report.
-//! Nothing is simulated beyond the meters themselves.
+//! Breadth document (the shipped MT suite's cases and content hashes), starts the MT phases,
+//! runs the MT suite on each hub's devices through the production path — the runner, the built
+//! DLMS adapter plugin, DLMS/COSEM over the TCP wrapper — streams every attempt to the
+//! ResultService through `meterlab run`'s result sink (acknowledged only once durable), and asks
+//! the governance core for the exit verdicts and a completion report. Nothing is simulated
+//! beyond the meters themselves; the demo only orchestrates.
 
-mod dlms_client;
 mod grpc;
 mod render;
-mod suite;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use anyhow::{Context, bail};
-use meterlab_devices::{Authentication, Device, DeviceRole};
+use meterlab_catalog::{Catalog, Mode, Phase};
 use meterlab_emulator::SimTime;
 use meterlab_emulator::hub::{Emulation, Endpoints};
 use meterlab_emulator::scenario::{HubState, Scenario};
 use meterlab_emulator::serve::Emulator;
 use meterlab_emulator::serve::tcp::serve_tcp;
 use meterlab_proto::v1::InstallationMode;
+use meterlab_runner::{
+    DeviceTarget, DeviceUnit, DmcLibrary, LinkConnector, PlannedCase, RunEventKind, RunPlan,
+    RunSettings, Runner, TestCase, Transport,
+};
 
-use self::grpc::{DemoPlan, GatewayClient, PlannedResult};
+use self::grpc::{DemoPlan, GatewayClient};
+use super::run::report::Collected;
+use super::run::sink::{Journal, ResultSink};
 
 const STORE_FILE: &str = "meterlab.sqlite";
 const DEFAULT_SCENARIO: &str = include_str!("../../../../../suites/scenarios/demo.toml");
 const DEFAULT_PROFILE: &str = include_str!("../../../../../suites/profiles/illustrative.toml");
+/// The shipped MT suite and DMC descriptions, built in so the demo runs from any directory.
+const MT_SUITE: [(&str, &str); 3] = [
+    (
+        "suites/mt/active.toml",
+        include_str!("../../../../../suites/mt/active.toml"),
+    ),
+    (
+        "suites/mt/dormant.toml",
+        include_str!("../../../../../suites/mt/dormant.toml"),
+    ),
+    (
+        "suites/mt/mixed.toml",
+        include_str!("../../../../../suites/mt/mixed.toml"),
+    ),
+];
+const DMCS: [(&str, &str); 2] = [
+    (
+        "acme-ch1-e470-g4",
+        include_str!("../../../../../suites/dmcs/acme-ch1-e470-g4.toml"),
+    ),
+    (
+        "bravo-h2-e2-g2",
+        include_str!("../../../../../suites/dmcs/bravo-h2-e2-g2.toml"),
+    ),
+];
 
 /// Run the gateway, an emulator and the MT suite together, and print the exit verdicts.
 #[derive(Debug, clap::Args)]
@@ -48,6 +82,9 @@ pub struct Args {
     /// Where the gateway listens (gRPC).
     #[arg(long, default_value = "127.0.0.1:0")]
     grpc_listen: SocketAddr,
+    /// Adapter plugin; default: `libmeterlab_dlms_adapter.so` next to this binary.
+    #[arg(long)]
+    plugin: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -136,33 +173,85 @@ async fn demo(
         devices.devices.len()
     );
 
+    let suite = Catalog::parse_sources(&MT_SUITE)
+        .map_err(|errors| anyhow::anyhow!("the built-in MT suite has problems:\n{errors}"))?;
+    let plugin_path = match &args.plugin {
+        Some(path) => path.clone(),
+        None => super::run::input::default_plugin()?,
+    };
+    let plugin = Arc::new(
+        meterlab_plugin_host::inspect_file(&plugin_path)
+            .with_context(|| format!("plugin {} refused", plugin_path.display()))?,
+    );
+    let dmcs = DmcLibrary::from_texts(
+        "suites/dmcs (built in)",
+        DMCS.map(|(id, text)| (id.to_owned(), text.to_owned())),
+    );
+
     let plan = DemoPlan::from_scenario(&scenario)?;
     let mut client = GatewayClient::connect(grpc_address).await?;
-    client.plan(&plan).await?;
+    client.plan(&plan, &suite).await?;
 
-    // Execute the suite, hub by hub (one hub per installation mode).
-    let mut results = Vec::new();
+    // Run the MT suite hub by hub (one hub per installation mode), each as its own run whose
+    // results belong to that mode's phase.
+    let run_stamp = unix_millis();
+    let mut collected = Collected::default();
+    let mut acknowledged = 0;
     for hub in &scenario.hubs {
         let mode = installation_mode(hub.state);
-        for device in devices.devices.iter().filter(|device| {
-            device.hub == hub.id && matches!(device.role, DeviceRole::Esme | DeviceRole::Gsme)
-        }) {
-            let (sap, password) = lls_access(device)?;
-            for case in &suite::CASES {
-                let outcome = suite::run_case(case, device, &device_address, sap, &password).await;
-                results.push(PlannedResult {
-                    entry: plan.entry_for(&hub.dmc)?,
-                    mode,
-                    case: *case,
-                    device: device.clone(),
-                    outcome,
-                });
+        let catalog_mode = match mode {
+            InstallationMode::Dormant => Mode::Dormant,
+            InstallationMode::Mixed => Mode::Mixed,
+            _ => Mode::Active,
+        };
+        let mut units = Vec::new();
+        for device in devices.devices.iter().filter(|device| device.hub == hub.id) {
+            let cases: Vec<PlannedCase> = suite
+                .select(Some(Phase::Mt), Some(catalog_mode), Some(device.role))
+                .into_iter()
+                .map(|case| PlannedCase {
+                    case: Arc::new(case.clone()) as Arc<dyn TestCase>,
+                    attempts_before: 0,
+                })
+                .collect();
+            if cases.is_empty() {
+                continue;
             }
+            let target =
+                DeviceTarget::for_dlms(device, &dmcs, Transport::Tcp, None, &BTreeMap::new())?;
+            units.push(DeviceUnit { target, cases });
         }
+        let run_id = format!("demo-{run_stamp}-{}", hub.id);
+        let phase = grpc::phase(&plan.entry_for(&hub.dmc)?, mode);
+        let journal = Journal::open(&dir.join("runs").join(format!("{run_id}.jsonl")))?;
+        let mut sink = ResultSink::open(client.channel(), &run_id, phase, journal).await?;
+        let mut runner = Runner::new(
+            Arc::clone(&plugin),
+            LinkConnector::default(),
+            RunSettings {
+                jobs: 4,
+                ..RunSettings::default()
+            },
+        );
+        let mut events = runner.subscribe();
+        let consume = async {
+            let mut pushed = Ok(());
+            while let Some(event) = events.recv().await {
+                collected.take(&event);
+                if let RunEventKind::CaseFinished(result) = &event.kind
+                    && pushed.is_ok()
+                {
+                    pushed = sink.push(result).await;
+                }
+            }
+            pushed
+        };
+        let (_, pushed) = tokio::join!(runner.run(RunPlan { run_id, units }), consume);
+        pushed?;
+        acknowledged += sink.finish().await?.acknowledged;
     }
-    let acks = client.stream_results(&results).await?;
-    render::results_table(&results);
-    println!("\n{acks} results acknowledged durable by the ResultService");
+    render::results(&collected);
+    println!("\n{acknowledged} results acknowledged durable by the ResultService");
 
     let summary = client.evaluate(&plan, &dir).await?;
     render::verdicts(&summary);
@@ -191,19 +280,4 @@ fn installation_mode(state: HubState) -> InstallationMode {
         HubState::Dormant => InstallationMode::Dormant,
         HubState::Mixed { .. } => InstallationMode::Mixed,
     }
-}
-
-fn lls_access(device: &Device) -> anyhow::Result<(u8, String)> {
-    for access in &device.clients {
-        if access.authentication == Authentication::Lls
-            && !access.ciphered
-            && let Some(password) = &access.password
-        {
-            return Ok((access.sap, password.clone()));
-        }
-    }
-    bail!(
-        "device {} offers no unciphered LLS client: the demo needs one",
-        device.name
-    )
 }

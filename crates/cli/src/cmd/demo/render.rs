@@ -2,27 +2,13 @@
 
 use meterlab_proto::v1 as pb;
 
-use super::grpc::{PlannedResult, Summary};
+use super::grpc::Summary;
+use crate::cmd::run::report::{self, Collected};
 
-pub fn results_table(results: &[PlannedResult]) {
-    println!(
-        "\n{:<10} {:<16} {:<22} {:<6} detail",
-        "phase", "case", "device", "status"
-    );
-    for result in results {
-        println!(
-            "{:<10} {:<16} {:<22} {:<6} {}",
-            format!("MT/{}", mode_name(result.mode)),
-            result.case.case_id(result.device.role),
-            result.device.name,
-            if result.outcome.passed {
-                "PASS"
-            } else {
-                "FAIL"
-            },
-            result.outcome.detail
-        );
-    }
+/// The verdict of every case on every device, as `meterlab run` prints them.
+pub fn results(collected: &Collected) {
+    println!();
+    report::print_text(collected);
 }
 
 pub fn verdicts(summary: &Summary) {

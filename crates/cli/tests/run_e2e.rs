@@ -1,0 +1,587 @@
+//! `meterlab run` end to end on the real binary against `meterlab emulate`: bad input, a
+//! panicking adapter, and (with the DLMS adapter) real suites over TCP and PTY serial, with the
+//! JUnit report checked by parsing it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, Command};
+
+const SCENARIO: &str = r#"
+seed = 11
+
+[[smso]]
+id = "smso-north"
+lls_password = "north-lls-0001"
+key_seed = "smso-north head-end secret"
+ciphered = false
+
+[[dmc]]
+id = "acme-ch1-e470-g4"
+smso = "smso-north"
+hub = { model = "ACME CH1", firmware = "1.4.0", dormant_firmware = "1.1.0" }
+esme = { model = "ACME E470", firmware = "2.0.1", dormant_firmware = "1.2.0" }
+gsme = { model = "ACME G4", firmware = "3.1.0", dormant_firmware = "3.0.0" }
+
+[[hub]]
+id = "e2e-active"
+dmc = "acme-ch1-e470-g4"
+state = "active"
+esme = { mpxn = "1200012345601", consumption = 450 }
+gsme = { mpxn = "7300123401" }
+"#;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .and_then(Path::parent)
+        .expect("workspace root")
+        .to_owned()
+}
+
+/// A fixture plugin built next to this test (the fixtures are dev-dependencies).
+fn fixture(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .join(format!("lib{}.so", name.replace('-', "_")));
+    assert!(path.is_file(), "{} not built", path.display());
+    path
+}
+
+struct Emulator {
+    _child: Child,
+    devices: PathBuf,
+}
+
+/// Starts `meterlab emulate` with the scenario above (plus `extra` flags); the devices file is
+/// written into `dir`.
+async fn start_emulator(dir: &Path, extra: &[&str]) -> Emulator {
+    let scenario = dir.join("scenario.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let devices = dir.join("devices.toml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+        .arg("emulate")
+        .arg("--scenario")
+        .arg(&scenario)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--output",
+            "json",
+            "--devices-out",
+        ])
+        .arg(&devices)
+        .args(extra)
+        .env_remove("METERLAB_LOG")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut text = String::new();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let line = lines.next_line().await.unwrap().expect("start-up document");
+            text.push_str(&line);
+            text.push('\n');
+            if serde_json::from_str::<serde_json::Value>(&text).is_ok() {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the emulator starts");
+    assert!(devices.is_file());
+    Emulator {
+        _child: child,
+        devices,
+    }
+}
+
+async fn meterlab_run(args: &[&str]) -> Output {
+    let dmcs = workspace().join("suites/dmcs");
+    Command::new(env!("CARGO_BIN_EXE_meterlab"))
+        .arg("run")
+        .arg("--dmcs")
+        .arg(&dmcs)
+        .args(["--quiet"])
+        .args(args)
+        .env_remove("METERLAB_LOG")
+        .output()
+        .await
+        .unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn path(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[tokio::test]
+async fn bad_input_exits_2_naming_the_file_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sit = workspace().join("suites/sit");
+    let db = dir.path().join("store.sqlite");
+    let good_devices = dir.path().join("devices.toml");
+    std::fs::write(
+        &good_devices,
+        "format = 1\n\n[[device]]\nname = \"m1\"\nhub = \"h\"\nrole = \"esme\"\ndmc = \"acme-ch1-e470-g4\"\n\
+         smso = \"smso-north\"\nstate = \"active\"\nmodel = \"E\"\nfirmware = \"1\"\n\n\
+         [device.tcp]\naddress = \"127.0.0.1:9\"\nwport = 2\n\n[[device.client]]\nsap = 16\n\
+         authentication = \"none\"\nciphered = false\n",
+    )
+    .unwrap();
+    let malformed = dir.path().join("malformed.toml");
+    std::fs::write(&malformed, "format = 1\n[[device]]\nname = 7\n").unwrap();
+    let missing = dir.path().join("missing.toml");
+    let wrong_abi = fixture("fixture-wrong-abi");
+    let echo = fixture("fixture-echo");
+    let store_args = [
+        "--db",
+        path(&db),
+        "--entry",
+        "MOC/smso-north/acme-ch1-e470-g4",
+    ];
+    let cases: [(Vec<&str>, &str); 6] = [
+        // Everything readable, but the store does not exist, so the phase is not planned.
+        (
+            vec![
+                "--devices",
+                path(&good_devices),
+                "--suite",
+                path(&sit),
+                "--plugin",
+                path(&echo),
+            ],
+            "must be planned",
+        ),
+        (
+            vec!["--devices", path(&missing), "--suite", path(&sit)],
+            "missing.toml",
+        ),
+        (
+            vec!["--devices", path(&malformed), "--suite", path(&sit)],
+            "malformed.toml:3:",
+        ),
+        (
+            vec![
+                "--devices",
+                path(&good_devices),
+                "--suite",
+                "/nonexistent/suite",
+            ],
+            "/nonexistent/suite",
+        ),
+        (
+            vec![
+                "--devices",
+                path(&good_devices),
+                "--suite",
+                path(&sit),
+                "--plugin",
+                path(&wrong_abi),
+            ],
+            "libfixture_wrong_abi.so",
+        ),
+        (
+            vec![
+                "--devices",
+                path(&good_devices),
+                "--suite",
+                path(&sit),
+                "--entry",
+                "XYZ/a/b",
+            ],
+            "XYZ",
+        ),
+    ];
+    for (args, named) in cases {
+        let mut all = args.clone();
+        all.extend_from_slice(&["--phase", "SIT", "--mode", "active"]);
+        let journal = dir.path().join("runs");
+        all.extend_from_slice(&["--journal-dir", path(&journal)]);
+        if !all.contains(&"--entry") {
+            all.extend_from_slice(&store_args);
+        } else {
+            all.extend_from_slice(&["--db", path(&db)]);
+        }
+        let output = meterlab_run(&all).await;
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {text}");
+        assert!(
+            text.contains(named),
+            "{args:?}: error should name {named}: {text}"
+        );
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{text}"
+        );
+        assert!(!db.exists(), "{args:?} created the store");
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_adapter_blocks_every_case_and_the_run_keeps_going() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(dir.path(), &[]).await;
+    let junit = dir.path().join("junit.xml");
+    let sit = workspace().join("suites/sit");
+    let output = meterlab_run(&[
+        "--devices",
+        path(&emulator.devices),
+        "--suite",
+        path(&sit),
+        "--phase",
+        "SIT",
+        "--mode",
+        "active",
+        "--plugin",
+        path(&fixture("fixture-panic")),
+        "--retries",
+        "1",
+        "--retry-delay-ms",
+        "0",
+        "--output",
+        "json",
+        "--junit",
+        path(&junit),
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary = &document["summary"];
+    let total = summary["cases_total"].as_u64().unwrap();
+    assert!(total >= 4, "{summary}");
+    assert_eq!(summary["blocked"].as_u64(), Some(total));
+    assert_eq!(summary["failed"].as_u64(), Some(0));
+    let attempts = document["attempts"].as_array().unwrap();
+    assert_eq!(
+        attempts.len() as u64,
+        2 * total,
+        "two attempts of every case"
+    );
+    assert!(attempts.iter().all(|a| a["status"] == "blocked"));
+
+    let report = Report::deserialize_from_str(&std::fs::read_to_string(&junit).unwrap()).unwrap();
+    let mut cases = 0;
+    for suite in &report.test_suites {
+        let dmc = suite
+            .properties
+            .iter()
+            .find(|p| p.name.as_str() == "dmc")
+            .unwrap();
+        assert_eq!(dmc.value.as_str(), "acme-ch1-e470-g4");
+        assert!(suite.properties.iter().any(|p| p.name.as_str() == "device"));
+        for case in &suite.test_cases {
+            cases += 1;
+            match &case.status {
+                TestCaseStatus::NonSuccess {
+                    kind, ty, reruns, ..
+                } => {
+                    assert_eq!(*kind, NonSuccessKind::Error);
+                    assert_eq!(ty.as_ref().map(|t| t.as_str()), Some("blocked"));
+                    assert_eq!(reruns.runs.len(), 1, "the first attempt is kept as a rerun");
+                }
+                other => panic!("{} should be blocked: {other:?}", case.name.as_str()),
+            }
+        }
+    }
+    assert_eq!(cases, total);
+}
+
+/// Cases every emulated active meter passes: a register read, the supply state, the firmware.
+const ROBUST_CASES: [&str; 6] = [
+    "--case",
+    "SIT-RD-001",
+    "--case",
+    "SIT-SUP-001",
+    "--case",
+    "SIT-FW-001",
+];
+
+fn junit_cases(path: &Path) -> Vec<(String, String, TestCaseStatus)> {
+    let report = Report::deserialize_from_str(&std::fs::read_to_string(path).unwrap())
+        .expect("the JUnit report parses");
+    let mut cases = Vec::new();
+    for suite in &report.test_suites {
+        let property = |name: &str| {
+            suite
+                .properties
+                .iter()
+                .find(|p| p.name.as_str() == name)
+                .map(|p| p.value.as_str().to_owned())
+                .unwrap_or_default()
+        };
+        assert_eq!(property("dmc"), "acme-ch1-e470-g4");
+        for case in &suite.test_cases {
+            cases.push((
+                property("device"),
+                case.name.as_str().to_owned(),
+                case.status.clone(),
+            ));
+        }
+    }
+    cases
+}
+
+async fn run_robust_cases(emulator: &Emulator, dir: &Path, extra: &[&str]) -> (Output, PathBuf) {
+    let junit = dir.join("junit.xml");
+    let sit = workspace().join("suites/sit");
+    let mut args = vec![
+        "--devices",
+        path(&emulator.devices),
+        "--suite",
+        path(&sit),
+        "--phase",
+        "SIT",
+        "--mode",
+        "active",
+        "--junit",
+        path(&junit),
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(&ROBUST_CASES);
+    args.extend_from_slice(extra);
+    (meterlab_run(&args).await, junit)
+}
+
+#[tokio::test]
+async fn a_suite_passes_over_the_tcp_wrapper_through_the_dlms_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(dir.path(), &[]).await;
+    let (output, junit) = run_robust_cases(&emulator, dir.path(), &[]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // RD-001 on the ESME; SUP-001 on ESME and GSME; FW-001 on all three devices.
+    assert_eq!(
+        document["summary"]["passed"].as_u64(),
+        Some(6),
+        "{document}"
+    );
+    let health = document["health"].as_array().unwrap();
+    assert_eq!(health.len(), 3);
+    assert!(health.iter().all(|h| h["healthy"] == true), "{health:?}");
+    let cases = junit_cases(&junit);
+    assert_eq!(cases.len(), 6);
+    for (device, case, status) in &cases {
+        assert!(
+            matches!(status, TestCaseStatus::Success { flaky_runs } if flaky_runs.is_empty()),
+            "{device} {case}: {status:?}"
+        );
+    }
+    let traffic: u64 = document["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["traffic_records"].as_u64().unwrap())
+        .sum();
+    assert!(traffic > 0, "every attempt carries its capture");
+
+    // The health check alone.
+    let check = meterlab_run(&["--devices", path(&emulator.devices), "--check"]).await;
+    assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.contains("device reachable, firmware 2.0.1, clock skew"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_suite_passes_over_hdlc_on_a_pty_serial_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(dir.path(), &["--serial"]).await;
+    let (output, junit) = run_robust_cases(&emulator, dir.path(), &["--transport", "serial"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let cases = junit_cases(&junit);
+    assert_eq!(cases.len(), 6);
+    assert!(
+        cases
+            .iter()
+            .all(|(_, _, status)| matches!(status, TestCaseStatus::Success { .. })),
+        "{cases:?}"
+    );
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let attempt = &document["attempts"][0];
+    assert!(attempt["traffic_records"].as_u64().unwrap() > 0);
+}
+
+/// HDLC's frame check sequence catches the corrupted frames and its retransmission recovers the
+/// dropped ones. (The TCP wrapper has no checksum: on an unciphered association a flipped bit
+/// in a payload reaches the adapter as data, so this is an HDLC test.)
+#[tokio::test]
+async fn a_lossy_hdlc_line_ends_cases_passed_or_blocked_never_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(
+        dir.path(),
+        &["--serial", "--drop", "0.1", "--corrupt", "0.1"],
+    )
+    .await;
+    let (output, junit) = run_robust_cases(
+        &emulator,
+        dir.path(),
+        &[
+            "--transport",
+            "serial",
+            "--retries",
+            "3",
+            "--retry-delay-ms",
+            "0",
+            "--exchange-timeout-ms",
+            "400",
+        ],
+    )
+    .await;
+    let code = output.status.code();
+    assert!(matches!(code, Some(0 | 3)), "{code:?}: {}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        document["summary"]["failed"].as_u64(),
+        Some(0),
+        "{document}"
+    );
+    for attempt in document["attempts"].as_array().unwrap() {
+        assert_ne!(attempt["status"], "failed", "{attempt}");
+    }
+    for (device, case, status) in junit_cases(&junit) {
+        if let TestCaseStatus::NonSuccess { kind, .. } = status {
+            assert_eq!(
+                kind,
+                NonSuccessKind::Error,
+                "{device} {case} is not a failure"
+            );
+        }
+    }
+}
+
+/// `meterlab demo` runs the shipped MT suite through the runner and the built adapter plugin,
+/// stores every attempt through the ResultService and prints the verdicts.
+#[tokio::test]
+async fn the_demo_runs_the_mt_suite_on_the_production_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo_dir = dir.path().join("demo");
+    let output = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+        .arg("demo")
+        .arg("--dir")
+        .arg(&demo_dir)
+        .env_remove("METERLAB_LOG")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
+    for expected in [
+        "MT-DOR-",
+        "results acknowledged durable by the ResultService",
+        "phase MT/dormant of MOC/smso-north/acme-ch1-e470-g4",
+        "hash chain intact",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    // One journal per hub's run, every line acknowledged.
+    let journals = std::fs::read_dir(demo_dir.join("runs")).unwrap().count();
+    assert_eq!(journals, 3);
+}
+
+/// With `--db`, results go through the ResultService of the store served in-process; a run
+/// restarted with the same `--run-id` skips what the device already answered, re-runs what was
+/// blocked with the attempt numbers continuing, and stores nothing twice.
+#[tokio::test]
+async fn results_reach_the_store_and_a_restarted_run_resumes_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    // The demo leaves a store with the entry and its MT phases planned and started.
+    let demo_dir = dir.path().join("demo");
+    let demo = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+        .arg("demo")
+        .arg("--dir")
+        .arg(&demo_dir)
+        .env_remove("METERLAB_LOG")
+        .output()
+        .await
+        .unwrap();
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    let db = demo_dir.join("meterlab.sqlite");
+    let emulator = start_emulator(dir.path(), &[]).await;
+    let journal_dir = dir.path().join("runs");
+    let mt = workspace().join("suites/mt");
+    let panic_plugin = fixture("fixture-panic");
+    let run = |plugin: Option<PathBuf>| {
+        let mut args: Vec<String> = [
+            "--devices",
+            path(&emulator.devices),
+            "--suite",
+            path(&mt),
+            "--phase",
+            "MT",
+            "--mode",
+            "active",
+            "--case",
+            "MT-ACT-001",
+            "--case",
+            "MT-ACT-002",
+            "--db",
+            path(&db),
+            "--entry",
+            "MOC/smso-north/acme-ch1-e470-g4",
+            "--run-id",
+            "resume-1",
+            "--journal-dir",
+            path(&journal_dir),
+            "--output",
+            "json",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        if let Some(plugin) = plugin {
+            args.extend(["--plugin".to_owned(), path(&plugin).to_owned()]);
+        }
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let output = meterlab_run(&args).await;
+            let document: serde_json::Value = serde_json::from_slice(&output.stdout)
+                .unwrap_or_else(|_| panic!("no JSON: {}", stderr(&output)));
+            (output.status.code(), document)
+        }
+    };
+    // MT-ACT-001 on hub, ESME and GSME, MT-ACT-002 on ESME and GSME: five cases.
+    let (code, first) = run(Some(panic_plugin)).await;
+    assert_eq!(code, Some(3), "{first}");
+    assert_eq!(first["summary"]["blocked"].as_u64(), Some(5));
+    assert_eq!(first["store"]["acknowledged"].as_u64(), Some(5));
+    assert_eq!(first["store"]["watermark"].as_u64(), Some(5));
+
+    let (code, second) = run(None).await;
+    assert_eq!(code, Some(0), "{second}");
+    assert_eq!(second["summary"]["passed"].as_u64(), Some(5));
+    let attempts: Vec<u64> = second["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["attempt"].as_u64().unwrap())
+        .collect();
+    assert_eq!(attempts, [2, 2, 2, 2, 2], "attempt numbering continues");
+    assert_eq!(second["store"]["acknowledged"].as_u64(), Some(5));
+    assert_eq!(second["store"]["replayed"].as_u64(), Some(0));
+    assert_eq!(second["store"]["watermark"].as_u64(), Some(10));
+
+    // Everything answered: a third start has nothing left to run and stores nothing new.
+    let (code, third) = run(None).await;
+    assert_eq!(code, Some(0), "{third}");
+    assert_eq!(third["summary"]["cases_total"].as_u64(), Some(0));
+    assert_eq!(third["store"]["acknowledged"].as_u64(), Some(0));
+    assert_eq!(third["store"]["watermark"].as_u64(), Some(10));
+}

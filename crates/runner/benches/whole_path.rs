@@ -1,0 +1,403 @@
+//! The whole production path, measured against its parts in the same run.
+//!
+//! - `srv_throughput`: 100 emulated meters in parallel, each read `READS` times with SRV 11.2
+//!   Read Firmware Version — through the runner, the DLMS adapter `.so`, DLMS over the TCP
+//!   wrapper to the emulator (`runner_plugin`) ÷ the same association and GETs made directly
+//!   with `meterlab-dlms`'s `ClientConnection` over the same kind of sockets to the same
+//!   emulator (`direct_dlms`). Both associate once per meter with the same LLS client.
+//! - `paced_pty_case`: one case of three 11.2 reads on an ESME over HDLC on a PTY at 9600 baud,
+//!   output paced to the line rate; printed against its wire time (bytes × 10 bits / 9600).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use meterlab_devices::{Device, DeviceRole, DevicesFile};
+use meterlab_dlms::association::{
+    ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent,
+};
+use meterlab_dlms::connection::{
+    ClientConnection, ClientConnectionEvent, ClientTransport, WrapperLink,
+};
+use meterlab_dlms::cosem::AttributeDescriptor;
+use meterlab_dlms::obis::Obis;
+use meterlab_emulator::SimTime;
+use meterlab_emulator::hub::{Emulation, Endpoints};
+use meterlab_emulator::scenario::Scenario;
+use meterlab_emulator::serve::Emulator;
+use meterlab_plugin::pb::{
+    ReadFirmwareVersion, ServiceRequest, ServiceResponse, service_request::Body,
+    service_response::Outcome,
+};
+use meterlab_plugin_host::{HostConfig, Plugin, PluginHost};
+use meterlab_runner::{
+    CaseAttempt, CaseStatus, DeviceTarget, DeviceUnit, DmcLibrary, Judgement, LinkConnector,
+    PlannedCase, RunEventKind, RunPlan, RunSettings, Runner, TestCase, Transport,
+};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+const METERS: usize = 100;
+const READS: usize = 20;
+const LLS_SAP: u8 = 1;
+const PASSWORD: &str = "bench-lls-0001";
+const FIRMWARE_OBIS: Obis = Obis::new(1, 0, 0, 2, 0, 255);
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn scenario(hubs: usize, baud: Option<u32>) -> Scenario {
+    let mut text = format!(
+        "seed = 3\n\n[[smso]]\nid = \"smso-north\"\nlls_password = \"{PASSWORD}\"\n\
+         key_seed = \"bench head-end secret\"\nciphered = false\n\n[[dmc]]\nid = \"acme-ch1-e470-g4\"\n\
+         smso = \"smso-north\"\nhub = {{ model = \"ACME CH1\", firmware = \"1.4.0\" }}\n\
+         esme = {{ model = \"ACME E470\", firmware = \"2.0.1\" }}\n\
+         gsme = {{ model = \"ACME G4\", firmware = \"3.1.0\" }}\n"
+    );
+    for hub in 0..hubs {
+        text.push_str(&format!(
+            "\n[[hub]]\nid = \"bench-{hub:03}\"\ndmc = \"acme-ch1-e470-g4\"\nstate = \"active\"\n\
+             esme = {{ mpxn = \"12000{hub:08}\" }}\ngsme = {{ mpxn = \"73{hub:08}\" }}\n"
+        ));
+        if let Some(baud) = baud {
+            text.push_str(&format!("baud = {baud}\n"));
+        }
+    }
+    Scenario::parse("bench scenario", &text).expect("bench scenario")
+}
+
+fn adapter() -> Arc<Plugin> {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap().to_owned();
+    let host = PluginHost::new(HostConfig {
+        plugin_dir: deps,
+        pins: HashMap::new(),
+    })
+    .unwrap();
+    host.load("libmeterlab_dlms_adapter.so")
+        .expect("the DLMS adapter is built next to the bench")
+}
+
+fn dmcs() -> DmcLibrary {
+    DmcLibrary::load(&workspace().join("suites/dmcs")).unwrap()
+}
+
+/// `READS` reads of the firmware version, each expecting a version.
+#[derive(Debug)]
+struct FirmwareReads(usize);
+
+struct Attempt {
+    left: usize,
+}
+
+impl TestCase for FirmwareReads {
+    fn id(&self) -> &str {
+        "BENCH-11.2"
+    }
+    fn content_sha256(&self) -> [u8; 32] {
+        [0; 32]
+    }
+    fn srv(&self) -> String {
+        "11.2".to_owned()
+    }
+    fn start(self: Arc<Self>, _: &Device, _: i64) -> Box<dyn CaseAttempt> {
+        Box::new(Attempt { left: self.0 })
+    }
+}
+
+impl CaseAttempt for Attempt {
+    fn next_request(&mut self, _: i64) -> Option<Result<(String, ServiceRequest), String>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        Some(Ok((
+            "11.2".to_owned(),
+            ServiceRequest {
+                request_id: format!("read-{}", self.left),
+                body: Some(Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
+            },
+        )))
+    }
+    fn judge(&mut self, response: &ServiceResponse) -> Judgement {
+        match &response.outcome {
+            Some(Outcome::FirmwareVersion(_)) => Judgement::Passed { checks: Vec::new() },
+            other => Judgement::Blocked {
+                reason: format!("{other:?}"),
+            },
+        }
+    }
+}
+
+fn meters(devices: &DevicesFile) -> Vec<&Device> {
+    devices
+        .devices
+        .iter()
+        .filter(|device| device.role != DeviceRole::Hub)
+        .collect()
+}
+
+async fn runner_arm(plugin: &Arc<Plugin>, plan: RunPlan, expect_passed: u32) {
+    let settings = RunSettings {
+        jobs: METERS,
+        health_check: false,
+        ..RunSettings::default()
+    };
+    let runner = Runner::new(Arc::clone(plugin), LinkConnector::default(), settings);
+    let summary = runner.run(plan).await;
+    assert_eq!(summary.passed, expect_passed, "{summary:?}");
+}
+
+/// One meter read directly with `ClientConnection` over the wrapper.
+async fn direct_meter(address: String, wport: u16) {
+    let mut stream = TcpStream::connect(&address).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let association = ClientAssociation::new(ClientConfig {
+        authentication: ClientAuthentication::Lls {
+            password: PASSWORD.as_bytes().to_vec(),
+        },
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let mut connection = ClientConnection::new(
+        ClientTransport::Wrapper(WrapperLink::new(u16::from(LLS_SAP), wport, 2048)),
+        association,
+    );
+    let epoch = Instant::now();
+    let now = || u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+    connection.connect(now()).unwrap();
+    let mut buffer = vec![0u8; 4096];
+    let mut pending_reads = READS;
+    let mut waiting = false;
+    loop {
+        while let Some(bytes) = connection.poll_transmit() {
+            stream.write_all(&bytes).await.unwrap();
+        }
+        while let Some(event) = connection.poll_event() {
+            match event {
+                ClientConnectionEvent::Association(ClientEvent::Associated { .. }) => {}
+                ClientConnectionEvent::Association(ClientEvent::GetCompleted {
+                    result, ..
+                }) => {
+                    result.expect("firmware version");
+                    waiting = false;
+                }
+                ClientConnectionEvent::LinkUp => {}
+                other => panic!("direct client: {other:?}"),
+            }
+        }
+        if connection.association().state() == meterlab_dlms::association::ClientState::Associated
+            && !waiting
+        {
+            if pending_reads == 0 {
+                return;
+            }
+            pending_reads -= 1;
+            waiting = true;
+            connection
+                .get(
+                    now(),
+                    AttributeDescriptor {
+                        class_id: 1,
+                        instance: FIRMWARE_OBIS,
+                        attribute_id: 2,
+                    },
+                    None,
+                )
+                .unwrap();
+            continue;
+        }
+        let read = stream.read(&mut buffer).await.unwrap();
+        assert!(read > 0, "the emulator closed the connection");
+        connection.handle_bytes(&buffer[..read], now());
+    }
+}
+
+fn srv_throughput(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let plugin = adapter();
+    let dmcs = dmcs();
+    let (address, devices) = runtime.block_on(async {
+        let scenario = scenario(METERS / 2, None);
+        let start = SimTime::from_millis(1_790_000_000_000);
+        let emulation = Emulation::build(&scenario, start).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let devices = emulation.devices_file(
+            &Endpoints {
+                tcp_address: Some(address.clone()),
+                ..Endpoints::default()
+            },
+            &scenario,
+        );
+        tokio::spawn(meterlab_emulator::serve::tcp::serve_tcp(
+            Emulator::new(emulation, start),
+            listener,
+        ));
+        (address, devices)
+    });
+    let meters = meters(&devices);
+    assert_eq!(meters.len(), METERS);
+    let case: Arc<dyn TestCase> = Arc::new(FirmwareReads(READS));
+    let plan = RunPlan {
+        run_id: "bench".to_owned(),
+        units: meters
+            .iter()
+            .map(|device| DeviceUnit {
+                target: DeviceTarget::for_dlms(
+                    device,
+                    &dmcs,
+                    Transport::Tcp,
+                    Some(LLS_SAP),
+                    &BTreeMap::new(),
+                )
+                .unwrap(),
+                cases: vec![PlannedCase {
+                    case: Arc::clone(&case),
+                    attempts_before: 0,
+                }],
+            })
+            .collect(),
+    };
+    let wports: Vec<u16> = meters
+        .iter()
+        .map(|device| device.tcp.as_ref().unwrap().wport)
+        .collect();
+
+    let mut group = c.benchmark_group("srv_throughput");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements((METERS * READS) as u64));
+    group.bench_function("runner_plugin", |b| {
+        b.iter(|| runtime.block_on(runner_arm(&plugin, plan.clone(), METERS as u32)));
+    });
+    group.bench_function("direct_dlms", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let tasks: Vec<_> = wports
+                    .iter()
+                    .map(|wport| tokio::spawn(direct_meter(address.clone(), *wport)))
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+            });
+        });
+    });
+    group.finish();
+}
+
+fn paced_pty_case(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let plugin = adapter();
+    let dmcs = dmcs();
+    let target = runtime.block_on(async {
+        let scenario = scenario(1, Some(9600));
+        let start = SimTime::from_millis(1_790_000_000_000);
+        let emulation = Emulation::build(&scenario, start).unwrap();
+        let line = meterlab_emulator::serve::serial::open_hub_line().unwrap();
+        let mut endpoints = Endpoints::default();
+        endpoints
+            .serial_paths
+            .insert("bench-000".to_owned(), line.path.clone());
+        let devices = emulation.devices_file(&endpoints, &scenario);
+        tokio::spawn(meterlab_emulator::serve::serial::serve_hub_line(
+            Emulator::new(emulation, start),
+            0,
+            line,
+        ));
+        let esme = devices
+            .devices
+            .iter()
+            .find(|device| device.role == DeviceRole::Esme)
+            .unwrap()
+            .clone();
+        DeviceTarget::for_dlms(
+            &esme,
+            &dmcs,
+            Transport::Serial,
+            Some(LLS_SAP),
+            &BTreeMap::new(),
+        )
+        .unwrap()
+    });
+    let case: Arc<dyn TestCase> = Arc::new(FirmwareReads(3));
+    let plan = RunPlan {
+        run_id: "bench-pty".to_owned(),
+        units: vec![DeviceUnit {
+            target,
+            cases: vec![PlannedCase {
+                case,
+                attempts_before: 0,
+            }],
+        }],
+    };
+    let run_once = || {
+        runtime.block_on(async {
+            let mut runner = Runner::new(
+                Arc::clone(&plugin),
+                LinkConnector::default(),
+                RunSettings {
+                    health_check: false,
+                    ..RunSettings::default()
+                },
+            );
+            let mut events = runner.subscribe();
+            let summary = runner.run(plan.clone()).await;
+            assert_eq!(summary.passed, 1, "{summary:?}");
+            let mut result = None;
+            while let Ok(event) = events.try_recv() {
+                if let RunEventKind::CaseFinished(finished) = event.kind {
+                    assert_eq!(finished.status, CaseStatus::Passed);
+                    result = Some(finished);
+                }
+            }
+            let result = result.unwrap();
+            let bytes: usize = result
+                .traffic
+                .iter()
+                .filter(|record| record.direction != "event")
+                .map(|record| record.data.len() / 2)
+                .sum();
+            (result.elapsed, bytes)
+        })
+    };
+    let mut ratios = Vec::new();
+    let mut group = c.benchmark_group("paced_pty_case");
+    group.sample_size(10);
+    group.bench_function("three_firmware_reads_9600_baud", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let (elapsed, bytes) = run_once();
+                let wire = Duration::from_secs_f64(bytes as f64 * 10.0 / 9600.0);
+                ratios.push(elapsed.as_secs_f64() / wire.as_secs_f64());
+                total += elapsed;
+            }
+            total
+        });
+    });
+    group.finish();
+    ratios.sort_by(f64::total_cmp);
+    if let Some(median) = ratios.get(ratios.len() / 2) {
+        println!(
+            "paced_pty_case: case time / wire time, median of {} = {median:.3}",
+            ratios.len()
+        );
+    }
+}
+
+criterion_group!(benches, srv_throughput, paced_pty_case);
+criterion_main!(benches);

@@ -1,0 +1,61 @@
+//! What the runner needs of a test case: an identity, and for each attempt on a device a script
+//! of service requests whose responses the case judges. The catalogue's cases implement it; the
+//! runner never interprets a case's content.
+
+use std::fmt;
+use std::sync::Arc;
+
+use meterlab_devices::Device;
+use meterlab_plugin::pb::{ServiceRequest, ServiceResponse};
+
+/// A test case the runner can execute.
+pub trait TestCase: Send + Sync + fmt::Debug {
+    /// Identifier in its suite.
+    fn id(&self) -> &str;
+    /// SHA-256 of the case's canonical form: a changed case is a different case.
+    fn content_sha256(&self) -> [u8; 32];
+    /// The DCC SRV the case exercises, e.g. `"7.2"` (its first step's when it has several).
+    fn srv(&self) -> String;
+    /// Starts one attempt on `device`. `reference_utc_ms` is the reference clock when the attempt
+    /// starts (the case never reads a clock itself).
+    fn start(self: Arc<Self>, device: &Device, reference_utc_ms: i64) -> Box<dyn CaseAttempt>;
+}
+
+/// One attempt of a case on one device: the runner asks for a request, executes it, hands the
+/// response back to be judged, and repeats until the case has no more requests or a step did not
+/// pass.
+pub trait CaseAttempt: Send {
+    /// The next step's SRV and request, or `None` when every step has run. `Err` means the case
+    /// could not build the request (say, a capture an earlier step did not make).
+    /// `reference_utc_ms` is the reference clock now.
+    fn next_request(
+        &mut self,
+        reference_utc_ms: i64,
+    ) -> Option<Result<(String, ServiceRequest), String>>;
+    /// Judges the response to the request last returned.
+    fn judge(&mut self, response: &ServiceResponse) -> Judgement;
+}
+
+/// One expectation checked on a response.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Check {
+    /// What was expected, in the case's words, e.g. `supply_status.state == disabled`.
+    pub expectation: String,
+    pub expected: String,
+    pub actual: String,
+    pub ok: bool,
+    /// What explains the outcome, e.g. a variation the DMC declares.
+    pub note: Option<String>,
+}
+
+/// How a step's response was judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judgement {
+    /// Every expectation held.
+    Passed { checks: Vec<Check> },
+    /// The device did the wrong thing.
+    Failed { checks: Vec<Check>, detail: String },
+    /// The response is an infrastructure error (timeout, link failure, adapter fault): no
+    /// verdict on the device.
+    Blocked { reason: String },
+}

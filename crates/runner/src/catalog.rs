@@ -1,0 +1,100 @@
+//! The catalogue's cases as the runner executes them.
+
+use std::sync::Arc;
+
+use meterlab_catalog::{Case, StepContext, StepVerdict};
+use meterlab_devices::Device;
+use meterlab_plugin::pb::{ServiceRequest, ServiceResponse};
+
+use crate::case::{CaseAttempt, Check, Judgement, TestCase};
+
+impl TestCase for Case {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn content_sha256(&self) -> [u8; 32] {
+        self.content_hash.0
+    }
+
+    fn srv(&self) -> String {
+        self.steps
+            .first()
+            .map_or_else(String::new, |step| step.srv.number().to_owned())
+    }
+
+    fn start(self: Arc<Self>, device: &Device, reference_utc_ms: i64) -> Box<dyn CaseAttempt> {
+        Box::new(CatalogAttempt {
+            context: StepContext::new(device.clone(), reference_utc_ms),
+            case: self,
+            next: 0,
+        })
+    }
+}
+
+/// One attempt: the case's steps in order, in one step context (captures carry over).
+struct CatalogAttempt {
+    case: Arc<Case>,
+    context: StepContext,
+    next: usize,
+}
+
+impl CaseAttempt for CatalogAttempt {
+    fn next_request(
+        &mut self,
+        reference_utc_ms: i64,
+    ) -> Option<Result<(String, ServiceRequest), String>> {
+        let step = self.case.steps.get(self.next)?;
+        self.next += 1;
+        self.context.set_now_ms(reference_utc_ms);
+        Some(
+            step.request(&self.context)
+                .map(|request| (step.srv.number().to_owned(), request))
+                .map_err(|error| error.to_string()),
+        )
+    }
+
+    fn judge(&mut self, response: &ServiceResponse) -> Judgement {
+        let Some(step) = self
+            .next
+            .checked_sub(1)
+            .and_then(|i| self.case.steps.get(i))
+        else {
+            return Judgement::Blocked {
+                reason: "a response arrived before any request".to_owned(),
+            };
+        };
+        match step.judge(response, &mut self.context) {
+            StepVerdict::Blocked(blocked) => Judgement::Blocked {
+                reason: format!("{:?}: {}", blocked.kind, blocked.detail),
+            },
+            StepVerdict::Judged(judgement) => {
+                let checks: Vec<Check> = judgement
+                    .checks
+                    .into_iter()
+                    .map(|record| Check {
+                        expectation: record.expectation,
+                        expected: record.expected,
+                        actual: record.actual,
+                        ok: record.ok,
+                        note: record.note,
+                    })
+                    .collect();
+                if judgement.passed {
+                    Judgement::Passed { checks }
+                } else {
+                    let detail = checks.iter().find(|check| !check.ok).map_or_else(
+                        || "an expectation did not hold".to_owned(),
+                        |check| {
+                            format!(
+                                "{}: expected {}, actual {}",
+                                check.expectation, check.expected, check.actual
+                            )
+                        },
+                    );
+                    Judgement::Failed { checks, detail }
+                }
+            }
+        }
+    }
+}

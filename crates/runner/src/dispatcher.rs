@@ -1,0 +1,219 @@
+//! The dispatcher: owns the run's user-visible state. It starts an executor per link group (up
+//! to `jobs` at a time), numbers and timestamps their events into the one run event stream,
+//! fans it out to every subscriber, counts results and handles cancellation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use meterlab_plugin_host::Plugin;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::event::{LogLevel, RunEvent, RunEventKind};
+use crate::executor::{self, Report, Shared};
+use crate::lease::Leases;
+use crate::result::{CaseStatus, RunSummary};
+use crate::settings::{DeviceUnit, RunPlan, RunSettings};
+use crate::target::Connector;
+
+/// Cancels a running run: cases in flight end `blocked`, cases not started end `not_run`.
+#[derive(Debug, Clone)]
+pub struct CancelHandle {
+    sender: Arc<watch::Sender<bool>>,
+}
+
+impl CancelHandle {
+    pub fn cancel(&self) {
+        self.sender.send_replace(true);
+    }
+}
+
+/// Runs plans on devices through one adapter plugin.
+#[derive(Debug)]
+pub struct Runner<C> {
+    plugin: Arc<Plugin>,
+    connector: Arc<C>,
+    leases: Leases,
+    settings: RunSettings,
+    subscribers: Vec<mpsc::UnboundedSender<RunEvent>>,
+    cancel: Arc<watch::Sender<bool>>,
+}
+
+impl<C: Connector> Runner<C> {
+    pub fn new(plugin: Arc<Plugin>, connector: C, settings: RunSettings) -> Self {
+        Self {
+            plugin,
+            connector: Arc::new(connector),
+            leases: Leases::new(),
+            settings,
+            subscribers: Vec::new(),
+            cancel: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// Shares a lease table with other runners (and operators) of the same bench.
+    pub fn with_leases(mut self, leases: Leases) -> Self {
+        self.leases = leases;
+        self
+    }
+
+    /// Every event of the run, in order, ending with [`RunEventKind::Finished`].
+    pub fn subscribe(&mut self) -> mpsc::UnboundedReceiver<RunEvent> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.subscribers.push(sender);
+        receiver
+    }
+
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle {
+            sender: Arc::clone(&self.cancel),
+        }
+    }
+
+    /// Executes the plan and returns its summary (also the last event).
+    pub async fn run(self, plan: RunPlan) -> RunSummary {
+        let (reports, mut incoming) = mpsc::unbounded_channel();
+        let run_deadline = Instant::now() + self.settings.timeouts.run;
+        let cases_total = if self.settings.check_only {
+            0
+        } else {
+            plan.cases_total()
+        };
+        let mut dispatcher = Dispatcher {
+            run_id: plan.run_id.clone(),
+            seq: 0,
+            subscribers: self.subscribers,
+            summary: RunSummary {
+                run_id: plan.run_id.clone(),
+                cases_total,
+                ..RunSummary::default()
+            },
+        };
+        dispatcher.emit(RunEventKind::Started {
+            cases_total,
+            device_ids: plan
+                .units
+                .iter()
+                .map(|unit| unit.target.id().to_owned())
+                .collect(),
+        });
+        let shared = Arc::new(Shared {
+            plugin: self.plugin,
+            connector: self.connector,
+            leases: self.leases,
+            settings: self.settings.clone(),
+            run_id: plan.run_id.clone(),
+            run_deadline,
+            reports,
+        });
+        let slots = Arc::new(Semaphore::new(self.settings.jobs.max(1)));
+        let mut executors = JoinSet::new();
+        for group in link_groups(plan.units) {
+            let shared = Arc::clone(&shared);
+            let slots = Arc::clone(&slots);
+            let cancel = self.cancel.subscribe();
+            executors.spawn(async move {
+                // The semaphore is never closed, so acquiring cannot fail.
+                let _slot = slots.acquire_owned().await;
+                executor::run_group(shared, group, cancel).await;
+            });
+        }
+        drop(shared);
+        let mut cancel = self.cancel.subscribe();
+        let mut announced_cancel = false;
+        loop {
+            tokio::select! {
+                report = incoming.recv() => match report {
+                    Some(report) => dispatcher.take(report),
+                    // Every executor has finished and dropped its sender.
+                    None => break,
+                },
+                joined = executors.join_next(), if !executors.is_empty() => {
+                    if let Some(Err(error)) = joined {
+                        dispatcher.emit(RunEventKind::Log {
+                            level: LogLevel::Error,
+                            message: format!("an executor ended abnormally: {error}"),
+                            device_id: None,
+                        });
+                        dispatcher.summary.error =
+                            Some(format!("an executor ended abnormally: {error}"));
+                    }
+                }
+                changed = cancel.changed(), if !announced_cancel => {
+                    announced_cancel = true;
+                    if changed.is_ok() && *cancel.borrow() {
+                        dispatcher.summary.error = Some("the run was cancelled".to_owned());
+                        dispatcher.emit(RunEventKind::Log {
+                            level: LogLevel::Warn,
+                            message: "run cancelled: cases in flight end blocked, the rest not_run"
+                                .to_owned(),
+                            device_id: None,
+                        });
+                    }
+                }
+            }
+        }
+        let summary = dispatcher.summary.clone();
+        dispatcher.emit(RunEventKind::Finished(summary.clone()));
+        summary
+    }
+}
+
+/// Devices sharing a link (a hub's devices on one serial line) form one group, worked in order.
+fn link_groups(units: Vec<DeviceUnit>) -> Vec<Vec<DeviceUnit>> {
+    let mut groups: BTreeMap<String, Vec<DeviceUnit>> = BTreeMap::new();
+    let mut order = Vec::new();
+    for unit in units {
+        let key = unit.target.link_key();
+        if !groups.contains_key(&key) {
+            order.push(key.clone());
+        }
+        groups.entry(key).or_default().push(unit);
+    }
+    order
+        .into_iter()
+        .filter_map(|key| groups.remove(&key))
+        .collect()
+}
+
+struct Dispatcher {
+    run_id: String,
+    seq: u64,
+    subscribers: Vec<mpsc::UnboundedSender<RunEvent>>,
+    summary: RunSummary,
+}
+
+impl Dispatcher {
+    fn take(&mut self, report: Report) {
+        match report {
+            Report::Event(kind) => self.emit(kind),
+            Report::Counted { status, flaky } => {
+                let summary = &mut self.summary;
+                match status {
+                    CaseStatus::Passed => summary.passed += 1,
+                    CaseStatus::Failed => summary.failed += 1,
+                    CaseStatus::Blocked => summary.blocked += 1,
+                    CaseStatus::NotRun => summary.not_run += 1,
+                }
+                if flaky {
+                    summary.flaky += 1;
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, kind: RunEventKind) {
+        self.seq += 1;
+        let event = RunEvent {
+            run_id: self.run_id.clone(),
+            seq: self.seq,
+            at: SystemTime::now(),
+            kind,
+        };
+        // A subscriber that went away (say, a closed progress bar) does not stop the run.
+        self.subscribers
+            .retain(|subscriber| subscriber.send(event.clone()).is_ok());
+    }
+}

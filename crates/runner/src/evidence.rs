@@ -1,0 +1,124 @@
+//! The evidence of one attempt: its steps (requests and responses decoded and as protobuf
+//! bytes), checks and the link traffic, as one JSON document whose SHA-256 a result carries.
+
+use meterlab_link::CaptureEntry;
+use meterlab_plugin::prost::Message as _;
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::case::Check;
+use crate::result::{CaseStatus, StepRecord, TrafficRecord};
+
+/// Traffic records from capture entries.
+pub(crate) fn traffic(entries: Vec<CaptureEntry>) -> Vec<TrafficRecord> {
+    entries
+        .into_iter()
+        .map(|entry| match entry {
+            CaptureEntry::Bytes(record) => TrafficRecord {
+                offset_ns: nanos(record.offset),
+                direction: match record.direction {
+                    meterlab_link::Direction::Tx => "tx",
+                    meterlab_link::Direction::Rx => "rx",
+                },
+                data: hex::encode(&record.bytes),
+            },
+            CaptureEntry::Event(event) => TrafficRecord {
+                offset_ns: nanos(event.offset),
+                direction: "event",
+                data: event.text,
+            },
+        })
+        .collect()
+}
+
+fn nanos(offset: std::time::Duration) -> u64 {
+    u64::try_from(offset.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[derive(Serialize)]
+struct EvidenceStep<'a> {
+    index: u32,
+    srv: &'a str,
+    status: CaseStatus,
+    detail: &'a str,
+    elapsed_ns: u64,
+    request: Option<String>,
+    request_protobuf_hex: Option<String>,
+    response: Option<String>,
+    response_protobuf_hex: Option<String>,
+    error: Option<&'a str>,
+    checks: &'a [Check],
+}
+
+#[derive(Serialize)]
+struct Evidence<'a> {
+    format: &'static str,
+    run_id: &'a str,
+    case_id: &'a str,
+    case_sha256: String,
+    device_id: &'a str,
+    dmc_id: &'a str,
+    attempt: u32,
+    status: CaseStatus,
+    detail: &'a str,
+    steps: Vec<EvidenceStep<'a>>,
+    traffic: &'a [TrafficRecord],
+}
+
+/// Identity of the attempt the evidence belongs to.
+pub(crate) struct EvidenceKey<'a> {
+    pub run_id: &'a str,
+    pub case_id: &'a str,
+    pub case_sha256: &'a [u8; 32],
+    pub device_id: &'a str,
+    pub dmc_id: &'a str,
+    pub attempt: u32,
+}
+
+/// The evidence JSON and its SHA-256.
+pub(crate) fn seal(
+    key: &EvidenceKey<'_>,
+    status: CaseStatus,
+    detail: &str,
+    steps: &[StepRecord],
+    traffic: &[TrafficRecord],
+) -> (String, [u8; 32]) {
+    let evidence = Evidence {
+        format: "meterlab-evidence/1",
+        run_id: key.run_id,
+        case_id: key.case_id,
+        case_sha256: hex::encode(key.case_sha256),
+        device_id: key.device_id,
+        dmc_id: key.dmc_id,
+        attempt: key.attempt,
+        status,
+        detail,
+        steps: steps
+            .iter()
+            .map(|step| EvidenceStep {
+                index: step.index,
+                srv: &step.srv,
+                status: step.status,
+                detail: &step.detail,
+                elapsed_ns: nanos(step.elapsed),
+                request: step.request.as_ref().map(|r| format!("{r:?}")),
+                request_protobuf_hex: step
+                    .request
+                    .as_ref()
+                    .map(|r| hex::encode(r.encode_to_vec())),
+                response: step.response.as_ref().map(|r| format!("{r:?}")),
+                response_protobuf_hex: step
+                    .response
+                    .as_ref()
+                    .map(|r| hex::encode(r.encode_to_vec())),
+                error: step.error.as_deref(),
+                checks: &step.checks,
+            })
+            .collect(),
+        traffic,
+    };
+    // Serialising plain structs of strings and numbers cannot fail.
+    let json = serde_json::to_string(&evidence).unwrap_or_default();
+    let hash = Sha256::digest(json.as_bytes()).into();
+    (json, hash)
+}

@@ -1,0 +1,637 @@
+//! The executor: works one link group (a device, or the devices sharing a serial line) through
+//! its cases, one session per device at a time, and reports what happens to the dispatcher.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use meterlab_link::Capture;
+use meterlab_plugin::pb::{ServiceRequest, ServiceResponse};
+use meterlab_plugin_host::{Plugin, Session, SessionError};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::case::{CaseAttempt, Judgement};
+use crate::event::{DeviceHealth, LogLevel, RunEventKind};
+use crate::evidence::{self, EvidenceKey};
+use crate::health;
+use crate::lease::{Lease, Leases};
+use crate::result::{CaseResult, CaseStatus, StepRecord};
+use crate::settings::{DeviceUnit, PlannedCase, RunSettings};
+use crate::target::{Connector, DeviceTarget};
+
+/// What an executor tells the dispatcher.
+#[derive(Debug)]
+pub(crate) enum Report {
+    Event(RunEventKind),
+    /// The counting attempt of one case on one device ended with `status`; `flaky` when it
+    /// passed after an attempt that did not.
+    Counted {
+        status: CaseStatus,
+        flaky: bool,
+    },
+}
+
+/// Everything the executors of one run share.
+#[derive(Debug)]
+pub(crate) struct Shared<C> {
+    pub plugin: Arc<Plugin>,
+    pub connector: Arc<C>,
+    pub leases: Leases,
+    pub settings: RunSettings,
+    pub run_id: String,
+    pub run_deadline: Instant,
+    pub reports: mpsc::UnboundedSender<Report>,
+}
+
+impl<C> Shared<C> {
+    pub(crate) fn report(&self, kind: RunEventKind) {
+        // The dispatcher outlives every executor; a send can only fail once it is gone.
+        let _ = self.reports.send(Report::Event(kind));
+    }
+
+    fn log(&self, level: LogLevel, device: &str, message: String) {
+        self.report(RunEventKind::Log {
+            level,
+            message,
+            device_id: Some(device.to_owned()),
+        });
+    }
+}
+
+/// The reference clock (UTC milliseconds) cases build their requests against.
+pub(crate) fn utc_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+/// Why a request produced no response.
+#[derive(Debug)]
+pub(crate) struct ExecError {
+    pub text: String,
+    /// The adapter misbehaved (as opposed to the link, the device or the clock).
+    pub adapter_fault: bool,
+}
+
+impl ExecError {
+    fn infrastructure(text: String) -> Self {
+        Self {
+            text,
+            adapter_fault: false,
+        }
+    }
+}
+
+/// An adapter session on an open link.
+pub(crate) struct Open<L> {
+    pub session: Session<L>,
+    pub capture: Capture,
+}
+
+/// Why a case stopped before it finished (cancellation or the run's deadline).
+fn stop_reason(cancel: &watch::Receiver<bool>, run_deadline: Instant) -> Option<&'static str> {
+    if *cancel.borrow() {
+        Some("the run was cancelled")
+    } else if Instant::now() >= run_deadline {
+        Some("the run timeout elapsed")
+    } else {
+        None
+    }
+}
+
+/// Works the devices of one link group, one after another.
+pub(crate) async fn run_group<C: Connector>(
+    shared: Arc<Shared<C>>,
+    units: Vec<DeviceUnit>,
+    cancel: watch::Receiver<bool>,
+) {
+    for unit in units {
+        DeviceWorker {
+            shared: Arc::clone(&shared),
+            target: unit.target,
+            cancel: cancel.clone(),
+            open: None,
+            last_capture: None,
+            sessions_opened: 0,
+        }
+        .run(unit.cases)
+        .await;
+    }
+}
+
+struct DeviceWorker<C: Connector> {
+    shared: Arc<Shared<C>>,
+    target: DeviceTarget,
+    cancel: watch::Receiver<bool>,
+    open: Option<Open<C::Link>>,
+    /// The capture of the last session that ended, for the evidence of the attempt it ended in.
+    last_capture: Option<Capture>,
+    sessions_opened: u32,
+}
+
+impl<C: Connector> DeviceWorker<C> {
+    fn device_id(&self) -> String {
+        self.target.id().to_owned()
+    }
+
+    async fn run(mut self, cases: Vec<PlannedCase>) {
+        let device = self.device_id();
+        let lease = match self.shared.leases.acquire(
+            &device,
+            &self.shared.run_id,
+            self.shared.settings.lease_ttl,
+        ) {
+            Ok(lease) => lease,
+            Err(error) => {
+                self.skip_all(&cases, &format!("not run: {error}"));
+                return;
+            }
+        };
+        if self.shared.settings.health_check || self.shared.settings.check_only {
+            let health = self.check().await;
+            let healthy = health.healthy;
+            let reason = health.describe();
+            self.shared.report(RunEventKind::DeviceChecked(health));
+            if !healthy {
+                self.shared.log(
+                    LogLevel::Warn,
+                    &device,
+                    format!("{device} skipped: {reason}"),
+                );
+                self.skip_all(&cases, &format!("device unhealthy: {reason}"));
+                return;
+            }
+        }
+        if self.shared.settings.check_only {
+            return;
+        }
+        for planned in &cases {
+            self.run_case(planned, &lease).await;
+        }
+        if let Some(open) = self.open.take() {
+            drop(open.session.close());
+        }
+    }
+
+    fn skip_all(&self, cases: &[PlannedCase], reason: &str) {
+        for planned in cases {
+            let result = self.not_run(planned, reason);
+            self.shared
+                .report(RunEventKind::CaseFinished(Box::new(result)));
+            let _ = self.shared.reports.send(Report::Counted {
+                status: CaseStatus::NotRun,
+                flaky: false,
+            });
+        }
+    }
+
+    fn not_run(&self, planned: &PlannedCase, reason: &str) -> CaseResult {
+        let now = SystemTime::now();
+        self.seal(
+            planned,
+            planned.attempts_before + 1,
+            CaseStatus::NotRun,
+            reason.to_owned(),
+            Vec::new(),
+            Vec::new(),
+            (now, now, Duration::ZERO),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn seal(
+        &self,
+        planned: &PlannedCase,
+        attempt: u32,
+        status: CaseStatus,
+        detail: String,
+        steps: Vec<StepRecord>,
+        capture: Vec<meterlab_link::CaptureEntry>,
+        (started_at, finished_at, elapsed): (SystemTime, SystemTime, Duration),
+    ) -> CaseResult {
+        let case_sha256 = planned.case.content_sha256();
+        let traffic = evidence::traffic(capture);
+        let case_id = planned.case.id().to_owned();
+        let device_id = self.device_id();
+        let (evidence_json, evidence_sha256) = evidence::seal(
+            &EvidenceKey {
+                run_id: &self.shared.run_id,
+                case_id: &case_id,
+                case_sha256: &case_sha256,
+                device_id: &device_id,
+                dmc_id: self.target.dmc_id(),
+                attempt,
+            },
+            status,
+            &detail,
+            &steps,
+            &traffic,
+        );
+        CaseResult {
+            case_id,
+            case_sha256,
+            srv: planned.case.srv(),
+            device_id,
+            dmc_id: self.target.dmc_id().to_owned(),
+            attempt,
+            max_attempts: planned.attempts_before + self.shared.settings.retry.retries + 1,
+            status,
+            detail,
+            steps,
+            traffic,
+            evidence_sha256,
+            evidence_json,
+            started_at,
+            finished_at,
+            elapsed,
+        }
+    }
+
+    /// Every attempt the retry policy allows, until one passes.
+    async fn run_case(&mut self, planned: &PlannedCase, lease: &Lease) {
+        let retry = self.shared.settings.retry;
+        let mut status = CaseStatus::NotRun;
+        let mut flaky = false;
+        for extra in 0..=retry.retries {
+            let attempt = planned.attempts_before + extra + 1;
+            if let Some(reason) = stop_reason(&self.cancel, self.shared.run_deadline) {
+                if extra == 0 {
+                    let result = self.not_run(planned, &format!("not run: {reason}"));
+                    status = result.status;
+                    self.shared
+                        .report(RunEventKind::CaseFinished(Box::new(result)));
+                }
+                break;
+            }
+            self.shared.report(RunEventKind::CaseStarted {
+                case_id: planned.case.id().to_owned(),
+                device_id: self.device_id(),
+                attempt,
+                srv: planned.case.srv(),
+            });
+            let result = self.attempt(planned, attempt, lease).await;
+            status = result.status;
+            self.shared
+                .report(RunEventKind::CaseFinished(Box::new(result)));
+            if status == CaseStatus::Passed {
+                flaky = extra > 0;
+                break;
+            }
+            if extra < retry.retries && !retry.delay.is_zero() {
+                let mut cancel = self.cancel.clone();
+                tokio::select! {
+                    () = tokio::time::sleep_until(
+                        (Instant::now() + retry.delay).min(self.shared.run_deadline)
+                    ) => {}
+                    _ = cancel.wait_for(|cancelled| *cancelled) => {}
+                }
+            }
+        }
+        let _ = self.shared.reports.send(Report::Counted { status, flaky });
+    }
+
+    /// One attempt of one case.
+    async fn attempt(&mut self, planned: &PlannedCase, attempt: u32, lease: &Lease) -> CaseResult {
+        let started_at = SystemTime::now();
+        let started = Instant::now();
+        let timeouts = self.shared.settings.timeouts;
+        let case_deadline = (started + timeouts.case).min(self.shared.run_deadline);
+        let mut steps = Vec::new();
+        let mut capture = None;
+        let outcome = self
+            .steps(
+                planned,
+                attempt,
+                lease,
+                case_deadline,
+                &mut steps,
+                &mut capture,
+            )
+            .await;
+        let (status, detail) = outcome;
+        let traffic = capture.map(|c: Capture| c.take()).unwrap_or_default();
+        let finished_at = SystemTime::now();
+        self.seal(
+            planned,
+            attempt,
+            status,
+            detail,
+            steps,
+            traffic,
+            (started_at, finished_at, started.elapsed()),
+        )
+    }
+
+    async fn steps(
+        &mut self,
+        planned: &PlannedCase,
+        attempt: u32,
+        lease: &Lease,
+        case_deadline: Instant,
+        steps: &mut Vec<StepRecord>,
+        capture: &mut Option<Capture>,
+    ) -> (CaseStatus, String) {
+        if let Err(error) = lease.renew() {
+            return (CaseStatus::Blocked, error.to_string());
+        }
+        let open_budget = self.budget(case_deadline).0;
+        if let Err(error) = self.ensure_session(open_budget).await {
+            *capture = self.last_capture.take();
+            return (CaseStatus::Blocked, error.text);
+        }
+        *capture = self.open.as_ref().map(|open| open.capture.clone());
+        let mut script: Box<dyn CaseAttempt> =
+            Arc::clone(&planned.case).start(&self.target.device, utc_now_ms());
+        for index in 0u32.. {
+            if index > 0
+                && let Err(error) = lease.renew()
+            {
+                return (CaseStatus::Blocked, error.to_string());
+            }
+            let (srv, request) = match script.next_request(utc_now_ms()) {
+                None => return (CaseStatus::Passed, String::new()),
+                Some(Err(reason)) => {
+                    return (
+                        CaseStatus::Blocked,
+                        format!("step {} could not be built: {reason}", index + 1),
+                    );
+                }
+                Some(Ok(next)) => next,
+            };
+            let (budget, limit) = self.budget(case_deadline);
+            let step_started = Instant::now();
+            let executed = self.execute(request.clone(), budget, limit).await;
+            let elapsed = step_started.elapsed();
+            let (record, stop) = match executed {
+                Err(error) => {
+                    let error = error.text;
+                    let detail = format!("step {} ({srv}): {error}", index + 1);
+                    let record = StepRecord {
+                        index,
+                        srv: srv.clone(),
+                        request: Some(request),
+                        response: None,
+                        error: Some(error),
+                        checks: Vec::new(),
+                        status: CaseStatus::Blocked,
+                        detail: detail.clone(),
+                        elapsed,
+                    };
+                    (record, Some((CaseStatus::Blocked, detail)))
+                }
+                Ok(response) => {
+                    let judged = judge(index, &srv, request, response, &mut *script, elapsed);
+                    if judged.0.status == CaseStatus::Blocked {
+                        // After a timeout, link failure or adapter fault the session's state is
+                        // suspect: the next attempt starts afresh.
+                        self.close_session(&judged.0.detail);
+                    }
+                    judged
+                }
+            };
+            self.drain_alerts();
+            self.shared.report(RunEventKind::StepFinished {
+                case_id: planned.case.id().to_owned(),
+                device_id: self.device_id(),
+                attempt,
+                step_index: index,
+                ok: record.status == CaseStatus::Passed,
+                detail: record.detail.clone(),
+                elapsed,
+            });
+            steps.push(record);
+            if let Some(stop) = stop {
+                return stop;
+            }
+        }
+        (CaseStatus::Passed, String::new())
+    }
+
+    /// The time a step may take, and which level of the hierarchy limits it.
+    fn budget(&self, case_deadline: Instant) -> (Duration, &'static str) {
+        let now = Instant::now();
+        let step = self.shared.settings.timeouts.step;
+        let case_left = case_deadline.saturating_duration_since(now);
+        if step <= case_left {
+            (step, "step")
+        } else if case_deadline >= self.shared.run_deadline {
+            (case_left, "run")
+        } else {
+            (case_left, "case")
+        }
+    }
+
+    /// Executes a request on the open session, racing cancellation. On any error the session is
+    /// dropped (its adapter state is unknown); the next step or attempt opens a new one.
+    async fn execute(
+        &mut self,
+        request: ServiceRequest,
+        budget: Duration,
+        limit: &'static str,
+    ) -> Result<ServiceResponse, ExecError> {
+        if budget.is_zero() {
+            return Err(ExecError::infrastructure(format!(
+                "the {limit} timeout elapsed before the step started"
+            )));
+        }
+        let Some(open) = self.open.as_mut() else {
+            return Err(ExecError::infrastructure("no session".to_owned()));
+        };
+        let mut cancel = self.cancel.clone();
+        let outcome = tokio::select! {
+            outcome = open.session.execute(request, budget) => outcome,
+            _ = cancel.wait_for(|cancelled| *cancelled) => {
+                self.close_session("the run was cancelled");
+                return Err(ExecError::infrastructure(
+                    "the run was cancelled during the step".to_owned(),
+                ));
+            }
+        };
+        match outcome {
+            Ok(response) => Ok(response),
+            Err(error) => {
+                let text = match &error {
+                    SessionError::DeadlineExceeded { deadline_ms, .. } => {
+                        format!("{limit} timeout: no response within {deadline_ms} ms")
+                    }
+                    other => other.to_string(),
+                };
+                self.close_session(&text);
+                Err(ExecError {
+                    text,
+                    adapter_fault: matches!(
+                        error,
+                        SessionError::AdapterFault { .. } | SessionError::OpenRefused { .. }
+                    ),
+                })
+            }
+        }
+    }
+
+    fn close_session(&mut self, why: &str) {
+        if let Some(open) = self.open.take() {
+            open.capture.note(format!("session ended: {why}"));
+            self.last_capture = Some(open.capture.clone());
+            drop(open.session.close());
+        }
+    }
+
+    fn drain_alerts(&mut self) {
+        let Some(open) = self.open.as_mut() else {
+            return;
+        };
+        let alerts = open.session.take_alerts();
+        let device = self.device_id();
+        for alert in alerts {
+            self.shared.log(
+                LogLevel::Info,
+                &device,
+                format!("device alert {}: {}", alert.code, alert.message),
+            );
+        }
+    }
+
+    /// Opens a session unless one is open.
+    async fn ensure_session(&mut self, budget: Duration) -> Result<(), ExecError> {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|open| open.session.is_open())
+        {
+            return Ok(());
+        }
+        self.close_session("closed before a new session");
+        if budget.is_zero() {
+            return Err(ExecError::infrastructure(
+                "the case timeout elapsed before a session could be opened".to_owned(),
+            ));
+        }
+        let connected = tokio::time::timeout(budget, self.shared.connector.connect(&self.target))
+            .await
+            .map_err(|_| {
+                ExecError::infrastructure(format!(
+                    "connecting took longer than {} ms",
+                    budget.as_millis()
+                ))
+            })?
+            .map_err(|error| ExecError::infrastructure(error.to_string()))?;
+        self.sessions_opened += 1;
+        let mut config = self.target.session.clone();
+        config.session_id = format!(
+            "{}/{}/{}",
+            self.shared.run_id,
+            self.target.id(),
+            self.sessions_opened
+        );
+        config
+            .parameters
+            .entry("association_timeout_ms".to_owned())
+            .or_insert_with(|| {
+                self.shared
+                    .settings
+                    .timeouts
+                    .exchange
+                    .as_millis()
+                    .to_string()
+            });
+        let capture = connected.capture;
+        let opened = tokio::time::timeout(
+            budget,
+            Session::open(&self.shared.plugin, &config, connected.link),
+        )
+        .await;
+        match opened {
+            Ok(Ok(session)) => {
+                self.open = Some(Open { session, capture });
+                Ok(())
+            }
+            Ok(Err(error)) => {
+                self.last_capture = Some(capture);
+                Err(ExecError {
+                    text: format!("cannot open an adapter session: {error}"),
+                    adapter_fault: matches!(
+                        error,
+                        SessionError::AdapterFault { .. } | SessionError::OpenRefused { .. }
+                    ),
+                })
+            }
+            Err(_) => {
+                self.last_capture = Some(capture);
+                Err(ExecError::infrastructure(format!(
+                    "opening the adapter session took longer than {} ms",
+                    budget.as_millis()
+                )))
+            }
+        }
+    }
+
+    async fn check(&mut self) -> DeviceHealth {
+        let budget = self.shared.settings.timeouts.step;
+        let device = self.device_id();
+        if let Err(error) = self.ensure_session(budget).await {
+            // An adapter that faults is not the device's health: its cases will be blocked.
+            return DeviceHealth {
+                device_id: device,
+                healthy: error.adapter_fault,
+                firmware: None,
+                clock_skew_ms: None,
+                reason: Some(error.text),
+            };
+        }
+        let mut reads = health::Reads::default();
+        for request in health::requests(&self.target, utc_now_ms()) {
+            let sent_at = utc_now_ms();
+            let outcome = self.execute(request.clone(), budget, "step").await;
+            reads.record(&request, outcome, sent_at, utc_now_ms());
+            if self.open.is_none() {
+                break;
+            }
+        }
+        self.drain_alerts();
+        if let Some(open) = &self.open {
+            // The check's traffic is not a case's evidence.
+            drop(open.capture.take());
+        }
+        reads.into_health(device)
+    }
+}
+
+/// Judges a response and builds its step record; `Some` when the case stops here.
+fn judge(
+    index: u32,
+    srv: &str,
+    request: ServiceRequest,
+    response: ServiceResponse,
+    script: &mut dyn CaseAttempt,
+    elapsed: Duration,
+) -> (StepRecord, Option<(CaseStatus, String)>) {
+    let judgement = script.judge(&response);
+    let (status, checks, detail) = match judgement {
+        Judgement::Passed { checks } => (CaseStatus::Passed, checks, String::new()),
+        Judgement::Failed { checks, detail } => (
+            CaseStatus::Failed,
+            checks,
+            format!("step {} ({srv}): {detail}", index + 1),
+        ),
+        Judgement::Blocked { reason } => (
+            CaseStatus::Blocked,
+            Vec::new(),
+            format!("step {} ({srv}): {reason}", index + 1),
+        ),
+    };
+    let stop = (status != CaseStatus::Passed).then(|| (status, detail.clone()));
+    let record = StepRecord {
+        index,
+        srv: srv.to_owned(),
+        request: Some(request),
+        response: Some(response),
+        error: None,
+        checks,
+        status,
+        detail,
+        elapsed,
+    };
+    (record, stop)
+}
