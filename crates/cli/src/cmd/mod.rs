@@ -1,9 +1,12 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod dev_certs;
 pub mod emulate;
 pub mod emulate_ctl;
 pub mod fault_args;
+pub mod issues;
 pub mod plugin;
 pub mod serve;
 pub mod store;
+pub mod token;
