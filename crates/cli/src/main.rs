@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
+mod gateway_channel;
 mod output;
 
 use std::process::ExitCode;
@@ -33,10 +34,14 @@ enum Command {
     Catalog(cmd::catalog::Args),
     /// Everything on one machine: gateway, SQLite store, emulated meters, the MT suite, verdicts.
     Demo(cmd::demo::Args),
+    /// Write a throwaway CA, server and client certificates for local TLS/mTLS (never for a lab).
+    DevCerts(cmd::dev_certs::Args),
     /// Emulate SMETS1 comms hubs and meters (DLMS/COSEM over the TCP wrapper and HDLC on PTYs).
     Emulate(cmd::emulate::Args),
     /// Control a running emulator: faults, alerts, reboots, device list.
     EmulateCtl(cmd::emulate_ctl::Args),
+    /// List the Testing Issues of a (remote) gateway.
+    Issues(cmd::issues::Args),
     /// Inspect and check adapter plugins.
     Plugin(cmd::plugin::Args),
     /// Run a suite's cases on devices through an adapter plugin (MT and SIT).
@@ -45,6 +50,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Check a result store (hash chain of the append-only log).
     Store(cmd::store::Args),
+    /// Bearer tokens for the serve config.
+    Token(cmd::token::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,11 +73,14 @@ fn main() -> ExitCode {
             Err(error) => Err(error),
         },
         Command::Demo(args) => cmd::demo::run(args),
+        Command::DevCerts(args) => cmd::dev_certs::run(args),
+        Command::Issues(args) => cmd::issues::run(args),
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::EmulateCtl(args) => cmd::emulate_ctl::run(args),
         Command::Plugin(args) => cmd::plugin::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Store(args) => cmd::store::run(args),
+        Command::Token(args) => cmd::token::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

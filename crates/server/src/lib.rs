@@ -14,12 +14,16 @@
 //! the last recorded projection checkpoint); shutdown records a new checkpoint.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod convert;
+pub mod dev_certs;
 mod error;
 mod governance;
 mod ledger;
 mod projector;
 mod results;
+pub mod serve_config;
+pub mod tls;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -32,7 +36,7 @@ use meterlab_store::{ReplayReport, Store, StoreConfig};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
-pub use error::{FieldError, ServerError};
+pub use error::{ConfigError, ConfigProblem, FieldError, SecretFileError, ServerError};
 pub use governance::GovernanceServiceImpl;
 pub use ledger::{Ledger, LedgerWaits};
 pub use projector::{GOVERNANCE_KIND, GovernanceProjector, PROJECTION_NAME};
@@ -123,12 +127,25 @@ impl Gateway {
         self.results.metrics()
     }
 
-    /// Serves ResultService, GovernanceService, health and reflection on `listener` until
-    /// `shutdown` completes; then ends open result streams, waits for in-flight requests and
-    /// records a projection checkpoint.
+    /// [`Gateway::serve_secured`] without TLS and without principals: every caller is an
+    /// anonymous admin. For loopback use and tests only.
     pub async fn serve(
         self,
         listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServerError> {
+        self.serve_secured(listener, Security::default(), shutdown)
+            .await
+    }
+
+    /// Serves ResultService, GovernanceService, health and reflection on `listener` until
+    /// `shutdown` completes, behind TLS when configured and behind the one authorisation
+    /// layer; then ends open result streams, waits for in-flight requests and records a
+    /// projection checkpoint.
+    pub async fn serve_secured(
+        self,
+        listener: TcpListener,
+        security: Security,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServerError> {
         let (health, health_service) = tonic_health::server::health_reporter();
@@ -149,7 +166,12 @@ impl Gateway {
             tracing::info!("shutting down: ending result streams");
             results.shut_down_streams();
         };
-        tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = security.tls {
+            builder = builder.tls_config(tls)?;
+        }
+        builder
+            .layer(auth::AuthLayer::new(security.principals))
             .add_service(health_service)
             .add_service(reflection)
             .add_service(
@@ -166,6 +188,15 @@ impl Gateway {
         tracing::info!("projection checkpoint recorded; gateway stopped");
         Ok(())
     }
+}
+
+/// Transport security and who is allowed in, for [`Gateway::serve_secured`].
+#[derive(Debug, Clone, Default)]
+pub struct Security {
+    /// TLS (and mutual TLS when it has a client CA); `None` serves plaintext HTTP/2.
+    pub tls: Option<tonic::transport::ServerTlsConfig>,
+    /// Configured principals; `None` lets every caller in as an anonymous admin.
+    pub principals: Option<Arc<auth::Principals>>,
 }
 
 /// Binds `addr` for [`Gateway::serve`].

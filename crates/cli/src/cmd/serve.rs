@@ -1,24 +1,40 @@
 //! `meterlab serve`: the gateway. Serves ResultService, GovernanceService, gRPC health and
 //! reflection over one SQLite store until SIGINT or SIGTERM, then stops gracefully (open result
 //! streams end with UNAVAILABLE, in-flight requests finish, a projection checkpoint is recorded).
+//!
+//! `--config FILE` is the one serve config (listen, db, profile, `[tls]`, `[[principal]]`; see
+//! `meterlab_server::serve_config`); command-line options override it. A non-loopback address
+//! is refused without TLS and principals unless `--insecure` is given.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use meterlab_server::{Gateway, GatewayConfig, StreamLimits};
+use meterlab_server::serve_config::ServeConfig;
+use meterlab_server::{Gateway, GatewayConfig, Security, StreamLimits};
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Address to listen on (port 0 picks a free port; the bound address is printed).
-    #[arg(long, default_value = "127.0.0.1:50051")]
-    listen: SocketAddr,
-    /// SQLite store file (created if absent).
+    /// Serve config (TOML): listen, db, profile, [tls], [[principal]].
     #[arg(long)]
-    db: PathBuf,
-    /// Governance rule profile (TOML), e.g. `suites/profiles/illustrative.toml`.
+    config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port; the bound address is printed)
+    /// [default: the config's `listen`, else 127.0.0.1:50051].
     #[arg(long)]
-    profile: PathBuf,
+    listen: Option<SocketAddr>,
+    /// SQLite store file (created if absent) [default: the config's `db`].
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Governance rule profile (TOML), e.g. `suites/profiles/illustrative.toml`
+    /// [default: the config's `profile`].
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// Allow a non-loopback address without TLS or without principals (anyone who can reach
+    /// the port may then read and write governance decisions).
+    #[arg(long)]
+    insecure: bool,
     /// Unanswered results a result stream may have before more are rejected as OVERLOADED.
     #[arg(long, default_value_t = StreamLimits::default().max_in_flight)]
     max_in_flight: u32,
@@ -36,9 +52,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
-    let profile = meterlab_server::load_profile_file(&args.profile)?;
+    let file = args.config.as_deref().map(ServeConfig::load).transpose()?;
+    let listen = match args.listen.or(file.as_ref().and_then(|f| f.listen)) {
+        Some(listen) => listen,
+        None => DEFAULT_LISTEN.parse()?,
+    };
+    let db = args
+        .db
+        .clone()
+        .or_else(|| file.as_ref().and_then(|f| f.db.clone()))
+        .context("no store: give --db or `db` in the serve config")?;
+    let profile_path = args
+        .profile
+        .clone()
+        .or_else(|| file.as_ref().and_then(|f| f.profile.clone()))
+        .context("no rule profile: give --profile or `profile` in the serve config")?;
+    let security = security(file.as_ref())?;
+    check_exposure(listen, &security, args.insecure)?;
+    let profile = meterlab_server::load_profile_file(&profile_path)?;
     let config = GatewayConfig {
-        db: args.db.clone(),
+        db: db.clone(),
         profile,
         limits: StreamLimits {
             max_in_flight: args.max_in_flight,
@@ -48,15 +81,55 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     };
     let gateway = Gateway::open(config)
         .await
-        .with_context(|| format!("cannot open the store {}", args.db.display()))?;
-    let listener = meterlab_server::bind(args.listen).await?;
+        .with_context(|| format!("cannot open the store {}", db.display()))?;
+    let listener = meterlab_server::bind(listen).await?;
     let addr = listener
         .local_addr()
         .context("cannot read the bound address")?;
     println!("meterlab serve: listening on {addr}");
-    gateway.serve(listener, shutdown_signal()).await?;
+    gateway
+        .serve_secured(listener, security, shutdown_signal())
+        .await?;
     println!("meterlab serve: stopped");
     Ok(())
+}
+
+fn security(file: Option<&ServeConfig>) -> anyhow::Result<Security> {
+    let Some(file) = file else {
+        return Ok(Security::default());
+    };
+    let tls = file
+        .tls
+        .as_ref()
+        .map(meterlab_server::tls::server_tls_config)
+        .transpose()
+        .with_context(|| format!("{}: [tls]", file.path.display()))?;
+    let principals =
+        (!file.principals.is_empty()).then(|| std::sync::Arc::new(file.principals.clone()));
+    Ok(Security { tls, principals })
+}
+
+/// Refuses to expose an unencrypted or unauthenticated gateway beyond loopback unless told to.
+fn check_exposure(listen: SocketAddr, security: &Security, insecure: bool) -> anyhow::Result<()> {
+    let mut missing = Vec::new();
+    if security.tls.is_none() {
+        missing.push("TLS ([tls] in --config)");
+    }
+    if security.principals.is_none() {
+        missing.push("principals ([[principal]] in --config)");
+    }
+    if listen.ip().is_loopback() || missing.is_empty() {
+        return Ok(());
+    }
+    let missing = missing.join(" and ");
+    if insecure {
+        eprintln!("meterlab serve: WARNING: --insecure: serving {listen} without {missing}");
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "refusing to serve non-loopback {listen} without {missing}; pass --insecure to allow it"
+        )
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

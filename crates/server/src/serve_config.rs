@@ -1,0 +1,336 @@
+//! The one `meterlab serve` config file (TOML): where to listen, the store, the rule profile,
+//! TLS, and the principals allowed in. Relative paths are relative to the config file.
+//!
+//! ```toml
+//! listen = "0.0.0.0:50051"
+//! db = "lab.sqlite"
+//! profile = "profiles/illustrative.toml"
+//!
+//! [tls]
+//! cert = "certs/server.pem"
+//! key = "certs/server.key"       # refused when group- or world-readable
+//! client_ca = "certs/ca.pem"     # enables mutual TLS (optional client certificates)
+//!
+//! [[principal]]
+//! name = "alice"
+//! role = "test-manager"
+//! token_sha256 = "…"             # from `meterlab token hash`
+//! expires = 2027-03-31T00:00:00Z # optional
+//!
+//! [[principal]]
+//! name = "ci-runner"
+//! role = "engineer"
+//! subject_cn = "ci-runner"       # client certificate subject common name
+//! ```
+//!
+//! Every problem is reported at once, each as `file:line:col: what`.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::auth::{Principal, Principals, Role, TokenGrant};
+use crate::error::{ConfigError, ConfigProblem};
+
+/// The parsed serve config.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Where the file is (for messages).
+    pub path: PathBuf,
+    /// `listen`, if given.
+    pub listen: Option<SocketAddr>,
+    /// `db`, resolved against the config's directory.
+    pub db: Option<PathBuf>,
+    /// `profile`, resolved against the config's directory.
+    pub profile: Option<PathBuf>,
+    /// `[tls]`.
+    pub tls: Option<TlsFiles>,
+    /// `[[principal]]` entries.
+    pub principals: Principals,
+}
+
+/// The `[tls]` section: PEM files, resolved against the config's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Server certificate chain.
+    pub cert: PathBuf,
+    /// Server private key (a secret file).
+    pub key: PathBuf,
+    /// CA that client certificates must chain to; enables mutual TLS.
+    pub client_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<Spanned<String>>,
+    db: Option<String>,
+    profile: Option<String>,
+    tls: Option<RawTls>,
+    #[serde(default)]
+    principal: Vec<Spanned<RawPrincipal>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: String,
+    key: String,
+    client_ca: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrincipal {
+    name: Spanned<String>,
+    role: Spanned<String>,
+    token_sha256: Option<Spanned<String>>,
+    subject_cn: Option<Spanned<String>>,
+    expires: Option<Spanned<toml::value::Datetime>>,
+    #[serde(default)]
+    revoked: bool,
+}
+
+struct Problems<'a> {
+    file: &'a str,
+    text: &'a str,
+    found: Vec<ConfigProblem>,
+}
+
+impl Problems<'_> {
+    fn add(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let before = &self.text[..span.start.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        self.found.push(ConfigProblem {
+            file: self.file.to_owned(),
+            line,
+            col,
+            message: message.into(),
+        });
+    }
+}
+
+impl ServeConfig {
+    /// Reads and checks a serve config file.
+    pub fn load(path: &Path) -> Result<ServeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        ServeConfig::parse(path, &text)
+    }
+
+    /// Checks a serve config's text; `path` names it in messages and anchors relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<ServeConfig, ConfigError> {
+        let file = path.display().to_string();
+        let mut problems = Problems {
+            file: &file,
+            text,
+            found: Vec::new(),
+        };
+        let raw: RawConfig = match toml::from_str(text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                problems.add(e.span().unwrap_or(0..0), e.message().trim());
+                return Err(ConfigError::Invalid(problems.found));
+            }
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &str| base.join(p);
+        let listen = raw.listen.as_ref().and_then(|l| match l.get_ref().parse() {
+            Ok(addr) => Some(addr),
+            Err(e) => {
+                problems.add(l.span(), format!("listen {:?}: {e}", l.get_ref()));
+                None
+            }
+        });
+        let mut principals = Principals::default();
+        let mut names = std::collections::HashSet::new();
+        for entry in &raw.principal {
+            let p = entry.get_ref();
+            let name = p.name.get_ref().trim();
+            if name.is_empty() {
+                problems.add(p.name.span(), "principal name is empty");
+            } else if !names.insert(name.to_owned()) {
+                problems.add(
+                    p.name.span(),
+                    format!("principal {name:?} is defined twice"),
+                );
+            }
+            let role = match p.role.get_ref().parse::<Role>() {
+                Ok(role) => Some(role),
+                Err(message) => {
+                    problems.add(p.role.span(), message);
+                    None
+                }
+            };
+            let principal = role.map(|role| Principal {
+                name: name.to_owned(),
+                role,
+            });
+            let expires_unix = p.expires.as_ref().and_then(|e| match unix_seconds(e.get_ref()) {
+                Some(at) => Some(at),
+                None => {
+                    problems.add(
+                        e.span(),
+                        "expires must be a full date-time with an offset, e.g. 2027-03-31T00:00:00Z",
+                    );
+                    None
+                }
+            });
+            match (&p.token_sha256, &p.subject_cn) {
+                (Some(_), Some(_)) | (None, None) => problems.add(
+                    entry.span(),
+                    format!("principal {name:?} needs exactly one of token_sha256 or subject_cn"),
+                ),
+                (Some(hash), None) => {
+                    let parsed = hex::decode(hash.get_ref().trim())
+                        .ok()
+                        .and_then(|b| <[u8; 32]>::try_from(b).ok());
+                    match (parsed, principal) {
+                        (None, _) => problems.add(
+                            hash.span(),
+                            "token_sha256 must be 64 hex digits (see `meterlab token hash`)",
+                        ),
+                        (Some(hash), Some(principal)) => principals.add_token(
+                            hash,
+                            TokenGrant {
+                                principal,
+                                expires_unix,
+                                revoked: p.revoked,
+                            },
+                        ),
+                        (Some(_), None) => {}
+                    }
+                }
+                (None, Some(cn)) => {
+                    if raw.tls.as_ref().is_none_or(|t| t.client_ca.is_none()) {
+                        problems.add(
+                            cn.span(),
+                            "subject_cn needs [tls] client_ca (mutual TLS) to be verified",
+                        );
+                    }
+                    if p.expires.is_some() || p.revoked {
+                        problems.add(
+                            entry.span(),
+                            "expires/revoked apply to tokens; a certificate principal is revoked \
+                             by removing it",
+                        );
+                    }
+                    if let Some(principal) = principal {
+                        principals.add_subject(cn.get_ref().trim().to_owned(), principal);
+                    }
+                }
+            }
+        }
+        if !problems.found.is_empty() {
+            return Err(ConfigError::Invalid(problems.found));
+        }
+        Ok(ServeConfig {
+            path: path.to_owned(),
+            listen,
+            db: raw.db.as_deref().map(resolve),
+            profile: raw.profile.as_deref().map(resolve),
+            tls: raw.tls.map(|t| TlsFiles {
+                cert: resolve(&t.cert),
+                key: resolve(&t.key),
+                client_ca: t.client_ca.as_deref().map(resolve),
+            }),
+            principals,
+        })
+    }
+}
+
+/// Unix seconds of a TOML offset date-time; `None` for local dates/times.
+fn unix_seconds(dt: &toml::value::Datetime) -> Option<i64> {
+    let date = dt.date?;
+    let time = dt.time?;
+    let offset_minutes = match dt.offset? {
+        toml::value::Offset::Z => 0,
+        toml::value::Offset::Custom { minutes } => i64::from(minutes),
+    };
+    // Days from civil (proleptic Gregorian), Howard Hinnant's algorithm.
+    let (y, m, d) = (
+        i64::from(date.year),
+        i64::from(date.month),
+        i64::from(date.day),
+    );
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds =
+        i64::from(time.hour) * 3600 + i64::from(time.minute) * 60 + i64::from(time.second);
+    Some(days * 86_400 + seconds - offset_minutes * 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+
+    #[test]
+    fn a_full_config_parses_with_paths_relative_to_the_file() {
+        let text = format!(
+            "listen = \"0.0.0.0:50051\"\ndb = \"lab.sqlite\"\nprofile = \"p.toml\"\n\
+             [tls]\ncert = \"s.pem\"\nkey = \"s.key\"\nclient_ca = \"ca.pem\"\n\
+             [[principal]]\nname = \"alice\"\nrole = \"test-manager\"\ntoken_sha256 = \"{HASH}\"\n\
+             expires = 2027-01-01T00:00:00Z\n\
+             [[principal]]\nname = \"ci\"\nrole = \"engineer\"\nsubject_cn = \"ci-runner\"\n"
+        );
+        let config = ServeConfig::parse(Path::new("/etc/lab/serve.toml"), &text)
+            .expect("the config is valid");
+        assert_eq!(config.db, Some(PathBuf::from("/etc/lab/lab.sqlite")));
+        assert_eq!(
+            config.tls.map(|t| t.client_ca),
+            Some(Some(PathBuf::from("/etc/lab/ca.pem")))
+        );
+        assert_eq!(config.principals.len(), 2);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_file_line_and_column() {
+        let text = "[[principal]]\nname = \"a\"\nrole = \"root\"\ntoken_sha256 = \"xyz\"\n\
+                    [[principal]]\nname = \"a\"\nrole = \"viewer\"\nsubject_cn = \"a\"\n";
+        let error = ServeConfig::parse(Path::new("s.toml"), text).expect_err("invalid");
+        let text = error.to_string();
+        assert!(text.contains("s.toml:3:8: unknown role \"root\""), "{text}");
+        assert!(
+            text.contains("s.toml:4:16: token_sha256 must be 64 hex"),
+            "{text}"
+        );
+        assert!(
+            text.contains("s.toml:6:8: principal \"a\" is defined twice"),
+            "{text}"
+        );
+        assert!(
+            text.contains("s.toml:8:14: subject_cn needs [tls] client_ca"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_syntax_errors_name_the_place() {
+        let error = ServeConfig::parse(Path::new("s.toml"), "listen = \"x\"\nbogus = 1\n")
+            .expect_err("invalid");
+        assert!(error.to_string().starts_with("s.toml:2:1:"), "{error}");
+    }
+
+    #[test]
+    fn offset_date_times_become_unix_seconds() {
+        let dt: toml::value::Datetime = "1970-01-02T00:00:00+01:00".parse().expect("datetime");
+        assert_eq!(unix_seconds(&dt), Some(86_400 - 3600));
+        let dt: toml::value::Datetime = "2027-01-01T00:00:00Z".parse().expect("datetime");
+        assert_eq!(unix_seconds(&dt), Some(1_798_761_600));
+        let local: toml::value::Datetime = "2027-01-01".parse().expect("date");
+        assert_eq!(unix_seconds(&local), None);
+    }
+}

@@ -1,0 +1,277 @@
+//! Who may do what, over real TLS on a loopback socket: every RPC of every served service
+//! (from the compiled descriptor set, so a new RPC cannot be missed) is called with no
+//! credentials, with each role's token, with a client certificate, with an expired and a
+//! revoked token, with a certificate of an unknown subject and with one from another CA.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use meterlab_server::auth::{Role, Rule, rule_for, token_hash};
+use meterlab_server::serve_config::ServeConfig;
+use meterlab_server::{Gateway, GatewayConfig, Security, StreamLimits};
+use prost::Message as _;
+use tonic::Code;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+const ROLE_TOKENS: [(Role, &str); 4] = [
+    (Role::Viewer, "tok-viewer"),
+    (Role::Engineer, "tok-engineer"),
+    (Role::TestManager, "tok-manager"),
+    (Role::Admin, "tok-admin"),
+];
+
+fn config_text() -> String {
+    let mut text = String::from(
+        "[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\nclient_ca = \"ca.pem\"\n",
+    );
+    for (role, token) in ROLE_TOKENS {
+        text += &format!(
+            "[[principal]]\nname = \"{role}-user\"\nrole = \"{role}\"\ntoken_sha256 = \"{}\"\n",
+            hex::encode(token_hash(token))
+        );
+    }
+    text += &format!(
+        "[[principal]]\nname = \"old\"\nrole = \"admin\"\ntoken_sha256 = \"{}\"\n\
+         expires = 2020-01-01T00:00:00Z\n",
+        hex::encode(token_hash("tok-expired"))
+    );
+    text += &format!(
+        "[[principal]]\nname = \"fired\"\nrole = \"admin\"\ntoken_sha256 = \"{}\"\nrevoked = true\n",
+        hex::encode(token_hash("tok-revoked"))
+    );
+    text += "[[principal]]\nname = \"ci\"\nrole = \"engineer\"\nsubject_cn = \"ci-runner\"\n";
+    text
+}
+
+/// Every served RPC: the meterlab services the gateway serves, health and reflection.
+fn served_rpcs() -> Vec<String> {
+    let mut paths = Vec::new();
+    let set = prost_types::FileDescriptorSet::decode(meterlab_proto::FILE_DESCRIPTOR_SET)
+        .expect("descriptor set decodes");
+    for file in &set.file {
+        for service in &file.service {
+            let full = format!("{}.{}", file.package(), service.name());
+            if full == "meterlab.v1.ResultService" || full == "meterlab.v1.GovernanceService" {
+                for method in &service.method {
+                    paths.push(format!("/{full}/{}", method.name()));
+                }
+            }
+        }
+    }
+    paths.push("/grpc.health.v1.Health/Check".to_owned());
+    paths.push("/grpc.health.v1.Health/Watch".to_owned());
+    paths.push("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo".to_owned());
+    paths
+}
+
+struct Lab {
+    dir: tempfile::TempDir,
+    port: u16,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn start() -> Lab {
+    let dir = tempfile::tempdir().expect("temp dir");
+    meterlab_server::dev_certs::generate("lab CA", &["ci-runner", "stranger"])
+        .expect("certificates")
+        .write(dir.path())
+        .expect("certificates written");
+    let foreign = dir.path().join("foreign");
+    meterlab_server::dev_certs::generate("other CA", &["ci-runner"])
+        .expect("certificates")
+        .write(&foreign)
+        .expect("certificates written");
+    let config = ServeConfig::parse(&dir.path().join("serve.toml"), &config_text())
+        .expect("the serve config is valid");
+    let tls = meterlab_server::tls::server_tls_config(config.tls.as_ref().expect("[tls]"))
+        .expect("TLS config");
+    let gateway = Gateway::open(GatewayConfig {
+        db: dir.path().join("lab.sqlite"),
+        profile: meterlab_governance::load_profile(
+            "illustrative.toml",
+            meterlab_governance::profile::ILLUSTRATIVE_TOML,
+        )
+        .expect("profile"),
+        limits: StreamLimits::default(),
+        store: Default::default(),
+    })
+    .await
+    .expect("gateway opens");
+    let listener = meterlab_server::bind("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let security = Security {
+        tls: Some(tls),
+        principals: Some(Arc::new(config.principals)),
+    };
+    let task = tokio::spawn(async move {
+        gateway
+            .serve_secured(listener, security, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("gateway serves");
+    });
+    Lab {
+        dir,
+        port,
+        stop,
+        task,
+    }
+}
+
+async fn channel(
+    lab: &Lab,
+    ca_dir: &Path,
+    client: Option<(&Path, &str)>,
+) -> Result<Channel, tonic::transport::Error> {
+    let ca = std::fs::read(ca_dir.join("ca.pem")).expect("ca.pem");
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(ca))
+        .domain_name("localhost");
+    if let Some((dir, name)) = client {
+        let cert = std::fs::read(dir.join(format!("{name}.pem"))).expect("client cert");
+        let key = std::fs::read(dir.join(format!("{name}.key"))).expect("client key");
+        tls = tls.identity(Identity::from_pem(cert, key));
+    }
+    Endpoint::from_shared(format!("https://localhost:{}", lab.port))
+        .expect("url")
+        .tls_config(tls)?
+        .connect()
+        .await
+}
+
+/// Calls `path` with one empty message and returns the status code the call ended with
+/// (`Ok` when the service answered with headers, i.e. it was let in).
+async fn call(channel: &Channel, path: &str, token: Option<&str>) -> (Code, String) {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready().await.expect("channel ready");
+    let mut request = tonic::Request::new(tokio_stream::iter(vec![()]));
+    if let Some(token) = token {
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+    }
+    let path = path.parse().expect("path");
+    let codec = tonic_prost::ProstCodec::<(), ()>::default();
+    match grpc.streaming(request, path, codec).await {
+        Ok(_) => (Code::Ok, String::new()),
+        Err(status) => (status.code(), status.message().to_owned()),
+    }
+}
+
+fn is_refusal(code: Code) -> bool {
+    matches!(code, Code::Unauthenticated | Code::PermissionDenied)
+}
+
+#[tokio::test]
+async fn every_rpc_is_refused_or_allowed_per_the_table_for_every_kind_of_caller() {
+    let lab = start().await;
+    let rpcs = served_rpcs();
+    assert!(rpcs.len() > 20, "{rpcs:?}");
+    let plain = channel(&lab, lab.dir.path(), None)
+        .await
+        .expect("TLS connect");
+    let mut failures = Vec::new();
+
+    for path in &rpcs {
+        let rule = rule_for(path);
+        let (code, message) = call(&plain, path, None).await;
+        match rule {
+            Some(Rule::Public) if is_refusal(code) => {
+                failures.push(format!("{path} public: {code:?}"))
+            }
+            Some(Rule::AtLeast(_)) if code != Code::Unauthenticated => {
+                failures.push(format!("{path} without credentials: {code:?} {message}"))
+            }
+            None => failures.push(format!("{path} has no rule")),
+            _ => {}
+        }
+        for (role, token) in ROLE_TOKENS {
+            let (code, message) = call(&plain, path, Some(token)).await;
+            let allowed = matches!(rule, Some(Rule::Public))
+                || matches!(rule, Some(Rule::AtLeast(needed)) if role >= needed);
+            let ok = if allowed {
+                !is_refusal(code)
+            } else {
+                code == Code::PermissionDenied && message.contains("needs role")
+            };
+            if !ok {
+                failures.push(format!("{path} as {role}: {code:?} {message}"));
+            }
+        }
+        for (token, why) in [
+            ("tok-expired", "expired"),
+            ("tok-revoked", "revoked"),
+            ("nonsense", "unknown"),
+        ] {
+            let (code, message) = call(&plain, path, Some(token)).await;
+            let ok = match rule {
+                Some(Rule::Public) => !is_refusal(code),
+                _ => code == Code::Unauthenticated && message.contains(why),
+            };
+            if !ok {
+                failures.push(format!("{path} with {why} token: {code:?} {message}"));
+            }
+        }
+    }
+
+    // mutual TLS: the certificate's subject is the principal (engineer).
+    let ci = channel(&lab, lab.dir.path(), Some((lab.dir.path(), "ci-runner")))
+        .await
+        .expect("mTLS connect");
+    let stranger = channel(&lab, lab.dir.path(), Some((lab.dir.path(), "stranger")))
+        .await
+        .expect("mTLS connect");
+    for path in &rpcs {
+        let rule = rule_for(path);
+        let (code, message) = call(&ci, path, None).await;
+        let allowed = matches!(rule, Some(Rule::Public))
+            || matches!(rule, Some(Rule::AtLeast(needed)) if Role::Engineer >= needed);
+        if allowed == is_refusal(code) {
+            failures.push(format!(
+                "{path} as ci-runner certificate: {code:?} {message}"
+            ));
+        }
+        let (code, message) = call(&stranger, path, None).await;
+        if rule != Some(Rule::Public)
+            && !(code == Code::Unauthenticated && message.contains("CN=stranger"))
+        {
+            failures.push(format!("{path} as unknown subject: {code:?} {message}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // A certificate from another CA never gets a call through.
+    let foreign = lab.dir.path().join("foreign");
+    let refused = match channel(&lab, lab.dir.path(), Some((&foreign, "ci-runner"))).await {
+        Err(_) => true,
+        Ok(channel) => {
+            let (code, _) = call(&channel, "/meterlab.v1.GovernanceService/ListIssues", None).await;
+            code == Code::Unavailable || code == Code::Unknown
+        }
+    };
+    assert!(refused, "a certificate from another CA was accepted");
+
+    let _ = lab.stop.send(());
+    lab.task.await.expect("gateway stops");
+}
+
+#[tokio::test]
+async fn plaintext_clients_cannot_talk_to_a_tls_gateway() {
+    let lab = start().await;
+    let plaintext = Endpoint::from_shared(format!("http://127.0.0.1:{}", lab.port))
+        .expect("url")
+        .connect()
+        .await;
+    if let Ok(channel) = plaintext {
+        let (code, _) = call(&channel, "/grpc.health.v1.Health/Check", None).await;
+        assert!(!matches!(code, Code::Ok), "plaintext call succeeded");
+    }
+    let _ = lab.stop.send(());
+    lab.task.await.expect("gateway stops");
+}
