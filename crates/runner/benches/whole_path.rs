@@ -8,6 +8,10 @@
 //! - `paced_pty_case`: one case of three 11.2 reads on an ESME over HDLC on a PTY at 9600 baud,
 //!   output paced to the line rate; printed against its wire time (bytes × 10 bits / 9600).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a benchmark of real sockets and a real PTY measures real time"
+)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

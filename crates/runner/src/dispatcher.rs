@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use meterlab_plugin_host::Plugin;
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -209,7 +208,7 @@ impl Dispatcher {
         let event = RunEvent {
             run_id: self.run_id.clone(),
             seq: self.seq,
-            at: SystemTime::now(),
+            at: crate::executor::wall_clock(),
             kind,
         };
         // A subscriber that went away (say, a closed progress bar) does not stop the run.

@@ -58,9 +58,20 @@ impl<C> Shared<C> {
     }
 }
 
+/// Wall-clock time for result timestamps and the cases' reference clock. The runner is an I/O
+/// edge (it drives real links), so it may read the wall clock; durations and timeouts use
+/// tokio's clock so that tests can pause it.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the runner is an I/O edge: results and run events carry wall-clock timestamps"
+)]
+pub(crate) fn wall_clock() -> SystemTime {
+    SystemTime::now()
+}
+
 /// The reference clock (UTC milliseconds) cases build their requests against.
 pub(crate) fn utc_now_ms() -> i64 {
-    SystemTime::now()
+    wall_clock()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| {
             i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
@@ -188,7 +199,7 @@ impl<C: Connector> DeviceWorker<C> {
     }
 
     fn not_run(&self, planned: &PlannedCase, reason: &str) -> CaseResult {
-        let now = SystemTime::now();
+        let now = wall_clock();
         self.seal(
             planned,
             planned.attempts_before + 1,
@@ -294,7 +305,7 @@ impl<C: Connector> DeviceWorker<C> {
 
     /// One attempt of one case.
     async fn attempt(&mut self, planned: &PlannedCase, attempt: u32, lease: &Lease) -> CaseResult {
-        let started_at = SystemTime::now();
+        let started_at = wall_clock();
         let started = Instant::now();
         let timeouts = self.shared.settings.timeouts;
         let case_deadline = (started + timeouts.case).min(self.shared.run_deadline);
@@ -312,7 +323,7 @@ impl<C: Connector> DeviceWorker<C> {
             .await;
         let (status, detail) = outcome;
         let traffic = capture.map(|c: Capture| c.take()).unwrap_or_default();
-        let finished_at = SystemTime::now();
+        let finished_at = wall_clock();
         self.seal(
             planned,
             attempt,

@@ -105,6 +105,10 @@ pub fn describe_phase(phase: &pb::PhaseKey) -> String {
     )
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the binary stamps a run id with the wall clock"
+)]
 fn unix_millis() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
