@@ -17,11 +17,24 @@ use meterlab_dlms::hdlc::{HdlcAddress, HdlcClient, HdlcConfig};
 use meterlab_dlms::security::{Key, Keys, SecurityControl, SystemTitle};
 use meterlab_plugin::pb::{Alert, AlertSeverity};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 use crate::params::{SessionParams, TransportParams};
 
 /// The host timer carrying the connection's next time-out.
 pub const EXCHANGE_TIMER: u64 = 1;
+
+/// The next frame counter of each (device, client system title) used by any session of this
+/// loaded plugin. A device keeps the last counter it accepted from a client and refuses
+/// replays, so a later session to the same device (a runner opens one per case after a
+/// blocked step, or per retry) must go on from where the earlier one stopped; the plugin is
+/// never unloaded, so this outlives sessions. Across processes the host passes
+/// `invocation_counter`.
+fn frame_counters() -> &'static Mutex<HashMap<String, u32>> {
+    static COUNTERS: OnceLock<Mutex<HashMap<String, u32>>> = OnceLock::new();
+    COUNTERS.get_or_init(|| Mutex::new(HashMap::new()))
+}
 
 /// How a client authenticates (the HLS challenge is drawn per association).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +170,10 @@ pub struct Engine {
     associated_as: Option<Credentials>,
     pending: Option<Pending>,
     invocation_counter: u32,
+    /// Key of this session's client in [`frame_counters`], when it uses keys.
+    counter_key: Option<String>,
+    /// The counter last written there.
+    counter_saved: u32,
     challenges: u64,
 }
 
@@ -172,7 +189,43 @@ impl Engine {
             associated_as: None,
             pending: None,
             invocation_counter: params.invocation_counter,
+            counter_key: None,
+            counter_saved: 0,
             challenges: 0,
+        }
+        .with_shared_counter(params)
+    }
+
+    fn with_shared_counter(mut self, params: &SessionParams) -> Self {
+        let Some(keys) = params.keys.as_ref() else {
+            return self;
+        };
+        let title: String = keys
+            .client_system_title
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        let key = format!("{}|{:?}|{title}", params.device_id, self.transport);
+        if let Ok(counters) = frame_counters().lock()
+            && let Some(next) = counters.get(&key)
+        {
+            self.invocation_counter = self.invocation_counter.max(*next);
+        }
+        self.counter_saved = self.invocation_counter;
+        self.counter_key = Some(key);
+        self
+    }
+
+    /// Publishes this session's next frame counter for later sessions.
+    fn save_counter(&mut self) {
+        let next = self.current_counter();
+        if next <= self.counter_saved {
+            return;
+        }
+        if let (Some(key), Ok(mut counters)) = (&self.counter_key, frame_counters().lock()) {
+            let slot = counters.entry(key.clone()).or_insert(0);
+            *slot = (*slot).max(next);
+            self.counter_saved = next;
         }
     }
 
@@ -440,6 +493,7 @@ impl Engine {
     }
 
     fn collect(&mut self, now_ms: u64, in_timeout: bool, progress: &mut Progress) {
+        self.save_counter();
         let Some((_, connection)) = self.connection.as_mut() else {
             return;
         };
