@@ -161,6 +161,22 @@ impl Step {
                 }
             }
         }
+        if outcome_ok {
+            for code in &expectation.alerts {
+                let seen = context.alerts().iter().any(|alert| alert == code);
+                checks.push(CheckRecord {
+                    expectation: format!("alert {code} raised"),
+                    expected: code.clone(),
+                    actual: if context.alerts().is_empty() {
+                        "no alert".to_owned()
+                    } else {
+                        context.alerts().join(", ")
+                    },
+                    ok: seen,
+                    note: None,
+                });
+            }
+        }
         let passed = checks.iter().all(|check| check.ok);
         StepVerdict::Judged(Judgement {
             passed,

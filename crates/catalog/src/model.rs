@@ -382,6 +382,11 @@ impl Expectations {
 pub struct Expectation {
     pub outcome: ExpectedOutcome,
     pub checks: Vec<Check>,
+    /// Alert codes the device must have raised (as the adapter reports them, e.g. `"18"` for a
+    /// firmware activation) by the time this step is judged, since the case began. The runner
+    /// feeds them with [`crate::StepContext::record_alert`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<String>,
 }
 
 /// The outcome a step expects.

@@ -288,6 +288,14 @@ fn rows() -> Vec<Row> {
             at: "\"T 1\"",
         },
         Row {
+            name: "alerts not a list",
+            text: case_with_steps(&format!(
+                "{READ_STATUS}[case.step.expect]\nalerts = \"18\"\n"
+            )),
+            message: "must be an array of strings, found string",
+            at: "\"18\"",
+        },
+        Row {
             name: "index into a single field",
             text: case_with_steps(
                 "[[case.step]]\nsrv = \"4.1.1\"\n[case.step.expect]\ncheck = [{ field = \"device_time_ms[0]\", op = \">\", value = 0 }]\n",

@@ -373,3 +373,31 @@ fn a_per_dmc_expectation_replaces_the_others_for_that_dmc_only() {
     assert!(!step.judge(&unsupported, &mut acme).passed());
     assert!(step.judge(&unsupported, &mut bravo).passed());
 }
+
+#[test]
+fn an_expected_alert_must_have_been_recorded_during_the_case() {
+    let catalog = catalog(
+        "[[case.step]]\nsrv = \"11.2\"\n[case.step.expect]\nalerts = [\"18\"]\n[case.step.expect.dormant]\noutcome = \"device_rejected\"\nalerts = [\"232\"]\n",
+    );
+    let step = &catalog.cases()[0].steps[0];
+    let version = respond(Outcome::FirmwareVersion(pb::FirmwareVersion {
+        version: "3.0.0".to_owned(),
+    }));
+    let mut context = StepContext::new(device(InstallationState::Active), NOW);
+    let StepVerdict::Judged(judgement) = step.judge(&version, &mut context) else {
+        panic!("judged");
+    };
+    assert!(!judgement.passed);
+    assert_eq!(judgement.checks[1].expectation, "alert 18 raised");
+    assert_eq!(judgement.checks[1].actual, "no alert");
+
+    context.record_alert("4");
+    context.record_alert("18");
+    assert!(step.judge(&version, &mut context).passed());
+
+    let mut dormant = StepContext::new(device(InstallationState::Dormant), NOW);
+    dormant.record_alert("18");
+    assert!(!step.judge(&rejected(3), &mut dormant).passed());
+    dormant.record_alert("232");
+    assert!(step.judge(&rejected(3), &mut dormant).passed());
+}

@@ -12,8 +12,10 @@ use crate::model::{Check, Expectation, Expectations, ExpectedOutcome, Op};
 use crate::path::FieldPath;
 use crate::schema::{FieldType, MessageSchema};
 
-const EXPECT_KEYS: [&str; 6] = ["outcome", "code", "check", "active", "dormant", "dmc"];
-const MODE_EXPECT_KEYS: [&str; 3] = ["outcome", "code", "check"];
+const EXPECT_KEYS: [&str; 7] = [
+    "outcome", "code", "check", "alerts", "active", "dormant", "dmc",
+];
+const MODE_EXPECT_KEYS: [&str; 4] = ["outcome", "code", "check", "alerts"];
 const CHECK_KEYS: [&str; 4] = ["field", "op", "value", "tolerance"];
 
 pub(crate) fn parse_expectations(
@@ -32,6 +34,7 @@ pub(crate) fn parse_expectations(
             default: Expectation {
                 outcome: ExpectedOutcome::Success,
                 checks: Vec::new(),
+                alerts: Vec::new(),
             },
             active: None,
             dormant: None,
@@ -199,8 +202,23 @@ fn parse_expectation(
             }
         }
     }
+    let mut alerts = Vec::new();
+    if table.contains_key("alerts") {
+        match source.strings(table, "alerts", at, what) {
+            Some(codes) => {
+                alerts = codes.into_iter().map(|(code, _)| code).collect();
+                alerts.sort();
+                alerts.dedup();
+            }
+            None => ok = false,
+        }
+    }
     let outcome = outcome?;
-    ok.then_some(Expectation { outcome, checks })
+    ok.then_some(Expectation {
+        outcome,
+        checks,
+        alerts,
+    })
 }
 
 fn parse_check(
