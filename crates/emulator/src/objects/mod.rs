@@ -90,7 +90,8 @@ impl ObjectDirectory {
         Self::from_objects(&device.objects, variations)
     }
 
-    fn from_objects(objects: &[CosemObject], variations: &[Variation]) -> Self {
+    /// The directory of these objects with these variations.
+    pub fn from_objects(objects: &[CosemObject], variations: &[Variation]) -> Self {
         let mut unsupported_methods: Vec<(ObjectRole, i8)> = objects
             .iter()
             .flat_map(|object| {
