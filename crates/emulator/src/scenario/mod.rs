@@ -47,6 +47,7 @@
 //! ```
 
 mod parse;
+mod shipped;
 
 use std::sync::Arc;
 

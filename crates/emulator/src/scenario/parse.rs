@@ -1,13 +1,9 @@
 //! Scenario TOML: raw spanned form, then validation into [`Scenario`] with located errors.
 
+use meterlab_devices::{DeviceRole, Location, STANDARD_BAUD_RATES};
+use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
-use std::path::Path;
-use std::sync::Arc;
-
-use meterlab_devices::{DeviceRole, Location, STANDARD_BAUD_RATES};
-use meterlab_dmc::DmcDescription;
-use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
@@ -149,13 +145,13 @@ struct RawFaults {
     serial_baud: Option<Spanned<u32>>,
 }
 
-struct Source<'a> {
-    file: &'a str,
-    text: &'a str,
+pub(super) struct Source<'a> {
+    pub(super) file: &'a str,
+    pub(super) text: &'a str,
 }
 
 impl Source<'_> {
-    fn error(&self, span: Range<usize>, message: impl Into<String>) -> EmulatorError {
+    pub(super) fn error(&self, span: Range<usize>, message: impl Into<String>) -> EmulatorError {
         EmulatorError::Scenario {
             location: Location::at_offset(self.file, self.text, span.start),
             message: message.into(),
@@ -338,7 +334,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Scenario, EmulatorError> {
         let raw_hub = raw_hub.get_ref();
         let base_id = source.name(&raw_hub.id, "hub id")?;
         if !dmcs.iter().any(|dmc| dmc.id == *raw_hub.dmc.get_ref()) {
-            let shipped = shipped_dmc(&source, &raw_hub.dmc, &base_id, &smsos)?;
+            let shipped = super::shipped::shipped_dmc(&source, &raw_hub.dmc, &base_id, &smsos)?;
             dmcs.push(shipped);
         }
         let state = validate_state(&source, raw_hub)?;
@@ -450,71 +446,6 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Scenario, EmulatorError> {
         smsos,
         dmcs,
         hubs,
-    })
-}
-
-/// The DMC a hub names by id without a `[[dmc]]`: the shipped description
-/// `<scenario dir>/../dmcs/<id>.toml`, its models and object maps as they are there.
-fn shipped_dmc(
-    source: &Source<'_>,
-    id: &Spanned<String>,
-    hub: &str,
-    smsos: &[Smso],
-) -> Result<Dmc, EmulatorError> {
-    let directory = Path::new(source.file)
-        .parent()
-        .unwrap_or(Path::new(""))
-        .join("../dmcs");
-    let path = directory.join(format!("{}.toml", id.get_ref()));
-    let description = DmcDescription::load(&path).map_err(|errors| {
-        source.error(
-            id.span(),
-            format!(
-                "hub {hub:?} names DMC {:?}, which no [[dmc]] defines and {} does not describe:\n{errors}",
-                id.get_ref(),
-                path.display()
-            ),
-        )
-    })?;
-    if !smsos.iter().any(|smso| smso.id == description.smso) {
-        return Err(source.error(
-            id.span(),
-            format!(
-                "DMC {:?} ({}) is operated by SMSO {:?}, which no [[smso]] defines",
-                id.get_ref(),
-                path.display(),
-                description.smso
-            ),
-        ));
-    }
-    let model = |role: DeviceRole| {
-        description
-            .device(role)
-            .map(|device| ModelSpec {
-                model: device.model.clone(),
-                firmware: device.firmware.clone(),
-                dormant_firmware: device.dormant_firmware.clone(),
-            })
-            .ok_or_else(|| {
-                source.error(
-                    id.span(),
-                    format!(
-                        "DMC {:?} ({}) describes no {role}",
-                        id.get_ref(),
-                        path.display()
-                    ),
-                )
-            })
-    };
-    Ok(Dmc {
-        id: description.id.clone(),
-        smso: description.smso.clone(),
-        hub: model(DeviceRole::Hub)?,
-        esme: model(DeviceRole::Esme)?,
-        gsme: model(DeviceRole::Gsme)?,
-        // The description's object maps already place what its variations declare.
-        variations: Vec::new(),
-        description: Some(Arc::new(description)),
     })
 }
 
