@@ -243,6 +243,7 @@ impl Emulation {
                     clock_drift_ppm: meter.map_or(0, |meter| meter.clock_drift_ppm),
                     history_ms: meter.map_or(0, |meter| i64::from(meter.history_days) * DAY_MS),
                     variations: dmc.variations_for(role),
+                    objects: dmc.objects(role),
                 };
                 devices.push(EmulatedDevice {
                     name: format!("{}.{role}", spec.id),

@@ -66,6 +66,7 @@ fn config(role: DeviceRole, state: InstallationState) -> DeviceConfig {
         clock_drift_ppm: 0,
         history_ms: 0,
         variations: Vec::new(),
+        objects: None,
     }
 }
 

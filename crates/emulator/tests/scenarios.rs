@@ -322,3 +322,87 @@ fn structural_mistakes_are_refused() {
         "{missing}"
     );
 }
+
+/// Hubs naming the shipped DMC descriptions by id, with no `[[dmc]]` of their own.
+const NAMES_SHIPPED_DMCS: &str = r#"
+[[smso]]
+id = "smso-north"
+lls_password = "00000001"
+key_seed = "north secret"
+
+[[smso]]
+id = "smso-south"
+lls_password = "00000002"
+key_seed = "south secret"
+
+[[hub]]
+id = "north"
+dmc = "acme-ch1-e470-g4"
+state = "active"
+
+[[hub]]
+id = "south"
+dmc = "bravo-h2-e2-g2"
+state = "active"
+"#;
+
+fn shipped_scenario_path() -> String {
+    examples_dir()
+        .join("names-shipped-dmcs.toml")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn a_hub_naming_a_shipped_dmc_serves_its_description() {
+    let scenario = Scenario::parse(&shipped_scenario_path(), NAMES_SHIPPED_DMCS).unwrap();
+    let emulation = Emulation::build(&scenario, START).unwrap();
+    let south = &emulation.hubs[1];
+    assert_eq!(south.dmc, "bravo-h2-e2-g2");
+    let esme = &south.devices[1].device;
+    assert_eq!(esme.model(), "BRAVO E2");
+    assert_eq!(
+        esme.directory()
+            .by_role(ObjectRole::ImportRegister)
+            .map(|entry| entry.obis),
+        Some(Obis::new(1, 0, 1, 8, 1, 255)),
+        "the description's relocated register"
+    );
+    let gsme = &south.devices[2].device;
+    assert!(gsme.directory().by_role(ObjectRole::DailyLog).is_none());
+    // The same DMC defined inline in mixed.toml (reference map + declared variations) serves
+    // the same objects as its shipped description.
+    let inline = Emulation::build(&example("mixed.toml"), START).unwrap();
+    let inline_south = inline
+        .hubs
+        .iter()
+        .find(|hub| hub.dmc == "bravo-h2-e2-g2")
+        .unwrap();
+    for (shipped, defined) in south.devices.iter().zip(&inline_south.devices) {
+        assert_eq!(
+            shipped.device.directory(),
+            defined.device.directory(),
+            "{}",
+            shipped.name
+        );
+    }
+}
+
+#[test]
+fn a_dmc_neither_defined_nor_shipped_is_reported_at_the_hub() {
+    let text = NAMES_SHIPPED_DMCS.replace("bravo-h2-e2-g2", "charlie-x1");
+    let error = Scenario::parse(&shipped_scenario_path(), &text)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("names-shipped-dmcs.toml:19:7")
+            && error.contains("charlie-x1")
+            && error.contains("no [[dmc]] defines"),
+        "{error}"
+    );
+    let text = NAMES_SHIPPED_DMCS.replace("smso-south", "smso-east");
+    let error = Scenario::parse(&shipped_scenario_path(), &text)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("SMSO \"smso-south\""), "{error}");
+}

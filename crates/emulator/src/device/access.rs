@@ -9,7 +9,7 @@ use meterlab_dlms::cosem::image_transfer::ImageToActivate;
 
 use super::LogicalDevice;
 use crate::error::AccessError;
-use crate::objects::{ObjectRole, ProfileKind, Target, scaler_unit};
+use crate::objects::{ObjectRole, ProfileKind, Target};
 use crate::security::AccessLevel;
 use crate::time::SimTime;
 
@@ -47,7 +47,7 @@ impl LogicalDevice {
         if entry.class_id != target.class_id {
             return Err(AccessError::ObjectClassInconsistent);
         }
-        if level == AccessLevel::Public && !entry.role.public_readable() {
+        if level == AccessLevel::Public && !entry.public {
             return Err(AccessError::ReadWriteDenied);
         }
         Ok(entry.role)
@@ -98,7 +98,11 @@ impl LogicalDevice {
                 ))
             }
             (ObjectRole::ImportRegister, 3) => {
-                let (scaler, unit) = scaler_unit(self.role());
+                let (scaler, unit) = self
+                    .directory()
+                    .by_role(ObjectRole::ImportRegister)
+                    .and_then(|entry| entry.scaler_unit)
+                    .ok_or(AccessError::ObjectUndefined)?;
                 Ok(Data::Structure(vec![
                     Data::Integer(scaler),
                     Data::Enum(unit),

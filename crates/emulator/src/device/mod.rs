@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 
 use meterlab_devices::{DeviceRole, InstallationState, SystemTitle};
 use meterlab_dlms::cosem::disconnect::{ControlMode, ControlState, DisconnectControl, Trigger};
+use meterlab_dmc::CosemObject;
 
 use crate::capture::{CaptureBuffer, Reading, status};
 use crate::clock::DeviceClock;
@@ -79,6 +80,8 @@ pub struct DeviceConfig {
     pub history_ms: i64,
     /// Declared variations of its DMC.
     pub variations: Vec<Variation>,
+    /// Its object map from its DMC's description; `None`: the reference map.
+    pub objects: Option<Vec<CosemObject>>,
 }
 
 #[derive(Debug, Clone)]
@@ -125,7 +128,10 @@ impl LogicalDevice {
             disconnect: DisconnectControl::new(metering.initial_state, metering.control_mode),
             period_status: 0,
         });
-        let directory = ObjectDirectory::new(config.role, &config.variations);
+        let directory = match &config.objects {
+            Some(objects) => ObjectDirectory::from_objects(objects, &config.variations),
+            None => ObjectDirectory::new(config.role, &config.variations),
+        };
         let mut device = Self {
             role: config.role,
             logical_device_name: config.logical_device_name,

@@ -10,7 +10,7 @@ use super::LogicalDevice;
 use crate::capture::{Reading, RowSelection};
 use crate::error::AccessError;
 use crate::events::EventRecord;
-use crate::objects::ProfileKind;
+use crate::objects::{ProfileKind, reference_dmc};
 use crate::time::SimTime;
 
 /// Parses selective access parameters into the rows and the 0-based columns to return.
@@ -88,16 +88,26 @@ fn pick(row: Vec<Data>, columns: &[usize]) -> Data {
 impl LogicalDevice {
     /// The capture objects of a profile, using this device's (possibly relocated) OBIS codes.
     pub fn capture_objects(&self, kind: ProfileKind) -> Vec<CaptureObject> {
+        // A column whose object the device lacks (a declared variation) keeps the reference
+        // object's name: the buffer still has the column.
         kind.columns()
             .iter()
-            .map(|role| CaptureObject {
-                class_id: role.class_id(),
-                logical_name: self
+            .filter_map(|role| {
+                let obis = self
                     .directory()
                     .by_role(*role)
-                    .map_or_else(|| role.default_obis(self.role()), |entry| entry.obis),
-                attribute_index: 2,
-                data_index: 0,
+                    .map(|entry| entry.obis)
+                    .or_else(|| {
+                        reference_dmc()
+                            .object(self.role(), *role)
+                            .map(|object| object.obis)
+                    })?;
+                Some(CaptureObject {
+                    class_id: role.class_id(),
+                    logical_name: obis,
+                    attribute_index: 2,
+                    data_index: 0,
+                })
             })
             .collect()
     }

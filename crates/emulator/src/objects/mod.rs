@@ -1,159 +1,35 @@
-//! The COSEM object map of a logical device: which objects it has (by OBIS, adjusted by the
-//! DMC's declared variations), their classes, and the columns of its profiles. GET / SET /
+//! The COSEM object map of a logical device, built from a DMC description (`suites/dmcs/`, parsed
+//! by `meterlab-dmc`): which objects it has (by OBIS, adjusted by the DMC's declared
+//! variations), their classes, who may read them, and the columns of its profiles. GET / SET /
 //! ACTION on them are the device's (`crate::device::access`).
+
+use std::sync::OnceLock;
 
 use meterlab_devices::DeviceRole;
 use meterlab_dlms::Obis;
+use meterlab_dmc::{CosemObject, DeviceDescription, DmcDescription};
 
 use crate::time::{DAY_MS, HALF_HOUR_MS};
 
-/// The part an object plays in a device; variations and the scenario refer to objects by role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ObjectRole {
-    /// Data: COSEM logical device name.
-    LogicalDeviceName,
-    /// Clock.
-    Clock,
-    /// Register: import active energy (ESME) or gas volume (GSME).
-    ImportRegister,
-    /// Profile generic: half-hourly load profile.
-    LoadProfile,
-    /// Profile generic: daily read log.
-    DailyLog,
-    /// Profile generic: standard event log.
-    EventLog,
-    /// Data: the last event code (an event log capture object).
-    EventCode,
-    /// Data: AMR profile status of the current period (a load profile capture object).
-    ProfileStatus,
-    /// Disconnect control: the ESME supply switch or the GSME valve.
-    DisconnectControl,
-    /// Data: MPAN or MPRN.
-    Mpxn,
-    /// Data: active firmware identifier.
-    FirmwareVersion,
-    /// Image transfer.
-    ImageTransfer,
-    /// Security setup.
-    SecuritySetup,
-}
+/// The part an object plays in a device: `meterlab-dmc`'s vocabulary, shared with the adapter
+/// and the catalogue.
+pub use meterlab_dmc::ObjectRole;
 
-impl ObjectRole {
-    /// Every role, in directory order.
-    pub const ALL: [Self; 13] = [
-        Self::LogicalDeviceName,
-        Self::Clock,
-        Self::ImportRegister,
-        Self::LoadProfile,
-        Self::DailyLog,
-        Self::EventLog,
-        Self::EventCode,
-        Self::ProfileStatus,
-        Self::DisconnectControl,
-        Self::Mpxn,
-        Self::FirmwareVersion,
-        Self::ImageTransfer,
-        Self::SecuritySetup,
-    ];
+/// The reference SMETS1 object maps (no declared variations): the ACME description shipped in
+/// `suites/dmcs/`, the one place the emulator's object map is written down. A scenario's DMC
+/// is this map with the DMC's own models and declared variations.
+pub const REFERENCE_DMC_ID: &str = "acme-ch1-e470-g4";
+const REFERENCE_DMC: &str = include_str!("../../../../suites/dmcs/acme-ch1-e470-g4.toml");
 
-    /// The name scenarios use (snake case).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::LogicalDeviceName => "logical_device_name",
-            Self::Clock => "clock",
-            Self::ImportRegister => "import_register",
-            Self::LoadProfile => "load_profile",
-            Self::DailyLog => "daily_log",
-            Self::EventLog => "event_log",
-            Self::EventCode => "event_code",
-            Self::ProfileStatus => "profile_status",
-            Self::DisconnectControl => "disconnect_control",
-            Self::Mpxn => "mpxn",
-            Self::FirmwareVersion => "firmware_version",
-            Self::ImageTransfer => "image_transfer",
-            Self::SecuritySetup => "security_setup",
-        }
-    }
-
-    /// The role with this scenario name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|role| role.name() == name)
-    }
-
-    /// COSEM interface class id.
-    pub fn class_id(self) -> u16 {
-        match self {
-            Self::LogicalDeviceName
-            | Self::EventCode
-            | Self::ProfileStatus
-            | Self::Mpxn
-            | Self::FirmwareVersion => 1,
-            Self::ImportRegister => 3,
-            Self::LoadProfile | Self::DailyLog | Self::EventLog => 7,
-            Self::Clock => 8,
-            Self::ImageTransfer => 18,
-            Self::SecuritySetup => 64,
-            Self::DisconnectControl => 70,
-        }
-    }
-
-    /// Interface class version.
-    pub fn class_version(self) -> u8 {
-        match self {
-            Self::LoadProfile | Self::DailyLog | Self::EventLog => 1,
-            _ => 0,
-        }
-    }
-
-    /// Whether a device of this role has the object, before variations.
-    fn present_in(self, role: DeviceRole) -> bool {
-        match self {
-            Self::LogicalDeviceName
-            | Self::Clock
-            | Self::EventLog
-            | Self::EventCode
-            | Self::FirmwareVersion
-            | Self::ImageTransfer
-            | Self::SecuritySetup => true,
-            Self::ImportRegister
-            | Self::LoadProfile
-            | Self::DailyLog
-            | Self::ProfileStatus
-            | Self::DisconnectControl
-            | Self::Mpxn => role != DeviceRole::Hub,
-        }
-    }
-
-    /// The OBIS code a device of this role uses by default.
-    pub fn default_obis(self, role: DeviceRole) -> Obis {
-        let gas = role == DeviceRole::Gsme;
-        match self {
-            Self::LogicalDeviceName => Obis::new(0, 0, 42, 0, 0, 255),
-            Self::Clock => Obis::new(0, 0, 1, 0, 0, 255),
-            Self::ImportRegister if gas => Obis::new(7, 0, 3, 0, 0, 255),
-            Self::ImportRegister => Obis::new(1, 0, 1, 8, 0, 255),
-            Self::LoadProfile if gas => Obis::new(7, 0, 99, 1, 0, 255),
-            Self::LoadProfile => Obis::new(1, 0, 99, 1, 0, 255),
-            Self::DailyLog if gas => Obis::new(7, 0, 98, 1, 0, 255),
-            Self::DailyLog => Obis::new(1, 0, 98, 1, 0, 255),
-            Self::EventLog => Obis::new(0, 0, 99, 98, 0, 255),
-            Self::EventCode => Obis::new(0, 0, 96, 11, 0, 255),
-            Self::ProfileStatus => Obis::new(0, 0, 96, 10, 1, 255),
-            Self::DisconnectControl => Obis::new(0, 0, 96, 3, 10, 255),
-            Self::Mpxn => Obis::new(0, 0, 96, 1, 10, 255),
-            Self::FirmwareVersion => Obis::new(1, 0, 0, 2, 0, 255),
-            Self::ImageTransfer => Obis::new(0, 0, 44, 0, 0, 255),
-            Self::SecuritySetup => Obis::new(0, 0, 43, 0, 0, 255),
-        }
-    }
-
-    /// Whether a public (unauthenticated) client may read it.
-    pub(crate) fn public_readable(self) -> bool {
-        matches!(
-            self,
-            Self::LogicalDeviceName | Self::Clock | Self::FirmwareVersion
-        )
-    }
+/// The parsed reference description.
+pub fn reference_dmc() -> &'static DmcDescription {
+    static REFERENCE: OnceLock<DmcDescription> = OnceLock::new();
+    REFERENCE.get_or_init(|| {
+        // Built into the binary and checked by this crate's tests: it cannot fail at run time
+        // unless the shipped file was broken at build time.
+        DmcDescription::parse("suites/dmcs/acme-ch1-e470-g4.toml", REFERENCE_DMC)
+            .unwrap_or_else(|errors| panic!("the shipped reference DMC does not load:\n{errors}"))
+    })
 }
 
 /// A declared variation of a DMC from the reference behaviour: not a defect.
@@ -187,6 +63,10 @@ pub struct ObjectEntry {
     pub version: u8,
     /// Logical name.
     pub obis: Obis,
+    /// Whether a public (unauthenticated) client may read it.
+    pub public: bool,
+    /// Registers: scaler and Blue Book unit.
+    pub scaler_unit: Option<(i8, u8)>,
 }
 
 /// The objects of one device, after variations.
@@ -197,35 +77,59 @@ pub struct ObjectDirectory {
 }
 
 impl ObjectDirectory {
-    /// The directory of a device of `role` with these variations.
+    /// The directory of a device of `role` of the reference DMC with these variations.
     pub fn new(role: DeviceRole, variations: &[Variation]) -> Self {
-        let mut unsupported_methods = Vec::new();
-        let entries = ObjectRole::ALL
-            .into_iter()
-            .filter(|object| object.present_in(role))
+        let objects = reference_dmc()
+            .device(role)
+            .map_or(&[][..], |device| device.objects.as_slice());
+        Self::from_objects(objects, variations)
+    }
+
+    /// The directory of a described device with these (further) variations.
+    pub fn from_description(device: &DeviceDescription, variations: &[Variation]) -> Self {
+        Self::from_objects(&device.objects, variations)
+    }
+
+    /// The directory of these objects with these variations.
+    pub fn from_objects(objects: &[CosemObject], variations: &[Variation]) -> Self {
+        let mut unsupported_methods: Vec<(ObjectRole, i8)> = objects
+            .iter()
+            .flat_map(|object| {
+                object
+                    .unsupported_methods
+                    .iter()
+                    .map(move |method| (object.role, *method))
+            })
+            .collect();
+        let mut entries: Vec<ObjectEntry> = objects
+            .iter()
             .filter(|object| {
                 !variations
                     .iter()
-                    .any(|variation| variation.kind == VariationKind::Unsupported(*object))
+                    .any(|variation| variation.kind == VariationKind::Unsupported(object.role))
             })
             .map(|object| {
                 let obis = variations
                     .iter()
                     .find_map(|variation| match variation.kind {
-                        VariationKind::Relocated(relocated, obis) if relocated == object => {
+                        VariationKind::Relocated(relocated, obis) if relocated == object.role => {
                             Some(obis)
                         }
                         _ => None,
                     })
-                    .unwrap_or_else(|| object.default_obis(role));
+                    .unwrap_or(object.obis);
                 ObjectEntry {
-                    role: object,
-                    class_id: object.class_id(),
-                    version: object.class_version(),
+                    role: object.role,
+                    class_id: object.class_id,
+                    version: object.version,
                     obis,
+                    public: object.public,
+                    scaler_unit: object.scaler.zip(object.unit),
                 }
             })
             .collect();
+        // The object list keeps one stable order whatever order the description lists them in.
+        entries.sort_by_key(|entry| entry.role);
         for variation in variations {
             if let VariationKind::UnsupportedMethod(object, method) = variation.kind {
                 unsupported_methods.push((object, method));
@@ -276,16 +180,6 @@ impl Target {
             obis,
             index,
         }
-    }
-}
-
-/// Register scaler and unit (Blue Book unit enumeration) of a device's import register.
-pub fn scaler_unit(role: DeviceRole) -> (i8, u8) {
-    match role {
-        // litres counted, reported as m³ × 10⁻³
-        DeviceRole::Gsme => (-3, 13),
-        // Wh
-        _ => (0, 30),
     }
 }
 

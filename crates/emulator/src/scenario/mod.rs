@@ -27,7 +27,10 @@
 //! object = "import_register"
 //! obis = "1.0.1.8.1.255"                  # relocated; or `unsupported = true`, or `method = 2`
 //!
-//! [[hub]]
+//! [[hub]]                                # `dmc` names a [[dmc]] above or, when none has that
+//!                                         # id, the shipped description ../dmcs/<id>.toml
+//!                                         # (relative to the scenario file; its smso must be
+//!                                         # defined here)
 //! id = "north-mixed"
 //! dmc = "acme-ch1"
 //! state = "mixed"                         # active | dormant | mixed
@@ -45,15 +48,19 @@
 
 mod parse;
 mod raw_consumption;
+mod shipped;
+
+use std::sync::Arc;
 
 use meterlab_devices::{DeviceRole, InstallationState};
+use meterlab_dlms::cosem::disconnect::ControlMode;
+use meterlab_dmc::{CosemObject, DmcDescription};
 
 use crate::consumption::ConsumptionProfile;
 use crate::error::EmulatorError;
 use crate::faults::{FaultConfig, FaultOverlay};
 use crate::objects::Variation;
 use crate::time::SimTime;
-use meterlab_dlms::cosem::disconnect::ControlMode;
 
 /// A whole scenario, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,11 +116,20 @@ pub struct Dmc {
     pub esme: ModelSpec,
     /// GSME model.
     pub gsme: ModelSpec,
-    /// Declared variations, each for one device role.
+    /// Declared variations, each for one device role, on top of the object map.
     pub variations: Vec<(DeviceRole, Variation)>,
+    /// The DMC description whose object maps the devices serve (`suites/dmcs/<id>.toml`), when
+    /// the scenario names a shipped DMC instead of defining one; `None`: the reference map.
+    pub description: Option<Arc<DmcDescription>>,
 }
 
 impl Dmc {
+    /// The object map of a role's device, when the DMC has its own description.
+    pub fn objects(&self, role: DeviceRole) -> Option<Vec<CosemObject>> {
+        let description = self.description.as_ref()?;
+        Some(description.device(role)?.objects.clone())
+    }
+
     /// The model of a role.
     pub fn model(&self, role: DeviceRole) -> &ModelSpec {
         match role {
@@ -296,6 +312,7 @@ impl Scenario {
             esme: model("MLAB E1", "1.0.0"),
             gsme: model("MLAB G1", "1.0.0"),
             variations: Vec::new(),
+            description: None,
         };
         let hubs = (0..hubs)
             .map(|index| {

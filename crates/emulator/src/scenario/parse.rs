@@ -1,10 +1,9 @@
 //! Scenario TOML: raw spanned form, then validation into [`Scenario`] with located errors.
 
-use std::collections::{HashMap, HashSet};
-use std::ops::Range;
-
 use meterlab_devices::{DeviceRole, Location, STANDARD_BAUD_RATES};
 use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use toml::Spanned;
 
 use super::raw_consumption::RawConsumption;
@@ -140,13 +139,13 @@ struct RawFaults {
     serial_baud: Option<Spanned<u32>>,
 }
 
-struct Source<'a> {
-    file: &'a str,
-    text: &'a str,
+pub(super) struct Source<'a> {
+    pub(super) file: &'a str,
+    pub(super) text: &'a str,
 }
 
 impl Source<'_> {
-    fn error(&self, span: Range<usize>, message: impl Into<String>) -> EmulatorError {
+    pub(super) fn error(&self, span: Range<usize>, message: impl Into<String>) -> EmulatorError {
         EmulatorError::Scenario {
             location: Location::at_offset(self.file, self.text, span.start),
             message: message.into(),
@@ -318,6 +317,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Scenario, EmulatorError> {
             esme: model(&raw_dmc.esme)?,
             gsme: model(&raw_dmc.gsme)?,
             variations,
+            description: None,
         });
     }
 
@@ -328,13 +328,8 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Scenario, EmulatorError> {
         let raw_hub = raw_hub.get_ref();
         let base_id = source.name(&raw_hub.id, "hub id")?;
         if !dmcs.iter().any(|dmc| dmc.id == *raw_hub.dmc.get_ref()) {
-            return Err(source.error(
-                raw_hub.dmc.span(),
-                format!(
-                    "hub {base_id:?} names DMC {:?}, which no [[dmc]] defines",
-                    raw_hub.dmc.get_ref()
-                ),
-            ));
+            let shipped = super::shipped::shipped_dmc(&source, &raw_hub.dmc, &base_id, &smsos)?;
+            dmcs.push(shipped);
         }
         let state = validate_state(&source, raw_hub)?;
         let count = match &raw_hub.count {

@@ -111,7 +111,7 @@ impl ServedDevice<'_> {
                     .directory()
                     .entries()
                     .iter()
-                    .filter(|entry| self.level == AccessLevel::Management || public(entry.role))
+                    .filter(|entry| self.level == AccessLevel::Management || entry.public)
                     .map(|entry| {
                         object_list_entry(entry.class_id, entry.version, entry.obis, self.level)
                     })
@@ -145,13 +145,6 @@ impl ServedDevice<'_> {
             _ => Err(AccessError::ObjectUndefined),
         }
     }
-}
-
-fn public(role: ObjectRole) -> bool {
-    matches!(
-        role,
-        ObjectRole::LogicalDeviceName | ObjectRole::Clock | ObjectRole::FirmwareVersion
-    )
 }
 
 fn object_list_entry(class_id: u16, version: u8, obis: Obis, level: AccessLevel) -> Data {
