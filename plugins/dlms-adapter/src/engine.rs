@@ -2,7 +2,8 @@
 //! (associate, GET, SET, ACTION, release) from host events, with the connection's time-out
 //! armed as the host timer.
 
-use meterlab_dlms::apdu::{AcseDiagnostic, DataAccessResult};
+use meterlab_dlms::apdu::notification::StateError;
+use meterlab_dlms::apdu::{AcseDiagnostic, DataAccessResult, ServiceError};
 use meterlab_dlms::association::{
     ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent, ClientState,
     SecurityMaterial,
@@ -16,11 +17,24 @@ use meterlab_dlms::hdlc::{HdlcAddress, HdlcClient, HdlcConfig};
 use meterlab_dlms::security::{Key, Keys, SecurityControl, SystemTitle};
 use meterlab_plugin::pb::{Alert, AlertSeverity};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 use crate::params::{SessionParams, TransportParams};
 
 /// The host timer carrying the connection's next time-out.
 pub const EXCHANGE_TIMER: u64 = 1;
+
+/// The next frame counter of each (device, client system title) used by any session of this
+/// loaded plugin. A device keeps the last counter it accepted from a client and refuses
+/// replays, so a later session to the same device (a runner opens one per case after a
+/// blocked step, or per retry) must go on from where the earlier one stopped; the plugin is
+/// never unloaded, so this outlives sessions. Across processes the host passes
+/// `invocation_counter`.
+fn frame_counters() -> &'static Mutex<HashMap<String, u32>> {
+    static COUNTERS: OnceLock<Mutex<HashMap<String, u32>>> = OnceLock::new();
+    COUNTERS.get_or_init(|| Mutex::new(HashMap::new()))
+}
 
 /// How a client authenticates (the HLS challenge is drawn per association).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +136,8 @@ pub enum Failure {
     },
     /// The link went down or could not carry the exchange.
     Link(String),
+    /// The device answered that no association is open (it dropped the association).
+    NotAssociated(String),
 }
 
 /// What the engine reports from one host event.
@@ -154,6 +170,10 @@ pub struct Engine {
     associated_as: Option<Credentials>,
     pending: Option<Pending>,
     invocation_counter: u32,
+    /// Key of this session's client in [`frame_counters`], when it uses keys.
+    counter_key: Option<String>,
+    /// The counter last written there.
+    counter_saved: u32,
     challenges: u64,
 }
 
@@ -169,7 +189,43 @@ impl Engine {
             associated_as: None,
             pending: None,
             invocation_counter: params.invocation_counter,
+            counter_key: None,
+            counter_saved: 0,
             challenges: 0,
+        }
+        .with_shared_counter(params)
+    }
+
+    fn with_shared_counter(mut self, params: &SessionParams) -> Self {
+        let Some(keys) = params.keys.as_ref() else {
+            return self;
+        };
+        let title: String = keys
+            .client_system_title
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        let key = format!("{}|{:?}|{title}", params.device_id, self.transport);
+        if let Ok(counters) = frame_counters().lock()
+            && let Some(next) = counters.get(&key)
+        {
+            self.invocation_counter = self.invocation_counter.max(*next);
+        }
+        self.counter_saved = self.invocation_counter;
+        self.counter_key = Some(key);
+        self
+    }
+
+    /// Publishes this session's next frame counter for later sessions.
+    fn save_counter(&mut self) {
+        let next = self.current_counter();
+        if next <= self.counter_saved {
+            return;
+        }
+        if let (Some(key), Ok(mut counters)) = (&self.counter_key, frame_counters().lock()) {
+            let slot = counters.entry(key.clone()).or_insert(0);
+            *slot = (*slot).max(next);
+            self.counter_saved = next;
         }
     }
 
@@ -437,6 +493,7 @@ impl Engine {
     }
 
     fn collect(&mut self, now_ms: u64, in_timeout: bool, progress: &mut Progress) {
+        self.save_counter();
         let Some((_, connection)) = self.connection.as_mut() else {
             return;
         };
@@ -468,6 +525,19 @@ impl Engine {
                     );
                 }
             }
+        }
+        // A link that never came up (HDLC: no UA to SNRM) leaves the association idle, with
+        // nothing of its own to fail: the pending operation fails with the link.
+        if let (Some(link), Some(pending)) = (link_down, self.pending.as_ref()) {
+            let failure = if in_timeout {
+                Failure::Timeout {
+                    elapsed_ms: now_ms.saturating_sub(pending.started_ms),
+                    waiting_for: format!("the link to come up for {}", pending.op.describe()),
+                }
+            } else {
+                Failure::Link(format!("the transport link went down ({link})"))
+            };
+            self.finish(progress, Err(failure));
         }
     }
 
@@ -576,6 +646,21 @@ impl Engine {
                     ),
                     message: format!("data notification: {:?}", notification.body),
                 });
+            }
+            ClientEvent::Exception { response, .. }
+                if response.state_error == StateError::ServiceNotAllowed
+                    && response.service_error == ServiceError::OperationNotPossible =>
+            {
+                let what = self
+                    .pending
+                    .as_ref()
+                    .map_or_else(|| "the request".to_owned(), |pending| pending.op.describe());
+                self.finish(
+                    progress,
+                    Err(Failure::NotAssociated(format!(
+                        "{what}: the device answered that no association is open"
+                    ))),
+                );
             }
             ClientEvent::Exception { response, .. } => {
                 let outcome = self.refused(

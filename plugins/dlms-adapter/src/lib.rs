@@ -100,11 +100,15 @@ pub fn dmc_support(dmc: &DmcDescription) -> DmcSupport {
 
 #[derive(Debug)]
 struct Running {
-    request_id: String,
+    request: ServiceRequest,
     job: Box<dyn Job>,
     started_ms: u64,
     /// The session association is being (re)established before the job's first step.
     associating: bool,
+    /// The request started on an association left open by an earlier one, and has had no
+    /// answer yet: if that association turns out to be gone (the device dropped it while
+    /// idle), the request is started once more on a fresh one.
+    may_reassociate: bool,
 }
 
 /// One session: a device of a DMC over one link.
@@ -161,10 +165,11 @@ impl DlmsAdapter {
         };
         let associated = self.engine.associated_as() == Some(&self.credentials);
         self.running = Some(Running {
-            request_id: request.request_id,
+            request,
             job,
             started_ms: now_ms,
             associating: !associated,
+            may_reassociate: associated,
         });
         if associated {
             self.step(now_ms, None, actions);
@@ -199,7 +204,13 @@ impl DlmsAdapter {
                     let progress = self.engine.start(op, now_ms);
                     let finished = self.absorb_side_effects(progress, actions);
                     match finished {
-                        Some(result) => answer = Some(self.note_failure(result)),
+                        Some(result) => {
+                            let result = self.note_failure(result);
+                            if self.reassociate_after(&result, now_ms, actions) {
+                                return;
+                            }
+                            answer = Some(result);
+                        }
                         None => return,
                     }
                 }
@@ -231,9 +242,10 @@ impl DlmsAdapter {
         let Some(running) = self.running.take() else {
             return;
         };
+        let request_id = running.request.request_id;
         let response = match result {
-            Ok(outcome) => ServiceResponse::result(running.request_id, outcome),
-            Err(kind) => ServiceResponse::error(running.request_id, kind),
+            Ok(outcome) => ServiceResponse::result(request_id, outcome),
+            Err(kind) => ServiceResponse::error(request_id, kind),
         };
         actions.actions.push(
             action::Action::Complete(Complete {
@@ -285,9 +297,55 @@ impl DlmsAdapter {
                 ),
                 Err(failure) => self.complete(actions, Err(failure_kind(failure))),
             }
-        } else {
+        } else if !self.reassociate_after(&result, now_ms, actions) {
             self.step(now_ms, Some(result), actions);
         }
+    }
+
+    /// When the first operation of a request on a reused association failed on the link,
+    /// starts the request again on a fresh association (once); returns whether it did.
+    fn reassociate_after(
+        &mut self,
+        result: &Result<Outcome, Failure>,
+        now_ms: u64,
+        actions: &mut AdapterActions,
+    ) -> bool {
+        let Some(running) = self.running.as_mut() else {
+            return false;
+        };
+        if result.is_ok() {
+            running.may_reassociate = false;
+            return false;
+        }
+        let lost = matches!(result, Err(Failure::Link(_) | Failure::NotAssociated(_)));
+        if !running.may_reassociate || !lost {
+            return false;
+        }
+        running.may_reassociate = false;
+        let request = running.request.clone();
+        let ctx = self.ctx(now_ms, now_ms);
+        let job = match job_for(&ctx, &request) {
+            Ok(job) => job,
+            Err(kind) => {
+                self.complete(actions, Err(kind));
+                return true;
+            }
+        };
+        push_log(
+            actions,
+            LogLevel::Info,
+            "the idle association was lost: associating again".to_owned(),
+        );
+        self.engine.reset();
+        if let Some(running) = self.running.as_mut() {
+            running.job = job;
+            running.associating = true;
+        }
+        let progress = self
+            .engine
+            .start(Op::Associate(self.credentials.clone()), now_ms);
+        self.absorb(now_ms, progress, actions);
+        true
     }
 
     /// Transmits what the connection has to send and keeps the exchange timer on its next
@@ -416,12 +474,16 @@ impl Adapter for DlmsAdapter {
             }
             Some(host_event::Event::LinkClosed(closed)) => {
                 self.timer_at = None;
+                if let Some(running) = self.running.as_mut() {
+                    // Nothing can be re-sent on a closed link.
+                    running.may_reassociate = false;
+                }
                 let progress = self.engine.link_closed(&closed.reason);
                 self.absorb(now_ms, progress, &mut actions);
                 if let Some(running) = self.running.take() {
                     let kind =
                         failure_kind(Failure::Link(format!("the link closed: {}", closed.reason)));
-                    let response = ServiceResponse::error(running.request_id, kind);
+                    let response = ServiceResponse::error(running.request.request_id, kind);
                     actions.actions.push(
                         action::Action::Complete(Complete {
                             response: Some(response),

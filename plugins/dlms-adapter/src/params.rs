@@ -89,6 +89,8 @@ pub struct SessionParams {
     pub invocation_counter: u32,
     /// The session id (seeds HLS challenges).
     pub session_id: String,
+    /// The device id the host gave (keys the frame counters shared between sessions).
+    pub device_id: String,
 }
 
 struct Parameters<'a>(&'a HashMap<String, String>);
@@ -231,6 +233,7 @@ impl SessionParams {
             response_timeout_ms,
             invocation_counter,
             session_id: config.session_id.clone(),
+            device_id: config.device_id.clone(),
         })
     }
 

@@ -9,14 +9,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use meterlab_dlms::security::wrap_key;
 use meterlab_emulator::hub::{Emulation, Endpoints, HLS_CLIENT_SAP, LLS_CLIENT_SAP};
 use meterlab_emulator::serve::Emulator;
 use meterlab_emulator::serve::serial::serve_hdlc;
 use meterlab_emulator::serve::tcp::serve_tcp;
 use meterlab_plugin::pb::{
-    DisableSupply, EnableSupply, LinkKind, ReadFirmwareVersion, ReadInstantaneousImportRegisters,
-    ReadSupplyStatus, ServiceRequest, ServiceResponse, SessionConfig, SupplyState,
-    service_request::Body, service_response::Outcome,
+    DisableSupply, EnableSupply, KeyKind, KeyUpdate, LinkKind, ReadFirmwareVersion,
+    ReadInstantaneousImportRegisters, ReadSupplyStatus, ServiceRequest, ServiceResponse,
+    SessionConfig, SupplyState, UpdateSecurityCredentials, service_request::Body,
+    service_response::Outcome,
 };
 use meterlab_plugin_host::{HostConfig, Plugin, PluginHost, Session, StreamLink};
 use tokio::net::{TcpListener, TcpStream};
@@ -148,9 +150,10 @@ async fn hdlc_over_a_pty_serial_line_reads_the_meter() {
     let plugin = plugin();
 
     let device = file.device("north-active.esme").unwrap();
-    let mut config: SessionConfig = support::session_config(device, LLS_CLIENT_SAP);
+    let mut config: SessionConfig = support::session_config(device, HLS_CLIENT_SAP);
     config.link_kind = LinkKind::Serial.into();
-    config.parameters = support::parameters(device, LLS_CLIENT_SAP, "hdlc");
+    config.parameters = support::parameters(device, HLS_CLIENT_SAP, "hdlc");
+    let master = device.client(HLS_CLIENT_SAP).unwrap().master_key.unwrap().0;
     let mut session = Session::open(&plugin, &config, StreamLink::new(host_end))
         .await
         .expect("session opens");
@@ -186,4 +189,33 @@ async fn hdlc_over_a_pty_serial_line_reads_the_meter() {
         outcome(registers),
         Outcome::InstantaneousImportRegisters(_)
     ));
+
+    // A key transfer, then new associations over the same HDLC link: new keys accepted, old
+    // keys refused; the session goes on with the new keys.
+    let keys = vec![KeyUpdate {
+        kind: KeyKind::Authentication.into(),
+        wrapped_key: wrap_key(&master, &[0x33; 16]).unwrap().to_vec(),
+    }];
+    let updated = session
+        .execute(
+            request(
+                "k",
+                Body::UpdateSecurityCredentials(UpdateSecurityCredentials { keys }),
+            ),
+            DEADLINE,
+        )
+        .await
+        .expect("6.15.1 answered");
+    assert!(matches!(
+        outcome(updated),
+        Outcome::SecurityCredentialsUpdated(_)
+    ));
+    let version = session
+        .execute(
+            request("v2", Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
+            DEADLINE,
+        )
+        .await
+        .expect("11.2 answered after the key change");
+    assert!(matches!(outcome(version), Outcome::FirmwareVersion(_)));
 }

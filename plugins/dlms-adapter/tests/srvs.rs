@@ -603,3 +603,26 @@ fn a_ciphered_hls_session_reads_and_controls_supply() {
         SupplyState::Disabled
     );
 }
+
+#[test]
+fn an_association_the_device_dropped_while_idle_is_reopened_once() {
+    let mut rig = Rig::new("active", "north-active.esme", LLS_CLIENT_SAP);
+    outcome(
+        &rig.run(Body::ReadFirmwareVersion(ReadFirmwareVersion {}))
+            .response,
+    );
+    // The device forgets every association (as after an inactivity time-out).
+    rig.forget_associations();
+    let run = rig.run(Body::ReadFirmwareVersion(ReadFirmwareVersion {}));
+    assert!(matches!(
+        outcome(&run.response),
+        Outcome::FirmwareVersion(_)
+    ));
+    assert!(
+        run.logs
+            .iter()
+            .any(|line| line.contains("associating again")),
+        "{:?}",
+        run.logs
+    );
+}

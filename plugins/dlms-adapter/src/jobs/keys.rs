@@ -145,6 +145,11 @@ impl Transfer {
                     ctx.credentials.keys = self.new.keys;
                 }
                 *ctx.master_key = Some(self.new_master);
+                if self.new.keys == self.old.keys {
+                    // Re-installing the keys in use: there are no old keys to refuse.
+                    ctx.info("the new keys equal the old ones: no old-key refusal to check");
+                    return Ok(self.done());
+                }
                 Ok(Step::Op(Op::Release))
             }
             5 => {
@@ -170,13 +175,17 @@ impl Transfer {
                         outcome(other)?;
                     }
                 }
-                Ok(Step::Done(Response::SecurityCredentialsUpdated(
-                    SecurityCredentialsUpdated {
-                        updated: self.updated.clone(),
-                    },
-                )))
+                Ok(self.done())
             }
         }
+    }
+
+    fn done(&self) -> Step {
+        Step::Done(Response::SecurityCredentialsUpdated(
+            SecurityCredentialsUpdated {
+                updated: self.updated.clone(),
+            },
+        ))
     }
 }
 

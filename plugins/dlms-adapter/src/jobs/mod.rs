@@ -90,6 +90,10 @@ pub fn failure_kind(failure: Failure) -> Kind {
             waiting_for,
         }),
         Failure::Link(detail) => Kind::LinkFailure(LinkFailure { detail }),
+        Failure::NotAssociated(reason) => rejected(
+            u32::from(meterlab_dlms::apdu::notification::StateError::ServiceNotAllowed.code()),
+            reason,
+        ),
     }
 }
 

@@ -17,7 +17,7 @@ use meterlab_emulator::scenario::Scenario;
 use meterlab_emulator::serve::session::DeviceSessions;
 use meterlab_plugin::Adapter;
 use meterlab_plugin::pb::{
-    Alert, BytesReceived, Execute, HostEvent, LinkClosed, LinkKind, ServiceRequest,
+    AdapterActions, Alert, BytesReceived, Execute, HostEvent, LinkClosed, LinkKind, ServiceRequest,
     ServiceResponse, SessionConfig, TimerFired, action, host_event, service_request::Body,
 };
 
@@ -111,10 +111,13 @@ pub struct Run {
     pub logs: Vec<String>,
 }
 
+/// Calls the adapter: in process, or through a loaded library.
+pub type Handler = Box<dyn FnMut(HostEvent) -> AdapterActions>;
+
 pub struct Rig {
     pub scenario: Scenario,
     pub emulation: Emulation,
-    pub adapter: DlmsAdapter,
+    handler: Handler,
     pub device_name: String,
     sessions: HashMap<u16, DeviceSessions>,
     uplink: Reassembler,
@@ -139,6 +142,18 @@ impl Rig {
         device: &str,
         config: impl FnOnce(&Device) -> SessionConfig,
     ) -> Self {
+        Self::with_handler(scenario_name, device, |record| {
+            let mut adapter = DlmsAdapter::open(config(record)).unwrap();
+            Box::new(move |event| adapter.handle(event))
+        })
+    }
+
+    /// A rig whose adapter is made by `open` from the device's record.
+    pub fn with_handler(
+        scenario_name: &str,
+        device: &str,
+        open: impl FnOnce(&Device) -> Handler,
+    ) -> Self {
         let scenario = scenario(scenario_name);
         let emulation = Emulation::build(&scenario, START).unwrap();
         let endpoints = Endpoints {
@@ -147,11 +162,11 @@ impl Rig {
         };
         let file = emulation.devices_file(&endpoints, &scenario);
         let record = file.device(device).unwrap().clone();
-        let adapter = DlmsAdapter::open(config(&record)).unwrap();
+        let handler = open(&record);
         Self {
             scenario,
             emulation,
-            adapter,
+            handler,
             device_name: device.to_owned(),
             sessions: HashMap::new(),
             uplink: Reassembler::new(8192),
@@ -223,7 +238,7 @@ impl Rig {
 
     /// Feeds one event and performs the actions; returns a completion if there was one.
     pub fn feed(&mut self, event: host_event::Event) -> Option<ServiceResponse> {
-        let actions = self.adapter.handle(HostEvent::new(self.now_ms, event));
+        let actions = (self.handler)(HostEvent::new(self.now_ms, event));
         let mut completed = None;
         for action in actions.actions.into_iter().filter_map(|a| a.action) {
             match action {
@@ -339,5 +354,46 @@ impl Rig {
                     .push_back(wrapper::encode(wport, u16::from(client_sap), &apdu).unwrap());
             }
         }
+    }
+}
+
+impl Rig {
+    /// Calls the adapter with `event` without performing its actions.
+    pub fn handle(&mut self, event: HostEvent) -> AdapterActions {
+        (self.handler)(event)
+    }
+
+    /// Takes the bytes waiting for the adapter.
+    pub fn take_inbox(&mut self) -> Vec<Vec<u8>> {
+        self.inbox.drain(..).collect()
+    }
+}
+
+impl Rig {
+    /// The device drops every association without telling the client.
+    pub fn forget_associations(&mut self) {
+        self.sessions.clear();
+    }
+}
+
+impl Rig {
+    /// A new session (a new adapter and a new connection to the same emulated devices), as a
+    /// runner opens for a later run.
+    pub fn reopen(&mut self, config: SessionConfig) {
+        let mut adapter = DlmsAdapter::open(config).unwrap();
+        self.handler = Box::new(move |event| adapter.handle(event));
+        self.sessions.clear();
+        self.timers.clear();
+        self.inbox.clear();
+    }
+
+    /// The devices file of the emulation as it is now.
+    pub fn record(&self) -> Device {
+        let endpoints = Endpoints {
+            tcp_address: Some("127.0.0.1:4059".to_owned()),
+            serial_paths: HashMap::new(),
+        };
+        let file = self.emulation.devices_file(&endpoints, &self.scenario);
+        file.device(&self.device_name).unwrap().clone()
     }
 }

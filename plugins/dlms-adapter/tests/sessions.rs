@@ -1,0 +1,122 @@
+//! Later sessions to the same device: a runner opens a new session (a new adapter, a new
+//! connection) after a blocked step or for a retry. A ciphered device keeps the last frame
+//! counter it accepted from each client (replay protection), so a later session must start
+//! above it: sessions of one loaded plugin share their counters per device, and the
+//! `invocation_counter` session parameter sets the start (for a later process).
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use meterlab_dlms::security::wrap_key;
+use meterlab_emulator::hub::HLS_CLIENT_SAP;
+use meterlab_plugin::pb::{
+    KeyKind, KeyUpdate, ReadFirmwareVersion, UpdateSecurityCredentials, service_request::Body,
+    service_response::Outcome,
+};
+use support::Rig;
+
+fn read(rig: &mut Rig) -> Outcome {
+    rig.run(Body::ReadFirmwareVersion(ReadFirmwareVersion {}))
+        .response
+        .outcome
+        .unwrap()
+}
+
+/// Opens a new session whose first frame counter is `counter` (None: the default, 1).
+fn reopen(rig: &mut Rig, counter: Option<u32>) {
+    let record = rig.record();
+    let mut config = support::session_config(&record, HLS_CLIENT_SAP);
+    if let Some(counter) = counter {
+        config
+            .parameters
+            .insert("invocation_counter".into(), counter.to_string());
+    }
+    rig.reopen(config);
+}
+
+fn last_counter(rig: &mut Rig) -> u32 {
+    rig.device()
+        .security()
+        .client_counter(HLS_CLIENT_SAP)
+        .expect("the device recorded the client's counter")
+}
+
+#[test]
+fn a_later_ciphered_session_in_the_same_process_goes_on_from_the_last_counter() {
+    let mut rig = Rig::new("active", "south-active.esme", HLS_CLIENT_SAP);
+    assert!(matches!(read(&mut rig), Outcome::FirmwareVersion(_)));
+    let last = last_counter(&mut rig);
+    // A new session (new adapter, new connection), as a runner opens after a blocked step.
+    reopen(&mut rig, None);
+    let later = read(&mut rig);
+    assert!(matches!(later, Outcome::FirmwareVersion(_)), "{later:?}");
+    assert!(last_counter(&mut rig) > last);
+}
+
+#[test]
+fn invocation_counter_sets_where_a_session_starts() {
+    let mut rig = Rig::new("active", "south-active.esme", HLS_CLIENT_SAP);
+    assert!(matches!(read(&mut rig), Outcome::FirmwareVersion(_)));
+    let last = last_counter(&mut rig);
+    reopen(&mut rig, Some(last + 1000));
+    assert!(matches!(read(&mut rig), Outcome::FirmwareVersion(_)));
+    assert!(last_counter(&mut rig) >= last + 1000);
+}
+
+#[test]
+fn after_a_key_transfer_a_later_session_starting_above_the_counter_associates() {
+    let mut rig = Rig::new("active", "south-active.esme", HLS_CLIENT_SAP);
+    let original = *rig.device().security().keys();
+    let master = original.master.0;
+    for key in [[0x51u8; 16], original.authentication.0] {
+        let keys = vec![KeyUpdate {
+            kind: KeyKind::Authentication.into(),
+            wrapped_key: wrap_key(&master, &key).unwrap().to_vec(),
+        }];
+        let run = rig.run(Body::UpdateSecurityCredentials(UpdateSecurityCredentials {
+            keys,
+        }));
+        assert!(
+            matches!(
+                run.response.outcome,
+                Some(Outcome::SecurityCredentialsUpdated(_))
+            ),
+            "{:?}",
+            run.response
+        );
+    }
+    reopen(&mut rig, None);
+    let later = read(&mut rig);
+    assert!(matches!(later, Outcome::FirmwareVersion(_)), "{later:?}");
+}
+
+#[test]
+fn re_installing_the_keys_in_use_succeeds_without_an_old_key_check() {
+    let mut rig = Rig::new("active", "north-active.esme", HLS_CLIENT_SAP);
+    let keys = *rig.device().security().keys();
+    let update = vec![KeyUpdate {
+        kind: KeyKind::Authentication.into(),
+        wrapped_key: wrap_key(&keys.master.0, &keys.authentication.0)
+            .unwrap()
+            .to_vec(),
+    }];
+    let run = rig.run(Body::UpdateSecurityCredentials(UpdateSecurityCredentials {
+        keys: update,
+    }));
+    assert!(
+        matches!(
+            run.response.outcome,
+            Some(Outcome::SecurityCredentialsUpdated(_))
+        ),
+        "{:?}",
+        run.response
+    );
+    assert!(
+        run.logs
+            .iter()
+            .any(|line| line.contains("equal the old ones")),
+        "{:?}",
+        run.logs
+    );
+    assert!(matches!(read(&mut rig), Outcome::FirmwareVersion(_)));
+}
