@@ -79,9 +79,19 @@ impl Catalog {
             }
         }
         if !problems.is_empty() {
+            tracing::debug!(
+                files = sources.len(),
+                problems = problems.len(),
+                "case files refused"
+            );
             return Err(CatalogErrors::new(problems));
         }
         cases.sort_by(|a, b| a.id.cmp(&b.id));
+        tracing::debug!(
+            files = sources.len(),
+            cases = cases.len(),
+            "case files loaded"
+        );
         Ok(Self { cases })
     }
 
@@ -167,7 +177,9 @@ fn walk(directory: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<Problem>)
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.is_dir() {
+        // Symlinked directories are not followed: a link loop must not recurse for ever.
+        let is_real_directory = entry.file_type().is_ok_and(|kind| kind.is_dir());
+        if is_real_directory {
             let skipped = path
                 .file_name()
                 .and_then(|name| name.to_str())

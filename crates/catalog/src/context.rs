@@ -15,6 +15,7 @@ pub struct StepContext {
     state: InstallationState,
     now_ms: i64,
     captures: BTreeMap<String, Value>,
+    alerts: Vec<String>,
 }
 
 impl StepContext {
@@ -27,6 +28,7 @@ impl StepContext {
             state,
             now_ms: now_utc_ms,
             captures: BTreeMap::new(),
+            alerts: Vec::new(),
         }
     }
 
@@ -59,6 +61,17 @@ impl StepContext {
     /// Values captured by earlier steps.
     pub fn captures(&self) -> &BTreeMap<String, Value> {
         &self.captures
+    }
+
+    /// Records an alert the device raised while the case runs (the adapter's `Alert.code`);
+    /// steps expecting `alerts` are judged against these.
+    pub fn record_alert(&mut self, code: impl Into<String>) {
+        self.alerts.push(code.into());
+    }
+
+    /// Alert codes recorded so far, in arrival order.
+    pub fn alerts(&self) -> &[String] {
+        &self.alerts
     }
 
     pub(crate) fn capture(&mut self, name: String, value: Value) {

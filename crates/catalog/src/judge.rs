@@ -127,7 +127,9 @@ impl Step {
             }
         };
 
-        let expectation = self.expect.for_state(context.installation_state());
+        let expectation = self
+            .expect
+            .for_device(&context.device().dmc, context.installation_state());
         let mut checks = Vec::with_capacity(expectation.checks.len() + 1);
         let outcome_ok = match (expectation.outcome, &actual_outcome) {
             (ExpectedOutcome::Success, ActualOutcome::Success) => true,
@@ -157,6 +159,22 @@ impl Step {
                 for check in &expectation.checks {
                     checks.push(evaluate(check, &result, context));
                 }
+            }
+        }
+        if outcome_ok {
+            for code in &expectation.alerts {
+                let seen = context.alerts().iter().any(|alert| alert == code);
+                checks.push(CheckRecord {
+                    expectation: format!("alert {code} raised"),
+                    expected: code.clone(),
+                    actual: if context.alerts().is_empty() {
+                        "no alert".to_owned()
+                    } else {
+                        context.alerts().join(", ")
+                    },
+                    ok: seen,
+                    note: None,
+                });
             }
         }
         let passed = checks.iter().all(|check| check.ok);

@@ -16,6 +16,7 @@
 mod canonical;
 mod catalog;
 mod context;
+pub mod dmc;
 pub mod duis;
 mod error;
 mod image;

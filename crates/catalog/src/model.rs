@@ -1,6 +1,7 @@
 //! The validated catalogue model: cases, steps, parameters and expectations. Everything here has
 //! passed the loader's checks; its serde form is the canonical form a case's hash is taken over.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -338,6 +339,10 @@ pub struct Expectations {
     pub default: Expectation,
     pub active: Option<Expectation>,
     pub dormant: Option<Expectation>,
+    /// Replacements for the devices of one DMC, by DMC id (e.g. a declared variation that
+    /// makes the SRV unsupported there); they take precedence over the per-state ones.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub dmc: BTreeMap<String, Expectation>,
 }
 
 impl Expectations {
@@ -350,6 +355,26 @@ impl Expectations {
         };
         specific.unwrap_or(&self.default)
     }
+
+    /// The expectation for a device of DMC `dmc_id` in `state`: the DMC's replacement when the
+    /// case has one, else the one for the state.
+    pub fn for_device(
+        &self,
+        dmc_id: &str,
+        state: meterlab_devices::InstallationState,
+    ) -> &Expectation {
+        self.dmc
+            .get(dmc_id)
+            .unwrap_or_else(|| self.for_state(state))
+    }
+
+    /// Every expectation written for the step: the default, the per-state and per-DMC ones.
+    pub fn all(&self) -> impl Iterator<Item = &Expectation> {
+        std::iter::once(&self.default)
+            .chain(self.active.as_ref())
+            .chain(self.dormant.as_ref())
+            .chain(self.dmc.values())
+    }
 }
 
 /// The outcome a response must have, and checks on its fields.
@@ -357,6 +382,11 @@ impl Expectations {
 pub struct Expectation {
     pub outcome: ExpectedOutcome,
     pub checks: Vec<Check>,
+    /// Alert codes the device must have raised (as the adapter reports them, e.g. `"18"` for a
+    /// firmware activation) by the time this step is judged, since the case began. The runner
+    /// feeds them with [`crate::StepContext::record_alert`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<String>,
 }
 
 /// The outcome a step expects.

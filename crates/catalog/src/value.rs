@@ -244,3 +244,155 @@ pub fn outcome_answers(outcome: &Outcome, srv: pb::Srv) -> bool {
         Outcome::FirmwareActivated(_) => srv == Srv::Srv113ActivateFirmware,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{FieldType, MessageSchema, SRVS};
+
+    fn reading() -> Option<pb::Reading> {
+        Some(pb::Reading {
+            value: 7,
+            scaler: -1,
+            unit: pb::Unit::WattHour.into(),
+        })
+    }
+
+    /// One fully populated result per SRV (every repeated field holds an element).
+    fn sample(srv: pb::Srv) -> Outcome {
+        use pb::Srv;
+        match srv {
+            Srv::Srv411ReadInstantaneousImportRegisters => {
+                Outcome::InstantaneousImportRegisters(pb::InstantaneousImportRegisters {
+                    device_time_ms: 1,
+                    total_import: reading(),
+                    tou_registers: vec![pb::Reading::default()],
+                    block_registers: vec![pb::Reading::default()],
+                })
+            }
+            Srv::Srv461RetrieveImportDailyReadLog => Outcome::DailyReadLog(pb::DailyReadLog {
+                entries: vec![pb::DailyRead {
+                    captured_at_ms: 1,
+                    total_import: reading(),
+                    tou_registers: vec![pb::Reading::default()],
+                }],
+            }),
+            Srv::Srv481ReadActiveImportProfileData => Outcome::ProfileData(pb::ProfileData {
+                interval_s: 1800,
+                entries: vec![pb::ProfileEntry {
+                    period_end_ms: 1,
+                    active_import: reading(),
+                    status: 0,
+                }],
+            }),
+            Srv::Srv627ReadDeviceConfigurationMpxn => {
+                Outcome::DeviceConfigurationMpxn(pb::DeviceConfigurationMpxn {
+                    mpxn: "1".to_owned(),
+                })
+            }
+            Srv::Srv611SynchroniseClock => Outcome::ClockSynchronised(pb::ClockSynchronised {
+                device_time_before_ms: 1,
+                device_time_after_ms: 2,
+                adjusted: true,
+            }),
+            Srv::Srv613ReadEventOrSecurityLog => Outcome::LogEntries(pb::LogEntries {
+                log: pb::LogKind::Event.into(),
+                entries: vec![pb::LogEntry {
+                    occurred_at_ms: 1,
+                    event_code: 62,
+                    description: "x".to_owned(),
+                }],
+            }),
+            Srv::Srv6151UpdateSecurityCredentials => {
+                Outcome::SecurityCredentialsUpdated(pb::SecurityCredentialsUpdated {
+                    updated: vec![pb::KeyKind::Master.into()],
+                })
+            }
+            Srv::Srv71EnableSupply
+            | Srv::Srv72DisableSupply
+            | Srv::Srv73ArmSupply
+            | Srv::Srv74ReadSupplyStatus => Outcome::SupplyStatus(pb::SupplyStatus {
+                state: pb::SupplyState::Armed.into(),
+            }),
+            Srv::Srv811CommissionDevice => {
+                Outcome::DeviceCommissioned(pb::DeviceCommissioned { device_time_ms: 1 })
+            }
+            Srv::Srv111UpdateFirmware => {
+                Outcome::FirmwareImageTransferred(pb::FirmwareImageTransferred {
+                    image_identifier: "i".to_owned(),
+                    verified: true,
+                })
+            }
+            Srv::Srv112ReadFirmwareVersion => Outcome::FirmwareVersion(pb::FirmwareVersion {
+                version: "v".to_owned(),
+            }),
+            Srv::Srv113ActivateFirmware => Outcome::FirmwareActivated(pb::FirmwareActivated {
+                active_version: "v".to_owned(),
+            }),
+            Srv::Unspecified => Outcome::Error(pb::ServiceError::default()),
+        }
+    }
+
+    fn conforms(value: &Value, field_type: FieldType, path: &str) -> Result<(), String> {
+        match (field_type, value) {
+            (FieldType::Int, Value::Int(_))
+            | (FieldType::Bool, Value::Bool(_))
+            | (FieldType::Str, Value::Str(_))
+            | (FieldType::Bytes, Value::Bytes(_)) => Ok(()),
+            (FieldType::Enum(schema), Value::Enum(name))
+                if schema.values.contains(&name.as_str()) =>
+            {
+                Ok(())
+            }
+            (FieldType::List(element), Value::List(items)) if !items.is_empty() => items
+                .iter()
+                .try_for_each(|item| conforms(item, *element, &format!("{path}[]"))),
+            (FieldType::Message(schema), Value::Message(fields)) => message(schema, fields, path),
+            (expected, actual) => Err(format!("{path}: {actual} is not {}", expected.describe())),
+        }
+    }
+
+    fn message(
+        schema: &MessageSchema,
+        fields: &BTreeMap<String, Value>,
+        path: &str,
+    ) -> Result<(), String> {
+        if fields.len() != schema.fields.len() {
+            return Err(format!(
+                "{path}: {} fields, the schema of {} has {}",
+                fields.len(),
+                schema.name,
+                schema.fields.len()
+            ));
+        }
+        for (name, field_type) in schema.fields {
+            let value = fields
+                .get(*name)
+                .ok_or_else(|| format!("{path}.{name} is missing"))?;
+            conforms(value, *field_type, &format!("{path}.{name}"))?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn every_result_converts_to_exactly_the_fields_of_its_schema() {
+        for schema in &SRVS {
+            let outcome = sample(schema.srv);
+            assert!(outcome_answers(&outcome, schema.srv), "{:?}", schema.srv);
+            let value = outcome_value(&outcome).expect("a result, not an error");
+            let Value::Message(fields) = &value else {
+                panic!("{:?} is not a message", schema.srv);
+            };
+            if let Err(why) = message(schema.result, fields, schema.srv.number()) {
+                panic!("{why}");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_enum_numbers_are_shown_not_dropped() {
+        let outcome = Outcome::SupplyStatus(pb::SupplyStatus { state: 9 });
+        let value = outcome_value(&outcome).expect("a result");
+        assert_eq!(value.to_string(), "{state: unknown(9)}");
+    }
+}

@@ -201,3 +201,25 @@ fn malformed_xml_is_an_error_with_its_location() {
         assert!(text.contains(expected), "{xml:?}: {text}");
     }
 }
+
+proptest::proptest! {
+    /// Whatever a request's header holds, the generated case file loads.
+    #[test]
+    fn the_case_file_loads_whatever_the_header_holds(
+        request_id in "\\PC*",
+        variant in proptest::sample::select(vec!["7.2", "4.1.1", "1.1.1", "6.15.1", "", "7.2\n"]),
+        version in "\\PC{0,12}",
+    ) {
+        let escape = |text: &str| text.replace('&', "&amp;").replace('<', "&lt;");
+        let body = format!(
+            "<sr:DisableSupply/><sr:UpdateFirmware><sr:FirmwareVersion>{}</sr:FirmwareVersion></sr:UpdateFirmware>",
+            escape(&version)
+        );
+        let xml = request(&escape(variant), "x", &body)
+            .replace("90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A3:", &escape(&request_id));
+        if let Ok(imported) = duis::import("p\n\"q.xml", &xml) {
+            let text = imported.to_case_file();
+            proptest::prop_assert!(Catalog::parse_str("out.toml", &text).is_ok(), "{}", text);
+        }
+    }
+}

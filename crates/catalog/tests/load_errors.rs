@@ -288,6 +288,14 @@ fn rows() -> Vec<Row> {
             at: "\"T 1\"",
         },
         Row {
+            name: "alerts not a list",
+            text: case_with_steps(&format!(
+                "{READ_STATUS}[case.step.expect]\nalerts = \"18\"\n"
+            )),
+            message: "must be an array of strings, found string",
+            at: "\"18\"",
+        },
+        Row {
             name: "index into a single field",
             text: case_with_steps(
                 "[[case.step]]\nsrv = \"4.1.1\"\n[case.step.expect]\ncheck = [{ field = \"device_time_ms[0]\", op = \">\", value = 0 }]\n",
@@ -411,4 +419,51 @@ fn missing_paths_and_empty_directories_are_problems() {
     assert_eq!(errors.len(), 2, "{errors}");
     assert!(errors.to_string().contains("cannot read case path"));
     assert!(errors.to_string().contains("no case files"));
+}
+
+proptest::proptest! {
+    /// Any text, and any valid file with a slice cut out or a character changed, loads or
+    /// yields located problems: never a panic, never a catalogue together with problems.
+    #[test]
+    fn any_text_loads_or_reports_located_problems(
+        noise in "\\PC{0,200}",
+        cut in 0usize..400,
+        length in 0usize..40,
+        replacement in "[\\[\\]{}=\"',.a-z0-9 \n]{0,3}",
+    ) {
+        let valid = case_with_steps(&format!(
+            "{READ_STATUS}[case.step.expect]\ncheck = [{{ field = \"state\", op = \"==\", value = \"enabled\" }}]\n"
+        ));
+        let start = cut.min(valid.len());
+        let end = (start + length).min(valid.len());
+        let mutated = format!("{}{replacement}{}", &valid[..start], &valid[end..]);
+        for text in [noise.as_str(), mutated.as_str()] {
+            if let Err(errors) = Catalog::parse_str("fuzz.toml", text) {
+                proptest::prop_assert!(!errors.is_empty());
+                for problem in errors.problems() {
+                    proptest::prop_assert_eq!(&problem.location.file, "fuzz.toml");
+                    proptest::prop_assert!(problem.location.line >= 1 && problem.location.column >= 1);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_directory_walk_skips_other_suite_data_and_does_not_follow_directory_links() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let root = directory.path();
+    std::fs::create_dir_all(root.join("sit/nested")).expect("dirs");
+    std::fs::create_dir_all(root.join("dmcs")).expect("dirs");
+    std::fs::write(root.join("sit/nested/a.toml"), case_with_steps(READ_STATUS)).expect("write");
+    std::fs::write(
+        root.join("dmcs/not-a-case.toml"),
+        "format = 1\nid = \"x\"\n",
+    )
+    .expect("write");
+    std::fs::write(root.join("sit/notes.txt"), "not toml").expect("write");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(root, root.join("sit/loop")).expect("symlink");
+    let catalog = Catalog::load(&[root]).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(catalog.len(), 1);
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use meterlab_catalog::schema::SRVS;
-use meterlab_catalog::{Case, Catalog, Expectation, ExpectedOutcome, Mode, Phase, Srv, Step};
+use meterlab_catalog::{Case, Catalog, ExpectedOutcome, Mode, Phase, Srv, Step};
 
 fn suites() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../suites")
@@ -17,14 +17,10 @@ fn load(dirs: &[&str]) -> Catalog {
     Catalog::load(&paths).unwrap_or_else(|errors| panic!("shipped suites must load:\n{errors}"))
 }
 
-fn expectations(step: &Step) -> impl Iterator<Item = &Expectation> {
-    std::iter::once(&step.expect.default)
-        .chain(step.expect.active.as_ref())
-        .chain(step.expect.dormant.as_ref())
-}
-
 fn expects_refusal(step: &Step) -> bool {
-    expectations(step).any(|expectation| expectation.outcome != ExpectedOutcome::Success)
+    step.expect
+        .all()
+        .any(|expectation| expectation.outcome != ExpectedOutcome::Success)
 }
 
 fn expects_success(step: &Step) -> bool {

@@ -351,3 +351,53 @@ fn firmware_images_are_built_for_the_device_model_with_their_digest() {
         .expect("the emulator accepts the image");
     assert!(meterlab_emulator::firmware::FirmwareImage::parse(&bad.image).is_err());
 }
+
+#[test]
+fn a_per_dmc_expectation_replaces_the_others_for_that_dmc_only() {
+    let catalog = catalog(
+        "[[case.step]]\nsrv = \"4.6.1\"\n[case.step.expect]\ncheck = [{ field = \"entries.count\", op = \">=\", value = 1 }]\n\
+         [case.step.expect.dmc.bravo-h2-e2-g2]\noutcome = \"not_supported_on_dmc\"\n",
+    );
+    let step = &catalog.cases()[0].steps[0];
+    let unsupported = pb::ServiceResponse::error(
+        "C-1/1",
+        Kind::NotSupportedOnDmc(pb::NotSupportedOnDmc {
+            dmc_id: "bravo-h2-e2-g2".to_owned(),
+            srv: pb::Srv::Srv461RetrieveImportDailyReadLog.into(),
+        }),
+    );
+    let mut acme = StepContext::new(device(InstallationState::Active), NOW);
+    let mut bravo_device = device(InstallationState::Dormant);
+    bravo_device.dmc = "bravo-h2-e2-g2".to_owned();
+    let mut bravo = StepContext::new(bravo_device, NOW);
+    assert!(!step.judge(&unsupported, &mut acme).passed());
+    assert!(step.judge(&unsupported, &mut bravo).passed());
+}
+
+#[test]
+fn an_expected_alert_must_have_been_recorded_during_the_case() {
+    let catalog = catalog(
+        "[[case.step]]\nsrv = \"11.2\"\n[case.step.expect]\nalerts = [\"18\"]\n[case.step.expect.dormant]\noutcome = \"device_rejected\"\nalerts = [\"232\"]\n",
+    );
+    let step = &catalog.cases()[0].steps[0];
+    let version = respond(Outcome::FirmwareVersion(pb::FirmwareVersion {
+        version: "3.0.0".to_owned(),
+    }));
+    let mut context = StepContext::new(device(InstallationState::Active), NOW);
+    let StepVerdict::Judged(judgement) = step.judge(&version, &mut context) else {
+        panic!("judged");
+    };
+    assert!(!judgement.passed);
+    assert_eq!(judgement.checks[1].expectation, "alert 18 raised");
+    assert_eq!(judgement.checks[1].actual, "no alert");
+
+    context.record_alert("4");
+    context.record_alert("18");
+    assert!(step.judge(&version, &mut context).passed());
+
+    let mut dormant = StepContext::new(device(InstallationState::Dormant), NOW);
+    dormant.record_alert("18");
+    assert!(!step.judge(&rejected(3), &mut dormant).passed());
+    dormant.record_alert("232");
+    assert!(step.judge(&rejected(3), &mut dormant).passed());
+}

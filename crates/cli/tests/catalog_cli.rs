@@ -22,8 +22,20 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn check_accepts_the_shipped_suites_as_a_whole_directory() {
-    let output = meterlab(&["catalog", "check", suites().to_str().unwrap()]);
+    let dmcs = suites().join("dmcs");
+    let output = meterlab(&[
+        "catalog",
+        "check",
+        suites().to_str().unwrap(),
+        "--dmcs",
+        dmcs.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("; 2 DMC descriptions (0 warnings)"),
+        "{}",
+        text(&output.stdout)
+    );
     let stdout = text(&output.stdout);
     let count: usize = stdout
         .trim()

@@ -390,7 +390,11 @@ impl Import {
     pub fn to_case_file(&self) -> String {
         let fragment = id_fragment(&self.file);
         let mut text = String::new();
-        let _ = writeln!(text, "# Imported from DUIS requests in {}.", self.file);
+        let _ = writeln!(
+            text,
+            "# Imported from DUIS requests in {}.",
+            comment(&self.file)
+        );
         let _ = writeln!(
             text,
             "# Each case runs one request and expects success: add checks on its result."
@@ -399,10 +403,10 @@ impl Import {
             let _ = writeln!(
                 text,
                 "# not imported: request {} ({}), SRV {}: {}",
-                display_id(&unmapped.header),
-                unmapped.header.location,
-                unmapped.srv,
-                unmapped.reason
+                comment(display_id(&unmapped.header)),
+                comment(&unmapped.header.location.to_string()),
+                comment(&unmapped.srv),
+                comment(&unmapped.reason)
             );
         }
         text.push_str("format = 1\n");
@@ -428,7 +432,7 @@ impl Import {
             );
             text.push_str("\n[[case.step]]\n");
             for note in &step.notes {
-                let _ = writeln!(text, "# {note}");
+                let _ = writeln!(text, "# {}", comment(note));
             }
             let _ = writeln!(text, "srv = {}", toml_string(step.srv.number()));
             if !step.params.is_empty() {
@@ -442,6 +446,13 @@ impl Import {
         }
         text
     }
+}
+
+/// Text safe inside a TOML comment: one line, no control characters.
+fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn display_id(header: &DuisHeader) -> &str {

@@ -1,6 +1,7 @@
 //! Reading case files: TOML with spans, walked by hand so every problem of a file is reported
 //! (an unknown key does not hide the wrong type two lines further down).
 
+mod expect;
 mod operand;
 mod source;
 mod step;

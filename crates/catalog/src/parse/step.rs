@@ -7,10 +7,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::operand::{CaptureScope, operand};
 use super::source::{Source, describe};
-use crate::model::{
-    Capture, Check, Expectation, Expectations, ExpectedOutcome, ImageSpec, KeySpec, Op, Operand,
-    Param, ParamValue, Step,
-};
+use crate::model::{Capture, ImageSpec, KeySpec, Operand, Param, ParamValue, Step};
 use crate::path::FieldPath;
 use crate::schema::{
     self, FieldType, KEY_KIND, MessageSchema, ParamDefault, ParamKind, ParamSchema, SrvSchema,
@@ -18,9 +15,6 @@ use crate::schema::{
 use crate::value::Value;
 
 const STEP_KEYS: [&str; 5] = ["srv", "title", "params", "capture", "expect"];
-const EXPECT_KEYS: [&str; 5] = ["outcome", "code", "check", "active", "dormant"];
-const MODE_EXPECT_KEYS: [&str; 3] = ["outcome", "code", "check"];
-const CHECK_KEYS: [&str; 4] = ["field", "op", "value", "tolerance"];
 const IMAGE_KEYS: [&str; 4] = ["model", "version", "payload_bytes", "corrupt"];
 const KEY_UPDATE_KEYS: [&str; 2] = ["kind", "key"];
 
@@ -71,7 +65,8 @@ pub(crate) fn parse_step(
 
     let params = parse_params(source, table, srv, captures, &what);
     let (expect, step_captures) = {
-        let expect = parse_expectations(source, table, &at, srv.result, captures, &what);
+        let expect =
+            super::expect::parse_expectations(source, table, &at, srv.result, captures, &what);
         let step_captures = parse_captures(source, table, srv.result, &what);
         (expect, step_captures)
     };
@@ -134,9 +129,10 @@ fn parse_params(
         let node = given_table.and_then(|given| given.get(param.name));
         let value = match node {
             Some(node) => parse_param(source, node, param, captures, what),
-            None => match param.default {
-                Some(ParamDefault::Unset) => continue,
-                Some(default) => Some(ParamValue::Value(default_operand(default))),
+            None => match param.default.map(default_operand) {
+                // An optional parameter without a default is left out of the step.
+                Some(None) => continue,
+                Some(Some(operand)) => Some(ParamValue::Value(operand)),
                 None => {
                     let at = given_span.clone().unwrap_or(0..0);
                     let at = if at.is_empty() {
@@ -160,13 +156,13 @@ fn parse_params(
     ok.then_some(params)
 }
 
-fn default_operand(default: ParamDefault) -> Operand {
+/// The value a parameter takes when the step leaves it out; `None` when it stays out.
+fn default_operand(default: ParamDefault) -> Option<Operand> {
     match default {
-        ParamDefault::Now(offset_ms) => Operand::Now { offset_ms },
-        ParamDefault::Int(value) => Operand::Literal(Value::Int(value.into())),
-        ParamDefault::Enum(name) => Operand::Literal(Value::Enum(name.to_owned())),
-        // Never reached: an unset optional parameter is left out before this is called.
-        ParamDefault::Unset => Operand::Literal(Value::Bytes(Vec::new())),
+        ParamDefault::Now(offset_ms) => Some(Operand::Now { offset_ms }),
+        ParamDefault::Int(value) => Some(Operand::Literal(Value::Int(value.into()))),
+        ParamDefault::Enum(name) => Some(Operand::Literal(Value::Enum(name.to_owned()))),
+        ParamDefault::Unset => None,
     }
 }
 
@@ -375,268 +371,4 @@ fn parse_captures(
         }
     }
     captures
-}
-
-fn parse_expectations(
-    source: &mut Source<'_>,
-    table: &DeTable<'_>,
-    at: &Range<usize>,
-    result: &'static MessageSchema,
-    captures: &CaptureScope,
-    what: &str,
-) -> Option<Expectations> {
-    let Some((expect, span)) = source.table(table, "expect", what) else {
-        if table.contains_key("expect") {
-            return None;
-        }
-        return Some(Expectations {
-            default: Expectation {
-                outcome: ExpectedOutcome::Success,
-                checks: Vec::new(),
-            },
-            active: None,
-            dormant: None,
-        });
-    };
-    let span = if span.is_empty() { at.clone() } else { span };
-    source.allow_keys(expect, &EXPECT_KEYS, &format!("the expectation of {what}"));
-    let default = parse_expectation(source, expect, &span, result, captures, what);
-    let mut by_state = |state: &str| -> Result<Option<Expectation>, ()> {
-        let label = format!("the {state} expectation of {what}");
-        match source.table(expect, state, &label) {
-            None if expect.contains_key(state) => Err(()),
-            None => Ok(None),
-            Some((inner, inner_span)) => {
-                let inner_span = if inner_span.is_empty() {
-                    span.clone()
-                } else {
-                    inner_span
-                };
-                source.allow_keys(inner, &MODE_EXPECT_KEYS, &label);
-                parse_expectation(source, inner, &inner_span, result, captures, &label)
-                    .map(Some)
-                    .ok_or(())
-            }
-        }
-    };
-    let active = by_state("active");
-    let dormant = by_state("dormant");
-    Some(Expectations {
-        default: default?,
-        active: active.ok()?,
-        dormant: dormant.ok()?,
-    })
-}
-
-fn parse_expectation(
-    source: &mut Source<'_>,
-    table: &DeTable<'_>,
-    at: &Range<usize>,
-    result: &'static MessageSchema,
-    captures: &CaptureScope,
-    what: &str,
-) -> Option<Expectation> {
-    let outcome_word = source.string(table, "outcome", at, what, false);
-    let code = source.integer(table, "code", at, what, false);
-    let outcome = match outcome_word
-        .as_ref()
-        .map(|(word, span)| (word.as_str(), span))
-    {
-        None | Some(("success", _)) => Some(ExpectedOutcome::Success),
-        Some(("device_rejected", _)) => match code.clone() {
-            None => Some(ExpectedOutcome::DeviceRejected { code: None }),
-            Some((code, span)) => match u32::try_from(code) {
-                Ok(code) => Some(ExpectedOutcome::DeviceRejected { code: Some(code) }),
-                Err(_) => {
-                    source.report(&span, format!("device code {code} is not a u32"));
-                    None
-                }
-            },
-        },
-        Some(("not_supported_on_dmc", _)) => Some(ExpectedOutcome::NotSupportedOnDmc),
-        Some((other, span)) => {
-            source.report(
-                span,
-                format!(
-                    "unknown outcome {other:?}; expected success, device_rejected or not_supported_on_dmc"
-                ),
-            );
-            None
-        }
-    };
-    if let (Some((_, span)), Some(outcome)) = (&code, outcome)
-        && !matches!(outcome, ExpectedOutcome::DeviceRejected { .. })
-    {
-        source.report(
-            span,
-            format!(
-                "`code` applies to outcome device_rejected, not {}",
-                outcome.name()
-            ),
-        );
-    }
-    let mut checks = Vec::new();
-    let mut ok = true;
-    if let Some(node) = table.get("check") {
-        match node.get_ref() {
-            DeValue::Array(items) => {
-                if let Some(outcome) = outcome
-                    && outcome != ExpectedOutcome::Success
-                    && !items.is_empty()
-                {
-                    source.report(
-                        &node.span(),
-                        format!(
-                            "{what}: field checks need outcome success, not {}",
-                            outcome.name()
-                        ),
-                    );
-                    ok = false;
-                }
-                for item in items.iter() {
-                    match parse_check(source, item, result, captures, what) {
-                        Some(check) => checks.push(check),
-                        None => ok = false,
-                    }
-                }
-            }
-            other => {
-                source.report(
-                    &node.span(),
-                    format!(
-                        "`check` of {what} must be an array of check tables, found {}",
-                        other.type_str()
-                    ),
-                );
-                ok = false;
-            }
-        }
-    }
-    let outcome = outcome?;
-    ok.then_some(Expectation { outcome, checks })
-}
-
-fn parse_check(
-    source: &mut Source<'_>,
-    node: &super::source::Node<'_>,
-    result: &'static MessageSchema,
-    captures: &CaptureScope,
-    what: &str,
-) -> Option<Check> {
-    let span = node.span();
-    let DeValue::Table(table) = node.get_ref() else {
-        source.report(
-            &span,
-            format!(
-                "a check of {what} is a table {{ field, op, value }}, found {}",
-                describe(node.get_ref())
-            ),
-        );
-        return None;
-    };
-    let label = format!("a check of {what}");
-    source.allow_keys(table, &CHECK_KEYS, &label);
-    let field = source.string(table, "field", &span, &label, true);
-    let op = source
-        .string(table, "op", &span, &label, true)
-        .and_then(|(symbol, op_span)| {
-            let op = Op::ALL
-                .iter()
-                .find(|(text, _)| *text == symbol)
-                .map(|(_, op)| *op);
-            if op.is_none() {
-                let symbols: Vec<&str> = Op::ALL.iter().map(|(text, _)| *text).collect();
-                source.report(
-                    &op_span,
-                    format!(
-                        "unknown operator {symbol:?}; expected one of {}",
-                        symbols.join(" ")
-                    ),
-                );
-            }
-            op
-        });
-    let tolerance = source.integer(table, "tolerance", &span, &label, false);
-    let (field, field_span) = field?;
-    let path = match FieldPath::parse(&field).and_then(|path| {
-        let path_type = path.check(result)?;
-        Ok((path, path_type))
-    }) {
-        Ok(checked) => checked,
-        Err(message) => {
-            source.report(&field_span, format!("{label}: {message}"));
-            return None;
-        }
-    };
-    let (path, path_type) = path;
-    let op = op?;
-    let compared = match op {
-        Op::Contains | Op::NotContains => match (path_type.many, path_type.leaf) {
-            (true, leaf) => leaf,
-            (false, FieldType::List(element)) => *element,
-            (false, other) => {
-                source.report(
-                    &field_span,
-                    format!(
-                        "{label}: `{}` needs a repeated field or a `[*]` path, and {path} is {}",
-                        op.symbol(),
-                        other.describe()
-                    ),
-                );
-                return None;
-            }
-        },
-        _ => path_type.leaf,
-    };
-    if op.is_ordering() && compared != FieldType::Int {
-        source.report(
-            &field_span,
-            format!(
-                "{label}: `{}` compares integers, and {path} is {}",
-                op.symbol(),
-                compared.describe()
-            ),
-        );
-        return None;
-    }
-    let tolerance = match (op, tolerance) {
-        (Op::Within, Some((tolerance, _))) if tolerance >= 0 => Some(tolerance),
-        (Op::Within, Some((tolerance, tolerance_span))) => {
-            source.report(
-                &tolerance_span,
-                format!("{label}: tolerance {tolerance} must not be negative"),
-            );
-            return None;
-        }
-        (Op::Within, None) => {
-            source.report(&span, format!("{label}: `within` needs a `tolerance`"));
-            return None;
-        }
-        (_, Some((_, tolerance_span))) => {
-            source.report(
-                &tolerance_span,
-                format!("{label}: `tolerance` applies to `within` only"),
-            );
-            return None;
-        }
-        (_, None) => None,
-    };
-    let Some(value_node) = table.get("value") else {
-        source.report(&span, format!("{label} has no `value`"));
-        return None;
-    };
-    let value = operand(
-        source,
-        value_node,
-        compared,
-        captures,
-        &format!("the value compared with {path}"),
-    )?;
-    Some(Check {
-        field: path,
-        op,
-        value,
-        tolerance,
-        many: path_type.many,
-    })
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use clap::{Args as ClapArgs, Subcommand};
 use meterlab_catalog::{Catalog, DeviceRole, Mode, Phase, duis};
+use meterlab_dmc::DmcDescription;
 use serde_json::json;
 
 use crate::output::{OutputFormat, print_table};
@@ -50,6 +51,9 @@ struct ListArgs {
 struct CheckArgs {
     /// Case files or directories; default: suites/mt and suites/sit.
     paths: Vec<PathBuf>,
+    /// DMC descriptions to check the cases against (warns about steps no DMC offers).
+    #[arg(long, value_name = "DIR", default_value = "suites/dmcs")]
+    dmcs: PathBuf,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -139,7 +143,7 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&rendered)?);
         }
         OutputFormat::Text => {
-            let rows: Vec<[String; 7]> = cases
+            let rows: Vec<[String; 8]> = cases
                 .iter()
                 .map(|case| {
                     [
@@ -148,13 +152,16 @@ fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
                         join(case.modes.iter().map(|mode| mode.as_str())),
                         join(case.device_types.iter().map(|role| role.as_str())),
                         case.severity.get().to_string(),
+                        case.dnb_ref.clone(),
                         case.content_hash.to_hex(),
                         case.title.clone(),
                     ]
                 })
                 .collect();
             print_table(
-                ["ID", "PHASE", "MODES", "DEVICES", "SEV", "SHA-256", "TITLE"],
+                [
+                    "ID", "PHASE", "MODES", "DEVICES", "SEV", "D&B", "SHA-256", "TITLE",
+                ],
                 &rows,
             );
             println!("{} of {} cases", cases.len(), catalog.len());
@@ -181,12 +188,65 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     files.sort_unstable();
     files.dedup();
     let steps: usize = catalog.cases().iter().map(|case| case.steps.len()).sum();
+    let dmcs = match load_dmcs(&args.dmcs) {
+        Ok(dmcs) => dmcs,
+        Err(code) => return Ok(code),
+    };
+    let mut warnings = meterlab_catalog::dmc::unsupported_steps(catalog.cases(), &dmcs);
+    if !dmcs.is_empty() {
+        warnings.extend(meterlab_catalog::dmc::unknown_dmc_expectations(
+            catalog.cases(),
+            &dmcs,
+        ));
+    }
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
     println!(
-        "ok: {} cases, {steps} steps in {} files",
+        "ok: {} cases, {steps} steps in {} files; {} DMC description{} ({} warning{})",
         catalog.len(),
-        files.len()
+        files.len(),
+        dmcs.len(),
+        if dmcs.len() == 1 { "" } else { "s" },
+        warnings.len(),
+        if warnings.len() == 1 { "" } else { "s" },
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every `*.toml` DMC description in `directory`; none when the directory does not exist.
+fn load_dmcs(directory: &Path) -> Result<Vec<DmcDescription>, ExitCode> {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return Ok(Vec::new());
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "toml")
+        })
+        .collect();
+    paths.sort();
+    let mut dmcs = Vec::with_capacity(paths.len());
+    let mut failed = false;
+    for path in paths {
+        match DmcDescription::load(&path) {
+            Ok(dmc) => dmcs.push(dmc),
+            Err(errors) => {
+                eprintln!("{errors}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        eprintln!(
+            "error: DMC descriptions in {} do not load",
+            directory.display()
+        );
+        return Err(ExitCode::from(BAD_INPUT));
+    }
+    Ok(dmcs)
 }
 
 fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
