@@ -8,6 +8,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
+use sha2::Digest as _;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
@@ -360,7 +361,9 @@ async fn run_robust_cases(emulator: &Emulator, dir: &Path, extra: &[&str]) -> (O
 async fn a_suite_passes_over_the_tcp_wrapper_through_the_dlms_adapter() {
     let dir = tempfile::tempdir().unwrap();
     let emulator = start_emulator(dir.path(), &[]).await;
-    let (output, junit) = run_robust_cases(&emulator, dir.path(), &[]).await;
+    let evidence = dir.path().join("evidence");
+    let (output, junit) =
+        run_robust_cases(&emulator, dir.path(), &["--evidence-dir", path(&evidence)]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     // RD-001 on the ESME; SUP-001 on ESME and GSME; FW-001 on all three devices.
@@ -387,6 +390,22 @@ async fn a_suite_passes_over_the_tcp_wrapper_through_the_dlms_adapter() {
         .map(|a| a["traffic_records"].as_u64().unwrap())
         .sum();
     assert!(traffic > 0, "every attempt carries its capture");
+    // Each attempt's evidence file hashes to the evidence_sha256 its result carries.
+    for attempt in document["attempts"].as_array().unwrap() {
+        let file = evidence
+            .join(attempt["device_id"].as_str().unwrap())
+            .join(format!(
+                "{}.attempt-{}.json",
+                attempt["case_id"].as_str().unwrap(),
+                attempt["attempt"]
+            ));
+        let bytes = std::fs::read(&file).unwrap();
+        let digest = sha2::Sha256::digest(&bytes);
+        assert_eq!(
+            hex::encode(digest),
+            attempt["evidence_sha256"].as_str().unwrap()
+        );
+    }
 
     // The health check alone.
     let check = meterlab_run(&["--devices", path(&emulator.devices), "--check"]).await;
@@ -584,4 +603,39 @@ async fn results_reach_the_store_and_a_restarted_run_resumes_without_duplicates(
     assert_eq!(third["summary"]["cases_total"].as_u64(), Some(0));
     assert_eq!(third["store"]["acknowledged"].as_u64(), Some(0));
     assert_eq!(third["store"]["watermark"].as_u64(), Some(10));
+
+    // A store that lost what the journal holds (results journalled, never acknowledged there):
+    // the restart resends every journal line past that store's watermark, byte for byte.
+    let other = dir.path().join("other");
+    let demo = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+        .arg("demo")
+        .arg("--dir")
+        .arg(&other)
+        .env_remove("METERLAB_LOG")
+        .output()
+        .await
+        .unwrap();
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    std::fs::copy(other.join("meterlab.sqlite"), &db).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let from = PathBuf::from(format!(
+            "{}{suffix}",
+            other.join("meterlab.sqlite").display()
+        ));
+        let to = PathBuf::from(format!("{}{suffix}", db.display()));
+        if from.exists() {
+            std::fs::copy(&from, &to).unwrap();
+        } else {
+            let _ = std::fs::remove_file(&to);
+        }
+    }
+    let (code, fourth) = run(None).await;
+    assert_eq!(code, Some(0), "{fourth}");
+    assert_eq!(fourth["summary"]["cases_total"].as_u64(), Some(0));
+    assert_eq!(
+        fourth["store"]["acknowledged"].as_u64(),
+        Some(10),
+        "{fourth}"
+    );
+    assert_eq!(fourth["store"]["watermark"].as_u64(), Some(10));
 }
