@@ -93,7 +93,10 @@ fn ours_apdu(bytes: &[u8]) -> Vec<u8> {
     {
         assert_eq!(our_leaves(data), u64::from(ROWS) * 3);
     }
-    apdu.to_bytes()
+    // The same output buffer sizing as the other side's.
+    let mut out = Vec::with_capacity(bytes.len());
+    apdu.encode(&mut out);
+    out
 }
 
 fn theirs_apdu(bytes: &[u8]) -> Vec<u8> {

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use meterlab_dlms::security::wrap_key;
 use meterlab_emulator::hub::{Emulation, Endpoints, HLS_CLIENT_SAP, LLS_CLIENT_SAP};
-use meterlab_emulator::serve::Emulator;
 use meterlab_emulator::serve::serial::serve_hdlc;
 use meterlab_emulator::serve::tcp::serve_tcp;
+use meterlab_emulator::serve::{Emulator, Incident};
 use meterlab_plugin::pb::{
     DisableSupply, EnableSupply, KeyKind, KeyUpdate, LinkKind, ReadFirmwareVersion,
     ReadInstantaneousImportRegisters, ReadSupplyStatus, ServiceRequest, ServiceResponse,
@@ -87,7 +87,7 @@ async fn wrapper_over_tcp_reads_and_controls_supply() {
     };
     let file = emulation.devices_file(&endpoints, &scenario);
     let emulator = Emulator::new(emulation, support::START);
-    tokio::spawn(serve_tcp(emulator, listener));
+    tokio::spawn(serve_tcp(emulator.clone(), listener));
     let plugin = plugin();
 
     for (device, sap) in [
@@ -130,6 +130,37 @@ async fn wrapper_over_tcp_reads_and_controls_supply() {
             .expect("7.1 answered");
         assert!(
             matches!(outcome(enabled), Outcome::SupplyStatus(s) if s.state() == SupplyState::Enabled)
+        );
+        // A tamper alert pushed by the device on the open association reaches the host as an
+        // Alert action (read with the next request's traffic).
+        let at = emulator
+            .find_device(device)
+            .expect("the device is emulated");
+        emulator.inject(at, Incident::Tamper);
+        let mut alerts = Vec::new();
+        for attempt in 0..20 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let status = session
+                .execute(
+                    request(
+                        &format!("a{attempt}"),
+                        Body::ReadSupplyStatus(ReadSupplyStatus {}),
+                    ),
+                    DEADLINE,
+                )
+                .await
+                .expect("7.4 answered");
+            assert!(matches!(outcome(status), Outcome::SupplyStatus(_)));
+            alerts.extend(session.take_alerts());
+            if !alerts.is_empty() {
+                break;
+            }
+        }
+        assert!(
+            alerts
+                .iter()
+                .any(|alert| alert.message.contains("event notification")),
+            "{device}: {alerts:?}"
         );
         drop(session.close());
     }
