@@ -1,130 +1,16 @@
 //! `meterlab run` end to end on the real binary against `meterlab emulate`: bad input, a
-//! panicking adapter, and (with the DLMS adapter) real suites over TCP and PTY serial, with the
-//! JUnit report checked by parsing it.
+//! panicking adapter, and real suites through the DLMS adapter over TCP and PTY serial (also on
+//! a lossy line), with the JUnit report checked by parsing it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod run_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::time::Duration;
+use std::process::Output;
 
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::process::{Child, Command};
-
-const SCENARIO: &str = r#"
-seed = 11
-
-[[smso]]
-id = "smso-north"
-lls_password = "north-lls-0001"
-key_seed = "smso-north head-end secret"
-ciphered = false
-
-[[dmc]]
-id = "acme-ch1-e470-g4"
-smso = "smso-north"
-hub = { model = "ACME CH1", firmware = "1.4.0", dormant_firmware = "1.1.0" }
-esme = { model = "ACME E470", firmware = "2.0.1", dormant_firmware = "1.2.0" }
-gsme = { model = "ACME G4", firmware = "3.1.0", dormant_firmware = "3.0.0" }
-
-[[hub]]
-id = "e2e-active"
-dmc = "acme-ch1-e470-g4"
-state = "active"
-esme = { mpxn = "1200012345601", consumption = 450 }
-gsme = { mpxn = "7300123401" }
-"#;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .and_then(Path::parent)
-        .expect("workspace root")
-        .to_owned()
-}
-
-/// A fixture plugin built next to this test (the fixtures are dev-dependencies).
-fn fixture(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .join(format!("lib{}.so", name.replace('-', "_")));
-    assert!(path.is_file(), "{} not built", path.display());
-    path
-}
-
-struct Emulator {
-    _child: Child,
-    devices: PathBuf,
-}
-
-/// Starts `meterlab emulate` with the scenario above (plus `extra` flags); the devices file is
-/// written into `dir`.
-async fn start_emulator(dir: &Path, extra: &[&str]) -> Emulator {
-    let scenario = dir.join("scenario.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
-    let devices = dir.join("devices.toml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
-        .arg("emulate")
-        .arg("--scenario")
-        .arg(&scenario)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--output",
-            "json",
-            "--devices-out",
-        ])
-        .arg(&devices)
-        .args(extra)
-        .env_remove("METERLAB_LOG")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut text = String::new();
-    tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            let line = lines.next_line().await.unwrap().expect("start-up document");
-            text.push_str(&line);
-            text.push('\n');
-            if serde_json::from_str::<serde_json::Value>(&text).is_ok() {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("the emulator starts");
-    assert!(devices.is_file());
-    Emulator {
-        _child: child,
-        devices,
-    }
-}
-
-async fn meterlab_run(args: &[&str]) -> Output {
-    let dmcs = workspace().join("suites/dmcs");
-    Command::new(env!("CARGO_BIN_EXE_meterlab"))
-        .arg("run")
-        .arg("--dmcs")
-        .arg(&dmcs)
-        .args(["--quiet"])
-        .args(args)
-        .env_remove("METERLAB_LOG")
-        .output()
-        .await
-        .unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn path(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+use run_support::{Emulator, fixture, meterlab_run, path, start_emulator, stderr, workspace};
+use sha2::Digest as _;
 
 #[tokio::test]
 async fn bad_input_exits_2_naming_the_file_and_stores_nothing() {
@@ -360,7 +246,9 @@ async fn run_robust_cases(emulator: &Emulator, dir: &Path, extra: &[&str]) -> (O
 async fn a_suite_passes_over_the_tcp_wrapper_through_the_dlms_adapter() {
     let dir = tempfile::tempdir().unwrap();
     let emulator = start_emulator(dir.path(), &[]).await;
-    let (output, junit) = run_robust_cases(&emulator, dir.path(), &[]).await;
+    let evidence = dir.path().join("evidence");
+    let (output, junit) =
+        run_robust_cases(&emulator, dir.path(), &["--evidence-dir", path(&evidence)]).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     // RD-001 on the ESME; SUP-001 on ESME and GSME; FW-001 on all three devices.
@@ -387,6 +275,22 @@ async fn a_suite_passes_over_the_tcp_wrapper_through_the_dlms_adapter() {
         .map(|a| a["traffic_records"].as_u64().unwrap())
         .sum();
     assert!(traffic > 0, "every attempt carries its capture");
+    // Each attempt's evidence file hashes to the evidence_sha256 its result carries.
+    for attempt in document["attempts"].as_array().unwrap() {
+        let file = evidence
+            .join(attempt["device_id"].as_str().unwrap())
+            .join(format!(
+                "{}.attempt-{}.json",
+                attempt["case_id"].as_str().unwrap(),
+                attempt["attempt"]
+            ));
+        let bytes = std::fs::read(&file).unwrap();
+        let digest = sha2::Sha256::digest(&bytes);
+        assert_eq!(
+            hex::encode(digest),
+            attempt["evidence_sha256"].as_str().unwrap()
+        );
+    }
 
     // The health check alone.
     let check = meterlab_run(&["--devices", path(&emulator.devices), "--check"]).await;
@@ -463,125 +367,4 @@ async fn a_lossy_hdlc_line_ends_cases_passed_or_blocked_never_failed() {
             );
         }
     }
-}
-
-/// `meterlab demo` runs the shipped MT suite through the runner and the built adapter plugin,
-/// stores every attempt through the ResultService and prints the verdicts.
-#[tokio::test]
-async fn the_demo_runs_the_mt_suite_on_the_production_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let demo_dir = dir.path().join("demo");
-    let output = Command::new(env!("CARGO_BIN_EXE_meterlab"))
-        .arg("demo")
-        .arg("--dir")
-        .arg(&demo_dir)
-        .env_remove("METERLAB_LOG")
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
-    for expected in [
-        "MT-DOR-",
-        "results acknowledged durable by the ResultService",
-        "phase MT/dormant of MOC/smso-north/acme-ch1-e470-g4",
-        "hash chain intact",
-    ] {
-        assert!(
-            stdout.contains(expected),
-            "missing {expected:?} in:\n{stdout}"
-        );
-    }
-    // One journal per hub's run, every line acknowledged.
-    let journals = std::fs::read_dir(demo_dir.join("runs")).unwrap().count();
-    assert_eq!(journals, 3);
-}
-
-/// With `--db`, results go through the ResultService of the store served in-process; a run
-/// restarted with the same `--run-id` skips what the device already answered, re-runs what was
-/// blocked with the attempt numbers continuing, and stores nothing twice.
-#[tokio::test]
-async fn results_reach_the_store_and_a_restarted_run_resumes_without_duplicates() {
-    let dir = tempfile::tempdir().unwrap();
-    // The demo leaves a store with the entry and its MT phases planned and started.
-    let demo_dir = dir.path().join("demo");
-    let demo = Command::new(env!("CARGO_BIN_EXE_meterlab"))
-        .arg("demo")
-        .arg("--dir")
-        .arg(&demo_dir)
-        .env_remove("METERLAB_LOG")
-        .output()
-        .await
-        .unwrap();
-    assert!(demo.status.success(), "{}", stderr(&demo));
-    let db = demo_dir.join("meterlab.sqlite");
-    let emulator = start_emulator(dir.path(), &[]).await;
-    let journal_dir = dir.path().join("runs");
-    let mt = workspace().join("suites/mt");
-    let panic_plugin = fixture("fixture-panic");
-    let run = |plugin: Option<PathBuf>| {
-        let mut args: Vec<String> = [
-            "--devices",
-            path(&emulator.devices),
-            "--suite",
-            path(&mt),
-            "--phase",
-            "MT",
-            "--mode",
-            "active",
-            "--case",
-            "MT-ACT-001",
-            "--case",
-            "MT-ACT-002",
-            "--db",
-            path(&db),
-            "--entry",
-            "MOC/smso-north/acme-ch1-e470-g4",
-            "--run-id",
-            "resume-1",
-            "--journal-dir",
-            path(&journal_dir),
-            "--output",
-            "json",
-        ]
-        .map(str::to_owned)
-        .to_vec();
-        if let Some(plugin) = plugin {
-            args.extend(["--plugin".to_owned(), path(&plugin).to_owned()]);
-        }
-        async move {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let output = meterlab_run(&args).await;
-            let document: serde_json::Value = serde_json::from_slice(&output.stdout)
-                .unwrap_or_else(|_| panic!("no JSON: {}", stderr(&output)));
-            (output.status.code(), document)
-        }
-    };
-    // MT-ACT-001 on hub, ESME and GSME, MT-ACT-002 on ESME and GSME: five cases.
-    let (code, first) = run(Some(panic_plugin)).await;
-    assert_eq!(code, Some(3), "{first}");
-    assert_eq!(first["summary"]["blocked"].as_u64(), Some(5));
-    assert_eq!(first["store"]["acknowledged"].as_u64(), Some(5));
-    assert_eq!(first["store"]["watermark"].as_u64(), Some(5));
-
-    let (code, second) = run(None).await;
-    assert_eq!(code, Some(0), "{second}");
-    assert_eq!(second["summary"]["passed"].as_u64(), Some(5));
-    let attempts: Vec<u64> = second["attempts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["attempt"].as_u64().unwrap())
-        .collect();
-    assert_eq!(attempts, [2, 2, 2, 2, 2], "attempt numbering continues");
-    assert_eq!(second["store"]["acknowledged"].as_u64(), Some(5));
-    assert_eq!(second["store"]["replayed"].as_u64(), Some(0));
-    assert_eq!(second["store"]["watermark"].as_u64(), Some(10));
-
-    // Everything answered: a third start has nothing left to run and stores nothing new.
-    let (code, third) = run(None).await;
-    assert_eq!(code, Some(0), "{third}");
-    assert_eq!(third["summary"]["cases_total"].as_u64(), Some(0));
-    assert_eq!(third["store"]["acknowledged"].as_u64(), Some(0));
-    assert_eq!(third["store"]["watermark"].as_u64(), Some(10));
 }

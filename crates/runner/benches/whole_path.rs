@@ -4,7 +4,9 @@
 //!   Read Firmware Version — through the runner, the DLMS adapter `.so`, DLMS over the TCP
 //!   wrapper to the emulator (`runner_plugin`) ÷ the same association and GETs made directly
 //!   with `meterlab-dlms`'s `ClientConnection` over the same kind of sockets to the same
-//!   emulator (`direct_dlms`). Both associate once per meter with the same LLS client.
+//!   emulator (`direct_dlms`). Both associate once per meter with the same LLS client. A third
+//!   arm (`plugin_session_no_runner`) makes the same reads through plugin-host sessions on the
+//!   same links without the runner, to tell the runner's share from the host's and adapter's.
 //! - `paced_pty_case`: one case of three 11.2 reads on an ESME over HDLC on a PTY at 9600 baud,
 //!   output paced to the line rate; printed against its wire time (bytes × 10 bits / 9600).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -224,6 +226,35 @@ async fn direct_meter(address: String, wport: u16) {
     }
 }
 
+/// One meter read through a plugin-host session on a meterlab-link link, without the runner.
+async fn session_meter(plugin: Arc<Plugin>, target: DeviceTarget) {
+    use meterlab_runner::Connector as _;
+    let connected = LinkConnector::default().connect(&target).await.unwrap();
+    let mut config = target.session.clone();
+    config
+        .parameters
+        .insert("association_timeout_ms".to_owned(), "5000".to_owned());
+    let mut session = meterlab_plugin_host::Session::open(&plugin, &config, connected.link)
+        .await
+        .unwrap();
+    for read in 0..READS {
+        let response = session
+            .execute(
+                ServiceRequest {
+                    request_id: format!("read-{read}"),
+                    body: Some(Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
+                },
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            response.outcome,
+            Some(Outcome::FirmwareVersion(_))
+        ));
+    }
+}
+
 fn srv_throughput(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -283,6 +314,22 @@ fn srv_throughput(c: &mut Criterion) {
     group.throughput(Throughput::Elements((METERS * READS) as u64));
     group.bench_function("runner_plugin", |b| {
         b.iter(|| runtime.block_on(runner_arm(&plugin, plan.clone(), METERS as u32)));
+    });
+    group.bench_function("plugin_session_no_runner", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let tasks: Vec<_> = plan
+                    .units
+                    .iter()
+                    .map(|unit| {
+                        tokio::spawn(session_meter(Arc::clone(&plugin), unit.target.clone()))
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+            });
+        });
     });
     group.bench_function("direct_dlms", |b| {
         b.iter(|| {

@@ -196,6 +196,10 @@ async fn demo(
     // results belong to that mode's phase.
     let run_stamp = unix_millis();
     let mut collected = Collected::default();
+    let mut total = meterlab_runner::RunSummary {
+        run_id: format!("demo-{run_stamp}"),
+        ..meterlab_runner::RunSummary::default()
+    };
     let mut acknowledged = 0;
     for hub in &scenario.hubs {
         let mode = installation_mode(hub.state);
@@ -246,10 +250,18 @@ async fn demo(
             }
             pushed
         };
-        let (_, pushed) = tokio::join!(runner.run(RunPlan { run_id, units }), consume);
+        let (summary, pushed) = tokio::join!(runner.run(RunPlan { run_id, units }), consume);
         pushed?;
+        total.cases_total += summary.cases_total;
+        total.passed += summary.passed;
+        total.failed += summary.failed;
+        total.blocked += summary.blocked;
+        total.not_run += summary.not_run;
+        total.flaky += summary.flaky;
         acknowledged += sink.finish().await?.acknowledged;
     }
+    // The summary of all three runs, not the last one's.
+    collected.summary = Some(total);
     render::results(&collected);
     println!("\n{acknowledged} results acknowledged durable by the ResultService");
 

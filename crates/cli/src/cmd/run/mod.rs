@@ -107,6 +107,10 @@ pub struct Args {
     /// Also write JUnit XML here.
     #[arg(long)]
     junit: Option<PathBuf>,
+    /// Write each attempt's evidence document here, as `<device>/<case>.attempt-<n>.json`
+    /// (its SHA-256 is the result's evidence_sha256).
+    #[arg(long)]
+    evidence_dir: Option<PathBuf>,
     /// Only check the devices: open a session, read firmware and clock.
     #[arg(long)]
     check: bool,
@@ -330,6 +334,9 @@ async fn execute(args: Args, mut prepared: Prepared) -> anyhow::Result<u8> {
     }
     if let Some(path) = &args.junit {
         junit::write(path, &run_id, &collected)?;
+    }
+    if let Some(dir) = &args.evidence_dir {
+        report::write_evidence(dir, &collected)?;
     }
     if let Some(error) = not_stored {
         eprintln!("error: results not stored: {error}");

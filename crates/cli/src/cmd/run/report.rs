@@ -154,6 +154,25 @@ fn attempt_json(result: &CaseResult) -> Value {
     })
 }
 
+/// Writes every attempt's evidence document as `<dir>/<device>/<case>.attempt-<n>.json`.
+pub fn write_evidence(dir: &std::path::Path, collected: &Collected) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let safe = |name: &str| name.replace(['/', '\\'], "_");
+    for result in &collected.attempts {
+        let device_dir = dir.join(safe(&result.device_id));
+        std::fs::create_dir_all(&device_dir)
+            .with_context(|| format!("cannot create {}", device_dir.display()))?;
+        let path = device_dir.join(format!(
+            "{}.attempt-{}.json",
+            safe(&result.case_id),
+            result.attempt
+        ));
+        std::fs::write(&path, &result.evidence_json)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
 pub fn to_json(collected: &Collected, stored: Option<&Value>) -> Value {
     json!({
         "summary": collected.summary,

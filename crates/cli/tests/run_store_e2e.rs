@@ -1,0 +1,167 @@
+//! `meterlab run` with a store, and `meterlab demo`, end to end on the real binary: results
+//! through the ResultService of the `--db` store served in-process, resumed runs without
+//! duplicates, the demo on the production path.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod run_support;
+
+use std::path::PathBuf;
+
+use run_support::{fixture, meterlab_run, path, start_emulator, stderr, workspace};
+use tokio::process::Command;
+
+/// `meterlab demo` runs the shipped MT suite through the runner and the built adapter plugin,
+/// stores every attempt through the ResultService and prints the verdicts.
+#[tokio::test]
+async fn the_demo_runs_the_mt_suite_on_the_production_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo_dir = dir.path().join("demo");
+    let output = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+        .arg("demo")
+        .arg("--dir")
+        .arg(&demo_dir)
+        .env_remove("METERLAB_LOG")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
+    for expected in [
+        "MT-DOR-",
+        "results acknowledged durable by the ResultService",
+        "phase MT/dormant of MOC/smso-north/acme-ch1-e470-g4",
+        "hash chain intact",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    // One journal per hub's run, every line acknowledged.
+    let journals = std::fs::read_dir(demo_dir.join("runs")).unwrap().count();
+    assert_eq!(journals, 3);
+}
+
+/// With `--db`, results go through the ResultService of the store served in-process; a run
+/// restarted with the same `--run-id` skips what the device already answered, re-runs what was
+/// blocked with the attempt numbers continuing, and stores nothing twice.
+#[tokio::test]
+async fn results_reach_the_store_and_a_restarted_run_resumes_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    // The demo leaves a store with the entry and its MT phases planned and started.
+    let demo_dir = dir.path().join("demo");
+    let demo = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+        .arg("demo")
+        .arg("--dir")
+        .arg(&demo_dir)
+        .env_remove("METERLAB_LOG")
+        .output()
+        .await
+        .unwrap();
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    let db = demo_dir.join("meterlab.sqlite");
+    let emulator = start_emulator(dir.path(), &[]).await;
+    let journal_dir = dir.path().join("runs");
+    let mt = workspace().join("suites/mt");
+    let panic_plugin = fixture("fixture-panic");
+    let run = |plugin: Option<PathBuf>| {
+        let mut args: Vec<String> = [
+            "--devices",
+            path(&emulator.devices),
+            "--suite",
+            path(&mt),
+            "--phase",
+            "MT",
+            "--mode",
+            "active",
+            "--case",
+            "MT-ACT-001",
+            "--case",
+            "MT-ACT-002",
+            "--db",
+            path(&db),
+            "--entry",
+            "MOC/smso-north/acme-ch1-e470-g4",
+            "--run-id",
+            "resume-1",
+            "--journal-dir",
+            path(&journal_dir),
+            "--output",
+            "json",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        if let Some(plugin) = plugin {
+            args.extend(["--plugin".to_owned(), path(&plugin).to_owned()]);
+        }
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let output = meterlab_run(&args).await;
+            let document: serde_json::Value = serde_json::from_slice(&output.stdout)
+                .unwrap_or_else(|_| panic!("no JSON: {}", stderr(&output)));
+            (output.status.code(), document)
+        }
+    };
+    // MT-ACT-001 on hub, ESME and GSME, MT-ACT-002 on ESME and GSME: five cases.
+    let (code, first) = run(Some(panic_plugin)).await;
+    assert_eq!(code, Some(3), "{first}");
+    assert_eq!(first["summary"]["blocked"].as_u64(), Some(5));
+    assert_eq!(first["store"]["acknowledged"].as_u64(), Some(5));
+    assert_eq!(first["store"]["watermark"].as_u64(), Some(5));
+
+    let (code, second) = run(None).await;
+    assert_eq!(code, Some(0), "{second}");
+    assert_eq!(second["summary"]["passed"].as_u64(), Some(5));
+    let attempts: Vec<u64> = second["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["attempt"].as_u64().unwrap())
+        .collect();
+    assert_eq!(attempts, [2, 2, 2, 2, 2], "attempt numbering continues");
+    assert_eq!(second["store"]["acknowledged"].as_u64(), Some(5));
+    assert_eq!(second["store"]["replayed"].as_u64(), Some(0));
+    assert_eq!(second["store"]["watermark"].as_u64(), Some(10));
+
+    // Everything answered: a third start has nothing left to run and stores nothing new.
+    let (code, third) = run(None).await;
+    assert_eq!(code, Some(0), "{third}");
+    assert_eq!(third["summary"]["cases_total"].as_u64(), Some(0));
+    assert_eq!(third["store"]["acknowledged"].as_u64(), Some(0));
+    assert_eq!(third["store"]["watermark"].as_u64(), Some(10));
+
+    // A store that lost what the journal holds (results journalled, never acknowledged there):
+    // the restart resends every journal line past that store's watermark, byte for byte.
+    let other = dir.path().join("other");
+    let demo = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+        .arg("demo")
+        .arg("--dir")
+        .arg(&other)
+        .env_remove("METERLAB_LOG")
+        .output()
+        .await
+        .unwrap();
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    std::fs::copy(other.join("meterlab.sqlite"), &db).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let from = PathBuf::from(format!(
+            "{}{suffix}",
+            other.join("meterlab.sqlite").display()
+        ));
+        let to = PathBuf::from(format!("{}{suffix}", db.display()));
+        if from.exists() {
+            std::fs::copy(&from, &to).unwrap();
+        } else {
+            let _ = std::fs::remove_file(&to);
+        }
+    }
+    let (code, fourth) = run(None).await;
+    assert_eq!(code, Some(0), "{fourth}");
+    assert_eq!(fourth["summary"]["cases_total"].as_u64(), Some(0));
+    assert_eq!(
+        fourth["store"]["acknowledged"].as_u64(),
+        Some(10),
+        "{fourth}"
+    );
+    assert_eq!(fourth["store"]["watermark"].as_u64(), Some(10));
+}

@@ -1,0 +1,188 @@
+//! The session side of a device worker: open a session when none is usable, execute one
+//! request against the step budget and cancellation, close it after trouble, the health check.
+
+use std::time::Duration;
+
+use meterlab_plugin::pb::{ServiceRequest, ServiceResponse};
+use meterlab_plugin_host::{Session, SessionError};
+
+use super::{DeviceWorker, ExecError, Open, utc_now_ms};
+use crate::event::{DeviceHealth, LogLevel};
+use crate::health;
+use crate::target::Connector;
+
+impl<C: Connector> DeviceWorker<C> {
+    /// Executes a request on the open session, racing cancellation. On any error the session is
+    /// dropped (its adapter state is unknown); the next step or attempt opens a new one.
+    pub(super) async fn execute(
+        &mut self,
+        request: ServiceRequest,
+        budget: Duration,
+        limit: &'static str,
+    ) -> Result<ServiceResponse, ExecError> {
+        if budget.is_zero() {
+            return Err(ExecError::infrastructure(format!(
+                "the {limit} timeout elapsed before the step started"
+            )));
+        }
+        let Some(open) = self.open.as_mut() else {
+            return Err(ExecError::infrastructure("no session".to_owned()));
+        };
+        let mut cancel = self.cancel.clone();
+        let outcome = tokio::select! {
+            outcome = open.session.execute(request, budget) => outcome,
+            _ = cancel.wait_for(|cancelled| *cancelled) => {
+                self.close_session("the run was cancelled");
+                return Err(ExecError::infrastructure(
+                    "the run was cancelled during the step".to_owned(),
+                ));
+            }
+        };
+        match outcome {
+            Ok(response) => Ok(response),
+            Err(error) => {
+                let text = match &error {
+                    SessionError::DeadlineExceeded { deadline_ms, .. } => {
+                        format!("{limit} timeout: no response within {deadline_ms} ms")
+                    }
+                    other => other.to_string(),
+                };
+                self.close_session(&text);
+                Err(ExecError {
+                    text,
+                    adapter_fault: matches!(
+                        error,
+                        SessionError::AdapterFault { .. } | SessionError::OpenRefused { .. }
+                    ),
+                })
+            }
+        }
+    }
+
+    pub(super) fn close_session(&mut self, why: &str) {
+        if let Some(open) = self.open.take() {
+            open.capture.note(format!("session ended: {why}"));
+            self.last_capture = Some(open.capture.clone());
+            drop(open.session.close());
+        }
+    }
+
+    pub(super) fn drain_alerts(&mut self) {
+        let Some(open) = self.open.as_mut() else {
+            return;
+        };
+        let alerts = open.session.take_alerts();
+        let device = self.device_id();
+        for alert in alerts {
+            self.shared.log(
+                LogLevel::Info,
+                &device,
+                format!("device alert {}: {}", alert.code, alert.message),
+            );
+        }
+    }
+
+    /// Opens a session unless one is open.
+    pub(super) async fn ensure_session(&mut self, budget: Duration) -> Result<(), ExecError> {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|open| open.session.is_open())
+        {
+            return Ok(());
+        }
+        self.close_session("closed before a new session");
+        if budget.is_zero() {
+            return Err(ExecError::infrastructure(
+                "the case timeout elapsed before a session could be opened".to_owned(),
+            ));
+        }
+        let connected = tokio::time::timeout(budget, self.shared.connector.connect(&self.target))
+            .await
+            .map_err(|_| {
+                ExecError::infrastructure(format!(
+                    "connecting took longer than {} ms",
+                    budget.as_millis()
+                ))
+            })?
+            .map_err(|error| ExecError::infrastructure(error.to_string()))?;
+        self.sessions_opened += 1;
+        let mut config = self.target.session.clone();
+        config.session_id = format!(
+            "{}/{}/{}",
+            self.shared.run_id,
+            self.target.id(),
+            self.sessions_opened
+        );
+        config
+            .parameters
+            .entry("association_timeout_ms".to_owned())
+            .or_insert_with(|| {
+                self.shared
+                    .settings
+                    .timeouts
+                    .exchange
+                    .as_millis()
+                    .to_string()
+            });
+        let capture = connected.capture;
+        let opened = tokio::time::timeout(
+            budget,
+            Session::open(&self.shared.plugin, &config, connected.link),
+        )
+        .await;
+        match opened {
+            Ok(Ok(session)) => {
+                self.open = Some(Open { session, capture });
+                Ok(())
+            }
+            Ok(Err(error)) => {
+                self.last_capture = Some(capture);
+                Err(ExecError {
+                    text: format!("cannot open an adapter session: {error}"),
+                    adapter_fault: matches!(
+                        error,
+                        SessionError::AdapterFault { .. } | SessionError::OpenRefused { .. }
+                    ),
+                })
+            }
+            Err(_) => {
+                self.last_capture = Some(capture);
+                Err(ExecError::infrastructure(format!(
+                    "opening the adapter session took longer than {} ms",
+                    budget.as_millis()
+                )))
+            }
+        }
+    }
+
+    pub(super) async fn check(&mut self) -> DeviceHealth {
+        let budget = self.shared.settings.timeouts.step;
+        let device = self.device_id();
+        if let Err(error) = self.ensure_session(budget).await {
+            // An adapter that faults is not the device's health: its cases will be blocked.
+            return DeviceHealth {
+                device_id: device,
+                healthy: error.adapter_fault,
+                firmware: None,
+                clock_skew_ms: None,
+                reason: Some(error.text),
+            };
+        }
+        let mut reads = health::Reads::default();
+        for request in health::requests(&self.target, utc_now_ms()) {
+            let sent_at = utc_now_ms();
+            let outcome = self.execute(request.clone(), budget, "step").await;
+            reads.record(&request, outcome, sent_at, utc_now_ms());
+            if self.open.is_none() {
+                break;
+            }
+        }
+        self.drain_alerts();
+        if let Some(open) = &self.open {
+            // The check's traffic is not a case's evidence.
+            drop(open.capture.take());
+        }
+        reads.into_health(device)
+    }
+}
