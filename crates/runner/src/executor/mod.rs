@@ -74,11 +74,9 @@ pub(crate) fn wall_clock() -> SystemTime {
 
 /// The reference clock (UTC milliseconds) cases build their requests against.
 pub(crate) fn utc_now_ms() -> i64 {
-    wall_clock()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
+    wall_clock().duration_since(UNIX_EPOCH).map_or(0, |since| {
+        i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+    })
 }
 
 /// Why a request produced no response.
