@@ -21,6 +21,7 @@ mod error;
 mod model;
 mod parse;
 mod render;
+mod shipped;
 
 use std::path::Path;
 
@@ -31,6 +32,7 @@ pub use model::{
     ObjectRole, SrvSupport, Variation, VariationKind, all_srvs, device_type_from_name,
     required_methods, required_roles, srv_from_number,
 };
+pub use shipped::{SHIPPED, shipped};
 
 impl DmcDescription {
     /// Parses and validates description text; `file_name` names it in errors.

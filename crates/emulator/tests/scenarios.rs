@@ -221,10 +221,10 @@ fn error_of(text: &str) -> EmulatorError {
 }
 
 fn base() -> String {
-    std::fs::read_to_string(examples_dir().join("active.toml")).unwrap()
+    include_str!("fixtures/active-inline-dmcs.toml").to_owned()
 }
 
-/// Replaces text in the active example and checks the error mentions `expected` at the line of
+/// Replaces text in the active fixture and checks the error mentions `expected` at the line of
 /// the replacement.
 fn assert_error_at(from: &str, to: &str, expected: &str) {
     let text = base();
@@ -346,6 +346,38 @@ dmc = "bravo-h2-e2-g2"
 state = "active"
 "#;
 
+/// The BRAVO DMC written inline, as scenarios did before they named shipped descriptions.
+const INLINE_BRAVO: &str = r#"
+[[smso]]
+id = "smso-south"
+lls_password = "00000002"
+key_seed = "south secret"
+
+[[dmc]]
+id = "bravo-h2-e2-g2"
+smso = "smso-south"
+hub = { model = "BRAVO H2", firmware = "5.0", dormant_firmware = "4.2" }
+esme = { model = "BRAVO E2", firmware = "7.3.0", dormant_firmware = "7.0.0" }
+gsme = { model = "BRAVO G2", firmware = "2.2.0", dormant_firmware = "2.0.0" }
+
+[[dmc.variation]]
+srv = "4.1.1"
+device = "esme"
+object = "import_register"
+obis = "1.0.1.8.1.255"
+
+[[dmc.variation]]
+srv = "4.6.1"
+device = "gsme"
+object = "daily_log"
+unsupported = true
+
+[[hub]]
+id = "south"
+dmc = "bravo-h2-e2-g2"
+state = "active"
+"#;
+
 fn shipped_scenario_path() -> String {
     examples_dir()
         .join("names-shipped-dmcs.toml")
@@ -370,9 +402,10 @@ fn a_hub_naming_a_shipped_dmc_serves_its_description() {
     );
     let gsme = &south.devices[2].device;
     assert!(gsme.directory().by_role(ObjectRole::DailyLog).is_none());
-    // The same DMC defined inline in mixed.toml (reference map + declared variations) serves
-    // the same objects as its shipped description.
-    let inline = Emulation::build(&example("mixed.toml"), START).unwrap();
+    // The same DMC defined inline (reference map + declared variations) serves the same
+    // objects as its shipped description.
+    let inline = Scenario::parse("inline-bravo.toml", INLINE_BRAVO).unwrap();
+    let inline = Emulation::build(&inline, START).unwrap();
     let inline_south = inline
         .hubs
         .iter()

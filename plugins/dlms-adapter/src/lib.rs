@@ -39,23 +39,12 @@ pub const ID: &str = env!("CARGO_PKG_NAME");
 /// The adapter version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The DMC descriptions built into the plugin: the files shipped under `suites/dmcs/`.
-pub const SHIPPED_DMCS: [(&str, &str); 2] = [
-    (
-        "acme-ch1-e470-g4.toml",
-        include_str!("../../../suites/dmcs/acme-ch1-e470-g4.toml"),
-    ),
-    (
-        "bravo-h2-e2-g2.toml",
-        include_str!("../../../suites/dmcs/bravo-h2-e2-g2.toml"),
-    ),
-];
-
-/// The shipped DMCs, parsed (a file that does not parse is left out; a test keeps them valid).
+/// The shipped DMCs (`meterlab_dmc::SHIPPED`), parsed (a text that does not parse is left out;
+/// the dmc crate's tests keep them valid).
 pub fn shipped_dmcs() -> Vec<DmcDescription> {
-    SHIPPED_DMCS
+    meterlab_dmc::SHIPPED
         .iter()
-        .filter_map(|(name, text)| DmcDescription::parse(name, text).ok())
+        .filter_map(|(id, _)| meterlab_dmc::shipped(id).and_then(Result::ok))
         .collect()
 }
 

@@ -4,7 +4,8 @@
 
 mod support;
 
-use meterlab_dlms_adapter::{DlmsAdapter, ID, SHIPPED_DMCS, shipped_dmcs};
+use meterlab_dlms_adapter::{DlmsAdapter, ID, shipped_dmcs};
+use meterlab_dmc::SHIPPED as SHIPPED_DMCS;
 use meterlab_emulator::hub::{HLS_CLIENT_SAP, LLS_CLIENT_SAP};
 use meterlab_plugin::Adapter;
 use meterlab_plugin::pb::{LinkKind, SessionConfig, Srv};

@@ -32,7 +32,15 @@ fn every_scenario_dmc_has_a_matching_shipped_description() {
                     "{} {role}",
                     dmc.id
                 );
-                let served = ObjectDirectory::new(role, &dmc.variations_for(role));
+                // The directory the emulator builds for this device: from the description a
+                // scenario names, or the reference map plus an inline DMC's variations.
+                let served = match &dmc.description {
+                    Some(named) => ObjectDirectory::from_description(
+                        named.device(role).unwrap(),
+                        &dmc.variations_for(role),
+                    ),
+                    None => ObjectDirectory::new(role, &dmc.variations_for(role)),
+                };
                 let served: Vec<(String, u16, u8, [u8; 6])> = served
                     .entries()
                     .iter()

@@ -19,7 +19,6 @@ pub use meterlab_dmc::ObjectRole;
 /// `suites/dmcs/`, the one place the emulator's object map is written down. A scenario's DMC
 /// is this map with the DMC's own models and declared variations.
 pub const REFERENCE_DMC_ID: &str = "acme-ch1-e470-g4";
-const REFERENCE_DMC: &str = include_str!("../../../../suites/dmcs/acme-ch1-e470-g4.toml");
 
 /// The parsed reference description.
 pub fn reference_dmc() -> &'static DmcDescription {
@@ -27,8 +26,11 @@ pub fn reference_dmc() -> &'static DmcDescription {
     REFERENCE.get_or_init(|| {
         // Built into the binary and checked by this crate's tests: it cannot fail at run time
         // unless the shipped file was broken at build time.
-        DmcDescription::parse("suites/dmcs/acme-ch1-e470-g4.toml", REFERENCE_DMC)
-            .unwrap_or_else(|errors| panic!("the shipped reference DMC does not load:\n{errors}"))
+        match meterlab_dmc::shipped(REFERENCE_DMC_ID) {
+            Some(Ok(description)) => description,
+            Some(Err(errors)) => panic!("the shipped reference DMC does not load:\n{errors}"),
+            None => panic!("no shipped DMC is named {REFERENCE_DMC_ID}"),
+        }
     })
 }
 

@@ -12,7 +12,8 @@ use super::{Dmc, ModelSpec, Smso};
 use crate::error::EmulatorError;
 
 /// The DMC a hub names by id without a `[[dmc]]`: the shipped description
-/// `<scenario dir>/../dmcs/<id>.toml`, its models and object maps as they are there.
+/// `<scenario dir>/../dmcs/<id>.toml` (or, when no such file exists, the same description built
+/// into the binary), its models and object maps as they are there.
 pub(super) fn shipped_dmc(
     source: &Source<'_>,
     id: &Spanned<String>,
@@ -24,7 +25,13 @@ pub(super) fn shipped_dmc(
         .unwrap_or(Path::new(""))
         .join("../dmcs");
     let path = directory.join(format!("{}.toml", id.get_ref()));
-    let description = DmcDescription::load(&path).map_err(|errors| {
+    // A file beside the scenario wins; without one (an embedded scenario, a scenario outside the
+    // repository) the description built into the binary stands in for the shipped file.
+    let loaded = match meterlab_dmc::shipped(id.get_ref()) {
+        Some(built_in) if !path.exists() => built_in,
+        _ => DmcDescription::load(&path),
+    };
+    let description = loaded.map_err(|errors| {
         source.error(
             id.span(),
             format!(

@@ -40,7 +40,8 @@ use super::run::sink::{Journal, ResultSink};
 const STORE_FILE: &str = "meterlab.sqlite";
 const DEFAULT_SCENARIO: &str = include_str!("../../../../../suites/scenarios/demo.toml");
 const DEFAULT_PROFILE: &str = include_str!("../../../../../suites/profiles/illustrative.toml");
-/// The shipped MT suite and DMC descriptions, built in so the demo runs from any directory.
+/// The shipped MT suite, built in so the demo runs from any directory (the DMC descriptions come
+/// built in from `meterlab_dmc::SHIPPED`).
 const MT_SUITE: [(&str, &str); 3] = [
     (
         "suites/mt/active.toml",
@@ -53,16 +54,6 @@ const MT_SUITE: [(&str, &str); 3] = [
     (
         "suites/mt/mixed.toml",
         include_str!("../../../../../suites/mt/mixed.toml"),
-    ),
-];
-const DMCS: [(&str, &str); 2] = [
-    (
-        "acme-ch1-e470-g4",
-        include_str!("../../../../../suites/dmcs/acme-ch1-e470-g4.toml"),
-    ),
-    (
-        "bravo-h2-e2-g2",
-        include_str!("../../../../../suites/dmcs/bravo-h2-e2-g2.toml"),
     ),
 ];
 
@@ -185,7 +176,7 @@ async fn demo(
     );
     let dmcs = DmcLibrary::from_texts(
         "suites/dmcs (built in)",
-        DMCS.map(|(id, text)| (id.to_owned(), text.to_owned())),
+        meterlab_dmc::SHIPPED.map(|(id, text)| (id.to_owned(), text.to_owned())),
     );
 
     let plan = DemoPlan::from_scenario(&scenario)?;
