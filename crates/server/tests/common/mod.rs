@@ -138,8 +138,8 @@ impl TestServer {
     /// Waits (up to 10 s) until the ledger's waiters satisfy `reached`: a forced interleaving
     /// that was not reached fails the test instead of passing it silently.
     pub async fn until_waits(&self, what: &str, reached: impl Fn(LedgerWaits) -> bool) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while tokio::time::Instant::now() < deadline {
             if reached(self.ledger.waits()) {
                 return;
             }
