@@ -6,12 +6,10 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use meterlab_dlms::association::{
-    ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent,
-};
+use meterlab_dlms::association::ClientEvent;
 use meterlab_dlms::axdr::Data;
-use meterlab_dlms::wrapper::{self, Reassembler};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use meterlab_dlms_driver::{Driver, DriverError, lls};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
@@ -84,58 +82,32 @@ async fn ctl(emulator: &Emulator, args: &[&str]) -> (bool, String, String) {
 }
 
 struct Client {
-    stream: TcpStream,
-    association: ClientAssociation,
-    reassembler: Reassembler,
-    wport: u16,
+    driver: Driver<TcpStream>,
 }
 
 impl Client {
     async fn connect(emulator: &Emulator, wport: u16) -> Self {
+        let stream = TcpStream::connect(&emulator.tcp).await.unwrap();
         Self {
-            stream: TcpStream::connect(&emulator.tcp).await.unwrap(),
-            association: ClientAssociation::new(ClientConfig {
-                authentication: ClientAuthentication::Lls {
-                    password: b"00000001".to_vec(),
-                },
-                ..ClientConfig::default()
-            })
-            .unwrap(),
-            reassembler: Reassembler::new(u16::MAX),
-            wport,
+            driver: Driver::wrapper(stream, LLS_CLIENT_SAP, wport, lls(b"00000001")),
         }
     }
 
     /// Sends what is queued, then waits up to `patience` for the next event.
     async fn next_event(&mut self, patience: Duration) -> Option<ClientEvent> {
-        while let Some(apdu) = self.association.poll_transmit() {
-            let bytes = wrapper::encode(u16::from(LLS_CLIENT_SAP), self.wport, &apdu).unwrap();
-            self.stream.write_all(&bytes).await.unwrap();
-        }
-        let deadline = tokio::time::Instant::now() + patience;
-        let mut buffer = [0u8; 2048];
-        loop {
-            if let Some(event) = self.association.poll_event() {
-                return Some(event);
-            }
-            if let Some(pdu) = self.reassembler.next_pdu() {
-                self.association.handle_apdu(0, &pdu.unwrap().apdu).unwrap();
-                continue;
-            }
-            match tokio::time::timeout_at(deadline, self.stream.read(&mut buffer)).await {
-                Err(_) => return None,
-                Ok(read) => {
-                    let read = read.unwrap();
-                    assert!(read > 0, "connection closed");
-                    self.reassembler.push(&buffer[..read]);
-                }
-            }
+        match self.driver.next_association_event(patience).await {
+            Ok(event) => Some(event),
+            Err(DriverError::Silent(_)) => None,
+            Err(other) => panic!("{other}"),
         }
     }
 
     async fn associate(&mut self, patience: Duration) -> Option<ClientEvent> {
-        self.association.connect(0).unwrap();
-        self.next_event(patience).await
+        match self.driver.associate(patience).await {
+            Ok(event) => Some(event),
+            Err(DriverError::Silent(_)) => None,
+            Err(other) => panic!("{other}"),
+        }
     }
 }
 

@@ -9,19 +9,19 @@
 
 use std::time::{Duration, Instant};
 
-use meterlab_dlms::association::{
-    ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent,
-};
+use meterlab_dlms::association::ClientEvent;
 use meterlab_dlms::cosem::AttributeDescriptor;
 use meterlab_dlms::obis::Obis;
-use meterlab_dlms::wrapper::{self, Reassembler};
+use meterlab_dlms_driver::{Driver, lls};
 use meterlab_emulator::SimTime;
 use meterlab_emulator::hub::{Emulation, LLS_CLIENT_SAP};
 use meterlab_emulator::scenario::Scenario;
 use meterlab_emulator::serve::Emulator;
 use meterlab_emulator::serve::tcp::serve_tcp;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+/// How long one client waits for any answer before it counts as failed.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -38,69 +38,37 @@ fn resident_bytes() -> Option<u64> {
 }
 
 async fn client(address: std::net::SocketAddr, wport: u16, gets: usize) -> Result<usize, String> {
-    let mut stream = TcpStream::connect(address)
+    let stream = TcpStream::connect(address)
         .await
         .map_err(|e| e.to_string())?;
-    let mut association = ClientAssociation::new(ClientConfig {
-        authentication: ClientAuthentication::Lls {
-            password: b"00000001".to_vec(),
-        },
-        ..ClientConfig::default()
-    })
-    .map_err(|e| e.to_string())?;
-    let mut reassembler = Reassembler::new(u16::MAX);
-    let mut buffer = [0u8; 4096];
+    let mut driver = Driver::wrapper(stream, LLS_CLIENT_SAP, wport, lls(b"00000001"));
     let register = AttributeDescriptor {
         class_id: 3,
         instance: Obis([1, 0, 1, 8, 0, 255]),
         attribute_id: 2,
     };
-    association.connect(0).map_err(|e| e.to_string())?;
-    let mut done = 0;
-    let mut issued = 0;
-    loop {
-        while let Some(apdu) = association.poll_transmit() {
-            let bytes = wrapper::encode(u16::from(LLS_CLIENT_SAP), wport, &apdu)
-                .map_err(|e| e.to_string())?;
-            stream.write_all(&bytes).await.map_err(|e| e.to_string())?;
-        }
-        let mut progressed = false;
-        while let Some(event) = association.poll_event() {
-            progressed = true;
-            match event {
-                ClientEvent::Associated { .. } => {}
-                ClientEvent::GetCompleted { result: Ok(_), .. } => done += 1,
-                other => return Err(format!("{other:?}")),
-            }
-            if issued < gets {
-                association
-                    .get(0, register, None)
-                    .map_err(|e| e.to_string())?;
-                issued += 1;
-            }
-        }
-        if done == gets {
-            return Ok(done);
-        }
-        if progressed {
-            // Send the request just queued before waiting for more bytes.
-            continue;
-        }
-        if let Some(pdu) = reassembler.next_pdu() {
-            let pdu = pdu.map_err(|e| e.to_string())?;
-            association
-                .handle_apdu(0, &pdu.apdu)
-                .map_err(|e| e.to_string())?;
-            continue;
-        }
-        let read = stream.read(&mut buffer).await.map_err(|e| e.to_string())?;
-        if read == 0 {
-            return Err("closed".into());
-        }
-        reassembler.push(&buffer[..read]);
+    match driver
+        .associate(PATIENCE)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        ClientEvent::Associated { .. } => {}
+        other => return Err(format!("{other:?}")),
     }
+    for _ in 0..gets {
+        driver
+            .get(register, None, PATIENCE)
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{e:?}"))?;
+    }
+    Ok(gets)
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a benchmark measures real elapsed time"
+)]
 fn main() {
     let hubs = env_or("SCALE_HUBS", 5_000);
     let clients = env_or("SCALE_CLIENTS", 1_000);

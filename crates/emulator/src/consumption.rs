@@ -15,6 +15,16 @@ pub struct ConsumptionProfile {
     day_total: u128,
 }
 
+/// A daily consumption shape whose slots do not divide the day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a daily shape needs 1 to 1440 slots that divide the day evenly (e.g. 1, 24 or 48), got {slots}"
+)]
+pub struct ShapeError {
+    /// Slots given.
+    pub slots: usize,
+}
+
 impl ConsumptionProfile {
     /// A constant rate.
     pub fn constant(rate_per_hour: u32) -> Self {
@@ -27,14 +37,13 @@ impl ConsumptionProfile {
 
     /// A daily shape; the number of slots must divide a day into whole milliseconds and be at
     /// most 1440 (one per minute).
-    pub fn daily(rates: Vec<u32>) -> Result<Self, String> {
-        let slots = i64::try_from(rates.len()).map_err(|_| "too many slots".to_owned())?;
-        if slots == 0 || slots > 1440 || DAY_MS % slots != 0 {
-            return Err(format!(
-                "a daily shape needs 1 to 1440 slots that divide the day evenly (e.g. 1, 24 or 48), got {slots}"
-            ));
-        }
-        let slot_ms = DAY_MS / slots;
+    pub fn daily(rates: Vec<u32>) -> Result<Self, ShapeError> {
+        let slots = rates.len();
+        let slot_count = i64::try_from(slots)
+            .ok()
+            .filter(|count| (1..=1440).contains(count) && DAY_MS % count == 0)
+            .ok_or(ShapeError { slots })?;
+        let slot_ms = DAY_MS / slot_count;
         let day_total = rates
             .iter()
             .map(|&rate| u128::from(rate) * slot_ms as u128)

@@ -1,6 +1,8 @@
 //! Errors of the emulator library.
 
 use meterlab_devices::Location;
+use meterlab_dlms::cosem::disconnect::RemoteCommandRefused;
+use meterlab_dlms::cosem::image_transfer::ImageTransferError;
 
 /// Why the emulator could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
@@ -8,14 +10,6 @@ pub enum EmulatorError {
     /// A COSEM date-time that cannot be turned into an instant.
     #[error("invalid date-time: {0}")]
     InvalidDateTime(String),
-    /// An OBIS code that is not six numbers.
-    #[error(
-        "invalid OBIS code {text:?}: expected six numbers such as 1.0.1.8.0.255 or 1-0:1.8.0*255"
-    )]
-    InvalidObis {
-        /// The text given.
-        text: String,
-    },
     /// A scenario file could not be read.
     #[error("cannot read scenario {path}: {source}")]
     ReadScenario {
@@ -105,6 +99,28 @@ impl AccessError {
             Self::TypeUnmatched => 12,
             Self::ScopeOfAccessViolated => 13,
             Self::OtherReason => 250,
+        }
+    }
+}
+
+impl From<RemoteCommandRefused> for AccessError {
+    fn from(_: RemoteCommandRefused) -> Self {
+        Self::ReadWriteDenied
+    }
+}
+
+impl From<ImageTransferError> for AccessError {
+    fn from(error: ImageTransferError) -> Self {
+        match error {
+            ImageTransferError::Disabled => Self::ReadWriteDenied,
+            ImageTransferError::InvalidInitiate | ImageTransferError::WrongBlockLength => {
+                Self::TypeUnmatched
+            }
+            ImageTransferError::WrongState | ImageTransferError::Incomplete => {
+                Self::TemporaryFailure
+            }
+            ImageTransferError::BlockOutOfRange => Self::ScopeOfAccessViolated,
+            ImageTransferError::VerificationFailed => Self::OtherReason,
         }
     }
 }

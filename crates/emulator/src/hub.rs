@@ -11,12 +11,12 @@ use meterlab_devices::{
 use sha2::{Digest, Sha256};
 
 use crate::device::{DeviceConfig, LogicalDevice, MeteringConfig};
-use crate::disconnect::ControlState;
 use crate::error::EmulatorError;
 use crate::faults::FaultConfig;
 use crate::scenario::{HubState, MeterSpec, Scenario, Smso};
 use crate::security::{AccessLevel, ClientCredential, KeySet};
 use crate::time::{DAY_MS, SimTime};
+use meterlab_dlms::cosem::disconnect::ControlState;
 
 /// The public client: no authentication, read-only identification and clock.
 pub const PUBLIC_CLIENT_SAP: u8 = 16;

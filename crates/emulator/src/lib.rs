@@ -7,8 +7,10 @@
 //! control with the Blue Book state machine, firmware image transfer, security setup with key
 //! transfer, and the SMETS1 installation states (active, dormant; mixed per hub). Its COSEM
 //! object model is reached with [`LogicalDevice::get`], [`LogicalDevice::set`] and
-//! [`LogicalDevice::action`], which take `now` and return COSEM values or Data-Access-Result
-//! codes. Scenarios (TOML, with `file:line` errors) describe hubs, DMCs, SMSOs, states, keys,
+//! [`LogicalDevice::action`], which take `now` and return `meterlab-dlms` [`Data`] or
+//! Data-Access-Result codes. The COSEM vocabulary (data, OBIS, date-time, the class state
+//! machines of disconnect control and image transfer, key wrap, selective access) is
+//! `meterlab-dlms`'s; this crate adds the devices' behaviour. Scenarios (TOML, with `file:line` errors) describe hubs, DMCs, SMSOs, states, keys,
 //! consumption and faults.
 //!
 //! Nothing in the model reads a clock or does I/O: time is passed in, so every behaviour is
@@ -19,7 +21,6 @@ pub mod capture;
 pub mod clock;
 pub mod consumption;
 pub mod device;
-pub mod disconnect;
 mod error;
 pub mod events;
 pub mod faults;
@@ -30,9 +31,8 @@ pub mod scenario;
 pub mod security;
 pub mod serve;
 pub mod time;
-pub mod value;
 
 pub use device::{DeviceConfig, LogicalDevice, MeteringConfig};
 pub use error::{AccessError, EmulatorError};
+pub use meterlab_dlms::{Data, Obis};
 pub use time::SimTime;
-pub use value::{Obis, Value};

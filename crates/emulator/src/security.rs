@@ -3,13 +3,11 @@
 //! key. Replacing keys is how migration takes a device from its SMSO's credentials to new ones:
 //! afterwards the old keys no longer authenticate.
 
-use aes_kw::KekAes128;
 use meterlab_devices::{Authentication, Key128, SystemTitle};
+use meterlab_dlms::cosem::security_setup::KeyId;
+use meterlab_dlms::security::unwrap_key;
 
 use crate::error::AccessError;
-
-/// Length of a wrapped 128-bit key.
-pub const WRAPPED_KEY_LEN: usize = 24;
 
 /// What an associated client may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,42 +29,6 @@ pub struct KeySet {
     pub master: Key128,
     /// Global broadcast encryption key, once one has been transferred.
     pub broadcast: Option<Key128>,
-}
-
-/// `key_id` of a key transfer entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyId {
-    /// 0: global unicast encryption key.
-    GlobalUnicastEncryption,
-    /// 1: global broadcast encryption key.
-    GlobalBroadcastEncryption,
-    /// 2: authentication key.
-    Authentication,
-    /// 3: master key (KEK).
-    Master,
-}
-
-impl KeyId {
-    /// From the enum value on the wire.
-    pub fn from_wire(value: u8) -> Option<Self> {
-        match value {
-            0 => Some(Self::GlobalUnicastEncryption),
-            1 => Some(Self::GlobalBroadcastEncryption),
-            2 => Some(Self::Authentication),
-            3 => Some(Self::Master),
-            _ => None,
-        }
-    }
-
-    /// The enum value on the wire.
-    pub fn to_wire(self) -> u8 {
-        match self {
-            Self::GlobalUnicastEncryption => 0,
-            Self::GlobalBroadcastEncryption => 1,
-            Self::Authentication => 2,
-            Self::Master => 3,
-        }
-    }
 }
 
 /// One client SAP the device accepts.
@@ -96,14 +58,6 @@ pub enum AuthFailure {
     /// Wrong password or key (AARE diagnostic 13, authentication failure).
     #[error("authentication failure")]
     Failed,
-}
-
-/// Wraps `key` under `kek` (RFC 3394), as a client does for key transfer.
-pub fn wrap_key(kek: &Key128, key: &Key128) -> [u8; WRAPPED_KEY_LEN] {
-    let mut out = [0u8; WRAPPED_KEY_LEN];
-    // Wrapping 16 bytes into 24 cannot fail: the lengths are the ones RFC 3394 requires.
-    let _ = KekAes128::from(kek.0).wrap(&key.0, &mut out);
-    out
 }
 
 /// Security Setup of one logical device plus its client table.
@@ -238,17 +192,16 @@ impl SecuritySetup {
         if entries.is_empty() {
             return Err(AccessError::TypeUnmatched);
         }
-        let kek = KekAes128::from(self.keys.master.0);
         let mut updated = self.keys;
         for (key_id, wrapped) in entries {
-            let key_id = KeyId::from_wire(*key_id).ok_or(AccessError::TypeUnmatched)?;
-            if wrapped.len() != WRAPPED_KEY_LEN {
+            let key_id = KeyId::from_code(*key_id).ok_or(AccessError::TypeUnmatched)?;
+            // A wrapped 128-bit key is 24 bytes (RFC 3394).
+            if wrapped.len() != 24 {
                 return Err(AccessError::TypeUnmatched);
             }
-            let mut key = [0u8; 16];
-            kek.unwrap(wrapped, &mut key)
-                .map_err(|_| AccessError::OtherReason)?;
-            let key = Key128(key);
+            let key = Key128(
+                unwrap_key(&self.keys.master.0, wrapped).map_err(|_| AccessError::OtherReason)?,
+            );
             match key_id {
                 KeyId::GlobalUnicastEncryption => updated.encryption = key,
                 KeyId::GlobalBroadcastEncryption => updated.broadcast = Some(key),
@@ -298,25 +251,8 @@ mod tests {
         )
     }
 
-    #[test]
-    fn rfc_3394_test_vector_wraps_as_published() {
-        // RFC 3394 section 4.1: 128-bit key data with a 128-bit KEK.
-        let kek = Key128(
-            hex::decode("000102030405060708090A0B0C0D0E0F")
-                .unwrap()
-                .try_into()
-                .unwrap(),
-        );
-        let key = Key128(
-            hex::decode("00112233445566778899AABBCCDDEEFF")
-                .unwrap()
-                .try_into()
-                .unwrap(),
-        );
-        assert_eq!(
-            hex::encode_upper(wrap_key(&kek, &key)),
-            "1FA68B0A8112B447AEF34BD8FB5A7B829D3E862371D2CFE5"
-        );
+    fn wrap_key(kek: &Key128, key: &Key128) -> [u8; 24] {
+        meterlab_dlms::security::wrap_key(&kek.0, &key.0).expect("a 16-byte key wraps")
     }
 
     #[test]

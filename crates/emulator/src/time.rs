@@ -1,9 +1,13 @@
-//! Simulated time: UTC milliseconds since the Unix epoch, the proleptic Gregorian calendar and the
-//! COSEM `date-time` octet string. Nothing here reads a clock; callers pass `now`.
+//! Simulated time: UTC milliseconds since the Unix epoch, its calendar date (the `time` crate's
+//! proleptic Gregorian calendar), and conversion to and from `meterlab-dlms`'s COSEM
+//! [`DateTime`]. Nothing here reads a clock; callers pass `now`.
 
 use std::fmt;
 
-use crate::error::EmulatorError;
+use meterlab_dlms::Data;
+use meterlab_dlms::axdr::{ClockStatus, DateTime};
+
+use crate::error::{AccessError, EmulatorError};
 
 /// Milliseconds in one second, minute, half hour and day.
 pub const SECOND_MS: i64 = 1_000;
@@ -47,17 +51,12 @@ impl SimTime {
 
     /// From a calendar date and time in UTC; `None` when a field is out of range.
     pub fn from_civil(civil: Civil) -> Option<Self> {
-        let valid = (1..=12).contains(&civil.month)
-            && civil.day >= 1
-            && civil.day <= days_in_month(civil.year, civil.month)
-            && civil.hour < 24
-            && civil.minute < 60
-            && civil.second < 60
-            && civil.millis < 1000;
-        if !valid {
+        let month = time::Month::try_from(civil.month).ok()?;
+        let date = time::Date::from_calendar_date(civil.year, month, civil.day).ok()?;
+        if civil.hour >= 24 || civil.minute >= 60 || civil.second >= 60 || civil.millis >= 1000 {
             return None;
         }
-        let days = days_from_civil(civil.year, civil.month, civil.day);
+        let days = i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY;
         let secs = days * 86_400
             + i64::from(civil.hour) * 3_600
             + i64::from(civil.minute) * 60
@@ -65,22 +64,28 @@ impl SimTime {
         Some(Self(secs * SECOND_MS + i64::from(civil.millis)))
     }
 
-    /// The calendar date and time in UTC.
+    /// The calendar date and time in UTC (clamped to the years the calendar library covers,
+    /// ±999,999, far beyond any instant a device meets).
     pub fn civil(self) -> Civil {
         let days = self.0.div_euclid(DAY_MS);
         let of_day = self.0.rem_euclid(DAY_MS);
-        let (year, month, day) = civil_from_days(days);
-        // 1970-01-01 was a Thursday; ISO weekday 1 = Monday.
-        let weekday = (days + 3).rem_euclid(7) as u8 + 1;
+        let date = i32::try_from(days + UNIX_EPOCH_JULIAN_DAY)
+            .ok()
+            .and_then(|julian| time::Date::from_julian_day(julian).ok())
+            .unwrap_or(if days < 0 {
+                time::Date::MIN
+            } else {
+                time::Date::MAX
+            });
         Civil {
-            year,
-            month,
-            day,
+            year: date.year(),
+            month: u8::from(date.month()),
+            day: date.day(),
             hour: (of_day / 3_600_000) as u8,
             minute: (of_day / MINUTE_MS % 60) as u8,
             second: (of_day / SECOND_MS % 60) as u8,
             millis: (of_day % SECOND_MS) as u16,
-            weekday,
+            weekday: date.weekday().number_from_monday(),
         }
     }
 
@@ -111,36 +116,43 @@ impl SimTime {
         })
     }
 
-    /// The COSEM `date-time` octet string (12 bytes) for this instant, as UTC: deviation 0,
-    /// clock status 0 (GB meters keep UTC).
-    pub fn to_cosem(self) -> [u8; 12] {
-        let civil = self.civil();
-        let year = u16::try_from(civil.year).unwrap_or(0xFFFF).to_be_bytes();
-        [
-            year[0],
-            year[1],
-            civil.month,
-            civil.day,
-            civil.weekday,
-            civil.hour,
-            civil.minute,
-            civil.second,
-            (civil.millis / 10) as u8,
-            0,
-            0,
-            0,
-        ]
+    /// This instant as a COSEM `date-time` in UTC: deviation 0, clock status 0 (GB meters keep
+    /// UTC), hundredths of a second.
+    pub fn to_date_time(self) -> DateTime {
+        let mut date_time = DateTime::from_unix(self.0.div_euclid(SECOND_MS), 0, ClockStatus(0));
+        date_time.time.hundredths = (self.0.rem_euclid(SECOND_MS) / 10) as u8;
+        date_time
+    }
+
+    /// This instant as the 12-octet `octet-string` COSEM attributes carry date-times in.
+    pub fn to_data(self) -> Data {
+        Data::OctetString(self.to_date_time().to_bytes().to_vec())
+    }
+
+    /// A date-time attribute or parameter, given as its 12-octet `octet-string`.
+    pub fn from_data(data: &Data) -> Result<Self, AccessError> {
+        match data {
+            Data::OctetString(octets) => {
+                Self::from_cosem(octets).map_err(|_| AccessError::TypeUnmatched)
+            }
+            _ => Err(AccessError::TypeUnmatched),
+        }
     }
 
     /// Reads a fully specified COSEM `date-time`. Wildcards (0xFF) are refused, except for the day
     /// of week, hundredths (taken as 0) and the clock status; an unspecified deviation (0x8000)
     /// means UTC. A specified deviation follows the Blue Book convention `UTC = local + deviation`.
     pub fn from_cosem(octets: &[u8]) -> Result<Self, EmulatorError> {
-        let octets: &[u8; 12] = octets.try_into().map_err(|_| {
-            EmulatorError::InvalidDateTime(format!("expected 12 octets, got {}", octets.len()))
-        })?;
-        let year = u16::from_be_bytes([octets[0], octets[1]]);
-        if year == 0xFFFF || octets[2] >= 0xFD || octets[3] >= 0xFD || octets[5] == 0xFF {
+        if octets.len() != DateTime::LEN {
+            return Err(EmulatorError::InvalidDateTime(format!(
+                "expected 12 octets, got {}",
+                octets.len()
+            )));
+        }
+        let date_time = DateTime::from_octets(octets)
+            .map_err(|error| EmulatorError::InvalidDateTime(error.to_string()))?;
+        let (date, time) = (date_time.date, date_time.time);
+        if date.year == 0xFFFF || date.month >= 0xFD || date.day >= 0xFD || time.hour == 0xFF {
             return Err(EmulatorError::InvalidDateTime(format!(
                 "date-time {} has unspecified fields",
                 hex::encode(octets)
@@ -148,13 +160,13 @@ impl SimTime {
         }
         let field = |byte: u8| if byte == 0xFF { 0 } else { byte };
         let civil = Civil {
-            year: i32::from(year),
-            month: octets[2],
-            day: octets[3],
-            hour: octets[5],
-            minute: field(octets[6]),
-            second: field(octets[7]),
-            millis: u16::from(field(octets[8])) * 10,
+            year: i32::from(date.year),
+            month: date.month,
+            day: date.day,
+            hour: time.hour,
+            minute: field(time.minute),
+            second: field(time.second),
+            millis: u16::from(field(time.hundredths)) * 10,
             weekday: 0,
         };
         let local = Self::from_civil(civil).ok_or_else(|| {
@@ -163,10 +175,9 @@ impl SimTime {
                 hex::encode(octets)
             ))
         })?;
-        let deviation = i16::from_be_bytes([octets[9], octets[10]]);
-        if deviation == i16::MIN {
+        let Some(deviation) = date_time.deviation else {
             return Ok(local);
-        }
+        };
         if !(-720..=720).contains(&deviation) {
             return Err(EmulatorError::InvalidDateTime(format!(
                 "deviation {deviation} minutes is outside -720..=720"
@@ -208,43 +219,8 @@ pub struct Civil {
     pub weekday: u8,
 }
 
-fn is_leap(year: i32) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i32, month: u8) -> u8 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-// Howard Hinnant's days_from_civil / civil_from_days (public-domain algorithms).
-fn days_from_civil(year: i32, month: u8, day: u8) -> i64 {
-    let year = i64::from(year) - i64::from(month <= 2);
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = i64::from(month);
-    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i32, u8, u8) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year as i32, month, day)
-}
+/// Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -267,7 +243,10 @@ mod tests {
     #[test]
     fn cosem_date_time_uses_monday_one_and_big_endian_year() {
         let t = SimTime::parse_rfc3339_utc("2026-11-30T01:02:03Z").unwrap();
-        assert_eq!(t.to_cosem(), [0x07, 0xEA, 11, 30, 1, 1, 2, 3, 0, 0, 0, 0]);
+        assert_eq!(
+            t.to_date_time().to_bytes(),
+            [0x07, 0xEA, 11, 30, 1, 1, 2, 3, 0, 0, 0, 0]
+        );
     }
 
     #[test]
@@ -296,7 +275,7 @@ mod tests {
         #[test]
         fn cosem_round_trips_to_the_hundredth(millis in 0i64..4_000_000_000_000) {
             let t = SimTime(millis - millis % 10);
-            prop_assert_eq!(SimTime::from_cosem(&t.to_cosem()).unwrap(), t);
+            prop_assert_eq!(SimTime::from_cosem(&t.to_date_time().to_bytes()).unwrap(), t);
         }
 
         #[test]

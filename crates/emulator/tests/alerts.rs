@@ -4,17 +4,15 @@
 
 use std::time::Duration;
 
-use meterlab_dlms::association::{
-    ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent,
-};
+use meterlab_dlms::association::ClientEvent;
 use meterlab_dlms::axdr::Data;
-use meterlab_dlms::wrapper::{self, Reassembler};
+use meterlab_dlms_driver::{Driver, DriverError, lls};
 use meterlab_emulator::SimTime;
 use meterlab_emulator::hub::{Emulation, LLS_CLIENT_SAP};
 use meterlab_emulator::scenario::{Scenario, ScheduledAlert, ScheduledAlertKind};
 use meterlab_emulator::serve::tcp::serve_wrapper_stream;
 use meterlab_emulator::serve::{DeviceIndex, Emulator, FaultScope, Incident};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::DuplexStream;
 use tokio::time::Instant;
 
 const START: SimTime = SimTime::from_unix_secs(1_761_955_200);
@@ -30,10 +28,7 @@ fn emulator() -> Emulator {
 }
 
 struct Client {
-    stream: DuplexStream,
-    association: ClientAssociation,
-    reassembler: Reassembler,
-    wport: u16,
+    driver: Driver<DuplexStream>,
 }
 
 enum Heard {
@@ -49,50 +44,24 @@ impl Client {
         let label = label.to_owned();
         tokio::spawn(async move { serve_wrapper_stream(emulator, theirs, &label).await });
         Self {
-            stream: ours,
-            association: ClientAssociation::new(ClientConfig {
-                authentication: ClientAuthentication::Lls {
-                    password: b"00000001".to_vec(),
-                },
-                ..ClientConfig::default()
-            })
-            .unwrap(),
-            reassembler: Reassembler::new(u16::MAX),
-            wport,
+            driver: Driver::wrapper(ours, LLS_CLIENT_SAP, wport, lls(b"00000001")),
         }
     }
 
     /// Sends what the client queued, then waits up to `patience` for its next event.
     async fn listen(&mut self, patience: Duration) -> Heard {
-        while let Some(apdu) = self.association.poll_transmit() {
-            let bytes = wrapper::encode(u16::from(LLS_CLIENT_SAP), self.wport, &apdu).unwrap();
-            self.stream.write_all(&bytes).await.unwrap();
-        }
-        let deadline = Instant::now() + patience;
-        let mut buffer = [0u8; 2048];
-        loop {
-            if let Some(event) = self.association.poll_event() {
-                return Heard::Event(event);
-            }
-            if let Some(pdu) = self.reassembler.next_pdu() {
-                let pdu = pdu.unwrap();
-                self.association.handle_apdu(0, &pdu.apdu).unwrap();
-                continue;
-            }
-            match tokio::time::timeout_at(deadline, self.stream.read(&mut buffer)).await {
-                Err(_) => return Heard::Nothing,
-                Ok(Ok(0) | Err(_)) => return Heard::Closed,
-                Ok(Ok(read)) => self.reassembler.push(&buffer[..read]),
-            }
+        match self.driver.next_association_event(patience).await {
+            Ok(event) => Heard::Event(event),
+            Err(DriverError::Silent(_)) => Heard::Nothing,
+            Err(DriverError::Closed | DriverError::Io(_)) => Heard::Closed,
+            Err(other) => panic!("{other}"),
         }
     }
 
     async fn associate(&mut self) {
-        self.association.connect(0).unwrap();
-        match self.listen(Duration::from_secs(5)).await {
-            Heard::Event(ClientEvent::Associated { .. }) => {}
-            Heard::Event(other) => panic!("{other:?}"),
-            _ => panic!("no AARE"),
+        match self.driver.associate(Duration::from_secs(5)).await {
+            Ok(ClientEvent::Associated { .. }) => {}
+            other => panic!("no AARE: {other:?}"),
         }
     }
 

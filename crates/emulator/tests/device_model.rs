@@ -2,23 +2,26 @@
 #![allow(clippy::unwrap_used)]
 
 use meterlab_devices::{DeviceRole, InstallationState, Key128};
+use meterlab_dlms::cosem::disconnect::{ControlMode, ControlState, Trigger};
 use meterlab_emulator::capture::status;
 use meterlab_emulator::consumption::ConsumptionProfile;
-use meterlab_emulator::disconnect::{ControlMode, ControlState, Trigger};
+use meterlab_emulator::device::range_parameters;
 use meterlab_emulator::events::{AlertKind, EventCode};
 use meterlab_emulator::firmware::FirmwareImage;
 use meterlab_emulator::hub::{device_keys, server_system_title};
-use meterlab_emulator::objects::{
-    ObjectRole, ProfileKind, Target, Variation, VariationKind, range_parameters,
-};
+use meterlab_emulator::objects::{ObjectRole, ProfileKind, Target, Variation, VariationKind};
 use meterlab_emulator::scenario::Smso;
-use meterlab_emulator::security::{AccessLevel, ClientCredential, wrap_key};
+use meterlab_emulator::security::{AccessLevel, ClientCredential};
 use meterlab_emulator::time::{DAY_MS, HALF_HOUR_MS, MINUTE_MS};
 use meterlab_emulator::{
-    AccessError, DeviceConfig, LogicalDevice, MeteringConfig, Obis, SimTime, Value,
+    AccessError, Data, DeviceConfig, LogicalDevice, MeteringConfig, Obis, SimTime,
 };
 
 const MANAGE: AccessLevel = AccessLevel::Management;
+
+fn wrap_key(kek: &Key128, key: &Key128) -> [u8; 24] {
+    meterlab_dlms::security::wrap_key(&kek.0, &key.0).expect("a 16-byte key wraps")
+}
 /// 2026-11-01T00:00:00Z, a midnight.
 const MIDNIGHT: SimTime = SimTime::from_unix_secs(1_761_955_200);
 
@@ -80,7 +83,7 @@ fn get(
     now: SimTime,
     role: ObjectRole,
     index: i8,
-) -> Result<Value, AccessError> {
+) -> Result<Data, AccessError> {
     let target = target(device, role, index);
     device.get(now, MANAGE, &target, None)
 }
@@ -90,8 +93,8 @@ fn action(
     now: SimTime,
     role: ObjectRole,
     method: i8,
-    parameters: Value,
-) -> Result<Option<Value>, AccessError> {
+    parameters: Data,
+) -> Result<Option<Data>, AccessError> {
     let target = target(device, role, method);
     device.action(now, MANAGE, &target, &parameters)
 }
@@ -101,7 +104,7 @@ fn set(
     now: SimTime,
     role: ObjectRole,
     index: i8,
-    value: Value,
+    value: Data,
 ) -> Result<(), AccessError> {
     let target = target(device, role, index);
     device.set(now, MANAGE, &target, &value)
@@ -113,17 +116,17 @@ fn after(minutes: i64) -> SimTime {
 
 fn register(device: &mut LogicalDevice, now: SimTime) -> u32 {
     match get(device, now, ObjectRole::ImportRegister, 2).unwrap() {
-        Value::DoubleLongUnsigned(value) => value,
+        Data::DoubleLongUnsigned(value) => value,
         other => panic!("unexpected {other:?}"),
     }
 }
 
-fn rows(value: Value) -> Vec<Vec<Value>> {
+fn rows(value: Data) -> Vec<Vec<Data>> {
     match value {
-        Value::Array(rows) => rows
+        Data::Array(rows) => rows
             .into_iter()
             .map(|row| match row {
-                Value::Structure(columns) => columns,
+                Data::Structure(columns) => columns,
                 other => panic!("row {other:?}"),
             })
             .collect(),
@@ -136,19 +139,19 @@ fn identification_and_register_with_scaler_unit() {
     let mut meter = esme(InstallationState::Active);
     assert_eq!(
         get(&mut meter, MIDNIGHT, ObjectRole::LogicalDeviceName, 2).unwrap(),
-        Value::OctetString(b"MLBE000000000001".to_vec())
+        Data::OctetString(b"MLBE000000000001".to_vec())
     );
     assert_eq!(
         get(&mut meter, MIDNIGHT, ObjectRole::Mpxn, 2).unwrap(),
-        Value::VisibleString(b"1200012345678".to_vec())
+        Data::VisibleString(b"1200012345678".to_vec())
     );
     assert_eq!(
         get(&mut meter, MIDNIGHT, ObjectRole::ImportRegister, 3).unwrap(),
-        Value::Structure(vec![Value::Integer(0), Value::Enum(30)])
+        Data::Structure(vec![Data::Integer(0), Data::Enum(30)])
     );
     assert_eq!(
         get(&mut meter, MIDNIGHT, ObjectRole::ImportRegister, 1).unwrap(),
-        Value::OctetString(vec![1, 0, 1, 8, 0, 255])
+        Data::OctetString(vec![1, 0, 1, 8, 0, 255])
     );
     // 1 kW for 90 minutes is 1.5 kWh on top of the initial 100 Wh.
     assert_eq!(register(&mut meter, after(90)), 1_600);
@@ -161,16 +164,16 @@ fn load_profile_captures_each_half_hour_and_selects_by_range() {
     let capture_objects = meter.capture_objects(ProfileKind::LoadProfile);
     let all = rows(get(&mut meter, now, ObjectRole::LoadProfile, 2).unwrap());
     assert_eq!(all.len(), 10, "00:30 .. 05:00");
-    assert_eq!(all[0][0], Value::date_time(after(30)));
-    assert_eq!(all[0][2], Value::DoubleLongUnsigned(600));
-    assert_eq!(all[9][2], Value::DoubleLongUnsigned(5_100));
+    assert_eq!(all[0][0], after(30).to_data());
+    assert_eq!(all[0][2], Data::DoubleLongUnsigned(600));
+    assert_eq!(all[9][2], Data::DoubleLongUnsigned(5_100));
     assert_eq!(
         get(&mut meter, now, ObjectRole::LoadProfile, 7).unwrap(),
-        Value::DoubleLongUnsigned(10)
+        Data::DoubleLongUnsigned(10)
     );
     assert_eq!(
         get(&mut meter, now, ObjectRole::LoadProfile, 4).unwrap(),
-        Value::DoubleLongUnsigned(1800)
+        Data::DoubleLongUnsigned(1800)
     );
 
     let parameters = range_parameters(capture_objects[0], after(60), after(120));
@@ -184,17 +187,17 @@ fn load_profile_captures_each_half_hour_and_selects_by_range() {
     assert_eq!(
         times,
         [
-            Value::date_time(after(60)),
-            Value::date_time(after(90)),
-            Value::date_time(after(120))
+            after(60).to_data(),
+            after(90).to_data(),
+            after(120).to_data()
         ]
     );
 
-    let by_entry = Value::Structure(vec![
-        Value::DoubleLongUnsigned(9),
-        Value::DoubleLongUnsigned(0),
-        Value::LongUnsigned(3),
-        Value::LongUnsigned(3),
+    let by_entry = Data::Structure(vec![
+        Data::DoubleLongUnsigned(9),
+        Data::DoubleLongUnsigned(0),
+        Data::LongUnsigned(3),
+        Data::LongUnsigned(3),
     ]);
     let last_two = rows(
         meter
@@ -204,8 +207,8 @@ fn load_profile_captures_each_half_hour_and_selects_by_range() {
     assert_eq!(
         last_two,
         vec![
-            vec![Value::DoubleLongUnsigned(4_600)],
-            vec![Value::DoubleLongUnsigned(5_100)]
+            vec![Data::DoubleLongUnsigned(4_600)],
+            vec![Data::DoubleLongUnsigned(5_100)]
         ]
     );
 
@@ -230,8 +233,8 @@ fn daily_log_captures_at_midnight_and_history_prefills_buffers() {
     let daily = rows(get(&mut meter, after(60), ObjectRole::DailyLog, 2).unwrap());
     // Commissioned at 01:00 three days ago: midnights of the last three days.
     assert_eq!(daily.len(), 3);
-    assert_eq!(daily[2][0], Value::date_time(MIDNIGHT));
-    assert_eq!(daily[2][1], Value::DoubleLongUnsigned(100 + 71_000));
+    assert_eq!(daily[2][0], MIDNIGHT.to_data());
+    assert_eq!(daily[2][1], Data::DoubleLongUnsigned(100 + 71_000));
     let profile = meter.load_profile().unwrap();
     assert_eq!(profile.len(), 96, "a full buffer keeps its capacity");
 }
@@ -255,16 +258,16 @@ fn disconnecting_stops_consumption_and_marks_the_profile() {
         after(10),
         ObjectRole::DisconnectControl,
         1,
-        Value::Integer(0),
+        Data::Integer(0),
     )
     .unwrap();
     assert_eq!(
         get(&mut meter, after(11), ObjectRole::DisconnectControl, 2).unwrap(),
-        Value::Boolean(false)
+        Data::Boolean(false)
     );
     assert_eq!(
         get(&mut meter, after(11), ObjectRole::DisconnectControl, 3).unwrap(),
-        Value::Enum(0)
+        Data::Enum(0)
     );
     let at_disconnect = register(&mut meter, after(10));
     assert_eq!(register(&mut meter, after(100)), at_disconnect);
@@ -273,17 +276,17 @@ fn disconnecting_stops_consumption_and_marks_the_profile() {
         after(100),
         ObjectRole::DisconnectControl,
         2,
-        Value::Integer(0),
+        Data::Integer(0),
     )
     .unwrap();
     assert_eq!(register(&mut meter, after(160)), at_disconnect + 1_000);
     let profile = rows(get(&mut meter, after(160), ObjectRole::LoadProfile, 2).unwrap());
     assert_eq!(
         profile[0][1],
-        Value::Unsigned(status::POWER_DOWN),
+        Data::Unsigned(status::POWER_DOWN),
         "00:30 period had the supply off"
     );
-    assert_eq!(profile.last().unwrap()[1], Value::Unsigned(0));
+    assert_eq!(profile.last().unwrap()[1], Data::Unsigned(0));
     let codes: Vec<_> = meter
         .events()
         .select(meterlab_emulator::capture::RowSelection::All)
@@ -305,7 +308,7 @@ fn arming_needs_the_consumer_to_enable_the_supply() {
         after(1),
         ObjectRole::DisconnectControl,
         4,
-        Value::Enum(2),
+        Data::Enum(2),
     )
     .unwrap();
     action(
@@ -313,7 +316,7 @@ fn arming_needs_the_consumer_to_enable_the_supply() {
         after(2),
         ObjectRole::DisconnectControl,
         1,
-        Value::Integer(0),
+        Data::Integer(0),
     )
     .unwrap();
     action(
@@ -321,16 +324,16 @@ fn arming_needs_the_consumer_to_enable_the_supply() {
         after(3),
         ObjectRole::DisconnectControl,
         2,
-        Value::Integer(0),
+        Data::Integer(0),
     )
     .unwrap();
     assert_eq!(
         get(&mut meter, after(4), ObjectRole::DisconnectControl, 3).unwrap(),
-        Value::Enum(2)
+        Data::Enum(2)
     );
     assert_eq!(
         get(&mut meter, after(4), ObjectRole::DisconnectControl, 2).unwrap(),
-        Value::Boolean(false)
+        Data::Boolean(false)
     );
     assert_eq!(
         meter.switch_supply(after(5), Trigger::ManualReconnect),
@@ -338,7 +341,7 @@ fn arming_needs_the_consumer_to_enable_the_supply() {
     );
     assert_eq!(
         get(&mut meter, after(6), ObjectRole::DisconnectControl, 2).unwrap(),
-        Value::Boolean(true)
+        Data::Boolean(true)
     );
     assert_eq!(
         set(
@@ -346,7 +349,7 @@ fn arming_needs_the_consumer_to_enable_the_supply() {
             after(7),
             ObjectRole::DisconnectControl,
             4,
-            Value::Enum(7)
+            Data::Enum(7)
         ),
         Err(AccessError::TypeUnmatched)
     );
@@ -361,33 +364,20 @@ fn clock_can_be_set_and_shifted_and_logs_both_times() {
         after(10),
         ObjectRole::Clock,
         2,
-        Value::date_time(wanted),
+        wanted.to_data(),
     )
     .unwrap();
     assert_eq!(
         get(&mut meter, after(11), ObjectRole::Clock, 2).unwrap(),
-        Value::date_time(wanted.plus_millis(MINUTE_MS))
+        wanted.plus_millis(MINUTE_MS).to_data()
     );
-    action(
-        &mut meter,
-        after(11),
-        ObjectRole::Clock,
-        6,
-        Value::Long(-60),
-    )
-    .unwrap();
+    action(&mut meter, after(11), ObjectRole::Clock, 6, Data::Long(-60)).unwrap();
     assert_eq!(
         get(&mut meter, after(11), ObjectRole::Clock, 2).unwrap(),
-        Value::date_time(wanted)
+        wanted.to_data()
     );
     assert_eq!(
-        action(
-            &mut meter,
-            after(11),
-            ObjectRole::Clock,
-            6,
-            Value::Long(901)
-        ),
+        action(&mut meter, after(11), ObjectRole::Clock, 6, Data::Long(901)),
         Err(AccessError::TypeUnmatched)
     );
     assert_eq!(
@@ -396,7 +386,7 @@ fn clock_can_be_set_and_shifted_and_logs_both_times() {
             after(12),
             ObjectRole::Clock,
             2,
-            Value::OctetString(vec![0xFF; 12])
+            Data::OctetString(vec![0xFF; 12])
         ),
         Err(AccessError::TypeUnmatched)
     );
@@ -417,13 +407,10 @@ fn clock_can_be_set_and_shifted_and_logs_both_times() {
     let times: Vec<_> = next.iter().map(|row| row[0].clone()).collect();
     assert_eq!(
         times,
-        [
-            Value::date_time(after(24 * 60 + 30)),
-            Value::date_time(after(24 * 60 + 60))
-        ]
+        [after(24 * 60 + 30).to_data(), after(24 * 60 + 60).to_data()]
     );
-    assert_eq!(next[0][1], Value::Unsigned(status::CLOCK_ADJUSTED));
-    assert_eq!(next[1][1], Value::Unsigned(0));
+    assert_eq!(next[0][1], Data::Unsigned(status::CLOCK_ADJUSTED));
+    assert_eq!(next[1][1], Data::Unsigned(0));
 }
 
 #[test]
@@ -446,7 +433,7 @@ fn dormant_meters_answer_reads_but_refuse_supply_and_configuration_until_upgrade
             after(2),
             ObjectRole::DisconnectControl,
             1,
-            Value::Integer(0)
+            Data::Integer(0)
         ),
         Err(AccessError::ReadWriteDenied)
     );
@@ -456,7 +443,7 @@ fn dormant_meters_answer_reads_but_refuse_supply_and_configuration_until_upgrade
             after(2),
             ObjectRole::Clock,
             2,
-            Value::date_time(after(5))
+            after(5).to_data()
         ),
         Err(AccessError::ReadWriteDenied)
     );
@@ -466,7 +453,7 @@ fn dormant_meters_answer_reads_but_refuse_supply_and_configuration_until_upgrade
             after(2),
             ObjectRole::DisconnectControl,
             4,
-            Value::Enum(2)
+            Data::Enum(2)
         ),
         Err(AccessError::ReadWriteDenied)
     );
@@ -476,7 +463,7 @@ fn dormant_meters_answer_reads_but_refuse_supply_and_configuration_until_upgrade
             after(2),
             ObjectRole::Mpxn,
             2,
-            Value::VisibleString(b"1200099999999".to_vec())
+            Data::VisibleString(b"1200099999999".to_vec())
         ),
         Err(AccessError::ReadWriteDenied)
     );
@@ -493,7 +480,7 @@ fn dormant_meters_answer_reads_but_refuse_supply_and_configuration_until_upgrade
         after(4),
         ObjectRole::DisconnectControl,
         1,
-        Value::Integer(0),
+        Data::Integer(0),
     )
     .unwrap();
     set(
@@ -501,7 +488,7 @@ fn dormant_meters_answer_reads_but_refuse_supply_and_configuration_until_upgrade
         after(4),
         ObjectRole::Mpxn,
         2,
-        Value::VisibleString(b"1200099999999".to_vec()),
+        Data::VisibleString(b"1200099999999".to_vec()),
     )
     .unwrap();
 }
@@ -513,9 +500,9 @@ fn upgrade(meter: &mut LogicalDevice, now: SimTime, version: &str) {
         now,
         ObjectRole::ImageTransfer,
         1,
-        Value::Structure(vec![
-            Value::OctetString(b"fw".to_vec()),
-            Value::DoubleLongUnsigned(image.len() as u32),
+        Data::Structure(vec![
+            Data::OctetString(b"fw".to_vec()),
+            Data::DoubleLongUnsigned(image.len() as u32),
         ]),
     )
     .unwrap();
@@ -525,31 +512,31 @@ fn upgrade(meter: &mut LogicalDevice, now: SimTime, version: &str) {
             now,
             ObjectRole::ImageTransfer,
             2,
-            Value::Structure(vec![
-                Value::DoubleLongUnsigned(number as u32),
-                Value::OctetString(block.to_vec()),
+            Data::Structure(vec![
+                Data::DoubleLongUnsigned(number as u32),
+                Data::OctetString(block.to_vec()),
             ]),
         )
         .unwrap();
     }
-    action(meter, now, ObjectRole::ImageTransfer, 3, Value::Integer(0)).unwrap();
+    action(meter, now, ObjectRole::ImageTransfer, 3, Data::Integer(0)).unwrap();
     // Verified but not activated: the old version is still reported.
     assert_eq!(
         get(meter, now, ObjectRole::FirmwareVersion, 2).unwrap(),
-        Value::OctetString(b"1.2.0".to_vec())
+        Data::OctetString(b"1.2.0".to_vec())
     );
     assert_eq!(
         get(meter, now, ObjectRole::ImageTransfer, 6).unwrap(),
-        Value::Enum(3)
+        Data::Enum(3)
     );
-    action(meter, now, ObjectRole::ImageTransfer, 4, Value::Integer(0)).unwrap();
+    action(meter, now, ObjectRole::ImageTransfer, 4, Data::Integer(0)).unwrap();
     assert_eq!(
         get(meter, now, ObjectRole::FirmwareVersion, 2).unwrap(),
-        Value::OctetString(version.as_bytes().to_vec())
+        Data::OctetString(version.as_bytes().to_vec())
     );
     assert_eq!(
         get(meter, now, ObjectRole::ImageTransfer, 6).unwrap(),
-        Value::Enum(6)
+        Data::Enum(6)
     );
 }
 
@@ -586,13 +573,13 @@ fn key_transfer_migrates_credentials_and_old_keys_stop_working() {
     let old = *meter.security().keys();
     let new_keys = [Key128([0x11; 16]), Key128([0x22; 16]), Key128([0x33; 16])];
     let transfer = |kek: &Key128, keys: &[Key128; 3]| {
-        Value::Array(
+        Data::Array(
             [(0u8, keys[0]), (2, keys[1]), (3, keys[2])]
                 .iter()
                 .map(|(id, key)| {
-                    Value::Structure(vec![
-                        Value::Enum(*id),
-                        Value::OctetString(wrap_key(kek, key).to_vec()),
+                    Data::Structure(vec![
+                        Data::Enum(*id),
+                        Data::OctetString(wrap_key(kek, key).to_vec()),
                     ])
                 })
                 .collect(),
@@ -641,18 +628,13 @@ fn public_clients_read_only_identification_and_time() {
             after(1),
             AccessLevel::Public,
             &disconnect,
-            &Value::Integer(0)
+            &Data::Integer(0)
         ),
         Err(AccessError::ReadWriteDenied)
     );
     let clock = target(&meter, ObjectRole::Clock, 2);
     assert_eq!(
-        meter.set(
-            after(1),
-            AccessLevel::Public,
-            &clock,
-            &Value::date_time(after(1))
-        ),
+        meter.set(after(1), AccessLevel::Public, &clock, &after(1).to_data()),
         Err(AccessError::ReadWriteDenied)
     );
 }
@@ -680,7 +662,7 @@ fn unknown_objects_wrong_classes_and_read_only_attributes() {
             after(1),
             ObjectRole::ImportRegister,
             2,
-            Value::DoubleLongUnsigned(0)
+            Data::DoubleLongUnsigned(0)
         ),
         Err(AccessError::ReadWriteDenied)
     );
@@ -690,7 +672,7 @@ fn unknown_objects_wrong_classes_and_read_only_attributes() {
             after(1),
             ObjectRole::ImageTransfer,
             2,
-            Value::Null
+            Data::Null
         ),
         Err(AccessError::TypeUnmatched)
     );
@@ -725,18 +707,18 @@ fn variations_relocate_and_remove_objects_and_methods() {
     let relocated = Target::new(3, Obis::new(1, 0, 1, 8, 1, 255), 2);
     assert_eq!(
         meter.get(after(60), MANAGE, &relocated, None),
-        Ok(Value::DoubleLongUnsigned(1_100))
+        Ok(Data::DoubleLongUnsigned(1_100))
     );
     // The load profile captures the relocated register.
     let columns = meter.capture_objects(ProfileKind::LoadProfile);
-    assert_eq!(columns[2].obis, Obis::new(1, 0, 1, 8, 1, 255));
+    assert_eq!(columns[2].logical_name, Obis::new(1, 0, 1, 8, 1, 255));
     assert_eq!(
         action(
             &mut meter,
             after(61),
             ObjectRole::DisconnectControl,
             1,
-            Value::Integer(0)
+            Data::Integer(0)
         ),
         Err(AccessError::ObjectUndefined)
     );
@@ -746,7 +728,7 @@ fn variations_relocate_and_remove_objects_and_methods() {
             after(61),
             ObjectRole::DisconnectControl,
             2,
-            Value::Integer(0)
+            Data::Integer(0)
         )
         .is_ok()
     );
@@ -765,7 +747,7 @@ fn a_gas_meter_counts_litres_reported_in_cubic_metres() {
     assert_eq!(entry.obis, Obis::new(7, 0, 3, 0, 0, 255));
     assert_eq!(
         get(&mut meter, after(30), ObjectRole::ImportRegister, 3).unwrap(),
-        Value::Structure(vec![Value::Integer(-3), Value::Enum(13)])
+        Data::Structure(vec![Data::Integer(-3), Data::Enum(13)])
     );
     assert_eq!(register(&mut meter, after(30)), 130);
 }
@@ -798,19 +780,19 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
-    fn any_value() -> impl Strategy<Value = Value> {
+    fn any_value() -> impl Strategy<Value = Data> {
         let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Boolean),
-            any::<u8>().prop_map(Value::Enum),
-            any::<i16>().prop_map(Value::Long),
-            any::<u32>().prop_map(Value::DoubleLongUnsigned),
-            proptest::collection::vec(any::<u8>(), 0..20).prop_map(Value::OctetString),
+            Just(Data::Null),
+            any::<bool>().prop_map(Data::Boolean),
+            any::<u8>().prop_map(Data::Enum),
+            any::<i16>().prop_map(Data::Long),
+            any::<u32>().prop_map(Data::DoubleLongUnsigned),
+            proptest::collection::vec(any::<u8>(), 0..20).prop_map(Data::OctetString),
         ];
         leaf.prop_recursive(3, 16, 4, |inner| {
             prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Structure),
-                proptest::collection::vec(inner, 0..5).prop_map(Value::Array),
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Data::Structure),
+                proptest::collection::vec(inner, 0..5).prop_map(Data::Array),
             ]
         })
     }

@@ -9,18 +9,17 @@ use meterlab_dlms::association::{
 };
 use meterlab_dlms::axdr::Data;
 use meterlab_dlms::cosem::{AttributeDescriptor, MethodDescriptor, SelectiveAccess};
-use meterlab_dlms::obis::Obis as DlmsObis;
+use meterlab_dlms::security::wrap_key;
 use meterlab_dlms::security::{Keys, SecurityControl};
+use meterlab_emulator::device::range_parameters;
 use meterlab_emulator::faults::FaultConfig;
 use meterlab_emulator::hub::{
     Emulation, HLS_CLIENT_SAP, LLS_CLIENT_SAP, PUBLIC_CLIENT_SAP, client_system_title,
 };
-use meterlab_emulator::objects::{ProfileKind, range_parameters};
+use meterlab_emulator::objects::ProfileKind;
 use meterlab_emulator::scenario::Scenario;
-use meterlab_emulator::security::wrap_key;
-use meterlab_emulator::serve::bridge::to_data;
 use meterlab_emulator::serve::session::DeviceSessions;
-use meterlab_emulator::{LogicalDevice, SimTime};
+use meterlab_emulator::{LogicalDevice, Obis, SimTime};
 
 const START: SimTime = SimTime::from_unix_secs(1_761_955_200);
 
@@ -93,7 +92,7 @@ impl Pair {
     ) -> Result<Data, DataAccessResult> {
         let descriptor = AttributeDescriptor {
             class_id,
-            instance: DlmsObis(obis),
+            instance: Obis(obis),
             attribute_id: attribute,
         };
         self.client.get(self.now_ms, descriptor, access).unwrap();
@@ -112,7 +111,7 @@ impl Pair {
     ) -> DataAccessResult {
         let descriptor = MethodDescriptor {
             class_id,
-            instance: DlmsObis(obis),
+            instance: Obis(obis),
             method_id: method,
         };
         self.client
@@ -197,7 +196,7 @@ fn lls_client_reads_name_energy_profile_and_disconnects() {
     let range = range_parameters(clock, START.plus_millis(-3 * 3_600_000), START);
     let access = SelectiveAccess {
         selector: 1,
-        parameters: to_data(range),
+        parameters: range,
     };
     let Ok(Data::Array(rows)) = pair.get(7, LOAD_PROFILE, 2, Some(access)) else {
         panic!("profile")
@@ -286,7 +285,7 @@ fn after_key_transfer_old_keys_are_refused_and_new_ones_work() {
     let entry = |id: u8, key: &Key128| {
         Data::Structure(vec![
             Data::Enum(id),
-            Data::OctetString(wrap_key(&master, key).to_vec()),
+            Data::OctetString(wrap_key(&master.0, &key.0).expect("wraps").to_vec()),
         ])
     };
     let result = pair.action(

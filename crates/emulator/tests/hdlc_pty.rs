@@ -192,6 +192,10 @@ async fn line_noise_and_half_frames_do_not_stop_the_line() {
 
 /// Pacing accuracy on a real PTY: 1200 bytes at 9600 baud 8N1 is 1.25 s of line time.
 #[tokio::test]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "pacing on a real PTY is measured in real time"
+)]
 async fn paced_writes_take_the_wire_time_within_two_percent() {
     let (mut master, slave) = tokio_serial::SerialStream::pair().unwrap();
     let mut reader = slave;

@@ -4,20 +4,19 @@
 use std::time::Duration;
 
 use meterlab_dlms::apdu::DataAccessResult;
-use meterlab_dlms::association::{
-    ClientAssociation, ClientAuthentication, ClientConfig, ClientEvent,
-};
+use meterlab_dlms::association::ClientEvent;
 use meterlab_dlms::axdr::Data;
 use meterlab_dlms::cosem::{AttributeDescriptor, MethodDescriptor};
 use meterlab_dlms::obis::Obis;
-use meterlab_dlms::wrapper::{self, Reassembler};
+use meterlab_dlms::wrapper;
+use meterlab_dlms_driver::{Driver, lls};
 use meterlab_emulator::SimTime;
 use meterlab_emulator::faults::FaultOverlay;
 use meterlab_emulator::hub::{Emulation, LLS_CLIENT_SAP};
 use meterlab_emulator::scenario::Scenario;
 use meterlab_emulator::serve::tcp::serve_tcp;
 use meterlab_emulator::serve::{Emulator, FaultScope};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 const START: SimTime = SimTime::from_unix_secs(1_761_955_200);
@@ -31,63 +30,22 @@ async fn start(hubs: usize) -> (Emulator, std::net::SocketAddr) {
     (emulator, address)
 }
 
+const PATIENCE: Duration = Duration::from_secs(5);
+
 struct Client {
-    stream: TcpStream,
-    association: ClientAssociation,
-    reassembler: Reassembler,
-    wport: u16,
-    sap: u8,
+    driver: Driver<TcpStream>,
 }
 
 impl Client {
     async fn connect(address: std::net::SocketAddr, wport: u16, sap: u8, password: &str) -> Self {
+        let stream = TcpStream::connect(address).await.unwrap();
         Self {
-            stream: TcpStream::connect(address).await.unwrap(),
-            association: ClientAssociation::new(ClientConfig {
-                authentication: ClientAuthentication::Lls {
-                    password: password.as_bytes().to_vec(),
-                },
-                ..ClientConfig::default()
-            })
-            .unwrap(),
-            reassembler: Reassembler::new(u16::MAX),
-            wport,
-            sap,
-        }
-    }
-
-    /// Sends what the client queued and waits for its next event.
-    async fn exchange(&mut self) -> ClientEvent {
-        while let Some(apdu) = self.association.poll_transmit() {
-            let bytes = wrapper::encode(u16::from(self.sap), self.wport, &apdu).unwrap();
-            self.stream.write_all(&bytes).await.unwrap();
-        }
-        let mut buffer = [0u8; 2048];
-        loop {
-            if let Some(event) = self.association.poll_event() {
-                return event;
-            }
-            if let Some(pdu) = self.reassembler.next_pdu() {
-                let pdu = pdu.unwrap();
-                assert_eq!(
-                    (pdu.source, pdu.destination),
-                    (self.wport, u16::from(self.sap))
-                );
-                self.association.handle_apdu(0, &pdu.apdu).unwrap();
-                continue;
-            }
-            let read = tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut buffer))
-                .await
-                .expect("the emulator answers")
-                .unwrap();
-            assert!(read > 0, "connection closed");
-            self.reassembler.push(&buffer[..read]);
+            driver: Driver::wrapper(stream, sap, wport, lls(password.as_bytes())),
         }
     }
 
     async fn associate(&mut self) -> ClientEvent {
-        self.association.connect(0).unwrap();
-        self.exchange().await
+        self.driver.associate(PATIENCE).await.unwrap()
     }
 
     async fn get(
@@ -101,11 +59,7 @@ impl Client {
             instance: Obis(obis),
             attribute_id: attribute,
         };
-        self.association.get(0, descriptor, None).unwrap();
-        match self.exchange().await {
-            ClientEvent::GetCompleted { result, .. } => result,
-            other => panic!("{other:?}"),
-        }
+        self.driver.get(descriptor, None, PATIENCE).await.unwrap()
     }
 }
 
@@ -191,12 +145,12 @@ async fn disconnect_action_over_tcp_and_run_time_faults() {
         instance: Obis([0, 0, 96, 3, 10, 255]),
         method_id: 1,
     };
-    client
-        .association
-        .action(0, method, Some(Data::Integer(0)))
-        .unwrap();
     assert!(matches!(
-        client.exchange().await,
+        client
+            .driver
+            .action(method, Some(Data::Integer(0)), PATIENCE)
+            .await
+            .unwrap(),
         ClientEvent::ActionCompleted {
             result: DataAccessResult::Success,
             ..

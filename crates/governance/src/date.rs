@@ -1,5 +1,5 @@
 //! Calendar dates for the test timetable and UTC instants for what happened when (a regression
-//! run's start and finish), without a date-time dependency.
+//! run's start and finish). Calendar arithmetic is the `time` crate's (pure: no clock is read).
 
 use std::fmt;
 
@@ -46,14 +46,7 @@ impl PlanDate {
 }
 
 fn days_in_month(year: u16, month: u8) -> u8 {
-    match month {
-        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
-            29
-        }
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
+    time::Month::try_from(month).map_or(0, |month| month.length(i32::from(year)))
 }
 
 impl fmt::Display for PlanDate {
@@ -75,29 +68,27 @@ impl From<PlanDate> for String {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+
+/// Days since 1970-01-01 of a date (valid by construction of [`PlanDate`]).
+fn unix_day_of(date: PlanDate) -> i64 {
+    time::Month::try_from(date.month)
+        .and_then(|month| time::Date::from_calendar_date(i32::from(date.year), month, date.day))
+        .map_or(0, |date| {
+            i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY
+        })
 }
 
-/// The proleptic Gregorian date of a day count since 1970-01-01 (`civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u8, u8) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+/// The date of a day count since 1970-01-01, for days of years 1 to 9999 (the range of
+/// [`Timestamp`]).
+fn date_of_unix_day(days: i64) -> (i32, u8, u8) {
+    i32::try_from(days + UNIX_EPOCH_JULIAN_DAY)
+        .ok()
+        .and_then(|julian| time::Date::from_julian_day(julian).ok())
+        .map_or((1970, 1, 1), |date| {
+            (date.year(), u8::from(date.month()), date.day())
+        })
 }
 
 /// Seconds of 0001-01-01T00:00:00Z and of 9999-12-31T23:59:59Z, the range of RFC 3339 (and of
@@ -177,7 +168,7 @@ impl Timestamp {
                 value * 10u32.pow(9 - digits.len() as u32)
             }
         };
-        let days = days_from_civil(i64::from(date.year), date.month, date.day);
+        let days = unix_day_of(date);
         Timestamp::new(days * 86_400 + hour * 3600 + minute * 60 + second, nanos).map_err(|_| bad())
     }
 }
@@ -186,7 +177,7 @@ impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let days = self.seconds.div_euclid(86_400);
         let secs = self.seconds.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
+        let (year, month, day) = date_of_unix_day(days);
         write!(
             f,
             "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",

@@ -36,6 +36,7 @@
 //! Must never depend on plugins (meterlab-plugin, meterlab-plugin-host) or on the server.
 #![forbid(unsafe_code)]
 
+mod any_link;
 pub mod capture;
 mod error;
 mod link;
@@ -44,9 +45,10 @@ pub mod serial;
 pub mod settings;
 pub mod tcp;
 
+pub use any_link::AnyLink;
 pub use capture::{Capture, CaptureEntry, CaptureRecord, Direction, LinkEvent};
 pub use error::{DropCause, LinkError};
-pub use link::{AnyLink, Link};
+pub use link::Link;
 pub use pacing::Pacer;
 pub use serial::{SerialConfig, SerialLink};
 pub use settings::{LineSettings, Parity, StopBits};

@@ -1,7 +1,8 @@
 //! The one error type of the server crate, and how errors become gRPC statuses.
 
 use meterlab_governance::DomainError;
-use meterlab_store::StoreError;
+use meterlab_governance::model::{CaseId, PhaseId};
+use meterlab_store::{IngestKey, StoreError};
 use tonic::{Code, Status};
 
 /// Everything that can stop the gateway from starting or serving. Every variant names what and
@@ -114,6 +115,83 @@ pub enum SecretFileError {
         /// What is wrong.
         problem: String,
     },
+}
+
+/// Why the ledger did not write (or could not project) governance events. Mapped to a gRPC
+/// status only at the service edge (`impl From<LedgerError> for Status`).
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The governance rules refuse an event; nothing was written.
+    #[error(transparent)]
+    Rule(DomainError),
+    /// A result stream is writing an attempt the events record.
+    #[error(
+        "attempt {} of case {} on device {} in {} is being recorded through ResultService \
+         (as {}); nothing was appended",
+        .0.attempt, .0.case, .0.device, .0.phase, .0.stream
+    )]
+    AttemptInFlight(Box<AttemptInFlight>),
+    /// A governance event could not be serialised.
+    #[error("cannot encode governance event: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// An event was stored but the projection refused it (the state changed concurrently).
+    #[error(
+        "event #{seq} was written but the projection refused it (state changed concurrently): \
+         {reason}"
+    )]
+    RefusedAfterWrite {
+        /// Its log position.
+        seq: u64,
+        /// The projection's reason.
+        reason: String,
+    },
+}
+
+/// An attempt a result stream is writing.
+#[derive(Debug)]
+pub struct AttemptInFlight {
+    /// The phase.
+    pub phase: PhaseId,
+    /// The case.
+    pub case: CaseId,
+    /// The device.
+    pub device: String,
+    /// The attempt number.
+    pub attempt: u32,
+    /// The stream writing it.
+    pub stream: IngestKey,
+}
+
+impl From<LedgerError> for Status {
+    fn from(error: LedgerError) -> Self {
+        match &error {
+            LedgerError::Store(store) => store_status(store),
+            LedgerError::Rule(domain) => domain_status(domain),
+            LedgerError::AttemptInFlight(_) => Status::already_exists(error.to_string()),
+            LedgerError::Encode(_) => Status::internal(error.to_string()),
+            LedgerError::RefusedAfterWrite { .. } => Status::failed_precondition(error.to_string()),
+        }
+    }
+}
+
+/// Why a stored event could not be decoded for the governance projection.
+#[derive(Debug, thiserror::Error)]
+pub enum StoredEventError {
+    /// A governance event's body is not a versioned event.
+    #[error("governance event does not decode: {0}")]
+    Governance(#[from] serde_json::Error),
+    /// A result's body is not a `SubmitResult`.
+    #[error("stored result does not decode: {0}")]
+    ResultBody(#[from] prost::DecodeError),
+    /// A result's body has no `result`.
+    #[error("stored result has no `result`")]
+    ResultMissing,
+    /// A result's body fails the field checks.
+    #[error("stored result is invalid: {0}")]
+    ResultInvalid(FieldError),
 }
 
 /// A request field that is missing or malformed: the dotted path of the field and why.

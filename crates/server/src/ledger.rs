@@ -34,15 +34,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use meterlab_governance::event::{CaseRef, CaseResult};
 use meterlab_governance::model::{CaseId, PhaseId};
-use meterlab_governance::{DomainError, Event, Profile, Projection, VersionedEvent};
+use meterlab_governance::{DomainError, Event, Profile, Projection};
 use meterlab_store::{
     Ack, Checkpoint, IngestKey, NewEvent, Payload, Projector, ReplayCursor, ReplayReport, Store,
     StoreError,
 };
-use tonic::Status;
 
-use crate::convert::result::CheckedResult;
-use crate::error::{domain_status, store_status};
+use crate::error::{AttemptInFlight, LedgerError};
 use crate::projector::{GOVERNANCE_KIND, GovernanceProjector, PROJECTION_NAME};
 
 /// An attempt is identified by its phase, case, device and number.
@@ -92,7 +90,7 @@ pub struct RuleRefusal {
 /// Why governance events were not written.
 enum AppendRefusal {
     Rule(RuleRefusal),
-    Other(Status),
+    Other(LedgerError),
 }
 
 /// A result admitted to the store: its case counts it until it is dropped (projected or failed,
@@ -198,6 +196,10 @@ impl std::fmt::Debug for Ledger {
 
 /// Milliseconds since the Unix epoch by the system clock: the recorded time of an event (a
 /// record of when, not a timer).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the service edge stamps when an event was recorded"
+)]
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -243,6 +245,16 @@ impl Ledger {
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// [`Ledger::read`] with the attributed decisions projected so far.
+    pub fn read_attributed<T>(
+        &self,
+        f: impl FnOnce(&Projection, &[crate::projector::Decision], u64) -> T,
+    ) -> T {
+        let live = self.live();
+        let at = live.cursor.head().map_or(0, |h| h.seq);
+        f(live.projector.projection(), live.projector.decisions(), at)
+    }
+
     /// Runs `f` on the current projection and the log position it reflects.
     pub fn read<T>(&self, f: impl FnOnce(&Projection, u64) -> T) -> T {
         let live = self.live();
@@ -264,29 +276,29 @@ impl Ledger {
     }
 
     /// Checks a new result against governance and reserves its attempt until [`Ledger::release`].
-    pub fn reserve_result(&self, r: &CheckedResult, key: &IngestKey) -> Result<(), ResultRefusal> {
+    pub fn reserve_result(&self, r: &CaseResult, key: &IngestKey) -> Result<(), ResultRefusal> {
         let mut live = self.live();
         let projection = live.projector.projection();
-        let Some(phase) = projection.phase(&r.case.phase) else {
+        let Some(phase) = projection.phase(&r.phase) else {
             return Err(ResultRefusal::UnknownPhase(format!(
                 "phase {} is not registered in the governance log",
-                r.case.phase
+                r.phase
             )));
         };
         let duplicate = || {
             ResultRefusal::DuplicateAttempt(format!(
                 "attempt {} of case {} on device {} in phase {} is already recorded under another \
                  key",
-                r.case.attempt, r.case.case, r.case.device, r.case.phase
+                r.attempt, r.case, r.device, r.phase
             ))
         };
         if phase
-            .case(&r.case.case)
-            .is_some_and(|c| c.has_attempt(&r.case.device, r.case.attempt))
+            .case(&r.case)
+            .is_some_and(|c| c.has_attempt(&r.device, r.attempt))
         {
             return Err(duplicate());
         }
-        let attempt = attempt_key(&r.case);
+        let attempt = attempt_key(r);
         let holder = Holder::Stream(key.clone());
         match live.reservations.get(&attempt) {
             Some(other) if *other != holder => Err(duplicate()),
@@ -298,8 +310,8 @@ impl Ledger {
     }
 
     /// Ends the reservation of a result's attempt (after it is projected, or failed to store).
-    pub fn release(&self, r: &CheckedResult, key: &IngestKey) {
-        let attempt = attempt_key(&r.case);
+    pub fn release(&self, r: &CaseResult, key: &IngestKey) {
+        let attempt = attempt_key(r);
         let mut live = self.live();
         if live.reservations.get(&attempt) == Some(&Holder::Stream(key.clone())) {
             live.reservations.remove(&attempt);
@@ -308,10 +320,10 @@ impl Ledger {
 
     /// Waits until no governance write holds the result's case, then counts the result as on its
     /// way to the store until the returned guard is dropped (after it is projected or failed).
-    pub async fn admit_result(&self, r: &CheckedResult) -> AdmittedResult<'_> {
+    pub async fn admit_result(&self, r: &CaseResult) -> AdmittedResult<'_> {
         let case = CaseRef {
-            phase: r.case.phase.clone(),
-            case: r.case.case.clone(),
+            phase: r.phase.clone(),
+            case: r.case.clone(),
         };
         loop {
             let released = self.case_traffic.notified();
@@ -392,10 +404,15 @@ impl Ledger {
         for (phase, case, device, attempt) in &attempts {
             let key = (phase.clone(), case.clone(), device.clone(), *attempt);
             if let Some(Holder::Stream(stream)) = live.reservations.get(&key) {
-                return Err(AppendRefusal::Other(Status::already_exists(format!(
-                    "attempt {attempt} of case {case} on device {device} in {phase} is being \
-                     recorded through ResultService (as {stream}); nothing was appended"
-                ))));
+                return Err(AppendRefusal::Other(LedgerError::AttemptInFlight(
+                    Box::new(AttemptInFlight {
+                        phase: phase.clone(),
+                        case: case.clone(),
+                        device: device.clone(),
+                        attempt: *attempt,
+                        stream: stream.clone(),
+                    }),
+                )));
             }
         }
         for attempt in &attempts {
@@ -412,10 +429,11 @@ impl Ledger {
     /// first trial-applied to a copy of the current state, so an event the rules refuse is
     /// answered with a status and nothing is written; results among the events reserve their
     /// attempts until projected, and an attempt a result stream is writing is ALREADY_EXISTS.
-    pub async fn append(&self, events: Vec<Event>) -> Result<Vec<Ack>, Status> {
-        match self.append_or_refusal(events).await? {
+    /// Each event records `actor` (the principal that caused it) inside the hashed payload.
+    pub async fn append(&self, events: Vec<Event>, actor: &str) -> Result<Vec<Ack>, LedgerError> {
+        match self.append_or_refusal(events, actor).await? {
             Ok(acks) => Ok(acks),
-            Err(refusal) => Err(domain_status(&refusal.error)),
+            Err(refusal) => Err(LedgerError::Rule(refusal.error)),
         }
     }
 
@@ -425,48 +443,43 @@ impl Ledger {
     pub async fn append_or_refusal(
         &self,
         events: Vec<Event>,
-    ) -> Result<Result<Vec<Ack>, RuleRefusal>, Status> {
+        actor: &str,
+    ) -> Result<Result<Vec<Ack>, RuleRefusal>, LedgerError> {
         let _gate = self.gate.lock().await;
         // Declared after the gate so that it is released before the gate opens.
         let _hold = self.hold_cases(&events).await;
         // Every durable event counts, including results whose stream has not projected them.
         let head = self.store.head().map_or(0, |h| h.seq);
-        self.catch_up_to(head).map_err(|e| store_status(&e))?;
+        self.catch_up_to(head)?;
         let _reservation = match self.check_and_reserve(&events) {
             Ok(reservation) => reservation,
             Err(AppendRefusal::Rule(refusal)) => return Ok(Err(refusal)),
-            Err(AppendRefusal::Other(status)) => return Err(status),
+            Err(AppendRefusal::Other(error)) => return Err(error),
         };
         let timestamp_ms = now_ms();
         let mut batch = Vec::with_capacity(events.len());
         for event in events {
-            let body = serde_json::to_vec(&VersionedEvent::from(event))
-                .map_err(|e| Status::internal(format!("cannot encode governance event: {e}")))?;
+            let body = crate::projector::encode_governance(event, actor)?;
             batch.push(NewEvent {
                 key: None,
                 payload: Payload::new(GOVERNANCE_KIND, body),
                 timestamp_ms,
             });
         }
-        let outcomes = self
-            .store
-            .submit(batch)
-            .await
-            .map_err(|e| store_status(&e))?;
+        let outcomes = self.store.submit(batch).await?;
         let mut acks = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
-            acks.push(outcome.map_err(|e| store_status(&e))?.ack);
+            acks.push(outcome?.ack);
         }
         let last = acks.last().map_or(0, |a| a.global_seq);
-        self.catch_up_to(last).map_err(|e| store_status(&e))?;
+        self.catch_up_to(last)?;
         let live = self.live();
         for ack in &acks {
             if let Some(reason) = live.projector.refusal(ack.global_seq) {
-                return Err(Status::failed_precondition(format!(
-                    "event #{} was written but the projection refused it (state changed \
-                     concurrently): {reason}",
-                    ack.global_seq
-                )));
+                return Err(LedgerError::RefusedAfterWrite {
+                    seq: ack.global_seq,
+                    reason: reason.to_owned(),
+                });
             }
         }
         Ok(Ok(acks))

@@ -39,7 +39,9 @@ use tokio_stream::wrappers::TcpListenerStream;
 pub use error::{ConfigError, ConfigProblem, FieldError, SecretFileError, ServerError};
 pub use governance::GovernanceServiceImpl;
 pub use ledger::Ledger;
-pub use projector::{GOVERNANCE_KIND, GovernanceProjector, PROJECTION_NAME};
+pub use projector::{
+    ACTOR_FIELD, Decision, DecisionSubject, GOVERNANCE_KIND, GovernanceProjector, PROJECTION_NAME,
+};
 pub use results::{RESULTS_RUN, ResultMetrics, ResultServiceImpl, StreamLimits};
 
 /// Largest GovernanceService request accepted (Depth & Breadth documents can be long).

@@ -245,29 +245,22 @@ impl ServeConfig {
     }
 }
 
+/// Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
+
 /// Unix seconds of a TOML offset date-time; `None` for local dates/times.
 fn unix_seconds(dt: &toml::value::Datetime) -> Option<i64> {
     let date = dt.date?;
-    let time = dt.time?;
+    let clock = dt.time?;
     let offset_minutes = match dt.offset? {
         toml::value::Offset::Z => 0,
         toml::value::Offset::Custom { minutes } => i64::from(minutes),
     };
-    // Days from civil (proleptic Gregorian), Howard Hinnant's algorithm.
-    let (y, m, d) = (
-        i64::from(date.year),
-        i64::from(date.month),
-        i64::from(date.day),
-    );
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let month = time::Month::try_from(date.month).ok()?;
+    let day = time::Date::from_calendar_date(i32::from(date.year), month, date.day).ok()?;
+    let days = i64::from(day.to_julian_day()) - i64::from(UNIX_EPOCH_JULIAN_DAY);
     let seconds =
-        i64::from(time.hour) * 3600 + i64::from(time.minute) * 60 + i64::from(time.second);
+        i64::from(clock.hour) * 3600 + i64::from(clock.minute) * 60 + i64::from(clock.second);
     Some(days * 86_400 + seconds - offset_minutes * 60)
 }
 

@@ -62,6 +62,10 @@ impl Args {
     }
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the binary starts simulated time at the wall clock"
+)]
 fn wall_clock() -> SimTime {
     let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)

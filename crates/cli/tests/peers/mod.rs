@@ -155,6 +155,10 @@ pub struct Emulator {
 
 impl Emulator {
     /// Starts the emulator on the scenario, on an ephemeral TCP port and with PTYs.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "waits for a real emulator process to come up"
+    )]
     pub fn start(tag: &str) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "meterlab-python-peers-{}-{tag}",
@@ -304,6 +308,10 @@ impl PeerRun {
     }
 
     /// Runs the script to completion (bounded at 90 s) and parses its result document.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "bounds a real Python process by real time"
+    )]
     pub fn execute(&self, emulator: &Emulator) -> PeerResult {
         let python = python();
         let tag = format!("{}-{}", self.peer.name(), self.transport.name());

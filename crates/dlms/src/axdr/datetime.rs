@@ -185,7 +185,7 @@ impl DateTime {
         let local = unix_seconds - i64::from(deviation) * 60;
         let days = local.div_euclid(86_400);
         let secs = local.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
+        let (y, m, d) = date_of_unix_day(days);
         Self {
             date: Date {
                 year: y.clamp(0, 0xFFFE) as u16,
@@ -218,7 +218,7 @@ impl DateTime {
         {
             return None;
         }
-        let days = days_from_civil(i64::from(d.year), d.month, d.day);
+        let days = unix_day_of(i64::from(d.year), d.month, d.day)?;
         let local = days * 86_400
             + i64::from(t.hour) * 3600
             + i64::from(t.minute) * 60
@@ -232,32 +232,34 @@ fn day_of_week(year: i64, month: u8, day: u8) -> u8 {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return NOT_SPECIFIED;
     }
-    let days = days_from_civil(year, month, day);
-    // 1970-01-01 was a Thursday (4).
-    ((days + 3).rem_euclid(7) + 1) as u8
+    unix_day_of(year, month, day).map_or(NOT_SPECIFIED, |days| {
+        // 1970-01-01 was a Thursday (4).
+        ((days + 3).rem_euclid(7) + 1) as u8
+    })
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
-    let m = i64::from(month);
-    let y = if m <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+/// Days since 1970-01-01 of 0000-01-01 and of 65534-12-31, the dates a COSEM date can carry.
+const FIRST_COSEM_DAY: i64 = -719_528;
+const LAST_COSEM_DAY: i64 = 23_216_638;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date. `day` may run past the end of the month
+/// (up to 31, as wildcard-free COSEM dates can say) and counts on into the next.
+fn unix_day_of(year: i64, month: u8, day: u8) -> Option<i64> {
+    let month = time::Month::try_from(month).ok()?;
+    let first = time::Date::from_calendar_date(i32::try_from(year).ok()?, month, 1).ok()?;
+    Some(i64::from(first.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY + i64::from(day) - 1)
 }
 
-fn civil_from_days(days: i64) -> (i64, u8, u8) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+/// The proleptic Gregorian date of a day count since 1970-01-01, clamped to the dates a COSEM
+/// date can carry (years 0 to 65534).
+fn date_of_unix_day(days: i64) -> (i64, u8, u8) {
+    let julian = days.clamp(FIRST_COSEM_DAY, LAST_COSEM_DAY) + UNIX_EPOCH_JULIAN_DAY;
+    let date = i32::try_from(julian)
+        .ok()
+        .and_then(|julian| time::Date::from_julian_day(julian).ok());
+    date.map_or((0, 1, 1), |date| {
+        (i64::from(date.year()), u8::from(date.month()), date.day())
+    })
 }

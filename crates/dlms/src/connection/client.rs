@@ -30,6 +30,8 @@ pub struct ClientConnection {
     events: VecDeque<ClientConnectionEvent>,
     /// Associate as soon as the link comes up.
     associate_on_link_up: bool,
+    /// The transport reported `Up` and not `Down` since.
+    link_up: bool,
 }
 
 impl ClientConnection {
@@ -53,7 +55,48 @@ impl ClientConnection {
             association,
             events: VecDeque::new(),
             associate_on_link_up: false,
+            link_up: false,
         }
+    }
+
+    /// Whether the transport link is up (HDLC: UA received; wrapper: since `connect`).
+    pub fn is_link_up(&self) -> bool {
+        self.link_up
+    }
+
+    /// Starts a new association with `association` (other credentials, e.g. a new key after a
+    /// key transfer) in place of the current one, which must be idle (released, rejected or
+    /// aborted): at once when the link is up, after bringing the link up otherwise. Over HDLC
+    /// the response time-out is raised as in [`new`](Self::new).
+    pub fn associate_with(
+        &mut self,
+        now_ms: u64,
+        mut association: ClientAssociation,
+    ) -> Result<(), ConnectionError> {
+        if self.association.state() != crate::association::ClientState::Idle {
+            return Err(ConnectionError::Association(
+                crate::association::AssociationError::InvalidState {
+                    operation: "associate_with",
+                    state: "not idle",
+                },
+            ));
+        }
+        if let ClientTransport::Hdlc(hdlc) = &self.transport {
+            let link = hdlc.config();
+            association.ensure_response_timeout_at_least(
+                link.give_up_after_ms()
+                    .saturating_add(link.response_timeout_ms),
+            );
+        }
+        self.association = association;
+        self.associate_on_link_up = true;
+        if self.link_up {
+            self.association.connect(now_ms)?;
+        } else {
+            self.transport.connect(now_ms)?;
+        }
+        self.pump(now_ms);
+        Ok(())
     }
 
     /// The association, for its state and counters.
@@ -168,6 +211,7 @@ impl ClientConnection {
                 moved = true;
                 match event {
                     TransportEvent::Up => {
+                        self.link_up = true;
                         self.events.push_back(ClientConnectionEvent::LinkUp);
                         if self.associate_on_link_up
                             && let Err(error) = self.association.connect(now_ms)
@@ -183,6 +227,7 @@ impl ClientConnection {
                         }
                     }
                     TransportEvent::Down(reason) => {
+                        self.link_up = false;
                         self.associate_on_link_up = false;
                         self.association
                             .abort(&format!("the transport link went down ({reason:?})"));

@@ -193,6 +193,13 @@ impl CaptureObject {
         ])
     }
 
+    /// Same column: class, logical name and attribute (the data index is not compared).
+    pub fn names_same_column(&self, other: &Self) -> bool {
+        self.class_id == other.class_id
+            && self.logical_name == other.logical_name
+            && self.attribute_index == other.attribute_index
+    }
+
     /// From a structure.
     pub fn from_data(d: &Data) -> Option<Self> {
         match d.as_items()? {

@@ -63,6 +63,26 @@ fn compare(a: &Data, b: &Data) -> Option<std::cmp::Ordering> {
     a.as_integer()?.partial_cmp(&b.as_integer()?)
 }
 
+/// The 0-based columns a range descriptor's `selected_values` name (all of them when empty),
+/// matching on class, logical name and attribute: clients often leave the data index at 0.
+pub fn selected_columns(
+    capture_objects: &[CaptureObject],
+    selected_values: &[CaptureObject],
+) -> Result<Vec<usize>, SelectionError> {
+    if selected_values.is_empty() {
+        return Ok((0..capture_objects.len()).collect());
+    }
+    selected_values
+        .iter()
+        .map(|wanted| {
+            capture_objects
+                .iter()
+                .position(|column| column.names_same_column(wanted))
+                .ok_or(SelectionError::UnknownColumn)
+        })
+        .collect()
+}
+
 /// Applies a selection to `rows` (each a list of column values in capture-object order).
 pub fn select_rows(
     capture_objects: &[CaptureObject],
@@ -87,19 +107,7 @@ fn select_range(
                 && c.attribute_index == r.restricting_object.attribute_index
         })
         .ok_or(SelectionError::UnknownRestrictingObject)?;
-    let columns: Vec<usize> = if r.selected_values.is_empty() {
-        (0..capture_objects.len()).collect()
-    } else {
-        r.selected_values
-            .iter()
-            .map(|s| {
-                capture_objects
-                    .iter()
-                    .position(|c| c == s)
-                    .ok_or(SelectionError::UnknownColumn)
-            })
-            .collect::<Result<_, _>>()?
-    };
+    let columns = selected_columns(capture_objects, &r.selected_values)?;
     let mut out = Vec::new();
     for row in rows {
         let Some(v) = row.get(col) else { continue };

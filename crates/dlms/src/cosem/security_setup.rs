@@ -46,14 +46,18 @@ pub enum KeyId {
     GlobalBroadcastEncryption = 1,
     /// Authentication key.
     Authentication = 2,
+    /// Master key (KEK).
+    Master = 3,
 }
 
 impl KeyId {
-    fn from_code(c: u8) -> Option<Self> {
+    /// From the enum value on the wire.
+    pub fn from_code(c: u8) -> Option<Self> {
         Some(match c {
             0 => Self::GlobalUnicastEncryption,
             1 => Self::GlobalBroadcastEncryption,
             2 => Self::Authentication,
+            3 => Self::Master,
             _ => return None,
         })
     }

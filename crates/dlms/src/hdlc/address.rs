@@ -1,7 +1,7 @@
 //! HDLC addresses (IEC 62056-46 clause 6.4.2): 7 address bits per byte, the least significant bit
 //! set only on the last byte of the field.
 
-use super::error::FrameError;
+use super::frame_error::FrameError;
 
 /// Largest value of a one-byte address field or of one half of a two-byte server address.
 pub const MAX_7_BIT: u8 = 0x7F;

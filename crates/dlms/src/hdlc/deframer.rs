@@ -3,8 +3,8 @@
 //! soon as the header is in) and FCS check out. Anything else is skipped byte by byte until the
 //! next plausible frame start, so the deframer resynchronises on line noise.
 
-use super::error::FrameError;
 use super::frame::{FLAG, Frame, check_hcs, decode_body, parse_header};
+use super::frame_error::FrameError;
 
 /// Largest buffer kept while waiting for the rest of a frame: one maximal frame plus flags.
 const MAX_BUFFER: usize = super::frame::MAX_FRAME_LENGTH + 2;

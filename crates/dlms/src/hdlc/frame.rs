@@ -9,7 +9,7 @@
 
 use super::address::HdlcAddress;
 use super::control::Control;
-use super::error::FrameError;
+use super::frame_error::FrameError;
 use crate::crc::{crc16, fcs_bytes};
 
 /// Opening and closing flag.

@@ -26,6 +26,7 @@ mod control;
 mod deframer;
 mod error;
 mod frame;
+mod frame_error;
 mod link;
 mod params;
 mod server;
@@ -35,8 +36,9 @@ pub use client::HdlcClient;
 pub use config::{DisconnectReason, HdlcConfig, HdlcEvent, HdlcStats};
 pub use control::Control;
 pub use deframer::Deframer;
-pub use error::{FrameError, HdlcError};
+pub use error::HdlcError;
 pub use frame::{FLAG, Frame, FrameReject, MAX_FRAME_LENGTH};
+pub use frame_error::FrameError;
 pub use link::{LLC_REQUEST, LLC_RESPONSE};
 pub use params::{
     DEFAULT_MAX_INFO, DEFAULT_WINDOW, HdlcParameters, MAX_INFO_LIMIT, MAX_WINDOW, MIN_INFO,

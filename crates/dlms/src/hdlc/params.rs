@@ -4,7 +4,7 @@
 //! 05 max information field length transmit, 06 receive, 07 window size transmit, 08 receive.
 //! Each side states its own transmit/receive view; absent parameters take the defaults 128/128/1/1.
 
-use super::error::FrameError;
+use super::frame_error::FrameError;
 
 const FORMAT_IDENTIFIER: u8 = 0x81;
 const GROUP_IDENTIFIER: u8 = 0x80;

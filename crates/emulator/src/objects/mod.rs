@@ -1,19 +1,11 @@
-//! The COSEM object model of a logical device: which objects it has (by OBIS, adjusted by the
-//! DMC's declared variations), and GET / SET / ACTION on their attributes and methods with the
-//! access rules of the client level and the installation state.
-
-mod profile;
+//! The COSEM object map of a logical device: which objects it has (by OBIS, adjusted by the
+//! DMC's declared variations), their classes, and the columns of its profiles. GET / SET /
+//! ACTION on them are the device's (`crate::device::access`).
 
 use meterlab_devices::DeviceRole;
+use meterlab_dlms::Obis;
 
-use crate::device::LogicalDevice;
-use crate::disconnect::{ControlMode, Trigger};
-use crate::error::AccessError;
-use crate::security::AccessLevel;
-use crate::time::SimTime;
-use crate::value::{Obis, Value};
-
-pub use profile::{CaptureObject, ProfileKind, parse_selection, range_parameters};
+use crate::time::{DAY_MS, HALF_HOUR_MS};
 
 /// The part an object plays in a device; variations and the scenario refer to objects by role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -156,7 +148,7 @@ impl ObjectRole {
     }
 
     /// Whether a public (unauthenticated) client may read it.
-    fn public_readable(self) -> bool {
+    pub(crate) fn public_readable(self) -> bool {
         matches!(
             self,
             Self::LogicalDeviceName | Self::Clock | Self::FirmwareVersion
@@ -260,7 +252,7 @@ impl ObjectDirectory {
         self.entries.iter().find(|entry| entry.role == role)
     }
 
-    fn method_supported(&self, role: ObjectRole, method: i8) -> bool {
+    pub(crate) fn method_supported(&self, role: ObjectRole, method: i8) -> bool {
         !self.unsupported_methods.contains(&(role, method))
     }
 }
@@ -297,281 +289,43 @@ pub fn scaler_unit(role: DeviceRole) -> (i8, u8) {
     }
 }
 
-impl LogicalDevice {
-    fn resolve(&self, target: &Target, level: AccessLevel) -> Result<ObjectRole, AccessError> {
-        let entry = self
-            .directory()
-            .find(target.obis)
-            .ok_or(AccessError::ObjectUndefined)?;
-        if entry.class_id != target.class_id {
-            return Err(AccessError::ObjectClassInconsistent);
-        }
-        if level == AccessLevel::Public && !entry.role.public_readable() {
-            return Err(AccessError::ReadWriteDenied);
-        }
-        Ok(entry.role)
-    }
+/// Which profile of a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProfileKind {
+    /// Half-hourly load profile.
+    LoadProfile,
+    /// Daily read log.
+    DailyLog,
+    /// Standard event log.
+    EventLog,
+}
 
-    /// GET of one attribute, with optional selective access (`selector`, parameters).
-    pub fn get(
-        &mut self,
-        now: SimTime,
-        level: AccessLevel,
-        target: &Target,
-        selection: Option<(u8, &Value)>,
-    ) -> Result<Value, AccessError> {
-        self.advance(now);
-        let role = self.resolve(target, level)?;
-        if target.index == 1 {
-            return Ok(Value::OctetString(target.obis.0.to_vec()));
-        }
-        if selection.is_some()
-            && !matches!(
-                role,
-                ObjectRole::LoadProfile | ObjectRole::DailyLog | ObjectRole::EventLog
-            )
-        {
-            return Err(AccessError::ScopeOfAccessViolated);
-        }
-        let undefined = Err(AccessError::ObjectUndefined);
-        match (role, target.index) {
-            (ObjectRole::LogicalDeviceName, 2) => Ok(Value::OctetString(
-                self.logical_device_name().as_bytes().to_vec(),
-            )),
-            (ObjectRole::FirmwareVersion, 2) => {
-                Ok(Value::OctetString(self.firmware().as_bytes().to_vec()))
-            }
-            (ObjectRole::Mpxn, 2) => Ok(Value::VisibleString(
-                self.mpxn().unwrap_or_default().as_bytes().to_vec(),
-            )),
-            (ObjectRole::EventCode, 2) => {
-                Ok(Value::Unsigned(self.events().last().map_or(0, |event| {
-                    u8::try_from(event.code.code()).unwrap_or(u8::MAX)
-                })))
-            }
-            (ObjectRole::ProfileStatus, 2) => Ok(Value::Unsigned(self.period_status())),
-            (ObjectRole::ImportRegister, 2) => {
-                let units = self.register(now).ok_or(AccessError::ObjectUndefined)?;
-                Ok(Value::DoubleLongUnsigned(
-                    u32::try_from(units).unwrap_or(u32::MAX),
-                ))
-            }
-            (ObjectRole::ImportRegister, 3) => {
-                let (scaler, unit) = scaler_unit(self.role());
-                Ok(Value::Structure(vec![
-                    Value::Integer(scaler),
-                    Value::Enum(unit),
-                ]))
-            }
-            (ObjectRole::Clock, index) => self.get_clock(now, index),
-            (ObjectRole::LoadProfile, index) => {
-                self.get_profile(ProfileKind::LoadProfile, index, selection)
-            }
-            (ObjectRole::DailyLog, index) => {
-                self.get_profile(ProfileKind::DailyLog, index, selection)
-            }
-            (ObjectRole::EventLog, index) => {
-                self.get_profile(ProfileKind::EventLog, index, selection)
-            }
-            (ObjectRole::DisconnectControl, index) => {
-                let control = self
-                    .disconnect_control()
-                    .ok_or(AccessError::ObjectUndefined)?;
-                match index {
-                    2 => Ok(Value::Boolean(control.output_state())),
-                    3 => Ok(Value::Enum(control.state() as u8)),
-                    4 => Ok(Value::Enum(control.mode().number())),
-                    _ => undefined,
-                }
-            }
-            (ObjectRole::ImageTransfer, index) => {
-                let image = self.image();
-                match index {
-                    2 => Ok(Value::DoubleLongUnsigned(image.block_size())),
-                    3 => Ok(Value::BitString(image.transferred_blocks())),
-                    4 => Ok(Value::DoubleLongUnsigned(image.first_missing_block())),
-                    5 => Ok(Value::Boolean(image.enabled())),
-                    6 => Ok(Value::Enum(image.status() as u8)),
-                    7 => Ok(Value::Array(
-                        image
-                            .to_activate()
-                            .map(|(size, identifier, signature)| {
-                                Value::Structure(vec![
-                                    Value::DoubleLongUnsigned(size),
-                                    Value::OctetString(identifier),
-                                    Value::OctetString(signature.to_vec()),
-                                ])
-                            })
-                            .into_iter()
-                            .collect(),
-                    )),
-                    _ => undefined,
-                }
-            }
-            (ObjectRole::SecuritySetup, index) => {
-                let security = self.security();
-                match index {
-                    2 => Ok(Value::Enum(security.security_policy())),
-                    3 => Ok(Value::Enum(0)),
-                    // The client system title is per association; the server layer fills it in.
-                    4 => Ok(Value::OctetString(Vec::new())),
-                    5 => Ok(Value::OctetString(
-                        security.server_system_title().0.to_vec(),
-                    )),
-                    _ => undefined,
-                }
-            }
-            _ => undefined,
+impl ProfileKind {
+    pub(crate) fn from_role(role: ObjectRole) -> Self {
+        match role {
+            ObjectRole::DailyLog => Self::DailyLog,
+            ObjectRole::EventLog => Self::EventLog,
+            _ => Self::LoadProfile,
         }
     }
 
-    fn get_clock(&self, now: SimTime, index: i8) -> Result<Value, AccessError> {
-        match index {
-            2 => Ok(Value::date_time(self.device_time(now))),
-            3 => Ok(Value::Long(0)),
-            4 => Ok(Value::Unsigned(0)),
-            // No daylight saving: GB meters keep UTC. Begin/end are fully wildcarded.
-            5 | 6 => Ok(Value::OctetString(vec![
-                0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x80, 0x00, 0xFF,
-            ])),
-            7 => Ok(Value::Integer(0)),
-            8 => Ok(Value::Boolean(false)),
-            // internal crystal
-            9 => Ok(Value::Enum(1)),
-            _ => Err(AccessError::ObjectUndefined),
+    pub(crate) fn columns(self) -> &'static [ObjectRole] {
+        match self {
+            Self::LoadProfile => &[
+                ObjectRole::Clock,
+                ObjectRole::ProfileStatus,
+                ObjectRole::ImportRegister,
+            ],
+            Self::DailyLog => &[ObjectRole::Clock, ObjectRole::ImportRegister],
+            Self::EventLog => &[ObjectRole::Clock, ObjectRole::EventCode],
         }
     }
 
-    /// SET of one attribute.
-    pub fn set(
-        &mut self,
-        now: SimTime,
-        level: AccessLevel,
-        target: &Target,
-        value: &Value,
-    ) -> Result<(), AccessError> {
-        self.advance(now);
-        let role = self.resolve(target, level)?;
-        if level == AccessLevel::Public {
-            return Err(AccessError::ReadWriteDenied);
-        }
-        match (role, target.index) {
-            (ObjectRole::Clock, 2) => {
-                let time = value.as_date_time()?;
-                self.set_clock(now, time)
-            }
-            (ObjectRole::DisconnectControl, 4) => {
-                let mode = u8::try_from(value.as_unsigned()?)
-                    .ok()
-                    .and_then(ControlMode::new)
-                    .ok_or(AccessError::TypeUnmatched)?;
-                self.set_control_mode(now, mode)
-            }
-            (ObjectRole::Mpxn, 2) => {
-                let bytes = match value {
-                    Value::VisibleString(bytes) | Value::OctetString(bytes) => bytes,
-                    _ => return Err(AccessError::TypeUnmatched),
-                };
-                let text = std::str::from_utf8(bytes).map_err(|_| AccessError::TypeUnmatched)?;
-                if text.is_empty() || !text.bytes().all(|byte| byte.is_ascii_digit()) {
-                    return Err(AccessError::TypeUnmatched);
-                }
-                self.set_mpxn(now, text.to_owned())
-            }
-            (ObjectRole::ImageTransfer, 5) => match value {
-                Value::Boolean(enabled) => {
-                    self.image_mut().set_enabled(*enabled);
-                    Ok(())
-                }
-                _ => Err(AccessError::TypeUnmatched),
-            },
-            (_, index) if index >= 1 => Err(AccessError::ReadWriteDenied),
-            _ => Err(AccessError::ObjectUndefined),
-        }
-    }
-
-    /// ACTION on one method; returns the method's return parameters, if any.
-    pub fn action(
-        &mut self,
-        now: SimTime,
-        level: AccessLevel,
-        target: &Target,
-        parameters: &Value,
-    ) -> Result<Option<Value>, AccessError> {
-        self.advance(now);
-        let role = self.resolve(target, level)?;
-        if level == AccessLevel::Public {
-            return Err(AccessError::ReadWriteDenied);
-        }
-        if !self.directory().method_supported(role, target.index) {
-            return Err(AccessError::ObjectUndefined);
-        }
-        match (role, target.index) {
-            (ObjectRole::DisconnectControl, 1) => self
-                .switch_supply(now, Trigger::RemoteDisconnect)
-                .map(|_| None),
-            (ObjectRole::DisconnectControl, 2) => self
-                .switch_supply(now, Trigger::RemoteReconnect)
-                .map(|_| None),
-            (ObjectRole::Clock, 6) => {
-                // shift_time: -900..=900 seconds
-                let shift = match parameters {
-                    Value::Long(seconds) if (-900..=900).contains(seconds) => i64::from(*seconds),
-                    _ => return Err(AccessError::TypeUnmatched),
-                };
-                let shifted = self.device_time(now).plus_millis(shift * 1000);
-                self.set_clock(now, shifted).map(|_| None)
-            }
-            (ObjectRole::LoadProfile | ObjectRole::DailyLog | ObjectRole::EventLog, 1) => {
-                self.require_unrestricted(now)?;
-                self.reset_profile(ProfileKind::from_role(role));
-                Ok(None)
-            }
-            (ObjectRole::ImageTransfer, 1) => {
-                let items = parameters.as_elements()?;
-                let [identifier, size] = items else {
-                    return Err(AccessError::TypeUnmatched);
-                };
-                let size =
-                    u32::try_from(size.as_unsigned()?).map_err(|_| AccessError::TypeUnmatched)?;
-                self.image_mut()
-                    .initiate(identifier.as_octets()?, size)
-                    .map(|()| None)
-            }
-            (ObjectRole::ImageTransfer, 2) => {
-                let items = parameters.as_elements()?;
-                let [number, block] = items else {
-                    return Err(AccessError::TypeUnmatched);
-                };
-                let number =
-                    u32::try_from(number.as_unsigned()?).map_err(|_| AccessError::TypeUnmatched)?;
-                self.image_mut()
-                    .transfer_block(number, block.as_octets()?)
-                    .map(|()| None)
-            }
-            (ObjectRole::ImageTransfer, 3) => self.verify_image(now).map(|()| None),
-            (ObjectRole::ImageTransfer, 4) => self.activate_image(now).map(|_| None),
-            (ObjectRole::SecuritySetup, 1) => {
-                let policy = u8::try_from(parameters.as_unsigned()?)
-                    .map_err(|_| AccessError::TypeUnmatched)?;
-                self.security_mut().activate_policy(policy).map(|()| None)
-            }
-            (ObjectRole::SecuritySetup, 2) => {
-                let entries = parameters
-                    .as_elements()?
-                    .iter()
-                    .map(|entry| match entry.as_elements()? {
-                        [key_id, wrapped] => Ok((
-                            u8::try_from(key_id.as_unsigned()?)
-                                .map_err(|_| AccessError::TypeUnmatched)?,
-                            wrapped.as_octets()?.to_vec(),
-                        )),
-                        _ => Err(AccessError::TypeUnmatched),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                self.transfer_keys(now, &entries).map(|()| None)
-            }
-            _ => Err(AccessError::ObjectUndefined),
+    pub(crate) fn capture_period_secs(self) -> u32 {
+        match self {
+            Self::LoadProfile => (HALF_HOUR_MS / 1000) as u32,
+            Self::DailyLog => (DAY_MS / 1000) as u32,
+            Self::EventLog => 0,
         }
     }
 }

@@ -48,11 +48,11 @@ mod parse;
 use meterlab_devices::{DeviceRole, InstallationState};
 
 use crate::consumption::ConsumptionProfile;
-use crate::disconnect::ControlMode;
 use crate::error::EmulatorError;
 use crate::faults::{FaultConfig, FaultOverlay};
 use crate::objects::Variation;
 use crate::time::SimTime;
+use meterlab_dlms::cosem::disconnect::ControlMode;
 
 /// A whole scenario, validated.
 #[derive(Debug, Clone, PartialEq)]

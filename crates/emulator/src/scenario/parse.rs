@@ -12,12 +12,13 @@ use super::{
     Smso, defaults,
 };
 use crate::consumption::ConsumptionProfile;
-use crate::disconnect::ControlMode;
 use crate::error::EmulatorError;
 use crate::faults::{FaultConfig, FaultOverlay};
 use crate::objects::{ObjectRole, Variation, VariationKind};
 use crate::time::SimTime;
-use crate::value::Obis;
+use meterlab_dlms::Obis;
+use meterlab_dlms::cosem::disconnect::ControlMode;
+use meterlab_dlms::obis::ObisParseError;
 
 /// Most hubs one `[[hub]]` table may expand to.
 const MAX_COUNT: u32 = 20_000;
@@ -528,7 +529,7 @@ fn validate_variation(
             let obis: Obis = obis
                 .get_ref()
                 .parse()
-                .map_err(|error: EmulatorError| source.error(obis.span(), error.to_string()))?;
+                .map_err(|error: ObisParseError| source.error(obis.span(), error.to_string()))?;
             VariationKind::Relocated(object, obis)
         }
         (None, true, None) => VariationKind::Unsupported(object),
@@ -598,7 +599,7 @@ fn validate_meter(
         spec.consumption = match consumption.get_ref() {
             RawConsumption::Constant(rate) => ConsumptionProfile::constant(*rate),
             RawConsumption::Shape(rates) => ConsumptionProfile::daily(rates.clone())
-                .map_err(|message| source.error(consumption.span(), message))?,
+                .map_err(|error| source.error(consumption.span(), error.to_string()))?,
         };
     }
     if let Some(initial) = &raw.initial_register {

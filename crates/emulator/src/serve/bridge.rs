@@ -1,10 +1,12 @@
-//! The emulator's object model as `meterlab-dlms` sees it: COSEM values converted to and from
-//! A-XDR `Data`, access errors to Data-Access-Result codes, and the current association's
-//! Association LN object (object list, partners, status).
+//! The emulator's object model as `meterlab-dlms` sees it: access errors as Data-Access-Result
+//! codes, the data types a meter refuses, and the current association's Association LN object
+//! (object list, partners, status).
 
+use meterlab_dlms::Obis;
 use meterlab_dlms::apdu::DataAccessResult;
 use meterlab_dlms::association::{CosemObjectModel, RequestContext};
 use meterlab_dlms::axdr::{BitString, Data};
+use meterlab_dlms::cosem::class_id::ASSOCIATION_LN;
 use meterlab_dlms::cosem::{AttributeDescriptor, MethodDescriptor, SelectiveAccess};
 
 use crate::device::LogicalDevice;
@@ -12,61 +14,25 @@ use crate::error::AccessError;
 use crate::objects::{ObjectRole, Target};
 use crate::security::AccessLevel;
 use crate::time::SimTime;
-use crate::value::{Obis, Value};
 
-/// Class id of Association LN.
-const ASSOCIATION_LN: u16 = 15;
-/// Logical name of the current association.
-const CURRENT_ASSOCIATION: Obis = Obis::new(0, 0, 40, 0, 0, 255);
+const CURRENT_ASSOCIATION: Obis = Obis::CURRENT_ASSOCIATION;
 
-/// A COSEM value as A-XDR data.
-pub fn to_data(value: Value) -> Data {
-    match value {
-        Value::Null => Data::Null,
-        Value::Boolean(value) => Data::Boolean(value),
-        Value::BitString(bits) => Data::BitString(BitString::from_bits(&bits)),
-        Value::DoubleLong(value) => Data::DoubleLong(value),
-        Value::DoubleLongUnsigned(value) => Data::DoubleLongUnsigned(value),
-        Value::OctetString(bytes) => Data::OctetString(bytes),
-        Value::VisibleString(bytes) => Data::VisibleString(bytes),
-        Value::Integer(value) => Data::Integer(value),
-        Value::Long(value) => Data::Long(value),
-        Value::Unsigned(value) => Data::Unsigned(value),
-        Value::LongUnsigned(value) => Data::LongUnsigned(value),
-        Value::Long64(value) => Data::Long64(value),
-        Value::Long64Unsigned(value) => Data::Long64Unsigned(value),
-        Value::Enum(value) => Data::Enum(value),
-        Value::Array(items) => Data::Array(items.into_iter().map(to_data).collect()),
-        Value::Structure(items) => Data::Structure(items.into_iter().map(to_data).collect()),
+/// Refuses data types meters never take (floats, compact arrays, BCD, UTF-8 strings, the
+/// tagged date-time variants, don't-care) as type-unmatched, at any depth.
+pub fn check_meter_types(data: &Data) -> Result<(), AccessError> {
+    match data {
+        Data::Array(items) | Data::Structure(items) => items.iter().try_for_each(check_meter_types),
+        Data::Utf8String(_)
+        | Data::Bcd(_)
+        | Data::CompactArray(_)
+        | Data::Float32(_)
+        | Data::Float64(_)
+        | Data::DateTime(_)
+        | Data::Date(_)
+        | Data::Time(_)
+        | Data::DontCare => Err(AccessError::TypeUnmatched),
+        _ => Ok(()),
     }
-}
-
-/// A-XDR data as a COSEM value; types meters never take (floats, compact arrays, BCD, UTF-8
-/// strings, date-time variants) are refused as type-unmatched.
-pub fn from_data(data: &Data) -> Result<Value, AccessError> {
-    Ok(match data {
-        Data::Null => Value::Null,
-        Data::Boolean(value) => Value::Boolean(*value),
-        Data::BitString(bits) => {
-            Value::BitString((0..bits.len).map(|index| bits.get(index)).collect())
-        }
-        Data::DoubleLong(value) => Value::DoubleLong(*value),
-        Data::DoubleLongUnsigned(value) => Value::DoubleLongUnsigned(*value),
-        Data::OctetString(bytes) => Value::OctetString(bytes.clone()),
-        Data::VisibleString(bytes) => Value::VisibleString(bytes.clone()),
-        Data::Integer(value) => Value::Integer(*value),
-        Data::Long(value) => Value::Long(*value),
-        Data::Unsigned(value) => Value::Unsigned(*value),
-        Data::LongUnsigned(value) => Value::LongUnsigned(*value),
-        Data::Long64(value) => Value::Long64(*value),
-        Data::Long64Unsigned(value) => Value::Long64Unsigned(*value),
-        Data::Enum(value) => Value::Enum(*value),
-        Data::Array(items) => Value::Array(items.iter().map(from_data).collect::<Result<_, _>>()?),
-        Data::Structure(items) => {
-            Value::Structure(items.iter().map(from_data).collect::<Result<_, _>>()?)
-        }
-        _ => return Err(AccessError::TypeUnmatched),
-    })
 }
 
 /// The Data-Access-Result (or Action-Result) code for an access error.
@@ -106,41 +72,41 @@ pub struct ServedDevice<'a> {
 /// An object identifier under DLMS-UA (2.16.756.5.8) in the Association LN structure form
 /// `{joint-iso-ccitt, country, country-name, identified-organization, DLMS-UA, kind, id}`;
 /// `kind` is 1 for application context names and 2 for authentication mechanism names.
-fn dlms_ua_name(kind: u8, id: u8) -> Value {
-    Value::Structure(vec![
-        Value::Unsigned(2),
-        Value::Unsigned(16),
-        Value::LongUnsigned(756),
-        Value::Unsigned(5),
-        Value::Unsigned(8),
-        Value::Unsigned(kind),
-        Value::Unsigned(id),
+fn dlms_ua_name(kind: u8, id: u8) -> Data {
+    Data::Structure(vec![
+        Data::Unsigned(2),
+        Data::Unsigned(16),
+        Data::LongUnsigned(756),
+        Data::Unsigned(5),
+        Data::Unsigned(8),
+        Data::Unsigned(kind),
+        Data::Unsigned(id),
     ])
 }
 
 /// `xDLMS_context_info` of the current association: the negotiated conformance (24-bit
 /// bit-string), server max receive PDU, max send PDU (the client's max receive), DLMS version 6,
 /// quality of service 0 and no ciphering information.
-fn xdlms_context_info(ctx: &RequestContext) -> Value {
-    let conformance = (0..24)
+fn xdlms_context_info(ctx: &RequestContext) -> Data {
+    let conformance: Vec<bool> = (0..24)
         .map(|bit| ctx.conformance.0 >> (23 - bit) & 1 == 1)
         .collect();
-    Value::Structure(vec![
-        Value::BitString(conformance),
-        Value::LongUnsigned(ctx.server_max_receive_pdu),
-        Value::LongUnsigned(ctx.client_max_receive_pdu),
-        Value::Unsigned(6),
-        Value::Integer(0),
-        Value::OctetString(Vec::new()),
+    Data::Structure(vec![
+        Data::BitString(BitString::from_bits(&conformance)),
+        Data::LongUnsigned(ctx.server_max_receive_pdu),
+        Data::LongUnsigned(ctx.client_max_receive_pdu),
+        Data::Unsigned(6),
+        Data::Integer(0),
+        Data::OctetString(Vec::new()),
     ])
 }
 
 impl ServedDevice<'_> {
-    fn association_attribute(&self, ctx: &RequestContext, index: i8) -> Result<Value, AccessError> {
+    fn association_attribute(&self, ctx: &RequestContext, index: i8) -> Result<Data, AccessError> {
         match index {
-            1 => Ok(Value::OctetString(CURRENT_ASSOCIATION.0.to_vec())),
+            1 => Ok(Data::OctetString(CURRENT_ASSOCIATION.0.to_vec())),
             2 => {
-                let mut list: Vec<Value> = self
+                let mut list: Vec<Data> = self
                     .device
                     .directory()
                     .entries()
@@ -156,11 +122,11 @@ impl ServedDevice<'_> {
                     CURRENT_ASSOCIATION,
                     AccessLevel::Public,
                 ));
-                Ok(Value::Array(list))
+                Ok(Data::Array(list))
             }
-            3 => Ok(Value::Structure(vec![
-                Value::Integer(i8::try_from(self.partners.0).unwrap_or(i8::MAX)),
-                Value::LongUnsigned(self.partners.1),
+            3 => Ok(Data::Structure(vec![
+                Data::Integer(i8::try_from(self.partners.0).unwrap_or(i8::MAX)),
+                Data::LongUnsigned(self.partners.1),
             ])),
             // logical_name_referencing_no_ciphering (1) or _with_ciphering (3)
             4 => Ok(dlms_ua_name(1, if ctx.ciphered { 3 } else { 1 })),
@@ -169,12 +135,12 @@ impl ServedDevice<'_> {
             // A meter never discloses the LLS secret.
             7 => Err(AccessError::ReadWriteDenied),
             // associated (2)
-            8 => Ok(Value::Enum(2)),
+            8 => Ok(Data::Enum(2)),
             9 => self
                 .device
                 .directory()
                 .by_role(ObjectRole::SecuritySetup)
-                .map(|entry| Value::OctetString(entry.obis.0.to_vec()))
+                .map(|entry| Data::OctetString(entry.obis.0.to_vec()))
                 .ok_or(AccessError::ObjectUndefined),
             _ => Err(AccessError::ObjectUndefined),
         }
@@ -188,31 +154,31 @@ fn public(role: ObjectRole) -> bool {
     )
 }
 
-fn object_list_entry(class_id: u16, version: u8, obis: Obis, level: AccessLevel) -> Value {
+fn object_list_entry(class_id: u16, version: u8, obis: Obis, level: AccessLevel) -> Data {
     let (attributes, methods) = attribute_and_method_counts(class_id);
     let write = level == AccessLevel::Management;
-    Value::Structure(vec![
-        Value::LongUnsigned(class_id),
-        Value::Unsigned(version),
-        Value::OctetString(obis.0.to_vec()),
-        Value::Structure(vec![
-            Value::Array(
+    Data::Structure(vec![
+        Data::LongUnsigned(class_id),
+        Data::Unsigned(version),
+        Data::OctetString(obis.0.to_vec()),
+        Data::Structure(vec![
+            Data::Array(
                 (1..=attributes)
                     .map(|attribute| {
                         // 1 read-only, 3 read-and-write; the model still checks each request.
                         let mode = if write && attribute > 1 { 3 } else { 1 };
-                        Value::Structure(vec![
-                            Value::Integer(attribute),
-                            Value::Enum(mode),
-                            Value::Null,
+                        Data::Structure(vec![
+                            Data::Integer(attribute),
+                            Data::Enum(mode),
+                            Data::Null,
                         ])
                     })
                     .collect(),
             ),
-            Value::Array(
+            Data::Array(
                 (1..=methods)
                     .map(|method| {
-                        Value::Structure(vec![Value::Integer(method), Value::Enum(u8::from(write))])
+                        Data::Structure(vec![Data::Integer(method), Data::Enum(u8::from(write))])
                     })
                     .collect(),
             ),
@@ -227,24 +193,19 @@ impl CosemObjectModel for ServedDevice<'_> {
         attribute: &AttributeDescriptor,
         access: Option<&SelectiveAccess>,
     ) -> Result<Data, DataAccessResult> {
-        let obis = Obis(attribute.instance.0);
+        let obis = attribute.instance;
         if obis == CURRENT_ASSOCIATION && attribute.class_id == ASSOCIATION_LN {
             return self
                 .association_attribute(ctx, attribute.attribute_id)
-                .map(to_data)
                 .map_err(to_result);
         }
         let target = Target::new(attribute.class_id, obis, attribute.attribute_id);
-        let parameters = access
-            .map(|access| from_data(&access.parameters))
-            .transpose()
-            .map_err(to_result)?;
-        let selection = access
-            .zip(parameters.as_ref())
-            .map(|(access, parameters)| (access.selector, parameters));
+        if let Some(access) = access {
+            check_meter_types(&access.parameters).map_err(to_result)?;
+        }
+        let selection = access.map(|access| (access.selector, &access.parameters));
         self.device
             .get(self.now, self.level, &target, selection)
-            .map(to_data)
             .map_err(to_result)
     }
 
@@ -258,11 +219,11 @@ impl CosemObjectModel for ServedDevice<'_> {
         if access.is_some() {
             return Err(DataAccessResult::ScopeOfAccessViolated);
         }
-        let obis = Obis(attribute.instance.0);
+        let obis = attribute.instance;
         if obis == CURRENT_ASSOCIATION {
             return Err(DataAccessResult::ReadWriteDenied);
         }
-        let value = from_data(&value).map_err(to_result)?;
+        check_meter_types(&value).map_err(to_result)?;
         let target = Target::new(attribute.class_id, obis, attribute.attribute_id);
         self.device
             .set(self.now, self.level, &target, &value)
@@ -275,15 +236,11 @@ impl CosemObjectModel for ServedDevice<'_> {
         method: &MethodDescriptor,
         parameters: Option<&Data>,
     ) -> Result<Option<Data>, DataAccessResult> {
-        let parameters = parameters
-            .map(from_data)
-            .transpose()
-            .map_err(to_result)?
-            .unwrap_or(Value::Null);
-        let target = Target::new(method.class_id, Obis(method.instance.0), method.method_id);
+        let parameters = parameters.cloned().unwrap_or(Data::Null);
+        check_meter_types(&parameters).map_err(to_result)?;
+        let target = Target::new(method.class_id, method.instance, method.method_id);
         self.device
             .action(self.now, self.level, &target, &parameters)
-            .map(|value| value.map(to_data))
             .map_err(to_result)
     }
 }
@@ -291,14 +248,12 @@ impl CosemObjectModel for ServedDevice<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     /// Gurux reads every Association LN attribute the object list grants; a meter answers
     /// application context, mechanism and security setup reference, and refuses the secret.
     #[test]
     fn the_current_association_reports_its_context_mechanism_and_security_setup() {
         use meterlab_dlms::apdu::{Conformance, Mechanism};
-        use meterlab_dlms::obis::Obis as DlmsObis;
 
         let start = SimTime::from_millis(1_781_514_000_000);
         let scenario = crate::scenario::Scenario::generated(1);
@@ -324,7 +279,7 @@ mod tests {
         let mut get = |attribute_id: i8| {
             let attribute = AttributeDescriptor {
                 class_id: ASSOCIATION_LN,
-                instance: DlmsObis(CURRENT_ASSOCIATION.0),
+                instance: CURRENT_ASSOCIATION,
                 attribute_id,
             };
             served.get(&ctx, &attribute, None)
@@ -377,35 +332,17 @@ mod tests {
         }
     }
 
-    fn any_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Boolean),
-            proptest::collection::vec(any::<bool>(), 0..20).prop_map(Value::BitString),
-            any::<i32>().prop_map(Value::DoubleLong),
-            any::<u32>().prop_map(Value::DoubleLongUnsigned),
-            proptest::collection::vec(any::<u8>(), 0..20).prop_map(Value::OctetString),
-            proptest::collection::vec(any::<u8>(), 0..20).prop_map(Value::VisibleString),
-            any::<i8>().prop_map(Value::Integer),
-            any::<i16>().prop_map(Value::Long),
-            any::<u8>().prop_map(Value::Unsigned),
-            any::<u16>().prop_map(Value::LongUnsigned),
-            any::<i64>().prop_map(Value::Long64),
-            any::<u64>().prop_map(Value::Long64Unsigned),
-            any::<u8>().prop_map(Value::Enum),
-        ];
-        leaf.prop_recursive(3, 24, 5, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Structure),
-                proptest::collection::vec(inner, 0..5).prop_map(Value::Array),
-            ]
-        })
-    }
-
-    proptest! {
-        #[test]
-        fn values_round_trip_through_data(value in any_value()) {
-            prop_assert_eq!(from_data(&to_data(value.clone())), Ok(value));
-        }
+    #[test]
+    fn types_meters_never_take_are_refused_at_any_depth() {
+        let nested = |leaf: Data| Data::Structure(vec![Data::Array(vec![leaf])]);
+        assert_eq!(
+            check_meter_types(&nested(Data::Float32(1.0))),
+            Err(AccessError::TypeUnmatched)
+        );
+        assert_eq!(
+            check_meter_types(&nested(Data::Bcd(1))),
+            Err(AccessError::TypeUnmatched)
+        );
+        assert_eq!(check_meter_types(&nested(Data::Long64Unsigned(1))), Ok(()));
     }
 }

@@ -15,9 +15,8 @@ use meterlab_dlms::association::{
     SecurityMaterial, ServerAssociation, ServerAuthentication, ServerConfig, ServerEvent,
     ServerState,
 };
-use meterlab_dlms::axdr::{Data, DateTime};
+use meterlab_dlms::axdr::Data;
 use meterlab_dlms::cosem::AttributeDescriptor;
-use meterlab_dlms::obis::Obis as DlmsObis;
 use meterlab_dlms::security::{Keys, SecurityControl};
 
 use crate::device::LogicalDevice;
@@ -282,10 +281,10 @@ fn notify(device: &LogicalDevice, association: &mut ServerAssociation, alert: &A
     let code = u8::try_from(alert.kind.event_code().code()).unwrap_or(u8::MAX);
     let attribute = AttributeDescriptor {
         class_id: entry.class_id,
-        instance: DlmsObis(entry.obis.0),
+        instance: entry.obis,
         attribute_id: 2,
     };
-    let time = DateTime::from_octets(&alert.at.to_cosem()).ok();
+    let time = Some(alert.at.to_date_time());
     if let Err(error) = association.event_notification(time, attribute, Data::Unsigned(code)) {
         tracing::warn!(%error, "alert not pushed");
     }

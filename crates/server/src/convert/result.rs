@@ -16,7 +16,7 @@ use super::keys::{
     case_status_from_proto, phase_from_proto, regression_from_proto, required, required_text,
     sha256_hex,
 };
-use crate::error::FieldError;
+use crate::error::{FieldError, StoredEventError};
 
 /// Store `kind` of an ingested result.
 pub const RESULT_KIND: &str = "meterlab.v1.TestCaseResult";
@@ -74,14 +74,13 @@ pub fn content_body(run_id: &str, result: &pb::TestCaseResult) -> Vec<u8> {
 }
 
 /// Decodes a stored result body back into its governance event (used by the projection replay).
-pub fn case_result_from_body(body: &[u8]) -> Result<CaseResult, String> {
-    let submit = pb::SubmitResult::decode(body)
-        .map_err(|e| format!("stored result does not decode: {e}"))?;
+pub fn case_result_from_body(body: &[u8]) -> Result<CaseResult, StoredEventError> {
+    let submit = pb::SubmitResult::decode(body)?;
     let result = submit
         .result
         .as_ref()
-        .ok_or_else(|| "stored result has no `result`".to_owned())?;
-    case_result_from_proto(result).map_err(|e| format!("stored result is invalid: {e}"))
+        .ok_or(StoredEventError::ResultMissing)?;
+    case_result_from_proto(result).map_err(StoredEventError::ResultInvalid)
 }
 
 /// Field checks of one `TestCaseResult`; paths are relative to it.

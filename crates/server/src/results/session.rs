@@ -321,7 +321,7 @@ impl Session {
             }
             false
         } else {
-            match self.ledger().reserve_result(&checked, &key) {
+            match self.ledger().reserve_result(&checked.case, &key) {
                 Ok(()) => true,
                 Err(refusal) => {
                     if self.answer_stored(&key, &key_pb, &checked) {
@@ -382,7 +382,7 @@ async fn ingest(
     reserved: bool,
 ) -> Answer {
     // Held back while a governance write depends on the case; counted until projected.
-    let admitted = ledger.admit_result(&checked).await;
+    let admitted = ledger.admit_result(&checked.case).await;
     let payload = Payload::new(RESULT_KIND, checked.body.clone());
     let outcome = ledger.store().ingest(key.clone(), payload, now_ms()).await;
     let answer = match outcome {
@@ -430,7 +430,7 @@ async fn ingest(
         Err(e) => Answer::Fatal(crate::error::store_status(&e)),
     };
     if reserved {
-        ledger.release(&checked, &key);
+        ledger.release(&checked.case, &key);
     }
     drop(admitted);
     answer

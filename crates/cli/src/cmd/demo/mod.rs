@@ -80,6 +80,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     runtime.block_on(demo(args, scenario, profile, dir))
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the binary names its demo run by the wall clock"
+)]
 fn unix_millis() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -15,6 +15,10 @@
 //! ```
 //!
 //! On start it prints `{"ready":true,"head":N}`. At end of input it waits for every pending ack.
+//!
+//! A binary package of its own so that `anyhow`, `serde_json` and `tracing-subscriber` stay out of
+//! `meterlab-store`'s dependencies; nothing may depend on it.
+#![forbid(unsafe_code)]
 
 use std::sync::Arc;
 

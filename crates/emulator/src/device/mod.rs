@@ -1,18 +1,24 @@
 //! One logical device — a comms hub's management device, an ESME or a GSME — as a deterministic
 //! state machine over simulated time: every operation takes `now` (true time) and first brings
-//! registers and capture buffers up to date.
+//! registers and capture buffers up to date. Its COSEM interface (GET / SET / ACTION) is in
+//! [`access`], its profiles' views in [`profile`].
+
+pub mod access;
+pub mod profile;
+
+pub use profile::{parse_selection, range_parameters};
 
 use std::collections::VecDeque;
 
 use meterlab_devices::{DeviceRole, InstallationState, SystemTitle};
+use meterlab_dlms::cosem::disconnect::{ControlMode, ControlState, DisconnectControl, Trigger};
 
 use crate::capture::{CaptureBuffer, Reading, status};
 use crate::clock::DeviceClock;
 use crate::consumption::{ConsumptionProfile, CumulativeRegister};
-use crate::disconnect::{ControlMode, ControlState, DisconnectControl, Trigger};
 use crate::error::AccessError;
 use crate::events::{Alert, AlertKind, EventCode, EventRecord};
-use crate::firmware::{FirmwareImage, ImageTransfer};
+use crate::firmware::{FirmwareImage, ImageTransfer, MAX_IMAGE_SIZE};
 use crate::objects::{ObjectDirectory, Variation};
 use crate::security::{ClientCredential, KeySet, SecuritySetup};
 use crate::time::{DAY_MS, HALF_HOUR_MS, SimTime};
@@ -135,7 +141,7 @@ impl LogicalDevice {
             ),
             metering,
             events: CaptureBuffer::new(config.event_log_capacity),
-            image: ImageTransfer::new(config.image_block_size),
+            image: ImageTransfer::new(config.image_block_size, MAX_IMAGE_SIZE),
             security: SecuritySetup::new(config.keys, config.system_title, config.clients),
             alerts: VecDeque::new(),
             powered: true,
@@ -484,7 +490,8 @@ impl LogicalDevice {
     pub fn verify_image(&mut self, now: SimTime) -> Result<(), AccessError> {
         self.advance(now);
         let model = self.model.clone();
-        self.image.verify(&model)?;
+        self.image
+            .verify(|image| FirmwareImage::verified_for(image, &model))?;
         self.log(now, EventCode::FirmwareReadyForActivation);
         Ok(())
     }
@@ -494,7 +501,9 @@ impl LogicalDevice {
     pub fn activate_image(&mut self, now: SimTime) -> Result<FirmwareImage, AccessError> {
         self.advance(now);
         let model = self.model.clone();
-        let image = self.image.activate(&model)?;
+        let image = self
+            .image
+            .activate(|image| FirmwareImage::verified_for(image, &model))?;
         tracing::info!(
             device = %self.logical_device_name,
             from = %self.firmware,

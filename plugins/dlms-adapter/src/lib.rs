@@ -1,0 +1,502 @@
+//! The DLMS/COSEM adapter plugin: executes every SRV of the plugin vocabulary as its SMETS1
+//! Equivalent Steps on a DLMS device, over the TCP wrapper or HDLC on a serial line.
+//!
+//! Sans-IO, like every adapter: the host passes bytes and time ([`HostEvent`]s) and performs
+//! the [`AdapterActions`] returned (transmit, the exchange timer, complete, alert, log). It
+//! drives one [`meterlab_dlms::connection::ClientConnection`] per session; the device's facts
+//! (OBIS code per object role, supported SRVs, client SAPs) come from the DMC description in
+//! the session parameters (`suites/dmcs/`, parsed by `meterlab-dmc`); `describe` lists the
+//! DMCs built in (the shipped files).
+//!
+//! Must never depend on tokio, the plugin host, the emulator or anything doing I/O: only on
+//! `meterlab-plugin`, `meterlab-dlms` and `meterlab-dmc` (and pure crates).
+//!
+//! The association opens at the first request and stays open between requests, so device
+//! alerts (EventNotification, DataNotification) arriving while idle become `Alert` actions;
+//! 6.15.1 releases it to prove the new keys, and a time-out drops it (its state is unknown).
+#![forbid(unsafe_code)]
+
+mod engine;
+mod jobs;
+mod params;
+
+use meterlab_dlms::security::Key;
+use meterlab_dmc::{DmcDescription, all_srvs, required_roles};
+use meterlab_plugin::pb::{
+    AdapterActions, AdapterInfo, Complete, DmcSupport, HostEvent, LogLevel, ServiceRequest,
+    ServiceResponse, SessionConfig, SrvSupport, action, host_event, service_error::Kind,
+};
+use meterlab_plugin::{Adapter, OpenError};
+
+use crate::engine::{
+    Credentials, EXCHANGE_TIMER, Engine, Failure, Mechanism, Op, Outcome, Progress,
+};
+use crate::jobs::{Answer, Ctx, Job, Step, failure_kind, job_for, rejected};
+use crate::params::{AuthenticationParams, SessionParams};
+
+/// The adapter id (`describe().id`, the exported id).
+pub const ID: &str = env!("CARGO_PKG_NAME");
+/// The adapter version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The DMC descriptions built into the plugin: the files shipped under `suites/dmcs/`.
+pub const SHIPPED_DMCS: [(&str, &str); 2] = [
+    (
+        "acme-ch1-e470-g4.toml",
+        include_str!("../../../suites/dmcs/acme-ch1-e470-g4.toml"),
+    ),
+    (
+        "bravo-h2-e2-g2.toml",
+        include_str!("../../../suites/dmcs/bravo-h2-e2-g2.toml"),
+    ),
+];
+
+/// The shipped DMCs, parsed (a file that does not parse is left out; a test keeps them valid).
+pub fn shipped_dmcs() -> Vec<DmcDescription> {
+    SHIPPED_DMCS
+        .iter()
+        .filter_map(|(name, text)| DmcDescription::parse(name, text).ok())
+        .collect()
+}
+
+/// What `describe` says about one DMC: each supported SRV with the declared variations that
+/// concern it (those naming it, and those without an SRV on an object its steps use).
+pub fn dmc_support(dmc: &DmcDescription) -> DmcSupport {
+    let srvs = all_srvs()
+        .into_iter()
+        .filter(|srv| !dmc.devices_for(*srv).is_empty())
+        .map(|srv| {
+            let variations = dmc
+                .variations
+                .iter()
+                .filter(|variation| match variation.srv {
+                    Some(named) => named == srv,
+                    None => required_roles(srv).contains(&variation.object),
+                })
+                .map(|variation| variation.summary())
+                .collect();
+            SrvSupport {
+                srv: srv.into(),
+                variations,
+            }
+        })
+        .collect();
+    let devices: Vec<String> = dmc
+        .devices
+        .iter()
+        .map(|device| {
+            format!(
+                "{} {} (firmware {})",
+                device.device_type, device.model, device.firmware
+            )
+        })
+        .collect();
+    DmcSupport {
+        dmc_id: dmc.id.clone(),
+        description: format!("{}: {}", dmc.title, devices.join(", ")),
+        srvs,
+    }
+}
+
+#[derive(Debug)]
+struct Running {
+    request: ServiceRequest,
+    job: Box<dyn Job>,
+    started_ms: u64,
+    /// The session association is being (re)established before the job's first step.
+    associating: bool,
+    /// The request started on an association left open by an earlier one, and has had no
+    /// answer yet: if that association turns out to be gone (the device dropped it while
+    /// idle), the request is started once more on a fresh one.
+    may_reassociate: bool,
+}
+
+/// One session: a device of a DMC over one link.
+#[derive(Debug)]
+pub struct DlmsAdapter {
+    params: SessionParams,
+    credentials: Credentials,
+    master_key: Option<Key>,
+    engine: Engine,
+    running: Option<Running>,
+    timer_at: Option<u64>,
+}
+
+impl DlmsAdapter {
+    fn ctx(&mut self, now_ms: u64, started_ms: u64) -> Ctx<'_> {
+        Ctx {
+            params: &self.params,
+            credentials: &mut self.credentials,
+            master_key: &mut self.master_key,
+            now_ms,
+            started_ms,
+            logs: Vec::new(),
+        }
+    }
+
+    fn execute(&mut self, now_ms: u64, request: ServiceRequest, actions: &mut AdapterActions) {
+        if self.running.is_some() {
+            let response = ServiceResponse::error(
+                request.request_id,
+                jobs::fault("a request is already outstanding"),
+            );
+            actions.actions.push(
+                action::Action::Complete(Complete {
+                    response: Some(response),
+                })
+                .into(),
+            );
+            return;
+        }
+        let ctx = self.ctx(now_ms, now_ms);
+        let job = job_for(&ctx, &request);
+        let job = match job {
+            Ok(job) => job,
+            Err(kind) => {
+                let response = ServiceResponse::error(request.request_id, kind);
+                actions.actions.push(
+                    action::Action::Complete(Complete {
+                        response: Some(response),
+                    })
+                    .into(),
+                );
+                return;
+            }
+        };
+        let associated = self.engine.associated_as() == Some(&self.credentials);
+        self.running = Some(Running {
+            request,
+            job,
+            started_ms: now_ms,
+            associating: !associated,
+            may_reassociate: associated,
+        });
+        if associated {
+            self.step(now_ms, None, actions);
+        } else {
+            let progress = self
+                .engine
+                .start(Op::Associate(self.credentials.clone()), now_ms);
+            self.absorb(now_ms, progress, actions);
+        }
+    }
+
+    /// Feeds the answer to the running job and starts its next operation, until an operation
+    /// is outstanding or the job completes.
+    fn step(&mut self, now_ms: u64, mut answer: Answer, actions: &mut AdapterActions) {
+        loop {
+            let Some(running) = self.running.as_mut() else {
+                return;
+            };
+            let started_ms = running.started_ms;
+            let mut job = std::mem::replace(&mut running.job, Box::new(Idle));
+            let mut ctx = self.ctx(now_ms, started_ms);
+            let step = job.next(&mut ctx, answer.take());
+            let logs = std::mem::take(&mut ctx.logs);
+            for (level, message) in logs {
+                push_log(actions, level, message);
+            }
+            if let Some(running) = self.running.as_mut() {
+                running.job = job;
+            }
+            match step {
+                Step::Op(op) => {
+                    let progress = self.engine.start(op, now_ms);
+                    let finished = self.absorb_side_effects(progress, actions);
+                    match finished {
+                        Some(result) => {
+                            let result = self.note_failure(result);
+                            if self.reassociate_after(&result, now_ms, actions) {
+                                return;
+                            }
+                            answer = Some(result);
+                        }
+                        None => return,
+                    }
+                }
+                Step::Done(outcome) => {
+                    self.complete(actions, Ok(outcome));
+                    return;
+                }
+                Step::Error(kind) => {
+                    self.complete(actions, Err(kind));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn note_failure(&mut self, result: Result<Outcome, Failure>) -> Result<Outcome, Failure> {
+        if let Err(Failure::Timeout { .. }) = &result {
+            // The exchange state is unknown after a time-out: start afresh next time.
+            self.engine.reset();
+        }
+        result
+    }
+
+    fn complete(
+        &mut self,
+        actions: &mut AdapterActions,
+        result: Result<meterlab_plugin::pb::service_response::Outcome, Kind>,
+    ) {
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        let request_id = running.request.request_id;
+        let response = match result {
+            Ok(outcome) => ServiceResponse::result(request_id, outcome),
+            Err(kind) => ServiceResponse::error(request_id, kind),
+        };
+        actions.actions.push(
+            action::Action::Complete(Complete {
+                response: Some(response),
+            })
+            .into(),
+        );
+    }
+
+    /// Alerts and logs of `progress` become actions; returns the finished operation, if any.
+    fn absorb_side_effects(
+        &mut self,
+        progress: Progress,
+        actions: &mut AdapterActions,
+    ) -> Option<Result<Outcome, Failure>> {
+        for alert in progress.alerts {
+            actions.actions.push(action::Action::Alert(alert).into());
+        }
+        for message in progress.logs {
+            push_log(actions, LogLevel::Debug, message);
+        }
+        progress.finished
+    }
+
+    /// Handles what the engine reported for one host event.
+    fn absorb(&mut self, now_ms: u64, progress: Progress, actions: &mut AdapterActions) {
+        let Some(result) = self.absorb_side_effects(progress, actions) else {
+            return;
+        };
+        let result = self.note_failure(result);
+        let Some(running) = self.running.as_mut() else {
+            push_log(
+                actions,
+                LogLevel::Debug,
+                format!("answer with no request outstanding: {result:?}"),
+            );
+            return;
+        };
+        if running.associating {
+            running.associating = false;
+            match result {
+                Ok(Outcome::Associated) => self.step(now_ms, None, actions),
+                Ok(Outcome::Refused { code, reason }) => {
+                    self.complete(actions, Err(rejected(code, reason)))
+                }
+                Ok(other) => self.complete(
+                    actions,
+                    Err(jobs::fault(format!("association answered {other:?}"))),
+                ),
+                Err(failure) => self.complete(actions, Err(failure_kind(failure))),
+            }
+        } else if !self.reassociate_after(&result, now_ms, actions) {
+            self.step(now_ms, Some(result), actions);
+        }
+    }
+
+    /// When the first operation of a request on a reused association failed on the link,
+    /// starts the request again on a fresh association (once); returns whether it did.
+    fn reassociate_after(
+        &mut self,
+        result: &Result<Outcome, Failure>,
+        now_ms: u64,
+        actions: &mut AdapterActions,
+    ) -> bool {
+        let Some(running) = self.running.as_mut() else {
+            return false;
+        };
+        if result.is_ok() {
+            running.may_reassociate = false;
+            return false;
+        }
+        let lost = matches!(result, Err(Failure::Link(_) | Failure::NotAssociated(_)));
+        if !running.may_reassociate || !lost {
+            return false;
+        }
+        running.may_reassociate = false;
+        let request = running.request.clone();
+        let ctx = self.ctx(now_ms, now_ms);
+        let job = match job_for(&ctx, &request) {
+            Ok(job) => job,
+            Err(kind) => {
+                self.complete(actions, Err(kind));
+                return true;
+            }
+        };
+        push_log(
+            actions,
+            LogLevel::Info,
+            "the idle association was lost: associating again".to_owned(),
+        );
+        self.engine.reset();
+        if let Some(running) = self.running.as_mut() {
+            running.job = job;
+            running.associating = true;
+        }
+        let progress = self
+            .engine
+            .start(Op::Associate(self.credentials.clone()), now_ms);
+        self.absorb(now_ms, progress, actions);
+        true
+    }
+
+    /// Transmits what the connection has to send and keeps the exchange timer on its next
+    /// time-out.
+    fn flush(&mut self, now_ms: u64, actions: &mut AdapterActions) {
+        while let Some(bytes) = self.engine.poll_transmit() {
+            actions.actions.push(
+                action::Action::Transmit(meterlab_plugin::pb::Transmit { data: bytes }).into(),
+            );
+        }
+        let delay = self.engine.timer_delay(now_ms);
+        let at = delay.map(|delay| now_ms.saturating_add(delay));
+        if at != self.timer_at {
+            match delay {
+                Some(delay) => actions.actions.push(
+                    action::Action::SetTimer(meterlab_plugin::pb::SetTimer {
+                        timer_id: EXCHANGE_TIMER,
+                        delay_ms: delay,
+                    })
+                    .into(),
+                ),
+                None => actions.actions.push(
+                    action::Action::CancelTimer(meterlab_plugin::pb::CancelTimer {
+                        timer_id: EXCHANGE_TIMER,
+                    })
+                    .into(),
+                ),
+            }
+            self.timer_at = at;
+        }
+    }
+}
+
+fn push_log(actions: &mut AdapterActions, level: LogLevel, message: String) {
+    actions.actions.push(
+        action::Action::Log(meterlab_plugin::pb::Log {
+            level: level.into(),
+            message,
+        })
+        .into(),
+    );
+}
+
+/// Placeholder while a job is borrowed out of its slot.
+#[derive(Debug)]
+struct Idle;
+
+impl Job for Idle {
+    fn next(&mut self, _: &mut Ctx<'_>, _: Answer) -> Step {
+        Step::Error(jobs::fault("no job"))
+    }
+}
+
+fn session_credentials(params: &SessionParams) -> Credentials {
+    Credentials {
+        sap: params.client_sap,
+        mechanism: match &params.authentication {
+            AuthenticationParams::None => Mechanism::None,
+            AuthenticationParams::Lls(password) => Mechanism::Lls(password.clone()),
+            AuthenticationParams::HlsGmac => Mechanism::HlsGmac,
+        },
+        keys: params
+            .keys
+            .as_ref()
+            .filter(|_| params.ciphered || params.authentication == AuthenticationParams::HlsGmac)
+            .map(|keys| {
+                (
+                    keys.client_system_title,
+                    keys.encryption,
+                    keys.authentication,
+                )
+            }),
+        ciphered: params.ciphered,
+    }
+}
+
+impl Adapter for DlmsAdapter {
+    fn describe() -> AdapterInfo {
+        let dmcs = shipped_dmcs();
+        let mut smso_ids: Vec<String> = dmcs.iter().map(|dmc| dmc.smso.clone()).collect();
+        smso_ids.sort();
+        smso_ids.dedup();
+        AdapterInfo {
+            id: ID.to_owned(),
+            version: VERSION.to_owned(),
+            smso_ids,
+            dmcs: dmcs.iter().map(dmc_support).collect(),
+        }
+    }
+
+    fn open(config: SessionConfig) -> Result<Self, OpenError> {
+        let params = SessionParams::from_config(&config)?;
+        let credentials = session_credentials(&params);
+        let master_key = params.keys.as_ref().and_then(|keys| keys.master);
+        let engine = Engine::new(&params);
+        Ok(Self {
+            params,
+            credentials,
+            master_key,
+            engine,
+            running: None,
+            timer_at: None,
+        })
+    }
+
+    fn handle(&mut self, event: HostEvent) -> AdapterActions {
+        let now_ms = event.now_ms;
+        let mut actions = AdapterActions::none();
+        match event.event {
+            Some(host_event::Event::Execute(execute)) => match execute.request {
+                Some(request) => self.execute(now_ms, request, &mut actions),
+                None => push_log(
+                    &mut actions,
+                    LogLevel::Warn,
+                    "execute without a request".to_owned(),
+                ),
+            },
+            Some(host_event::Event::BytesReceived(bytes)) => {
+                let progress = self.engine.handle_bytes(&bytes.data, now_ms);
+                self.absorb(now_ms, progress, &mut actions);
+            }
+            Some(host_event::Event::TimerFired(timer)) if timer.timer_id == EXCHANGE_TIMER => {
+                self.timer_at = None;
+                let progress = self.engine.handle_timer(now_ms);
+                self.absorb(now_ms, progress, &mut actions);
+            }
+            Some(host_event::Event::LinkClosed(closed)) => {
+                self.timer_at = None;
+                if let Some(running) = self.running.as_mut() {
+                    // Nothing can be re-sent on a closed link.
+                    running.may_reassociate = false;
+                }
+                let progress = self.engine.link_closed(&closed.reason);
+                self.absorb(now_ms, progress, &mut actions);
+                if let Some(running) = self.running.take() {
+                    let kind =
+                        failure_kind(Failure::Link(format!("the link closed: {}", closed.reason)));
+                    let response = ServiceResponse::error(running.request.request_id, kind);
+                    actions.actions.push(
+                        action::Action::Complete(Complete {
+                            response: Some(response),
+                        })
+                        .into(),
+                    );
+                }
+            }
+            Some(host_event::Event::TimerFired(_) | host_event::Event::LinkOpened(_)) | None => {}
+        }
+        self.flush(now_ms, &mut actions);
+        actions
+    }
+}
+
+meterlab_plugin::export_adapter!(DlmsAdapter);
