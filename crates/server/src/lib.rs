@@ -168,12 +168,16 @@ impl Gateway {
             tracing::info!("shutting down: ending result streams");
             results.shut_down_streams();
         };
+        let mut auth_layer = auth::AuthLayer::new(security.principals);
+        if let Some(limit) = security.streams_per_principal {
+            auth_layer = auth_layer.with_streams_per_principal(limit);
+        }
         let mut builder = tonic::transport::Server::builder();
         if let Some(tls) = security.tls {
             builder = builder.tls_config(tls)?;
         }
         builder
-            .layer(auth::AuthLayer::new(security.principals))
+            .layer(auth_layer)
             .add_service(health_service)
             .add_service(reflection)
             .add_service(
@@ -199,6 +203,8 @@ pub struct Security {
     pub tls: Option<tonic::transport::ServerTlsConfig>,
     /// Configured principals; `None` lets every caller in as an anonymous admin.
     pub principals: Option<Arc<auth::Principals>>,
+    /// Concurrent result streams each principal may have open; `None`: unlimited.
+    pub streams_per_principal: Option<usize>,
 }
 
 /// Binds `addr` for [`Gateway::serve`].

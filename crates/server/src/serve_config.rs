@@ -11,6 +11,9 @@
 //! key = "certs/server.key"       # refused when group- or world-readable
 //! client_ca = "certs/ca.pem"     # enables mutual TLS (optional client certificates)
 //!
+//! [limits]
+//! streams_per_principal = 8      # concurrent result streams per principal (default 8)
+//!
 //! [[principal]]
 //! name = "alice"
 //! role = "test-manager"
@@ -50,7 +53,12 @@ pub struct ServeConfig {
     pub tls: Option<TlsFiles>,
     /// `[[principal]]` entries.
     pub principals: Principals,
+    /// `[limits] streams_per_principal`.
+    pub streams_per_principal: usize,
 }
+
+/// Concurrent result streams a principal may have open unless `[limits]` says otherwise.
+pub const DEFAULT_STREAMS_PER_PRINCIPAL: usize = 8;
 
 /// The `[tls]` section: PEM files, resolved against the config's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,8 +78,15 @@ struct RawConfig {
     db: Option<String>,
     profile: Option<String>,
     tls: Option<RawTls>,
+    limits: Option<RawLimits>,
     #[serde(default)]
     principal: Vec<Spanned<RawPrincipal>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    streams_per_principal: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +162,16 @@ impl ServeConfig {
                 problems.add(l.span(), format!("listen {:?}: {e}", l.get_ref()));
                 None
             }
+        });
+        let streams = raw
+            .limits
+            .as_ref()
+            .and_then(|l| l.streams_per_principal.as_ref());
+        if let Some(n) = streams.filter(|n| *n.get_ref() == 0) {
+            problems.add(n.span(), "streams_per_principal must be at least 1");
+        }
+        let streams_per_principal = streams.map_or(DEFAULT_STREAMS_PER_PRINCIPAL, |n| {
+            usize::try_from(*n.get_ref()).unwrap_or(usize::MAX)
         });
         let mut principals = Principals::default();
         let mut names = std::collections::HashSet::new();
@@ -241,6 +266,7 @@ impl ServeConfig {
                 client_ca: t.client_ca.as_deref().map(resolve),
             }),
             principals,
+            streams_per_principal,
         })
     }
 }

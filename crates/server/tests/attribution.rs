@@ -65,6 +65,7 @@ async fn decisions_name_the_principal_that_recorded_them_inside_the_chain() {
     let security = Security {
         tls: Some(meterlab_server::tls::server_tls_config(config.tls.as_ref().unwrap()).unwrap()),
         principals: Some(Arc::new(config.principals)),
+        streams_per_principal: Some(config.streams_per_principal),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(gateway.serve_secured(listener, security, async {
