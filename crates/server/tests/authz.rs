@@ -380,3 +380,40 @@ async fn a_principal_at_its_stream_limit_is_refused_while_its_open_streams_keep_
     let _ = lab.stop.send(());
     lab.task.await.expect("gateway stops");
 }
+
+#[tokio::test]
+async fn an_oversized_request_is_refused_and_the_connections_other_streams_keep_working() {
+    let lab = start().await;
+    let channel = channel(&lab, lab.dir.path(), None)
+        .await
+        .expect("TLS connect");
+    let mut engineer = ResultClient::new(InterceptedService::new(
+        channel.clone(),
+        Bearer("tok-engineer"),
+    ));
+    let mut stream = open_stream(&mut engineer, "rig-1").await.expect("stream");
+    let mut manager = meterlab_proto::v1::governance_service_client::GovernanceServiceClient::new(
+        InterceptedService::new(channel, Bearer("tok-manager")),
+    )
+    .max_encoding_message_size(usize::MAX);
+    let oversized = manager
+        .raise_issue(pb::RaiseIssueRequest {
+            severity: 3,
+            title: "huge".into(),
+            description: "x".repeat(meterlab_server::MAX_GOVERNANCE_MESSAGE_BYTES + 1),
+            ..Default::default()
+        })
+        .await
+        .expect_err("oversized request refused");
+    assert_eq!(oversized.code(), Code::OutOfRange, "{oversized:?}");
+    assert!(oversized.message().contains("too large"), "{oversized:?}");
+    // The same connection still serves the open stream and new calls.
+    stream.open("rig-1b").await;
+    manager
+        .list_issues(pb::ListIssuesRequest::default())
+        .await
+        .expect("a normal call on the same connection");
+    drop(stream);
+    let _ = lab.stop.send(());
+    lab.task.await.expect("gateway stops");
+}
