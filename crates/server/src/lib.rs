@@ -5,7 +5,10 @@
 //! `GovernanceService` (governance RPCs as events in the log, evaluations on the live
 //! projection), gRPC health and reflection, the conversions between `meterlab.v1` protobuf types
 //! and governance domain types ([`convert`], the only place they meet), and the wiring of
-//! [`Gateway`] used by `meterlab serve`.
+//! [`Gateway`] used by `meterlab serve`. Also who may do what: rustls TLS and mutual TLS
+//! ([`tls`]), the serve config ([`serve_config`]), principals, roles, the one authorisation
+//! table and the one tower layer in front of every service ([`auth`]), and the attribution of
+//! every governance event to the principal that caused it.
 //!
 //! Must never depend on the CLI (`meterlab`); the governance engine and the store must never
 //! depend on this crate. DeviceService and RunService are not served here yet.
