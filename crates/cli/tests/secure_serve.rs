@@ -231,3 +231,41 @@ fn serve_refuses_a_non_loopback_address_without_tls_unless_insecure() {
         "{stderr}"
     );
 }
+
+#[test]
+fn serve_insecure_on_a_non_loopback_address_starts_with_one_warning_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = meterlab()
+        .args(["serve", "--insecure", "--listen", "0.0.0.0:0", "--db"])
+        .arg(dir.path().join("lab.sqlite"))
+        .arg("--profile")
+        .arg(profile_file())
+        .env("METERLAB_LOG", "warn")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("first line");
+    assert!(
+        line.starts_with("meterlab serve: listening on 0.0.0.0:"),
+        "{line:?}"
+    );
+    child.kill().expect("kill serve");
+    let _ = child.wait();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr read");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("--insecure"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("without TLS"), "{stderr}");
+}

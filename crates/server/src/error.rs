@@ -54,6 +54,69 @@ pub enum ServerError {
     Task(#[from] tokio::task::JoinError),
 }
 
+/// A serve config that cannot be used: unreadable, or every problem found in it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read serve config: {source}")]
+    Read {
+        /// The config file.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The problems found, in file order.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<ConfigProblem>),
+}
+
+/// One problem in a config file, with its place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{col}: {message}")]
+pub struct ConfigProblem {
+    /// The config file.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A secret or certificate file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretFileError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A secret file that others than its owner may read.
+    #[error(
+        "{path}: secret file is readable by group or others (mode {mode:o}); run `chmod 600 {path}`"
+    )]
+    TooOpen {
+        /// The file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The file is empty or has no PEM block where one is needed.
+    #[error("{path}: {problem}")]
+    Content {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
 /// Why the ledger did not write (or could not project) governance events. Mapped to a gRPC
 /// status only at the service edge (`impl From<LedgerError> for Status`).
 #[derive(Debug, thiserror::Error)]
@@ -129,69 +192,6 @@ pub enum StoredEventError {
     /// A result's body fails the field checks.
     #[error("stored result is invalid: {0}")]
     ResultInvalid(FieldError),
-}
-
-/// A serve config that cannot be used: unreadable, or every problem found in it.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{path}: cannot read serve config: {source}")]
-    Read {
-        /// The config file.
-        path: String,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The problems found, in file order.
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-    Invalid(Vec<ConfigProblem>),
-}
-
-/// One problem in a config file, with its place.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{col}: {message}")]
-pub struct ConfigProblem {
-    /// The config file.
-    pub file: String,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub col: usize,
-    /// What is wrong.
-    pub message: String,
-}
-
-/// A secret or certificate file that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum SecretFileError {
-    /// The file could not be read.
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        /// The file.
-        path: String,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A secret file that others than its owner may read.
-    #[error(
-        "{path}: secret file is readable by group or others (mode {mode:o}); run `chmod 600 {path}`"
-    )]
-    TooOpen {
-        /// The file.
-        path: String,
-        /// Its permission bits.
-        mode: u32,
-    },
-    /// The file is empty or has no PEM block where one is needed.
-    #[error("{path}: {problem}")]
-    Content {
-        /// The file.
-        path: String,
-        /// What is wrong.
-        problem: String,
-    },
 }
 
 /// A request field that is missing or malformed: the dotted path of the field and why.

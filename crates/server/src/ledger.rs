@@ -34,7 +34,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use meterlab_governance::event::{CaseRef, CaseResult};
 use meterlab_governance::model::{CaseId, PhaseId};
-use meterlab_governance::{DomainError, Event, Profile, Projection, VersionedEvent};
+use meterlab_governance::{DomainError, Event, Profile, Projection};
 use meterlab_store::{
     Ack, Checkpoint, IngestKey, NewEvent, Payload, Projector, ReplayCursor, ReplayReport, Store,
     StoreError,
@@ -279,6 +279,16 @@ impl Ledger {
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// [`Ledger::read`] with the attributed decisions projected so far.
+    pub fn read_attributed<T>(
+        &self,
+        f: impl FnOnce(&Projection, &[crate::projector::Decision], u64) -> T,
+    ) -> T {
+        let live = self.live();
+        let at = live.cursor.head().map_or(0, |h| h.seq);
+        f(live.projector.projection(), live.projector.decisions(), at)
+    }
+
     /// Runs `f` on the current projection and the log position it reflects.
     pub fn read<T>(&self, f: impl FnOnce(&Projection, u64) -> T) -> T {
         let live = self.live();
@@ -460,8 +470,9 @@ impl Ledger {
     /// first trial-applied to a copy of the current state, so an event the rules refuse is
     /// answered with a status and nothing is written; results among the events reserve their
     /// attempts until projected, and an attempt a result stream is writing is ALREADY_EXISTS.
-    pub async fn append(&self, events: Vec<Event>) -> Result<Vec<Ack>, LedgerError> {
-        match self.append_or_refusal(events).await? {
+    /// Each event records `actor` (the principal that caused it) inside the hashed payload.
+    pub async fn append(&self, events: Vec<Event>, actor: &str) -> Result<Vec<Ack>, LedgerError> {
+        match self.append_or_refusal(events, actor).await? {
             Ok(acks) => Ok(acks),
             Err(refusal) => Err(LedgerError::Rule(refusal.error)),
         }
@@ -473,6 +484,7 @@ impl Ledger {
     pub async fn append_or_refusal(
         &self,
         events: Vec<Event>,
+        actor: &str,
     ) -> Result<Result<Vec<Ack>, RuleRefusal>, LedgerError> {
         let _gate = self.gate.lock().await;
         // Declared after the gate so that it is released before the gate opens.
@@ -488,7 +500,7 @@ impl Ledger {
         let timestamp_ms = now_ms();
         let mut batch = Vec::with_capacity(events.len());
         for event in events {
-            let body = serde_json::to_vec(&VersionedEvent::from(event))?;
+            let body = crate::projector::encode_governance(event, actor)?;
             batch.push(NewEvent {
                 key: None,
                 payload: Payload::new(GOVERNANCE_KIND, body),

@@ -5,7 +5,10 @@
 //! `GovernanceService` (governance RPCs as events in the log, evaluations on the live
 //! projection), gRPC health and reflection, the conversions between `meterlab.v1` protobuf types
 //! and governance domain types ([`convert`], the only place they meet), and the wiring of
-//! [`Gateway`] used by `meterlab serve`.
+//! [`Gateway`] used by `meterlab serve`. Also who may do what: rustls TLS and mutual TLS
+//! ([`tls`]), the serve config ([`serve_config`]), principals, roles, the one authorisation
+//! table and the one tower layer in front of every service ([`auth`]), and the attribution of
+//! every governance event to the principal that caused it.
 //!
 //! Must never depend on the CLI (`meterlab`); the governance engine and the store must never
 //! depend on this crate. DeviceService and RunService are not served here yet.
@@ -39,7 +42,9 @@ use tokio_stream::wrappers::TcpListenerStream;
 pub use error::{ConfigError, ConfigProblem, FieldError, SecretFileError, ServerError};
 pub use governance::GovernanceServiceImpl;
 pub use ledger::{Ledger, LedgerWaits};
-pub use projector::{GOVERNANCE_KIND, GovernanceProjector, PROJECTION_NAME};
+pub use projector::{
+    ACTOR_FIELD, Decision, DecisionSubject, GOVERNANCE_KIND, GovernanceProjector, PROJECTION_NAME,
+};
 pub use results::{RESULTS_RUN, ResultMetrics, ResultServiceImpl, StreamLimits};
 
 /// Largest GovernanceService request accepted (Depth & Breadth documents can be long).
@@ -166,12 +171,16 @@ impl Gateway {
             tracing::info!("shutting down: ending result streams");
             results.shut_down_streams();
         };
+        let mut auth_layer = auth::AuthLayer::new(security.principals);
+        if let Some(limit) = security.streams_per_principal {
+            auth_layer = auth_layer.with_streams_per_principal(limit);
+        }
         let mut builder = tonic::transport::Server::builder();
         if let Some(tls) = security.tls {
             builder = builder.tls_config(tls)?;
         }
         builder
-            .layer(auth::AuthLayer::new(security.principals))
+            .layer(auth_layer)
             .add_service(health_service)
             .add_service(reflection)
             .add_service(
@@ -197,6 +206,8 @@ pub struct Security {
     pub tls: Option<tonic::transport::ServerTlsConfig>,
     /// Configured principals; `None` lets every caller in as an anonymous admin.
     pub principals: Option<Arc<auth::Principals>>,
+    /// Concurrent result streams each principal may have open; `None`: unlimited.
+    pub streams_per_principal: Option<usize>,
 }
 
 /// Binds `addr` for [`Gateway::serve`].

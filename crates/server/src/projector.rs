@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 
 use meterlab_governance::model::CaseStatus;
+use meterlab_governance::model::{CaseId, DnbKey, DnbStatus, IssueId, IssueStatus, PhaseId};
 use meterlab_governance::{Event, Projection, VersionedEvent};
 use meterlab_store::{Hash, Projector, StoredEvent};
 use sha2::{Digest, Sha256};
@@ -28,12 +29,76 @@ pub const GOVERNANCE_KIND: &str = "meterlab.governance/1";
 /// different fingerprint of the same state) are not compared.
 pub const PROJECTION_NAME: &str = "meterlab-server.governance.v2";
 
+/// The top-level payload field naming the principal that caused a governance event. Logs
+/// written before attribution lack it and still decode (it is optional), and the chain hashes
+/// the payload bytes, so the principal is inside the hash chain.
+pub const ACTOR_FIELD: &str = "actor";
+
+/// The stored body of a governance event: its versioned serde form, plus `"actor"` when known.
+pub fn encode_governance(event: Event, actor: &str) -> Result<Vec<u8>, serde_json::Error> {
+    let mut body = serde_json::to_vec(&VersionedEvent::from(event))?;
+    if !actor.is_empty() && body.last() == Some(&b'}') {
+        // Appended in place so the event's own fields keep their serialised order.
+        body.pop();
+        body.extend_from_slice(b",\"");
+        body.extend_from_slice(ACTOR_FIELD.as_bytes());
+        body.extend_from_slice(b"\":");
+        body.extend_from_slice(&serde_json::to_vec(actor)?);
+        body.push(b'}');
+    }
+    Ok(body)
+}
+
+#[derive(serde::Deserialize)]
+struct ActorOnly {
+    #[serde(default)]
+    actor: String,
+}
+
+/// The principal recorded in a governance event's body; empty for events written before
+/// attribution or without a principal.
+pub fn governance_actor(body: &[u8]) -> Result<String, serde_json::Error> {
+    Ok(serde_json::from_slice::<ActorOnly>(body)?.actor)
+}
+
+/// A decision a verdict rests on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecisionSubject {
+    /// A Depth & Breadth document was agreed.
+    DnbAgreed(DnbKey),
+    /// A case of a phase was de-scoped.
+    Descoped(PhaseId, CaseId),
+    /// A Testing Issue was closed.
+    IssueClosed(IssueId),
+}
+
+impl std::fmt::Display for DecisionSubject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecisionSubject::DnbAgreed(doc) => write!(f, "dnb-agreed {doc}"),
+            DecisionSubject::Descoped(phase, case) => write!(f, "descoped {phase} {case}"),
+            DecisionSubject::IssueClosed(issue) => write!(f, "issue-closed {issue}"),
+        }
+    }
+}
+
+/// Who recorded a decision, where and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub subject: DecisionSubject,
+    /// Empty when the event carries no principal (written before attribution).
+    pub actor: String,
+    pub seq: u64,
+    pub timestamp_ms: i64,
+}
+
 /// Governance state derived from the log.
 #[derive(Debug, Clone, Default)]
 pub struct GovernanceProjector {
     projection: Projection,
     refused: BTreeMap<u64, String>,
     foreign: u64,
+    decisions: Vec<Decision>,
 }
 
 impl GovernanceProjector {
@@ -48,6 +113,11 @@ impl GovernanceProjector {
     /// Why the event at log position `seq` was refused, if it was.
     pub fn refusal(&self, seq: u64) -> Option<&str> {
         self.refused.get(&seq).map(String::as_str)
+    }
+
+    /// The attributed decisions applied so far, in log order.
+    pub fn decisions(&self) -> &[Decision] {
+        &self.decisions
     }
 
     /// Number of refused events.
@@ -69,6 +139,26 @@ impl GovernanceProjector {
     }
 }
 
+fn decision_subject(event: &Event) -> Option<DecisionSubject> {
+    match event {
+        Event::DnbStatusChanged {
+            doc,
+            status: DnbStatus::Agreed,
+            ..
+        } => Some(DecisionSubject::DnbAgreed(doc.clone())),
+        Event::CaseDescoped(request) => Some(DecisionSubject::Descoped(
+            request.phase.clone(),
+            request.case.clone(),
+        )),
+        Event::IssueStatusChanged {
+            issue,
+            status: IssueStatus::Closed,
+            ..
+        } => Some(DecisionSubject::IssueClosed(*issue)),
+        _ => None,
+    }
+}
+
 impl Projector for GovernanceProjector {
     type Error = StoredEventError;
 
@@ -83,6 +173,13 @@ impl Projector for GovernanceProjector {
                 if let Err(error) = self.projection.apply(&domain) {
                     tracing::warn!(seq = event.seq, %error, "governance projection refused a stored event");
                     self.refused.insert(event.seq, error.to_string());
+                } else if let Some(subject) = decision_subject(&domain) {
+                    self.decisions.push(Decision {
+                        subject,
+                        actor: governance_actor(&event.payload.body)?,
+                        seq: event.seq,
+                        timestamp_ms: event.timestamp_ms,
+                    });
                 }
             }
         }
@@ -150,5 +247,44 @@ impl Projector for GovernanceProjector {
             ));
         }
         h.finalize().into()
+    }
+}
+
+#[cfg(test)]
+mod attribution_tests {
+    use meterlab_governance::Event;
+    use meterlab_governance::model::SmsoId;
+    use meterlab_store::{Payload, StoredEvent};
+
+    use super::*;
+
+    fn stored(body: Vec<u8>) -> StoredEvent {
+        StoredEvent {
+            seq: 1,
+            timestamp_ms: 0,
+            key: None,
+            payload: Payload::new(GOVERNANCE_KIND, body),
+            hash: [0; 32],
+        }
+    }
+
+    #[test]
+    fn events_with_and_without_an_actor_decode_to_the_same_event() {
+        let event = Event::SmsoRegistered {
+            smso: SmsoId::new("smso-a"),
+            name: "A".into(),
+        };
+        // The form written before attribution (no `actor`).
+        let old = serde_json::to_vec(&VersionedEvent::from(event.clone())).expect("encodes");
+        let new = encode_governance(event.clone(), "maria \"the\" manager").expect("encodes");
+        assert!(
+            new.starts_with(&old[..old.len() - 1]),
+            "fields keep their order"
+        );
+        for (body, actor) in [(old, ""), (new, "maria \"the\" manager")] {
+            let decoded = GovernanceProjector::decode(&stored(body.clone())).expect("decodes");
+            assert_eq!(decoded, Some(event.clone()));
+            assert_eq!(governance_actor(&body).expect("actor"), actor);
+        }
     }
 }

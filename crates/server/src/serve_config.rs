@@ -11,6 +11,9 @@
 //! key = "certs/server.key"       # refused when group- or world-readable
 //! client_ca = "certs/ca.pem"     # enables mutual TLS (optional client certificates)
 //!
+//! [limits]
+//! streams_per_principal = 8      # concurrent result streams per principal (default 8)
+//!
 //! [[principal]]
 //! name = "alice"
 //! role = "test-manager"
@@ -50,7 +53,12 @@ pub struct ServeConfig {
     pub tls: Option<TlsFiles>,
     /// `[[principal]]` entries.
     pub principals: Principals,
+    /// `[limits] streams_per_principal`.
+    pub streams_per_principal: usize,
 }
+
+/// Concurrent result streams a principal may have open unless `[limits]` says otherwise.
+pub const DEFAULT_STREAMS_PER_PRINCIPAL: usize = 8;
 
 /// The `[tls]` section: PEM files, resolved against the config's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,8 +78,15 @@ struct RawConfig {
     db: Option<String>,
     profile: Option<String>,
     tls: Option<RawTls>,
+    limits: Option<RawLimits>,
     #[serde(default)]
     principal: Vec<Spanned<RawPrincipal>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    streams_per_principal: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +162,16 @@ impl ServeConfig {
                 problems.add(l.span(), format!("listen {:?}: {e}", l.get_ref()));
                 None
             }
+        });
+        let streams = raw
+            .limits
+            .as_ref()
+            .and_then(|l| l.streams_per_principal.as_ref());
+        if let Some(n) = streams.filter(|n| *n.get_ref() == 0) {
+            problems.add(n.span(), "streams_per_principal must be at least 1");
+        }
+        let streams_per_principal = streams.map_or(DEFAULT_STREAMS_PER_PRINCIPAL, |n| {
+            usize::try_from(*n.get_ref()).unwrap_or(usize::MAX)
         });
         let mut principals = Principals::default();
         let mut names = std::collections::HashSet::new();
@@ -241,33 +266,27 @@ impl ServeConfig {
                 client_ca: t.client_ca.as_deref().map(resolve),
             }),
             principals,
+            streams_per_principal,
         })
     }
 }
 
+/// Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
+
 /// Unix seconds of a TOML offset date-time; `None` for local dates/times.
 fn unix_seconds(dt: &toml::value::Datetime) -> Option<i64> {
     let date = dt.date?;
-    let time = dt.time?;
+    let clock = dt.time?;
     let offset_minutes = match dt.offset? {
         toml::value::Offset::Z => 0,
         toml::value::Offset::Custom { minutes } => i64::from(minutes),
     };
-    // Days from civil (proleptic Gregorian), Howard Hinnant's algorithm.
-    let (y, m, d) = (
-        i64::from(date.year),
-        i64::from(date.month),
-        i64::from(date.day),
-    );
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let month = time::Month::try_from(date.month).ok()?;
+    let day = time::Date::from_calendar_date(i32::from(date.year), month, date.day).ok()?;
+    let days = i64::from(day.to_julian_day()) - i64::from(UNIX_EPOCH_JULIAN_DAY);
     let seconds =
-        i64::from(time.hour) * 3600 + i64::from(time.minute) * 60 + i64::from(time.second);
+        i64::from(clock.hour) * 3600 + i64::from(clock.minute) * 60 + i64::from(clock.second);
     Some(days * 86_400 + seconds - offset_minutes * 60)
 }
 

@@ -6,11 +6,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use meterlab_proto::v1 as pb;
 use meterlab_server::auth::{Role, Rule, rule_for, token_hash};
 use meterlab_server::serve_config::ServeConfig;
 use meterlab_server::{Gateway, GatewayConfig, Security, StreamLimits};
 use prost::Message as _;
 use tonic::Code;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 const ROLE_TOKENS: [(Role, &str); 4] = [
@@ -22,7 +24,8 @@ const ROLE_TOKENS: [(Role, &str); 4] = [
 
 fn config_text() -> String {
     let mut text = String::from(
-        "[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\nclient_ca = \"ca.pem\"\n",
+        "[tls]\ncert = \"server.pem\"\nkey = \"server.key\"\nclient_ca = \"ca.pem\"\n\
+         [limits]\nstreams_per_principal = 2\n",
     );
     for (role, token) in ROLE_TOKENS {
         text += &format!(
@@ -106,6 +109,7 @@ async fn start() -> Lab {
     let security = Security {
         tls: Some(tls),
         principals: Some(Arc::new(config.principals)),
+        streams_per_principal: Some(config.streams_per_principal),
     };
     let task = tokio::spawn(async move {
         gateway
@@ -272,6 +276,144 @@ async fn plaintext_clients_cannot_talk_to_a_tls_gateway() {
         let (code, _) = call(&channel, "/grpc.health.v1.Health/Check", None).await;
         assert!(!matches!(code, Code::Ok), "plaintext call succeeded");
     }
+    let _ = lab.stop.send(());
+    lab.task.await.expect("gateway stops");
+}
+
+type ResultClient = meterlab_proto::v1::result_service_client::ResultServiceClient<
+    InterceptedService<Channel, Bearer>,
+>;
+
+#[derive(Clone)]
+struct Bearer(&'static str);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut r: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let value = format!("Bearer {}", self.0).parse().expect("header");
+        r.metadata_mut().insert("authorization", value);
+        Ok(r)
+    }
+}
+
+struct OpenStream {
+    tx: tokio::sync::mpsc::Sender<pb::ResultStreamRequest>,
+    rx: tonic::Streaming<pb::ResultStreamResponse>,
+}
+
+async fn open_stream(client: &mut ResultClient, source: &str) -> Result<OpenStream, tonic::Status> {
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let rx = client
+        .stream_results(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await?
+        .into_inner();
+    let mut stream = OpenStream { tx, rx };
+    stream.open(source).await;
+    Ok(stream)
+}
+
+impl OpenStream {
+    /// Sends `open` and waits for the answer: the stream is working.
+    async fn open(&mut self, source: &str) {
+        let open = pb::ResultStreamRequest {
+            kind: Some(pb::result_stream_request::Kind::Open(pb::OpenStream {
+                source: source.into(),
+            })),
+        };
+        self.tx.send(open).await.expect("stream open");
+        let answer = self.rx.message().await.expect("answer").expect("a message");
+        assert!(answer.kind.is_some(), "{answer:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_principal_at_its_stream_limit_is_refused_while_its_open_streams_keep_working() {
+    let lab = start().await;
+    let channel = channel(&lab, lab.dir.path(), None)
+        .await
+        .expect("TLS connect");
+    let mut engineer = ResultClient::new(InterceptedService::new(
+        channel.clone(),
+        Bearer("tok-engineer"),
+    ));
+    let mut admin = ResultClient::new(InterceptedService::new(channel, Bearer("tok-admin")));
+
+    let mut first = open_stream(&mut engineer, "rig-1")
+        .await
+        .expect("first stream");
+    let _second = open_stream(&mut engineer, "rig-2")
+        .await
+        .expect("second stream");
+    let third = open_stream(&mut engineer, "rig-3")
+        .await
+        .err()
+        .expect("third refused");
+    assert_eq!(third.code(), Code::ResourceExhausted, "{third:?}");
+    assert!(third.message().contains("engineer-user"), "{third:?}");
+
+    // Other principals and the principal's open streams are unaffected.
+    let _other = open_stream(&mut admin, "rig-9")
+        .await
+        .expect("another principal");
+    first.open("rig-1b").await;
+
+    // Closing a stream gives its slot back.
+    drop(first);
+    let mut reopened = None;
+    for _ in 0..1000 {
+        match open_stream(&mut engineer, "rig-4").await {
+            Ok(stream) => {
+                reopened = Some(stream);
+                break;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted);
+                tokio::task::yield_now().await;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+    assert!(
+        reopened.is_some(),
+        "the closed stream's slot was never released"
+    );
+    drop(reopened);
+    let _ = lab.stop.send(());
+    lab.task.await.expect("gateway stops");
+}
+
+#[tokio::test]
+async fn an_oversized_request_is_refused_and_the_connections_other_streams_keep_working() {
+    let lab = start().await;
+    let channel = channel(&lab, lab.dir.path(), None)
+        .await
+        .expect("TLS connect");
+    let mut engineer = ResultClient::new(InterceptedService::new(
+        channel.clone(),
+        Bearer("tok-engineer"),
+    ));
+    let mut stream = open_stream(&mut engineer, "rig-1").await.expect("stream");
+    let mut manager = meterlab_proto::v1::governance_service_client::GovernanceServiceClient::new(
+        InterceptedService::new(channel, Bearer("tok-manager")),
+    )
+    .max_encoding_message_size(usize::MAX);
+    let oversized = manager
+        .raise_issue(pb::RaiseIssueRequest {
+            severity: 3,
+            title: "huge".into(),
+            description: "x".repeat(meterlab_server::MAX_GOVERNANCE_MESSAGE_BYTES + 1),
+            ..Default::default()
+        })
+        .await
+        .expect_err("oversized request refused");
+    assert_eq!(oversized.code(), Code::OutOfRange, "{oversized:?}");
+    assert!(oversized.message().contains("too large"), "{oversized:?}");
+    // The same connection still serves the open stream and new calls.
+    stream.open("rig-1b").await;
+    manager
+        .list_issues(pb::ListIssuesRequest::default())
+        .await
+        .expect("a normal call on the same connection");
+    drop(stream);
     let _ = lab.stop.send(());
     lab.task.await.expect("gateway stops");
 }

@@ -106,7 +106,11 @@ fn security(file: Option<&ServeConfig>) -> anyhow::Result<Security> {
         .with_context(|| format!("{}: [tls]", file.path.display()))?;
     let principals =
         (!file.principals.is_empty()).then(|| std::sync::Arc::new(file.principals.clone()));
-    Ok(Security { tls, principals })
+    Ok(Security {
+        tls,
+        principals,
+        streams_per_principal: Some(file.streams_per_principal),
+    })
 }
 
 /// Refuses to expose an unencrypted or unauthenticated gateway beyond loopback unless told to.

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures::future::{Either, Ready, ready};
+use futures::future::BoxFuture;
 use tonic::Status;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tower::{Layer, Service};
 
+use super::limits::{HoldingPermit, LIMITED_STREAM, StreamBudgets};
 use super::table::{Rule, rule_for};
 use super::{Principal, Principals};
 
@@ -20,13 +21,23 @@ use super::{Principal, Principals};
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
     principals: Option<Arc<Principals>>,
+    streams: Option<Arc<StreamBudgets>>,
 }
 
 impl AuthLayer {
     /// A layer that authenticates against `principals`, or lets everyone in as admin when
     /// `None`.
     pub fn new(principals: Option<Arc<Principals>>) -> AuthLayer {
-        AuthLayer { principals }
+        AuthLayer {
+            principals,
+            streams: None,
+        }
+    }
+
+    /// Also limits each principal to `per_principal` concurrent result streams.
+    pub fn with_streams_per_principal(mut self, per_principal: usize) -> AuthLayer {
+        self.streams = Some(Arc::new(StreamBudgets::new(per_principal)));
+        self
     }
 }
 
@@ -36,6 +47,7 @@ impl<S> Layer<S> for AuthLayer {
         AuthService {
             inner,
             principals: self.principals.clone(),
+            streams: self.streams.clone(),
         }
     }
 }
@@ -45,6 +57,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     principals: Option<Arc<Principals>>,
+    streams: Option<Arc<StreamBudgets>>,
 }
 
 #[allow(
@@ -106,24 +119,43 @@ impl<S> AuthService<S> {
 impl<S, B> Service<http::Request<B>> for AuthService<S>
 where
     S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
 {
     type Response = http::Response<tonic::body::Body>;
     type Error = S::Error;
-    type Future = Either<Ready<Result<Self::Response, S::Error>>, S::Future>;
+    type Future = BoxFuture<'static, Result<Self::Response, S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        match self.authorise(&request) {
-            Ok(principal) => {
-                if let Some(principal) = principal {
-                    request.extensions_mut().insert(principal);
+        let principal = match self.authorise(&request) {
+            Ok(principal) => principal,
+            Err(status) => return Box::pin(std::future::ready(Ok(status.into_http()))),
+        };
+        let permit = match (&self.streams, &principal) {
+            (Some(streams), Some(p)) if request.uri().path() == LIMITED_STREAM => {
+                match streams.admit(&p.name) {
+                    Ok(permit) => Some(permit),
+                    Err(status) => return Box::pin(std::future::ready(Ok(status.into_http()))),
                 }
-                Either::Right(self.inner.call(request))
             }
-            Err(status) => Either::Left(ready(Ok(status.into_http()))),
+            _ => None,
+        };
+        if let Some(principal) = principal {
+            request.extensions_mut().insert(principal);
         }
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            Ok(match permit {
+                Some(permit) => {
+                    response.map(|body| tonic::body::Body::new(HoldingPermit::new(body, permit)))
+                }
+                None => response,
+            })
+        })
     }
 }

@@ -3,6 +3,7 @@
 //! in front of every service (health excepted).
 
 mod layer;
+mod limits;
 mod table;
 
 use std::collections::HashMap;
@@ -13,6 +14,7 @@ use sha2::{Digest, Sha256};
 use tonic::Status;
 
 pub use layer::{AuthLayer, AuthService};
+pub use limits::LIMITED_STREAM;
 pub use table::{AUTHORISATION, Rule, rule_for};
 
 /// What a principal may do; each role includes everything the roles below it may do.

@@ -360,22 +360,24 @@ impl GovernanceServiceImpl {
     pub(super) async fn record_regression_run_impl(
         &self,
         r: pb::RecordRegressionRunRequest,
+        actor: &str,
     ) -> Result<pb::RecordedEvent, Status> {
         let run = required("run", &r.run)?;
         let events = self
             .ledger
             .read(|p, _| regression_events(run, p, self.ledger.profile()))?;
-        super::write::last(&self.ledger.append(events).await?)
+        super::write::last(&self.ledger.append(events, actor).await?)
     }
 
     pub(super) async fn record_dmc_change_impl(
         &self,
         r: pb::RecordDmcChangeRequest,
+        actor: &str,
     ) -> Result<pb::RecordDmcChangeResponse, Status> {
         let decision = self
             .ledger
             .read(|p, _| dmc_decision(&r, p, self.ledger.profile()))?;
-        let acks = self.ledger.append(decision.events).await?;
+        let acks = self.ledger.append(decision.events, actor).await?;
         Ok(pb::RecordDmcChangeResponse {
             recorded: Some(super::write::last(&acks)?),
             route: decision.route.into(),

@@ -21,6 +21,7 @@ use crate::convert::timestamp_from_ms;
 use crate::convert::verdict::{issue_to_proto, profile_to_proto, verdict_to_proto};
 use crate::error::FieldError;
 use crate::ledger::now_ms;
+use crate::projector::DecisionSubject;
 
 /// What an evaluation is about.
 enum Target {
@@ -202,7 +203,7 @@ impl GovernanceServiceImpl {
             );
         }
         let profile = self.ledger.profile();
-        self.ledger.read(|p, at| {
+        self.ledger.read_attributed(|p, decisions, at| {
             for entry in &entries {
                 let state = p.entry(entry).ok_or_else(|| {
                     Status::not_found(format!("planned entry {entry} is not registered"))
@@ -271,6 +272,13 @@ impl GovernanceServiceImpl {
             for phase in &phases {
                 if let Some(state) = p.phase(phase) {
                     for d in state.descopes() {
+                        let by = decisions.iter().rev().find(|x| {
+                            x.subject
+                                == DecisionSubject::Descoped(
+                                    d.request.phase.clone(),
+                                    d.request.case.clone(),
+                                )
+                        });
                         descopes.push(pb::DescopeRecord {
                             case: phase_to_proto(&d.request.phase).map(|ph| pb::CaseRef {
                                 phase: Some(ph),
@@ -291,12 +299,30 @@ impl GovernanceServiceImpl {
                                 .map(ToString::to_string)
                                 .unwrap_or_default(),
                             rationale: d.request.rationale.clone(),
-                            actor: String::new(),
-                            recorded_at: None,
+                            actor: by.map(|d| d.actor.clone()).unwrap_or_default(),
+                            recorded_at: by.map(|d| timestamp_from_ms(d.timestamp_ms)),
                         });
                     }
                 }
             }
+            let decisions = decisions
+                .iter()
+                .filter(|d| match &d.subject {
+                    DecisionSubject::Descoped(phase, _) => phases.contains(phase),
+                    DecisionSubject::DnbAgreed(doc) => phases.iter().any(|phase| {
+                        phase
+                            .entry()
+                            .is_some_and(|e| e.release == doc.release && e.smso == doc.smso)
+                    }),
+                    DecisionSubject::IssueClosed(id) => report.issues.iter().any(|i| i.id == *id),
+                })
+                .map(|d| pb::DecisionRecord {
+                    decision: d.subject.to_string(),
+                    actor: d.actor.clone(),
+                    log_position: d.seq,
+                    recorded_at: Some(timestamp_from_ms(d.timestamp_ms)),
+                })
+                .collect();
             let rendered_sha256 = if rendered.is_empty() {
                 Vec::new()
             } else {
@@ -324,6 +350,7 @@ impl GovernanceServiceImpl {
                 media_type,
                 rendered,
                 rendered_sha256,
+                decisions,
             })
         })
     }

@@ -35,13 +35,24 @@ fn recorded(ack: &Ack) -> pb::RecordedEvent {
 
 type Reply<T> = Result<Response<T>, Status>;
 
+/// The principal the authorisation layer admitted the request as, recorded with every event it
+/// appends; empty when the service is called without the layer (nothing is then recorded).
+fn caller<T>(request: &Request<T>) -> String {
+    request
+        .extensions()
+        .get::<crate::auth::Principal>()
+        .map(|p| p.name.clone())
+        .unwrap_or_default()
+}
+
 #[tonic::async_trait]
 impl GovernanceService for GovernanceServiceImpl {
     async fn register_entry(
         &self,
         r: Request<pb::RegisterEntryRequest>,
     ) -> Reply<pb::RegisterEntryResponse> {
-        self.register_entry_impl(r.into_inner())
+        let actor = caller(&r);
+        self.register_entry_impl(r.into_inner(), &actor)
             .await
             .map(Response::new)
     }
@@ -49,7 +60,8 @@ impl GovernanceService for GovernanceServiceImpl {
         &self,
         r: Request<pb::RegisterPhaseRequest>,
     ) -> Reply<pb::RecordedEvent> {
-        self.register_phase_impl(r.into_inner())
+        let actor = caller(&r);
+        self.register_phase_impl(r.into_inner(), &actor)
             .await
             .map(Response::new)
     }
@@ -57,7 +69,8 @@ impl GovernanceService for GovernanceServiceImpl {
         &self,
         r: Request<pb::StartPhaseRequest>,
     ) -> Reply<pb::StartPhaseResponse> {
-        self.start_phase_impl(r.into_inner())
+        let actor = caller(&r);
+        self.start_phase_impl(r.into_inner(), &actor)
             .await
             .map(Response::new)
     }
@@ -65,12 +78,14 @@ impl GovernanceService for GovernanceServiceImpl {
         &self,
         r: Request<pb::AmendTimetableRequest>,
     ) -> Reply<pb::RecordedEvent> {
-        self.amend_timetable_impl(r.into_inner())
+        let actor = caller(&r);
+        self.amend_timetable_impl(r.into_inner(), &actor)
             .await
             .map(Response::new)
     }
     async fn define_cycle(&self, r: Request<pb::DefineCycleRequest>) -> Reply<pb::RecordedEvent> {
-        self.define_cycle_impl(r.into_inner())
+        let actor = caller(&r);
+        self.define_cycle_impl(r.into_inner(), &actor)
             .await
             .map(Response::new)
     }
@@ -78,7 +93,8 @@ impl GovernanceService for GovernanceServiceImpl {
         &self,
         r: Request<pb::RegisterDepthBreadthRequest>,
     ) -> Reply<pb::RecordedEvent> {
-        self.register_depth_breadth_impl(r.into_inner())
+        let actor = caller(&r);
+        self.register_depth_breadth_impl(r.into_inner(), &actor)
             .await
             .map(Response::new)
     }
@@ -86,17 +102,20 @@ impl GovernanceService for GovernanceServiceImpl {
         &self,
         r: Request<pb::SetDepthBreadthStatusRequest>,
     ) -> Reply<pb::RecordedEvent> {
-        self.set_depth_breadth_status_impl(r.into_inner())
+        let actor = caller(&r);
+        self.set_depth_breadth_status_impl(r.into_inner(), &actor)
             .await
             .map(Response::new)
     }
     async fn raise_issue(&self, r: Request<pb::RaiseIssueRequest>) -> Reply<pb::TestingIssue> {
-        self.raise_issue_impl(r.into_inner())
+        let actor = caller(&r);
+        self.raise_issue_impl(r.into_inner(), &actor)
             .await
             .map(Response::new)
     }
     async fn update_issue(&self, r: Request<pb::UpdateIssueRequest>) -> Reply<pb::TestingIssue> {
-        self.update_issue_impl(r.into_inner())
+        let actor = caller(&r);
+        self.update_issue_impl(r.into_inner(), &actor)
             .await
             .map(Response::new)
     }
@@ -110,7 +129,8 @@ impl GovernanceService for GovernanceServiceImpl {
         &self,
         r: Request<pb::RequestDescopeRequest>,
     ) -> Reply<pb::DescopeDecision> {
-        self.request_descope_impl(r.into_inner())
+        let actor = caller(&r);
+        self.request_descope_impl(r.into_inner(), &actor)
             .await
             .map(Response::new)
     }
@@ -118,7 +138,8 @@ impl GovernanceService for GovernanceServiceImpl {
         &self,
         r: Request<pb::RecordRegressionRunRequest>,
     ) -> Reply<pb::RecordedEvent> {
-        self.record_regression_run_impl(r.into_inner())
+        let actor = caller(&r);
+        self.record_regression_run_impl(r.into_inner(), &actor)
             .await
             .map(Response::new)
     }
@@ -126,7 +147,8 @@ impl GovernanceService for GovernanceServiceImpl {
         &self,
         r: Request<pb::RecordDmcChangeRequest>,
     ) -> Reply<pb::RecordDmcChangeResponse> {
-        self.record_dmc_change_impl(r.into_inner())
+        let actor = caller(&r);
+        self.record_dmc_change_impl(r.into_inner(), &actor)
             .await
             .map(Response::new)
     }

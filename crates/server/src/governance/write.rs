@@ -26,6 +26,7 @@ impl GovernanceServiceImpl {
     pub(super) async fn register_entry_impl(
         &self,
         r: pb::RegisterEntryRequest,
+        actor: &str,
     ) -> Result<pb::RegisterEntryResponse, Status> {
         let entry = entry_from_proto(required("entry", &r.entry)?).map_err(|e| e.under("entry"))?;
         let dmc = req::dmc_id(&r)?;
@@ -57,7 +58,7 @@ impl GovernanceServiceImpl {
             });
             Ok(events)
         })?;
-        let acks = self.ledger.append(events).await?;
+        let acks = self.ledger.append(events, actor).await?;
         let required_phases = PhaseKind::all()
             .map(|k| pb::PhaseKey {
                 entry: Some(entry_to_proto(&entry)),
@@ -74,6 +75,7 @@ impl GovernanceServiceImpl {
     pub(super) async fn register_phase_impl(
         &self,
         r: pb::RegisterPhaseRequest,
+        actor: &str,
     ) -> Result<pb::RecordedEvent, Status> {
         let phase = req::phase("phase", &r.phase)?;
         let mut events = vec![Event::PhaseRegistered {
@@ -87,12 +89,13 @@ impl GovernanceServiceImpl {
                 reason: reason(&r.meta, "initial plan"),
             });
         }
-        last(&self.ledger.append(events).await?)
+        last(&self.ledger.append(events, actor).await?)
     }
 
     pub(super) async fn start_phase_impl(
         &self,
         r: pb::StartPhaseRequest,
+        actor: &str,
     ) -> Result<pb::StartPhaseResponse, Status> {
         let phase = req::phase("phase", &r.phase)?;
         let started_at = req::occurred_at(&r.meta, crate::ledger::now_ms())?;
@@ -107,10 +110,13 @@ impl GovernanceServiceImpl {
         if verdict.is_exit() {
             let acks = self
                 .ledger
-                .append(vec![Event::PhaseStarted {
-                    phase,
-                    at: Some(started_at),
-                }])
+                .append(
+                    vec![Event::PhaseStarted {
+                        phase,
+                        at: Some(started_at),
+                    }],
+                    actor,
+                )
                 .await?;
             response.started = true;
             response.recorded = Some(last(&acks)?);
@@ -121,6 +127,7 @@ impl GovernanceServiceImpl {
     pub(super) async fn amend_timetable_impl(
         &self,
         r: pb::AmendTimetableRequest,
+        actor: &str,
     ) -> Result<pb::RecordedEvent, Status> {
         let phase = req::phase("phase", &r.phase)?;
         let start = plan_date(
@@ -135,12 +142,13 @@ impl GovernanceServiceImpl {
             end,
             reason,
         };
-        last(&self.ledger.append(vec![event]).await?)
+        last(&self.ledger.append(vec![event], actor).await?)
     }
 
     pub(super) async fn define_cycle_impl(
         &self,
         r: pb::DefineCycleRequest,
+        actor: &str,
     ) -> Result<pb::RecordedEvent, Status> {
         let cycle = CycleId::new(required_text("cycle_id", &r.cycle_id)?);
         let entries = r
@@ -158,12 +166,13 @@ impl GovernanceServiceImpl {
             smso: first.smso.clone(),
             entries: entries.clone(),
         };
-        last(&self.ledger.append(vec![event]).await?)
+        last(&self.ledger.append(vec![event], actor).await?)
     }
 
     pub(super) async fn register_depth_breadth_impl(
         &self,
         r: pb::RegisterDepthBreadthRequest,
+        actor: &str,
     ) -> Result<pb::RecordedEvent, Status> {
         let document = required("document", &r.document)?;
         let doc = crate::convert::keys::dnb_key_from_proto("document.key", &document.key)?;
@@ -181,12 +190,13 @@ impl GovernanceServiceImpl {
             revision,
             cases,
         });
-        last(&self.ledger.append(events).await?)
+        last(&self.ledger.append(events, actor).await?)
     }
 
     pub(super) async fn set_depth_breadth_status_impl(
         &self,
         r: pb::SetDepthBreadthStatusRequest,
+        actor: &str,
     ) -> Result<pb::RecordedEvent, Status> {
         let doc = crate::convert::keys::dnb_key_from_proto("key", &r.key)?;
         let status = dnb_status_from_proto("status", r.status)?;
@@ -205,29 +215,31 @@ impl GovernanceServiceImpl {
         }
         let note = reason(&r.meta, "");
         let event = Event::DnbStatusChanged { doc, status, note };
-        last(&self.ledger.append(vec![event]).await?)
+        last(&self.ledger.append(vec![event], actor).await?)
     }
 
     pub(super) async fn raise_issue_impl(
         &self,
         r: pb::RaiseIssueRequest,
+        actor: &str,
     ) -> Result<pb::TestingIssue, Status> {
         let event = self.ledger.read(|p, _| req::raise_issue(&r, p))?;
         let Event::IssueRaised { issue, .. } = &event else {
             return Err(Status::internal("RaiseIssue produced an unexpected event"));
         };
         let issue = *issue;
-        self.ledger.append(vec![event]).await?;
+        self.ledger.append(vec![event], actor).await?;
         self.issue(issue)
     }
 
     pub(super) async fn update_issue_impl(
         &self,
         r: pb::UpdateIssueRequest,
+        actor: &str,
     ) -> Result<pb::TestingIssue, Status> {
         let (issue, events) = req::update_issue(&r)?;
         if !events.is_empty() {
-            self.ledger.append(events).await?;
+            self.ledger.append(events, actor).await?;
         }
         self.issue(issue)
     }
@@ -304,6 +316,7 @@ impl GovernanceServiceImpl {
     pub(super) async fn request_descope_impl(
         &self,
         r: pb::RequestDescopeRequest,
+        actor: &str,
     ) -> Result<pb::DescopeDecision, Status> {
         let request = req::descope(&r)?;
         let (verdict, facts) = self.ledger.read(|p, _| {
@@ -323,7 +336,7 @@ impl GovernanceServiceImpl {
             // first check decides the answer, from the state it was refused by.
             match self
                 .ledger
-                .append_or_refusal(vec![Event::CaseDescoped(request.clone())])
+                .append_or_refusal(vec![Event::CaseDescoped(request.clone())], actor)
                 .await?
             {
                 Ok(acks) => {
