@@ -90,10 +90,11 @@ pub fn failure_kind(failure: Failure) -> Kind {
             waiting_for,
         }),
         Failure::Link(detail) => Kind::LinkFailure(LinkFailure { detail }),
-        Failure::NotAssociated(reason) => rejected(
-            u32::from(meterlab_dlms::apdu::notification::StateError::ServiceNotAllowed.code()),
-            reason,
-        ),
+        // The device lost the association the adapter opened (a dropped or garbled frame, a
+        // reboot): the exchange could not be carried, the SRV was not refused.
+        Failure::NotAssociated(reason) => Kind::LinkFailure(LinkFailure {
+            detail: format!("the association was lost: {reason}"),
+        }),
     }
 }
 
