@@ -62,7 +62,7 @@ use std::path::Path;
 pub use error::DevicesError;
 pub use location::Location;
 pub use model::{
-    Authentication, ClientAccess, Device, DeviceRole, DevicesFile, FORMAT_VERSION,
+    Authentication, ClientAccess, Device, DeviceRole, DevicesFile, FORMAT_VERSION, HexError,
     InstallationState, Key128, SerialEndpoint, SystemTitle, TcpEndpoint,
 };
 pub use parse::{STANDARD_BAUD_RATES, parse};

@@ -247,6 +247,18 @@ impl ClientAccess {
     }
 }
 
+/// Text that is not the fixed number of hex digits a key or system title takes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected {what} as {digits} hex digits, found {found:?}")]
+pub struct HexError {
+    /// What the digits were for, e.g. "AES-128 key".
+    pub what: &'static str,
+    /// How many hex digits it takes.
+    pub digits: usize,
+    /// The text found.
+    pub found: String,
+}
+
 macro_rules! hex_bytes {
     ($name:ident, $len:literal, $what:literal) => {
         #[doc = concat!("A ", $what, " of ", stringify!($len), " bytes, written as hex.")]
@@ -257,15 +269,12 @@ macro_rules! hex_bytes {
             /// Parses exactly
             #[doc = stringify!($len)]
             /// bytes of hex (either case).
-            pub fn from_hex(text: &str) -> Result<Self, String> {
+            pub fn from_hex(text: &str) -> Result<Self, HexError> {
                 let mut bytes = [0u8; $len];
-                hex::decode_to_slice(text, &mut bytes).map_err(|_| {
-                    format!(
-                        "expected {} as {} hex digits, found {:?}",
-                        $what,
-                        $len * 2,
-                        text
-                    )
+                hex::decode_to_slice(text, &mut bytes).map_err(|_| HexError {
+                    what: $what,
+                    digits: $len * 2,
+                    found: text.to_owned(),
                 })?;
                 Ok(Self(bytes))
             }

@@ -9,7 +9,7 @@ use toml::Spanned;
 use crate::error::DevicesError;
 use crate::location::Location;
 use crate::model::{
-    Authentication, ClientAccess, Device, DeviceRole, DevicesFile, FORMAT_VERSION,
+    Authentication, ClientAccess, Device, DeviceRole, DevicesFile, FORMAT_VERSION, HexError,
     InstallationState, Key128, SerialEndpoint, SystemTitle, TcpEndpoint,
 };
 
@@ -99,9 +99,9 @@ impl Source<'_> {
     fn hex<T>(
         &self,
         value: &Spanned<String>,
-        parse: impl Fn(&str) -> Result<T, String>,
+        parse: impl Fn(&str) -> Result<T, HexError>,
     ) -> Result<T, DevicesError> {
-        parse(value.get_ref()).map_err(|message| self.invalid(value.span(), message))
+        parse(value.get_ref()).map_err(|error| self.invalid(value.span(), error.to_string()))
     }
 }
 

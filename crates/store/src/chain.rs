@@ -111,10 +111,10 @@ pub fn verify<R: LogReader + ?Sized>(reader: &R) -> Result<Verification> {
             break;
         }
         for event in &page {
-            if let Err(reason) = walk.step(event) {
+            if let Err(chain_break) = walk.step(event) {
                 return Ok(Verification::Broken {
                     seq: walk.next_seq(),
-                    reason,
+                    reason: chain_break.to_string(),
                 });
             }
         }
@@ -125,6 +125,31 @@ pub fn verify<R: LogReader + ?Sized>(reader: &R) -> Result<Verification> {
         events: walk.head.map_or(0, |h| h.seq),
         head: walk.head,
     })
+}
+
+/// Where a walk found the chain broken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ChainBreak {
+    /// The next stored event does not carry the next sequence number.
+    #[error("expected event #{expected}, found #{found} (events missing or reordered)")]
+    Numbering {
+        /// The sequence number the walk expected.
+        expected: u64,
+        /// The one stored.
+        found: u64,
+    },
+    /// The stored hash is not the one the event's content and predecessor give.
+    #[error(
+        "stored hash {} does not match recomputed {} (content or predecessor altered)",
+        hex::encode(stored),
+        hex::encode(recomputed)
+    )]
+    Hash {
+        /// The hash in the log.
+        stored: Hash,
+        /// The hash recomputed from the content.
+        recomputed: Hash,
+    },
 }
 
 /// Incremental chain checker, shared by [`verify`] and projection replay.
@@ -143,22 +168,21 @@ impl ChainWalk {
     }
 
     /// Checks that `event` is the next link; on success it becomes the head.
-    pub(crate) fn step(&mut self, event: &StoredEvent) -> std::result::Result<(), String> {
+    pub(crate) fn step(&mut self, event: &StoredEvent) -> std::result::Result<(), ChainBreak> {
         let expected_seq = self.next_seq();
         if event.seq != expected_seq {
-            return Err(format!(
-                "expected event #{expected_seq}, found #{} (events missing or reordered)",
-                event.seq
-            ));
+            return Err(ChainBreak::Numbering {
+                expected: expected_seq,
+                found: event.seq,
+            });
         }
         let prev = self.head.map_or(GENESIS, |h| h.hash);
         let hash = expected_hash(&prev, event);
         if hash != event.hash {
-            return Err(format!(
-                "stored hash {} does not match recomputed {} (content or predecessor altered)",
-                hex::encode(event.hash),
-                hex::encode(hash)
-            ));
+            return Err(ChainBreak::Hash {
+                stored: event.hash,
+                recomputed: hash,
+            });
         }
         self.head = Some(ChainHead {
             seq: event.seq,

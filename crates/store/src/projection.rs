@@ -80,10 +80,10 @@ where
             cursor
                 .walk
                 .step(event)
-                .map_err(|reason| StoreError::ChainBroken {
+                .map_err(|chain_break| StoreError::ChainBroken {
                     location: reader.location().to_owned(),
                     seq: cursor.walk.next_seq(),
-                    reason,
+                    reason: chain_break.to_string(),
                 })?;
             projector.apply(event).map_err(|e| StoreError::Projection {
                 projection: projector.name().to_owned(),
