@@ -9,33 +9,10 @@ use meterlab_emulator::firmware::FirmwareImage;
 use meterlab_emulator::hub::{HLS_CLIENT_SAP, LLS_CLIENT_SAP};
 use meterlab_plugin::pb::{
     ActivateFirmware, DisableSupply, KeyKind, KeyUpdate, ReadFirmwareVersion,
-    ReadInstantaneousImportRegisters, ServiceResponse, SupplyState, UpdateFirmware,
-    UpdateSecurityCredentials, service_error::Kind, service_request::Body,
-    service_response::Outcome,
+    ReadInstantaneousImportRegisters, SupplyState, UpdateFirmware, UpdateSecurityCredentials,
+    service_error::Kind, service_request::Body, service_response::Outcome,
 };
-use support::Rig;
-
-fn outcome(response: &ServiceResponse) -> &Outcome {
-    match &response.outcome {
-        Some(Outcome::Error(error)) => panic!("request failed: {error:?}"),
-        Some(outcome) => outcome,
-        None => panic!("empty response"),
-    }
-}
-
-fn error(response: &ServiceResponse) -> &Kind {
-    match &response.outcome {
-        Some(Outcome::Error(error)) => error.kind.as_ref().expect("an error kind"),
-        other => panic!("expected an error, got {other:?}"),
-    }
-}
-
-fn supply(rig: &mut Rig, body: Body) -> SupplyState {
-    match outcome(&rig.run(body).response) {
-        Outcome::SupplyStatus(status) => status.state(),
-        other => panic!("{other:?}"),
-    }
-}
+use support::{Rig, error, outcome, supply};
 
 fn image(model: &str, version: &str) -> (Vec<u8>, Vec<u8>) {
     use sha2::Digest;

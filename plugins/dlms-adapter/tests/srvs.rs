@@ -9,33 +9,11 @@ use meterlab_emulator::hub::{HLS_CLIENT_SAP, LLS_CLIENT_SAP, PUBLIC_CLIENT_SAP};
 use meterlab_plugin::pb::{
     ArmSupply, CommissionDevice, DisableSupply, EnableSupply, LogKind, ReadActiveImportProfileData,
     ReadDeviceConfigurationMpxn, ReadEventOrSecurityLog, ReadFirmwareVersion,
-    ReadInstantaneousImportRegisters, ReadSupplyStatus, RetrieveImportDailyReadLog,
-    ServiceResponse, Srv, SupplyState, SynchroniseClock, Unit, service_error::Kind,
-    service_request::Body, service_response::Outcome,
+    ReadInstantaneousImportRegisters, ReadSupplyStatus, RetrieveImportDailyReadLog, Srv,
+    SupplyState, SynchroniseClock, Unit, service_error::Kind, service_request::Body,
+    service_response::Outcome,
 };
-use support::{Rig, START_MS};
-
-fn outcome(response: &ServiceResponse) -> &Outcome {
-    match &response.outcome {
-        Some(Outcome::Error(error)) => panic!("request failed: {error:?}"),
-        Some(outcome) => outcome,
-        None => panic!("empty response"),
-    }
-}
-
-fn error(response: &ServiceResponse) -> &Kind {
-    match &response.outcome {
-        Some(Outcome::Error(error)) => error.kind.as_ref().expect("an error kind"),
-        other => panic!("expected an error, got {other:?}"),
-    }
-}
-
-fn supply(rig: &mut Rig, body: Body) -> SupplyState {
-    match outcome(&rig.run(body).response) {
-        Outcome::SupplyStatus(status) => status.state(),
-        other => panic!("{other:?}"),
-    }
-}
+use support::{Rig, START_MS, error, outcome, supply};
 
 const DAY_MS: i64 = 86_400_000;
 

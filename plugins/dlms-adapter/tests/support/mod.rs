@@ -18,7 +18,8 @@ use meterlab_emulator::serve::session::DeviceSessions;
 use meterlab_plugin::Adapter;
 use meterlab_plugin::pb::{
     AdapterActions, Alert, BytesReceived, Execute, HostEvent, LinkClosed, LinkKind, ServiceRequest,
-    ServiceResponse, SessionConfig, TimerFired, action, host_event, service_request::Body,
+    ServiceResponse, SessionConfig, SupplyState, TimerFired, action, host_event, service_error,
+    service_request::Body, service_response,
 };
 
 pub const START: SimTime = SimTime::from_unix_secs(1_761_955_200);
@@ -395,5 +396,32 @@ impl Rig {
         };
         let file = self.emulation.devices_file(&endpoints, &self.scenario);
         file.device(&self.device_name).unwrap().clone()
+    }
+}
+
+/// The typed result of a response that must have succeeded.
+pub fn outcome(response: &ServiceResponse) -> &service_response::Outcome {
+    match &response.outcome {
+        Some(service_response::Outcome::Error(error)) => panic!("request failed: {error:?}"),
+        Some(outcome) => outcome,
+        None => panic!("empty response"),
+    }
+}
+
+/// The error kind of a response that must have failed.
+pub fn error(response: &ServiceResponse) -> &service_error::Kind {
+    match &response.outcome {
+        Some(service_response::Outcome::Error(error)) => {
+            error.kind.as_ref().expect("an error kind")
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+/// Runs a supply SRV and returns the supply state it answers.
+pub fn supply(rig: &mut Rig, body: Body) -> SupplyState {
+    match outcome(&rig.run(body).response) {
+        service_response::Outcome::SupplyStatus(status) => status.state(),
+        other => panic!("{other:?}"),
     }
 }
