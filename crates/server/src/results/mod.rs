@@ -18,7 +18,10 @@
 //!   per stream stays bounded.
 //! - A second stream for the same source supersedes the first, which ends with ABORTED.
 
+mod local;
 mod session;
+
+pub(crate) use local::ingest_local;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -172,11 +175,16 @@ impl ResultService for ResultServiceImpl {
         &self,
         request: Request<Streaming<pb::ResultStreamRequest>>,
     ) -> Result<Response<Self::StreamResultsStream>, Status> {
+        let principal = request
+            .extensions()
+            .get::<crate::auth::Principal>()
+            .map(|p| p.name.clone())
+            .unwrap_or_default();
         let inbound = request.into_inner();
         let capacity = (self.limits.max_in_flight as usize).clamp(1, 4096) + 2;
         let (out, rx) = mpsc::channel(capacity);
         let service = self.clone();
-        tokio::spawn(async move { session::run(service, inbound, out).await });
+        tokio::spawn(async move { session::run(service, inbound, out, principal).await });
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 

@@ -16,11 +16,13 @@ use tokio::sync::mpsc;
 use tonic::{Code, Status, Streaming};
 
 use super::{RESULTS_RUN, ResultServiceImpl};
-use crate::convert::result::{CheckedResult, RESULT_KIND, check_submission};
+use crate::convert::result::{
+    CheckedResult, RESULT_KIND, attribute, check_submission, content_of, same_content,
+};
 use crate::ledger::{Ledger, ResultRefusal, now_ms};
 
 /// What the stream sends for one submission.
-enum Answer {
+pub(super) enum Answer {
     Reply(pb::ResultStreamResponse),
     /// The store failed: the stream ends with this status (acks sent so far stand).
     Fatal(Status),
@@ -32,6 +34,8 @@ type Out = mpsc::Sender<Result<pb::ResultStreamResponse, Status>>;
 struct Session {
     service: ResultServiceImpl,
     source: String,
+    /// Who the stream belongs to, recorded with every result it stores.
+    principal: String,
     /// The seq a new result must carry: everything below is stored or in the pipeline.
     next_seq: u64,
     /// Contiguous acknowledged seq, as answered on this stream.
@@ -43,6 +47,7 @@ pub(super) async fn run(
     service: ResultServiceImpl,
     mut inbound: Streaming<pb::ResultStreamRequest>,
     out: Out,
+    principal: String,
 ) {
     let source = match inbound.message().await {
         Ok(Some(pb::ResultStreamRequest {
@@ -87,6 +92,7 @@ pub(super) async fn run(
     let mut session = Session {
         service: service.clone(),
         source: source.clone(),
+        principal,
         next_seq: acked + 1,
         acked,
         pending: FuturesOrdered::new(),
@@ -108,7 +114,8 @@ pub(super) async fn run(
                 let status = Status::unavailable(
                     "the server is shutting down; reconnect and resume from the watermark",
                 );
-                let _ = out.send(Err(status)).await;
+                // Never wait for room: the client may have stopped reading.
+                let _ = out.try_send(Err(status));
                 break;
             }
             () = cancelled.cancelled() => {
@@ -121,8 +128,19 @@ pub(super) async fn run(
             Some(answer) = session.pending.next(), if !session.pending.is_empty() => {
                 match answer {
                     Answer::Reply(reply) => {
-                        if out.send(Ok(session.stamp(reply))).await.is_err() {
-                            break;
+                        // A client that stops reading must not hold a stopping server: the
+                        // answer waits for room only until shutdown (what it acknowledges is
+                        // durable either way, and the watermark tells the client on reconnect).
+                        let reply = session.stamp(reply);
+                        tokio::select! {
+                            sent = out.send(Ok(reply)) => if sent.is_err() { break },
+                            () = service.shutdown.cancelled() => {
+                                let _ = out.try_send(Err(Status::unavailable(
+                                    "the server is shutting down; reconnect and resume from the \
+                                     watermark",
+                                )));
+                                break;
+                            }
                         }
                     }
                     Answer::Fatal(status) => {
@@ -177,13 +195,23 @@ fn rejection(
     }
 }
 
-fn ack_from_stored(key: pb::ResultKey, stored: &StoredEvent, replay: bool) -> pb::ResultAck {
+/// SHA-256 of a stored body's content (its attribution left out).
+fn stored_content_sha256(stored: &StoredEvent) -> Vec<u8> {
+    let content = content_of(&stored.payload.body).unwrap_or_else(|| stored.payload.body.clone());
+    Sha256::digest(content).to_vec()
+}
+
+pub(super) fn ack_from_stored(
+    key: pb::ResultKey,
+    stored: &StoredEvent,
+    replay: bool,
+) -> pb::ResultAck {
     pb::ResultAck {
         key: Some(key),
         replay,
         watermark: 0,
         log_position: stored.seq,
-        content_sha256: Sha256::digest(&stored.payload.body).to_vec(),
+        content_sha256: stored_content_sha256(stored),
     }
 }
 
@@ -193,7 +221,7 @@ fn conflict(key: pb::ResultKey, stored: &StoredEvent, submitted: [u8; 32]) -> pb
             "seq {} of source {:?} was stored as log event #{} with different content",
             key.seq, key.source, stored.seq
         ),
-        stored_content_sha256: Sha256::digest(&stored.payload.body).to_vec(),
+        stored_content_sha256: stored_content_sha256(stored),
         submitted_content_sha256: submitted.to_vec(),
         ..rejection(Some(key), pb::RejectReason::Conflict, "", "")
     }
@@ -270,7 +298,10 @@ impl Session {
             ));
         }
         let checked = match check_submission(&submit) {
-            Ok(c) => c,
+            Ok(mut c) => {
+                attribute(&mut c, &self.principal);
+                c
+            }
             Err(e) => {
                 let message = format!("invalid field {}: {}", e.field, e.message);
                 return self.reject(rejection(
@@ -356,7 +387,9 @@ impl Session {
     ) -> bool {
         match self.ledger().store().get(key) {
             Ok(Some(stored)) => {
-                if stored.payload.kind == RESULT_KIND && stored.payload.body == checked.body {
+                if stored.payload.kind == RESULT_KIND
+                    && same_content(&stored.payload.body, &checked.body)
+                {
                     let ack = ack_from_stored(key_pb.clone(), &stored, true);
                     self.ready(Answer::Reply(response(ResponseKind::Ack(ack))));
                 } else {
@@ -374,7 +407,7 @@ impl Session {
 }
 
 /// Writes one result durably, projects it, and builds its answer.
-async fn ingest(
+pub(super) async fn ingest(
     ledger: Arc<Ledger>,
     key: IngestKey,
     key_pb: pb::ResultKey,
@@ -403,6 +436,15 @@ async fn ingest(
             })))
         }
         Err(StoreError::Conflict { .. }) => match ledger.store().get(&key) {
+            // The same result stored under another principal's attribution: a replay.
+            Ok(Some(stored))
+                if stored.payload.kind == RESULT_KIND
+                    && same_content(&stored.payload.body, &checked.body) =>
+            {
+                Answer::Reply(response(ResponseKind::Ack(ack_from_stored(
+                    key_pb, &stored, true,
+                ))))
+            }
             Ok(Some(stored)) => Answer::Reply(response(ResponseKind::Rejection(conflict(
                 key_pb,
                 &stored,
