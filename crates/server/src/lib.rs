@@ -207,7 +207,6 @@ impl Gateway {
         }
         let reflection = reflection.build_v1()?;
         let limits = self.limits;
-        let max_result_bytes = self.results.limits().max_message_bytes;
         let mut auth_layer = auth::AuthLayer::new(security.principals);
         if let Some(limit) = security.streams_per_principal {
             auth_layer = auth_layer.with_streams_per_principal(limit);
@@ -235,10 +234,7 @@ impl Gateway {
             .layer(hardening::StatusLayer)
             .add_service(health_service)
             .add_service(reflection)
-            .add_service(
-                ResultServiceServer::new(self.results.clone())
-                    .max_decoding_message_size(max_result_bytes),
-            )
+            .add_service(results::RawResultServiceServer::new(self.results.clone()))
             .add_service(
                 GovernanceServiceServer::new(self.governance.clone())
                     .max_decoding_message_size(limits.max_governance_message_bytes),

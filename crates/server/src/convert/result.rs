@@ -198,3 +198,61 @@ pub fn case_result_in(phase: PhaseId, r: &pb::TestCaseResult) -> Result<CaseResu
         status,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked() -> CheckedResult {
+        let submit = pb::SubmitResult {
+            key: Some(pb::ResultKey {
+                source: "rig".into(),
+                run_id: "run-1".into(),
+                seq: 1,
+            }),
+            result: Some(pb::TestCaseResult {
+                phase: Some(pb::PhaseKey {
+                    entry: Some(pb::EntryKey {
+                        release: pb::CapabilityRelease::Moc.into(),
+                        smso_id: "smso".into(),
+                        dmc_id: "dmc".into(),
+                    }),
+                    test_type: pb::TestType::Mt.into(),
+                    mode: pb::InstallationMode::Active.into(),
+                }),
+                case_id: "C-1".into(),
+                case_content_sha256: vec![1; 32],
+                device_id: "esme".into(),
+                attempt: 1,
+                status: pb::CaseStatus::Passed.into(),
+                ..Default::default()
+            }),
+        };
+        check_submission(&submit).expect("a valid submission")
+    }
+
+    #[test]
+    fn the_principal_is_stored_with_a_result_but_is_not_part_of_its_content() {
+        let old = checked();
+        let mut alice = checked();
+        attribute(&mut alice, "alice");
+        let mut bob = checked();
+        attribute(&mut bob, "bob");
+        assert_eq!(recorded_by(&alice.body).as_deref(), Some("alice"));
+        assert_eq!(
+            recorded_by(&old.body),
+            None,
+            "a body stored before attribution"
+        );
+        assert_ne!(alice.body, bob.body);
+        assert!(same_content(&alice.body, &bob.body));
+        assert!(same_content(&old.body, &alice.body));
+        assert_eq!(content_of(&alice.body), Some(old.body.clone()));
+        assert_eq!(alice.content_sha256, old.content_sha256);
+        // Replaying the projection reads an attributed body as the same event.
+        assert_eq!(
+            case_result_from_body(&alice.body).expect("decodes"),
+            case_result_from_body(&old.body).expect("decodes")
+        );
+    }
+}

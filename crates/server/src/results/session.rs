@@ -13,7 +13,7 @@ use meterlab_proto::v1::result_stream_response::Kind as ResponseKind;
 use meterlab_store::{IngestKey, Payload, StoreError, StoredEvent};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
-use tonic::{Code, Status, Streaming};
+use tonic::{Code, Status};
 
 use super::{RESULTS_RUN, ResultServiceImpl};
 use crate::convert::result::{
@@ -29,6 +29,46 @@ pub(super) enum Answer {
 }
 
 type Pending = Pin<Box<dyn Future<Output = Answer> + Send>>;
+
+/// One message of a result stream: a request, or bytes that are not a `ResultStreamRequest`
+/// (answered with a rejection naming the field; the stream goes on).
+pub(crate) enum Incoming {
+    Request(Box<pb::ResultStreamRequest>),
+    Undecodable(prost::DecodeError),
+}
+
+/// The inbound messages of a result stream.
+pub(crate) type Inbound =
+    Pin<Box<dyn futures::Stream<Item = Result<Incoming, Status>> + Send + 'static>>;
+
+async fn next(inbound: &mut Inbound) -> Result<Option<Incoming>, Status> {
+    inbound.next().await.transpose()
+}
+
+/// The field a decode error is about, as a dotted path from `SubmitResult` (the first frame,
+/// `ResultStreamRequest.kind`, is the oneof that holds it), and the error's description.
+pub(crate) fn decode_error_field(error: &prost::DecodeError) -> String {
+    let text = error.to_string();
+    let text = text
+        .strip_prefix("failed to decode Protobuf message: ")
+        .unwrap_or(&text);
+    // prost lists the innermost frame first.
+    let mut fields: Vec<&str> = text
+        .split(": ")
+        .map_while(|frame| {
+            let (message, field) = frame.split_once('.')?;
+            (!message.is_empty()
+                && message
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !field.is_empty()
+                && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .then_some(field)
+        })
+        .collect();
+    fields.reverse();
+    fields.get(1..).unwrap_or_default().join(".")
+}
 type Out = mpsc::Sender<Result<pb::ResultStreamResponse, Status>>;
 
 struct Session {
@@ -45,18 +85,27 @@ struct Session {
 
 pub(super) async fn run(
     service: ResultServiceImpl,
-    mut inbound: Streaming<pb::ResultStreamRequest>,
+    mut inbound: Inbound,
     out: Out,
     principal: String,
 ) {
-    let source = match inbound.message().await {
-        Ok(Some(pb::ResultStreamRequest {
-            kind: Some(RequestKind::Open(open)),
-        })) if !open.source.trim().is_empty() => open.source,
-        Ok(Some(_)) => {
-            let status = Status::invalid_argument(
-                "the first message of StreamResults must be `open` with a non-empty source",
-            );
+    let not_open = || {
+        Status::invalid_argument(
+            "the first message of StreamResults must be `open` with a non-empty source",
+        )
+    };
+    let source = match next(&mut inbound).await {
+        Ok(Some(Incoming::Request(request))) => match request.kind {
+            Some(RequestKind::Open(open)) if !open.source.trim().is_empty() => open.source,
+            _ => {
+                let _ = out.send(Err(not_open())).await;
+                return;
+            }
+        },
+        Ok(Some(Incoming::Undecodable(error))) => {
+            let status = Status::invalid_argument(format!(
+                "the first message of StreamResults is not a valid ResultStreamRequest: {error}"
+            ));
             let _ = out.send(Err(status)).await;
             return;
         }
@@ -149,8 +198,9 @@ pub(super) async fn run(
                     }
                 }
             }
-            message = inbound.message(), if can_read => match message {
-                Ok(Some(request)) => session.handle(request),
+            message = next(&mut inbound), if can_read => match message {
+                Ok(Some(Incoming::Request(request))) => session.handle(*request),
+                Ok(Some(Incoming::Undecodable(error))) => session.undecodable(&error),
                 Ok(None) => inbound_done = true,
                 Err(status) => {
                     inbound_failure = Some(inbound_error(status, &service));
@@ -262,6 +312,20 @@ impl Session {
             _ => {}
         }
         reply
+    }
+
+    fn undecodable(&mut self, error: &prost::DecodeError) {
+        self.service
+            .metrics
+            .received
+            .fetch_add(1, Ordering::Relaxed);
+        let field = decode_error_field(error);
+        self.reject(rejection(
+            None,
+            pb::RejectReason::Invalid,
+            &field,
+            format!("the message is not a valid ResultStreamRequest: {error}"),
+        ));
     }
 
     fn handle(&mut self, request: pb::ResultStreamRequest) {
