@@ -5,6 +5,7 @@
 //! `gateway-run/<run id>`, attributed to the principal; a repeated `request_id` returns the same
 //! run. SIGTERM during a run, with a client holding a result stream open without sending and a
 //! watcher that stops reading, ends the process with 0; every result the watcher saw is stored.
+//! An adapter that panics blocks the run's cases and leaves the gateway serving.
 //!
 //! It lives in the `meterlab` package so cargo builds the binary with the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -42,9 +43,14 @@ fn adapter() -> PathBuf {
 }
 
 fn write_config(dir: &Path, devices: &Path, drain_s: u64) -> PathBuf {
+    write_config_with(dir, devices, drain_s, &adapter())
+}
+
+/// A serve config whose one plugin (installed as `libmeterlab_dlms_adapter.so`) is `plugin`.
+fn write_config_with(dir: &Path, devices: &Path, drain_s: u64, plugin: &Path) -> PathBuf {
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
-    let bytes = std::fs::read(adapter()).unwrap();
+    let bytes = std::fs::read(plugin).unwrap();
     std::fs::write(plugins.join("libmeterlab_dlms_adapter.so"), &bytes).unwrap();
     let suites = workspace().join("suites");
     let config = format!(
@@ -69,6 +75,8 @@ async fn serve(config: &Path) -> (Child, String) {
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(config)
         .env_remove("METERLAB_LOG")
+        // A deliberately panicking adapter would fill the log with backtraces.
+        .env("RUST_BACKTRACE", "0")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -355,4 +363,63 @@ async fn sigterm_mid_run_drains_and_exits_zero_despite_idle_and_stalled_clients(
     );
     let expected: Vec<u64> = (1..=stored.len() as u64).collect();
     assert_eq!(stored, expected, "stored once each, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_adapter_blocks_the_run_and_the_gateway_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(dir.path(), &[]).await;
+    let panicking = run_support::fixture("fixture-panic");
+    let config = write_config_with(dir.path(), &emulator.devices, 20, &panicking);
+    let (mut server, addr) = serve(&config).await;
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    plan(channel.clone()).await;
+    let mut runs = RunServiceClient::new(channel.clone());
+    for attempt in ["panic-1", "panic-2"] {
+        let run_id = runs
+            .start_run(start_request(attempt))
+            .await
+            .unwrap()
+            .into_inner()
+            .run_id;
+        let mut stream = runs
+            .watch_run(pb::WatchRunRequest {
+                run_id: run_id.clone(),
+                after_seq: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut last = None;
+        while let Some(event) = stream.message().await.unwrap() {
+            last = Some(event);
+        }
+        let Some(pb::run_event::Event::Finished(summary)) = last.and_then(|e| e.event) else {
+            panic!("the run ends with its summary");
+        };
+        assert_eq!(summary.passed + summary.failed, 0, "{summary:?}");
+        assert_eq!(
+            summary.blocked + summary.not_run,
+            summary.cases_total,
+            "an adapter fault is infrastructure, never a device verdict: {summary:?}"
+        );
+    }
+    // Still serving: devices are listed and the process is alive.
+    let devices = meterlab_proto::v1::device_service_client::DeviceServiceClient::new(channel)
+        .list_devices(pb::ListDevicesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .devices;
+    assert!(!devices.is_empty());
+    assert!(
+        server.try_wait().unwrap().is_none(),
+        "the gateway is still running"
+    );
+    sigterm(&server);
+    assert!(server.wait().await.unwrap().success());
 }

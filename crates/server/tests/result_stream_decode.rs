@@ -1,5 +1,6 @@
-//! A result stream message that is not valid protobuf (invalid UTF-8 in a string field) gets a
-//! rejection naming the field, and the stream goes on answering the next messages.
+//! A request that is not valid protobuf (invalid UTF-8 in a string field): on the result stream
+//! it gets a rejection naming the field and the stream goes on answering the next messages; a
+//! unary request gets INVALID_ARGUMENT naming the field, not INTERNAL.
 
 use bytes::{Buf as _, BufMut as _, Bytes};
 use meterlab_proto::v1 as pb;
@@ -8,11 +9,25 @@ use prost::Message as _;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Status, Streaming};
 
-/// Requests out as raw bytes, answers in as protobuf.
-#[derive(Debug, Clone, Copy, Default)]
-struct RawClientCodec;
+/// Requests out as raw bytes, answers in as protobuf `M`.
+#[derive(Debug)]
+struct RawClientCodec<M>(std::marker::PhantomData<M>);
 
-impl Encoder for RawClientCodec {
+impl<M> Clone for RawClientCodec<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M> Copy for RawClientCodec<M> {}
+
+impl<M> Default for RawClientCodec<M> {
+    fn default() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<M: Send + 'static> Encoder for RawClientCodec<M> {
     type Item = Bytes;
     type Error = Status;
     fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
@@ -21,20 +36,20 @@ impl Encoder for RawClientCodec {
     }
 }
 
-impl Decoder for RawClientCodec {
-    type Item = pb::ResultStreamResponse;
+impl<M: prost::Message + Default + Send + 'static> Decoder for RawClientCodec<M> {
+    type Item = M;
     type Error = Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<M>, Status> {
         let bytes = src.copy_to_bytes(src.remaining());
-        pb::ResultStreamResponse::decode(bytes)
+        M::decode(bytes)
             .map(Some)
             .map_err(|e| Status::internal(e.to_string()))
     }
 }
 
-impl Codec for RawClientCodec {
+impl<M: prost::Message + Default + Send + 'static> Codec for RawClientCodec<M> {
     type Encode = Bytes;
-    type Decode = pb::ResultStreamResponse;
+    type Decode = M;
     type Encoder = Self;
     type Decoder = Self;
     fn encoder(&mut self) -> Self {
@@ -118,7 +133,7 @@ async fn an_undecodable_message_is_rejected_by_field_and_the_stream_goes_on() {
         .streaming(
             tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx)),
             path,
-            RawClientCodec,
+            RawClientCodec::default(),
         )
         .await
         .expect("the stream opens")
@@ -146,6 +161,36 @@ async fn an_undecodable_message_is_rejected_by_field_and_the_stream_goes_on() {
     };
     assert_eq!(next_one.field, "key.seq", "{next_one:?}");
     drop(tx);
+
+    // A unary request with invalid UTF-8 in a string field.
+    let mut entry = pb::RegisterEntryRequest {
+        entry: Some(pb::EntryKey {
+            release: pb::CapabilityRelease::Moc.into(),
+            smso_id: "BBBB".into(),
+            dmc_id: "dmc".into(),
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let at = entry
+        .windows(4)
+        .position(|w| w == b"BBBB")
+        .expect("the SMSO id is in the encoding");
+    entry[at..at + 4].copy_from_slice(&[0xff, 0xfe, 0xfd, 0xfc]);
+    grpc.ready().await.expect("ready");
+    let refused = grpc
+        .unary::<Bytes, pb::RecordedEvent, _>(
+            tonic::Request::new(Bytes::from(entry)),
+            http::uri::PathAndQuery::from_static("/meterlab.v1.GovernanceService/RegisterEntry"),
+            RawClientCodec::default(),
+        )
+        .await
+        .expect_err("an undecodable request is refused");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+    assert!(
+        refused.message().contains("EntryKey.smso_id"),
+        "{refused:?}"
+    );
     let _ = stop.send(());
     task.await.expect("task").expect("gateway stops");
 }
