@@ -423,3 +423,76 @@ async fn a_panicking_adapter_blocks_the_run_and_the_gateway_keeps_serving() {
     sigterm(&server);
     assert!(server.wait().await.unwrap().success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_run_then_restart_loses_no_result_a_watcher_saw() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(dir.path(), &[]).await;
+    let config = write_config(dir.path(), &emulator.devices, 20);
+    let (mut server, addr) = serve(&config).await;
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    plan(channel.clone()).await;
+    let mut runs = RunServiceClient::new(channel);
+    let run_id = runs
+        .start_run(start_request("killed"))
+        .await
+        .unwrap()
+        .into_inner()
+        .run_id;
+    let mut watcher = runs
+        .watch_run(pb::WatchRunRequest {
+            run_id: run_id.clone(),
+            after_seq: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = 0u64;
+    while let Ok(Some(event)) = watcher.message().await {
+        if matches!(event.event, Some(pb::run_event::Event::CaseFinished(_))) {
+            seen += 1;
+            if seen == 2 {
+                break;
+            }
+        }
+    }
+    // SIGKILL: no drain, no checkpoint.
+    server.start_kill().unwrap();
+    server.wait().await.unwrap();
+    assert!(seen >= 1, "the run finished cases before the kill");
+
+    let (mut restarted, addr) = serve(&config).await;
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let source = format!("gateway-run/{run_id}");
+    let watermark = ResultServiceClient::new(channel.clone())
+        .get_watermark(pb::GetWatermarkRequest {
+            source: source.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .acked_seq;
+    assert!(
+        watermark >= seen,
+        "{seen} results were seen, {watermark} survived the kill"
+    );
+    // The run itself lived in the killed process: it is gone, its results are not.
+    let gone = RunServiceClient::new(channel)
+        .get_run(pb::GetRunRequest { run_id })
+        .await
+        .expect_err("runs are not kept across restarts");
+    assert_eq!(gone.code(), tonic::Code::NotFound);
+    sigterm(&restarted);
+    assert!(restarted.wait().await.unwrap().success());
+    let stored = stored_seqs(&dir.path().join("lab.sqlite"), &source);
+    let expected: Vec<u64> = (1..=stored.len() as u64).collect();
+    assert_eq!(stored, expected);
+}
