@@ -496,3 +496,85 @@ async fn sigkill_mid_run_then_restart_loses_no_result_a_watcher_saw() {
     let expected: Vec<u64> = (1..=stored.len() as u64).collect();
     assert_eq!(stored, expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_device_credential_appears_in_a_trace_level_gateway_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(dir.path(), &[]).await;
+    let devices = meterlab_devices::DevicesFile::load(&emulator.devices).unwrap();
+    let mut secrets = Vec::new();
+    for client in devices.devices.iter().flat_map(|d| &d.clients) {
+        secrets.extend(client.password.clone());
+        for key in [
+            client.encryption_key,
+            client.authentication_key,
+            client.master_key,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            secrets.push(key.to_hex());
+            secrets.push(key.to_hex().to_uppercase());
+        }
+    }
+    assert!(!secrets.is_empty(), "the emulated devices have credentials");
+    let config = write_config(dir.path(), &emulator.devices, 20);
+    let log = dir.path().join("serve.log");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env("METERLAB_LOG", "trace")
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("serve prints its address");
+        if let Some(addr) = line.strip_prefix("meterlab serve: listening on ") {
+            break addr.to_owned();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    plan(channel.clone()).await;
+    let mut runs = RunServiceClient::new(channel);
+    let run_id = runs
+        .start_run(start_request("traced"))
+        .await
+        .unwrap()
+        .into_inner()
+        .run_id;
+    let mut stream = runs
+        .watch_run(pb::WatchRunRequest {
+            run_id,
+            after_seq: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    while stream.message().await.unwrap().is_some() {}
+    sigterm(&server);
+    assert!(server.wait().await.unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("TRACE") || text.contains("trace"),
+        "trace logging was on"
+    );
+    for secret in &secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "a device credential is in the trace log"
+        );
+    }
+}
