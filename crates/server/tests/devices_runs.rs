@@ -57,7 +57,8 @@ sap = 16
 authentication = "none"
 "#;
 
-const TOKENS: [(&str, &str, &str); 3] = [
+const TOKENS: [(&str, &str, &str); 4] = [
+    ("vera", "viewer", "tok-vera"),
     ("alice", "engineer", "tok-alice"),
     ("bob", "engineer", "tok-bob"),
     ("root", "admin", "tok-root"),
@@ -424,6 +425,92 @@ async fn reflection_lists_exactly_the_served_services() {
             "meterlab.v1.RunService",
         ]
     );
+    let _ = lab.stop.send(());
+    lab.task.await.expect("gateway task");
+}
+
+/// The code of one call, or OK.
+fn code<T>(result: Result<tonic::Response<T>, tonic::Status>) -> Code {
+    result.map_or_else(|status| status.code(), |_| Code::Ok)
+}
+
+#[tokio::test]
+async fn every_device_and_run_rpc_is_authorised_by_the_table() {
+    use meterlab_server::auth::{Role, Rule, rule_for};
+
+    let lab = start().await;
+    for (token, role) in [
+        ("tok-vera", Role::Viewer),
+        ("tok-alice", Role::Engineer),
+        ("tok-root", Role::Admin),
+        ("tok-unknown", Role::Viewer),
+    ] {
+        let (mut devices, mut runs) = as_principal(&lab, token).await;
+        let calls = [
+            (
+                "/meterlab.v1.DeviceService/ListDevices",
+                code(
+                    devices
+                        .list_devices(pb::ListDevicesRequest::default())
+                        .await,
+                ),
+            ),
+            (
+                "/meterlab.v1.DeviceService/LeaseDevice",
+                code(
+                    devices
+                        .lease_device(pb::LeaseDeviceRequest::default())
+                        .await,
+                ),
+            ),
+            (
+                "/meterlab.v1.DeviceService/RenewLease",
+                code(devices.renew_lease(pb::RenewLeaseRequest::default()).await),
+            ),
+            (
+                "/meterlab.v1.DeviceService/ReleaseDevice",
+                code(
+                    devices
+                        .release_device(pb::ReleaseDeviceRequest::default())
+                        .await,
+                ),
+            ),
+            (
+                "/meterlab.v1.RunService/StartRun",
+                code(runs.start_run(pb::StartRunRequest::default()).await),
+            ),
+            (
+                "/meterlab.v1.RunService/WatchRun",
+                code(runs.watch_run(pb::WatchRunRequest::default()).await),
+            ),
+            (
+                "/meterlab.v1.RunService/CancelRun",
+                code(runs.cancel_run(pb::CancelRunRequest::default()).await),
+            ),
+            (
+                "/meterlab.v1.RunService/GetRun",
+                code(runs.get_run(pb::GetRunRequest::default()).await),
+            ),
+        ];
+        for (path, got) in calls {
+            let Some(Rule::AtLeast(needed)) = rule_for(path) else {
+                panic!("{path} is not in the authorisation table");
+            };
+            if token == "tok-unknown" {
+                assert_eq!(got, Code::Unauthenticated, "{path} with an unknown token");
+            } else if role < needed {
+                assert_eq!(got, Code::PermissionDenied, "{path} as {role}");
+            } else {
+                assert!(
+                    !matches!(
+                        got,
+                        Code::PermissionDenied | Code::Unauthenticated | Code::Unimplemented
+                    ),
+                    "{path} as {role}: {got:?}"
+                );
+            }
+        }
+    }
     let _ = lab.stop.send(());
     lab.task.await.expect("gateway task");
 }
