@@ -48,6 +48,16 @@ fn write_config(dir: &Path, devices: &Path, drain_s: u64) -> PathBuf {
 
 /// A serve config whose one plugin (installed as `libmeterlab_dlms_adapter.so`) is `plugin`.
 fn write_config_with(dir: &Path, devices: &Path, drain_s: u64, plugin: &Path) -> PathBuf {
+    write_config_full(dir, devices, drain_s, plugin, "tcp")
+}
+
+fn write_config_full(
+    dir: &Path,
+    devices: &Path,
+    drain_s: u64,
+    plugin: &Path,
+    transport: &str,
+) -> PathBuf {
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     let bytes = std::fs::read(plugin).unwrap();
@@ -56,6 +66,7 @@ fn write_config_with(dir: &Path, devices: &Path, drain_s: u64, plugin: &Path) ->
     let config = format!(
         "db = \"lab.sqlite\"\nprofile = \"{profile}\"\nplugin_dir = \"plugins\"\n\
          devices = \"{devices}\"\nsuites = \"{suites}\"\ndmcs = \"{dmcs}\"\n\
+         transport = \"{transport}\"\n\
          [limits]\ndrain_s = {drain_s}\n\
          [[plugin]]\nfile = \"libmeterlab_dlms_adapter.so\"\nsha256 = \"{pin}\"\n\
          smso = [\"smso-north\"]\n",
@@ -407,6 +418,9 @@ async fn a_panicking_adapter_blocks_the_run_and_the_gateway_keeps_serving() {
             summary.cases_total,
             "an adapter fault is infrastructure, never a device verdict: {summary:?}"
         );
+        // The second run's attempts follow the first's in the same phase: all are stored.
+        assert!(summary.error.is_empty(), "{summary:?}");
+        assert_eq!(summary.state(), pb::RunState::Finished, "{summary:?}");
     }
     // Still serving: devices are listed and the process is alive.
     let devices = meterlab_proto::v1::device_service_client::DeviceServiceClient::new(channel)
@@ -577,4 +591,57 @@ async fn no_device_credential_appears_in_a_trace_level_gateway_run() {
             "a device credential is in the trace log"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_reaches_its_devices_over_pty_serial_when_the_bench_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(dir.path(), &["--serial"]).await;
+    // The TCP endpoints point nowhere: only the serial lines can reach the devices.
+    let mut devices = meterlab_devices::DevicesFile::load(&emulator.devices).unwrap();
+    for device in &mut devices.devices {
+        assert!(device.serial.is_some(), "the emulator opened a PTY per hub");
+        if let Some(tcp) = &mut device.tcp {
+            tcp.address = "127.0.0.1:9".into();
+        }
+    }
+    let serial_only = dir.path().join("serial-devices.toml");
+    devices.save(&serial_only).unwrap();
+    let config = write_config_full(dir.path(), &serial_only, 20, &adapter(), "serial");
+    let (mut server, addr) = serve(&config).await;
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    plan(channel.clone()).await;
+    let mut runs = RunServiceClient::new(channel);
+    let run_id = runs
+        .start_run(start_request("serial"))
+        .await
+        .unwrap()
+        .into_inner()
+        .run_id;
+    let mut stream = runs
+        .watch_run(pb::WatchRunRequest {
+            run_id,
+            after_seq: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = None;
+    while let Some(event) = stream.message().await.unwrap() {
+        last = Some(event);
+    }
+    let Some(pb::run_event::Event::Finished(summary)) = last.and_then(|e| e.event) else {
+        panic!("the run ends with its summary");
+    };
+    assert_eq!(summary.state(), pb::RunState::Finished, "{summary:?}");
+    assert!(
+        summary.passed > 0,
+        "cases pass over HDLC on the PTY: {summary:?}"
+    );
+    sigterm(&server);
+    assert!(server.wait().await.unwrap().success());
 }

@@ -195,6 +195,7 @@ pub(super) struct RawBench<'a> {
     pub devices: Option<&'a Spanned<OneOrMany>>,
     pub suites: Option<&'a Spanned<String>>,
     pub dmcs: Option<&'a Spanned<String>>,
+    pub transport: Option<&'a Spanned<String>>,
 }
 
 /// One `[[plugin]]`: a library in the plugin directory, its pin and the SMSOs it speaks for.
@@ -225,6 +226,9 @@ pub struct BenchConfig {
     pub suites: PathBuf,
     /// The DMC descriptions directory.
     pub dmcs: PathBuf,
+    /// `transport = "serial"`: runs reach devices over their serial line when they have one
+    /// (default: TCP when the device has a TCP endpoint, else serial).
+    pub prefer_serial: bool,
 }
 
 impl BenchConfig {
@@ -353,6 +357,21 @@ pub(super) fn bench(
             "no [[plugin]]: a bench needs an adapter plugin for its SMSOs",
         );
     }
+    let prefer_serial = match raw.transport {
+        None => false,
+        Some(t) if t.get_ref() == "tcp" => false,
+        Some(t) if t.get_ref() == "serial" => true,
+        Some(t) => {
+            problems.add(
+                t.span(),
+                format!(
+                    "transport {:?}: expected \"tcp\" or \"serial\"",
+                    t.get_ref()
+                ),
+            );
+            false
+        }
+    };
     let (plugin_dir, suites, dmcs) = (plugin_dir?, suites?, dmcs?);
     let mut devices = Vec::new();
     if open_files {
@@ -427,6 +446,7 @@ pub(super) fn bench(
         devices,
         suites,
         dmcs,
+        prefer_serial,
     })
 }
 

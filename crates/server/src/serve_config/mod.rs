@@ -10,6 +10,7 @@
 //! devices = ["bench.toml"]        # devices files (key material in *_file secret files)
 //! suites = "suites"               # suite ids: `mt`, `mt-active` (= suites/mt/active.toml), …
 //! dmcs = "suites/dmcs"            # DMC descriptions, `<dmc id>.toml`
+//! transport = "tcp"               # or "serial": how runs reach devices that have both
 //!
 //! [[plugin]]
 //! file = "libmeterlab_dlms_adapter.so"
@@ -117,6 +118,7 @@ struct RawConfig {
     devices: Option<Spanned<bench::OneOrMany>>,
     suites: Option<Spanned<String>>,
     dmcs: Option<Spanned<String>>,
+    transport: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,6 +208,7 @@ impl ServeConfig {
             devices: raw.devices.as_ref(),
             suites: raw.suites.as_ref(),
             dmcs: raw.dmcs.as_ref(),
+            transport: raw.transport.as_ref(),
         };
         let bench = bench::bench(&raw_bench, base, open_files, &mut problems);
         let mut principals = Principals::default();

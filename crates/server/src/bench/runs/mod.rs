@@ -278,6 +278,8 @@ impl RunManager {
             inner.state = pb::RunState::Running;
             inner.summary.started_at = Some(wall_clock().into());
         }
+        let mut planned = planned;
+        self.continue_attempts(&mut planned.plan, &phase);
         let limits = *self.bench.limits();
         let settings = RunSettings {
             jobs: limits.run_jobs,
@@ -363,6 +365,29 @@ impl RunManager {
         };
         let (_summary, ()) = tokio::join!(runner.run(planned.plan), consume);
         drop(slot);
+    }
+
+    /// Numbers each case's attempts on a device after those the phase already records (an
+    /// earlier run, gateway or remote), so a re-run adds attempts instead of colliding.
+    fn continue_attempts(&self, plan: &mut meterlab_runner::RunPlan, phase: &pb::PhaseKey) {
+        let Ok(phase_id) = crate::convert::keys::phase_from_proto("phase", &Some(phase.clone()))
+        else {
+            return;
+        };
+        self.ledger.read(|projection, _| {
+            let Some(state) = projection.phase(&phase_id) else {
+                return;
+            };
+            for unit in &mut plan.units {
+                let device = unit.target.id().to_owned();
+                for planned in &mut unit.cases {
+                    let case = meterlab_governance::model::CaseId::new(planned.case.id());
+                    if let Some(last) = state.case(&case).and_then(|c| c.last_on(&device)) {
+                        planned.attempts_before = planned.attempts_before.max(last.attempt);
+                    }
+                }
+            }
+        });
     }
 
     fn finish_unstarted(&self, record: &RunRecord, reason: &str) {

@@ -186,10 +186,12 @@ pub(crate) fn plan(
             Some(_) => {}
             None => adapter = Some((file, bench.plugin_for(&device.smso)?)),
         }
-        let transport = if device.tcp.is_some() {
-            Transport::Tcp
-        } else {
+        let serial =
+            device.serial.is_some() && (bench.config().prefer_serial || device.tcp.is_none());
+        let transport = if serial {
             Transport::Serial
+        } else {
+            Transport::Tcp
         };
         let target =
             DeviceTarget::for_dlms(device, bench.dmcs(), transport, None, &BTreeMap::new())
