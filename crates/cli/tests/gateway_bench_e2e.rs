@@ -291,11 +291,62 @@ async fn a_run_started_through_run_service_is_watched_and_stored() {
         "every finished attempt is stored"
     );
 
+    // A cancelled run ends with its summary, CANCELLED; what it finished is stored.
+    let cancelled = runs
+        .start_run(start_request("second"))
+        .await
+        .unwrap()
+        .into_inner()
+        .run_id;
+    let state = runs
+        .cancel_run(pb::CancelRunRequest {
+            run_id: cancelled.clone(),
+            reason: "bench needed".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .state();
+    assert!(
+        matches!(state, pb::RunState::Queued | pb::RunState::Running),
+        "{state:?}"
+    );
+    let mut stream = runs
+        .watch_run(pb::WatchRunRequest {
+            run_id: cancelled.clone(),
+            after_seq: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = None;
+    let mut cancelled_results = 0u64;
+    while let Some(event) = stream.message().await.unwrap() {
+        if matches!(event.event, Some(pb::run_event::Event::CaseFinished(_))) {
+            cancelled_results += 1;
+        }
+        last = Some(event);
+    }
+    let Some(pb::run_event::Event::Finished(summary)) = last.and_then(|e| e.event) else {
+        panic!("a cancelled run still ends with its summary");
+    };
+    assert_eq!(summary.state(), pb::RunState::Cancelled, "{summary:?}");
+    assert!(summary.passed < summary.cases_total, "{summary:?}");
+    assert!(
+        summary.error.contains("bench needed") || summary.error.contains("cancelled"),
+        "{summary:?}"
+    );
+
     sigterm(&server);
     assert!(server.wait().await.unwrap().success());
     let db = dir.path().join("lab.sqlite");
     let expected: Vec<u64> = (1..=finished.len() as u64).collect();
     assert_eq!(stored_seqs(&db, &source), expected);
+    let cancelled_source = format!("gateway-run/{cancelled}");
+    assert_eq!(
+        stored_seqs(&db, &cancelled_source).len() as u64,
+        cancelled_results
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
