@@ -53,7 +53,7 @@ pub const AUTHORISATION: &[(&str, &str, Rule)] = {
         (GOV, "EvaluateCycle", AtLeast(Viewer)),
         (GOV, "WhatIf", AtLeast(Viewer)),
         (GOV, "GetCompletionReport", AtLeast(Viewer)),
-        // devices and runs (not served yet; listed so they are closed correctly when they are)
+        // devices and runs (served when the serve config has a bench)
         (DEV, "ListDevices", AtLeast(Viewer)),
         (DEV, "LeaseDevice", AtLeast(Engineer)),
         (DEV, "RenewLease", AtLeast(Engineer)),
