@@ -63,7 +63,7 @@ pub use error::DevicesError;
 pub use location::Location;
 pub use model::{
     Authentication, ClientAccess, Device, DeviceRole, DevicesFile, FORMAT_VERSION, HexError,
-    InstallationState, Key128, SerialEndpoint, SystemTitle, TcpEndpoint,
+    InstallationState, Key128, OpticalEndpoint, SerialEndpoint, SystemTitle, TcpEndpoint,
 };
 pub use parse::{STANDARD_BAUD_RATES, parse};
 
