@@ -1,7 +1,8 @@
 //! The built `.so` loaded through `meterlab-plugin-host`, on a real PTY serial line (a
 //! `meterlab-link` serial link, so `ReconfigureLink` really changes the line and its pacing)
-//! against the emulator's optical port: every supported SRV, and a refusal. Real time: the
-//! exchanges start at 300 baud, so each request takes about a second.
+//! against the emulator's optical port: every supported SRV, and a refusal; and the same
+//! register read over DLMS (the TCP wrapper) and over the optical port of one meter, compared.
+//! Real time: the exchanges start at 300 baud, so each request takes about a second.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -253,4 +254,75 @@ async fn programming_mode_over_a_pty_sets_the_clock() {
         panic!("wrong outcome");
     };
     assert_eq!(version.version, "2.0.1");
+}
+
+#[tokio::test]
+async fn the_same_register_reads_alike_over_dlms_and_over_the_optical_port() {
+    use meterlab_dlms::Obis;
+    use meterlab_dlms::axdr::Data;
+    use meterlab_dlms::cosem::AttributeDescriptor;
+    use meterlab_dlms_driver::{Driver, lls};
+
+    let mut bench = bench(None).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let address = listener.local_addr().expect("an address");
+    tokio::spawn(meterlab_emulator::serve::tcp::serve_tcp(
+        bench.emulator.clone(),
+        listener,
+    ));
+    let wport = {
+        let hub = bench.emulator.hub(bench.port.at.hub).expect("hub");
+        hub.devices[bench.port.at.device].wport
+    };
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    // The management client (SAP 1, LLS with the SMSO's password).
+    let mut dlms = Driver::wrapper(stream, 1, wport, lls(b"north-lls-0001"));
+    let patience = Duration::from_secs(5);
+    dlms.associate(patience).await.expect("associates");
+    let register = AttributeDescriptor {
+        class_id: 3,
+        instance: Obis([1, 0, 1, 8, 0, 255]),
+        attribute_id: 2,
+    };
+    async fn register_wh(
+        dlms: &mut Driver<tokio::net::TcpStream>,
+        register: &AttributeDescriptor,
+        patience: Duration,
+    ) -> u64 {
+        match dlms
+            .get(*register, None, patience)
+            .await
+            .expect("answered")
+        {
+            Ok(Data::DoubleLongUnsigned(wh)) => u64::from(wh),
+            other => panic!("register value {other:?}"),
+        }
+    }
+    let before = register_wh(&mut dlms, &register, patience).await;
+    let Outcome::InstantaneousImportRegisters(registers) = outcome(
+        bench
+            .execute(Body::ReadInstantaneousImportRegisters(
+                ReadInstantaneousImportRegisters {},
+            ))
+            .await,
+    ) else {
+        panic!("wrong outcome");
+    };
+    let after = register_wh(&mut dlms, &register, patience).await;
+    // DLMS: Wh with scaler 0 (the DMC's register). Optical: kWh with scaler -3. Both are
+    // value × 10^scaler; in Wh the optical value is the integer it carries.
+    let total = registers.total_import.expect("a total");
+    assert_eq!(
+        (total.scaler, total.unit()),
+        (-3, meterlab_plugin::pb::Unit::KilowattHour)
+    );
+    let optical_wh = u64::try_from(total.value).expect("positive");
+    assert!(
+        (before..=after).contains(&optical_wh),
+        "DLMS {before} Wh <= optical {optical_wh} Wh <= DLMS {after} Wh"
+    );
 }
