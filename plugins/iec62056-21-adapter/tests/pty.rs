@@ -293,11 +293,7 @@ async fn the_same_register_reads_alike_over_dlms_and_over_the_optical_port() {
         register: &AttributeDescriptor,
         patience: Duration,
     ) -> u64 {
-        match dlms
-            .get(*register, None, patience)
-            .await
-            .expect("answered")
-        {
+        match dlms.get(*register, None, patience).await.expect("answered") {
             Ok(Data::DoubleLongUnsigned(wh)) => u64::from(wh),
             other => panic!("register value {other:?}"),
         }
