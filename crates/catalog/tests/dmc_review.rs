@@ -80,6 +80,7 @@ fn declared_variations_annotate_failing_checks_only() {
         system_title: None,
         tcp: None,
         serial: None,
+        optical: None,
         clients: vec![],
     };
     let mut context = StepContext::new(device, 0);

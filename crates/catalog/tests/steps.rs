@@ -24,6 +24,7 @@ fn device(state: InstallationState) -> Device {
         system_title: None,
         tcp: None,
         serial: None,
+        optical: None,
         clients: vec![ClientAccess {
             sap: 48,
             authentication: Authentication::HlsGmac,

@@ -83,3 +83,35 @@ fn inspect_refuses_bad_plugins_with_the_reason() {
             .contains("/nonexistent/libnothing.so")
     );
 }
+
+#[test]
+fn inspect_lists_the_iec_adapter_and_exactly_its_optical_srvs() {
+    let exe = std::env::current_exe().unwrap();
+    let library = exe.parent().unwrap().join(format!(
+        "{}meterlab_iec62056_21_adapter{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    let output = meterlab(&["plugin", "inspect", library.to_str().unwrap()]);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("plugin   meterlab-iec62056-21-adapter"),
+        "{text}"
+    );
+    assert!(text.contains("dmc      acme-ch1-e470p-g4"), "{text}");
+    let srvs: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("srv    "))
+        .collect();
+    assert_eq!(
+        srvs,
+        [
+            "4.1.1 Read Instantaneous Import Registers",
+            "6.2.7 Read Device Configuration (MPxN)",
+            "6.11 Synchronise Clock",
+            "11.2 Read Firmware Version"
+        ],
+        "{text}"
+    );
+}

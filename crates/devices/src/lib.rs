@@ -68,7 +68,8 @@ pub use error::DevicesError;
 pub use location::Location;
 pub use model::{
     Authentication, ClientAccess, Device, DeviceRole, DevicesFile, FORMAT_VERSION, HexError,
-    InstallationState, Key128, SecretText, SerialEndpoint, SystemTitle, TcpEndpoint,
+    InstallationState, Key128, OpticalEndpoint, SecretText, SerialEndpoint, SystemTitle,
+    TcpEndpoint,
 };
 pub use parse::{NoSecretFiles, STANDARD_BAUD_RATES, SecretFiles, parse, parse_with_secrets};
 pub use secret_file::SecretFilesNextTo;

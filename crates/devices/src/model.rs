@@ -64,6 +64,9 @@ pub struct Device {
     /// Reachable over HDLC on a serial line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub serial: Option<SerialEndpoint>,
+    /// Its IEC 62056-21 optical port, when it has one (read by the IEC 62056-21 adapter).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optical: Option<OpticalEndpoint>,
     /// The client SAPs the device accepts, with their credentials.
     #[serde(rename = "client")]
     pub clients: Vec<ClientAccess>,
@@ -166,6 +169,18 @@ pub struct SerialEndpoint {
     pub physical_address: u16,
     /// Server address size in bytes: 1, 2 or 4.
     pub address_size: u8,
+}
+
+/// A meter's IEC 62056-21 mode C optical port (7E1, 300 baud at sign-on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpticalEndpoint {
+    /// The serial device path of the optical head, e.g. a PTY such as `/dev/pts/8`.
+    pub path: String,
+    /// The sign-on device address (`/?<address>!`); empty: any meter on the port.
+    pub address: String,
+    /// The programming-mode (P1) password, when the port offers programming mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 /// How a client SAP authenticates.

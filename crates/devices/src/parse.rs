@@ -10,7 +10,8 @@ use crate::error::DevicesError;
 use crate::location::Location;
 use crate::model::{
     Authentication, ClientAccess, Device, DeviceRole, DevicesFile, FORMAT_VERSION, HexError,
-    InstallationState, Key128, SecretText, SerialEndpoint, SystemTitle, TcpEndpoint,
+    InstallationState, Key128, OpticalEndpoint, SecretText, SerialEndpoint, SystemTitle,
+    TcpEndpoint,
 };
 
 /// Serial line speeds a meter's optical or RS-232 port may use.
@@ -39,8 +40,18 @@ struct RawDevice {
     system_title: Option<Spanned<String>>,
     tcp: Option<Spanned<RawTcp>>,
     serial: Option<Spanned<RawSerial>>,
+    optical: Option<Spanned<RawOptical>>,
     #[serde(default)]
     client: Vec<Spanned<RawClient>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOptical {
+    path: Spanned<String>,
+    #[serde(default)]
+    address: Option<Spanned<String>>,
+    password: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -294,6 +305,11 @@ fn validate_device(source: &Source<'_>, raw: &RawDevice) -> Result<Device, Devic
         .as_ref()
         .map(|serial| validate_serial(source, serial.get_ref()))
         .transpose()?;
+    let optical = raw
+        .optical
+        .as_ref()
+        .map(|optical| validate_optical(source, optical.get_ref()))
+        .transpose()?;
     if tcp.is_none() && serial.is_none() {
         return Err(source.invalid(
             raw.name.span(),
@@ -342,7 +358,50 @@ fn validate_device(source: &Source<'_>, raw: &RawDevice) -> Result<Device, Devic
         system_title,
         tcp,
         serial,
+        optical,
         clients,
+    })
+}
+
+fn validate_optical(
+    source: &Source<'_>,
+    raw: &RawOptical,
+) -> Result<OpticalEndpoint, DevicesError> {
+    let path = source.non_empty(&raw.path, "optical path")?;
+    let address = match &raw.address {
+        Some(address) => {
+            let text = address.get_ref();
+            if text.len() > 32 || !text.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ') {
+                return Err(source.invalid(
+                    address.span(),
+                    format!("optical address {text:?} is not up to 32 letters, digits or spaces"),
+                ));
+            }
+            text.clone()
+        }
+        None => String::new(),
+    };
+    let password = match &raw.password {
+        Some(password) => {
+            let text = password.get_ref();
+            if text.len() > 32
+                || text
+                    .chars()
+                    .any(|c| !c.is_ascii_graphic() || "()*/!".contains(c))
+            {
+                return Err(source.invalid(
+                    password.span(),
+                    "an optical password is up to 32 printable characters without ( ) * / !",
+                ));
+            }
+            Some(text.clone())
+        }
+        None => None,
+    };
+    Ok(OpticalEndpoint {
+        path,
+        address,
+        password,
     })
 }
 

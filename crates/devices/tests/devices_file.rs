@@ -72,6 +72,7 @@ fn sample_device(name: &str, wport: u16) -> Device {
             physical_address: 0x10,
             address_size: 4,
         }),
+        optical: None,
         clients: vec![
             ClientAccess::public(16),
             ClientAccess {
@@ -331,4 +332,24 @@ fn a_missing_file_names_the_os_error_once_in_the_chain() {
         "{chain}"
     );
     assert!(chain.contains("absent.toml"), "{chain}");
+}
+
+#[test]
+fn an_optical_port_reads_back_and_bad_ones_are_refused() {
+    let mut device = sample_device("hub-0001.esme", 4);
+    device.optical = Some(meterlab_devices::OpticalEndpoint {
+        path: "/dev/pts/9".to_owned(),
+        address: "00000001".to_owned(),
+        password: Some("north-lls-0001".to_owned()),
+    });
+    let file = DevicesFile {
+        devices: vec![device],
+        ..DevicesFile::default()
+    };
+    let text = file.to_toml().expect("renders");
+    let back = meterlab_devices::parse("devices.toml", &text).expect("reads back");
+    assert_eq!(back, file);
+    let bad = text.replace("address = \"00000001\"", "address = \"0000/0001\"");
+    let error = meterlab_devices::parse("devices.toml", &bad).expect_err("refused");
+    assert!(error.to_string().contains("optical address"), "{error}");
 }

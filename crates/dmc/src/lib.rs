@@ -2,7 +2,8 @@
 //! specified in `suites/dmcs/README.md`) holding the DMC's device facts — DLMS client SAPs and
 //! address sizes, each device type's model, firmware, HDLC logical address and COSEM objects by
 //! [`ObjectRole`] (class, version, OBIS, public readability, scaler/unit, unsupported methods),
-//! the SRVs supported per device type and the declared variations.
+//! the SRVs supported per device type, the declared variations, and an optional IEC 62056-21
+//! optical port ([`OpticalPort`]).
 //!
 //! Read by the DLMS adapter plugin (at `open` and in `describe`), the emulator (to build object
 //! models) and the catalogue (to check cases against supported SRVs).
@@ -29,8 +30,9 @@ pub use error::{DmcError, DmcErrors, Location};
 pub use meterlab_devices::DeviceRole;
 pub use model::{
     CosemObject, DEVICE_TYPES, DeviceDescription, DlmsSettings, DmcDescription, FORMAT_VERSION,
-    ObjectRole, SrvSupport, Variation, VariationKind, all_srvs, device_type_from_name,
-    required_methods, required_roles, srv_from_number,
+    OPTICAL_BAUD_RATES, OPTICAL_SRVS, ObjectRole, OpticalPort, SrvSupport, Variation,
+    VariationKind, all_srvs, device_type_from_name, optical_address, required_methods,
+    required_roles, srv_from_number,
 };
 pub use shipped::{SHIPPED, shipped};
 

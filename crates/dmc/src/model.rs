@@ -268,6 +268,43 @@ pub struct DmcDescription {
     pub srvs: Vec<SrvSupport>,
     /// Declared variations, in file order.
     pub variations: Vec<Variation>,
+    /// The IEC 62056-21 optical port of one device type, when the DMC has one.
+    pub optical: Option<OpticalPort>,
+}
+
+/// The SRVs an IEC 62056-21 optical port can carry: those whose equivalent steps are reads of
+/// data sets (and, for 6.11, a clock write in programming mode).
+pub const OPTICAL_SRVS: [Srv; 4] = [
+    Srv::Srv411ReadInstantaneousImportRegisters,
+    Srv::Srv627ReadDeviceConfigurationMpxn,
+    Srv::Srv611SynchroniseClock,
+    Srv::Srv112ReadFirmwareVersion,
+];
+
+/// The mode C baud rates an optical port may offer.
+pub const OPTICAL_BAUD_RATES: [u32; 7] = [300, 600, 1200, 2400, 4800, 9600, 19200];
+
+/// A device's IEC 62056-21 mode C optical port (`[optical]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpticalPort {
+    /// The device type that has the port.
+    pub device: DeviceRole,
+    /// The three-letter manufacturer flag of its identification message.
+    pub manufacturer: String,
+    /// The fastest mode C rate it offers.
+    pub max_baud: u32,
+    /// Whether it offers programming mode (P1 password, R1 reads, W1 clock writes).
+    pub programming: bool,
+    /// The SRVs carried over the port (a subset of [`OPTICAL_SRVS`]), in file order.
+    pub srvs: Vec<Srv>,
+}
+
+/// The data-set address under which an optical port shows `object`: the OBIS groups C.D.E
+/// (the port's abbreviated form; A, B and F are implied), e.g. `1.8.0` for 1.0.1.8.0.255.
+/// The clock is shown as time `0.9.1` and date `0.9.2` instead.
+pub fn optical_address(object: &CosemObject) -> String {
+    let [_, _, c, d, e, _] = object.obis.bytes();
+    format!("{c}.{d}.{e}")
 }
 
 impl DmcDescription {

@@ -73,6 +73,19 @@ impl DmcDescription {
                 let _ = writeln!(out, "note = {}", quoted(note));
             }
         }
+        if let Some(optical) = &self.optical {
+            let srvs: Vec<String> = optical
+                .srvs
+                .iter()
+                .map(|srv| quoted(srv.number()))
+                .collect();
+            let _ = writeln!(out, "\n[optical]");
+            let _ = writeln!(out, "device = {}", quoted(optical.device.as_str()));
+            let _ = writeln!(out, "manufacturer = {}", quoted(&optical.manufacturer));
+            let _ = writeln!(out, "max_baud = {}", optical.max_baud);
+            let _ = writeln!(out, "programming = {}", optical.programming);
+            let _ = writeln!(out, "srvs = [{}]", srvs.join(", "));
+        }
         out
     }
 }

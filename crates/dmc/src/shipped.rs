@@ -5,10 +5,14 @@
 use crate::{DmcDescription, DmcErrors};
 
 /// The shipped descriptions as `(id, text)`; each file is `suites/dmcs/<id>.toml`.
-pub const SHIPPED: [(&str, &str); 2] = [
+pub const SHIPPED: [(&str, &str); 3] = [
     (
         "acme-ch1-e470-g4",
         include_str!("../../../suites/dmcs/acme-ch1-e470-g4.toml"),
+    ),
+    (
+        "acme-ch1-e470p-g4",
+        include_str!("../../../suites/dmcs/acme-ch1-e470p-g4.toml"),
     ),
     (
         "bravo-h2-e2-g2",

@@ -150,6 +150,7 @@ fn description() -> impl Strategy<Value = DmcDescription> {
                 devices,
                 srvs,
                 variations,
+                optical: None,
             }
         })
 }

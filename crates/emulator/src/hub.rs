@@ -346,6 +346,8 @@ impl Emulation {
                             physical_address: hub.hdlc_physical,
                             address_size: 4,
                         }),
+                    // Optical ports are opened by the caller (`--optical`), which fills them in.
+                    optical: None,
                     clients,
                 }
             })

@@ -22,6 +22,7 @@ fn device() -> Device {
         system_title: None,
         tcp: None,
         serial: None,
+        optical: None,
         clients: vec![ClientAccess::public(16)],
     }
 }

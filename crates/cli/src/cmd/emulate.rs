@@ -1,18 +1,21 @@
 //! `meterlab emulate`: serve emulated comms hubs and meters over the DLMS TCP wrapper and, with
 //! `--serial`, HDLC on a pseudo-terminal per hub, until SIGINT or SIGTERM. With `--control` it
 //! also listens for run-time control requests (line-delimited JSON; see `meterlab emulate-ctl`).
+//! With `--optical`, every meter whose DMC has an `[optical]` port also gets a pseudo-terminal
+//! speaking IEC 62056-21 mode C, listed as `[device.optical]` in the devices file.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use meterlab_devices::{Authentication, DevicesFile};
+use meterlab_devices::{Authentication, DevicesFile, OpticalEndpoint};
 use meterlab_emulator::SimTime;
 use meterlab_emulator::faults::FaultOverlay;
 use meterlab_emulator::hub::{Emulation, Endpoints, MAX_HUBS};
 use meterlab_emulator::scenario::Scenario;
 use meterlab_emulator::serve::control::{Faults, serve_control};
+use meterlab_emulator::serve::optical::{open_optical_line, optical_devices, serve_optical_line};
 use meterlab_emulator::serve::serial::{open_hub_line, serve_hub_line};
 use meterlab_emulator::serve::tcp::{TcpOptions, serve_tcp_with};
 use meterlab_emulator::serve::{Emulator, FaultScope};
@@ -44,6 +47,10 @@ pub struct Args {
     /// Also open a pseudo-terminal per hub carrying HDLC.
     #[arg(long)]
     serial: bool,
+    /// Also open a pseudo-terminal per meter with an optical port (its DMC's `[optical]`),
+    /// speaking IEC 62056-21 mode C from the same device model.
+    #[arg(long)]
+    optical: bool,
     /// Listen for run-time control (faults, alerts, reboots, device list) on this address,
     /// e.g. 127.0.0.1:4060: one JSON request per line. `meterlab emulate-ctl` speaks it.
     #[arg(long, value_name = "ADDR")]
@@ -143,7 +150,29 @@ async fn serve(args: Args, scenario: Scenario, overlay: FaultOverlay) -> anyhow:
             lines.push((index, line));
         }
     }
-    let devices = emulation.devices_file(&endpoints, &scenario);
+    let mut optical_lines = Vec::new();
+    if args.optical {
+        for port in optical_devices(&scenario, &emulation) {
+            let line = open_optical_line().with_context(|| {
+                format!("cannot open a PTY for the optical port of {}", port.name)
+            })?;
+            optical_lines.push((port, line));
+        }
+    }
+    let mut devices = emulation.devices_file(&endpoints, &scenario);
+    for (port, line) in &optical_lines {
+        if let Some(device) = devices
+            .devices
+            .iter_mut()
+            .find(|device| device.name == port.name)
+        {
+            device.optical = Some(OpticalEndpoint {
+                path: line.path.clone(),
+                address: port.config.address.clone(),
+                password: port.config.password.clone(),
+            });
+        }
+    }
     let emulator = Emulator::new(emulation, start);
     if overlay != FaultOverlay::default() {
         emulator.set_faults(&FaultScope::All, &overlay);
@@ -170,6 +199,15 @@ async fn serve(args: Args, scenario: Scenario, overlay: FaultOverlay) -> anyhow:
             }
         });
     }
+    for (port, line) in optical_lines {
+        let emulator = emulator.clone();
+        tokio::spawn(async move {
+            let name = port.name.clone();
+            if let Err(error) = serve_optical_line(emulator, port, line).await {
+                tracing::error!(device = %name, %error, "optical port stopped");
+            }
+        });
+    }
     if let Some(path) = &args.devices_out {
         devices.save(path)?;
     }
@@ -188,7 +226,17 @@ async fn serve(args: Args, scenario: Scenario, overlay: FaultOverlay) -> anyhow:
             }
             println!("{}", serde_json::to_string_pretty(&document)?);
         }
-        OutputFormat::Text => print_table(&devices, &address, control_address.as_deref()),
+        OutputFormat::Text => {
+            print_table(&devices, &address, control_address.as_deref());
+            for device in &devices.devices {
+                if let Some(optical) = &device.optical {
+                    println!(
+                        "optical port (IEC 62056-21) of {}: {} (sign-on address {})",
+                        device.name, optical.path, optical.address
+                    );
+                }
+            }
+        }
     }
     wait_for_shutdown(tcp).await
 }

@@ -1,6 +1,7 @@
 //! Reading a DMC description: TOML with spans, then validation that collects every problem with
 //! `file:line:column` and the field path.
 
+mod optical;
 mod references;
 
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ struct RawFile {
     srv: Vec<Spanned<RawSrv>>,
     #[serde(default)]
     variation: Vec<Spanned<RawVariation>>,
+    optical: Option<Spanned<optical::RawOptical>>,
 }
 
 #[derive(Deserialize)]
@@ -295,6 +297,7 @@ fn validate(checker: &mut Checker<'_>, raw: &RawFile) -> DmcDescription {
         devices,
         srvs: Vec::new(),
         variations: Vec::new(),
+        optical: None,
     };
     description.srvs = validate_srvs(checker, &raw.srv, &description);
     description.variations = raw
@@ -305,6 +308,10 @@ fn validate(checker: &mut Checker<'_>, raw: &RawFile) -> DmcDescription {
             validate_variation(checker, index, variation.get_ref(), &description)
         })
         .collect();
+    description.optical = raw
+        .optical
+        .as_ref()
+        .and_then(|optical| optical::validate_optical(checker, optical, &description));
     description
 }
 

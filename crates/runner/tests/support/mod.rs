@@ -334,6 +334,7 @@ pub fn device(name: &str) -> Device {
         system_title: None,
         tcp: None,
         serial: None,
+        optical: None,
         clients: vec![ClientAccess::public(16)],
     }
 }
