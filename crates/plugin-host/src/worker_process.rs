@@ -8,7 +8,7 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use meterlab_plugin::prost::Message as _;
 
@@ -241,17 +241,16 @@ fn kill(child: &mut Child) {
 }
 
 fn wait_with_grace(child: &mut Child) -> io::Result<ExitStatus> {
-    let started = Instant::now();
-    loop {
+    // Counted naps rather than a clock: the grace is a bound, not a measurement.
+    let nap = Duration::from_millis(2);
+    for _ in 0..EXIT_GRACE.as_millis() / nap.as_millis() {
         if let Some(status) = child.try_wait()? {
             return Ok(status);
         }
-        if started.elapsed() > EXIT_GRACE {
-            drop(child.kill());
-            return child.wait();
-        }
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(nap);
     }
+    drop(child.kill());
+    child.wait()
 }
 
 /// Why a worker ended, from its exit status and the end of its stderr.
