@@ -334,7 +334,15 @@ impl WorkerPool {
 
 /// Makes a call whose answer is an ABI status and out buffer.
 fn abi_result(worker: &Worker, call: worker_call::Call) -> Result<(i32, Vec<u8>), Fault> {
-    match worker.call(call).map_err(Fault::Worker)? {
+    worker
+        .call(call)
+        .map_err(Fault::Worker)
+        .and_then(reply_to_abi)
+}
+
+/// The ABI status and out buffer a reply carries, or the fault it means.
+pub(crate) fn reply_to_abi(reply: worker_reply::Reply) -> Result<(i32, Vec<u8>), Fault> {
+    match reply {
         worker_reply::Reply::Abi(result) => Ok((result.status, result.output)),
         // The worker is healthy but could not make the call (e.g. an unknown session).
         worker_reply::Reply::Error(error) => Err(Fault::Protocol {

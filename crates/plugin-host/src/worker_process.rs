@@ -183,11 +183,7 @@ impl Worker {
             return Err(self.death(io));
         }
         match io.replies.recv_timeout(self.deadline) {
-            Ok(frame) => match WorkerReply::decode(frame.as_slice()) {
-                Ok(WorkerReply { reply: Some(reply) }) => Ok(reply),
-                Ok(WorkerReply { reply: None }) => Err(self.kill_for(io, "an empty reply")),
-                Err(error) => Err(self.kill_for(io, &format!("an undecodable reply: {error}"))),
-            },
+            Ok(frame) => decode_reply(&frame).inspect_err(|_| kill(&mut io.child)),
             Err(RecvTimeoutError::Timeout) => {
                 kill(&mut io.child);
                 Err(WorkerFault::CallDeadline {
@@ -195,13 +191,6 @@ impl Worker {
                 })
             }
             Err(RecvTimeoutError::Disconnected) => Err(self.death(io)),
-        }
-    }
-
-    fn kill_for(&self, io: &mut WorkerIo, what: &str) -> WorkerFault {
-        kill(&mut io.child);
-        WorkerFault::Protocol {
-            detail: format!("the worker sent {what}"),
         }
     }
 
@@ -228,6 +217,20 @@ impl Drop for Worker {
         let io = self.io.get_mut().unwrap_or_else(PoisonError::into_inner);
         io.stdin = None;
         kill(&mut io.child);
+    }
+}
+
+/// One reply frame from a worker; anything else is a protocol fault (the worker is then killed:
+/// the plugin inside it may have written to the protocol stream).
+pub(crate) fn decode_reply(frame: &[u8]) -> Result<worker_reply::Reply, WorkerFault> {
+    match WorkerReply::decode(frame) {
+        Ok(WorkerReply { reply: Some(reply) }) => Ok(reply),
+        Ok(WorkerReply { reply: None }) => Err(WorkerFault::Protocol {
+            detail: "the worker sent an empty reply".to_owned(),
+        }),
+        Err(error) => Err(WorkerFault::Protocol {
+            detail: format!("the worker sent an undecodable reply: {error}"),
+        }),
     }
 }
 
