@@ -203,6 +203,26 @@ impl Plugin {
         })
     }
 
+    /// [`Plugin::open_raw`] for an async caller: in-process inline, out of process on tokio's
+    /// blocking pool (starting a worker and waiting for it must not stall the executor).
+    pub async fn open_raw_async(
+        self: &Arc<Self>,
+        config: &SessionConfig,
+    ) -> Result<RawSession, SessionError> {
+        if let Backend::InProcess(_) = self.backend {
+            return self.open_raw(config);
+        }
+        let plugin = Arc::clone(self);
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || plugin.open_raw(&config))
+            .await
+            .map_err(|error| {
+                self.fault(Fault::Protocol {
+                    detail: format!("opening a session in a worker did not complete: {error}"),
+                })
+            })?
+    }
+
     /// The error for an `open` that returned `status` with `output`.
     fn open_error(&self, status: i32, output: &[u8]) -> SessionError {
         if status == STATUS_OPEN_REFUSED {

@@ -41,7 +41,7 @@ impl<L: LinkIo> Session<L> {
         config: &SessionConfig,
         link: L,
     ) -> Result<Self, SessionError> {
-        let raw = plugin.open_raw(config)?;
+        let raw = plugin.open_raw_async(config).await?;
         let mut session = Session {
             raw: Some(raw),
             plugin: Arc::clone(plugin),
