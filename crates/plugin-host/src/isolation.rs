@@ -27,6 +27,10 @@ pub const WORKER_EXE: &str = "meterlab-plugin-worker";
 /// An environment variable naming the worker executable, used when the options name none.
 pub const WORKER_ENV: &str = "METERLAB_PLUGIN_WORKER";
 
+/// Loading (which includes starting the worker process) gets at least this long, whatever the
+/// call deadline: a slow process start on a busy machine is not the plugin's fault.
+const LOAD_DEADLINE_FLOOR: Duration = Duration::from_secs(10);
+
 /// Where a plugin's code runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Isolation {
@@ -86,8 +90,8 @@ pub enum WorkerScope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessOptions {
     pub scope: WorkerScope,
-    /// Longest a single plugin call (load, open, one event, close) may take before the worker is
-    /// killed. Wall-clock time: the worker is a real process.
+    /// Longest a single plugin call (open, one event, close) may take before the worker is
+    /// killed; loading gets at least 10 s. Wall-clock time: the worker is a real process.
     pub call_deadline: Duration,
     /// `RLIMIT_AS` (address space) for the worker, set before it loads the library; `None`
     /// leaves the limit inherited.
@@ -236,10 +240,14 @@ impl WorkerPool {
         let call = worker_call::Call::Load(Load {
             path: self.library.to_string_lossy().into_owned(),
         });
-        let reply = worker.call(call).map_err(|fault| LoadError::WorkerFailed {
-            path: path(),
-            fault,
-        })?;
+        let load_deadline = self.options.call_deadline.max(LOAD_DEADLINE_FLOOR);
+        let reply =
+            worker
+                .call_within(call, load_deadline)
+                .map_err(|fault| LoadError::WorkerFailed {
+                    path: path(),
+                    fault,
+                })?;
         let protocol_fault = |detail: String| LoadError::WorkerFailed {
             path: path(),
             fault: WorkerFault::Protocol { detail },

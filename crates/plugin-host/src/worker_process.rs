@@ -119,6 +119,15 @@ impl Worker {
 
     /// Makes one call and waits for its reply, at most the call deadline.
     pub(crate) fn call(&self, call: worker_call::Call) -> Result<worker_reply::Reply, WorkerFault> {
+        self.call_within(call, self.deadline)
+    }
+
+    /// [`Worker::call`] with its own deadline (loading, which includes starting the process).
+    pub(crate) fn call_within(
+        &self,
+        call: worker_call::Call,
+        deadline: Duration,
+    ) -> Result<worker_reply::Reply, WorkerFault> {
         let mut io = self.io.lock().unwrap_or_else(PoisonError::into_inner);
         let pending = std::mem::take(
             &mut *self
@@ -127,9 +136,9 @@ impl Worker {
                 .unwrap_or_else(PoisonError::into_inner),
         );
         for close in pending {
-            self.call_locked(&mut io, close)?;
+            self.call_locked(&mut io, close, self.deadline)?;
         }
-        self.call_locked(&mut io, call)
+        self.call_locked(&mut io, call, deadline)
     }
 
     /// Closes a session: now if no call is in flight, else before the next call. A failed
@@ -140,7 +149,7 @@ impl Worker {
         }
         match self.io.try_lock() {
             Ok(mut io) => {
-                if let Err(fault) = self.call_locked(&mut io, close) {
+                if let Err(fault) = self.call_locked(&mut io, close, self.deadline) {
                     tracing::warn!(worker_pid = self.pid, %fault, "closing a worker session failed");
                 }
             }
@@ -156,11 +165,12 @@ impl Worker {
         &self,
         io: &mut WorkerIo,
         call: worker_call::Call,
+        deadline: Duration,
     ) -> Result<worker_reply::Reply, WorkerFault> {
         if let Some(failure) = &io.failure {
             return Err(failure.clone());
         }
-        let outcome = self.exchange(io, call);
+        let outcome = self.exchange(io, call, deadline);
         if let Err(fault) = &outcome {
             tracing::warn!(worker_pid = self.pid, %fault, "plugin worker failed");
             io.failure = Some(fault.clone());
@@ -173,6 +183,7 @@ impl Worker {
         &self,
         io: &mut WorkerIo,
         call: worker_call::Call,
+        deadline: Duration,
     ) -> Result<worker_reply::Reply, WorkerFault> {
         let frame = WorkerCall { call: Some(call) }.encode_to_vec();
         let sent = match io.stdin.as_mut() {
@@ -182,12 +193,12 @@ impl Worker {
         if sent.is_err() {
             return Err(self.death(io));
         }
-        match io.replies.recv_timeout(self.deadline) {
+        match io.replies.recv_timeout(deadline) {
             Ok(frame) => decode_reply(&frame).inspect_err(|_| kill(&mut io.child)),
             Err(RecvTimeoutError::Timeout) => {
                 kill(&mut io.child);
                 Err(WorkerFault::CallDeadline {
-                    deadline_ms: u64::try_from(self.deadline.as_millis()).unwrap_or(u64::MAX),
+                    deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
                 })
             }
             Err(RecvTimeoutError::Disconnected) => Err(self.death(io)),

@@ -299,10 +299,11 @@ async fn a_stack_overflow_is_reported_as_such() {
 async fn an_endless_loop_is_killed_at_the_call_deadline() {
     let host = host();
     let mut options = process_options(WorkerScope::PerPlugin);
-    options.process.call_deadline = Duration::from_millis(300);
+    // Generous enough for `open` on a loaded machine; loading has its own 10 s floor.
+    options.process.call_deadline = Duration::from_secs(1);
     let plugin = isolated(&host, "fixture-spin", &options);
     let fault = fault_is_contained(&host, &plugin, &[]).await;
-    assert_eq!(fault, WorkerFault::CallDeadline { deadline_ms: 300 });
+    assert_eq!(fault, WorkerFault::CallDeadline { deadline_ms: 1000 });
 }
 
 #[tokio::test(start_paused = true)]
