@@ -161,6 +161,73 @@ mod tests {
     }
 
     #[test]
+    fn worker_replies_become_actions_or_the_fault_they_carry() {
+        use meterlab_plugin::prost::Message as _;
+
+        use crate::worker_wire::pb::{AbiResult, WorkerError, WorkerReply, worker_reply};
+        use crate::{Fault, WorkerFault};
+
+        let frame = |reply: worker_reply::Reply| {
+            let mut wire = Vec::new();
+            let message = WorkerReply { reply: Some(reply) }.encode_to_vec();
+            write_frame(&mut wire, &message).unwrap();
+            wire
+        };
+        let actions = meterlab_plugin::pb::AdapterActions::none().transmit(b"hi".to_vec());
+        let mut wire = frame(worker_reply::Reply::Abi(AbiResult {
+            status: 0,
+            output: actions.encode_to_vec(),
+        }));
+        wire.extend(frame(worker_reply::Reply::Abi(AbiResult {
+            status: meterlab_plugin::abi::STATUS_PANICKED,
+            output: b"boom".to_vec(),
+        })));
+        wire.extend(frame(worker_reply::Reply::Error(WorkerError {
+            detail: "no open session 7".to_owned(),
+        })));
+        wire.extend([0, 0, 0, 1, 0xFF]);
+        let replies = handle_replies_from_worker(&wire);
+        assert_eq!(replies.len(), 4);
+        assert_eq!(replies[0], Ok(actions));
+        assert_eq!(
+            replies[1],
+            Err(Fault::Panicked {
+                message: "boom".to_owned()
+            })
+        );
+        assert_eq!(
+            replies[2],
+            Err(Fault::Protocol {
+                detail: "no open session 7".to_owned()
+            })
+        );
+        assert!(
+            matches!(
+                &replies[3],
+                Err(Fault::Worker(WorkerFault::Protocol { .. }))
+            ),
+            "{:?}",
+            replies[3]
+        );
+
+        // The fuzz seeds in fuzz/seeds/worker_replies decode as their names say.
+        let seed = [0, 0, 0, 2, 0x1a, 0, 0, 0, 0, 5, 0x22, 3, 0x0a, 1, b'x'];
+        let replies = handle_replies_from_worker(&seed);
+        assert_eq!(replies[0], Ok(meterlab_plugin::pb::AdapterActions::none()));
+        assert_eq!(
+            replies[1],
+            Err(Fault::Protocol {
+                detail: "x".to_owned()
+            })
+        );
+        let seed = [0, 0, 0, 4, 0x1a, 2, 0x08, 1];
+        assert!(matches!(
+            handle_replies_from_worker(&seed)[..],
+            [Err(Fault::Panicked { .. })]
+        ));
+    }
+
+    #[test]
     fn a_truncated_frame_or_an_absurd_length_is_an_error() {
         let mut wire = Vec::new();
         write_frame(&mut wire, b"hello").unwrap();
