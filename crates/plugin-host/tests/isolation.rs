@@ -16,7 +16,7 @@ use meterlab_plugin::pb::{
 };
 use meterlab_plugin_host::{
     Fault, HostConfig, Isolation, LoadError, LoadOptions, Plugin, PluginHost, ProcessOptions,
-    Session, SessionError, StreamLink, WorkerFault, WorkerScope,
+    Session, SessionError, StreamLink, WORKER_ENV, WorkerFault, WorkerScope, locate_worker,
 };
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, DuplexStream};
 
@@ -395,5 +395,22 @@ fn a_worker_refusal_names_the_file_and_the_reason() {
     assert!(
         matches!(&error, LoadError::WorkerNotFound { searched, .. } if searched.contains("/nonexistent/")),
         "{error}"
+    );
+}
+
+#[test]
+fn without_a_path_the_worker_is_found_in_the_profile_directory_above_the_test() {
+    let built = worker_path().canonicalize().unwrap();
+    let found = locate_worker(None).unwrap_or_else(|searched| panic!("not in {searched:?}"));
+    match std::env::var_os(WORKER_ENV) {
+        // The environment names the worker: that one, wherever it is.
+        Some(named) => assert_eq!(found, std::path::PathBuf::from(named)),
+        // A test runs from <profile>/deps; cargo puts binaries in <profile>.
+        None => assert_eq!(found.canonicalize().unwrap(), built),
+    }
+    let explicit = locate_worker(Some("/nonexistent/worker".as_ref())).unwrap_err();
+    assert_eq!(
+        explicit,
+        vec![std::path::PathBuf::from("/nonexistent/worker")]
     );
 }
