@@ -104,6 +104,31 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "the plugin ABI is runtime-free",
     ),
     (
+        "meterlab-plugin-worker",
+        &["meterlab-server", "meterlab-runner", "tonic", "anyhow"],
+        "the worker is a small shell around the host's loader",
+    ),
+    (
+        "fixture-segfault",
+        &["meterlab-plugin-host", "tokio", "anyhow"],
+        "a fixture plugin is built on meterlab-plugin alone",
+    ),
+    (
+        "fixture-abort",
+        &["meterlab-plugin-host", "tokio", "anyhow"],
+        "a fixture plugin is built on meterlab-plugin alone",
+    ),
+    (
+        "fixture-spin",
+        &["meterlab-plugin-host", "tokio", "anyhow"],
+        "a fixture plugin is built on meterlab-plugin alone",
+    ),
+    (
+        "fixture-leak",
+        &["meterlab-plugin-host", "tokio", "anyhow"],
+        "a fixture plugin is built on meterlab-plugin alone",
+    ),
+    (
         "meterlab-dmc",
         &["tokio", "anyhow"],
         "DMC descriptions are pure data",

@@ -31,6 +31,7 @@ fn inspect_prints_identity_abi_smsos_and_srvs() {
         "{text}"
     );
     assert!(text.contains("abi      1.0"), "{text}");
+    assert!(text.contains("runs     in-process"), "{text}");
     assert!(text.contains("smso     TOY-SMSO"), "{text}");
     assert!(text.contains("dmc      TOY-CH-1/TOY-ESME-1"), "{text}");
     assert!(text.contains("srv    11.2 Read Firmware Version"), "{text}");
@@ -113,5 +114,49 @@ fn inspect_lists_the_iec_adapter_and_exactly_its_optical_srvs() {
             "11.2 Read Firmware Version"
         ],
         "{text}"
+    );
+}
+
+#[test]
+fn inspect_out_of_process_checks_the_plugin_in_a_worker() {
+    let worker = common::worker_path().to_str().unwrap().to_owned();
+    let output = meterlab(&[
+        "plugin",
+        "inspect",
+        "--isolation",
+        "process",
+        "--worker",
+        &worker,
+        &fixture("fixture-echo"),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("plugin   fixture-echo"), "{text}");
+    assert!(text.contains("runs     process"), "{text}");
+    assert!(text.contains("srv    11.2 Read Firmware Version"), "{text}");
+
+    // The refusal is the in-process loader's, made in the worker.
+    let output = meterlab(&[
+        "plugin",
+        "inspect",
+        "--isolation",
+        "process",
+        "--worker",
+        &worker,
+        &fixture("fixture-wrong-abi"),
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("ABI 2.0") && stderr.contains("libfixture_wrong_abi"),
+        "{stderr}"
+    );
+
+    let output = meterlab(&["plugin", "inspect", "--isolation", "sideways", &worker]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("expected \"in-process\" or \"process\""),
     );
 }

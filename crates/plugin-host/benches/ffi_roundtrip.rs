@@ -1,6 +1,8 @@
 //! One `handle()` round trip through the C ABI (encode a 64-byte `BytesReceived` event, call the
 //! plugin library, decode its one `Transmit` action, free its buffer) against the same adapter
-//! called directly as a Rust trait object, in one run.
+//! called directly as a Rust trait object, and through an out-of-process worker
+//! (`isolation = "process"`: the same encoded bytes framed over the worker's stdin/stdout, the
+//! same decode), in one run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/common/mod.rs"]
@@ -16,7 +18,7 @@ use meterlab_plugin::Adapter;
 use meterlab_plugin::pb::{
     AdapterActions, BytesReceived, HostEvent, SessionConfig, action, host_event,
 };
-use meterlab_plugin_host::{HostConfig, PluginHost};
+use meterlab_plugin_host::{HostConfig, LoadOptions, PluginHost, ProcessOptions};
 
 fn one_transmit(actions: &AdapterActions) -> bool {
     matches!(actions.actions.as_slice(), [a] if matches!(&a.action, Some(action::Action::Transmit(t)) if t.data.len() == 64))
@@ -34,6 +36,19 @@ fn ffi_roundtrip(c: &mut Criterion) {
         ..SessionConfig::default()
     };
     let mut through_ffi = plugin.open_raw(&config).unwrap();
+    let isolated = host
+        .load_with(
+            common::fixture_file("fixture-echo"),
+            &LoadOptions {
+                process: ProcessOptions {
+                    worker: Some(common::worker_path().to_owned()),
+                    ..ProcessOptions::default()
+                },
+                ..LoadOptions::process()
+            },
+        )
+        .unwrap();
+    let mut through_worker = isolated.open_raw(&config).unwrap();
     let mut direct: Box<dyn Adapter> = Box::new(EchoAdapter::open(config).unwrap());
 
     let event = HostEvent::new(
@@ -43,6 +58,7 @@ fn ffi_roundtrip(c: &mut Criterion) {
         }),
     );
     assert!(one_transmit(&through_ffi.handle(&event).unwrap()));
+    assert!(one_transmit(&through_worker.handle(&event).unwrap()));
     assert!(one_transmit(&direct.handle(event.clone())));
 
     let mut group = c.benchmark_group("handle_64_byte_event");
@@ -50,6 +66,9 @@ fn ffi_roundtrip(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(1));
     group.bench_function("ffi", |b| {
         b.iter(|| through_ffi.handle(black_box(&event)).unwrap())
+    });
+    group.bench_function("worker_process", |b| {
+        b.iter(|| through_worker.handle(black_box(&event)).unwrap())
     });
     group.bench_function("direct_trait_object", |b| {
         b.iter(|| direct.handle(black_box(event.clone())))

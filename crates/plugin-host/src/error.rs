@@ -71,6 +71,18 @@ pub enum LoadError {
     },
     #[error("plugin {path} has an invalid declaration: {reason}")]
     InvalidDeclaration { path: PathBuf, reason: String },
+    #[error("no plugin worker executable for {path}: looked for {searched}")]
+    WorkerNotFound { path: PathBuf, searched: String },
+    #[error("cannot start the plugin worker {worker} for {path}: {cause}")]
+    WorkerSpawn {
+        path: PathBuf,
+        worker: PathBuf,
+        cause: String,
+    },
+    #[error("the plugin worker refused {path}: {reason}")]
+    WorkerRefused { path: PathBuf, reason: String },
+    #[error("the plugin worker failed while loading {path}: {fault}")]
+    WorkerFailed { path: PathBuf, fault: WorkerFault },
     #[error("plugin {path} failed to describe itself: {fault}")]
     Describe { path: PathBuf, fault: Fault },
     #[error(
@@ -114,6 +126,39 @@ pub enum Fault {
     },
     #[error("plugin broke the session protocol: {detail}")]
     Protocol { detail: String },
+    #[error("plugin worker process: {0}")]
+    Worker(WorkerFault),
+}
+
+/// How an out-of-process plugin's worker failed (`isolation = "process"`). The worker is gone
+/// (killed when it had not died by itself); the next session starts a new one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkerFault {
+    #[error("killed by signal {signal} ({name}){}", stderr_suffix(stderr))]
+    Signalled {
+        signal: i32,
+        name: &'static str,
+        /// The end of what the worker wrote to stderr (the plugin's last words), if anything.
+        stderr: String,
+    },
+    #[error("stack overflow (killed by signal {signal} ({name}))")]
+    StackOverflow { signal: i32, name: &'static str },
+    #[error("exceeded its memory limit of {limit_bytes} bytes ({detail})")]
+    MemoryLimit { limit_bytes: u64, detail: String },
+    #[error("a call did not return within its {deadline_ms} ms deadline; the worker was killed")]
+    CallDeadline { deadline_ms: u64 },
+    #[error("exited with status {code}{}", stderr_suffix(stderr))]
+    Exited { code: i32, stderr: String },
+    #[error("broke the worker protocol: {detail}")]
+    Protocol { detail: String },
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!("; stderr: {stderr}")
+    }
 }
 
 /// A session could not start, or could not finish a service request.
@@ -137,6 +182,8 @@ pub enum SessionError {
     },
     #[error("the session has ended")]
     Ended,
+    #[error("cannot start a worker for plugin {plugin}: {cause}")]
+    WorkerStart { plugin: String, cause: String },
 }
 
 impl SessionError {
@@ -156,6 +203,7 @@ impl SessionError {
             }
             SessionError::AdapterFault { .. }
             | SessionError::OpenRefused { .. }
+            | SessionError::WorkerStart { .. }
             | SessionError::Ended => service_error::Kind::AdapterFault(AdapterFault {
                 detail: self.to_string(),
             }),

@@ -22,18 +22,37 @@
 //! Plugin calls are short and synchronous (adapters are sans-IO), so sessions make them inline
 //! on the async executor.
 //!
+//! With [`Isolation::Process`] ([`PluginHost::load_with`]) the host never loads the library: a
+//! worker executable (`meterlab-plugin-worker`, see [`serve_worker`]) loads it and serves the
+//! same ABI calls over its stdin/stdout, one worker per plugin or per session. A segfault,
+//! abort, stack overflow, call past its deadline or allocation past the worker's memory limit
+//! ends that worker's sessions with [`Fault::Worker`] carrying the cause; the next session
+//! starts a fresh worker, and the host and other sessions carry on. The callers' API
+//! ([`Plugin`], [`Session`], [`RawSession`]) is the same for both.
+//!
 //! Must never depend on the server or the runner.
 
 mod device_link;
 mod error;
+mod isolation;
 mod link;
 mod loader;
 mod plugin;
 mod session;
+mod worker_process;
+mod worker_serve;
+mod worker_wire;
 
 pub use device_link::{DeviceLink, merge_settings};
-pub use error::{Fault, LoadError, SessionError};
+pub use error::{Fault, LoadError, SessionError, WorkerFault};
+pub use isolation::{
+    Isolation, LoadOptions, ProcessOptions, UnknownIsolation, WORKER_ENV, WORKER_EXE, WorkerScope,
+    locate_worker,
+};
 pub use link::{LinkIo, StreamLink};
-pub use loader::{HostConfig, PluginHost, inspect_file};
+pub use loader::{HostConfig, PluginHost, inspect_file, inspect_file_with};
 pub use plugin::{Plugin, RawSession, decode_output};
 pub use session::Session;
+pub use worker_serve::serve_worker;
+#[doc(hidden)]
+pub use worker_wire::handle_replies_from_worker;

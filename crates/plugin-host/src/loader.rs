@@ -11,6 +11,7 @@ use meterlab_plugin::abi::{
 use sha2::{Digest as _, Sha256};
 
 use crate::error::LoadError;
+use crate::isolation::{Isolation, LoadOptions, WorkerPool};
 use crate::plugin::{Plugin, Vtable};
 
 /// Where plugins may be loaded from and which hashes they must have.
@@ -28,7 +29,7 @@ pub struct HostConfig {
 pub struct PluginHost {
     config: HostConfig,
     plugin_dir: PathBuf,
-    loaded: Mutex<HashMap<PathBuf, Arc<Plugin>>>,
+    loaded: Mutex<HashMap<(PathBuf, Isolation), Arc<Plugin>>>,
 }
 
 impl PluginHost {
@@ -56,6 +57,17 @@ impl PluginHost {
     /// Loads (once) and checks the plugin at `path`, a file name or a path inside the plugin
     /// directory. The library is never unloaded.
     pub fn load(&self, path: impl AsRef<Path>) -> Result<Arc<Plugin>, LoadError> {
+        self.load_with(path, &LoadOptions::default())
+    }
+
+    /// [`PluginHost::load`] with a choice of isolation. Out of process the host never loads the
+    /// library itself: it checks the directory and pin, then a worker loads and checks it. A
+    /// plugin is loaded once per isolation; the first load's process options stay in force.
+    pub fn load_with(
+        &self,
+        path: impl AsRef<Path>,
+        options: &LoadOptions,
+    ) -> Result<Arc<Plugin>, LoadError> {
         let requested = self.plugin_dir.join(path.as_ref());
         let path = requested.canonicalize().map_err(|cause| LoadError::Read {
             path: requested.clone(),
@@ -68,9 +80,11 @@ impl PluginHost {
             });
         }
         let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(plugin) = loaded.get(&path) {
+        let key = (path, options.isolation);
+        if let Some(plugin) = loaded.get(&key) {
             return Ok(Arc::clone(plugin));
         }
+        let path = key.0.clone();
         let bytes = std::fs::read(&path).map_err(|cause| LoadError::Read {
             path: path.clone(),
             cause,
@@ -89,15 +103,16 @@ impl PluginHost {
                 actual: hex::encode(sha256),
             });
         }
-        let plugin = Arc::new(load_unconfined(&path, sha256)?);
+        let plugin = Arc::new(load_unconfined_with(&path, sha256, options)?);
         tracing::info!(
             path = %path.display(),
+            isolation = %options.isolation,
             id = plugin.id(),
             version = plugin.version(),
             sha256 = %hex::encode(sha256),
             "plugin loaded"
         );
-        loaded.insert(path, Arc::clone(&plugin));
+        loaded.insert(key, Arc::clone(&plugin));
         Ok(plugin)
     }
 }
@@ -110,6 +125,30 @@ pub fn inspect_file(path: &Path) -> Result<Plugin, LoadError> {
         cause,
     })?;
     load_unconfined(path, Sha256::digest(&bytes).into())
+}
+
+/// [`inspect_file`] with a choice of isolation: out of process a worker loads and checks the
+/// file, and the returned plugin's sessions run in workers.
+pub fn inspect_file_with(path: &Path, options: &LoadOptions) -> Result<Plugin, LoadError> {
+    let bytes = std::fs::read(path).map_err(|cause| LoadError::Read {
+        path: path.to_owned(),
+        cause,
+    })?;
+    load_unconfined_with(path, Sha256::digest(&bytes).into(), options)
+}
+
+fn load_unconfined_with(
+    path: &Path,
+    sha256: [u8; 32],
+    options: &LoadOptions,
+) -> Result<Plugin, LoadError> {
+    match options.isolation {
+        Isolation::InProcess => load_unconfined(path, sha256),
+        Isolation::Process => {
+            let (pool, identity) = WorkerPool::start(path, sha256, &options.process)?;
+            Ok(Plugin::from_worker(identity, pool))
+        }
+    }
 }
 
 fn load_unconfined(path: &Path, sha256: [u8; 32]) -> Result<Plugin, LoadError> {

@@ -12,6 +12,7 @@ use meterlab_plugin::pb::{AdapterActions, AdapterInfo, HostEvent, SessionConfig}
 use meterlab_plugin::prost::Message;
 
 use crate::error::{Fault, LoadError, SessionError};
+use crate::isolation::{Isolation, WorkerPool, WorkerSession};
 use crate::loader::CheckedDeclaration;
 
 /// The plugin's functions, checked non-null.
@@ -24,7 +25,17 @@ pub(crate) struct Vtable {
     pub close: CloseFn,
 }
 
-/// A loaded plugin whose declaration passed every check. Its library stays loaded forever.
+/// Where a plugin's code runs.
+#[derive(Debug)]
+pub(crate) enum Backend {
+    /// In this process, through the checked vtable.
+    InProcess(Vtable),
+    /// In worker processes that load the library (`isolation = "process"`).
+    Process(WorkerPool),
+}
+
+/// A loaded plugin whose declaration passed every check. In-process, its library stays loaded
+/// forever; out of process, its workers load it (and the host never does).
 #[derive(Debug)]
 pub struct Plugin {
     path: PathBuf,
@@ -33,7 +44,18 @@ pub struct Plugin {
     version: String,
     abi_minor: u32,
     info: AdapterInfo,
-    vtable: Vtable,
+    backend: Backend,
+}
+
+/// A plugin library's identity as checked by a loader, in this process or in a worker.
+#[derive(Debug)]
+pub(crate) struct Identity {
+    pub path: PathBuf,
+    pub sha256: [u8; 32],
+    pub id: String,
+    pub version: String,
+    pub abi_minor: u32,
+    pub info: AdapterInfo,
 }
 
 impl Plugin {
@@ -49,7 +71,7 @@ impl Plugin {
             version: checked.version,
             abi_minor: checked.abi_minor,
             info: AdapterInfo::default(),
-            vtable: checked.vtable,
+            backend: Backend::InProcess(checked.vtable),
         };
         let info = plugin.describe().map_err(|fault| LoadError::Describe {
             path: plugin.path.clone(),
@@ -66,6 +88,36 @@ impl Plugin {
         }
         plugin.info = info;
         Ok(plugin)
+    }
+
+    /// A plugin whose worker (already checked and described) runs it out of process.
+    pub(crate) fn from_worker(identity: Identity, pool: WorkerPool) -> Self {
+        Plugin {
+            path: identity.path,
+            sha256: identity.sha256,
+            id: identity.id,
+            version: identity.version,
+            abi_minor: identity.abi_minor,
+            info: identity.info,
+            backend: Backend::Process(pool),
+        }
+    }
+
+    /// Whether the plugin runs in this process or in worker processes.
+    pub fn isolation(&self) -> Isolation {
+        match self.backend {
+            Backend::InProcess(_) => Isolation::InProcess,
+            Backend::Process(_) => Isolation::Process,
+        }
+    }
+
+    /// Out of process: how many worker processes have been started for this plugin so far
+    /// (the one that checked it at load time included). `None` in-process.
+    pub fn workers_started(&self) -> Option<u64> {
+        match &self.backend {
+            Backend::InProcess(_) => None,
+            Backend::Process(pool) => Some(pool.workers_started()),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -96,7 +148,7 @@ impl Plugin {
     }
 
     /// Calls the plugin with an out buffer, copies the buffer and hands it back to the plugin.
-    fn call_with_out(&self, call: impl FnOnce(*mut OwnedBuf) -> i32) -> (i32, Vec<u8>) {
+    fn call_with_out(vtable: &Vtable, call: impl FnOnce(*mut OwnedBuf) -> i32) -> (i32, Vec<u8>) {
         let mut out = OwnedBuf::EMPTY;
         let status = call(&mut out);
         let bytes = if out.ptr.is_null() || out.len == 0 {
@@ -107,41 +159,115 @@ impl Plugin {
         };
         if !out.ptr.is_null() {
             // SAFETY: the buffer came from this plugin and is freed exactly once.
-            unsafe { (self.vtable.free_buf)(out) };
+            unsafe { (vtable.free_buf)(out) };
         }
         (status, bytes)
     }
 
     fn describe(&self) -> Result<AdapterInfo, Fault> {
+        let Backend::InProcess(vtable) = &self.backend else {
+            return Ok(self.info.clone());
+        };
         // SAFETY: `out` points to a writable buffer slot, per the ABI.
-        let (status, bytes) = self.call_with_out(|out| unsafe { (self.vtable.describe)(out) });
+        let (status, bytes) = Self::call_with_out(vtable, |out| unsafe { (vtable.describe)(out) });
         decode_output("AdapterInfo", status, &bytes)
     }
 
     /// Opens an adapter session (no link activity: see [`crate::Session`] for driving one).
+    /// Out of process this starts or reuses a worker and waits for it (up to the call deadline).
     pub fn open_raw(self: &Arc<Self>, config: &SessionConfig) -> Result<RawSession, SessionError> {
         let input = config.encode_to_vec();
-        let mut handle: *mut c_void = std::ptr::null_mut();
-        let (status, bytes) = self.call_with_out(|error_out| {
-            // SAFETY: input is readable for its length; both out pointers are writable.
-            unsafe { (self.vtable.open)(input.as_ptr(), input.len(), &mut handle, error_out) }
-        });
-        if status == STATUS_OPEN_REFUSED {
-            return Err(SessionError::OpenRefused {
-                plugin: self.id.clone(),
-                reason: String::from_utf8_lossy(&bytes).into_owned(),
-            });
-        }
-        check_status(status, &bytes).map_err(|fault| self.fault(fault))?;
-        if handle.is_null() {
-            return Err(self.fault(Fault::Protocol {
-                detail: "open succeeded but returned a null session".to_owned(),
-            }));
-        }
+        let inner = match &self.backend {
+            Backend::InProcess(_) => match self.open_encoded(&input) {
+                Ok(handle) => RawInner::InProcess(handle),
+                Err(OpenFailure::Abi { status, output }) => {
+                    return Err(self.open_error(status, &output));
+                }
+                Err(OpenFailure::NullSession) => {
+                    return Err(self.fault(Fault::Protocol {
+                        detail: "open succeeded but returned a null session".to_owned(),
+                    }));
+                }
+            },
+            Backend::Process(pool) => {
+                let (session, status, output) = pool.open(&self.id, input)?;
+                if status != STATUS_OK {
+                    return Err(self.open_error(status, &output));
+                }
+                RawInner::Process(session)
+            }
+        };
         Ok(RawSession {
             plugin: Arc::clone(self),
-            handle,
+            inner,
         })
+    }
+
+    /// [`Plugin::open_raw`] for an async caller: in-process inline, out of process on tokio's
+    /// blocking pool (starting a worker and waiting for it must not stall the executor).
+    pub async fn open_raw_async(
+        self: &Arc<Self>,
+        config: &SessionConfig,
+    ) -> Result<RawSession, SessionError> {
+        if let Backend::InProcess(_) = self.backend {
+            return self.open_raw(config);
+        }
+        let plugin = Arc::clone(self);
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || plugin.open_raw(&config))
+            .await
+            .map_err(|error| {
+                self.fault(Fault::Protocol {
+                    detail: format!("opening a session in a worker did not complete: {error}"),
+                })
+            })?
+    }
+
+    /// The error for an `open` that returned `status` with `output`.
+    fn open_error(&self, status: i32, output: &[u8]) -> SessionError {
+        if status == STATUS_OPEN_REFUSED {
+            return SessionError::OpenRefused {
+                plugin: self.id.clone(),
+                reason: String::from_utf8_lossy(output).into_owned(),
+            };
+        }
+        match check_status(status, output) {
+            Err(fault) => self.fault(fault),
+            Ok(()) => self.fault(Fault::Protocol {
+                detail: "open succeeded without a session".to_owned(),
+            }),
+        }
+    }
+
+    /// Calls the in-process `open` with an encoded `SessionConfig`: the session handle, or the
+    /// ABI status and out buffer. (A worker relays these verbatim.)
+    pub(crate) fn open_encoded(&self, config: &[u8]) -> Result<*mut c_void, OpenFailure> {
+        let Backend::InProcess(vtable) = &self.backend else {
+            return Err(OpenFailure::Abi {
+                status: abi::STATUS_BAD_INPUT,
+                output: Vec::new(),
+            });
+        };
+        let mut handle: *mut c_void = std::ptr::null_mut();
+        let (status, output) = Self::call_with_out(vtable, |error_out| {
+            // SAFETY: input is readable for its length; both out pointers are writable.
+            unsafe { (vtable.open)(config.as_ptr(), config.len(), &mut handle, error_out) }
+        });
+        if status != STATUS_OK {
+            return Err(OpenFailure::Abi { status, output });
+        }
+        if handle.is_null() {
+            return Err(OpenFailure::NullSession);
+        }
+        Ok(handle)
+    }
+
+    /// Wraps an in-process session handle from [`Self::open_encoded`].
+    pub(crate) fn raw_session(self: &Arc<Self>, handle: *mut c_void) -> RawSession {
+        RawSession {
+            plugin: Arc::clone(self),
+            inner: RawInner::InProcess(handle),
+        }
     }
 
     pub(crate) fn fault(&self, fault: Fault) -> SessionError {
@@ -150,6 +276,13 @@ impl Plugin {
             fault,
         }
     }
+}
+
+/// Why an in-process `open` produced no session.
+#[derive(Debug)]
+pub(crate) enum OpenFailure {
+    Abi { status: i32, output: Vec<u8> },
+    NullSession,
 }
 
 /// What the host makes of one plugin call's status and output buffer: the decoded `M`
@@ -197,7 +330,13 @@ fn status_meaning(status: i32) -> &'static str {
 #[derive(Debug)]
 pub struct RawSession {
     plugin: Arc<Plugin>,
-    handle: *mut c_void,
+    inner: RawInner,
+}
+
+#[derive(Debug)]
+enum RawInner {
+    InProcess(*mut c_void),
+    Process(WorkerSession),
 }
 
 // SAFETY: the ABI requires adapters to accept successive (never concurrent) calls from any
@@ -209,24 +348,66 @@ impl RawSession {
         &self.plugin
     }
 
-    /// Feeds one event. A fault means the session must end.
+    /// Feeds one event. A fault means the session must end. Out of process this blocks the
+    /// calling thread until the worker answers (up to the call deadline); an async caller uses
+    /// [`RawSession::handle_async`].
     pub fn handle(&mut self, event: &HostEvent) -> Result<AdapterActions, SessionError> {
         let input = event.encode_to_vec();
-        let plugin = Arc::clone(&self.plugin);
-        let handle = self.handle;
-        let (status, bytes) = plugin.call_with_out(|out| {
-            // SAFETY: `handle` is open; input readable for its length; `out` writable.
-            unsafe { (plugin.vtable.handle)(handle, input.as_ptr(), input.len(), out) }
-        });
+        let (status, bytes) = if let RawInner::Process(session) = &self.inner {
+            session
+                .handle(input)
+                .map_err(|fault| self.plugin.fault(fault))?
+        } else {
+            self.handle_encoded(&input)
+        };
         decode_output::<AdapterActions>("AdapterActions", status, &bytes)
-            .map_err(|fault| plugin.fault(fault))
+            .map_err(|fault| self.plugin.fault(fault))
+    }
+
+    /// [`RawSession::handle`] for an async caller: in-process inline (plugin calls are short),
+    /// out of process on tokio's blocking pool, so a worker that takes its time (up to the call
+    /// deadline) never stalls the executor.
+    pub async fn handle_async(
+        &mut self,
+        event: &HostEvent,
+    ) -> Result<AdapterActions, SessionError> {
+        let RawInner::Process(session) = &self.inner else {
+            return self.handle(event);
+        };
+        let (status, bytes) = session
+            .handle_on_blocking_pool(event.encode_to_vec())
+            .await
+            .map_err(|fault| self.plugin.fault(fault))?;
+        decode_output::<AdapterActions>("AdapterActions", status, &bytes)
+            .map_err(|fault| self.plugin.fault(fault))
+    }
+
+    /// Calls the in-process `handle` with an encoded `HostEvent`: the ABI status and out buffer
+    /// (a worker relays these verbatim).
+    pub(crate) fn handle_encoded(&mut self, event: &[u8]) -> (i32, Vec<u8>) {
+        let (RawInner::InProcess(handle), Backend::InProcess(vtable)) =
+            (&self.inner, &self.plugin.backend)
+        else {
+            return (abi::STATUS_BAD_INPUT, Vec::new());
+        };
+        let handle = *handle;
+        Plugin::call_with_out(vtable, |out| {
+            // SAFETY: `handle` is open; input readable for its length; `out` writable.
+            unsafe { (vtable.handle)(handle, event.as_ptr(), event.len(), out) }
+        })
     }
 }
 
 impl Drop for RawSession {
     fn drop(&mut self) {
+        // Out of process, the worker session closes itself when dropped.
+        let (RawInner::InProcess(handle), Backend::InProcess(vtable)) =
+            (&self.inner, &self.plugin.backend)
+        else {
+            return;
+        };
         // SAFETY: the handle came from this plugin's `open` and is closed exactly once.
-        let status = unsafe { (self.plugin.vtable.close)(self.handle) };
+        let status = unsafe { (vtable.close)(*handle) };
         if status != STATUS_OK {
             tracing::warn!(
                 plugin = self.plugin.id(),

@@ -41,7 +41,7 @@ impl<L: LinkIo> Session<L> {
         config: &SessionConfig,
         link: L,
     ) -> Result<Self, SessionError> {
-        let raw = plugin.open_raw(config)?;
+        let raw = plugin.open_raw_async(config).await?;
         let mut session = Session {
             raw: Some(raw),
             plugin: Arc::clone(plugin),
@@ -199,7 +199,7 @@ impl<L: LinkIo> Session<L> {
         while let Some(event) = events.pop_front() {
             let now_ms = self.now_ms();
             let raw = self.raw.as_mut().ok_or(SessionError::Ended)?;
-            let actions = raw.handle(&HostEvent::new(now_ms, event))?;
+            let actions = raw.handle_async(&HostEvent::new(now_ms, event)).await?;
             for action in actions.actions.into_iter().filter_map(|a| a.action) {
                 self.perform(action, outstanding, &mut response, &mut events)
                     .await?;

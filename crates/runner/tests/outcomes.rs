@@ -14,7 +14,10 @@ use meterlab_runner::{
     CaseStatus, Leases, RetryPolicy, RunEventKind, RunSettings, Runner, Timeouts,
 };
 use sha2::{Digest as _, Sha256};
-use support::{Behaviour, ToyCase, ToyConnector, ToyStep, drain, plan, plugin, results, target};
+use support::{
+    Behaviour, ToyCase, ToyConnector, ToyStep, drain, isolated_plugin, plan, plugin, results,
+    target,
+};
 use tokio::time::Instant;
 
 fn settings() -> RunSettings {
@@ -312,6 +315,43 @@ async fn an_adapter_that_panics_blocks_every_case_and_the_run_goes_on() {
         assert_eq!(result.status, CaseStatus::Blocked);
         assert!(result.detail.contains("panicked"), "{}", result.detail);
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_isolated_adapter_that_crashes_blocks_its_cases_with_the_signal_and_the_run_goes_on() {
+    let connector = Arc::new(ToyConnector::default());
+    let mut settings = settings();
+    settings.health_check = true;
+    settings.retry.retries = 1;
+    let plugin = isolated_plugin("fixture-segfault");
+    let mut runner = Runner::new(Arc::clone(&plugin), Arc::clone(&connector), settings);
+    let events = runner.subscribe();
+    let cases = || {
+        vec![
+            ToyCase::shared("C-1", &[ToyStep::Firmware("2.0.1")]),
+            ToyCase::shared("C-2", &[ToyStep::Disable]),
+        ]
+    };
+    let summary = runner
+        .run(plan(vec![
+            (target("m1", 2000), cases()),
+            (target("m2", 2000), cases()),
+        ]))
+        .await;
+    assert_eq!((summary.blocked, summary.cases_total), (4, 4));
+    assert_eq!((summary.failed, summary.not_run), (0, 0));
+    let results = results(&drain(events));
+    assert_eq!(results.len(), 8);
+    for result in &results {
+        assert_eq!(result.status, CaseStatus::Blocked);
+        assert!(
+            result.detail.contains("signal 11 (SIGSEGV)"),
+            "{}",
+            result.detail
+        );
+    }
+    // Every attempt after a crash ran in a fresh worker.
+    assert!(plugin.workers_started().unwrap() > 1);
 }
 
 #[tokio::test(start_paused = true)]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use meterlab_plugin::pb::{AdapterInfo, Srv};
-use meterlab_plugin_host::Plugin;
+use meterlab_plugin_host::{Isolation, LoadOptions, Plugin, ProcessOptions};
 use serde_json::json;
 
 use crate::output::OutputFormat;
@@ -24,13 +24,34 @@ enum PluginCommand {
         path: PathBuf,
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
+        /// Where the plugin is loaded: `in-process`, or `process` (a `meterlab-plugin-worker`
+        /// loads and checks it; the library never enters this process).
+        #[arg(long, default_value = "in-process")]
+        isolation: Isolation,
+        /// The worker executable for `--isolation process` (default: `$METERLAB_PLUGIN_WORKER`,
+        /// then beside this executable).
+        #[arg(long)]
+        worker: Option<PathBuf>,
     },
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
-        PluginCommand::Inspect { path, output } => {
-            let plugin = meterlab_plugin_host::inspect_file(&path).context("plugin refused")?;
+        PluginCommand::Inspect {
+            path,
+            output,
+            isolation,
+            worker,
+        } => {
+            let options = LoadOptions {
+                isolation,
+                process: ProcessOptions {
+                    worker,
+                    ..ProcessOptions::default()
+                },
+            };
+            let plugin = meterlab_plugin_host::inspect_file_with(&path, &options)
+                .context("plugin refused")?;
             let rendered = match output {
                 OutputFormat::Text => render_text(&plugin),
                 OutputFormat::Json => serde_json::to_string_pretty(&render_json(&plugin))?,
@@ -53,6 +74,7 @@ fn render_text(plugin: &Plugin) -> String {
     let _ = writeln!(text, "file     {}", plugin.path().display());
     let _ = writeln!(text, "sha256   {}", hex::encode(plugin.sha256()));
     let _ = writeln!(text, "abi      {major}.{minor}");
+    let _ = writeln!(text, "runs     {}", plugin.isolation());
     let _ = writeln!(text, "smso     {}", info.smso_ids.join(", "));
     if info.dmcs.is_empty() {
         let _ = writeln!(text, "dmcs     (none declared)");
@@ -96,6 +118,7 @@ fn render_json(plugin: &Plugin) -> serde_json::Value {
         "path": plugin.path(),
         "sha256": hex::encode(plugin.sha256()),
         "abi": { "major": major, "minor": minor },
+        "isolation": plugin.isolation().as_str(),
         "smso_ids": info.smso_ids,
         "dmcs": dmcs,
     })

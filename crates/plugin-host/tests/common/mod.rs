@@ -9,13 +9,33 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-pub const FIXTURES: [&str; 5] = [
+pub const FIXTURES: [&str; 9] = [
     "fixture-echo",
     "fixture-panic",
     "fixture-wrong-abi",
     "fixture-garbage",
     "fixture-no-symbol",
+    "fixture-segfault",
+    "fixture-abort",
+    "fixture-spin",
+    "fixture-leak",
 ];
+
+/// The worker executable for `isolation = "process"`, built by the same cargo, target
+/// directory and profile as this test: a dev-dependency cannot build another package's binary,
+/// so the harness asks cargo (a no-op when it is up to date; never a stale worker).
+pub fn worker_path() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let profile_dir = cargo_build(&["meterlab-plugin-worker"]);
+        let path = profile_dir.join(format!(
+            "meterlab-plugin-worker{}",
+            std::env::consts::EXE_SUFFIX
+        ));
+        assert!(path.is_file(), "cargo built no {}", path.display());
+        path
+    })
+}
 
 /// The directory holding the built fixture libraries.
 pub fn fixture_dir() -> &'static Path {
@@ -48,6 +68,16 @@ pub fn fixture_path(name: &str) -> PathBuf {
 }
 
 fn build_fixtures() -> PathBuf {
+    let profile_dir = cargo_build(&FIXTURES);
+    for fixture in FIXTURES {
+        let path = profile_dir.join(fixture_file(fixture));
+        assert!(path.exists(), "cargo built no {}", path.display());
+    }
+    profile_dir
+}
+
+/// Builds `packages` into this test's target directory and profile; returns the profile dir.
+fn cargo_build(packages: &[&str]) -> PathBuf {
     // The test executable lives in <target-dir>[/<triple>]/<profile-dir>/deps/.
     let exe = std::env::current_exe().expect("test executable path");
     let profile_dir = exe
@@ -85,20 +115,14 @@ fn build_fixtures() -> PathBuf {
             profile_dir.display()
         ),
     }
-    for fixture in FIXTURES {
-        command.args(["-p", fixture]);
+    for package in packages {
+        command.args(["-p", package]);
     }
     command.arg("--target-dir").arg(&target_dir);
-    let status = command
-        .status()
-        .expect("run cargo to build the fixture plugins");
+    let status = command.status().expect("run cargo to build test artefacts");
     assert!(
         status.success(),
-        "building the fixture plugins failed: {command:?}"
+        "building {packages:?} failed: {command:?}"
     );
-    for fixture in FIXTURES {
-        let path = profile_dir.join(fixture_file(fixture));
-        assert!(path.exists(), "cargo built no {}", path.display());
-    }
     profile_dir
 }

@@ -52,7 +52,9 @@ impl<C: Connector> DeviceWorker<C> {
                     text,
                     adapter_fault: matches!(
                         error,
-                        SessionError::AdapterFault { .. } | SessionError::OpenRefused { .. }
+                        SessionError::AdapterFault { .. }
+                            | SessionError::OpenRefused { .. }
+                            | SessionError::WorkerStart { .. }
                     ),
                 })
             }
@@ -142,7 +144,9 @@ impl<C: Connector> DeviceWorker<C> {
                     text: format!("cannot open an adapter session: {error}"),
                     adapter_fault: matches!(
                         error,
-                        SessionError::AdapterFault { .. } | SessionError::OpenRefused { .. }
+                        SessionError::AdapterFault { .. }
+                            | SessionError::OpenRefused { .. }
+                            | SessionError::WorkerStart { .. }
                     ),
                 })
             }

@@ -15,12 +15,38 @@ use meterlab_plugin::pb::{
     ServiceRequest, ServiceResponse, SessionConfig, SupplyState, service_error,
     service_request::Body, service_response::Outcome,
 };
-use meterlab_plugin_host::{HostConfig, LinkIo, Plugin, PluginHost, StreamLink};
+use meterlab_plugin_host::{
+    HostConfig, LinkIo, LoadOptions, Plugin, PluginHost, ProcessOptions, StreamLink,
+};
 use meterlab_runner::{
     CaseAttempt, Check, ConnectError, Connected, Connector, DeviceTarget, DeviceUnit, Judgement,
     PlannedCase, RunEvent, RunEventKind, RunPlan, TestCase, Transport,
 };
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, DuplexStream};
+
+#[path = "../../../plugin-host/tests/common/mod.rs"]
+mod host_common;
+
+/// A fixture plugin built as a dev-dependency, run out of process (`isolation = "process"`,
+/// one worker per plugin) by the worker the plugin-host test harness builds.
+pub fn isolated_plugin(name: &str) -> Arc<Plugin> {
+    let plugin = plugin(name);
+    let host = PluginHost::new(HostConfig {
+        plugin_dir: plugin.path().parent().expect("plugin directory").to_owned(),
+        pins: HashMap::new(),
+    })
+    .expect("plugin host");
+    let options = LoadOptions {
+        process: ProcessOptions {
+            worker: Some(host_common::worker_path().to_owned()),
+            ..ProcessOptions::default()
+        },
+        ..LoadOptions::process()
+    };
+    let file = plugin.path().file_name().expect("plugin file name");
+    host.load_with(file, &options)
+        .expect("load fixture plugin out of process")
+}
 
 /// A fixture plugin built as a dev-dependency, from `<profile>/deps`.
 pub fn plugin(name: &str) -> Arc<Plugin> {

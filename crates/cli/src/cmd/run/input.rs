@@ -167,8 +167,14 @@ pub fn prepare(args: &Args) -> anyhow::Result<Prepared> {
         None => default_plugin()?,
     };
     let plugin = Arc::new(
-        meterlab_plugin_host::inspect_file(&plugin_path)
-            .with_context(|| format!("plugin {} refused", plugin_path.display()))?,
+        meterlab_plugin_host::inspect_file_with(
+            &plugin_path,
+            &meterlab_plugin_host::LoadOptions {
+                isolation: args.isolation,
+                ..Default::default()
+            },
+        )
+        .with_context(|| format!("plugin {} refused", plugin_path.display()))?,
     );
     let transport = match args.transport.as_deref() {
         None => None,

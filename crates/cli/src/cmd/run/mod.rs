@@ -52,6 +52,10 @@ pub struct Args {
     /// Adapter plugin library; default: `libmeterlab_dlms_adapter.so` next to this binary.
     #[arg(long)]
     plugin: Option<PathBuf>,
+    /// Where the plugin runs: `in-process`, or `process` (sessions in `meterlab-plugin-worker`
+    /// processes, so a crash, hang or runaway allocation blocks only its own cases).
+    #[arg(long, default_value = "in-process")]
+    isolation: meterlab_plugin_host::Isolation,
     /// Store results through this gateway's ResultService, e.g. `http://127.0.0.1:50051`.
     #[arg(long, conflicts_with = "db")]
     gateway: Option<String>,
