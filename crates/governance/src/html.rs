@@ -46,6 +46,7 @@ fn criterion_class(o: CriterionOutcome) -> &'static str {
         CriterionOutcome::NotMet => "not_met",
         CriterionOutcome::Blocked => "blocked",
         CriterionOutcome::Pending => "pending",
+        CriterionOutcome::Information => "information",
     }
 }
 

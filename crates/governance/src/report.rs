@@ -182,8 +182,9 @@ pub struct CompletionReport {
 }
 
 /// Builds the combined completion report for `phases` (duplicates ignored, order kept sorted).
-/// The outcome is `exit` only if the report covers at least one phase and every phase exits
-/// (each phase verdict includes its entry's aggregate limit).
+/// The outcome is `exit` only if the report covers at least one phase, every phase exits and no
+/// entry of the report is over its aggregate limit (rule 5 blocks the entry whichever verdicts
+/// the profile lets it gate).
 pub fn completion_report(
     proj: &Projection,
     profile: &Profile,
@@ -305,8 +306,19 @@ pub fn completion_report(
     let outcome = if verdicts.is_empty() {
         Outcome::NotMet
     } else {
-        // Entry verdicts inform; the phases' own verdicts already carry rule 5's block.
-        combine(verdicts.iter().map(|v| v.outcome))
+        // An entry verdict also needs all six phases; only its rule 5 block concerns a report
+        // that may cover some of them.
+        let aggregate_blocked = entries.iter().any(|v| {
+            v.criteria
+                .iter()
+                .any(|c| c.rule == 5 && c.outcome == crate::verdict::CriterionOutcome::Blocked)
+        });
+        combine(
+            verdicts
+                .iter()
+                .map(|v| v.outcome)
+                .chain(aggregate_blocked.then_some(Outcome::Blocked)),
+        )
     };
     CompletionReport {
         title: title.to_string(),
