@@ -155,6 +155,16 @@ fn regression_summary(
     })
 }
 
+/// Where the cases of one reported phase (or regression run) stand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseCases {
+    pub phase: PhaseId,
+    /// The required cases by their counting (last) status.
+    pub cases: CaseCounts,
+    /// Every result recorded for it (all attempts, all devices), by status.
+    pub results: StatusCounts,
+}
+
 /// Structured data of a combined completion report; renderers (CLI, gRPC, Markdown) read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompletionReport {
@@ -169,6 +179,9 @@ pub struct CompletionReport {
     pub releases: Vec<Release>,
     /// The exit verdict of every phase in the report, every criterion included.
     pub phases: Vec<Verdict>,
+    /// The case counts of every phase in the report, in the order of `phases`.
+    #[serde(default)]
+    pub phase_cases: Vec<PhaseCases>,
     /// The verdict of every planned entry the phases belong to (rules 1 and 5).
     pub entries: Vec<Verdict>,
     pub issues_by_severity: Vec<SeverityRow>,
@@ -195,6 +208,16 @@ pub fn completion_report(
     let verdicts: Vec<Verdict> = phase_set
         .iter()
         .map(|p| evaluate_phase_exit(proj, profile, p))
+        .collect();
+    let phase_cases: Vec<PhaseCases> = phase_set
+        .iter()
+        .filter_map(|p| {
+            proj.phase(p).map(|state| PhaseCases {
+                phase: (*p).clone(),
+                cases: case_counts(state),
+                results: state.result_tally().into(),
+            })
+        })
         .collect();
     let entry_keys: BTreeSet<&EntryKey> = phase_set.iter().filter_map(|p| p.entry()).collect();
     let entries: Vec<Verdict> = entry_keys
@@ -331,6 +354,7 @@ pub fn completion_report(
         assumptions: Vec::new(),
         releases: releases.into_iter().collect(),
         phases: verdicts,
+        phase_cases,
         entries,
         issues_by_severity: rows.into_values().collect(),
         issues,
