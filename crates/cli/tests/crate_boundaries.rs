@@ -23,7 +23,7 @@ const RULES: &[(&str, &[&str], &str)] = &[
             "anyhow",
             "minijinja",
         ],
-        "the governance engine is pure: no I/O, no tokio, no protobuf, no text formats",
+        "the governance engine is pure: no I/O, no tokio, no protobuf",
     ),
     (
         "meterlab-report",
