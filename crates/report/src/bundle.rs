@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::error::BundleError;
+use crate::error::{BundleError, ManifestLineError};
 
 /// The manifest's file name at the bundle's root.
 pub const MANIFEST: &str = "MANIFEST.sha256";
@@ -168,12 +168,20 @@ pub fn write_bundle(dir: &Path, files: &[BundleFile]) -> Result<Sealed, BundleEr
     })
 }
 
-fn parse_manifest(path: &Path, text: &str) -> Result<Vec<(String, String)>, BundleError> {
-    let mut entries: Vec<(String, String)> = Vec::new();
+/// One line of a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestEntry {
+    /// Lower-case hex.
+    pub sha256: String,
+    pub name: String,
+}
+
+/// Parses a manifest: `<64 hex digits>  <relative path>` per line, each path once.
+pub fn parse_manifest(text: &str) -> Result<Vec<ManifestEntry>, ManifestLineError> {
+    let mut entries = Vec::new();
     let mut seen = BTreeSet::new();
     for (i, line) in text.lines().enumerate() {
-        let err = |message: String| BundleError::Manifest {
-            manifest: path.to_path_buf(),
+        let err = |message: String| ManifestLineError {
             line: i + 1,
             message,
         };
@@ -189,7 +197,10 @@ fn parse_manifest(path: &Path, text: &str) -> Result<Vec<(String, String)>, Bund
         if !seen.insert(name.to_string()) {
             return Err(err(format!("{name} is listed twice")));
         }
-        entries.push((hash.to_ascii_lowercase(), name.to_string()));
+        entries.push(ManifestEntry {
+            sha256: hash.to_ascii_lowercase(),
+            name: name.to_string(),
+        });
     }
     Ok(entries)
 }
@@ -231,14 +242,22 @@ pub fn verify_bundle(dir: &Path) -> Result<Verification, BundleError> {
         line: 1,
         message: format!("not UTF-8: {e}"),
     })?;
-    let entries = parse_manifest(&manifest_path, &text)?;
+    let entries = parse_manifest(&text).map_err(|e| BundleError::Manifest {
+        manifest: manifest_path.clone(),
+        line: e.line,
+        message: e.message,
+    })?;
     let mut on_disk = BTreeSet::new();
     let mut others = BTreeSet::new();
     walk(dir, "", &mut on_disk, &mut others)?;
     on_disk.remove(MANIFEST);
 
     let mut problems = Vec::new();
-    for (expected, name) in &entries {
+    for ManifestEntry {
+        sha256: expected,
+        name,
+    } in &entries
+    {
         let path: PathBuf = dir.join(name);
         if !on_disk.remove(name) {
             problems.push(Problem::Missing { name: name.clone() });

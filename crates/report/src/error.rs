@@ -64,3 +64,11 @@ impl BundleError {
         move |source| BundleError::Io { path, source }
     }
 }
+
+/// A line of a bundle manifest that is not `<sha256>  <path>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ManifestLineError {
+    pub line: usize,
+    pub message: String,
+}
