@@ -3,8 +3,9 @@
 //! the caller (the gateway, or the CLI reading a local store) passes them in.
 
 use meterlab_governance::date::Timestamp;
-use meterlab_governance::model::{CaseId, DnbKey, IssueId, PhaseId};
+use meterlab_governance::model::{CaseId, DnbKey, DocType, IssueId, PhaseId, RegressionScope};
 use meterlab_governance::report::CompletionReport;
+use meterlab_governance::verdict::Subject;
 use serde::Serialize;
 
 /// A decision that verdicts rest on.
@@ -97,4 +98,48 @@ pub(crate) fn descoped_by(decisions: &[&RecordedDecision], phase: &str, case: &s
             _ => false,
         })
         .map_or_else(|| actor_label(""), |d| actor_label(&d.actor))
+}
+
+/// The decisions a verdict rests on: the agreement of its phase's Depth & Breadth document (for
+/// an entry, of its MT and SIT documents), the de-scopes of its phase (of the entry's phases),
+/// and every issue closure passed in (the caller passes those of the issues linked to it).
+pub(crate) fn for_verdict<'a>(
+    subject: &Subject,
+    decisions: &'a [RecordedDecision],
+) -> Vec<&'a RecordedDecision> {
+    let doc_matches = |doc: &DnbKey| match subject {
+        Subject::PhaseExit(PhaseId::Test(t)) | Subject::PhaseStart(PhaseId::Test(t)) => {
+            doc.release == t.entry.release
+                && doc.smso == t.entry.smso
+                && doc.doc_type == DocType::from(t.kind.test)
+        }
+        Subject::PhaseExit(PhaseId::Regression(r))
+        | Subject::PhaseStart(PhaseId::Regression(r)) => match &r.scope {
+            RegressionScope::Entry(e) => {
+                doc.release == e.release
+                    && doc.smso == e.smso
+                    && doc.doc_type == DocType::Regression
+            }
+            RegressionScope::Cycle(_) => doc.doc_type == DocType::Regression,
+        },
+        Subject::Entry(e) => {
+            doc.release == e.release && doc.smso == e.smso && doc.doc_type != DocType::Regression
+        }
+        _ => false,
+    };
+    let phase_matches = |phase: &PhaseId| match subject {
+        Subject::PhaseExit(p) | Subject::PhaseStart(p) => p == phase,
+        Subject::Entry(e) => phase.entry() == Some(e),
+        _ => false,
+    };
+    let mut out: Vec<&RecordedDecision> = decisions
+        .iter()
+        .filter(|d| match &d.decision {
+            Decision::DnbAgreed(doc) => doc_matches(doc),
+            Decision::Descoped { phase, .. } => phase_matches(phase),
+            Decision::IssueClosed(_) => true,
+        })
+        .collect();
+    out.sort_by_key(|d| d.seq);
+    out
 }

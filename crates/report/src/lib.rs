@@ -70,12 +70,20 @@ pub fn completion_json(
     }))
 }
 
-/// One verdict as Markdown: failing criteria first, then information, then the met ones.
-pub fn verdict_markdown(verdict: &Verdict) -> Result<String, RenderError> {
-    render::render("verdict.md", VerdictView::of(verdict))
+/// One verdict as Markdown: failing criteria first, then information, then the met ones, then
+/// who recorded the decisions it rests on (of `decisions`: the agreement of its Depth & Breadth
+/// document, its de-scopes, and every issue closure given — pass those of its issues).
+pub fn verdict_markdown(
+    verdict: &Verdict,
+    decisions: &[RecordedDecision],
+) -> Result<String, RenderError> {
+    render::render("verdict.md", VerdictView::of(verdict, decisions))
 }
 
-/// One verdict as an HTML fragment (a section, for embedding), failing criteria first.
-pub fn verdict_html(verdict: &Verdict) -> Result<String, RenderError> {
-    render::render("verdict.html", VerdictView::of(verdict))
+/// One verdict as an HTML fragment (a section, for embedding), like [`verdict_markdown`].
+pub fn verdict_html(
+    verdict: &Verdict,
+    decisions: &[RecordedDecision],
+) -> Result<String, RenderError> {
+    render::render("verdict.html", VerdictView::of(verdict, decisions))
 }

@@ -69,10 +69,12 @@ pub(crate) struct VerdictView {
     pub failing: usize,
     pub met: usize,
     pub criteria: Vec<CriterionRow>,
+    /// Who recorded the decisions the verdict rests on.
+    pub decisions: Vec<DecisionRow>,
 }
 
 impl VerdictView {
-    pub(crate) fn of(v: &Verdict) -> Self {
+    pub(crate) fn of(v: &Verdict, decisions: &[RecordedDecision]) -> Self {
         VerdictView {
             subject: v.subject.to_string(),
             outcome: v.outcome.as_str(),
@@ -87,6 +89,10 @@ impl VerdictView {
                 .filter(|c| c.outcome == CriterionOutcome::Met)
                 .count(),
             criteria: ordered(v),
+            decisions: decision::for_verdict(&v.subject, decisions)
+                .into_iter()
+                .map(DecisionRow::of)
+                .collect(),
         }
     }
 }

@@ -102,7 +102,7 @@ fn the_verdict_lists_failing_criteria_first() {
         .iter()
         .find(|v| v.subject.to_string().contains("mt.dormant"))
         .expect("mt.dormant verdict");
-    let md = verdict_markdown(dormant).expect("renders");
+    let md = verdict_markdown(dormant, &[]).expect("renders");
     let rows: Vec<&str> = md
         .lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| rule"))
@@ -117,4 +117,40 @@ fn the_verdict_lists_failing_criteria_first() {
         .expect("a failing row");
     assert!(last_failing < first_met, "{md}");
     assert!(md.contains("criterion/criteria failing"), "{md}");
+}
+
+#[test]
+fn a_verdict_lists_who_recorded_what_it_rests_on() {
+    let (report, decisions) = common::story();
+    let verdict_of = |kind: &str| {
+        report
+            .phases
+            .iter()
+            .find(|v| v.subject.to_string().ends_with(kind))
+            .expect("verdict")
+    };
+    let mixed = verdict_markdown(verdict_of("mt.mixed"), &decisions).expect("renders");
+    let rests_on = mixed
+        .split("Rests on decisions recorded by:")
+        .nth(1)
+        .expect("a decisions table");
+    assert!(
+        rests_on.contains("| Depth & Breadth agreed | Depth & Breadth of MT (IOC/S1) | tm.alice |"),
+        "{mixed}"
+    );
+    assert!(
+        rests_on.contains("| case de-scoped | IOC/S1/D1 mt.mixed case M2 | tm.bob |"),
+        "{mixed}"
+    );
+    assert!(
+        !rests_on.contains("of SIT"),
+        "an MT phase does not rest on the SIT agreement: {mixed}"
+    );
+
+    let sit = verdict_markdown(verdict_of("sit.active"), &decisions).expect("renders");
+    assert!(
+        sit.contains("Depth & Breadth of SIT (IOC/S1) | tm.alice"),
+        "{sit}"
+    );
+    assert!(!sit.contains("case de-scoped"), "{sit}");
 }
