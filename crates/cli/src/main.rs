@@ -44,6 +44,8 @@ enum Command {
     Issues(cmd::issues::Args),
     /// Inspect and check adapter plugins.
     Plugin(cmd::plugin::Args),
+    /// Completion report (Markdown, HTML, JSON) and sealed evidence bundles; `report verify`.
+    Report(cmd::report::Args),
     /// Run a suite's cases on devices through an adapter plugin (MT and SIT).
     Run(Box<cmd::run::Args>),
     /// Serve the gRPC gateway (ResultService, GovernanceService, health, reflection).
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::EmulateCtl(args) => cmd::emulate_ctl::run(args),
         Command::Plugin(args) => cmd::plugin::run(args),
+        Command::Report(args) => cmd::report::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Store(args) => cmd::store::run(args),
         Command::Token(args) => cmd::token::run(args),

@@ -21,8 +21,20 @@ const RULES: &[(&str, &[&str], &str)] = &[
             "tonic",
             "rusqlite",
             "anyhow",
+            "minijinja",
         ],
         "the governance engine is pure: no I/O, no tokio, no protobuf",
+    ),
+    (
+        "meterlab-report",
+        &[
+            "meterlab-server",
+            "meterlab-store",
+            "tonic",
+            "rusqlite",
+            "anyhow",
+        ],
+        "reports render plain data: callers read the log, over gRPC or from a store",
     ),
     (
         "meterlab-dlms",

@@ -54,6 +54,12 @@ pub enum DomainError {
     },
     #[error("{doc}: case {case} is listed twice")]
     DuplicateCaseSpec { doc: DnbKey, case: CaseId },
+    #[error(
+        "{doc} is {status}: a dispute ends only by agreement, by referral and determination, or by a recorded withdrawal naming who withdrew it and why"
+    )]
+    DisputeNotEnded { doc: DnbKey, status: &'static str },
+    #[error("{doc} is {status}, not disputed, so there is no dispute to withdraw")]
+    NoDisputeToWithdraw { doc: DnbKey, status: &'static str },
     #[error("{doc}: status cannot change from {from} to {to}")]
     BadDnbTransition {
         doc: DnbKey,

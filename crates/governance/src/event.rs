@@ -106,6 +106,15 @@ pub enum Event {
         #[serde(default)]
         note: String,
     },
+    /// The party that disputed a Depth & Breadth document withdraws the dispute before referral;
+    /// the document returns to `draft` with the dispute and its withdrawal in its history. The
+    /// only other ways out of a dispute are agreement and referral (then determination).
+    DnbDisputeWithdrawn {
+        doc: DnbKey,
+        /// Who withdrew it (the principal or the person named in the request).
+        by: String,
+        reason: String,
+    },
     PhaseStarted {
         phase: PhaseId,
         /// When the phase or regression run started, as the client reported it; absent from
@@ -250,6 +259,7 @@ impl Event {
             Event::PhaseRegistered { .. } => "phase_registered",
             Event::DnbDrafted { .. } => "dnb_drafted",
             Event::DnbStatusChanged { .. } => "dnb_status_changed",
+            Event::DnbDisputeWithdrawn { .. } => "dnb_dispute_withdrawn",
             Event::PhaseStarted { .. } => "phase_started",
             Event::ResultRecorded(_) => "result_recorded",
             Event::IssueRaised { .. } => "issue_raised",
@@ -283,6 +293,9 @@ impl Event {
             Event::DnbDrafted { doc, revision, .. } => format!("draft {doc} revision {revision}"),
             Event::DnbStatusChanged { doc, status, .. } => {
                 format!("{doc} becomes {}", status.as_str())
+            }
+            Event::DnbDisputeWithdrawn { doc, by, .. } => {
+                format!("{by} withdraws the dispute of {doc}")
             }
             Event::PhaseStarted { phase, .. } => format!("start {phase}"),
             Event::ResultRecorded(r) => format!(

@@ -3,17 +3,16 @@
 //! Owns: the domain model of `governance.md` ([`model`]), the event vocabulary ([`event`]), the
 //! incrementally updated state ([`Projection`]), the eleven rules ([`rules`]) returning
 //! structured [`Verdict`]s, what-if scenarios ([`whatif`]), rule profiles loaded from TOML
-//! ([`profile`]) and the combined completion report ([`report`], rendered by [`markdown`] and [`html`]).
+//! ([`profile`]) and the combined completion report's data ([`report`]; Markdown, HTML and every
+//! other text format are `meterlab-report`'s).
 //!
-//! Must never depend on tokio, any I/O, or protobuf types: callers pass events in and get
+//! Must never depend on tokio, any I/O, protobuf types or a template engine: callers pass events in and get
 //! verdicts out; storing events is `meterlab-store`'s job, transport is `meterlab-server`'s.
 #![forbid(unsafe_code)]
 
 pub mod date;
 pub mod error;
 pub mod event;
-pub mod html;
-pub mod markdown;
 pub mod model;
 pub mod profile;
 pub mod projection;

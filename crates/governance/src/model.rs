@@ -343,9 +343,10 @@ impl DnbStatus {
         matches!(self, DnbStatus::Disputed | DnbStatus::Referred)
     }
 
-    /// The transitions rule 10 allows: draft → agreed, or draft → disputed → referred →
-    /// determined; a dispute may also be settled by agreement before referral, and a settled
-    /// document may be revised back to draft.
+    /// The status changes rule 10 allows: draft → agreed, or draft → disputed → referred →
+    /// determined; a dispute may also be settled by agreement before referral. A settled
+    /// document returns to draft only through a new revision, a disputed one only through an
+    /// explicit withdrawal (`Event::DnbDisputeWithdrawn`).
     pub fn can_become(self, next: DnbStatus) -> bool {
         use DnbStatus::*;
         matches!(

@@ -155,6 +155,16 @@ fn regression_summary(
     })
 }
 
+/// Where the cases of one reported phase (or regression run) stand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseCases {
+    pub phase: PhaseId,
+    /// The required cases by their counting (last) status.
+    pub cases: CaseCounts,
+    /// Every result recorded for it (all attempts, all devices), by status.
+    pub results: StatusCounts,
+}
+
 /// Structured data of a combined completion report; renderers (CLI, gRPC, Markdown) read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompletionReport {
@@ -169,6 +179,9 @@ pub struct CompletionReport {
     pub releases: Vec<Release>,
     /// The exit verdict of every phase in the report, every criterion included.
     pub phases: Vec<Verdict>,
+    /// The case counts of every phase in the report, in the order of `phases`.
+    #[serde(default)]
+    pub phase_cases: Vec<PhaseCases>,
     /// The verdict of every planned entry the phases belong to (rules 1 and 5).
     pub entries: Vec<Verdict>,
     pub issues_by_severity: Vec<SeverityRow>,
@@ -182,8 +195,9 @@ pub struct CompletionReport {
 }
 
 /// Builds the combined completion report for `phases` (duplicates ignored, order kept sorted).
-/// The outcome is `exit` only if the report covers at least one phase and every phase exits
-/// (each phase verdict includes its entry's aggregate limit).
+/// The outcome is `exit` only if the report covers at least one phase, every phase exits and no
+/// entry of the report is over its aggregate limit (rule 5 blocks the entry whichever verdicts
+/// the profile lets it gate).
 pub fn completion_report(
     proj: &Projection,
     profile: &Profile,
@@ -194,6 +208,16 @@ pub fn completion_report(
     let verdicts: Vec<Verdict> = phase_set
         .iter()
         .map(|p| evaluate_phase_exit(proj, profile, p))
+        .collect();
+    let phase_cases: Vec<PhaseCases> = phase_set
+        .iter()
+        .filter_map(|p| {
+            proj.phase(p).map(|state| PhaseCases {
+                phase: (*p).clone(),
+                cases: case_counts(state),
+                results: state.result_tally().into(),
+            })
+        })
         .collect();
     let entry_keys: BTreeSet<&EntryKey> = phase_set.iter().filter_map(|p| p.entry()).collect();
     let entries: Vec<Verdict> = entry_keys
@@ -305,8 +329,19 @@ pub fn completion_report(
     let outcome = if verdicts.is_empty() {
         Outcome::NotMet
     } else {
-        // Entry verdicts inform; the phases' own verdicts already carry rule 5's block.
-        combine(verdicts.iter().map(|v| v.outcome))
+        // An entry verdict also needs all six phases; only its rule 5 block concerns a report
+        // that may cover some of them.
+        let aggregate_blocked = entries.iter().any(|v| {
+            v.criteria
+                .iter()
+                .any(|c| c.rule == 5 && c.outcome == crate::verdict::CriterionOutcome::Blocked)
+        });
+        combine(
+            verdicts
+                .iter()
+                .map(|v| v.outcome)
+                .chain(aggregate_blocked.then_some(Outcome::Blocked)),
+        )
     };
     CompletionReport {
         title: title.to_string(),
@@ -319,6 +354,7 @@ pub fn completion_report(
         assumptions: Vec::new(),
         releases: releases.into_iter().collect(),
         phases: verdicts,
+        phase_cases,
         entries,
         issues_by_severity: rows.into_values().collect(),
         issues,

@@ -47,6 +47,9 @@ pub enum CriterionOutcome {
     Blocked,
     /// Cannot be decided yet, e.g. the Depth & Breadth document is referred.
     Pending,
+    /// Shown for information; it does not decide the verdict (e.g. the entry's aggregate limit
+    /// on a phase verdict when the profile lets the aggregate gate the entry only).
+    Information,
 }
 
 impl CriterionOutcome {
@@ -56,7 +59,13 @@ impl CriterionOutcome {
             CriterionOutcome::NotMet => "not_met",
             CriterionOutcome::Blocked => "blocked",
             CriterionOutcome::Pending => "pending",
+            CriterionOutcome::Information => "information",
         }
+    }
+
+    /// Whether the criterion takes part in deciding the verdict.
+    pub fn decides(self) -> bool {
+        self != CriterionOutcome::Information
     }
 }
 
@@ -156,10 +165,10 @@ pub struct Verdict {
 impl Verdict {
     /// Combines criteria: any `pending` makes the verdict pending (the facts may still change),
     /// else any `not_met` makes it not met, else any `blocked` blocks it. No criteria at all is
-    /// `not_met`: missing data is never a pass.
+    /// `not_met`: missing data is never a pass. Criteria shown for information do not count.
     pub fn new(subject: Subject, profile: &Profile, at_seq: u64, criteria: Vec<Criterion>) -> Self {
         let has = |o: CriterionOutcome| criteria.iter().any(|c| c.outcome == o);
-        let outcome = if criteria.is_empty() {
+        let outcome = if !criteria.iter().any(|c| c.outcome.decides()) {
             Outcome::NotMet
         } else if has(CriterionOutcome::Pending) {
             Outcome::Pending
@@ -185,11 +194,11 @@ impl Verdict {
         self.outcome == Outcome::Exit
     }
 
-    /// Criteria that are not met, blocked or pending.
+    /// Criteria that are not met, blocked or pending (information never fails).
     pub fn failing(&self) -> impl Iterator<Item = &Criterion> {
         self.criteria
             .iter()
-            .filter(|c| c.outcome != CriterionOutcome::Met)
+            .filter(|c| c.outcome.decides() && c.outcome != CriterionOutcome::Met)
     }
 
     pub fn criterion(&self, id: &str) -> Option<&Criterion> {

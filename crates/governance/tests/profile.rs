@@ -24,6 +24,7 @@ fn shipped_profiles_load() {
     assert!(!ill.known_defects.count_in_phase_exit);
     assert!(ill.precursors.is_empty());
     assert!(ill.audit_required(Release::Ioc) && !ill.audit_required(Release::Moc));
+    assert_eq!(ill.aggregate_gates, profile::AggregateGates::Entry);
 
     let strict = load_profile("strict.toml", STRICT_TOML).unwrap();
     let sit_d = PhaseKind::parse("sit.dormant").unwrap();
@@ -166,4 +167,30 @@ fn missing_tables_are_reported() {
             "{key}: {msgs:?}"
         );
     }
+}
+
+#[test]
+fn aggregate_gates_defaults_to_entry_and_rejects_other_words() {
+    let strict = load_profile("strict.toml", STRICT_TOML).unwrap();
+    assert_eq!(strict.aggregate_gates, profile::AggregateGates::Phase);
+
+    let without = ILLUSTRATIVE_TOML.replace("aggregate_gates = \"entry\"\n", "");
+    assert!(!without.contains("aggregate_gates ="));
+    let p = load_profile("old.toml", &without).unwrap();
+    assert_eq!(p.aggregate_gates, profile::AggregateGates::Entry);
+
+    let bad =
+        ILLUSTRATIVE_TOML.replace("aggregate_gates = \"entry\"", "aggregate_gates = \"board\"");
+    let err = load_profile("bad.toml", &bad).unwrap_err();
+    let line = bad
+        .lines()
+        .position(|l| l.starts_with("aggregate_gates"))
+        .unwrap()
+        + 1;
+    assert_eq!(err.issues.len(), 1, "{err}");
+    assert_eq!(err.issues[0].line, line);
+    assert!(
+        err.issues[0].message.contains("\"entry\" or \"phase\""),
+        "{err}"
+    );
 }

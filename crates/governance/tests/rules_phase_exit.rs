@@ -307,7 +307,7 @@ const CASES: &[Case] = &[
         check: ("4.issues.sev5", CriterionOutcome::NotMet),
     },
     Case {
-        name: "aggregate: issues on other phases block an exiting phase",
+        name: "aggregate (gates the entry by default): a phase still exits, the aggregate is information",
         strict: false,
         setup: |w| {
             let p = ready(w);
@@ -320,6 +320,18 @@ const CASES: &[Case] = &[
                     w.raise(3, &[o]);
                 }
             }
+            p
+        },
+        outcome: Outcome::Exit,
+        check: ("5.aggregate.sev3", CriterionOutcome::Information),
+    },
+    Case {
+        name: "aggregate (strict profile gates phases): issues on other phases block an exiting phase",
+        strict: true,
+        setup: |w| {
+            let p = ready(w);
+            let other = w.p("sit.active");
+            w.raise(3, &[&other]);
             p
         },
         outcome: Outcome::Blocked,

@@ -8,6 +8,7 @@ pub mod emulate_ctl;
 pub mod fault_args;
 pub mod issues;
 pub mod plugin;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod store;

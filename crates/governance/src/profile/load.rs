@@ -6,7 +6,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{KnownDefectTreatment, Limit, LimitOverride, Profile, SeverityLimits};
+use super::{AggregateGates, KnownDefectTreatment, Limit, LimitOverride, Profile, SeverityLimits};
 use crate::error::{ProfileError, ProfileIssue};
 use crate::model::{PhaseKind, Release, TestType};
 
@@ -274,6 +274,7 @@ pub fn load_profile(source_name: &str, input: &str) -> Result<Profile, ProfileEr
             "phase_limits",
             "regression_limits",
             "aggregate_limits",
+            "aggregate_gates",
             "known_defects",
             "precursors",
             "audit",
@@ -288,6 +289,7 @@ pub fn load_profile(source_name: &str, input: &str) -> Result<Profile, ProfileEr
     let (phase_limits, test_type_overrides, phase_kind_overrides) = phase_limits(&mut l, root);
     let regression_limits = l.limits_table(root, "regression_limits");
     let aggregate_limits = l.limits_table(root, "aggregate_limits");
+    let aggregate_gates = aggregate_gates(&mut l, root);
 
     let known_defects = l.table(root, "known_defects").and_then(|t| {
         let keys = [
@@ -342,6 +344,7 @@ pub fn load_profile(source_name: &str, input: &str) -> Result<Profile, ProfileEr
             phase_kind_overrides,
             regression_limits,
             aggregate_limits,
+            aggregate_gates,
             known_defects,
             precursors,
             audit_required_for,
@@ -352,6 +355,26 @@ pub fn load_profile(source_name: &str, input: &str) -> Result<Profile, ProfileEr
                 source_name: source_name.to_string(),
                 issues: l.issues,
             })
+        }
+    }
+}
+
+/// Optional: absent means `entry`, the reading of `governance.md`.
+fn aggregate_gates(l: &mut Loader<'_>, root: Tbl<'_, '_>) -> AggregateGates {
+    let Some(value) = root.table.get("aggregate_gates") else {
+        return AggregateGates::Entry;
+    };
+    match value.get_ref().as_str() {
+        Some(text) => AggregateGates::parse(text).unwrap_or_else(|| {
+            l.error(
+                &value.span(),
+                format!("aggregate_gates must be \"entry\" or \"phase\", found {text:?}"),
+            );
+            AggregateGates::Entry
+        }),
+        None => {
+            l.type_error(value, "", "aggregate_gates", "\"entry\" or \"phase\"");
+            AggregateGates::Entry
         }
     }
 }

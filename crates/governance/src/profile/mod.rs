@@ -65,6 +65,38 @@ pub struct KnownDefectTreatment {
     pub count_in_aggregate: bool,
 }
 
+/// Which verdicts the aggregate limit (rule 5) gates.
+///
+/// `Entry` (the default) follows `governance.md`: an entry over its aggregate limit is blocked
+/// "even if every phase exits on its own", so phases still exit (and the regression exception of
+/// rule 6, which rests on recorded exits, can apply); a phase verdict shows the aggregate as
+/// information only. `Phase` is for a stricter board: no phase of an entry over its aggregate
+/// limit may exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregateGates {
+    #[default]
+    Entry,
+    Phase,
+}
+
+impl AggregateGates {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AggregateGates::Entry => "entry",
+            AggregateGates::Phase => "phase",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "entry" => Some(AggregateGates::Entry),
+            "phase" => Some(AggregateGates::Phase),
+            _ => None,
+        }
+    }
+}
+
 /// The context a limit is applied in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitContext {
@@ -88,6 +120,9 @@ pub struct Profile {
     pub phase_kind_overrides: BTreeMap<PhaseKind, LimitOverride>,
     pub regression_limits: SeverityLimits,
     pub aggregate_limits: SeverityLimits,
+    /// Which verdicts rule 5 gates; profiles written before the setting read as `entry`.
+    #[serde(default)]
+    pub aggregate_gates: AggregateGates,
     pub known_defects: KnownDefectTreatment,
     /// Phases of the same entry that must have exited before a phase may start (rule 3).
     pub precursors: BTreeMap<PhaseKind, Vec<PhaseKind>>,

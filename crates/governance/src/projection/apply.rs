@@ -159,13 +159,13 @@ impl Projection {
                 }
                 let mut history = Vec::new();
                 if let Some(existing) = self.docs.get(doc) {
-                    if existing.status == DnbStatus::Referred {
-                        // A referred list waits for the Secretary of State's determination.
-                        return Err(DomainError::bad_transition(
-                            doc,
-                            existing.status,
-                            DnbStatus::Draft,
-                        ));
+                    if existing.status.is_in_dispute() {
+                        // A new revision would silently drop the dispute from the record; a
+                        // referred list waits for the Secretary of State's determination.
+                        return Err(DomainError::DisputeNotEnded {
+                            doc: doc.clone(),
+                            status: existing.status.as_str(),
+                        });
                     }
                     if *revision <= existing.revision {
                         return Err(DomainError::StaleDnbRevision {
@@ -200,6 +200,27 @@ impl Projection {
                 let state = Arc::make_mut(state);
                 state.status = *status;
                 state.history.push((seq, *status, note.clone()));
+            }
+            Event::DnbDisputeWithdrawn { doc, by, reason } => {
+                non_empty(by, "name of who withdrew the dispute")?;
+                non_empty(reason, "reason for withdrawing the dispute")?;
+                let state = self
+                    .docs
+                    .get_mut(doc)
+                    .ok_or_else(|| DomainError::UnknownDnb(doc.clone()))?;
+                if state.status != DnbStatus::Disputed {
+                    return Err(DomainError::NoDisputeToWithdraw {
+                        doc: doc.clone(),
+                        status: state.status.as_str(),
+                    });
+                }
+                let state = Arc::make_mut(state);
+                state.status = DnbStatus::Draft;
+                state.history.push((
+                    seq,
+                    DnbStatus::Draft,
+                    format!("dispute withdrawn by {by}: {reason}"),
+                ));
             }
             Event::PhaseStarted { phase, at } => {
                 let state = self.phase_mut(phase)?;

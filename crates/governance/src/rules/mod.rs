@@ -2,7 +2,7 @@
 //!
 //! | rule | evaluation |
 //! |---|---|
-//! | 1 phase set, 5 aggregate limit | [`evaluate_entry`] (5 also blocks [`evaluate_phase_exit`]) |
+//! | 1 phase set, 5 aggregate limit | [`evaluate_entry`] (5 also on [`evaluate_phase_exit`]: a block under `aggregate_gates = "phase"`, information under `"entry"`) |
 //! | 2 overlap, 3 entry criteria | [`evaluate_start`] |
 //! | 4 phase exit, 10 disputes | [`evaluate_phase_exit`] (10 also in [`evaluate_start`]) |
 //! | 6 regression | [`evaluate_regression`] |

@@ -1,17 +1,23 @@
-//! Rule 4 (phase exit), with rule 10 (disputed Depth & Breadth) and rule 5 (aggregate block).
+//! Rule 4 (phase exit), with rule 10 (disputed Depth & Breadth) and rule 5 (the aggregate limit,
+//! a block or information per the profile's `aggregate_gates`).
 
 use super::{LimitCheck, clauses, criterion, met_if};
 use crate::model::{EntryKey, PhaseId, Severity};
-use crate::profile::{LimitContext, Profile};
+use crate::profile::{AggregateGates, LimitContext, Profile};
 use crate::projection::{PhaseState, Projection};
 use crate::verdict::{Criterion, CriterionOutcome as C, Quantity, Subject, Verdict};
 
-/// May `phase` exit? Rule 4 with the rule 10 dispute check, blocked by rule 5's aggregate limit
-/// and by a de-selected DMC (rule 8).
+/// May `phase` exit? Rule 4 with the rule 10 dispute check, blocked by a de-selected DMC (rule 8)
+/// and, when the profile says `aggregate_gates = "phase"`, by rule 5's aggregate limit; under the
+/// default `"entry"` the aggregate is shown as information and blocks only the entry.
 pub fn evaluate_phase_exit(proj: &Projection, profile: &Profile, phase: &PhaseId) -> Verdict {
     let mut criteria = own_criteria(proj, profile, phase);
     if let Some(entry) = phase.entry() {
-        criteria.extend(aggregate_criteria(proj, profile, entry));
+        let aggregate = aggregate_criteria(proj, profile, entry);
+        match profile.aggregate_gates {
+            AggregateGates::Phase => criteria.extend(aggregate),
+            AggregateGates::Entry => criteria.extend(aggregate.into_iter().map(for_information)),
+        }
         criteria.extend(dmc_selected(proj, entry));
     }
     Verdict::new(
@@ -224,6 +230,21 @@ pub(crate) fn aggregate_criteria(
     .criteria(state.issue_counts(), profile, |sev| {
         profile.aggregate_limits.get(sev)
     })
+}
+
+/// Rule 5 on a phase verdict under `aggregate_gates = "entry"`: measured and shown, not deciding.
+fn for_information(mut c: Criterion) -> Criterion {
+    let gates = if c.outcome == C::Met {
+        "it would block the planned entry, not this phase, if exceeded"
+    } else {
+        "it blocks the planned entry, not this phase"
+    };
+    c.outcome = C::Information;
+    c.explanation = format!(
+        "{} For information: under this profile (aggregate_gates = \"entry\") {gates}.",
+        c.explanation
+    );
+    c
 }
 
 /// Rule 8: a de-selected DMC's entries cannot complete until it is reintroduced.

@@ -2,6 +2,7 @@
 //! stop here: the governance engine never sees them, and nothing outside this crate converts.
 
 pub mod keys;
+pub mod report;
 pub mod requests;
 pub mod result;
 pub mod verdict;

@@ -23,6 +23,8 @@ fn criterion_outcome_to_proto(o: CriterionOutcome) -> pb::CriterionOutcome {
         CriterionOutcome::NotMet => pb::CriterionOutcome::NotMet,
         CriterionOutcome::Blocked => pb::CriterionOutcome::Blocked,
         CriterionOutcome::Pending => pb::CriterionOutcome::Pending,
+        // Shown, not deciding: the proto's "does not apply to this verdict's outcome".
+        CriterionOutcome::Information => pb::CriterionOutcome::NotApplicable,
     }
 }
 

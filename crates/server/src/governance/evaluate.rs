@@ -218,17 +218,27 @@ impl GovernanceServiceImpl {
                 }
             }
             let report = completion_report(p, profile, "Combined completion report", &phases);
+            let options = meterlab_report::RenderOptions {
+                generated_at: Some(timestamp_from_ms(now_ms()).to_string()),
+                log_head: None,
+            };
+            let recorded = crate::convert::report::recorded_decisions(decisions);
+            let render_failed = |e: meterlab_report::RenderError| Status::internal(e.to_string());
             let (media_type, rendered) = match format {
                 pb::ReportFormat::Unspecified | pb::ReportFormat::Structured => {
                     (String::new(), Vec::new())
                 }
                 pb::ReportFormat::Markdown => (
                     "text/markdown".to_owned(),
-                    meterlab_governance::markdown::report_markdown(&report).into_bytes(),
+                    meterlab_report::completion_markdown(&report, &recorded, &options)
+                        .map_err(render_failed)?
+                        .into_bytes(),
                 ),
                 pb::ReportFormat::Html => (
                     "text/html".to_owned(),
-                    meterlab_governance::html::report_html(&report).into_bytes(),
+                    meterlab_report::completion_html(&report, &recorded, &options)
+                        .map_err(render_failed)?
+                        .into_bytes(),
                 ),
             };
             let sections = report

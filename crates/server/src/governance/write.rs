@@ -214,7 +214,39 @@ impl GovernanceServiceImpl {
             Some(_) => {}
         }
         let note = reason(&r.meta, "");
-        let event = Event::DnbStatusChanged { doc, status, note };
+        let disputed = self.ledger.read(|p, _| {
+            p.doc(&doc)
+                .is_some_and(|d| d.status == meterlab_governance::model::DnbStatus::Disputed)
+        });
+        let event = if disputed && status == meterlab_governance::model::DnbStatus::Draft {
+            // Back to draft from a dispute is a withdrawal: it names who and why.
+            let by = if actor.is_empty() {
+                r.meta.as_ref().map_or("", |m| m.actor.trim()).to_owned()
+            } else {
+                actor.to_owned()
+            };
+            if by.is_empty() {
+                return Err(FieldError::new(
+                    "meta.actor",
+                    "withdrawing a dispute must name who withdrew it",
+                )
+                .into());
+            }
+            if note.is_empty() {
+                return Err(FieldError::new(
+                    "meta.reason",
+                    "withdrawing a dispute must say why it is withdrawn",
+                )
+                .into());
+            }
+            Event::DnbDisputeWithdrawn {
+                doc,
+                by,
+                reason: note,
+            }
+        } else {
+            Event::DnbStatusChanged { doc, status, note }
+        };
         last(&self.ledger.append(vec![event], actor).await?)
     }
 

@@ -111,6 +111,9 @@ pub struct Args {
     /// Also write JUnit XML here.
     #[arg(long)]
     junit: Option<PathBuf>,
+    /// Also write CTRF JSON (Common Test Report Format) here.
+    #[arg(long)]
+    ctrf: Option<PathBuf>,
     /// Write each attempt's evidence document here, as `<device>/<case>.attempt-<n>.json`
     /// (its SHA-256 is the result's evidence_sha256).
     #[arg(long)]
@@ -338,6 +341,9 @@ async fn execute(args: Args, mut prepared: Prepared) -> anyhow::Result<u8> {
     }
     if let Some(path) = &args.junit {
         junit::write(path, &run_id, &collected)?;
+    }
+    if let Some(path) = &args.ctrf {
+        junit::write_ctrf(path, &run_id, &collected)?;
     }
     if let Some(dir) = &args.evidence_dir {
         report::write_evidence(dir, &collected)?;

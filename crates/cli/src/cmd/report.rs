@@ -1,0 +1,385 @@
+//! `meterlab report`: the combined completion report of a planned entry (Markdown, HTML or
+//! JSON), from a local store (`--db`: read the log, project, render) or from a gateway
+//! (`--gateway`: GetCompletionReport renders it there), and a sealed evidence bundle
+//! (`--bundle DIR`, local store only). `meterlab report verify BUNDLE` checks a bundle and names
+//! the first file that changed, is missing or is not in its manifest.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use meterlab_governance::model::{DmcId, EntryKey, PhaseId, Release, SmsoId};
+use meterlab_governance::report::CompletionReport;
+use meterlab_governance::{Profile, completion_report};
+use meterlab_proto::v1 as pb;
+use meterlab_report::bundle::{BundleFile, verify_bundle, write_bundle};
+use meterlab_report::evidence::{EvidenceDocument, StoredAttempt, attempt_files};
+use meterlab_report::{RecordedDecision, RenderOptions};
+use meterlab_store::LogReader as _;
+use prost::Message as _;
+use sha2::{Digest as _, Sha256};
+
+use crate::gateway_channel::{GatewayClientArgs, connect};
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<ReportCommand>,
+    #[command(flatten)]
+    render: RenderArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ReportCommand {
+    /// Check a sealed evidence bundle against its manifest; names the first file that changed,
+    /// is missing or is not in the manifest (exit 1), or prints the manifest's SHA-256 (exit 0).
+    Verify {
+        /// The bundle directory.
+        bundle: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Markdown,
+    Html,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct RenderArgs {
+    /// Local store (SQLite) to read the governance log and results from.
+    #[arg(long, conflicts_with = "gateway", required_unless_present = "gateway")]
+    db: Option<PathBuf>,
+    /// Gateway URL, e.g. https://lab-gw:50051 (https implies TLS); Markdown and HTML only.
+    #[arg(long)]
+    gateway: Option<String>,
+    #[command(flatten)]
+    client: GatewayClientArgs,
+    /// The planned EPCL entry, as RELEASE/SMSO/DMC (e.g. IOC/smso-a/dmc-1).
+    #[arg(long, value_name = "RELEASE/SMSO/DMC")]
+    entry: Option<String>,
+    #[arg(long, value_enum, default_value = "markdown")]
+    format: Format,
+    /// Write the report here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also write a sealed evidence bundle into this new directory (local store only).
+    #[arg(long, requires = "db")]
+    bundle: Option<PathBuf>,
+    /// Evidence documents of the runs (`meterlab run --evidence-dir`); each is matched to its
+    /// stored result by SHA-256 and put in the bundle with its step log and traffic capture.
+    #[arg(long, requires = "bundle")]
+    evidence: Option<PathBuf>,
+    /// Rule profile (TOML) to evaluate with [default: the shipped illustrative profile].
+    #[arg(long, requires = "db")]
+    profile: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        Some(ReportCommand::Verify { bundle }) => verify(&bundle),
+        None => render(args.render),
+    }
+}
+
+fn verify(bundle: &Path) -> anyhow::Result<()> {
+    let v = verify_bundle(bundle)?;
+    match v.first_problem() {
+        None => {
+            println!(
+                "{}: intact, {} file(s); manifest SHA-256 {}",
+                bundle.display(),
+                v.files,
+                v.manifest_sha256
+            );
+            Ok(())
+        }
+        Some(first) => {
+            for problem in &v.problems {
+                eprintln!("{}: {problem}", bundle.display());
+            }
+            bail!(
+                "{}: NOT intact: {first} ({} problem(s) in all)",
+                bundle.display(),
+                v.problems.len()
+            )
+        }
+    }
+}
+
+fn parse_entry(text: &str) -> anyhow::Result<EntryKey> {
+    let parts: Vec<&str> = text.split('/').collect();
+    let [release, smso, dmc] = parts.as_slice() else {
+        bail!("--entry {text:?}: expected RELEASE/SMSO/DMC, e.g. IOC/smso-a/dmc-1");
+    };
+    let release = Release::parse(release)
+        .with_context(|| format!("--entry {text:?}: release {release:?} is not IOC, MOC or FOC"))?;
+    if smso.is_empty() || dmc.is_empty() {
+        bail!("--entry {text:?}: the SMSO and the DMC must not be empty");
+    }
+    Ok(EntryKey {
+        release,
+        smso: SmsoId::new(*smso),
+        dmc: DmcId::new(*dmc),
+    })
+}
+
+fn emit(out: Option<&Path>, bytes: &[u8]) -> anyhow::Result<()> {
+    match out {
+        Some(path) => {
+            std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(bytes)?;
+            Ok(stdout.flush()?)
+        }
+    }
+}
+
+fn render(args: RenderArgs) -> anyhow::Result<()> {
+    let entry_text = args
+        .entry
+        .as_deref()
+        .context("--entry RELEASE/SMSO/DMC is required")?;
+    let entry = parse_entry(entry_text)?;
+    if let Some(gateway) = &args.gateway {
+        return remote(gateway, &args, &entry);
+    }
+    let db = args
+        .db
+        .as_deref()
+        .context("give --db PATH or --gateway URL")?;
+    let profile = match &args.profile {
+        Some(path) => meterlab_server::load_profile_file(path)?,
+        None => super::run::input::default_profile()?,
+    };
+    let local = read_local(db, &profile, &entry)?;
+    let options = RenderOptions {
+        generated_at: Some(now_rfc3339()),
+        log_head: local.head.clone(),
+    };
+    let markdown = meterlab_report::completion_markdown(&local.report, &local.decisions, &options)?;
+    let html = meterlab_report::completion_html(&local.report, &local.decisions, &options)?;
+    let json = meterlab_report::completion_json(&local.report, &local.decisions, &options)?;
+    let chosen = match args.format {
+        Format::Markdown => &markdown,
+        Format::Html => &html,
+        Format::Json => &json,
+    };
+    emit(args.out.as_deref(), chosen.as_bytes())?;
+    if let Some(dir) = &args.bundle {
+        let evidence = match &args.evidence {
+            Some(dir) => evidence_by_hash(dir)?,
+            None => HashMap::new(),
+        };
+        let attempts: Vec<(StoredAttempt, EvidenceDocument)> = local
+            .attempts
+            .into_iter()
+            .map(|a| {
+                let doc = match evidence.get(&a.evidence_sha256) {
+                    Some((path, text)) => EvidenceDocument::Found {
+                        text: text.clone(),
+                        source: path.display().to_string(),
+                    },
+                    None => EvidenceDocument::NotSupplied,
+                };
+                (a, doc)
+            })
+            .collect();
+        let included = attempts
+            .iter()
+            .filter(|(_, d)| matches!(d, EvidenceDocument::Found { .. }))
+            .count();
+        let total = attempts.len();
+        let mut files = vec![
+            BundleFile::new("report.md", markdown),
+            BundleFile::new("report.html", html),
+            BundleFile::new("report.json", json),
+        ];
+        files.extend(attempt_files(&attempts)?);
+        let sealed = write_bundle(dir, &files)?;
+        eprintln!(
+            "bundle {}: {} file(s), evidence of {included} of {total} stored attempt(s); manifest SHA-256 {}",
+            dir.display(),
+            sealed.files,
+            sealed.manifest_sha256
+        );
+    }
+    Ok(())
+}
+
+/// Every `*.json` under `dir`, by the hex SHA-256 of its bytes.
+fn evidence_by_hash(dir: &Path) -> anyhow::Result<HashMap<String, (PathBuf, String)>> {
+    let mut out = HashMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let entries = std::fs::read_dir(&current)
+            .with_context(|| format!("--evidence: cannot read {}", current.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let hash = hex::encode(Sha256::digest(&bytes));
+                if let Ok(text) = String::from_utf8(bytes) {
+                    out.insert(hash, (path, text));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct Local {
+    report: CompletionReport,
+    decisions: Vec<RecordedDecision>,
+    head: Option<String>,
+    attempts: Vec<StoredAttempt>,
+}
+
+fn read_local(db: &Path, profile: &Profile, entry: &EntryKey) -> anyhow::Result<Local> {
+    if !db.is_file() {
+        bail!("--db {}: no such store", db.display());
+    }
+    let reader = meterlab_store::SqliteReader::open(db)
+        .with_context(|| format!("cannot open the store {}", db.display()))?;
+    let mut projector = meterlab_server::GovernanceProjector::new();
+    meterlab_store::replay_into(&reader, &mut projector)
+        .with_context(|| format!("cannot replay the log of {}", db.display()))?;
+    let proj = projector.projection();
+    let state = proj
+        .entry(entry)
+        .with_context(|| format!("{}: planned entry {entry} is not registered", db.display()))?;
+    let phases: Vec<PhaseId> = state.phases().iter().cloned().collect();
+    let report = completion_report(
+        proj,
+        profile,
+        &format!("Combined completion report — {entry}"),
+        &phases,
+    );
+    let decisions = meterlab_server::convert::report::recorded_decisions(projector.decisions());
+    let head = reader.head()?.map(|h| hex::encode(h.hash));
+    let reported: Vec<String> = report
+        .phase_cases
+        .iter()
+        .map(|p| p.phase.to_string())
+        .collect();
+    let mut attempts = Vec::new();
+    let mut from = 1;
+    loop {
+        let batch = reader.read_range(from, 1024)?;
+        let Some(last) = batch.last() else { break };
+        from = last.seq + 1;
+        for event in &batch {
+            if event.payload.kind != meterlab_server::convert::result::RESULT_KIND {
+                continue;
+            }
+            let submit =
+                pb::SubmitResult::decode(event.payload.body.as_slice()).with_context(|| {
+                    format!(
+                        "{}: stored result {} is not decodable",
+                        db.display(),
+                        event.seq
+                    )
+                })?;
+            let (Some(key), Some(result)) = (submit.key, submit.result) else {
+                continue;
+            };
+            let Ok(case) = meterlab_server::convert::result::case_result_from_proto(&result) else {
+                continue;
+            };
+            let phase = case.phase.to_string();
+            if !reported.contains(&phase) {
+                continue;
+            }
+            attempts.push(StoredAttempt {
+                phase,
+                case: result.case_id.clone(),
+                device: result.device_id.clone(),
+                attempt: result.attempt,
+                status: case.status.as_str().to_string(),
+                srv: result.srv.clone(),
+                detail: result.detail.clone(),
+                run_id: key.run_id,
+                seq: event.seq,
+                started_at: result.started_at.map(|t| t.to_string()),
+                finished_at: result.finished_at.map(|t| t.to_string()),
+                elapsed_ms: result.elapsed.and_then(|d| {
+                    u64::try_from(d.seconds)
+                        .ok()
+                        .map(|s| s * 1000 + u64::try_from(d.nanos / 1_000_000).unwrap_or(0))
+                }),
+                evidence_sha256: hex::encode(&result.evidence_sha256),
+            });
+        }
+    }
+    Ok(Local {
+        report,
+        decisions,
+        head,
+        attempts,
+    })
+}
+
+#[allow(clippy::disallowed_methods)] // the binary is the edge that reads the wall clock
+fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    prost_types::Timestamp {
+        seconds: i64::try_from(now.as_secs()).unwrap_or(i64::MAX),
+        nanos: 0,
+    }
+    .to_string()
+}
+
+fn remote(gateway: &str, args: &RenderArgs, entry: &EntryKey) -> anyhow::Result<()> {
+    if args.bundle.is_some() {
+        bail!("--bundle needs --db: the gateway has no RPC that exports results and evidence");
+    }
+    let format = match args.format {
+        Format::Markdown => pb::ReportFormat::Markdown,
+        Format::Html => pb::ReportFormat::Html,
+        Format::Json => bail!("--format json is for --db; a gateway renders Markdown or HTML"),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let channel = connect(gateway, &args.client).await?;
+        let report = pb::governance_service_client::GovernanceServiceClient::new(channel)
+            .get_completion_report(pb::GetCompletionReportRequest {
+                entries: vec![pb::EntryKey {
+                    release: release_to_proto(entry.release).into(),
+                    smso_id: entry.smso.to_string(),
+                    dmc_id: entry.dmc.to_string(),
+                }],
+                format: format.into(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|status| {
+                anyhow::anyhow!("{gateway}: {:?}: {}", status.code(), status.message())
+            })?
+            .into_inner();
+        let digest = Sha256::digest(&report.rendered).to_vec();
+        if digest != report.rendered_sha256 {
+            bail!("{gateway}: the rendered report does not match its SHA-256");
+        }
+        emit(args.out.as_deref(), &report.rendered)
+    })
+}
+
+fn release_to_proto(release: Release) -> pb::CapabilityRelease {
+    match release {
+        Release::Ioc => pb::CapabilityRelease::Ioc,
+        Release::Moc => pb::CapabilityRelease::Moc,
+        Release::Foc => pb::CapabilityRelease::Foc,
+    }
+}
