@@ -27,7 +27,10 @@ pub const GOVERNANCE_KIND: &str = "meterlab.governance/1";
 /// Name of the projection's checkpoints in the store.
 /// v2: the fingerprint covers start and finish times and result tallies; checkpoints of v1 (a
 /// different fingerprint of the same state) are not compared.
-pub const PROJECTION_NAME: &str = "meterlab-server.governance.v2";
+/// v3: a new revision of a disputed Depth & Breadth document is refused (a dispute ends only by
+/// agreement, determination or a recorded withdrawal), so an old log that redrafted one projects
+/// differently; v2 checkpoints are not compared.
+pub const PROJECTION_NAME: &str = "meterlab-server.governance.v3";
 
 /// The top-level payload field naming the principal that caused a governance event. Logs
 /// written before attribution lack it and still decode (it is optional), and the chain hashes
