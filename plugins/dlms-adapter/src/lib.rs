@@ -21,7 +21,7 @@ mod jobs;
 mod params;
 
 use meterlab_dlms::security::Key;
-use meterlab_dmc::{DmcDescription, all_srvs, required_roles};
+use meterlab_dmc::{DmcDescription, ObjectRole, all_srvs, required_roles};
 use meterlab_plugin::pb::{
     AdapterActions, AdapterInfo, Complete, DmcSupport, HostEvent, LogLevel, ServiceRequest,
     ServiceResponse, SessionConfig, SrvSupport, action, host_event, service_error::Kind,
@@ -98,6 +98,19 @@ struct Running {
     /// answer yet: if that association turns out to be gone (the device dropped it while
     /// idle), the request is started once more on a fresh one.
     may_reassociate: bool,
+    /// Reading the device's frame counter as the public client before a keyed association.
+    counter_sync: Option<CounterSync>,
+    /// This request already read the device's frame counter (a refusal after that is the
+    /// device's answer, not a stale counter).
+    counter_read: bool,
+}
+
+/// The stages of reading the device's public `invocation_counter` object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CounterSync {
+    Associating,
+    Reading,
+    Releasing,
 }
 
 /// One session: a device of a DMC over one link.
@@ -157,17 +170,129 @@ impl DlmsAdapter {
             request,
             job,
             started_ms: now_ms,
-            associating: !associated,
+            associating: false,
             may_reassociate: associated,
+            counter_sync: None,
+            counter_read: false,
         });
         if associated {
             self.step(now_ms, None, actions);
         } else {
-            let progress = self
-                .engine
-                .start(Op::Associate(self.credentials.clone()), now_ms);
-            self.absorb(now_ms, progress, actions);
+            self.begin_association(now_ms, actions);
         }
+    }
+
+    /// Opens the session's association for the running request; a keyed client first reads
+    /// the device's frame counter as the public client, once per device in this process, so a
+    /// new process does not start below what the device accepted (a replay to the device).
+    fn begin_association(&mut self, now_ms: u64, actions: &mut AdapterActions) {
+        let sync = self.credentials.keys.is_some()
+            && self.params.object(ObjectRole::InvocationCounter).is_some()
+            && self.engine.needs_counter_sync();
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        let op = if sync {
+            running.counter_sync = Some(CounterSync::Associating);
+            running.counter_read = true;
+            Op::Associate(self.public_credentials())
+        } else {
+            running.associating = true;
+            Op::Associate(self.credentials.clone())
+        };
+        let progress = self.engine.start(op, now_ms);
+        self.absorb(now_ms, progress, actions);
+    }
+
+    fn public_credentials(&self) -> Credentials {
+        Credentials {
+            sap: self.params.dmc.dlms.public_client_sap,
+            mechanism: Mechanism::None,
+            keys: None,
+            ciphered: false,
+        }
+    }
+
+    /// One answer of the frame-counter read. Whatever happens, the request's own association
+    /// follows: a counter that cannot be read leaves the session's counter as it was.
+    fn sync_counter(
+        &mut self,
+        now_ms: u64,
+        stage: CounterSync,
+        result: Result<Outcome, Failure>,
+        actions: &mut AdapterActions,
+    ) {
+        let next = match (stage, result) {
+            (CounterSync::Associating, Ok(Outcome::Associated)) => {
+                match self.params.object(ObjectRole::InvocationCounter) {
+                    Some(object) => Some((
+                        CounterSync::Reading,
+                        Op::Get(jobs::attribute(object, 2), None),
+                    )),
+                    None => Some((CounterSync::Releasing, Op::Release)),
+                }
+            }
+            (CounterSync::Reading, Ok(Outcome::Value(data))) => {
+                match data
+                    .as_integer()
+                    .and_then(|value| u32::try_from(value).ok())
+                {
+                    Some(last) => {
+                        push_log(
+                            actions,
+                            LogLevel::Info,
+                            format!("the device last accepted frame counter {last}"),
+                        );
+                        self.engine.counter_synced(Some(last));
+                    }
+                    None => {
+                        push_log(
+                            actions,
+                            LogLevel::Warn,
+                            format!(
+                                "the invocation_counter object answered {data:?}, not a counter"
+                            ),
+                        );
+                        self.engine.counter_synced(None);
+                    }
+                }
+                Some((CounterSync::Releasing, Op::Release))
+            }
+            (CounterSync::Reading, Ok(Outcome::Refused { reason, .. })) => {
+                push_log(
+                    actions,
+                    LogLevel::Warn,
+                    format!("the device would not give its frame counter: {reason}"),
+                );
+                self.engine.counter_synced(None);
+                Some((CounterSync::Releasing, Op::Release))
+            }
+            (CounterSync::Releasing, _) => None,
+            (stage, other) => {
+                push_log(
+                    actions,
+                    LogLevel::Warn,
+                    format!("reading the frame counter ({stage:?}) gave {other:?}"),
+                );
+                None
+            }
+        };
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        let op = match next {
+            Some((stage, op)) => {
+                running.counter_sync = Some(stage);
+                op
+            }
+            None => {
+                running.counter_sync = None;
+                running.associating = true;
+                Op::Associate(self.credentials.clone())
+            }
+        };
+        let progress = self.engine.start(op, now_ms);
+        self.absorb(now_ms, progress, actions);
     }
 
     /// Feeds the answer to the running job and starts its next operation, until an operation
@@ -273,12 +398,35 @@ impl DlmsAdapter {
             );
             return;
         };
-        if running.associating {
+        if let Some(stage) = running.counter_sync {
+            self.sync_counter(now_ms, stage, result, actions);
+        } else if running.associating {
             running.associating = false;
             match result {
                 Ok(Outcome::Associated) => self.step(now_ms, None, actions),
                 Ok(Outcome::Refused { code, reason }) => {
-                    self.complete(actions, Err(rejected(code, reason)))
+                    let keyed = self.credentials.keys.is_some();
+                    if keyed {
+                        self.engine.counter_in_doubt();
+                    }
+                    let retry = keyed
+                        && !running.counter_read
+                        && self.params.object(ObjectRole::InvocationCounter).is_some();
+                    if retry {
+                        running.counter_read = true;
+                        // A stale frame counter is refused like a wrong key: read the
+                        // device's record and try once more above it.
+                        push_log(
+                            actions,
+                            LogLevel::Info,
+                            format!(
+                                "association refused ({reason}): reading the device's frame counter"
+                            ),
+                        );
+                        self.begin_association(now_ms, actions);
+                    } else {
+                        self.complete(actions, Err(rejected(code, reason)))
+                    }
                 }
                 Ok(other) => self.complete(
                     actions,
@@ -328,12 +476,8 @@ impl DlmsAdapter {
         self.engine.reset();
         if let Some(running) = self.running.as_mut() {
             running.job = job;
-            running.associating = true;
         }
-        let progress = self
-            .engine
-            .start(Op::Associate(self.credentials.clone()), now_ms);
-        self.absorb(now_ms, progress, actions);
+        self.begin_association(now_ms, actions);
         true
     }
 

@@ -24,14 +24,23 @@ use crate::params::{SessionParams, TransportParams};
 /// The host timer carrying the connection's next time-out.
 pub const EXCHANGE_TIMER: u64 = 1;
 
-/// The next frame counter of each (device, client system title) used by any session of this
-/// loaded plugin. A device keeps the last counter it accepted from a client and refuses
+/// The frame counters of each (device, transport, client system title) used by any session of
+/// this loaded plugin. A device keeps the last counter it accepted from a client and refuses
 /// replays, so a later session to the same device (a runner opens one per case after a
 /// blocked step, or per retry) must go on from where the earlier one stopped; the plugin is
-/// never unloaded, so this outlives sessions. Across processes the host passes
-/// `invocation_counter`.
-fn frame_counters() -> &'static Mutex<HashMap<String, u32>> {
-    static COUNTERS: OnceLock<Mutex<HashMap<String, u32>>> = OnceLock::new();
+/// never unloaded, so this outlives sessions. Across processes the adapter reads the device's
+/// public `invocation_counter` object once ([`Engine::needs_counter_sync`]); the host may also
+/// pass `invocation_counter`.
+#[derive(Debug, Default, Clone, Copy)]
+struct SharedCounter {
+    /// The next counter to use.
+    next: u32,
+    /// The device's own record was read in this process.
+    synced: bool,
+}
+
+fn frame_counters() -> &'static Mutex<HashMap<String, SharedCounter>> {
+    static COUNTERS: OnceLock<Mutex<HashMap<String, SharedCounter>>> = OnceLock::new();
     COUNTERS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
@@ -206,9 +215,9 @@ impl Engine {
             .collect();
         let key = format!("{}|{:?}|{title}", params.device_id, self.transport);
         if let Ok(counters) = frame_counters().lock()
-            && let Some(next) = counters.get(&key)
+            && let Some(shared) = counters.get(&key)
         {
-            self.invocation_counter = self.invocation_counter.max(*next);
+            self.invocation_counter = self.invocation_counter.max(shared.next);
         }
         self.counter_saved = self.invocation_counter;
         self.counter_key = Some(key);
@@ -222,9 +231,46 @@ impl Engine {
             return;
         }
         if let (Some(key), Ok(mut counters)) = (&self.counter_key, frame_counters().lock()) {
-            let slot = counters.entry(key.clone()).or_insert(0);
-            *slot = (*slot).max(next);
+            let slot = counters.entry(key.clone()).or_default();
+            slot.next = slot.next.max(next);
             self.counter_saved = next;
+        }
+    }
+
+    /// Whether this session uses keys and no session of this process has read the device's
+    /// own record of the counters it accepted.
+    pub fn needs_counter_sync(&self) -> bool {
+        let Some(key) = &self.counter_key else {
+            return false;
+        };
+        frame_counters()
+            .lock()
+            .map(|counters| !counters.get(key).is_some_and(|shared| shared.synced))
+            .unwrap_or(true)
+    }
+
+    /// The device answered its `invocation_counter` object (the last counter it accepted, or
+    /// `None` when it would not say): later associations start above it, and no later session
+    /// of this process reads it again.
+    pub fn counter_synced(&mut self, last_accepted: Option<u32>) {
+        if let Some(last) = last_accepted {
+            self.invocation_counter = self.current_counter().max(last.saturating_add(1));
+        }
+        self.save_counter();
+        if let (Some(key), Ok(mut counters)) = (&self.counter_key, frame_counters().lock()) {
+            let slot = counters.entry(key.clone()).or_default();
+            slot.next = slot.next.max(self.invocation_counter);
+            slot.synced = true;
+        }
+    }
+
+    /// A keyed association was refused: the device's record may be ahead of this process's
+    /// (another tool or process used the client), so the next association reads it again.
+    pub fn counter_in_doubt(&mut self) {
+        if let (Some(key), Ok(mut counters)) = (&self.counter_key, frame_counters().lock())
+            && let Some(slot) = counters.get_mut(key)
+        {
+            slot.synced = false;
         }
     }
 
