@@ -18,6 +18,7 @@
 
 mod engine;
 mod jobs;
+mod keyring;
 mod params;
 
 use meterlab_dlms::security::Key;
@@ -32,6 +33,7 @@ use crate::engine::{
     Credentials, EXCHANGE_TIMER, Engine, Failure, Mechanism, Op, Outcome, Progress,
 };
 use crate::jobs::{Answer, Ctx, Job, Step, failure_kind, job_for, rejected};
+use crate::keyring::DeviceKeys;
 use crate::params::{AuthenticationParams, SessionParams};
 
 /// The adapter id (`describe().id`, the exported id).
@@ -103,6 +105,16 @@ struct Running {
     /// This request already read the device's frame counter (a refusal after that is the
     /// device's answer, not a stale counter).
     counter_read: bool,
+    /// The keys the association being opened uses, and those to try if it is refused.
+    key_trial: Option<KeyTrial>,
+}
+
+/// Which keys an association tries when the device's keys are in doubt (a key transfer went
+/// unanswered, or an earlier session changed them): the first that succeeds is confirmed.
+#[derive(Debug, Clone)]
+struct KeyTrial {
+    trying: DeviceKeys,
+    then: Vec<DeviceKeys>,
 }
 
 /// The stages of reading the device's public `invocation_counter` object.
@@ -111,12 +123,16 @@ enum CounterSync {
     Associating,
     Reading,
     Releasing,
+    /// HDLC: the public client's link goes down before the keyed client connects.
+    Disconnecting,
 }
 
 /// One session: a device of a DMC over one link.
 #[derive(Debug)]
 pub struct DlmsAdapter {
     params: SessionParams,
+    /// This session's device and client in the shared keyring (keyed sessions only).
+    key_slot: Option<String>,
     credentials: Credentials,
     master_key: Option<Key>,
     engine: Engine,
@@ -130,6 +146,7 @@ impl DlmsAdapter {
             params: &self.params,
             credentials: &mut self.credentials,
             master_key: &mut self.master_key,
+            key_slot: self.key_slot.as_deref(),
             now_ms,
             started_ms,
             logs: Vec::new(),
@@ -165,7 +182,12 @@ impl DlmsAdapter {
                 return;
             }
         };
-        let associated = self.engine.associated_as() == Some(&self.credentials);
+        // Keys in doubt: the open association may use keys the device no longer holds.
+        let in_doubt = self
+            .key_slot
+            .as_deref()
+            .is_some_and(|slot| keyring::candidate(slot).is_some());
+        let associated = !in_doubt && self.engine.associated_as() == Some(&self.credentials);
         self.running = Some(Running {
             request,
             job,
@@ -174,6 +196,7 @@ impl DlmsAdapter {
             may_reassociate: associated,
             counter_sync: None,
             counter_read: false,
+            key_trial: None,
         });
         if associated {
             self.step(now_ms, None, actions);
@@ -197,11 +220,131 @@ impl DlmsAdapter {
             running.counter_read = true;
             Op::Associate(self.public_credentials())
         } else {
-            running.associating = true;
-            Op::Associate(self.credentials.clone())
+            self.main_association()
         };
         let progress = self.engine.start(op, now_ms);
         self.absorb(now_ms, progress, actions);
+    }
+
+    /// The session's own association for the running request: with the keys in doubt, the
+    /// candidate of an unanswered key transfer first, then the keys in use, then the devices
+    /// file's.
+    fn main_association(&mut self) -> Op {
+        let trial = self.key_trial();
+        let credentials = match &trial {
+            Some(trial) => self.with_keys(trial.trying),
+            None => self.credentials.clone(),
+        };
+        if let Some(running) = self.running.as_mut() {
+            running.associating = true;
+            running.key_trial = trial;
+        }
+        Op::Associate(credentials)
+    }
+
+    fn current_keys(&self) -> Option<DeviceKeys> {
+        self.credentials
+            .keys
+            .map(|(_, encryption, authentication)| DeviceKeys {
+                encryption,
+                authentication,
+                master: self.master_key,
+            })
+    }
+
+    fn key_trial(&self) -> Option<KeyTrial> {
+        let slot = self.key_slot.as_deref()?;
+        let current = self.current_keys()?;
+        let file = self.params.keys.as_ref().map(|keys| DeviceKeys {
+            encryption: keys.encryption,
+            authentication: keys.authentication,
+            master: keys.master,
+        });
+        let mut order: Vec<DeviceKeys> = Vec::with_capacity(3);
+        for keys in [keyring::candidate(slot), Some(current), file]
+            .into_iter()
+            .flatten()
+        {
+            if !order.iter().any(|seen| same_keys(seen, &keys)) {
+                order.push(keys);
+            }
+        }
+        if order.len() < 2 {
+            return None;
+        }
+        let trying = order.remove(0);
+        Some(KeyTrial {
+            trying,
+            then: order,
+        })
+    }
+
+    fn with_keys(&self, keys: DeviceKeys) -> Credentials {
+        let mut credentials = self.credentials.clone();
+        if let Some((title, _, _)) = credentials.keys {
+            credentials.keys = Some((title, keys.encryption, keys.authentication));
+        }
+        credentials
+    }
+
+    /// The association with `keys` succeeded: the session and the keyring adopt them.
+    fn keys_accepted(&mut self, keys: DeviceKeys, actions: &mut AdapterActions) {
+        let Some(slot) = self.key_slot.clone() else {
+            return;
+        };
+        let changed = self
+            .current_keys()
+            .is_none_or(|current| !same_keys(&current, &keys));
+        let had_candidate = keyring::candidate(&slot);
+        if changed {
+            self.credentials = self.with_keys(keys);
+            if keys.master.is_some() {
+                self.master_key = keys.master;
+            }
+            push_log(
+                actions,
+                LogLevel::Info,
+                "the device accepted keys other than the session's: using them from now on"
+                    .to_owned(),
+            );
+        }
+        if let Some(candidate) = had_candidate
+            && !same_keys(&candidate, &keys)
+        {
+            push_log(
+                actions,
+                LogLevel::Info,
+                "the unanswered key transfer did not take effect: its keys are dropped".to_owned(),
+            );
+            keyring::discard_candidate(&slot);
+        }
+        keyring::confirm(&slot, keys);
+    }
+
+    /// The association of a key trial was refused or unanswered: tries the next keys; returns
+    /// whether it did.
+    fn next_keys(&mut self, now_ms: u64, why: &str, actions: &mut AdapterActions) -> bool {
+        let Some(running) = self.running.as_mut() else {
+            return false;
+        };
+        let Some(trial) = running.key_trial.as_mut() else {
+            return false;
+        };
+        if trial.then.is_empty() {
+            return false;
+        }
+        trial.trying = trial.then.remove(0);
+        let keys = trial.trying;
+        running.associating = true;
+        push_log(
+            actions,
+            LogLevel::Info,
+            format!("association with the keys in doubt {why}: trying the other keys"),
+        );
+        let credentials = self.with_keys(keys);
+        let progress = self.engine.start(Op::Associate(credentials), now_ms);
+        self.absorb(now_ms, progress, actions);
+        true
     }
 
     fn public_credentials(&self) -> Credentials {
@@ -267,14 +410,20 @@ impl DlmsAdapter {
                 self.engine.counter_synced(None);
                 Some((CounterSync::Releasing, Op::Release))
             }
-            (CounterSync::Releasing, _) => None,
+            (CounterSync::Releasing, _) if self.params.transport.is_hdlc() => {
+                Some((CounterSync::Disconnecting, Op::Disconnect))
+            }
+            (CounterSync::Releasing | CounterSync::Disconnecting, _) => None,
             (stage, other) => {
                 push_log(
                     actions,
                     LogLevel::Warn,
                     format!("reading the frame counter ({stage:?}) gave {other:?}"),
                 );
-                None
+                self.params
+                    .transport
+                    .is_hdlc()
+                    .then_some((CounterSync::Disconnecting, Op::Disconnect))
             }
         };
         let Some(running) = self.running.as_mut() else {
@@ -287,8 +436,7 @@ impl DlmsAdapter {
             }
             None => {
                 running.counter_sync = None;
-                running.associating = true;
-                Op::Associate(self.credentials.clone())
+                self.main_association()
             }
         };
         let progress = self.engine.start(op, now_ms);
@@ -402,18 +550,44 @@ impl DlmsAdapter {
             self.sync_counter(now_ms, stage, result, actions);
         } else if running.associating {
             running.associating = false;
+            let trial = running.key_trial.take();
+            let trying = trial.as_ref().map(|trial| trial.trying);
+            if let Some(trial) = trial
+                && !matches!(result, Ok(Outcome::Associated))
+                && !matches!(result, Err(Failure::Link(_)))
+            {
+                running.key_trial = Some(trial);
+                let why = match &result {
+                    Ok(Outcome::Refused { reason, .. }) => format!("was refused ({reason})"),
+                    _ => "had no answer".to_owned(),
+                };
+                if self.next_keys(now_ms, &why, actions) {
+                    return;
+                }
+            }
             match result {
-                Ok(Outcome::Associated) => self.step(now_ms, None, actions),
+                Ok(Outcome::Associated) => {
+                    if let Some(keys) = trying {
+                        self.keys_accepted(keys, actions);
+                    }
+                    self.step(now_ms, None, actions)
+                }
                 Ok(Outcome::Refused { code, reason }) => {
                     let keyed = self.credentials.keys.is_some();
                     if keyed {
                         self.engine.counter_in_doubt();
                     }
+                    let counter_read = self
+                        .running
+                        .as_ref()
+                        .is_none_or(|running| running.counter_read);
                     let retry = keyed
-                        && !running.counter_read
+                        && !counter_read
                         && self.params.object(ObjectRole::InvocationCounter).is_some();
                     if retry {
-                        running.counter_read = true;
+                        if let Some(running) = self.running.as_mut() {
+                            running.counter_read = true;
+                        }
                         // A stale frame counter is refused like a wrong key: read the
                         // device's record and try once more above it.
                         push_log(
@@ -512,6 +686,10 @@ impl DlmsAdapter {
     }
 }
 
+fn same_keys(a: &DeviceKeys, b: &DeviceKeys) -> bool {
+    a.encryption == b.encryption && a.authentication == b.authentication
+}
+
 fn push_log(actions: &mut AdapterActions, level: LogLevel, message: String) {
     actions.actions.push(
         action::Action::Log(meterlab_plugin::pb::Log {
@@ -572,10 +750,22 @@ impl Adapter for DlmsAdapter {
     fn open(config: SessionConfig) -> Result<Self, OpenError> {
         let params = SessionParams::from_config(&config)?;
         let credentials = session_credentials(&params);
-        let master_key = params.keys.as_ref().and_then(|keys| keys.master);
+        let mut credentials = credentials;
+        let mut master_key = params.keys.as_ref().and_then(|keys| keys.master);
+        let key_slot = keyring::slot(&params);
+        // Keys an earlier session saw the device accept replace the devices file's.
+        if let Some(confirmed) = key_slot.as_deref().and_then(keyring::confirmed) {
+            if let Some((title, _, _)) = credentials.keys {
+                credentials.keys = Some((title, confirmed.encryption, confirmed.authentication));
+            }
+            if confirmed.master.is_some() {
+                master_key = confirmed.master;
+            }
+        }
         let engine = Engine::new(&params);
         Ok(Self {
             params,
+            key_slot,
             credentials,
             master_key,
             engine,

@@ -84,6 +84,9 @@ pub enum Op {
     Associate(Credentials),
     /// A-RELEASE.
     Release,
+    /// Takes the link of the current client down (HDLC DISC), so another client address can
+    /// connect: an HDLC server serves one client at a time.
+    Disconnect,
     /// GET, with optional selective access.
     Get(AttributeDescriptor, Option<SelectiveAccess>),
     /// SET.
@@ -98,6 +101,7 @@ impl Op {
         match self {
             Op::Associate(credentials) => format!("association as client {}", credentials.sap),
             Op::Release => "release".to_owned(),
+            Op::Disconnect => "disconnect".to_owned(),
             Op::Get(attribute, _) => format!(
                 "GET {}/{} attribute {}",
                 attribute.class_id, attribute.instance, attribute.attribute_id
@@ -395,6 +399,18 @@ impl Engine {
                     return progress;
                 }
             },
+            Op::Disconnect => match self.connection.as_mut() {
+                Some((_, connection)) if connection.is_link_up() => connection
+                    .disconnect(now_ms)
+                    .map(|()| None)
+                    .map_err(|e| e.to_string()),
+                _ => {
+                    self.connection = None;
+                    self.associated_as = None;
+                    progress.finished = Some(Ok(Outcome::Done));
+                    return progress;
+                }
+            },
             Op::Get(attribute, access) => self
                 .associated_connection()
                 .and_then(|c| {
@@ -552,6 +568,12 @@ impl Engine {
                 ClientConnectionEvent::LinkUp => {}
                 ClientConnectionEvent::LinkDown(reason) => {
                     self.associated_as = None;
+                    if matches!(self.pending.as_ref().map(|p| &p.op), Some(Op::Disconnect)) {
+                        // Asked for: the link is down whether the device answered the DISC
+                        // or not.
+                        self.finish(progress, Ok(Outcome::Done));
+                        continue;
+                    }
                     link_down = Some(format!("{reason:?}"));
                     progress
                         .logs

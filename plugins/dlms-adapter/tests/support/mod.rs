@@ -127,6 +127,8 @@ pub struct Rig {
     pub now_ms: u64,
     /// The device side drops everything (a dead device).
     pub mute: bool,
+    /// The device serves requests but its answers are lost on the way back.
+    pub lose_answers: bool,
     pub faults: FaultConfig,
     pub alerts: Vec<Alert>,
     pub logs: Vec<String>,
@@ -175,6 +177,7 @@ impl Rig {
             timers: HashMap::new(),
             now_ms: 1_000,
             mute: false,
+            lose_answers: false,
             faults: FaultConfig::NONE,
             alerts: Vec::new(),
             logs: Vec::new(),
@@ -230,6 +233,9 @@ impl Rig {
                 self.now_ms,
                 now,
             );
+            if self.lose_answers {
+                continue;
+            }
             for response in served.responses {
                 self.inbox
                     .push_back(wrapper::encode(pdu.destination, pdu.source, &response).unwrap());
