@@ -60,8 +60,13 @@ pub struct Emulator {
 /// Starts `meterlab emulate` with the scenario above (plus `extra` flags); the devices file is
 /// written into `dir`.
 pub async fn start_emulator(dir: &Path, extra: &[&str]) -> Emulator {
+    start_emulator_with(dir, SCENARIO, extra).await
+}
+
+/// [`start_emulator`] with another scenario text.
+pub async fn start_emulator_with(dir: &Path, scenario_text: &str, extra: &[&str]) -> Emulator {
     let scenario = dir.join("scenario.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    std::fs::write(&scenario, scenario_text).unwrap();
     let devices = dir.join("devices.toml");
     let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
         .arg("emulate")
