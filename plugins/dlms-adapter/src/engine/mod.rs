@@ -187,6 +187,8 @@ pub struct Engine {
     /// The counter last written there.
     counter_saved: u32,
     challenges: u64,
+    /// When an outstanding operation the connection keeps no time-out for gives up.
+    watchdog_at: Option<u64>,
 }
 
 impl Engine {
@@ -204,6 +206,7 @@ impl Engine {
             counter_key: None,
             counter_saved: 0,
             challenges: 0,
+            watchdog_at: None,
         }
         .with_shared_counter(params)
     }
@@ -516,6 +519,19 @@ impl Engine {
             connection.handle_timeout(now_ms);
             self.collect(now_ms, true, &mut progress);
         }
+        if let (Some(at), Some(pending)) = (self.watchdog_at, self.pending.as_ref())
+            && now_ms >= at
+        {
+            let failure = Failure::Timeout {
+                elapsed_ms: now_ms.saturating_sub(pending.started_ms),
+                waiting_for: format!(
+                    "a readable answer to {} (what came could not be decoded)",
+                    pending.op.describe()
+                ),
+            };
+            self.watchdog_at = None;
+            self.finish(&mut progress, Err(failure));
+        }
         progress
     }
 
@@ -540,12 +556,26 @@ impl Engine {
         self.pending = None;
     }
 
-    /// When the exchange timer should fire next, relative to `now_ms`.
-    pub fn timer_delay(&self, now_ms: u64) -> Option<u64> {
-        let (_, connection) = self.connection.as_ref()?;
-        connection
-            .poll_timeout()
-            .map(|at| at.saturating_sub(now_ms))
+    /// When the exchange timer should fire next, relative to `now_ms`. An outstanding
+    /// operation always has one: when the connection keeps no time-out of its own (a garbled
+    /// answer can leave it waiting with none), the engine's watchdog gives the operation one
+    /// response time-out more from then.
+    pub fn timer_delay(&mut self, now_ms: u64) -> Option<u64> {
+        let connection_at = self
+            .connection
+            .as_ref()
+            .and_then(|(_, connection)| connection.poll_timeout());
+        if self.pending.is_none() || connection_at.is_some() {
+            self.watchdog_at = None;
+            return connection_at.map(|at| at.saturating_sub(now_ms));
+        }
+        let budget = self
+            .response_timeout_ms
+            .unwrap_or(ClientConfig::default().response_timeout_ms);
+        let at = *self
+            .watchdog_at
+            .get_or_insert(now_ms.saturating_add(budget));
+        Some(at.saturating_sub(now_ms))
     }
 
     /// Bytes to put on the link.

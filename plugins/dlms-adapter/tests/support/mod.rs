@@ -292,12 +292,17 @@ impl Rig {
                 }));
                 continue;
             }
-            let (timer_id, at) = self
+            let Some((timer_id, at)) = self
                 .timers
                 .iter()
                 .min_by_key(|(_, at)| **at)
                 .map(|(id, at)| (*id, *at))
-                .expect("no bytes in flight and no timer armed: the request is stuck");
+            else {
+                panic!(
+                    "no bytes in flight and no timer armed: the request is stuck; last logs: {:#?}",
+                    &self.logs[self.logs.len().saturating_sub(6)..]
+                );
+            };
             self.timers.remove(&timer_id);
             self.now_ms = self.now_ms.max(at);
             response = self.feed(host_event::Event::TimerFired(TimerFired { timer_id }));
