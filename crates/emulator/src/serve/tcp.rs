@@ -305,9 +305,13 @@ fn handle_pdu(
     {
         *next_reboot = Some(tokio::time::Instant::now() + Duration::from_secs(u64::from(seconds)));
     }
-    let mut apdu = pdu.apdu;
-    if !apply_fate(&dice.frame_fate(&faults, apdu.len()), &mut apdu) {
-        return Vec::new();
+    let apdu = pdu.apdu;
+    match dice.frame_fate(&faults, apdu.len()) {
+        FrameFate::Deliver => {}
+        // A corrupt fault garbles a request's wPort addressing, as for answers (see
+        // `tcp_corruption_byte`): it reaches no device. A device never acts on flipped request
+        // bits a TCP stack would not have delivered.
+        FrameFate::Drop | FrameFate::Corrupt { .. } => return Vec::new(),
     }
     let served = sessions
         .entry(pdu.destination)

@@ -170,11 +170,23 @@ impl<C: Connector> DeviceWorker<C> {
             };
         }
         let mut reads = health::Reads::default();
-        for request in health::requests(&self.target, utc_now_ms()) {
-            let sent_at = utc_now_ms();
-            let outcome = self.execute(request.clone(), budget, "step").await;
-            reads.record(&request, outcome, sent_at, utc_now_ms());
-            if self.open.is_none() {
+        // A read the line lost is tried again as a case would be (`--retries`): on a lossy
+        // line one lost frame must not take a device and all its cases out of the run.
+        let attempts = self.shared.settings.retry.retries.saturating_add(1);
+        'requests: for request in health::requests(&self.target, utc_now_ms()) {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                if let Err(error) = self.ensure_session(budget).await {
+                    reads.record(&request, Err(error), utc_now_ms(), utc_now_ms());
+                    break 'requests;
+                }
+                let sent_at = utc_now_ms();
+                let outcome = self.execute(request.clone(), budget, "step").await;
+                if attempt < attempts && health::lost_on_the_line(&outcome) {
+                    continue;
+                }
+                reads.record(&request, outcome, sent_at, utc_now_ms());
                 break;
             }
         }
