@@ -115,6 +115,9 @@ struct Running {
 struct KeyTrial {
     trying: DeviceKeys,
     then: Vec<DeviceKeys>,
+    /// An earlier try of this trial that had no answer (which keys the device holds is then
+    /// unknown, whatever the later tries answer).
+    unanswered: Option<Failure>,
 }
 
 /// The stages of reading the device's public `invocation_counter` object.
@@ -276,6 +279,7 @@ impl DlmsAdapter {
         Some(KeyTrial {
             trying,
             then: order,
+            unanswered: None,
         })
     }
 
@@ -552,10 +556,15 @@ impl DlmsAdapter {
             running.associating = false;
             let trial = running.key_trial.take();
             let trying = trial.as_ref().map(|trial| trial.trying);
-            if let Some(trial) = trial
+            let mut unanswered = None;
+            if let Some(mut trial) = trial
                 && !matches!(result, Ok(Outcome::Associated))
                 && !matches!(result, Err(Failure::Link(_)))
             {
+                if let Err(failure @ Failure::Timeout { .. }) = &result {
+                    trial.unanswered = Some(failure.clone());
+                }
+                unanswered = trial.unanswered.clone();
                 running.key_trial = Some(trial);
                 let why = match &result {
                     Ok(Outcome::Refused { reason, .. }) => format!("was refused ({reason})"),
@@ -564,8 +573,18 @@ impl DlmsAdapter {
                 if self.next_keys(now_ms, &why, actions) {
                     return;
                 }
+                if let Some(running) = self.running.as_mut() {
+                    running.key_trial = None;
+                }
             }
             match result {
+                Ok(Outcome::Refused { .. }) if unanswered.is_some() => {
+                    // Some keys had no answer and the others were refused: which keys the
+                    // device holds is unknown, and the line, not the device, made it so.
+                    if let Some(failure) = unanswered {
+                        self.complete(actions, Err(failure_kind(failure)));
+                    }
+                }
                 Ok(Outcome::Associated) => {
                     if let Some(keys) = trying {
                         self.keys_accepted(keys, actions);

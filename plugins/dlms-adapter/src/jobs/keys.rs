@@ -117,18 +117,27 @@ impl Transfer {
     fn advance(&mut self, ctx: &mut Ctx<'_>, answer: Answer) -> Result<Step, Kind> {
         self.stage += 1;
         match self.stage {
-            1 => Ok(Step::Op(Op::Action(
-                method(&self.setup, KEY_TRANSFER),
-                Some(self.parameters.clone()),
-            ))),
-            2 => {
-                if let (Some(Err(Failure::Timeout { .. } | Failure::Link(_))), Some(slot)) =
-                    (&answer, ctx.key_slot)
-                {
-                    // The device may have applied the keys and lost its answer: later
-                    // associations try them first.
+            1 => {
+                // From the moment the transfer is sent until an association with the new keys
+                // succeeds, the device may hold either set: later associations try the new
+                // keys first, then the old.
+                if let Some(slot) = ctx.key_slot {
                     keyring::suspect(slot, self.new_keys());
-                    ctx.info("key_transfer unanswered: its keys are a candidate for the next association");
+                }
+                Ok(Step::Op(Op::Action(
+                    method(&self.setup, KEY_TRANSFER),
+                    Some(self.parameters.clone()),
+                )))
+            }
+            2 => {
+                match (&answer, ctx.key_slot) {
+                    (Some(Ok(Outcome::Refused { .. })), Some(slot)) => {
+                        keyring::discard_candidate(slot);
+                    }
+                    (Some(Err(_)), Some(_)) => ctx.info(
+                        "key_transfer unanswered: its keys are a candidate for the next association",
+                    ),
+                    _ => {}
                 }
                 outcome(answer)?;
                 ctx.info("key_transfer accepted");
