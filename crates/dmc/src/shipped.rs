@@ -5,7 +5,7 @@
 use crate::{DmcDescription, DmcErrors};
 
 /// The shipped descriptions as `(id, text)`; each file is `suites/dmcs/<id>.toml`.
-pub const SHIPPED: [(&str, &str); 2] = [
+pub const SHIPPED: [(&str, &str); 3] = [
     (
         "acme-ch1-e470-g4",
         include_str!("../../../suites/dmcs/acme-ch1-e470-g4.toml"),
@@ -13,6 +13,10 @@ pub const SHIPPED: [(&str, &str); 2] = [
     (
         "bravo-h2-e2-g2",
         include_str!("../../../suites/dmcs/bravo-h2-e2-g2.toml"),
+    ),
+    (
+        "meterlab-reference",
+        include_str!("../../../suites/dmcs/meterlab-reference.toml"),
     ),
 ];
 
