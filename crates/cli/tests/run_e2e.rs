@@ -421,3 +421,33 @@ async fn a_second_run_against_a_ciphered_device_is_not_refused_as_a_replay() {
         assert!(document["summary"]["passed"].as_u64().unwrap() > 0);
     }
 }
+
+/// A step expecting `alerts` is judged against the alerts the device raised during it: the
+/// firmware-activated alert (event 18) arrives on the open association while 11.3 runs.
+#[tokio::test]
+async fn an_alert_raised_during_a_step_meets_its_expectation() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(dir.path(), &[]).await;
+    let sit = workspace().join("suites/sit");
+    let output = meterlab_run(&[
+        "--devices",
+        path(&emulator.devices),
+        "--suite",
+        path(&sit),
+        "--phase",
+        "SIT",
+        "--mode",
+        "active",
+        "--case",
+        "SIT-FW-007",
+        "--device",
+        "e2e-active.esme",
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let text = document.to_string();
+    assert!(text.contains("alert 18 raised"), "{text}");
+}

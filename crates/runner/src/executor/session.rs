@@ -7,6 +7,7 @@ use meterlab_plugin::pb::{ServiceRequest, ServiceResponse};
 use meterlab_plugin_host::{Session, SessionError};
 
 use super::{DeviceWorker, ExecError, Open, utc_now_ms};
+use crate::case::CaseAttempt;
 use crate::event::{DeviceHealth, LogLevel};
 use crate::health;
 use crate::target::Connector;
@@ -68,12 +69,21 @@ impl<C: Connector> DeviceWorker<C> {
     }
 
     pub(super) fn drain_alerts(&mut self) {
+        self.drain_alerts_into(None);
+    }
+
+    /// Logs the alerts the session received and hands them to the running case attempt, which
+    /// judges steps expecting `alerts` against them.
+    pub(super) fn drain_alerts_into(&mut self, mut attempt: Option<&mut dyn CaseAttempt>) {
         let Some(open) = self.open.as_mut() else {
             return;
         };
         let alerts = open.session.take_alerts();
         let device = self.device_id();
         for alert in alerts {
+            if let Some(attempt) = attempt.as_deref_mut() {
+                attempt.record_alert(&alert.code);
+            }
             self.shared.log(
                 LogLevel::Info,
                 &device,
