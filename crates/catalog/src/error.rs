@@ -78,6 +78,31 @@ pub struct StepError {
     pub message: String,
 }
 
+/// Why a step parameter could not give the value a request needs (the message of a
+/// [`StepError`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    /// The step does not have the parameter.
+    #[error("parameter `{name}` is missing")]
+    Missing { name: String },
+    /// A capture or device-record reference did not resolve.
+    #[error("parameter `{name}`: {why}")]
+    Unresolved { name: String, why: String },
+    /// The parameter is not the kind of value the request field takes.
+    #[error("parameter `{name}` = {value} is not {expected}")]
+    WrongType {
+        name: String,
+        value: String,
+        expected: &'static str,
+    },
+    /// The parameter is not a single value (a key list or an image where a value is needed).
+    #[error("parameter `{name}` is not {expected}")]
+    WrongShape {
+        name: String,
+        expected: &'static str,
+    },
+}
+
 /// Why a DUIS XML document could not be read at all (requests that parse but map to no SRV are
 /// reported per request, see [`crate::duis::Unmapped`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
