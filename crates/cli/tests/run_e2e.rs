@@ -10,7 +10,8 @@ use std::process::Output;
 
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
 use run_support::{
-    Emulator, fixture, meterlab_run, path, start_emulator, start_emulator_with, stderr, workspace,
+    Emulator, fixture, meterlab_run, path, start_emulator, start_emulator_from,
+    start_emulator_with, stderr, workspace,
 };
 use sha2::Digest as _;
 
@@ -450,4 +451,36 @@ async fn an_alert_raised_during_a_step_meets_its_expectation() {
     let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let text = document.to_string();
     assert!(text.contains("alert 18 raised"), "{text}");
+}
+
+/// `meterlab emulate --meters N` serves DMC `meterlab-reference`, which ships a description:
+/// `meterlab run` accepts its devices and their cases pass.
+#[tokio::test]
+async fn the_default_meters_of_emulate_meters_run_their_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator_from(dir.path(), &["--meters", "2"]).await;
+    let sit = workspace().join("suites/sit");
+    let output = meterlab_run(&[
+        "--devices",
+        path(&emulator.devices),
+        "--suite",
+        path(&sit),
+        "--phase",
+        "SIT",
+        "--mode",
+        "active",
+        "--case",
+        "SIT-RD-001",
+        "--case",
+        "SIT-FW-001",
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        document["summary"]["passed"].as_u64().unwrap() >= 3,
+        "{document}"
+    );
 }

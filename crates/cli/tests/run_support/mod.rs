@@ -67,11 +67,17 @@ pub async fn start_emulator(dir: &Path, extra: &[&str]) -> Emulator {
 pub async fn start_emulator_with(dir: &Path, scenario_text: &str, extra: &[&str]) -> Emulator {
     let scenario = dir.join("scenario.toml");
     std::fs::write(&scenario, scenario_text).unwrap();
+    let mut source = vec!["--scenario", scenario.to_str().unwrap()];
+    source.extend_from_slice(extra);
+    start_emulator_from(dir, &source).await
+}
+
+/// Starts `meterlab emulate` with these arguments (a scenario or `--meters N`, and flags).
+pub async fn start_emulator_from(dir: &Path, source: &[&str]) -> Emulator {
+    let extra = source;
     let devices = dir.join("devices.toml");
     let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
         .arg("emulate")
-        .arg("--scenario")
-        .arg(&scenario)
         .args([
             "--listen",
             "127.0.0.1:0",
