@@ -103,6 +103,15 @@ pub enum ParamError {
     },
 }
 
+/// A DUIS date-time that is not `YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm)` or names no real
+/// instant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a date-time like 2026-12-01T00:00:00Z")]
+pub struct DateTimeError {
+    /// The text as found.
+    pub text: String,
+}
+
 /// Why a DUIS XML document could not be read at all (requests that parse but map to no SRV are
 /// reported per request, see [`crate::duis::Unmapped`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
