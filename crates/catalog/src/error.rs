@@ -78,6 +78,17 @@ pub struct StepError {
     pub message: String,
 }
 
+/// Why an operand (a capture or a devices-file field) has no value for this attempt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// The step that takes the capture did not succeed (or has not run).
+    #[error("capture {name:?} is not available: the step that takes it did not succeed")]
+    CaptureMissing { name: String },
+    /// The device's record lacks the field.
+    #[error("device {device} has no {what} in the devices file")]
+    DeviceFieldMissing { device: String, what: &'static str },
+}
+
 /// Why a step parameter could not give the value a request needs (the message of a
 /// [`StepError`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,7 +98,7 @@ pub enum ParamError {
     Missing { name: String },
     /// A capture or device-record reference did not resolve.
     #[error("parameter `{name}`: {why}")]
-    Unresolved { name: String, why: String },
+    Unresolved { name: String, why: ResolveError },
     /// The parameter is not the kind of value the request field takes.
     #[error("parameter `{name}` = {value} is not {expected}")]
     WrongType {

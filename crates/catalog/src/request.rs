@@ -216,7 +216,7 @@ fn wrap_keys(
     let kek = KekAes128::from(master);
     let mut updates = Vec::with_capacity(keys.len());
     for spec in keys {
-        let key = match context.resolve(&spec.key)? {
+        let key = match context.resolve(&spec.key).map_err(|why| why.to_string())? {
             Value::Bytes(bytes) if bytes.len() == 16 => bytes,
             other => return Err(format!("key {} is not 16 bytes: {other}", spec.kind)),
         };
