@@ -71,7 +71,10 @@ fn describe_through_the_so_lists_every_shipped_dmc() {
         .iter()
         .map(|dmc| dmc.dmc_id.as_str())
         .collect();
-    assert_eq!(ids, ["acme-ch1-e470-g4", "bravo-h2-e2-g2"]);
+    assert_eq!(
+        ids,
+        ["acme-ch1-e470-g4", "bravo-h2-e2-g2", "meterlab-reference"]
+    );
     assert!(plugin.info().dmcs.iter().all(|dmc| !dmc.srvs.is_empty()));
 }
 
