@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use meterlab_devices::{Device, InstallationState};
 
+use crate::error::ResolveError;
 use crate::model::{DeviceField, Operand};
 use crate::value::Value;
 
@@ -94,31 +95,33 @@ impl StepContext {
     }
 
     /// The value `operand` stands for now, or why it has none.
-    pub fn resolve(&self, operand: &Operand) -> Result<Value, String> {
+    pub fn resolve(&self, operand: &Operand) -> Result<Value, ResolveError> {
         match operand {
             Operand::Literal(value) => Ok(value.clone()),
             Operand::Now { offset_ms } => {
                 Ok(Value::Int(i128::from(self.now_ms) + i128::from(*offset_ms)))
             }
-            Operand::Capture(name) => self.captures.get(name).cloned().ok_or_else(|| {
-                format!("capture {name:?} is not available: the step that takes it did not succeed")
-            }),
+            Operand::Capture(name) => self
+                .captures
+                .get(name)
+                .cloned()
+                .ok_or_else(|| ResolveError::CaptureMissing { name: name.clone() }),
             Operand::Device(field) => self.device_field(*field),
         }
     }
 
-    fn device_field(&self, field: DeviceField) -> Result<Value, String> {
+    fn device_field(&self, field: DeviceField) -> Result<Value, ResolveError> {
         let device = &self.device;
         let text = |value: &str| Ok(Value::Str(value.to_owned()));
-        let missing = |what: &str| {
-            Err(format!(
-                "device {} has no {what} in the devices file",
-                device.name
-            ))
+        let missing = |what: &'static str| {
+            Err(ResolveError::DeviceFieldMissing {
+                device: device.name.clone(),
+                what,
+            })
         };
         let key =
             |pick: fn(&meterlab_devices::ClientAccess) -> Option<meterlab_devices::Key128>,
-             what: &str| {
+             what: &'static str| {
                 match self.key_client().and_then(pick) {
                     Some(key) => Ok(Value::Bytes(key.0.to_vec())),
                     None => missing(what),

@@ -78,6 +78,51 @@ pub struct StepError {
     pub message: String,
 }
 
+/// Why an operand (a capture or a devices-file field) has no value for this attempt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// The step that takes the capture did not succeed (or has not run).
+    #[error("capture {name:?} is not available: the step that takes it did not succeed")]
+    CaptureMissing { name: String },
+    /// The device's record lacks the field.
+    #[error("device {device} has no {what} in the devices file")]
+    DeviceFieldMissing { device: String, what: &'static str },
+}
+
+/// Why a step parameter could not give the value a request needs (the message of a
+/// [`StepError`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    /// The step does not have the parameter.
+    #[error("parameter `{name}` is missing")]
+    Missing { name: String },
+    /// A capture or device-record reference did not resolve.
+    #[error("parameter `{name}`: {why}")]
+    Unresolved { name: String, why: ResolveError },
+    /// The parameter is not the kind of value the request field takes.
+    #[error("parameter `{name}` = {value} is not {expected}")]
+    WrongType {
+        name: String,
+        value: String,
+        expected: &'static str,
+    },
+    /// The parameter is not a single value (a key list or an image where a value is needed).
+    #[error("parameter `{name}` is not {expected}")]
+    WrongShape {
+        name: String,
+        expected: &'static str,
+    },
+}
+
+/// A DUIS date-time that is not `YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm)` or names no real
+/// instant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a date-time like 2026-12-01T00:00:00Z")]
+pub struct DateTimeError {
+    /// The text as found.
+    pub text: String,
+}
+
 /// Why a DUIS XML document could not be read at all (requests that parse but map to no SRV are
 /// reported per request, see [`crate::duis::Unmapped`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -240,7 +240,7 @@ fn evaluate(check: &Check, result: &Value, context: &StepContext) -> CheckRecord
     };
     let expected = match context.resolve(&check.value) {
         Ok(value) => value,
-        Err(why) => return record(why, String::new(), false),
+        Err(why) => return record(why.to_string(), String::new(), false),
     };
     let expected_text = match check.tolerance {
         Some(tolerance) => format!("{expected} ± {tolerance}"),

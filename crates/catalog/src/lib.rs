@@ -31,7 +31,9 @@ mod value;
 pub use canonical::CANONICAL_FORM;
 pub use catalog::{Catalog, NOT_CASE_DIRECTORIES};
 pub use context::StepContext;
-pub use error::{CatalogErrors, DuisError, Problem, StepError};
+pub use error::{
+    CatalogErrors, DateTimeError, DuisError, ParamError, Problem, ResolveError, StepError,
+};
 pub use judge::{Blocked, BlockedKind, CheckRecord, Judgement, StepVerdict};
 pub use model::{
     Capture, Case, Check, ContentHash, DeviceField, Expectation, Expectations, ExpectedOutcome,

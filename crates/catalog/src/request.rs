@@ -4,7 +4,7 @@ use aes_kw::KekAes128;
 use meterlab_plugin::pb::{self, Srv, service_request::Body};
 
 use crate::context::StepContext;
-use crate::error::StepError;
+use crate::error::{ParamError, StepError};
 use crate::image;
 use crate::model::{ImageSpec, KeySpec, Param, ParamValue, Step};
 use crate::schema::{KEY_KIND, LOG_KIND};
@@ -18,6 +18,10 @@ impl Step {
             request_id: self.request_id.clone(),
             message,
         };
+        let bad = |error: ParamError| StepError {
+            request_id: self.request_id.clone(),
+            message: error.to_string(),
+        };
         let params = Params {
             params: &self.params,
             context,
@@ -29,35 +33,35 @@ impl Step {
             }
             Srv::Srv461RetrieveImportDailyReadLog => {
                 Body::RetrieveImportDailyReadLog(pb::RetrieveImportDailyReadLog {
-                    from_ms: params.int("from_ms").map_err(fail)?,
-                    to_ms: params.int("to_ms").map_err(fail)?,
+                    from_ms: params.int("from_ms").map_err(bad)?,
+                    to_ms: params.int("to_ms").map_err(bad)?,
                 })
             }
             Srv::Srv481ReadActiveImportProfileData => {
                 Body::ReadActiveImportProfileData(pb::ReadActiveImportProfileData {
-                    from_ms: params.int("from_ms").map_err(fail)?,
-                    to_ms: params.int("to_ms").map_err(fail)?,
+                    from_ms: params.int("from_ms").map_err(bad)?,
+                    to_ms: params.int("to_ms").map_err(bad)?,
                 })
             }
             Srv::Srv627ReadDeviceConfigurationMpxn => {
                 Body::ReadDeviceConfigurationMpxn(pb::ReadDeviceConfigurationMpxn {})
             }
             Srv::Srv611SynchroniseClock => Body::SynchroniseClock(pb::SynchroniseClock {
-                utc_ms: params.int("utc_ms").map_err(fail)?,
-                tolerance_ms: params.uint32("tolerance_ms").map_err(fail)?,
+                utc_ms: params.int("utc_ms").map_err(bad)?,
+                tolerance_ms: params.uint32("tolerance_ms").map_err(bad)?,
             }),
             Srv::Srv613ReadEventOrSecurityLog => {
-                let log = params.enum_name("log").map_err(fail)?;
+                let log = params.enum_name("log").map_err(bad)?;
                 Body::ReadEventOrSecurityLog(pb::ReadEventOrSecurityLog {
                     log: LOG_KIND.number_of(&log).unwrap_or_default(),
-                    from_ms: params.int("from_ms").map_err(fail)?,
-                    to_ms: params.int("to_ms").map_err(fail)?,
+                    from_ms: params.int("from_ms").map_err(bad)?,
+                    to_ms: params.int("to_ms").map_err(bad)?,
                 })
             }
             Srv::Srv6151UpdateSecurityCredentials => {
-                let keys = params.keys().map_err(fail)?;
+                let keys = params.keys().map_err(bad)?;
                 let wrapping_key = if params.has("wrapping_key") {
-                    Some(params.key16("wrapping_key").map_err(fail)?)
+                    Some(params.key16("wrapping_key").map_err(bad)?)
                 } else {
                     None
                 };
@@ -70,21 +74,21 @@ impl Step {
             Srv::Srv73ArmSupply => Body::ArmSupply(pb::ArmSupply {}),
             Srv::Srv74ReadSupplyStatus => Body::ReadSupplyStatus(pb::ReadSupplyStatus {}),
             Srv::Srv811CommissionDevice => Body::CommissionDevice(pb::CommissionDevice {
-                utc_ms: params.int("utc_ms").map_err(fail)?,
+                utc_ms: params.int("utc_ms").map_err(bad)?,
             }),
             Srv::Srv111UpdateFirmware => {
-                let spec = params.image().map_err(fail)?;
+                let spec = params.image().map_err(bad)?;
                 let (image, sha256) = build_image(spec, context).map_err(fail)?;
                 Body::UpdateFirmware(pb::UpdateFirmware {
-                    image_identifier: params.string("image_identifier").map_err(fail)?,
+                    image_identifier: params.string("image_identifier").map_err(bad)?,
                     image,
                     image_sha256: sha256,
                 })
             }
             Srv::Srv112ReadFirmwareVersion => Body::ReadFirmwareVersion(pb::ReadFirmwareVersion {}),
             Srv::Srv113ActivateFirmware => Body::ActivateFirmware(pb::ActivateFirmware {
-                image_identifier: params.string("image_identifier").map_err(fail)?,
-                activate_at_ms: params.int("activate_at_ms").map_err(fail)?,
+                image_identifier: params.string("image_identifier").map_err(bad)?,
+                activate_at_ms: params.int("activate_at_ms").map_err(bad)?,
             }),
         };
         Ok(pb::ServiceRequest {
@@ -100,21 +104,30 @@ struct Params<'a> {
 }
 
 impl Params<'_> {
-    fn get(&self, name: &str) -> Result<&ParamValue, String> {
+    fn get(&self, name: &str) -> Result<&ParamValue, ParamError> {
         self.params
             .iter()
             .find(|param| param.name == name)
             .map(|param| &param.value)
-            .ok_or_else(|| format!("parameter `{name}` is missing"))
+            .ok_or_else(|| ParamError::Missing {
+                name: name.to_owned(),
+            })
     }
 
-    fn value(&self, name: &str) -> Result<Value, String> {
+    fn value(&self, name: &str) -> Result<Value, ParamError> {
         match self.get(name)? {
-            ParamValue::Value(operand) => self
-                .context
-                .resolve(operand)
-                .map_err(|why| format!("parameter `{name}`: {why}")),
-            _ => Err(format!("parameter `{name}` is not a single value")),
+            ParamValue::Value(operand) => {
+                self.context
+                    .resolve(operand)
+                    .map_err(|why| ParamError::Unresolved {
+                        name: name.to_owned(),
+                        why,
+                    })
+            }
+            _ => Err(ParamError::WrongShape {
+                name: name.to_owned(),
+                expected: "a single value",
+            }),
         }
     }
 
@@ -122,52 +135,67 @@ impl Params<'_> {
         self.params.iter().any(|param| param.name == name)
     }
 
-    fn key16(&self, name: &str) -> Result<[u8; 16], String> {
+    fn wrong(name: &str, value: impl std::fmt::Display, expected: &'static str) -> ParamError {
+        ParamError::WrongType {
+            name: name.to_owned(),
+            value: value.to_string(),
+            expected,
+        }
+    }
+
+    fn key16(&self, name: &str) -> Result<[u8; 16], ParamError> {
         match self.value(name)? {
             Value::Bytes(bytes) => <[u8; 16]>::try_from(bytes.as_slice())
-                .map_err(|_| format!("parameter `{name}` is not 16 bytes")),
-            other => Err(format!("parameter `{name}` = {other} is not a key")),
+                .map_err(|_| Self::wrong(name, format!("{} bytes", bytes.len()), "16 bytes")),
+            other => Err(Self::wrong(name, other, "a key")),
         }
     }
 
-    fn int(&self, name: &str) -> Result<i64, String> {
+    fn int(&self, name: &str) -> Result<i64, ParamError> {
         match self.value(name)? {
-            Value::Int(value) => i64::try_from(value)
-                .map_err(|_| format!("parameter `{name}` = {value} does not fit 64 bits")),
-            other => Err(format!("parameter `{name}` = {other} is not an integer")),
+            Value::Int(value) => {
+                i64::try_from(value).map_err(|_| Self::wrong(name, value, "within 64 bits"))
+            }
+            other => Err(Self::wrong(name, other, "an integer")),
         }
     }
 
-    fn uint32(&self, name: &str) -> Result<u32, String> {
+    fn uint32(&self, name: &str) -> Result<u32, ParamError> {
         let value = self.int(name)?;
-        u32::try_from(value).map_err(|_| format!("parameter `{name}` = {value} is not 0..=2^32-1"))
+        u32::try_from(value).map_err(|_| Self::wrong(name, value, "0..=2^32-1"))
     }
 
-    fn string(&self, name: &str) -> Result<String, String> {
+    fn string(&self, name: &str) -> Result<String, ParamError> {
         match self.value(name)? {
             Value::Str(text) => Ok(text),
-            other => Err(format!("parameter `{name}` = {other} is not a string")),
+            other => Err(Self::wrong(name, other, "a string")),
         }
     }
 
-    fn enum_name(&self, name: &str) -> Result<String, String> {
+    fn enum_name(&self, name: &str) -> Result<String, ParamError> {
         match self.value(name)? {
             Value::Enum(text) => Ok(text),
-            other => Err(format!("parameter `{name}` = {other} is not an enum name")),
+            other => Err(Self::wrong(name, other, "an enum name")),
         }
     }
 
-    fn keys(&self) -> Result<&[KeySpec], String> {
+    fn keys(&self) -> Result<&[KeySpec], ParamError> {
         match self.get("keys")? {
             ParamValue::Keys(keys) => Ok(keys),
-            _ => Err("parameter `keys` is not a key list".to_owned()),
+            _ => Err(ParamError::WrongShape {
+                name: "keys".to_owned(),
+                expected: "a key list",
+            }),
         }
     }
 
-    fn image(&self) -> Result<&ImageSpec, String> {
+    fn image(&self) -> Result<&ImageSpec, ParamError> {
         match self.get("image")? {
             ParamValue::Image(spec) => Ok(spec),
-            _ => Err("parameter `image` is not an image".to_owned()),
+            _ => Err(ParamError::WrongShape {
+                name: "image".to_owned(),
+                expected: "an image",
+            }),
         }
     }
 }
@@ -188,7 +216,7 @@ fn wrap_keys(
     let kek = KekAes128::from(master);
     let mut updates = Vec::with_capacity(keys.len());
     for spec in keys {
-        let key = match context.resolve(&spec.key)? {
+        let key = match context.resolve(&spec.key).map_err(|why| why.to_string())? {
             Value::Bytes(bytes) if bytes.len() == 16 => bytes,
             other => return Err(format!("key {} is not 16 bytes: {other}", spec.kind)),
         };

@@ -32,7 +32,7 @@ fn check_accepts_the_shipped_suites_as_a_whole_directory() {
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(
-        text(&output.stdout).contains("; 2 DMC descriptions (0 warnings)"),
+        text(&output.stdout).contains("; 3 DMC descriptions (0 warnings)"),
         "{}",
         text(&output.stdout)
     );

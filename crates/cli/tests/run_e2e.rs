@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
-use run_support::{Emulator, fixture, meterlab_run, path, start_emulator, stderr, workspace};
+use run_support::{
+    Emulator, fixture, meterlab_run, path, start_emulator, start_emulator_from,
+    start_emulator_with, stderr, workspace,
+};
 use sha2::Digest as _;
 
 #[tokio::test]
@@ -367,4 +370,117 @@ async fn a_lossy_hdlc_line_ends_cases_passed_or_blocked_never_failed() {
             );
         }
     }
+}
+
+/// Two `meterlab run`s, one process each, against one emulator whose SMSO glo-ciphers: the
+/// device refuses a frame counter it has seen (replay protection), so the second run's adapter
+/// must learn where the first one stopped (the device's public invocation counter).
+#[tokio::test]
+async fn a_second_run_against_a_ciphered_device_is_not_refused_as_a_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let ciphered = run_support::SCENARIO.replace("ciphered = false", "ciphered = true");
+    assert_ne!(ciphered, run_support::SCENARIO);
+    let emulator = start_emulator_with(dir.path(), &ciphered, &[]).await;
+    let sit = workspace().join("suites/sit");
+    let mt = workspace().join("suites/mt");
+    let run = |suite: &Path, phase: &'static str| {
+        let devices = emulator.devices.clone();
+        let suite = suite.to_owned();
+        async move {
+            meterlab_run(&[
+                "--devices",
+                path(&devices),
+                "--suite",
+                path(&suite),
+                "--phase",
+                phase,
+                "--mode",
+                "active",
+                "--output",
+                "json",
+            ])
+            .await
+        }
+    };
+    for (suite, phase) in [(&sit, "SIT"), (&mt, "MT"), (&sit, "SIT")] {
+        let output = run(suite, phase).await;
+        let document: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("{phase}: {}", stderr(&output)));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{phase}: {}",
+            document["attempts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|attempt| attempt["status"] != "passed")
+                .map(|attempt| attempt.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        assert!(document["summary"]["passed"].as_u64().unwrap() > 0);
+    }
+}
+
+/// A step expecting `alerts` is judged against the alerts the device raised during it: the
+/// firmware-activated alert (event 18) arrives on the open association while 11.3 runs.
+#[tokio::test]
+async fn an_alert_raised_during_a_step_meets_its_expectation() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(dir.path(), &[]).await;
+    let sit = workspace().join("suites/sit");
+    let output = meterlab_run(&[
+        "--devices",
+        path(&emulator.devices),
+        "--suite",
+        path(&sit),
+        "--phase",
+        "SIT",
+        "--mode",
+        "active",
+        "--case",
+        "SIT-FW-007",
+        "--device",
+        "e2e-active.esme",
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let text = document.to_string();
+    assert!(text.contains("alert 18 raised"), "{text}");
+}
+
+/// `meterlab emulate --meters N` serves DMC `meterlab-reference`, which ships a description:
+/// `meterlab run` accepts its devices and their cases pass.
+#[tokio::test]
+async fn the_default_meters_of_emulate_meters_run_their_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator_from(dir.path(), &["--meters", "2"]).await;
+    let sit = workspace().join("suites/sit");
+    let output = meterlab_run(&[
+        "--devices",
+        path(&emulator.devices),
+        "--suite",
+        path(&sit),
+        "--phase",
+        "SIT",
+        "--mode",
+        "active",
+        "--case",
+        "SIT-RD-001",
+        "--case",
+        "SIT-FW-001",
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        document["summary"]["passed"].as_u64().unwrap() >= 3,
+        "{document}"
+    );
 }

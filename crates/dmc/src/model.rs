@@ -45,11 +45,15 @@ pub enum ObjectRole {
     ImageTransfer,
     /// Security setup.
     SecuritySetup,
+    /// Data: the last invocation (frame) counter the device accepted from its keyed clients
+    /// under the current keys, readable by the public client so a client can start above it
+    /// (IEC 62056-6-2 "invocation counter" object 0-0:43.1.e.255).
+    InvocationCounter,
 }
 
 impl ObjectRole {
     /// Every role, in directory order.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::LogicalDeviceName,
         Self::Clock,
         Self::ImportRegister,
@@ -63,6 +67,7 @@ impl ObjectRole {
         Self::FirmwareVersion,
         Self::ImageTransfer,
         Self::SecuritySetup,
+        Self::InvocationCounter,
     ];
 
     /// The name files use (snake case).
@@ -81,6 +86,7 @@ impl ObjectRole {
             Self::FirmwareVersion => "firmware_version",
             Self::ImageTransfer => "image_transfer",
             Self::SecuritySetup => "security_setup",
+            Self::InvocationCounter => "invocation_counter",
         }
     }
 
@@ -97,7 +103,8 @@ impl ObjectRole {
             | Self::EventCode
             | Self::ProfileStatus
             | Self::Mpxn
-            | Self::FirmwareVersion => 1,
+            | Self::FirmwareVersion
+            | Self::InvocationCounter => 1,
             Self::ImportRegister => 3,
             Self::LoadProfile | Self::DailyLog | Self::EventLog => 7,
             Self::Clock => 8,

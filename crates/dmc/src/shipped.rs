@@ -18,6 +18,10 @@ pub const SHIPPED: [(&str, &str); 3] = [
         "bravo-h2-e2-g2",
         include_str!("../../../suites/dmcs/bravo-h2-e2-g2.toml"),
     ),
+    (
+        "meterlab-reference",
+        include_str!("../../../suites/dmcs/meterlab-reference.toml"),
+    ),
 ];
 
 /// The shipped description with this id, parsed; `None` when none has that id.

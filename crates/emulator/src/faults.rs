@@ -6,7 +6,9 @@
 pub struct FaultConfig {
     /// Fraction of frames (each direction) silently dropped, 0.0..=1.0.
     pub drop: f64,
-    /// Fraction of frames with one bit flipped, 0.0..=1.0.
+    /// Fraction of frames with one bit flipped, 0.0..=1.0: anywhere in an HDLC frame (its frame
+    /// check catches it); in a TCP wrapper frame only in its wPort addressing, so the client
+    /// discards the frame (TCP delivers no flipped payload bits; see `serve::tcp`).
     pub corrupt: f64,
     /// Extra delay before each reply, in milliseconds.
     pub latency_ms: u32,

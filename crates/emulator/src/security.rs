@@ -132,6 +132,17 @@ impl SecuritySetup {
             .map(|(_, counter)| *counter)
     }
 
+    /// The highest invocation counter accepted from any client under the current keys (0 when
+    /// none): the value of the public `invocation_counter` object, so a client that lost track
+    /// (a new process) can start above every counter the device would refuse as a replay.
+    pub fn last_client_counter(&self) -> u32 {
+        self.client_counters
+            .iter()
+            .map(|(_, counter)| *counter)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Records the last invocation counter accepted from a client.
     pub fn record_client_counter(&mut self, sap: u8, counter: u32) {
         match self

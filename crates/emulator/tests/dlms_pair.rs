@@ -264,8 +264,14 @@ fn public_client_reads_identity_but_not_energy() {
     };
     assert_eq!(
         objects.len(),
-        4,
-        "LDN, clock, firmware version and the association itself"
+        5,
+        "LDN, clock, firmware version, the invocation counter and the association itself"
+    );
+    // The frame counter a client needs to start above is public, and a new device has
+    // accepted none.
+    assert_eq!(
+        pair.get(1, [0, 0, 43, 1, 0, 255], 2, None),
+        Ok(Data::DoubleLongUnsigned(0))
     );
 }
 

@@ -34,6 +34,9 @@ pub trait CaseAttempt: Send {
     ) -> Option<Result<(String, ServiceRequest), String>>;
     /// Judges the response to the request last returned.
     fn judge(&mut self, response: &ServiceResponse) -> Judgement;
+    /// An alert the device raised during this attempt (the adapter's `Alert.code`), given
+    /// before the response of the step it arrived in is judged.
+    fn record_alert(&mut self, _code: &str) {}
 }
 
 /// One expectation checked on a response.

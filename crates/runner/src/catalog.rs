@@ -54,6 +54,10 @@ impl CaseAttempt for CatalogAttempt {
         )
     }
 
+    fn record_alert(&mut self, code: &str) {
+        self.context.record_alert(code);
+    }
+
     fn judge(&mut self, response: &ServiceResponse) -> Judgement {
         let Some(step) = self
             .next

@@ -41,6 +41,21 @@ pub(crate) fn requests(target: &DeviceTarget, now_ms: i64) -> Vec<ServiceRequest
     .collect()
 }
 
+/// Whether a health read ended for want of an answer (time-out, link failure), which the
+/// line may have caused, rather than with one (a refusal is an answer) or an adapter fault.
+pub(crate) fn lost_on_the_line(outcome: &Result<ServiceResponse, ExecError>) -> bool {
+    match outcome {
+        Err(error) => !error.adapter_fault,
+        Ok(response) => matches!(
+            &response.outcome,
+            Some(Outcome::Error(error)) if matches!(
+                error.kind,
+                Some(service_error::Kind::Timeout(_) | service_error::Kind::LinkFailure(_))
+            )
+        ),
+    }
+}
+
 /// What the reads found.
 #[derive(Debug, Default)]
 pub(crate) struct Reads {

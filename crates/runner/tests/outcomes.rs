@@ -287,6 +287,42 @@ async fn an_unreachable_device_fails_its_health_check_and_its_cases_are_not_run(
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_health_read_lost_on_the_line_is_retried_before_the_device_is_called_unhealthy() {
+    for (retries, healthy) in [(0, false), (1, true)] {
+        let connector = Arc::new(ToyConnector::with("m1", &[Behaviour::LosesFirstAnswer]));
+        let mut settings = settings();
+        settings.health_check = true;
+        settings.retry.retries = retries;
+        let mut runner = Runner::new(plugin("fixture-echo"), connector, settings);
+        let events = runner.subscribe();
+        let case = ToyCase::shared("C-1", &[ToyStep::Firmware("2.0.1")]);
+        let summary = runner
+            .run(plan(vec![(target("m1", 2000), vec![case])]))
+            .await;
+        let events = drain(events);
+        let health = events
+            .iter()
+            .find_map(|event| match &event.kind {
+                RunEventKind::DeviceChecked(health) => Some(health.clone()),
+                _ => None,
+            })
+            .expect("a health event");
+        assert_eq!(
+            health.healthy,
+            healthy,
+            "retries {retries}: {}",
+            health.describe()
+        );
+        if healthy {
+            assert_eq!(health.firmware.as_deref(), Some("2.0.1"));
+            assert_eq!(summary.passed, 1);
+        } else {
+            assert_eq!(summary.not_run, 1);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_adapter_that_panics_blocks_every_case_and_the_run_goes_on() {
     let connector = Arc::new(ToyConnector::default());
     let mut settings = settings();

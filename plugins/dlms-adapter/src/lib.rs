@@ -18,10 +18,11 @@
 
 mod engine;
 mod jobs;
+mod keyring;
 mod params;
 
 use meterlab_dlms::security::Key;
-use meterlab_dmc::{DmcDescription, all_srvs, required_roles};
+use meterlab_dmc::{DmcDescription, ObjectRole, all_srvs, required_roles};
 use meterlab_plugin::pb::{
     AdapterActions, AdapterInfo, Complete, DmcSupport, HostEvent, LogLevel, ServiceRequest,
     ServiceResponse, SessionConfig, SrvSupport, action, host_event, service_error::Kind,
@@ -32,6 +33,7 @@ use crate::engine::{
     Credentials, EXCHANGE_TIMER, Engine, Failure, Mechanism, Op, Outcome, Progress,
 };
 use crate::jobs::{Answer, Ctx, Job, Step, failure_kind, job_for, rejected};
+use crate::keyring::DeviceKeys;
 use crate::params::{AuthenticationParams, SessionParams};
 
 /// The adapter id (`describe().id`, the exported id).
@@ -98,12 +100,42 @@ struct Running {
     /// answer yet: if that association turns out to be gone (the device dropped it while
     /// idle), the request is started once more on a fresh one.
     may_reassociate: bool,
+    /// Reading the device's frame counter as the public client before a keyed association.
+    counter_sync: Option<CounterSync>,
+    /// This request already read the device's frame counter (a refusal after that is the
+    /// device's answer, not a stale counter).
+    counter_read: bool,
+    /// The keys the association being opened uses, and those to try if it is refused.
+    key_trial: Option<KeyTrial>,
+}
+
+/// Which keys an association tries when the device's keys are in doubt (a key transfer went
+/// unanswered, or an earlier session changed them): the first that succeeds is confirmed.
+#[derive(Debug, Clone)]
+struct KeyTrial {
+    trying: DeviceKeys,
+    then: Vec<DeviceKeys>,
+    /// An earlier try of this trial that had no answer (which keys the device holds is then
+    /// unknown, whatever the later tries answer).
+    unanswered: Option<Failure>,
+}
+
+/// The stages of reading the device's public `invocation_counter` object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CounterSync {
+    Associating,
+    Reading,
+    Releasing,
+    /// HDLC: the public client's link goes down before the keyed client connects.
+    Disconnecting,
 }
 
 /// One session: a device of a DMC over one link.
 #[derive(Debug)]
 pub struct DlmsAdapter {
     params: SessionParams,
+    /// This session's device and client in the shared keyring (keyed sessions only).
+    key_slot: Option<String>,
     credentials: Credentials,
     master_key: Option<Key>,
     engine: Engine,
@@ -117,6 +149,7 @@ impl DlmsAdapter {
             params: &self.params,
             credentials: &mut self.credentials,
             master_key: &mut self.master_key,
+            key_slot: self.key_slot.as_deref(),
             now_ms,
             started_ms,
             logs: Vec::new(),
@@ -152,22 +185,266 @@ impl DlmsAdapter {
                 return;
             }
         };
-        let associated = self.engine.associated_as() == Some(&self.credentials);
+        // Keys in doubt: the open association may use keys the device no longer holds.
+        let in_doubt = self
+            .key_slot
+            .as_deref()
+            .is_some_and(|slot| keyring::candidate(slot).is_some());
+        let associated = !in_doubt && self.engine.associated_as() == Some(&self.credentials);
         self.running = Some(Running {
             request,
             job,
             started_ms: now_ms,
-            associating: !associated,
+            associating: false,
             may_reassociate: associated,
+            counter_sync: None,
+            counter_read: false,
+            key_trial: None,
         });
         if associated {
             self.step(now_ms, None, actions);
         } else {
-            let progress = self
-                .engine
-                .start(Op::Associate(self.credentials.clone()), now_ms);
-            self.absorb(now_ms, progress, actions);
+            self.begin_association(now_ms, actions);
         }
+    }
+
+    /// Opens the session's association for the running request; a keyed client first reads
+    /// the device's frame counter as the public client, once per device in this process, so a
+    /// new process does not start below what the device accepted (a replay to the device).
+    fn begin_association(&mut self, now_ms: u64, actions: &mut AdapterActions) {
+        let sync = self.credentials.keys.is_some()
+            && self.params.object(ObjectRole::InvocationCounter).is_some()
+            && self.engine.needs_counter_sync();
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        let op = if sync {
+            running.counter_sync = Some(CounterSync::Associating);
+            running.counter_read = true;
+            Op::Associate(self.public_credentials())
+        } else {
+            self.main_association()
+        };
+        let progress = self.engine.start(op, now_ms);
+        self.absorb(now_ms, progress, actions);
+    }
+
+    /// The session's own association for the running request: with the keys in doubt, the
+    /// candidate of an unanswered key transfer first, then the keys in use, then the devices
+    /// file's.
+    fn main_association(&mut self) -> Op {
+        let trial = self.key_trial();
+        let credentials = match &trial {
+            Some(trial) => self.with_keys(trial.trying),
+            None => self.credentials.clone(),
+        };
+        if let Some(running) = self.running.as_mut() {
+            running.associating = true;
+            running.key_trial = trial;
+        }
+        Op::Associate(credentials)
+    }
+
+    fn current_keys(&self) -> Option<DeviceKeys> {
+        self.credentials
+            .keys
+            .map(|(_, encryption, authentication)| DeviceKeys {
+                encryption,
+                authentication,
+                master: self.master_key,
+            })
+    }
+
+    fn key_trial(&self) -> Option<KeyTrial> {
+        let slot = self.key_slot.as_deref()?;
+        let current = self.current_keys()?;
+        let file = self.params.keys.as_ref().map(|keys| DeviceKeys {
+            encryption: keys.encryption,
+            authentication: keys.authentication,
+            master: keys.master,
+        });
+        let mut order: Vec<DeviceKeys> = Vec::with_capacity(3);
+        for keys in [keyring::candidate(slot), Some(current), file]
+            .into_iter()
+            .flatten()
+        {
+            if !order.iter().any(|seen| same_keys(seen, &keys)) {
+                order.push(keys);
+            }
+        }
+        if order.len() < 2 {
+            return None;
+        }
+        let trying = order.remove(0);
+        Some(KeyTrial {
+            trying,
+            then: order,
+            unanswered: None,
+        })
+    }
+
+    fn with_keys(&self, keys: DeviceKeys) -> Credentials {
+        let mut credentials = self.credentials.clone();
+        if let Some((title, _, _)) = credentials.keys {
+            credentials.keys = Some((title, keys.encryption, keys.authentication));
+        }
+        credentials
+    }
+
+    /// The association with `keys` succeeded: the session and the keyring adopt them.
+    fn keys_accepted(&mut self, keys: DeviceKeys, actions: &mut AdapterActions) {
+        let Some(slot) = self.key_slot.clone() else {
+            return;
+        };
+        let changed = self
+            .current_keys()
+            .is_none_or(|current| !same_keys(&current, &keys));
+        let had_candidate = keyring::candidate(&slot);
+        if changed {
+            self.credentials = self.with_keys(keys);
+            if keys.master.is_some() {
+                self.master_key = keys.master;
+            }
+            push_log(
+                actions,
+                LogLevel::Info,
+                "the device accepted keys other than the session's: using them from now on"
+                    .to_owned(),
+            );
+        }
+        if let Some(candidate) = had_candidate
+            && !same_keys(&candidate, &keys)
+        {
+            push_log(
+                actions,
+                LogLevel::Info,
+                "the unanswered key transfer did not take effect: its keys are dropped".to_owned(),
+            );
+            keyring::discard_candidate(&slot);
+        }
+        keyring::confirm(&slot, keys);
+    }
+
+    /// The association of a key trial was refused or unanswered: tries the next keys; returns
+    /// whether it did.
+    fn next_keys(&mut self, now_ms: u64, why: &str, actions: &mut AdapterActions) -> bool {
+        let Some(running) = self.running.as_mut() else {
+            return false;
+        };
+        let Some(trial) = running.key_trial.as_mut() else {
+            return false;
+        };
+        if trial.then.is_empty() {
+            return false;
+        }
+        trial.trying = trial.then.remove(0);
+        let keys = trial.trying;
+        running.associating = true;
+        push_log(
+            actions,
+            LogLevel::Info,
+            format!("association with the keys in doubt {why}: trying the other keys"),
+        );
+        let credentials = self.with_keys(keys);
+        let progress = self.engine.start(Op::Associate(credentials), now_ms);
+        self.absorb(now_ms, progress, actions);
+        true
+    }
+
+    fn public_credentials(&self) -> Credentials {
+        Credentials {
+            sap: self.params.dmc.dlms.public_client_sap,
+            mechanism: Mechanism::None,
+            keys: None,
+            ciphered: false,
+        }
+    }
+
+    /// One answer of the frame-counter read. Whatever happens, the request's own association
+    /// follows: a counter that cannot be read leaves the session's counter as it was.
+    fn sync_counter(
+        &mut self,
+        now_ms: u64,
+        stage: CounterSync,
+        result: Result<Outcome, Failure>,
+        actions: &mut AdapterActions,
+    ) {
+        let next = match (stage, result) {
+            (CounterSync::Associating, Ok(Outcome::Associated)) => {
+                match self.params.object(ObjectRole::InvocationCounter) {
+                    Some(object) => Some((
+                        CounterSync::Reading,
+                        Op::Get(jobs::attribute(object, 2), None),
+                    )),
+                    None => Some((CounterSync::Releasing, Op::Release)),
+                }
+            }
+            (CounterSync::Reading, Ok(Outcome::Value(data))) => {
+                match data
+                    .as_integer()
+                    .and_then(|value| u32::try_from(value).ok())
+                {
+                    Some(last) => {
+                        push_log(
+                            actions,
+                            LogLevel::Info,
+                            format!("the device last accepted frame counter {last}"),
+                        );
+                        self.engine.counter_synced(Some(last));
+                    }
+                    None => {
+                        push_log(
+                            actions,
+                            LogLevel::Warn,
+                            format!(
+                                "the invocation_counter object answered {data:?}, not a counter"
+                            ),
+                        );
+                        self.engine.counter_synced(None);
+                    }
+                }
+                Some((CounterSync::Releasing, Op::Release))
+            }
+            (CounterSync::Reading, Ok(Outcome::Refused { reason, .. })) => {
+                push_log(
+                    actions,
+                    LogLevel::Warn,
+                    format!("the device would not give its frame counter: {reason}"),
+                );
+                self.engine.counter_synced(None);
+                Some((CounterSync::Releasing, Op::Release))
+            }
+            (CounterSync::Releasing, _) if self.params.transport.is_hdlc() => {
+                Some((CounterSync::Disconnecting, Op::Disconnect))
+            }
+            (CounterSync::Releasing | CounterSync::Disconnecting, _) => None,
+            (stage, other) => {
+                push_log(
+                    actions,
+                    LogLevel::Warn,
+                    format!("reading the frame counter ({stage:?}) gave {other:?}"),
+                );
+                self.params
+                    .transport
+                    .is_hdlc()
+                    .then_some((CounterSync::Disconnecting, Op::Disconnect))
+            }
+        };
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        let op = match next {
+            Some((stage, op)) => {
+                running.counter_sync = Some(stage);
+                op
+            }
+            None => {
+                running.counter_sync = None;
+                self.main_association()
+            }
+        };
+        let progress = self.engine.start(op, now_ms);
+        self.absorb(now_ms, progress, actions);
     }
 
     /// Feeds the answer to the running job and starts its next operation, until an operation
@@ -273,12 +550,76 @@ impl DlmsAdapter {
             );
             return;
         };
-        if running.associating {
+        if let Some(stage) = running.counter_sync {
+            self.sync_counter(now_ms, stage, result, actions);
+        } else if running.associating {
             running.associating = false;
+            let trial = running.key_trial.take();
+            let trying = trial.as_ref().map(|trial| trial.trying);
+            let mut unanswered = None;
+            if let Some(mut trial) = trial
+                && !matches!(result, Ok(Outcome::Associated))
+                && !matches!(result, Err(Failure::Link(_)))
+            {
+                if let Err(failure @ Failure::Timeout { .. }) = &result {
+                    trial.unanswered = Some(failure.clone());
+                }
+                unanswered = trial.unanswered.clone();
+                running.key_trial = Some(trial);
+                let why = match &result {
+                    Ok(Outcome::Refused { reason, .. }) => format!("was refused ({reason})"),
+                    _ => "had no answer".to_owned(),
+                };
+                if self.next_keys(now_ms, &why, actions) {
+                    return;
+                }
+                if let Some(running) = self.running.as_mut() {
+                    running.key_trial = None;
+                }
+            }
             match result {
-                Ok(Outcome::Associated) => self.step(now_ms, None, actions),
+                Ok(Outcome::Refused { .. }) if unanswered.is_some() => {
+                    // Some keys had no answer and the others were refused: which keys the
+                    // device holds is unknown, and the line, not the device, made it so.
+                    if let Some(failure) = unanswered {
+                        self.complete(actions, Err(failure_kind(failure)));
+                    }
+                }
+                Ok(Outcome::Associated) => {
+                    if let Some(keys) = trying {
+                        self.keys_accepted(keys, actions);
+                    }
+                    self.step(now_ms, None, actions)
+                }
                 Ok(Outcome::Refused { code, reason }) => {
-                    self.complete(actions, Err(rejected(code, reason)))
+                    let keyed = self.credentials.keys.is_some();
+                    if keyed {
+                        self.engine.counter_in_doubt();
+                    }
+                    let counter_read = self
+                        .running
+                        .as_ref()
+                        .is_none_or(|running| running.counter_read);
+                    let retry = keyed
+                        && !counter_read
+                        && self.params.object(ObjectRole::InvocationCounter).is_some();
+                    if retry {
+                        if let Some(running) = self.running.as_mut() {
+                            running.counter_read = true;
+                        }
+                        // A stale frame counter is refused like a wrong key: read the
+                        // device's record and try once more above it.
+                        push_log(
+                            actions,
+                            LogLevel::Info,
+                            format!(
+                                "association refused ({reason}): reading the device's frame counter"
+                            ),
+                        );
+                        self.begin_association(now_ms, actions);
+                    } else {
+                        self.complete(actions, Err(rejected(code, reason)))
+                    }
                 }
                 Ok(other) => self.complete(
                     actions,
@@ -328,12 +669,8 @@ impl DlmsAdapter {
         self.engine.reset();
         if let Some(running) = self.running.as_mut() {
             running.job = job;
-            running.associating = true;
         }
-        let progress = self
-            .engine
-            .start(Op::Associate(self.credentials.clone()), now_ms);
-        self.absorb(now_ms, progress, actions);
+        self.begin_association(now_ms, actions);
         true
     }
 
@@ -366,6 +703,10 @@ impl DlmsAdapter {
             self.timer_at = at;
         }
     }
+}
+
+fn same_keys(a: &DeviceKeys, b: &DeviceKeys) -> bool {
+    a.encryption == b.encryption && a.authentication == b.authentication
 }
 
 fn push_log(actions: &mut AdapterActions, level: LogLevel, message: String) {
@@ -428,10 +769,22 @@ impl Adapter for DlmsAdapter {
     fn open(config: SessionConfig) -> Result<Self, OpenError> {
         let params = SessionParams::from_config(&config)?;
         let credentials = session_credentials(&params);
-        let master_key = params.keys.as_ref().and_then(|keys| keys.master);
+        let mut credentials = credentials;
+        let mut master_key = params.keys.as_ref().and_then(|keys| keys.master);
+        let key_slot = keyring::slot(&params);
+        // Keys an earlier session saw the device accept replace the devices file's.
+        if let Some(confirmed) = key_slot.as_deref().and_then(keyring::confirmed) {
+            if let Some((title, _, _)) = credentials.keys {
+                credentials.keys = Some((title, confirmed.encryption, confirmed.authentication));
+            }
+            if confirmed.master.is_some() {
+                master_key = confirmed.master;
+            }
+        }
         let engine = Engine::new(&params);
         Ok(Self {
             params,
+            key_slot,
             credentials,
             master_key,
             engine,

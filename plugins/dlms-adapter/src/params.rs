@@ -27,6 +27,13 @@ pub enum TransportParams {
     },
 }
 
+impl TransportParams {
+    /// HDLC on a serial line (one client address connected at a time).
+    pub fn is_hdlc(self) -> bool {
+        matches!(self, Self::Hdlc { .. })
+    }
+}
+
 /// The authentication mechanism of the session's client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthenticationParams {

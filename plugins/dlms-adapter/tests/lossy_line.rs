@@ -1,9 +1,9 @@
 //! A line that loses frames between the device and the adapter is infrastructure: every request
 //! the device would have served ends with its result or with an infrastructure error (time-out,
 //! link failure, adapter fault) — never with `DeviceRejected`, which a test manager reads as a
-//! device defect. (The rig can also flip bits in the wrapper's APDUs, which carry no checksum; a
-//! garbled answer can still leave a request without a timer — a known defect, so no test here
-//! asserts on corruption yet.)
+//! device defect. The rig can also flip bits in the wrapper's APDUs, which carry no checksum
+//! (no TCP stack delivers that, so `meterlab emulate --corrupt` garbles only the wrapper's
+//! addressing over TCP; bytes the adapter cannot decode must still never hang a request).
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -41,7 +41,7 @@ impl Line {
     }
 
     /// What reaches the adapter of a device frame: nothing, or the frame with at most one bit
-    /// of its APDU flipped (as `meterlab emulate --drop --corrupt` does over TCP).
+    /// of its APDU flipped (what an HDLC line does before its frame check catches it).
     fn carry(&mut self, mut frame: Vec<u8>) -> Option<Vec<u8>> {
         if self.unit() < self.drop {
             return None;
@@ -134,6 +134,26 @@ fn meters_behind_a_line_that_drops_frames_are_never_reported_as_refusing() {
                 rejections.is_empty(),
                 "{device} seed {seed}: {rejections:#?}"
             );
+            assert!(
+                completed > 0,
+                "{device} seed {seed}: some requests get through"
+            );
+        }
+    }
+}
+
+/// Every request keeps an exchange timer armed until it completes, whatever the line does to
+/// the answers: `Rig::run` fails a request left with nothing in flight and no timer (the host
+/// would wait for its step timeout, slowly, instead of the exchange's).
+#[test]
+fn a_garbled_answer_never_leaves_a_request_without_a_timer() {
+    for (scenario, device, sap) in [
+        ("active", "north-active.esme", LLS_CLIENT_SAP),
+        ("active", "south-active.esme", HLS_CLIENT_SAP),
+    ] {
+        for seed in 1..=6 {
+            let mut rig = lossy_rig(scenario, device, sap, seed, (0.0, 0.3));
+            let (completed, _) = run_reads(&mut rig, 10);
             assert!(
                 completed > 0,
                 "{device} seed {seed}: some requests get through"

@@ -108,7 +108,8 @@ fn describe_lists_every_shipped_dmc_with_its_srvs_and_variations() {
         SHIPPED_DMCS.len(),
         "every shipped DMC parses"
     );
-    assert_eq!(info.smso_ids, ["smso-north", "smso-south"]);
+    // smso-default operates the DMC of `meterlab emulate --meters N`.
+    assert_eq!(info.smso_ids, ["smso-default", "smso-north", "smso-south"]);
     let acme = info
         .dmcs
         .iter()

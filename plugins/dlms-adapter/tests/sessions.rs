@@ -1,8 +1,9 @@
 //! Later sessions to the same device: a runner opens a new session (a new adapter, a new
 //! connection) after a blocked step or for a retry. A ciphered device keeps the last frame
 //! counter it accepted from each client (replay protection), so a later session must start
-//! above it: sessions of one loaded plugin share their counters per device, and the
-//! `invocation_counter` session parameter sets the start (for a later process).
+//! above it: sessions of one loaded plugin share their counters per device; a session of a new
+//! process reads the device's public `invocation_counter` object first; and the
+//! `invocation_counter` session parameter sets the start.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -10,10 +11,10 @@ mod support;
 use meterlab_dlms::security::wrap_key;
 use meterlab_emulator::hub::HLS_CLIENT_SAP;
 use meterlab_plugin::pb::{
-    KeyKind, KeyUpdate, ReadFirmwareVersion, UpdateSecurityCredentials, service_request::Body,
-    service_response::Outcome,
+    KeyKind, KeyUpdate, ReadFirmwareVersion, UpdateSecurityCredentials, service_error::Kind,
+    service_request::Body, service_response::Outcome,
 };
-use support::Rig;
+use support::{Rig, error};
 
 fn read(rig: &mut Rig) -> Outcome {
     rig.run(Body::ReadFirmwareVersion(ReadFirmwareVersion {}))
@@ -119,4 +120,171 @@ fn re_installing_the_keys_in_use_succeeds_without_an_old_key_check() {
         run.logs
     );
     assert!(matches!(read(&mut rig), Outcome::FirmwareVersion(_)));
+}
+
+/// A session as a new process would open it: no session of this plugin has talked to the
+/// device under this id.
+fn reopen_as_new_process(rig: &mut Rig, process: &str) {
+    let record = rig.record();
+    let mut config = support::session_config(&record, HLS_CLIENT_SAP);
+    config.device_id = format!("{}@{process}", record.name);
+    rig.reopen(config);
+}
+
+#[test]
+fn a_new_process_reads_the_device_counter_and_starts_above_it() {
+    let mut rig = Rig::new("active", "south-active.esme", HLS_CLIENT_SAP);
+    reopen_as_new_process(&mut rig, "first-run");
+    for _ in 0..3 {
+        assert!(matches!(read(&mut rig), Outcome::FirmwareVersion(_)));
+    }
+    let last = last_counter(&mut rig);
+    assert!(last > 1, "the first run used counters up to {last}");
+    // A second `meterlab run`: its adapter has never seen the device.
+    reopen_as_new_process(&mut rig, "second-run");
+    let run = rig.run(Body::ReadFirmwareVersion(ReadFirmwareVersion {}));
+    assert!(
+        matches!(run.response.outcome, Some(Outcome::FirmwareVersion(_))),
+        "{:?} {:?}",
+        run.response,
+        run.logs
+    );
+    assert!(
+        run.logs
+            .iter()
+            .any(|line| line.contains(&format!("last accepted frame counter {last}"))),
+        "{:?}",
+        run.logs
+    );
+    assert!(last_counter(&mut rig) > last);
+    // Read once per device and process: the next request goes straight to its association.
+    let run = rig.run(Body::ReadFirmwareVersion(ReadFirmwareVersion {}));
+    assert!(!run.logs.iter().any(|line| line.contains("frame counter")));
+}
+
+#[test]
+fn a_counter_pushed_ahead_by_another_client_is_read_again_after_a_refusal() {
+    let mut rig = Rig::new("active", "south-active.esme", HLS_CLIENT_SAP);
+    reopen_as_new_process(&mut rig, "own-run");
+    assert!(matches!(read(&mut rig), Outcome::FirmwareVersion(_)));
+    // Another process (or tool) goes far ahead with the same client.
+    reopen(&mut rig, Some(50_000));
+    assert!(matches!(read(&mut rig), Outcome::FirmwareVersion(_)));
+    assert!(last_counter(&mut rig) >= 50_000);
+    // This process's record is stale: the refusal makes it read the device's again.
+    reopen_as_new_process(&mut rig, "own-run");
+    let run = rig.run(Body::ReadFirmwareVersion(ReadFirmwareVersion {}));
+    assert!(
+        matches!(run.response.outcome, Some(Outcome::FirmwareVersion(_))),
+        "{:?} {:?}",
+        run.response,
+        run.logs
+    );
+    assert!(
+        run.logs
+            .iter()
+            .any(|line| line.contains("reading the device's frame counter")),
+        "{:?}",
+        run.logs
+    );
+}
+
+/// Sends a 6.15.1 of a new authentication key whose answer (or request) is lost.
+fn unanswered_transfer(rig: &mut Rig, new_authentication: [u8; 16]) {
+    let master = rig.device().security().keys().master.0;
+    let keys = vec![KeyUpdate {
+        kind: KeyKind::Authentication.into(),
+        wrapped_key: wrap_key(&master, &new_authentication).unwrap().to_vec(),
+    }];
+    let run = rig.run(Body::UpdateSecurityCredentials(UpdateSecurityCredentials {
+        keys,
+    }));
+    assert!(
+        matches!(error(&run.response), Kind::Timeout(_)),
+        "{:?}",
+        run.response
+    );
+}
+
+#[test]
+fn keys_a_device_applied_without_answering_are_tried_and_kept() {
+    let mut rig = Rig::new("active", "south-active.esme", HLS_CLIENT_SAP);
+    reopen_as_new_process(&mut rig, "lost-transfer-answer");
+    let original = rig.record();
+    assert!(matches!(read(&mut rig), Outcome::FirmwareVersion(_)));
+    let new_authentication = [0x77u8; 16];
+    rig.lose_answers = true;
+    unanswered_transfer(&mut rig, new_authentication);
+    rig.lose_answers = false;
+    assert_eq!(
+        rig.device().security().keys().authentication.0,
+        new_authentication,
+        "the device applied the transfer"
+    );
+    let run = rig.run(Body::ReadFirmwareVersion(ReadFirmwareVersion {}));
+    assert!(
+        matches!(run.response.outcome, Some(Outcome::FirmwareVersion(_))),
+        "{:?} {:?}",
+        run.response,
+        run.logs
+    );
+    assert!(
+        run.logs
+            .iter()
+            .any(|line| line.contains("using them from now on")),
+        "{:?}",
+        run.logs
+    );
+    // A later session of the process, opened with the devices file as it was (the old keys),
+    // starts with the confirmed ones.
+    let mut config = support::session_config(&original, HLS_CLIENT_SAP);
+    config.device_id = format!("{}@lost-transfer-answer", original.name);
+    rig.reopen(config);
+    let run = rig.run(Body::ReadFirmwareVersion(ReadFirmwareVersion {}));
+    assert!(
+        matches!(run.response.outcome, Some(Outcome::FirmwareVersion(_))),
+        "{:?} {:?}",
+        run.response,
+        run.logs
+    );
+    assert!(
+        !run.logs
+            .iter()
+            .any(|line| line.contains("trying the other keys")),
+        "{:?}",
+        run.logs
+    );
+}
+
+#[test]
+fn keys_of_a_transfer_that_never_arrived_are_dropped_for_the_old_ones() {
+    let mut rig = Rig::new("active", "south-active.esme", HLS_CLIENT_SAP);
+    reopen_as_new_process(&mut rig, "lost-transfer-request");
+    assert!(matches!(read(&mut rig), Outcome::FirmwareVersion(_)));
+    let before = rig.device().security().keys().authentication.0;
+    rig.mute = true;
+    unanswered_transfer(&mut rig, [0x78u8; 16]);
+    rig.mute = false;
+    assert_eq!(rig.device().security().keys().authentication.0, before);
+    let run = rig.run(Body::ReadFirmwareVersion(ReadFirmwareVersion {}));
+    assert!(
+        matches!(run.response.outcome, Some(Outcome::FirmwareVersion(_))),
+        "{:?} {:?}",
+        run.response,
+        run.logs
+    );
+    assert!(
+        run.logs
+            .iter()
+            .any(|line| line.contains("did not take effect")),
+        "{:?}",
+        run.logs
+    );
+    // Settled: the next request associates without trying keys.
+    let run = rig.run(Body::ReadFirmwareVersion(ReadFirmwareVersion {}));
+    assert!(
+        !run.logs
+            .iter()
+            .any(|line| line.contains("trying the other keys"))
+    );
 }

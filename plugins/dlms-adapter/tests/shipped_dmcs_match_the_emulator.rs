@@ -12,12 +12,18 @@ use meterlab_emulator::scenario::Scenario;
 #[test]
 fn every_scenario_dmc_has_a_matching_shipped_description() {
     let mut checked = 0;
+    let mut scenarios: Vec<(std::path::PathBuf, Scenario)> = Vec::new();
     for entry in std::fs::read_dir(support::repo_path("suites/scenarios")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|ext| ext != "toml") {
             continue;
         }
         let scenario = Scenario::load(&path).unwrap();
+        scenarios.push((path, scenario));
+    }
+    // What `meterlab emulate --meters N` serves: `meterlab run` needs its description too.
+    scenarios.push(("emulate --meters".into(), Scenario::generated_meters(2)));
+    for (path, scenario) in &scenarios {
         for dmc in &scenario.dmcs {
             let file = support::repo_path(&format!("suites/dmcs/{}.toml", dmc.id));
             let description = DmcDescription::load(&file)
@@ -70,5 +76,5 @@ fn every_scenario_dmc_has_a_matching_shipped_description() {
             }
         }
     }
-    assert!(checked >= 6, "checked {checked} devices");
+    assert!(checked >= 9, "checked {checked} devices");
 }

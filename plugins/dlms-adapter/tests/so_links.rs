@@ -73,7 +73,12 @@ fn describe_through_the_so_lists_every_shipped_dmc() {
         .collect();
     assert_eq!(
         ids,
-        ["acme-ch1-e470-g4", "acme-ch1-e470p-g4", "bravo-h2-e2-g2"]
+        [
+            "acme-ch1-e470-g4",
+            "acme-ch1-e470p-g4",
+            "bravo-h2-e2-g2",
+            "meterlab-reference"
+        ]
     );
     assert!(plugin.info().dmcs.iter().all(|dmc| !dmc.srvs.is_empty()));
 }

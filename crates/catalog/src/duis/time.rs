@@ -1,9 +1,13 @@
 //! DUIS date-times (`xs:dateTime`, e.g. `2026-12-01T00:00:00.00Z`) as UTC milliseconds.
 
+use crate::error::DateTimeError;
+
 /// Parses `YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm)`; a date-time without a zone is taken as
 /// UTC, as DUIS requires UTC.
-pub fn parse_utc_ms(text: &str) -> Result<i64, String> {
-    let bad = || format!("{text:?} is not a date-time like 2026-12-01T00:00:00Z");
+pub fn parse_utc_ms(text: &str) -> Result<i64, DateTimeError> {
+    let bad = || DateTimeError {
+        text: text.to_owned(),
+    };
     let text = text.trim();
     let (date, time) = text.split_once('T').ok_or_else(bad)?;
     let mut date_parts = date.splitn(3, '-');

@@ -60,13 +60,24 @@ pub struct Emulator {
 /// Starts `meterlab emulate` with the scenario above (plus `extra` flags); the devices file is
 /// written into `dir`.
 pub async fn start_emulator(dir: &Path, extra: &[&str]) -> Emulator {
+    start_emulator_with(dir, SCENARIO, extra).await
+}
+
+/// [`start_emulator`] with another scenario text.
+pub async fn start_emulator_with(dir: &Path, scenario_text: &str, extra: &[&str]) -> Emulator {
     let scenario = dir.join("scenario.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    std::fs::write(&scenario, scenario_text).unwrap();
+    let mut source = vec!["--scenario", scenario.to_str().unwrap()];
+    source.extend_from_slice(extra);
+    start_emulator_from(dir, &source).await
+}
+
+/// Starts `meterlab emulate` with these arguments (a scenario or `--meters N`, and flags).
+pub async fn start_emulator_from(dir: &Path, source: &[&str]) -> Emulator {
+    let extra = source;
     let devices = dir.join("devices.toml");
     let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
         .arg("emulate")
-        .arg("--scenario")
-        .arg(&scenario)
         .args([
             "--listen",
             "127.0.0.1:0",

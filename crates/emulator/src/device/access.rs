@@ -91,6 +91,9 @@ impl LogicalDevice {
                 })))
             }
             (ObjectRole::ProfileStatus, 2) => Ok(Data::Unsigned(self.period_status())),
+            (ObjectRole::InvocationCounter, 2) => Ok(Data::DoubleLongUnsigned(
+                self.security().last_client_counter(),
+            )),
             (ObjectRole::ImportRegister, 2) => {
                 let units = self.register(now).ok_or(AccessError::ObjectUndefined)?;
                 Ok(Data::DoubleLongUnsigned(

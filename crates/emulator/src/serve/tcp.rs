@@ -305,9 +305,13 @@ fn handle_pdu(
     {
         *next_reboot = Some(tokio::time::Instant::now() + Duration::from_secs(u64::from(seconds)));
     }
-    let mut apdu = pdu.apdu;
-    if !apply_fate(&dice.frame_fate(&faults, apdu.len()), &mut apdu) {
-        return Vec::new();
+    let apdu = pdu.apdu;
+    match dice.frame_fate(&faults, apdu.len()) {
+        FrameFate::Deliver => {}
+        // A corrupt fault garbles a request's wPort addressing, as for answers (see
+        // `tcp_corruption_byte`): it reaches no device. A device never acts on flipped request
+        // bits a TCP stack would not have delivered.
+        FrameFate::Drop | FrameFate::Corrupt { .. } => return Vec::new(),
     }
     let served = sessions
         .entry(pdu.destination)
@@ -332,6 +336,16 @@ fn handle_pdu(
         .collect()
 }
 
+/// Where a corrupt fault hits a wrapper frame: its wPort addressing (header bytes 2..6), never
+/// its length or its APDU. TCP's own checksum means no real stack delivers flipped payload
+/// bits, and the wrapper has no checksum of its own: a flipped APDU bit would reach the client
+/// as a wrong but valid value, a device defect the line never caused. A frame addressed to no
+/// association of the stream is discarded by the client (the stream stays framed, as the
+/// length is intact): over TCP, `--corrupt` is an answer lost at the framing level.
+pub(crate) fn tcp_corruption_byte(byte: usize) -> usize {
+    2 + byte % 4
+}
+
 /// Wraps an APDU from `wport` to `client`, with the device's frame faults applied.
 fn wrap_reply(
     dice: &mut FaultDice,
@@ -348,10 +362,9 @@ fn wrap_reply(
         }
     };
     let fate = dice.frame_fate(faults, bytes.len());
-    // Corrupting the header would desynchronise the stream; real corruption hits the APDU.
     let fate = match fate {
         FrameFate::Corrupt { byte, bit } => FrameFate::Corrupt {
-            byte: wrapper::HEADER_LEN + byte % apdu.len().max(1),
+            byte: tcp_corruption_byte(byte),
             bit,
         },
         other => other,
@@ -360,4 +373,45 @@ fn wrap_reply(
         bytes,
         latency_ms: faults.latency_ms,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use meterlab_dlms::wrapper::Reassembler;
+
+    /// Over TCP a corrupt fault never changes what an APDU says: the client of the frame's
+    /// wPort pair never sees it, the stream stays framed, and the next answer arrives intact.
+    #[test]
+    fn a_corrupted_wrapper_answer_is_lost_never_altered() {
+        let faults = FaultConfig {
+            corrupt: 1.0,
+            ..FaultConfig::NONE
+        };
+        let mut dice = FaultDice::new(5, "tcp");
+        let apdu: Vec<u8> = (0..40).collect();
+        let clean = wrapper::encode(2, 48, &apdu).unwrap();
+        for _ in 0..200 {
+            let reply = wrap_reply(&mut dice, &faults, 2, 48, &apdu).unwrap();
+            assert_eq!(reply.bytes.len(), clean.len());
+            assert_eq!(
+                reply.bytes[wrapper::HEADER_LEN..],
+                clean[wrapper::HEADER_LEN..]
+            );
+            let differing: Vec<usize> = (0..clean.len())
+                .filter(|index| reply.bytes[*index] != clean[*index])
+                .collect();
+            assert_eq!(differing.len(), 1);
+            assert!((2..6).contains(&differing[0]), "{differing:?}");
+            let mut stream = Reassembler::new(2048);
+            stream.push(&reply.bytes);
+            stream.push(&clean);
+            let first = stream.next_pdu().unwrap().unwrap();
+            assert!((first.source, first.destination) != (2, 48));
+            let second = stream.next_pdu().unwrap().unwrap();
+            assert_eq!((second.source, second.destination), (2, 48));
+            assert_eq!(second.apdu, apdu);
+        }
+    }
 }

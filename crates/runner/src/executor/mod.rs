@@ -394,6 +394,8 @@ impl<C: Connector> DeviceWorker<C> {
                     (record, Some((CaseStatus::Blocked, detail)))
                 }
                 Ok(response) => {
+                    // Alerts raised during the step count for its expectations.
+                    self.drain_alerts_into(Some(&mut *script));
                     let judged = judge(index, &srv, request, response, &mut *script, elapsed);
                     if judged.0.status == CaseStatus::Blocked {
                         // After a timeout, link failure or adapter fault the session's state is

@@ -7,6 +7,7 @@ use meterlab_plugin::pb::{ServiceRequest, ServiceResponse};
 use meterlab_plugin_host::{Session, SessionError};
 
 use super::{DeviceWorker, ExecError, Open, utc_now_ms};
+use crate::case::CaseAttempt;
 use crate::event::{DeviceHealth, LogLevel};
 use crate::health;
 use crate::target::Connector;
@@ -70,12 +71,21 @@ impl<C: Connector> DeviceWorker<C> {
     }
 
     pub(super) fn drain_alerts(&mut self) {
+        self.drain_alerts_into(None);
+    }
+
+    /// Logs the alerts the session received and hands them to the running case attempt, which
+    /// judges steps expecting `alerts` against them.
+    pub(super) fn drain_alerts_into(&mut self, mut attempt: Option<&mut dyn CaseAttempt>) {
         let Some(open) = self.open.as_mut() else {
             return;
         };
         let alerts = open.session.take_alerts();
         let device = self.device_id();
         for alert in alerts {
+            if let Some(attempt) = attempt.as_deref_mut() {
+                attempt.record_alert(&alert.code);
+            }
             self.shared.log(
                 LogLevel::Info,
                 &device,
@@ -174,11 +184,23 @@ impl<C: Connector> DeviceWorker<C> {
             };
         }
         let mut reads = health::Reads::default();
-        for request in health::requests(&self.target, utc_now_ms()) {
-            let sent_at = utc_now_ms();
-            let outcome = self.execute(request.clone(), budget, "step").await;
-            reads.record(&request, outcome, sent_at, utc_now_ms());
-            if self.open.is_none() {
+        // A read the line lost is tried again as a case would be (`--retries`): on a lossy
+        // line one lost frame must not take a device and all its cases out of the run.
+        let attempts = self.shared.settings.retry.retries.saturating_add(1);
+        'requests: for request in health::requests(&self.target, utc_now_ms()) {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                if let Err(error) = self.ensure_session(budget).await {
+                    reads.record(&request, Err(error), utc_now_ms(), utc_now_ms());
+                    break 'requests;
+                }
+                let sent_at = utc_now_ms();
+                let outcome = self.execute(request.clone(), budget, "step").await;
+                if attempt < attempts && health::lost_on_the_line(&outcome) {
+                    continue;
+                }
+                reads.record(&request, outcome, sent_at, utc_now_ms());
                 break;
             }
         }

@@ -78,6 +78,8 @@ pub enum Behaviour {
     Answering,
     /// Reads requests and never answers.
     Silent,
+    /// Loses the answer to its first request (a frame lost on the line), then answers.
+    LosesFirstAnswer,
     /// Closes the connection on the first request.
     HangsUp,
     /// Answers after a delay.
@@ -182,7 +184,9 @@ fn spawn_device(behaviour: Behaviour) -> StreamLink<DuplexStream> {
         let (read, mut write) = tokio::io::split(far);
         let mut lines = BufReader::new(read).lines();
         let mut supply = "ON";
+        let mut requests = 0u32;
         while let Ok(Some(line)) = lines.next_line().await {
+            requests += 1;
             let answer = match line.as_str() {
                 "FW?" => "FW=2.0.1".to_owned(),
                 "SUPPLY?" => format!("SUPPLY={supply}"),
@@ -194,6 +198,8 @@ fn spawn_device(behaviour: Behaviour) -> StreamLink<DuplexStream> {
             };
             match behaviour {
                 Behaviour::Silent => continue,
+                Behaviour::LosesFirstAnswer if requests == 1 => continue,
+                Behaviour::LosesFirstAnswer => {}
                 Behaviour::HangsUp | Behaviour::Unreachable => return,
                 Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
                 Behaviour::Answering => {}

@@ -24,14 +24,23 @@ use crate::params::{SessionParams, TransportParams};
 /// The host timer carrying the connection's next time-out.
 pub const EXCHANGE_TIMER: u64 = 1;
 
-/// The next frame counter of each (device, client system title) used by any session of this
-/// loaded plugin. A device keeps the last counter it accepted from a client and refuses
+/// The frame counters of each (device, transport, client system title) used by any session of
+/// this loaded plugin. A device keeps the last counter it accepted from a client and refuses
 /// replays, so a later session to the same device (a runner opens one per case after a
 /// blocked step, or per retry) must go on from where the earlier one stopped; the plugin is
-/// never unloaded, so this outlives sessions. Across processes the host passes
-/// `invocation_counter`.
-fn frame_counters() -> &'static Mutex<HashMap<String, u32>> {
-    static COUNTERS: OnceLock<Mutex<HashMap<String, u32>>> = OnceLock::new();
+/// never unloaded, so this outlives sessions. Across processes the adapter reads the device's
+/// public `invocation_counter` object once ([`Engine::needs_counter_sync`]); the host may also
+/// pass `invocation_counter`.
+#[derive(Debug, Default, Clone, Copy)]
+struct SharedCounter {
+    /// The next counter to use.
+    next: u32,
+    /// The device's own record was read in this process.
+    synced: bool,
+}
+
+fn frame_counters() -> &'static Mutex<HashMap<String, SharedCounter>> {
+    static COUNTERS: OnceLock<Mutex<HashMap<String, SharedCounter>>> = OnceLock::new();
     COUNTERS.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
@@ -75,6 +84,9 @@ pub enum Op {
     Associate(Credentials),
     /// A-RELEASE.
     Release,
+    /// Takes the link of the current client down (HDLC DISC), so another client address can
+    /// connect: an HDLC server serves one client at a time.
+    Disconnect,
     /// GET, with optional selective access.
     Get(AttributeDescriptor, Option<SelectiveAccess>),
     /// SET.
@@ -89,6 +101,7 @@ impl Op {
         match self {
             Op::Associate(credentials) => format!("association as client {}", credentials.sap),
             Op::Release => "release".to_owned(),
+            Op::Disconnect => "disconnect".to_owned(),
             Op::Get(attribute, _) => format!(
                 "GET {}/{} attribute {}",
                 attribute.class_id, attribute.instance, attribute.attribute_id
@@ -174,6 +187,8 @@ pub struct Engine {
     /// The counter last written there.
     counter_saved: u32,
     challenges: u64,
+    /// When an outstanding operation the connection keeps no time-out for gives up.
+    watchdog_at: Option<u64>,
 }
 
 impl Engine {
@@ -191,6 +206,7 @@ impl Engine {
             counter_key: None,
             counter_saved: 0,
             challenges: 0,
+            watchdog_at: None,
         }
         .with_shared_counter(params)
     }
@@ -206,9 +222,9 @@ impl Engine {
             .collect();
         let key = format!("{}|{:?}|{title}", params.device_id, self.transport);
         if let Ok(counters) = frame_counters().lock()
-            && let Some(next) = counters.get(&key)
+            && let Some(shared) = counters.get(&key)
         {
-            self.invocation_counter = self.invocation_counter.max(*next);
+            self.invocation_counter = self.invocation_counter.max(shared.next);
         }
         self.counter_saved = self.invocation_counter;
         self.counter_key = Some(key);
@@ -222,9 +238,46 @@ impl Engine {
             return;
         }
         if let (Some(key), Ok(mut counters)) = (&self.counter_key, frame_counters().lock()) {
-            let slot = counters.entry(key.clone()).or_insert(0);
-            *slot = (*slot).max(next);
+            let slot = counters.entry(key.clone()).or_default();
+            slot.next = slot.next.max(next);
             self.counter_saved = next;
+        }
+    }
+
+    /// Whether this session uses keys and no session of this process has read the device's
+    /// own record of the counters it accepted.
+    pub fn needs_counter_sync(&self) -> bool {
+        let Some(key) = &self.counter_key else {
+            return false;
+        };
+        frame_counters()
+            .lock()
+            .map(|counters| !counters.get(key).is_some_and(|shared| shared.synced))
+            .unwrap_or(true)
+    }
+
+    /// The device answered its `invocation_counter` object (the last counter it accepted, or
+    /// `None` when it would not say): later associations start above it, and no later session
+    /// of this process reads it again.
+    pub fn counter_synced(&mut self, last_accepted: Option<u32>) {
+        if let Some(last) = last_accepted {
+            self.invocation_counter = self.current_counter().max(last.saturating_add(1));
+        }
+        self.save_counter();
+        if let (Some(key), Ok(mut counters)) = (&self.counter_key, frame_counters().lock()) {
+            let slot = counters.entry(key.clone()).or_default();
+            slot.next = slot.next.max(self.invocation_counter);
+            slot.synced = true;
+        }
+    }
+
+    /// A keyed association was refused: the device's record may be ahead of this process's
+    /// (another tool or process used the client), so the next association reads it again.
+    pub fn counter_in_doubt(&mut self) {
+        if let (Some(key), Ok(mut counters)) = (&self.counter_key, frame_counters().lock())
+            && let Some(slot) = counters.get_mut(key)
+        {
+            slot.synced = false;
         }
     }
 
@@ -349,6 +402,18 @@ impl Engine {
                     return progress;
                 }
             },
+            Op::Disconnect => match self.connection.as_mut() {
+                Some((_, connection)) if connection.is_link_up() => connection
+                    .disconnect(now_ms)
+                    .map(|()| None)
+                    .map_err(|e| e.to_string()),
+                _ => {
+                    self.connection = None;
+                    self.associated_as = None;
+                    progress.finished = Some(Ok(Outcome::Done));
+                    return progress;
+                }
+            },
             Op::Get(attribute, access) => self
                 .associated_connection()
                 .and_then(|c| {
@@ -454,6 +519,19 @@ impl Engine {
             connection.handle_timeout(now_ms);
             self.collect(now_ms, true, &mut progress);
         }
+        if let (Some(at), Some(pending)) = (self.watchdog_at, self.pending.as_ref())
+            && now_ms >= at
+        {
+            let failure = Failure::Timeout {
+                elapsed_ms: now_ms.saturating_sub(pending.started_ms),
+                waiting_for: format!(
+                    "a readable answer to {} (what came could not be decoded)",
+                    pending.op.describe()
+                ),
+            };
+            self.watchdog_at = None;
+            self.finish(&mut progress, Err(failure));
+        }
         progress
     }
 
@@ -478,12 +556,26 @@ impl Engine {
         self.pending = None;
     }
 
-    /// When the exchange timer should fire next, relative to `now_ms`.
-    pub fn timer_delay(&self, now_ms: u64) -> Option<u64> {
-        let (_, connection) = self.connection.as_ref()?;
-        connection
-            .poll_timeout()
-            .map(|at| at.saturating_sub(now_ms))
+    /// When the exchange timer should fire next, relative to `now_ms`. An outstanding
+    /// operation always has one: when the connection keeps no time-out of its own (a garbled
+    /// answer can leave it waiting with none), the engine's watchdog gives the operation one
+    /// response time-out more from then.
+    pub fn timer_delay(&mut self, now_ms: u64) -> Option<u64> {
+        let connection_at = self
+            .connection
+            .as_ref()
+            .and_then(|(_, connection)| connection.poll_timeout());
+        if self.pending.is_none() || connection_at.is_some() {
+            self.watchdog_at = None;
+            return connection_at.map(|at| at.saturating_sub(now_ms));
+        }
+        let budget = self
+            .response_timeout_ms
+            .unwrap_or(ClientConfig::default().response_timeout_ms);
+        let at = *self
+            .watchdog_at
+            .get_or_insert(now_ms.saturating_add(budget));
+        Some(at.saturating_sub(now_ms))
     }
 
     /// Bytes to put on the link.
@@ -506,6 +598,12 @@ impl Engine {
                 ClientConnectionEvent::LinkUp => {}
                 ClientConnectionEvent::LinkDown(reason) => {
                     self.associated_as = None;
+                    if matches!(self.pending.as_ref().map(|p| &p.op), Some(Op::Disconnect)) {
+                        // Asked for: the link is down whether the device answered the DISC
+                        // or not.
+                        self.finish(progress, Ok(Outcome::Done));
+                        continue;
+                    }
                     link_down = Some(format!("{reason:?}"));
                     progress
                         .logs

@@ -15,6 +15,7 @@ use meterlab_plugin::pb::{
 
 use super::{Answer, Ctx, Job, Step, failure_kind, fault, flatten, method, outcome, rejected};
 use crate::engine::{Credentials, Failure, Mechanism, Op, Outcome};
+use crate::keyring::{self, DeviceKeys};
 
 /// Security Setup key ids (IEC 62056-6-2 `key_id`).
 fn key_id(kind: KeyKind) -> Option<u8> {
@@ -41,10 +42,13 @@ pub fn update(
     let master = ctx.master_key.ok_or_else(|| {
         fault("6.15.1 needs the session parameter master_key to prove the new keys")
     })?;
+    // A session that associates without keys still transfers under the keys the device
+    // was last seen to hold.
+    let known = ctx.key_slot.and_then(keyring::confirmed);
     let (title, encryption, authentication) = ctx.credentials.keys.unwrap_or((
         session_keys.client_system_title,
-        session_keys.encryption,
-        session_keys.authentication,
+        known.map_or(session_keys.encryption, |keys| keys.encryption),
+        known.map_or(session_keys.authentication, |keys| keys.authentication),
     ));
     let mut new = (title, encryption, authentication);
     let mut new_master = master;
@@ -89,6 +93,7 @@ pub fn update(
         parameters: Data::Array(entries),
         old,
         new: new_credentials,
+        new_key_set: new,
         new_master,
         updated,
         stage: 0,
@@ -101,6 +106,8 @@ struct Transfer {
     parameters: Data,
     old: Credentials,
     new: Credentials,
+    /// The client system title and the keys after the transfer.
+    new_key_set: (meterlab_dlms::security::SystemTitle, Key, Key),
     new_master: Key,
     updated: Vec<i32>,
     stage: u8,
@@ -110,11 +117,28 @@ impl Transfer {
     fn advance(&mut self, ctx: &mut Ctx<'_>, answer: Answer) -> Result<Step, Kind> {
         self.stage += 1;
         match self.stage {
-            1 => Ok(Step::Op(Op::Action(
-                method(&self.setup, KEY_TRANSFER),
-                Some(self.parameters.clone()),
-            ))),
+            1 => {
+                // From the moment the transfer is sent until an association with the new keys
+                // succeeds, the device may hold either set: later associations try the new
+                // keys first, then the old.
+                if let Some(slot) = ctx.key_slot {
+                    keyring::suspect(slot, self.new_keys());
+                }
+                Ok(Step::Op(Op::Action(
+                    method(&self.setup, KEY_TRANSFER),
+                    Some(self.parameters.clone()),
+                )))
+            }
             2 => {
+                match (&answer, ctx.key_slot) {
+                    (Some(Ok(Outcome::Refused { .. })), Some(slot)) => {
+                        keyring::discard_candidate(slot);
+                    }
+                    (Some(Err(_)), Some(_)) => ctx.info(
+                        "key_transfer unanswered: its keys are a candidate for the next association",
+                    ),
+                    _ => {}
+                }
                 outcome(answer)?;
                 ctx.info("key_transfer accepted");
                 Ok(Step::Op(Op::Release))
@@ -140,11 +164,14 @@ impl Transfer {
                         outcome(other)?;
                     }
                 }
-                // From here on the session uses the new keys.
+                // From here on the session, and later sessions of this process, use the new keys.
                 if ctx.credentials.keys.is_some() {
                     ctx.credentials.keys = self.new.keys;
                 }
                 *ctx.master_key = Some(self.new_master);
+                if let Some(slot) = ctx.key_slot {
+                    keyring::confirm(slot, self.new_keys());
+                }
                 if self.new.keys == self.old.keys {
                     // Re-installing the keys in use: there are no old keys to refuse.
                     ctx.info("the new keys equal the old ones: no old-key refusal to check");
@@ -177,6 +204,14 @@ impl Transfer {
                 }
                 Ok(self.done())
             }
+        }
+    }
+
+    fn new_keys(&self) -> DeviceKeys {
+        DeviceKeys {
+            encryption: self.new_key_set.1,
+            authentication: self.new_key_set.2,
+            master: Some(self.new_master),
         }
     }
 

@@ -30,6 +30,8 @@ pub struct Ctx<'a> {
     pub credentials: &'a mut Credentials,
     /// The device's current master key, when known (updated by a key transfer).
     pub master_key: &'a mut Option<meterlab_dlms::security::Key>,
+    /// The session's device and client in the shared keyring, when it has keys.
+    pub key_slot: Option<&'a str>,
     /// Now, in the host's milliseconds.
     pub now_ms: u64,
     /// When the request started.

@@ -127,6 +127,8 @@ pub struct Rig {
     pub now_ms: u64,
     /// The device side drops everything (a dead device).
     pub mute: bool,
+    /// The device serves requests but its answers are lost on the way back.
+    pub lose_answers: bool,
     pub faults: FaultConfig,
     pub alerts: Vec<Alert>,
     pub logs: Vec<String>,
@@ -175,6 +177,7 @@ impl Rig {
             timers: HashMap::new(),
             now_ms: 1_000,
             mute: false,
+            lose_answers: false,
             faults: FaultConfig::NONE,
             alerts: Vec::new(),
             logs: Vec::new(),
@@ -230,6 +233,9 @@ impl Rig {
                 self.now_ms,
                 now,
             );
+            if self.lose_answers {
+                continue;
+            }
             for response in served.responses {
                 self.inbox
                     .push_back(wrapper::encode(pdu.destination, pdu.source, &response).unwrap());
@@ -286,12 +292,17 @@ impl Rig {
                 }));
                 continue;
             }
-            let (timer_id, at) = self
+            let Some((timer_id, at)) = self
                 .timers
                 .iter()
                 .min_by_key(|(_, at)| **at)
                 .map(|(id, at)| (*id, *at))
-                .expect("no bytes in flight and no timer armed: the request is stuck");
+            else {
+                panic!(
+                    "no bytes in flight and no timer armed: the request is stuck; last logs: {:#?}",
+                    &self.logs[self.logs.len().saturating_sub(6)..]
+                );
+            };
             self.timers.remove(&timer_id);
             self.now_ms = self.now_ms.max(at);
             response = self.feed(host_event::Event::TimerFired(TimerFired { timer_id }));
