@@ -215,7 +215,7 @@ impl<L: LinkIo> Session<L> {
         response_slot: &mut Option<ServiceResponse>,
         events: &mut VecDeque<host_event::Event>,
     ) -> Result<(), SessionError> {
-        let plugin = self.plugin.id().to_owned();
+        let plugin = self.plugin.id();
         match action {
             action::Action::Transmit(transmit) => {
                 if self.link_closed.is_some() {
@@ -284,7 +284,7 @@ impl<L: LinkIo> Session<L> {
                 );
                 self.alerts.push(alert);
             }
-            action::Action::Log(log) => log_from_plugin(&plugin, log.level(), &log.message),
+            action::Action::Log(log) => log_from_plugin(plugin, log.level(), &log.message),
         }
         Ok(())
     }
