@@ -127,8 +127,30 @@ pub(crate) fn seal(
             .collect(),
         traffic,
     };
+    // The document is mostly the traffic and the steps' hex and debug text: sized up front, it
+    // is written without the reallocations (and copies) of a buffer grown from empty.
+    let estimate = 1024
+        + traffic
+            .iter()
+            .map(|record| record.data.len() + 48)
+            .sum::<usize>()
+        + evidence
+            .steps
+            .iter()
+            .map(|step| {
+                128 + [&step.request, &step.request_protobuf_hex, &step.response]
+                    .into_iter()
+                    .chain([&step.response_protobuf_hex])
+                    .map(|text| text.as_ref().map_or(0, String::len))
+                    .sum::<usize>()
+            })
+            .sum::<usize>();
+    let mut buffer = Vec::with_capacity(estimate);
     // Serialising plain structs of strings and numbers cannot fail.
-    let json = serde_json::to_string(&evidence).unwrap_or_default();
+    let json = match serde_json::to_writer(&mut buffer, &evidence) {
+        Ok(()) => String::from_utf8(buffer).unwrap_or_default(),
+        Err(_) => String::new(),
+    };
     let hash = Sha256::digest(json.as_bytes()).into();
     (json, hash)
 }
