@@ -44,6 +44,16 @@ fn lower_hex(bytes: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_else(|_| hex::encode(bytes))
 }
 
+/// `format!("{value:?}")` into a buffer that starts at a typical message's size: `format!`
+/// cannot estimate a `{:?}` and would grow from empty, reallocating several times per message.
+fn debug_text(value: &impl std::fmt::Debug) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(256);
+    // Writing into a String cannot fail.
+    let _ = write!(text, "{value:?}");
+    text
+}
+
 fn nanos(offset: std::time::Duration) -> u64 {
     u64::try_from(offset.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -114,9 +124,9 @@ pub(crate) fn seal(
                 status: step.status,
                 detail: &step.detail,
                 elapsed_ns: nanos(step.elapsed),
-                request: step.request.as_ref().map(|r| format!("{r:?}")),
+                request: step.request.as_ref().map(debug_text),
                 request_protobuf_hex: step.request.as_ref().map(|r| lower_hex(&r.encode_to_vec())),
-                response: step.response.as_ref().map(|r| format!("{r:?}")),
+                response: step.response.as_ref().map(debug_text),
                 response_protobuf_hex: step
                     .response
                     .as_ref()
@@ -158,6 +168,12 @@ pub(crate) fn seal(
 #[cfg(test)]
 mod tests {
     use super::lower_hex;
+
+    #[test]
+    fn debug_text_is_format_debug() {
+        let value = (1, "two", [3u8; 40], Some(vec!["x"; 30]));
+        assert_eq!(super::debug_text(&value), format!("{value:?}"));
+    }
 
     #[test]
     fn lower_hex_is_hex_encode() {
