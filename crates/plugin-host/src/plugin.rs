@@ -97,33 +97,19 @@ impl Plugin {
 
     /// Calls the plugin with an out buffer, copies the buffer and hands it back to the plugin.
     fn call_with_out(&self, call: impl FnOnce(*mut OwnedBuf) -> i32) -> (i32, Vec<u8>) {
-        self.call_and_read(call, |status, bytes| (status, bytes.to_vec()))
-    }
-
-    /// Calls the plugin with an out buffer and lets `read` look at the status and the bytes
-    /// before the buffer goes back to the plugin (no copy: `handle` decodes its actions in
-    /// place).
-    fn call_and_read<R>(
-        &self,
-        call: impl FnOnce(*mut OwnedBuf) -> i32,
-        read: impl FnOnce(i32, &[u8]) -> R,
-    ) -> R {
         let mut out = OwnedBuf::EMPTY;
         let status = call(&mut out);
-        let result = if out.ptr.is_null() || out.len == 0 {
-            read(status, &[])
+        let bytes = if out.ptr.is_null() || out.len == 0 {
+            Vec::new()
         } else {
-            // SAFETY: the plugin wrote a buffer of `len` readable bytes it owns until `free_buf`,
-            // which is called only after `read` returned (the slice does not outlive it).
-            read(status, unsafe {
-                std::slice::from_raw_parts(out.ptr, out.len)
-            })
+            // SAFETY: the plugin wrote a buffer of `len` readable bytes it owns until `free_buf`.
+            unsafe { std::slice::from_raw_parts(out.ptr, out.len) }.to_vec()
         };
         if !out.ptr.is_null() {
             // SAFETY: the buffer came from this plugin and is freed exactly once.
             unsafe { (self.vtable.free_buf)(out) };
         }
-        result
+        (status, bytes)
     }
 
     fn describe(&self) -> Result<AdapterInfo, Fault> {
@@ -155,7 +141,6 @@ impl Plugin {
         Ok(RawSession {
             plugin: Arc::clone(self),
             handle,
-            input: Vec::new(),
         })
     }
 
@@ -213,8 +198,6 @@ fn status_meaning(status: i32) -> &'static str {
 pub struct RawSession {
     plugin: Arc<Plugin>,
     handle: *mut c_void,
-    /// The encoded event of the current call, kept between calls to reuse its allocation.
-    input: Vec<u8>,
 }
 
 // SAFETY: the ABI requires adapters to accept successive (never concurrent) calls from any
@@ -228,23 +211,14 @@ impl RawSession {
 
     /// Feeds one event. A fault means the session must end.
     pub fn handle(&mut self, event: &HostEvent) -> Result<AdapterActions, SessionError> {
-        self.input.clear();
-        // Encoding into a `Vec` cannot run out of room; were it ever to fail, the event is
-        // encoded afresh rather than sent truncated.
-        if event.encode(&mut self.input).is_err() {
-            self.input = event.encode_to_vec();
-        }
-        let input = &self.input;
-        let plugin = &self.plugin;
+        let input = event.encode_to_vec();
+        let plugin = Arc::clone(&self.plugin);
         let handle = self.handle;
-        plugin
-            .call_and_read(
-                |out| {
-                    // SAFETY: `handle` is open; input readable for its length; `out` writable.
-                    unsafe { (plugin.vtable.handle)(handle, input.as_ptr(), input.len(), out) }
-                },
-                |status, bytes| decode_output::<AdapterActions>("AdapterActions", status, bytes),
-            )
+        let (status, bytes) = plugin.call_with_out(|out| {
+            // SAFETY: `handle` is open; input readable for its length; `out` writable.
+            unsafe { (plugin.vtable.handle)(handle, input.as_ptr(), input.len(), out) }
+        });
+        decode_output::<AdapterActions>("AdapterActions", status, &bytes)
             .map_err(|fault| plugin.fault(fault))
     }
 }
