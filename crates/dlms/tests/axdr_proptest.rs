@@ -80,7 +80,7 @@ fn known_encodings() {
         true, false, true, false, false, false, false, false, false, true,
     ]);
     assert_eq!(
-        Data::BitString(bits.clone()).to_bytes(),
+        Data::BitString(Box::new(bits.clone())).to_bytes(),
         [0x04, 0x0A, 0xA0, 0x40]
     );
     assert!(bits.get(0) && bits.get(9) && !bits.get(1) && !bits.get(10));
@@ -100,7 +100,7 @@ fn known_encodings() {
     };
     assert!(ca.is_consistent());
     assert_eq!(
-        Data::CompactArray(ca).to_bytes(),
+        Data::CompactArray(Box::new(ca)).to_bytes(),
         [0x13, 0x12, 0x06, 0x00, 0x01, 0x00, 0x02, 0x00, 0x03]
     );
     // compact-array of structure { unsigned, octet-string }

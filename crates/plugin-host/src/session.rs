@@ -32,6 +32,8 @@ pub struct Session<L> {
     timers: HashMap<u64, Instant>,
     alerts: Vec<Alert>,
     link_closed: Option<String>,
+    /// Receive buffer, kept for the session's life (not allocated per request).
+    recv_buf: Vec<u8>,
 }
 
 impl<L: LinkIo> Session<L> {
@@ -50,6 +52,7 @@ impl<L: LinkIo> Session<L> {
             timers: HashMap::new(),
             alerts: Vec::new(),
             link_closed: None,
+            recv_buf: vec![0u8; RECV_CHUNK],
         };
         let opened = host_event::Event::LinkOpened(LinkOpened {});
         if session
@@ -147,7 +150,6 @@ impl<L: LinkIo> Session<L> {
             request: Some(request),
         });
         let mut pending = VecDeque::from([execute]);
-        let mut buf = vec![0u8; RECV_CHUNK];
         loop {
             if let Some(response) = self.run_events(pending, Some(request_id)).await? {
                 return Ok(response);
@@ -172,10 +174,10 @@ impl<L: LinkIo> Session<L> {
                         pending.push_back(host_event::Event::TimerFired(TimerFired { timer_id }));
                     }
                 }
-                received = self.link.recv(&mut buf), if link_open => match received {
+                received = self.link.recv(&mut self.recv_buf), if link_open => match received {
                     Ok(0) => pending.push_back(self.link_down("the peer closed the link".to_owned())),
                     Ok(n) => pending.push_back(host_event::Event::BytesReceived(BytesReceived {
-                        data: buf[..n].to_vec(),
+                        data: self.recv_buf[..n].to_vec(),
                     })),
                     Err(error) => pending.push_back(self.link_down(format!("receive failed: {error}"))),
                 },
@@ -215,7 +217,7 @@ impl<L: LinkIo> Session<L> {
         response_slot: &mut Option<ServiceResponse>,
         events: &mut VecDeque<host_event::Event>,
     ) -> Result<(), SessionError> {
-        let plugin = self.plugin.id().to_owned();
+        let plugin = self.plugin.id();
         match action {
             action::Action::Transmit(transmit) => {
                 if self.link_closed.is_some() {
@@ -284,7 +286,7 @@ impl<L: LinkIo> Session<L> {
                 );
                 self.alerts.push(alert);
             }
-            action::Action::Log(log) => log_from_plugin(&plugin, log.level(), &log.message),
+            action::Action::Log(log) => log_from_plugin(plugin, log.level(), &log.message),
         }
         Ok(())
     }

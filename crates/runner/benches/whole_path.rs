@@ -309,42 +309,123 @@ fn srv_throughput(c: &mut Criterion) {
         .map(|device| device.tcp.as_ref().unwrap().wport)
         .collect();
 
+    // Wall time is what criterion reports; the process's CPU time per iteration is kept too,
+    // because on a shared machine the wall time of an arm also depends on how much of the CPU
+    // the other users leave it, while the CPU an arm needs for its 2,000 SRVs does not.
+    let mut cpu = CpuTally::default();
     let mut group = c.benchmark_group("srv_throughput");
     group.sample_size(10);
     group.throughput(Throughput::Elements((METERS * READS) as u64));
     group.bench_function("runner_plugin", |b| {
-        b.iter(|| runtime.block_on(runner_arm(&plugin, plan.clone(), METERS as u32)));
+        b.iter_custom(|iterations| {
+            cpu.measure("runner_plugin", iterations, || {
+                runtime.block_on(runner_arm(&plugin, plan.clone(), METERS as u32));
+            })
+        });
     });
     group.bench_function("plugin_session_no_runner", |b| {
-        b.iter(|| {
-            runtime.block_on(async {
-                let tasks: Vec<_> = plan
-                    .units
-                    .iter()
-                    .map(|unit| {
-                        tokio::spawn(session_meter(Arc::clone(&plugin), unit.target.clone()))
-                    })
-                    .collect();
-                for task in tasks {
-                    task.await.unwrap();
-                }
-            });
+        b.iter_custom(|iterations| {
+            cpu.measure("plugin_session_no_runner", iterations, || {
+                runtime.block_on(async {
+                    let tasks: Vec<_> = plan
+                        .units
+                        .iter()
+                        .map(|unit| {
+                            tokio::spawn(session_meter(Arc::clone(&plugin), unit.target.clone()))
+                        })
+                        .collect();
+                    for task in tasks {
+                        task.await.unwrap();
+                    }
+                });
+            })
         });
     });
     group.bench_function("direct_dlms", |b| {
-        b.iter(|| {
-            runtime.block_on(async {
-                let tasks: Vec<_> = wports
-                    .iter()
-                    .map(|wport| tokio::spawn(direct_meter(address.clone(), *wport)))
-                    .collect();
-                for task in tasks {
-                    task.await.unwrap();
-                }
-            });
+        b.iter_custom(|iterations| {
+            cpu.measure("direct_dlms", iterations, || {
+                runtime.block_on(async {
+                    let tasks: Vec<_> = wports
+                        .iter()
+                        .map(|wport| tokio::spawn(direct_meter(address.clone(), *wport)))
+                        .collect();
+                    for task in tasks {
+                        task.await.unwrap();
+                    }
+                });
+            })
         });
     });
     group.finish();
+    cpu.report(
+        "direct_dlms",
+        &["runner_plugin", "plugin_session_no_runner"],
+    );
+}
+
+/// CPU time of this process (every thread: the runtime's workers run both the arm and the
+/// emulator) per iteration of each arm.
+#[derive(Default)]
+struct CpuTally {
+    arms: BTreeMap<&'static str, (Duration, u64)>,
+}
+
+impl CpuTally {
+    /// Runs `iteration` `iterations` times; returns the wall time and adds up the CPU time.
+    fn measure(
+        &mut self,
+        arm: &'static str,
+        iterations: u64,
+        mut iteration: impl FnMut(),
+    ) -> Duration {
+        let cpu_before = process_cpu();
+        let started = Instant::now();
+        for _ in 0..iterations {
+            iteration();
+        }
+        let wall = started.elapsed();
+        let used = process_cpu().saturating_sub(cpu_before);
+        let tally = self.arms.entry(arm).or_default();
+        tally.0 += used;
+        tally.1 += iterations;
+        wall
+    }
+
+    fn per_iteration(&self, arm: &str) -> Option<Duration> {
+        let (total, iterations) = self.arms.get(arm)?;
+        (*iterations > 0).then(|| *total / u32::try_from(*iterations).unwrap_or(u32::MAX))
+    }
+
+    fn report(&self, baseline: &str, others: &[&str]) {
+        let Some(base) = self.per_iteration(baseline) else {
+            return;
+        };
+        println!("srv_throughput CPU time per iteration: {baseline} {base:.2?}");
+        for arm in others {
+            if let Some(time) = self.per_iteration(arm) {
+                println!(
+                    "srv_throughput CPU time per iteration: {arm} {time:.2?}, \
+                     {baseline} / {arm} = {:.2}",
+                    base.as_secs_f64() / time.as_secs_f64()
+                );
+            }
+        }
+    }
+}
+
+/// CPU time used so far by the live threads of this process (`/proc/self/task/*/schedstat`,
+/// nanoseconds on the CPU). The bench's threads (main and the runtime's workers) live for the
+/// whole run, so differences between two readings are exact.
+fn process_cpu() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let nanos: u64 = tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
 }
 
 fn paced_pty_case(c: &mut Criterion) {

@@ -16,6 +16,7 @@
 //! 6.15.1 releases it to prove the new keys, and a time-out drops it (its state is unknown).
 #![forbid(unsafe_code)]
 
+mod dmc_cache;
 mod engine;
 mod jobs;
 mod keyring;

@@ -2,6 +2,7 @@
 //! at `open`: every refusal names the key.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use meterlab_dlms::security::{Key, SystemTitle};
 use meterlab_dmc::{DeviceRole, DmcDescription, device_type_from_name};
@@ -77,7 +78,7 @@ fn hex(bytes: &[u8]) -> String {
 #[derive(Debug, Clone)]
 pub struct SessionParams {
     /// The parsed DMC description.
-    pub dmc: DmcDescription,
+    pub dmc: Arc<DmcDescription>,
     /// Which device of the DMC this session talks to.
     pub device_role: DeviceRole,
     /// Transport and server address.
@@ -155,7 +156,7 @@ impl SessionParams {
     pub fn from_config(config: &SessionConfig) -> Result<Self, OpenError> {
         let parameters = Parameters(&config.parameters);
         let dmc_text = parameters.required("dmc")?;
-        let dmc = DmcDescription::parse("dmc", dmc_text).map_err(|errors| {
+        let dmc = crate::dmc_cache::parse("dmc", dmc_text).map_err(|errors| {
             OpenError::new(format!(
                 "session parameter dmc is not a valid DMC description:\n{errors}"
             ))

@@ -10,7 +10,7 @@
 //! `array-contents` is the concatenation of the elements encoded without tags (variable-length
 //! values such as octet-strings keep their length prefix).
 
-use super::reader::{Reader, write_length};
+use super::reader::{Reader, length_bytes, write_length};
 use super::{Data, DecodeError, MAX_DEPTH, decode_untagged_at_depth, tag};
 
 /// The type of the elements of a compact array.
@@ -168,12 +168,14 @@ impl CompactArray {
     /// [`CompactArray::is_consistent`] to check beforehand.
     pub fn encode_untagged(&self, out: &mut Vec<u8>) {
         self.description.encode(out);
-        let mut contents = Vec::new();
+        // The contents go straight into `out`; their length prefix is inserted in front of
+        // them afterwards (one move of the contents instead of a second buffer).
+        let start = out.len();
         for e in &self.elements {
-            self.description.encode_value(e, &mut contents);
+            self.description.encode_value(e, out);
         }
-        write_length(out, contents.len());
-        out.extend_from_slice(&contents);
+        let (prefix, used) = length_bytes(out.len() - start);
+        out.splice(start..start, prefix[..used].iter().copied());
     }
 
     /// True when every element matches the description.

@@ -140,8 +140,8 @@ pub enum Data {
     Structure(Vec<Data>),
     /// `boolean` \[3\].
     Boolean(bool),
-    /// `bit-string` \[4\].
-    BitString(BitString),
+    /// `bit-string` \[4\] (boxed, like compact arrays, to keep every `Data` at 32 bytes).
+    BitString(Box<BitString>),
     /// `double-long` \[5\].
     DoubleLong(i32),
     /// `double-long-unsigned` \[6\].
@@ -162,8 +162,9 @@ pub enum Data {
     Unsigned(u8),
     /// `long-unsigned` \[18\].
     LongUnsigned(u16),
-    /// `compact-array` \[19\].
-    CompactArray(CompactArray),
+    /// `compact-array` \[19\] (boxed: it is rare and large, and every other value pays for
+    /// the size of the largest variant).
+    CompactArray(Box<CompactArray>),
     /// `long64` \[20\].
     Long64(i64),
     /// `long64-unsigned` \[21\].
@@ -218,8 +219,24 @@ impl Data {
 
     /// Appends the tagged encoding.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        out.push(self.tag());
-        self.encode_untagged(out);
+        // Fixed-size values go out as one slice with their tag (one capacity check, not two).
+        match self {
+            Data::DoubleLong(v) => push_tagged(out, tag::DOUBLE_LONG, v.to_be_bytes()),
+            Data::DoubleLongUnsigned(v) => {
+                push_tagged(out, tag::DOUBLE_LONG_UNSIGNED, v.to_be_bytes());
+            }
+            Data::Long(v) => push_tagged(out, tag::LONG, v.to_be_bytes()),
+            Data::LongUnsigned(v) => push_tagged(out, tag::LONG_UNSIGNED, v.to_be_bytes()),
+            Data::Unsigned(v) => out.extend_from_slice(&[tag::UNSIGNED, *v]),
+            Data::Enum(v) => out.extend_from_slice(&[tag::ENUM, *v]),
+            Data::Integer(v) => out.extend_from_slice(&[tag::INTEGER, *v as u8]),
+            Data::Boolean(b) => out.extend_from_slice(&[tag::BOOLEAN, u8::from(*b)]),
+            Data::OctetString(b) => push_tagged_octets(out, tag::OCTET_STRING, b),
+            _ => {
+                out.push(self.tag());
+                self.encode_untagged(out);
+            }
+        }
     }
 
     /// The tagged encoding as a new vector.
@@ -330,6 +347,21 @@ impl Data {
     }
 }
 
+#[inline(always)]
+fn push_tagged<const N: usize>(out: &mut Vec<u8>, tag: u8, bytes: [u8; N]) {
+    out.reserve(N + 1);
+    out.push(tag);
+    out.extend_from_slice(&bytes);
+}
+
+#[inline(always)]
+fn push_tagged_octets(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    // Tag, at most 5 length bytes, contents.
+    out.reserve(bytes.len() + 6);
+    out.push(tag);
+    write_length_prefixed(out, bytes);
+}
+
 fn decode_depth(r: &mut Reader<'_>, depth: usize) -> Result<Data, DecodeError> {
     let tag = r.u8("data tag")?;
     decode_untagged_depth(r, tag, depth)
@@ -340,30 +372,39 @@ pub(crate) fn decode_untagged_depth(
     tag: u8,
     depth: usize,
 ) -> Result<Data, DecodeError> {
+    decode_value(r, tag, depth)
+}
+
+/// The elements of an array or structure whose tag has been read: its length, then that many
+/// tagged values, pushed straight into the vector that is returned. Decoding each element in
+/// this loop (rather than through a call returning a `Data`) keeps the values out of a
+/// returned temporary that would be copied once more into the vector.
+fn decode_items(r: &mut Reader<'_>, depth: usize) -> Result<Vec<Data>, DecodeError> {
+    if depth >= MAX_DEPTH {
+        return Err(DecodeError::TooDeep { offset: r.offset() });
+    }
+    let count = r.length("array/structure length")?;
+    // Each element takes at least one byte; cap the pre-allocation by what is left.
+    let mut items = Vec::with_capacity(count.min(r.remaining()));
+    for _ in 0..count {
+        let tag = r.u8("data tag")?;
+        items.push(decode_value(r, tag, depth + 1)?);
+    }
+    Ok(items)
+}
+
+#[inline(always)]
+fn decode_value(r: &mut Reader<'_>, tag: u8, depth: usize) -> Result<Data, DecodeError> {
     Ok(match tag {
         tag::NULL_DATA => Data::Null,
         tag::DONT_CARE => Data::DontCare,
-        tag::ARRAY | tag::STRUCTURE => {
-            if depth >= MAX_DEPTH {
-                return Err(DecodeError::TooDeep { offset: r.offset() });
-            }
-            let count = r.length("array/structure length")?;
-            // Each element takes at least one byte; cap the pre-allocation by what is left.
-            let mut items = Vec::with_capacity(count.min(r.remaining()));
-            for _ in 0..count {
-                items.push(decode_depth(r, depth + 1)?);
-            }
-            if tag == tag::ARRAY {
-                Data::Array(items)
-            } else {
-                Data::Structure(items)
-            }
-        }
+        tag::ARRAY => Data::Array(decode_items(r, depth)?),
+        tag::STRUCTURE => Data::Structure(decode_items(r, depth)?),
         tag::BOOLEAN => Data::Boolean(r.bool("boolean")?),
         tag::BIT_STRING => {
             let len = r.length("bit-string length")?;
             let bytes = r.take(len.div_ceil(8), "bit-string")?.to_vec();
-            Data::BitString(BitString { len, bytes })
+            Data::BitString(Box::new(BitString { len, bytes }))
         }
         tag::DOUBLE_LONG => Data::DoubleLong(r.u32("double-long")? as i32),
         tag::DOUBLE_LONG_UNSIGNED => Data::DoubleLongUnsigned(r.u32("double-long-unsigned")?),
@@ -384,7 +425,7 @@ pub(crate) fn decode_untagged_depth(
             if depth >= MAX_DEPTH {
                 return Err(DecodeError::TooDeep { offset: r.offset() });
             }
-            Data::CompactArray(CompactArray::decode_untagged(r, depth + 1)?)
+            Data::CompactArray(Box::new(CompactArray::decode_untagged(r, depth + 1)?))
         }
         tag::LONG64 => Data::Long64(r.u64("long64")? as i64),
         tag::LONG64_UNSIGNED => Data::Long64Unsigned(r.u64("long64-unsigned")?),

@@ -162,16 +162,22 @@ impl<'a> Reader<'a> {
 
 /// Appends an A-XDR length (see [`Reader::length`]).
 pub fn write_length(out: &mut Vec<u8>, len: usize) {
+    let (bytes, used) = length_bytes(len);
+    out.extend_from_slice(&bytes[..used]);
+}
+
+/// The A-XDR encoding of `len`: the first `used` bytes of the array.
+pub(crate) fn length_bytes(len: usize) -> ([u8; 5], usize) {
     if len < 0x80 {
-        out.push(len as u8);
+        ([len as u8, 0, 0, 0, 0], 1)
     } else if len <= 0xFF {
-        out.extend_from_slice(&[0x81, len as u8]);
+        ([0x81, len as u8, 0, 0, 0], 2)
     } else if len <= 0xFFFF {
-        out.push(0x82);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
+        let [high, low] = (len as u16).to_be_bytes();
+        ([0x82, high, low, 0, 0], 3)
     } else {
-        out.push(0x84);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
+        let [a, b, c, d] = (len as u32).to_be_bytes();
+        ([0x84, a, b, c, d], 5)
     }
 }
 

@@ -125,7 +125,7 @@ pub fn data() -> impl Strategy<Value = Data> {
         Just(Data::DontCare),
         simple_tag().prop_flat_map(simple_value),
         prop::collection::vec(any::<bool>(), 0..40)
-            .prop_map(|b| Data::BitString(BitString::from_bits(&b))),
+            .prop_map(|b| Data::BitString(Box::new(BitString::from_bits(&b)))),
         ".{0,20}".prop_map(Data::Utf8String),
         any::<i8>().prop_map(Data::Bcd),
         any::<u64>().prop_map(Data::Long64Unsigned),
@@ -133,7 +133,7 @@ pub fn data() -> impl Strategy<Value = Data> {
         (-1.0e300f64..1.0e300).prop_map(Data::Float64),
         date().prop_map(Data::Date),
         time().prop_map(Data::Time),
-        compact_array().prop_map(Data::CompactArray),
+        compact_array().prop_map(|ca| Data::CompactArray(Box::new(ca))),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
         prop_oneof![

@@ -136,9 +136,9 @@ impl LogicalDevice {
                 let image = self.image();
                 match index {
                     2 => Ok(Data::DoubleLongUnsigned(image.block_size())),
-                    3 => Ok(Data::BitString(BitString::from_bits(
+                    3 => Ok(Data::BitString(Box::new(BitString::from_bits(
                         &image.transferred_blocks(),
-                    ))),
+                    )))),
                     4 => Ok(Data::DoubleLongUnsigned(image.first_missing_block())),
                     5 => Ok(Data::Boolean(image.enabled())),
                     6 => Ok(Data::Enum(image.status() as u8)),

@@ -92,7 +92,7 @@ fn xdlms_context_info(ctx: &RequestContext) -> Data {
         .map(|bit| ctx.conformance.0 >> (23 - bit) & 1 == 1)
         .collect();
     Data::Structure(vec![
-        Data::BitString(BitString::from_bits(&conformance)),
+        Data::BitString(Box::new(BitString::from_bits(&conformance))),
         Data::LongUnsigned(ctx.server_max_receive_pdu),
         Data::LongUnsigned(ctx.client_max_receive_pdu),
         Data::Unsigned(6),
@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(
             get(5),
             Ok(Data::Structure(vec![
-                Data::BitString(BitString::from_bits(&conformance)),
+                Data::BitString(Box::new(BitString::from_bits(&conformance))),
                 Data::LongUnsigned(1024),
                 Data::LongUnsigned(256),
                 Data::Unsigned(6),
