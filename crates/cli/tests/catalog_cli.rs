@@ -31,8 +31,15 @@ fn check_accepts_the_shipped_suites_as_a_whole_directory() {
         dmcs.to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    // Every shipped description is loaded and checked, not just the ones the cases name.
+    let shipped = std::fs::read_dir(&dmcs)
+        .expect("suites/dmcs is readable")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "toml"))
+        .count();
+    assert!(shipped >= 4, "suites/dmcs holds the shipped descriptions");
     assert!(
-        text(&output.stdout).contains("; 3 DMC descriptions (0 warnings)"),
+        text(&output.stdout).contains(&format!("; {shipped} DMC descriptions (0 warnings)")),
         "{}",
         text(&output.stdout)
     );
