@@ -5,7 +5,7 @@
 use crate::{DmcDescription, DmcErrors};
 
 /// The shipped descriptions as `(id, text)`; each file is `suites/dmcs/<id>.toml`.
-pub const SHIPPED: [(&str, &str); 3] = [
+pub const SHIPPED: [(&str, &str); 4] = [
     (
         "acme-ch1-e470-g4",
         include_str!("../../../suites/dmcs/acme-ch1-e470-g4.toml"),
