@@ -66,6 +66,16 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "the host knows plugins, not who drives them",
     ),
     (
+        "meterlab-server",
+        &["meterlab", "anyhow"],
+        "the gateway is a library the CLI drives; anyhow stays in binaries",
+    ),
+    (
+        "meterlab-devices",
+        &["tokio", "mio", "tonic", "meterlab-runner", "anyhow"],
+        "the devices file is pure data and validation",
+    ),
+    (
         "meterlab-plugin",
         &["tokio", "tonic", "anyhow"],
         "the plugin ABI is runtime-free",

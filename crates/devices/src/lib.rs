@@ -45,16 +45,21 @@
 //! ciphered = false
 //! ```
 //!
-//! The file holds credentials in clear: it is a lab artefact and must be protected like one.
+//! Credentials may be inline (as the emulator writes them for its throwaway devices) or, for real
+//! devices, in secret files named by `password_file`, `encryption_key_file`,
+//! `authentication_key_file` and `master_key_file` (hex; paths relative to the devices file),
+//! which [`DevicesFile::load`] refuses when group- or world-readable. Keys redact themselves in
+//! `Debug` and `Display`. A file with inline credentials must be protected like a lab secret.
 //!
-//! Must never depend on anything but serde and TOML: it is pure data and validation, no I/O beyond
-//! reading and writing the one file.
+//! Must never depend on anything but serde, TOML and secrecy: it is pure data and validation, no
+//! I/O beyond reading and writing the one file and the secret files it names.
 #![forbid(unsafe_code)]
 
 mod error;
 pub mod location;
 mod model;
 mod parse;
+mod secret_file;
 pub mod toml_error;
 
 use std::path::Path;
@@ -63,18 +68,21 @@ pub use error::DevicesError;
 pub use location::Location;
 pub use model::{
     Authentication, ClientAccess, Device, DeviceRole, DevicesFile, FORMAT_VERSION, HexError,
-    InstallationState, Key128, SerialEndpoint, SystemTitle, TcpEndpoint,
+    InstallationState, Key128, SecretText, SerialEndpoint, SystemTitle, TcpEndpoint,
 };
-pub use parse::{STANDARD_BAUD_RATES, parse};
+pub use parse::{NoSecretFiles, STANDARD_BAUD_RATES, SecretFiles, parse, parse_with_secrets};
+pub use secret_file::SecretFilesNextTo;
 
 impl DevicesFile {
-    /// Reads and validates a devices file.
+    /// Reads and validates a devices file; `*_file` credentials are read relative to its
+    /// directory and refused when group- or world-readable.
     pub fn load(path: &Path) -> Result<Self, DevicesError> {
         let text = std::fs::read_to_string(path).map_err(|source| DevicesError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        parse(&path.display().to_string(), &text)
+        let secrets = SecretFilesNextTo::new(path.parent().unwrap_or(Path::new(".")));
+        parse_with_secrets(&path.display().to_string(), &text, &secrets)
     }
 
     /// Renders the file as TOML, with a header comment saying what it is.

@@ -260,7 +260,7 @@ pub struct HexError {
 }
 
 macro_rules! hex_bytes {
-    ($name:ident, $len:literal, $what:literal) => {
+    ($name:ident, $len:literal, $what:literal, secret: $secret:literal) => {
         #[doc = concat!("A ", $what, " of ", stringify!($len), " bytes, written as hex.")]
         #[derive(Clone, Copy, PartialEq, Eq, Hash)]
         pub struct $name(pub [u8; $len]);
@@ -287,13 +287,21 @@ macro_rules! hex_bytes {
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($name), self.to_hex())
+                if $secret {
+                    write!(f, "{}(<redacted>)", stringify!($name))
+                } else {
+                    write!(f, "{}({})", stringify!($name), self.to_hex())
+                }
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.to_hex())
+                if $secret {
+                    f.write_str("<redacted>")
+                } else {
+                    f.write_str(&self.to_hex())
+                }
             }
         }
 
@@ -305,5 +313,29 @@ macro_rules! hex_bytes {
     };
 }
 
-hex_bytes!(Key128, 16, "AES-128 key");
-hex_bytes!(SystemTitle, 8, "system title");
+// A key redacts itself in `Debug` and `Display` (logs, errors); only `to_hex` and the devices
+// file writer show it. A system title is public.
+hex_bytes!(Key128, 16, "AES-128 key", secret: true);
+hex_bytes!(SystemTitle, 8, "system title", secret: false);
+
+/// Text read from a secret file (or an inline credential) while it is parsed: held in a
+/// `secrecy` box, zeroed when dropped, redacted in `Debug`.
+pub struct SecretText(secrecy::SecretString);
+
+impl SecretText {
+    /// Wraps secret text.
+    pub fn new(text: String) -> Self {
+        Self(secrecy::SecretString::from(text))
+    }
+
+    /// The secret itself, for parsing.
+    pub fn expose(&self) -> &str {
+        secrecy::ExposeSecret::expose_secret(&self.0)
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretText(<redacted>)")
+    }
+}

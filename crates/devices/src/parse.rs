@@ -10,7 +10,7 @@ use crate::error::DevicesError;
 use crate::location::Location;
 use crate::model::{
     Authentication, ClientAccess, Device, DeviceRole, DevicesFile, FORMAT_VERSION, HexError,
-    InstallationState, Key128, SerialEndpoint, SystemTitle, TcpEndpoint,
+    InstallationState, Key128, SecretText, SerialEndpoint, SystemTitle, TcpEndpoint,
 };
 
 /// Serial line speeds a meter's optical or RS-232 port may use.
@@ -72,12 +72,36 @@ struct RawClient {
     encryption_key: Option<Spanned<String>>,
     authentication_key: Option<Spanned<String>>,
     master_key: Option<Spanned<String>>,
+    password_file: Option<Spanned<String>>,
+    encryption_key_file: Option<Spanned<String>>,
+    authentication_key_file: Option<Spanned<String>>,
+    master_key_file: Option<Spanned<String>>,
+}
+
+/// Reads the secret files a devices file names (`*_file` keys), by the path written in it.
+pub trait SecretFiles {
+    /// The file's text, or why it cannot be used (unreadable, readable by others, …).
+    fn read(&self, path: &str) -> Result<SecretText, String>;
+}
+
+/// No secret files: a devices file parsed from text alone must hold its credentials inline.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSecretFiles;
+
+impl SecretFiles for NoSecretFiles {
+    fn read(&self, path: &str) -> Result<SecretText, String> {
+        Err(format!(
+            "cannot read {path:?}: secret files are read only when the devices file is loaded \
+             from disk"
+        ))
+    }
 }
 
 /// Turns spans into errors that name the file.
 struct Source<'a> {
     file: &'a str,
     text: &'a str,
+    secrets: &'a dyn SecretFiles,
 }
 
 impl Source<'_> {
@@ -96,6 +120,50 @@ impl Source<'_> {
         Ok(text.to_owned())
     }
 
+    /// A credential given inline (`key = "…"`) or as a file (`key_file = "…"`), not both.
+    fn secret(
+        &self,
+        inline: &Option<Spanned<String>>,
+        file: &Option<Spanned<String>>,
+        what: &str,
+    ) -> Result<Option<Spanned<SecretText>>, DevicesError> {
+        match (inline, file) {
+            (Some(_), Some(file)) => {
+                Err(self.invalid(file.span(), format!("give {what} or {what}_file, not both")))
+            }
+            (Some(inline), None) => Ok(Some(Spanned::new(
+                inline.span(),
+                SecretText::new(inline.get_ref().clone()),
+            ))),
+            (None, Some(file)) => {
+                let text = self.secrets.read(file.get_ref()).map_err(|message| {
+                    self.invalid(file.span(), format!("{what}_file: {message}"))
+                })?;
+                Ok(Some(Spanned::new(file.span(), text)))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn secret_key(
+        &self,
+        inline: &Option<Spanned<String>>,
+        file: &Option<Spanned<String>>,
+        what: &str,
+    ) -> Result<Option<Key128>, DevicesError> {
+        self.secret(inline, file, what)?
+            .map(|text| {
+                // The error must not echo the key's text.
+                Key128::from_hex(text.get_ref().expose().trim()).map_err(|error| {
+                    self.invalid(
+                        text.span(),
+                        format!("{what}: expected {} hex digits", error.digits),
+                    )
+                })
+            })
+            .transpose()
+    }
+
     fn hex<T>(
         &self,
         value: &Spanned<String>,
@@ -105,13 +173,27 @@ impl Source<'_> {
     }
 }
 
-/// Parses and validates devices-file text; `file` names it in errors.
+/// Parses and validates devices-file text; `file` names it in errors. Credentials must be inline
+/// (use [`parse_with_secrets`] or [`DevicesFile::load`](crate::DevicesFile::load) for `*_file`).
 pub fn parse(file: &str, text: &str) -> Result<DevicesFile, DevicesError> {
+    parse_with_secrets(file, text, &NoSecretFiles)
+}
+
+/// Parses and validates devices-file text, reading `*_file` credentials through `secrets`.
+pub fn parse_with_secrets(
+    file: &str,
+    text: &str,
+    secrets: &dyn SecretFiles,
+) -> Result<DevicesFile, DevicesError> {
     let raw: RawFile = toml::from_str(text).map_err(|error| DevicesError::Syntax {
         location: Location::at_span(file, text, error.span()),
         message: crate::toml_error::describe(text, error.span(), error.message()),
     })?;
-    let source = Source { file, text };
+    let source = Source {
+        file,
+        text,
+        secrets,
+    };
     if *raw.format.get_ref() != FORMAT_VERSION {
         return Err(source.invalid(
             raw.format.span(),
@@ -365,16 +447,17 @@ fn validate_client(source: &Source<'_>, raw: &RawClient) -> Result<ClientAccess,
             ),
         )
     })?;
-    let password = match (authentication, &raw.password) {
+    let password = source.secret(&raw.password, &raw.password_file, "password")?;
+    let password = match (authentication, &password) {
         (Authentication::Lls, Some(password)) => {
-            let text = password.get_ref();
+            let text = password.get_ref().expose().trim_end_matches(['\n', '\r']);
             if text.is_empty() || text.len() > 64 || !text.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(source.invalid(
                     password.span(),
                     "an LLS password is 1-64 printable ASCII characters without spaces",
                 ));
             }
-            Some(text.clone())
+            Some(text.to_owned())
         }
         (Authentication::Lls, None) => {
             return Err(source.invalid(
@@ -395,21 +478,17 @@ fn validate_client(source: &Source<'_>, raw: &RawClient) -> Result<ClientAccess,
         .as_ref()
         .map(|title| source.hex(title, SystemTitle::from_hex))
         .transpose()?;
-    let encryption_key = raw
-        .encryption_key
-        .as_ref()
-        .map(|key| source.hex(key, Key128::from_hex))
-        .transpose()?;
-    let authentication_key = raw
-        .authentication_key
-        .as_ref()
-        .map(|key| source.hex(key, Key128::from_hex))
-        .transpose()?;
-    let master_key = raw
-        .master_key
-        .as_ref()
-        .map(|key| source.hex(key, Key128::from_hex))
-        .transpose()?;
+    let encryption_key = source.secret_key(
+        &raw.encryption_key,
+        &raw.encryption_key_file,
+        "encryption_key",
+    )?;
+    let authentication_key = source.secret_key(
+        &raw.authentication_key,
+        &raw.authentication_key_file,
+        "authentication_key",
+    )?;
+    let master_key = source.secret_key(&raw.master_key, &raw.master_key_file, "master_key")?;
     let has_keys = [
         system_title.is_some(),
         encryption_key.is_some(),

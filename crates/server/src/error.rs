@@ -49,6 +49,14 @@ pub enum ServerError {
     #[error("TLS: {0}")]
     Tls(#[from] SecretFileError),
 
+    /// The bench's DMC descriptions could not be read.
+    #[error("bench: {0}")]
+    Bench(#[from] meterlab_runner::PlanError),
+
+    /// The plugin directory cannot be used.
+    #[error("plugins: {0}")]
+    Plugins(#[from] meterlab_plugin_host::LoadError),
+
     /// A blocking task (projection replay) panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),

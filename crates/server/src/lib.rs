@@ -11,17 +11,22 @@
 //! every governance event to the principal that caused it.
 //!
 //! Must never depend on the CLI (`meterlab`); the governance engine and the store must never
-//! depend on this crate. DeviceService and RunService are not served here yet.
+//! depend on this crate. With a bench in the serve config it also serves DeviceService (devices,
+//! health, leases owned by principals) and RunService (runs of the bench's suites through the
+//! pinned adapters, their results stored through the same ingest as streamed results) — see
+//! [`bench`].
 //!
 //! Start-up rebuilds the governance projection from the whole log (checking the hash chain and
 //! the last recorded projection checkpoint); shutdown records a new checkpoint.
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod bench;
 pub mod convert;
 pub mod dev_certs;
 mod error;
 mod governance;
+mod hardening;
 mod ledger;
 mod projector;
 mod results;
@@ -33,12 +38,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use meterlab_governance::{Profile, load_profile};
+use meterlab_proto::v1::device_service_server::DeviceServiceServer;
 use meterlab_proto::v1::governance_service_server::GovernanceServiceServer;
 use meterlab_proto::v1::result_service_server::ResultServiceServer;
+use meterlab_proto::v1::run_service_server::RunServiceServer;
 use meterlab_store::{ReplayReport, Store, StoreConfig};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
+pub use bench::devices::DeviceServiceImpl;
+pub use bench::runs::{RunManager, RunServiceImpl};
+pub use bench::{Bench, LeaseView};
 pub use error::{ConfigError, ConfigProblem, FieldError, SecretFileError, ServerError};
 pub use governance::GovernanceServiceImpl;
 pub use ledger::{Ledger, LedgerWaits};
@@ -79,6 +89,8 @@ pub struct Gateway {
     results: ResultServiceImpl,
     governance: GovernanceServiceImpl,
     replay: ReplayReport,
+    limits: serve_config::Limits,
+    bench: Option<(Arc<Bench>, Arc<RunManager>)>,
 }
 
 impl Gateway {
@@ -114,7 +126,33 @@ impl Gateway {
             governance: GovernanceServiceImpl::new(ledger.clone()),
             ledger,
             replay,
+            limits: serve_config::Limits {
+                max_result_message_bytes: limits.max_message_bytes,
+                max_in_flight: limits.max_in_flight,
+                ..serve_config::Limits::default()
+            },
+            bench: None,
         })
+    }
+
+    /// Sets the limits the server enforces (message sizes, streams, deadlines, drain time); the
+    /// result stream limits stay as opened.
+    pub fn with_limits(mut self, limits: serve_config::Limits) -> Gateway {
+        self.limits = limits;
+        self
+    }
+
+    /// Serves DeviceService and RunService on `bench` (devices, plugins, suites, DMCs).
+    pub fn with_bench(mut self, bench: serve_config::BenchConfig) -> Result<Gateway, ServerError> {
+        let bench = Arc::new(Bench::open(bench, self.limits)?);
+        let runs = Arc::new(RunManager::new(bench.clone(), self.ledger.clone()));
+        self.bench = Some((bench, runs));
+        Ok(self)
+    }
+
+    /// The bench, when one is served.
+    pub fn bench(&self) -> Option<&Arc<Bench>> {
+        self.bench.as_ref().map(|(bench, _)| bench)
     }
 
     /// What the start-up replay found.
@@ -160,42 +198,120 @@ impl Gateway {
         health
             .set_serving::<GovernanceServiceServer<GovernanceServiceImpl>>()
             .await;
-        let reflection = tonic_reflection::server::Builder::configure()
+        let mut reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(meterlab_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let max_result_bytes = self.results.limits().max_message_bytes;
-        let results = self.results.clone();
-        let on_shutdown = async move {
-            shutdown.await;
-            tracing::info!("shutting down: ending result streams");
-            results.shut_down_streams();
-        };
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET);
+        for name in self.served_services() {
+            reflection = reflection.with_service_name(name);
+        }
+        let reflection = reflection.build_v1()?;
+        let limits = self.limits;
         let mut auth_layer = auth::AuthLayer::new(security.principals);
         if let Some(limit) = security.streams_per_principal {
             auth_layer = auth_layer.with_streams_per_principal(limit);
         }
-        let mut builder = tonic::transport::Server::builder();
+        let mut builder = tonic::transport::Server::builder()
+            .max_concurrent_streams(Some(limits.max_concurrent_streams))
+            .timeout(limits.rpc_deadline);
         if let Some(tls) = security.tls {
             builder = builder.tls_config(tls)?;
         }
-        builder
+        let (bench, runs) = match &self.bench {
+            Some((bench, runs)) => (Some(bench.clone()), Some(runs.clone())),
+            None => (None, None),
+        };
+        if bench.is_some() {
+            health
+                .set_serving::<DeviceServiceServer<DeviceServiceImpl>>()
+                .await;
+            health
+                .set_serving::<RunServiceServer<RunServiceImpl>>()
+                .await;
+        }
+        let router = builder
             .layer(auth_layer)
+            .layer(hardening::StatusLayer)
             .add_service(health_service)
             .add_service(reflection)
-            .add_service(
-                ResultServiceServer::new(self.results.clone())
-                    .max_decoding_message_size(max_result_bytes),
-            )
+            .add_service(results::RawResultServiceServer::new(self.results.clone()))
             .add_service(
                 GovernanceServiceServer::new(self.governance.clone())
-                    .max_decoding_message_size(MAX_GOVERNANCE_MESSAGE_BYTES),
+                    .max_decoding_message_size(limits.max_governance_message_bytes),
             )
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), on_shutdown)
-            .await?;
+            .add_optional_service(bench.map(|bench| {
+                DeviceServiceServer::new(DeviceServiceImpl::new(bench))
+                    .max_decoding_message_size(limits.max_governance_message_bytes)
+            }))
+            .add_optional_service(runs.clone().map(|runs| {
+                RunServiceServer::new(RunServiceImpl::new(runs))
+                    .max_decoding_message_size(limits.max_governance_message_bytes)
+            }));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            let _ = stopped.await;
+        });
+        tokio::pin!(server);
+        tokio::select! {
+            served = &mut server => {
+                served?;
+                self.ledger.checkpoint().await?;
+                return Ok(());
+            }
+            () = shutdown => {}
+        }
+        tracing::info!(
+            drain_s = limits.drain.as_secs(),
+            "shutting down: draining runs"
+        );
+        if let Some(runs) = &runs {
+            let drain = runs.drain(limits.drain);
+            tokio::pin!(drain);
+            // Keep serving (watchers, result streams) while the runs drain.
+            tokio::select! {
+                () = &mut drain => {}
+                served = &mut server => {
+                    served?;
+                }
+            }
+            runs.stop_watches();
+        }
+        tracing::info!("ending result streams and closing connections");
+        self.results.shut_down_streams();
+        let _ = stop.send(());
+        // A client that holds a stream open or stops reading would keep a graceful close waiting
+        // for ever: after the grace time its connection is dropped (every answer it was sent was
+        // already durable).
+        match tokio::time::timeout(CLOSE_GRACE, &mut server).await {
+            Ok(served) => served?,
+            Err(_) => tracing::warn!(
+                grace_s = CLOSE_GRACE.as_secs(),
+                "connections still open after the grace time; dropping them"
+            ),
+        }
         self.ledger.checkpoint().await?;
         tracing::info!("projection checkpoint recorded; gateway stopped");
         Ok(())
+    }
+}
+
+/// How long connections get to close after the runs have drained and streams have ended.
+pub const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Gateway {
+    /// The gRPC services this gateway serves (and reflection lists): nothing it does not serve.
+    pub fn served_services(&self) -> Vec<&'static str> {
+        let mut names = vec![
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "meterlab.v1.ResultService",
+            "meterlab.v1.GovernanceService",
+        ];
+        if self.bench.is_some() {
+            names.push("meterlab.v1.DeviceService");
+            names.push("meterlab.v1.RunService");
+        }
+        names
     }
 }
 

@@ -405,7 +405,7 @@ async fn an_oversized_request_is_refused_and_the_connections_other_streams_keep_
         })
         .await
         .expect_err("oversized request refused");
-    assert_eq!(oversized.code(), Code::OutOfRange, "{oversized:?}");
+    assert_eq!(oversized.code(), Code::ResourceExhausted, "{oversized:?}");
     assert!(oversized.message().contains("too large"), "{oversized:?}");
     // The same connection still serves the open stream and new calls.
     stream.open("rig-1b").await;

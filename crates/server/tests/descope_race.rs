@@ -20,7 +20,6 @@ use meterlab_proto::v1 as pb;
 use meterlab_server::convert::keys::phase_from_proto;
 use meterlab_server::{GovernanceProjector, StreamLimits};
 
-
 /// The case every de-scope cites; its retests race the de-scopes.
 const CITED: &str = "MT-001";
 const RACED: usize = 30;

@@ -1,9 +1,12 @@
 //! `meterlab serve`: the gateway. Serves ResultService, GovernanceService, gRPC health and
-//! reflection over one SQLite store until SIGINT or SIGTERM, then stops gracefully (open result
-//! streams end with UNAVAILABLE, in-flight requests finish, a projection checkpoint is recorded).
+//! reflection over one SQLite store — and DeviceService and RunService when the config names a
+//! bench — until SIGINT or SIGTERM, then drains: queued runs do not start, running cases get
+//! `[limits] drain_s` to finish and then end `blocked`, every result they finished is stored,
+//! result and watch streams end with UNAVAILABLE, connections get a short grace to close and are
+//! then dropped, a projection checkpoint is recorded, and the process exits 0.
 //!
-//! `--config FILE` is the one serve config (listen, db, profile, `[tls]`, `[[principal]]`; see
-//! `meterlab_server::serve_config`); command-line options override it. A non-loopback address
+//! `--config FILE` is the one serve config (listen, db, profile, bench, `[limits]`, `[tls]`,
+//! `[[principal]]`; see `meterlab_server::serve_config`); command-line options override it. A non-loopback address
 //! is refused without TLS and principals unless `--insecure` is given.
 
 use std::net::SocketAddr;
@@ -35,12 +38,14 @@ pub struct Args {
     /// the port may then read and write governance decisions).
     #[arg(long)]
     insecure: bool,
-    /// Unanswered results a result stream may have before more are rejected as OVERLOADED.
-    #[arg(long, default_value_t = StreamLimits::default().max_in_flight)]
-    max_in_flight: u32,
-    /// Largest accepted result stream message, in bytes.
-    #[arg(long, default_value_t = StreamLimits::default().max_message_bytes)]
-    max_message_bytes: usize,
+    /// Unanswered results a result stream may have before more are rejected as OVERLOADED
+    /// [default: the config's `[limits] max_in_flight`, else 256].
+    #[arg(long)]
+    max_in_flight: Option<u32>,
+    /// Largest accepted result stream message, in bytes [default: the config's
+    /// `[limits] max_result_message_bytes`, else 65536].
+    #[arg(long)]
+    max_message_bytes: Option<usize>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -70,18 +75,33 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let security = security(file.as_ref())?;
     check_exposure(listen, &security, args.insecure)?;
     let profile = meterlab_server::load_profile_file(&profile_path)?;
+    let mut limits = file.as_ref().map(|f| f.limits).unwrap_or_default();
+    if let Some(n) = args.max_in_flight {
+        limits.max_in_flight = n;
+    }
+    if let Some(n) = args.max_message_bytes {
+        limits.max_result_message_bytes = n;
+    }
     let config = GatewayConfig {
         db: db.clone(),
         profile,
         limits: StreamLimits {
-            max_in_flight: args.max_in_flight,
-            max_message_bytes: args.max_message_bytes,
+            max_in_flight: limits.max_in_flight,
+            max_message_bytes: limits.max_result_message_bytes,
         },
         store: Default::default(),
     };
-    let gateway = Gateway::open(config)
+    let mut gateway = Gateway::open(config)
         .await
-        .with_context(|| format!("cannot open the store {}", db.display()))?;
+        .with_context(|| format!("cannot open the store {}", db.display()))?
+        .with_limits(limits);
+    if let Some(bench) = file.as_ref().and_then(|f| f.bench.clone()) {
+        let devices = bench.devices.len();
+        gateway = gateway
+            .with_bench(bench)
+            .context("cannot open the bench of the serve config")?;
+        println!("meterlab serve: {devices} devices on the bench");
+    }
     let listener = meterlab_server::bind(listen).await?;
     let addr = listener
         .local_addr()

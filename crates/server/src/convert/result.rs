@@ -5,6 +5,12 @@
 //! order, unknown fields dropped): exactly the "content" of the idempotency contract in
 //! `result.proto`, so the store's byte comparison is the contract's content comparison and
 //! `content_sha256` is the SHA-256 of the body.
+//!
+//! Since results are attributed, the stored body also carries the principal that submitted it
+//! (field [`RECORDED_BY_TAG`], unknown to `SubmitResult`, so decoding ignores it and bodies
+//! stored before attribution read and verify as before). It is not part of the content: the
+//! same result resent by another principal is a replay, not a conflict, and keeps its first
+//! attribution.
 
 use meterlab_governance::event::CaseResult;
 use meterlab_governance::model::{CaseId, PhaseId};
@@ -17,6 +23,47 @@ use super::keys::{
     sha256_hex,
 };
 use crate::error::{FieldError, StoredEventError};
+
+/// The field number of the submitting principal appended to a stored result body.
+pub const RECORDED_BY_TAG: u32 = 100;
+
+/// The attribution appended to a stored result body.
+#[derive(Clone, PartialEq, Message)]
+struct Attribution {
+    #[prost(string, tag = "100")]
+    recorded_by: String,
+}
+
+/// Appends who submitted the result to its stored body (nothing for an unknown principal).
+pub fn attribute(checked: &mut CheckedResult, principal: &str) {
+    if !principal.is_empty() {
+        Attribution {
+            recorded_by: principal.to_owned(),
+        }
+        .encode_raw(&mut checked.body);
+    }
+}
+
+/// The principal recorded with a stored result body; `None` for bodies stored before
+/// attribution (or by an unauthenticated in-process writer).
+pub fn recorded_by(body: &[u8]) -> Option<String> {
+    Attribution::decode(body)
+        .ok()
+        .map(|a| a.recorded_by)
+        .filter(|p| !p.is_empty())
+}
+
+/// The content of a stored result body: the body without its attribution.
+pub fn content_of(body: &[u8]) -> Option<Vec<u8>> {
+    pb::SubmitResult::decode(body)
+        .ok()
+        .map(|submit| submit.encode_to_vec())
+}
+
+/// Whether two stored bodies hold the same result, whoever submitted them.
+pub fn same_content(a: &[u8], b: &[u8]) -> bool {
+    a == b || matches!((content_of(a), content_of(b)), (Some(x), Some(y)) if x == y)
+}
 
 /// Store `kind` of an ingested result.
 pub const RESULT_KIND: &str = "meterlab.v1.TestCaseResult";
@@ -150,4 +197,62 @@ pub fn case_result_in(phase: PhaseId, r: &pb::TestCaseResult) -> Result<CaseResu
         attempt: r.attempt,
         status,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked() -> CheckedResult {
+        let submit = pb::SubmitResult {
+            key: Some(pb::ResultKey {
+                source: "rig".into(),
+                run_id: "run-1".into(),
+                seq: 1,
+            }),
+            result: Some(pb::TestCaseResult {
+                phase: Some(pb::PhaseKey {
+                    entry: Some(pb::EntryKey {
+                        release: pb::CapabilityRelease::Moc.into(),
+                        smso_id: "smso".into(),
+                        dmc_id: "dmc".into(),
+                    }),
+                    test_type: pb::TestType::Mt.into(),
+                    mode: pb::InstallationMode::Active.into(),
+                }),
+                case_id: "C-1".into(),
+                case_content_sha256: vec![1; 32],
+                device_id: "esme".into(),
+                attempt: 1,
+                status: pb::CaseStatus::Passed.into(),
+                ..Default::default()
+            }),
+        };
+        check_submission(&submit).expect("a valid submission")
+    }
+
+    #[test]
+    fn the_principal_is_stored_with_a_result_but_is_not_part_of_its_content() {
+        let old = checked();
+        let mut alice = checked();
+        attribute(&mut alice, "alice");
+        let mut bob = checked();
+        attribute(&mut bob, "bob");
+        assert_eq!(recorded_by(&alice.body).as_deref(), Some("alice"));
+        assert_eq!(
+            recorded_by(&old.body),
+            None,
+            "a body stored before attribution"
+        );
+        assert_ne!(alice.body, bob.body);
+        assert!(same_content(&alice.body, &bob.body));
+        assert!(same_content(&old.body, &alice.body));
+        assert_eq!(content_of(&alice.body), Some(old.body.clone()));
+        assert_eq!(alice.content_sha256, old.content_sha256);
+        // Replaying the projection reads an attributed body as the same event.
+        assert_eq!(
+            case_result_from_body(&alice.body).expect("decodes"),
+            case_result_from_body(&old.body).expect("decodes")
+        );
+    }
 }

@@ -18,7 +18,13 @@
 //!   per stream stays bounded.
 //! - A second stream for the same source supersedes the first, which ends with ABORTED.
 
+mod local;
+mod raw;
 mod session;
+
+pub use raw::RawResultServiceServer;
+
+pub(crate) use local::ingest_local;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +34,7 @@ use meterlab_proto::v1 as pb;
 use meterlab_proto::v1::result_service_server::ResultService;
 use meterlab_store::IngestKey;
 use tokio::sync::mpsc;
+use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
@@ -140,6 +147,34 @@ impl ResultServiceImpl {
         }
     }
 
+    /// Starts a stream's session; its answers are the returned stream.
+    fn open_session(&self, inbound: session::Inbound, principal: String) -> ResponseStream {
+        let capacity = (self.limits.max_in_flight as usize).clamp(1, 4096) + 2;
+        let (out, rx) = mpsc::channel(capacity);
+        let service = self.clone();
+        tokio::spawn(async move { session::run(service, inbound, out, principal).await });
+        ReceiverStream::new(rx)
+    }
+
+    /// A result stream whose messages arrive as bytes: each is decoded here, so one that is not
+    /// valid protobuf gets a rejection naming the field and the stream goes on.
+    pub(crate) fn stream_raw(&self, request: Request<Streaming<bytes::Bytes>>) -> ResponseStream {
+        let principal = request
+            .extensions()
+            .get::<crate::auth::Principal>()
+            .map(|p| p.name.clone())
+            .unwrap_or_default();
+        let inbound: session::Inbound = Box::pin(request.into_inner().map(|message| {
+            message.map(
+                |bytes| match <pb::ResultStreamRequest as prost::Message>::decode(bytes) {
+                    Ok(request) => session::Incoming::Request(Box::new(request)),
+                    Err(error) => session::Incoming::Undecodable(error),
+                },
+            )
+        }));
+        self.open_session(inbound, principal)
+    }
+
     /// The acknowledged watermark of a source, with the time its last result was stored.
     fn watermark(&self, source: &str) -> Result<pb::Watermark, Status> {
         let store = self.ledger.store();
@@ -162,7 +197,7 @@ impl ResultServiceImpl {
     }
 }
 
-type ResponseStream = ReceiverStream<Result<pb::ResultStreamResponse, Status>>;
+pub(crate) type ResponseStream = ReceiverStream<Result<pb::ResultStreamResponse, Status>>;
 
 #[tonic::async_trait]
 impl ResultService for ResultServiceImpl {
@@ -172,12 +207,17 @@ impl ResultService for ResultServiceImpl {
         &self,
         request: Request<Streaming<pb::ResultStreamRequest>>,
     ) -> Result<Response<Self::StreamResultsStream>, Status> {
-        let inbound = request.into_inner();
-        let capacity = (self.limits.max_in_flight as usize).clamp(1, 4096) + 2;
-        let (out, rx) = mpsc::channel(capacity);
-        let service = self.clone();
-        tokio::spawn(async move { session::run(service, inbound, out).await });
-        Ok(Response::new(ReceiverStream::new(rx)))
+        let principal = request
+            .extensions()
+            .get::<crate::auth::Principal>()
+            .map(|p| p.name.clone())
+            .unwrap_or_default();
+        let inbound: session::Inbound = Box::pin(
+            request
+                .into_inner()
+                .map(|message| message.map(|r| session::Incoming::Request(Box::new(r)))),
+        );
+        Ok(Response::new(self.open_session(inbound, principal)))
     }
 
     async fn get_watermark(

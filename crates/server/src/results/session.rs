@@ -13,25 +13,69 @@ use meterlab_proto::v1::result_stream_response::Kind as ResponseKind;
 use meterlab_store::{IngestKey, Payload, StoreError, StoredEvent};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
-use tonic::{Code, Status, Streaming};
+use tonic::{Code, Status};
 
 use super::{RESULTS_RUN, ResultServiceImpl};
-use crate::convert::result::{CheckedResult, RESULT_KIND, check_submission};
+use crate::convert::result::{
+    CheckedResult, RESULT_KIND, attribute, check_submission, content_of, same_content,
+};
 use crate::ledger::{Ledger, ResultRefusal, now_ms};
 
 /// What the stream sends for one submission.
-enum Answer {
+pub(super) enum Answer {
     Reply(pb::ResultStreamResponse),
     /// The store failed: the stream ends with this status (acks sent so far stand).
     Fatal(Status),
 }
 
 type Pending = Pin<Box<dyn Future<Output = Answer> + Send>>;
+
+/// One message of a result stream: a request, or bytes that are not a `ResultStreamRequest`
+/// (answered with a rejection naming the field; the stream goes on).
+pub(crate) enum Incoming {
+    Request(Box<pb::ResultStreamRequest>),
+    Undecodable(prost::DecodeError),
+}
+
+/// The inbound messages of a result stream.
+pub(crate) type Inbound =
+    Pin<Box<dyn futures::Stream<Item = Result<Incoming, Status>> + Send + 'static>>;
+
+async fn next(inbound: &mut Inbound) -> Result<Option<Incoming>, Status> {
+    inbound.next().await.transpose()
+}
+
+/// The field a decode error is about, as a dotted path from `SubmitResult` (the first frame,
+/// `ResultStreamRequest.kind`, is the oneof that holds it), and the error's description.
+pub(crate) fn decode_error_field(error: &prost::DecodeError) -> String {
+    let text = error.to_string();
+    let text = text
+        .strip_prefix("failed to decode Protobuf message: ")
+        .unwrap_or(&text);
+    // prost lists the innermost frame first.
+    let mut fields: Vec<&str> = text
+        .split(": ")
+        .map_while(|frame| {
+            let (message, field) = frame.split_once('.')?;
+            (!message.is_empty()
+                && message
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !field.is_empty()
+                && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .then_some(field)
+        })
+        .collect();
+    fields.reverse();
+    fields.get(1..).unwrap_or_default().join(".")
+}
 type Out = mpsc::Sender<Result<pb::ResultStreamResponse, Status>>;
 
 struct Session {
     service: ResultServiceImpl,
     source: String,
+    /// Who the stream belongs to, recorded with every result it stores.
+    principal: String,
     /// The seq a new result must carry: everything below is stored or in the pipeline.
     next_seq: u64,
     /// Contiguous acknowledged seq, as answered on this stream.
@@ -41,17 +85,27 @@ struct Session {
 
 pub(super) async fn run(
     service: ResultServiceImpl,
-    mut inbound: Streaming<pb::ResultStreamRequest>,
+    mut inbound: Inbound,
     out: Out,
+    principal: String,
 ) {
-    let source = match inbound.message().await {
-        Ok(Some(pb::ResultStreamRequest {
-            kind: Some(RequestKind::Open(open)),
-        })) if !open.source.trim().is_empty() => open.source,
-        Ok(Some(_)) => {
-            let status = Status::invalid_argument(
-                "the first message of StreamResults must be `open` with a non-empty source",
-            );
+    let not_open = || {
+        Status::invalid_argument(
+            "the first message of StreamResults must be `open` with a non-empty source",
+        )
+    };
+    let source = match next(&mut inbound).await {
+        Ok(Some(Incoming::Request(request))) => match request.kind {
+            Some(RequestKind::Open(open)) if !open.source.trim().is_empty() => open.source,
+            _ => {
+                let _ = out.send(Err(not_open())).await;
+                return;
+            }
+        },
+        Ok(Some(Incoming::Undecodable(error))) => {
+            let status = Status::invalid_argument(format!(
+                "the first message of StreamResults is not a valid ResultStreamRequest: {error}"
+            ));
             let _ = out.send(Err(status)).await;
             return;
         }
@@ -87,6 +141,7 @@ pub(super) async fn run(
     let mut session = Session {
         service: service.clone(),
         source: source.clone(),
+        principal,
         next_seq: acked + 1,
         acked,
         pending: FuturesOrdered::new(),
@@ -108,7 +163,8 @@ pub(super) async fn run(
                 let status = Status::unavailable(
                     "the server is shutting down; reconnect and resume from the watermark",
                 );
-                let _ = out.send(Err(status)).await;
+                // Never wait for room: the client may have stopped reading.
+                let _ = out.try_send(Err(status));
                 break;
             }
             () = cancelled.cancelled() => {
@@ -121,8 +177,19 @@ pub(super) async fn run(
             Some(answer) = session.pending.next(), if !session.pending.is_empty() => {
                 match answer {
                     Answer::Reply(reply) => {
-                        if out.send(Ok(session.stamp(reply))).await.is_err() {
-                            break;
+                        // A client that stops reading must not hold a stopping server: the
+                        // answer waits for room only until shutdown (what it acknowledges is
+                        // durable either way, and the watermark tells the client on reconnect).
+                        let reply = session.stamp(reply);
+                        tokio::select! {
+                            sent = out.send(Ok(reply)) => if sent.is_err() { break },
+                            () = service.shutdown.cancelled() => {
+                                let _ = out.try_send(Err(Status::unavailable(
+                                    "the server is shutting down; reconnect and resume from the \
+                                     watermark",
+                                )));
+                                break;
+                            }
                         }
                     }
                     Answer::Fatal(status) => {
@@ -131,8 +198,9 @@ pub(super) async fn run(
                     }
                 }
             }
-            message = inbound.message(), if can_read => match message {
-                Ok(Some(request)) => session.handle(request),
+            message = next(&mut inbound), if can_read => match message {
+                Ok(Some(Incoming::Request(request))) => session.handle(*request),
+                Ok(Some(Incoming::Undecodable(error))) => session.undecodable(&error),
                 Ok(None) => inbound_done = true,
                 Err(status) => {
                     inbound_failure = Some(inbound_error(status, &service));
@@ -177,13 +245,23 @@ fn rejection(
     }
 }
 
-fn ack_from_stored(key: pb::ResultKey, stored: &StoredEvent, replay: bool) -> pb::ResultAck {
+/// SHA-256 of a stored body's content (its attribution left out).
+fn stored_content_sha256(stored: &StoredEvent) -> Vec<u8> {
+    let content = content_of(&stored.payload.body).unwrap_or_else(|| stored.payload.body.clone());
+    Sha256::digest(content).to_vec()
+}
+
+pub(super) fn ack_from_stored(
+    key: pb::ResultKey,
+    stored: &StoredEvent,
+    replay: bool,
+) -> pb::ResultAck {
     pb::ResultAck {
         key: Some(key),
         replay,
         watermark: 0,
         log_position: stored.seq,
-        content_sha256: Sha256::digest(&stored.payload.body).to_vec(),
+        content_sha256: stored_content_sha256(stored),
     }
 }
 
@@ -193,7 +271,7 @@ fn conflict(key: pb::ResultKey, stored: &StoredEvent, submitted: [u8; 32]) -> pb
             "seq {} of source {:?} was stored as log event #{} with different content",
             key.seq, key.source, stored.seq
         ),
-        stored_content_sha256: Sha256::digest(&stored.payload.body).to_vec(),
+        stored_content_sha256: stored_content_sha256(stored),
         submitted_content_sha256: submitted.to_vec(),
         ..rejection(Some(key), pb::RejectReason::Conflict, "", "")
     }
@@ -236,6 +314,20 @@ impl Session {
         reply
     }
 
+    fn undecodable(&mut self, error: &prost::DecodeError) {
+        self.service
+            .metrics
+            .received
+            .fetch_add(1, Ordering::Relaxed);
+        let field = decode_error_field(error);
+        self.reject(rejection(
+            None,
+            pb::RejectReason::Invalid,
+            &field,
+            format!("the message is not a valid ResultStreamRequest: {error}"),
+        ));
+    }
+
     fn handle(&mut self, request: pb::ResultStreamRequest) {
         match request.kind {
             Some(RequestKind::Result(submit)) => self.submit(submit),
@@ -270,7 +362,10 @@ impl Session {
             ));
         }
         let checked = match check_submission(&submit) {
-            Ok(c) => c,
+            Ok(mut c) => {
+                attribute(&mut c, &self.principal);
+                c
+            }
             Err(e) => {
                 let message = format!("invalid field {}: {}", e.field, e.message);
                 return self.reject(rejection(
@@ -356,7 +451,9 @@ impl Session {
     ) -> bool {
         match self.ledger().store().get(key) {
             Ok(Some(stored)) => {
-                if stored.payload.kind == RESULT_KIND && stored.payload.body == checked.body {
+                if stored.payload.kind == RESULT_KIND
+                    && same_content(&stored.payload.body, &checked.body)
+                {
                     let ack = ack_from_stored(key_pb.clone(), &stored, true);
                     self.ready(Answer::Reply(response(ResponseKind::Ack(ack))));
                 } else {
@@ -374,7 +471,7 @@ impl Session {
 }
 
 /// Writes one result durably, projects it, and builds its answer.
-async fn ingest(
+pub(super) async fn ingest(
     ledger: Arc<Ledger>,
     key: IngestKey,
     key_pb: pb::ResultKey,
@@ -403,6 +500,15 @@ async fn ingest(
             })))
         }
         Err(StoreError::Conflict { .. }) => match ledger.store().get(&key) {
+            // The same result stored under another principal's attribution: a replay.
+            Ok(Some(stored))
+                if stored.payload.kind == RESULT_KIND
+                    && same_content(&stored.payload.body, &checked.body) =>
+            {
+                Answer::Reply(response(ResponseKind::Ack(ack_from_stored(
+                    key_pb, &stored, true,
+                ))))
+            }
             Ok(Some(stored)) => Answer::Reply(response(ResponseKind::Rejection(conflict(
                 key_pb,
                 &stored,

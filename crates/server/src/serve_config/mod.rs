@@ -1,18 +1,37 @@
 //! The one `meterlab serve` config file (TOML): where to listen, the store, the rule profile,
+//! the bench (adapter plugins with their SHA-256 pins, devices, suites, DMC descriptions), limits,
 //! TLS, and the principals allowed in. Relative paths are relative to the config file.
 //!
 //! ```toml
 //! listen = "0.0.0.0:50051"
 //! db = "lab.sqlite"
 //! profile = "profiles/illustrative.toml"
+//! plugin_dir = "plugins"          # the only directory adapter plugins are loaded from
+//! devices = ["bench.toml"]        # devices files (key material in *_file secret files)
+//! suites = "suites"               # suite ids: `mt`, `mt-active` (= suites/mt/active.toml), …
+//! dmcs = "suites/dmcs"            # DMC descriptions, `<dmc id>.toml`
+//!
+//! [[plugin]]
+//! file = "libmeterlab_dlms_adapter.so"
+//! sha256 = "…"                   # the plugin loads only if its bytes hash to this
+//! smso = ["smso-north", "smso-south"]
 //!
 //! [tls]
 //! cert = "certs/server.pem"
 //! key = "certs/server.key"       # refused when group- or world-readable
 //! client_ca = "certs/ca.pem"     # enables mutual TLS (optional client certificates)
 //!
-//! [limits]
-//! streams_per_principal = 8      # concurrent result streams per principal (default 8)
+//! [limits]                       # every limit, with its default
+//! streams_per_principal = 8      # concurrent result streams per principal
+//! max_result_message_bytes = 65536
+//! max_governance_message_bytes = 4194304
+//! max_in_flight = 256            # unanswered results per result stream
+//! max_concurrent_streams = 64    # HTTP/2 streams per connection
+//! rpc_deadline_ms = 30000        # unary RPCs; streaming RPCs are bounded by their own limits
+//! run_concurrency = 2            # runs executing at once (more are queued)
+//! run_jobs = 4                   # links a run works in parallel
+//! max_lease_ttl_s = 3600         # longest device lease granted
+//! drain_s = 20                   # SIGTERM: how long running cases get before they end blocked
 //!
 //! [[principal]]
 //! name = "alice"
@@ -26,7 +45,11 @@
 //! subject_cn = "ci-runner"       # client certificate subject common name
 //! ```
 //!
-//! Every problem is reported at once, each as `file:line:col: what`.
+//! Every problem is reported at once, each as `file:line:col: what`. [`ServeConfig::parse`]
+//! checks the text alone; [`ServeConfig::load`] also opens what it names (devices files, plugin
+//! pins, suites and DMC directories).
+
+mod bench;
 
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -37,6 +60,8 @@ use toml::Spanned;
 
 use crate::auth::{Principal, Principals, Role, TokenGrant};
 use crate::error::{ConfigError, ConfigProblem};
+
+pub use bench::{BenchConfig, DEFAULT_LIMITS, Limits, PluginPin};
 
 /// The parsed serve config.
 #[derive(Debug, Clone)]
@@ -55,6 +80,11 @@ pub struct ServeConfig {
     pub principals: Principals,
     /// `[limits] streams_per_principal`.
     pub streams_per_principal: usize,
+    /// `[limits]`, defaults filled in.
+    pub limits: Limits,
+    /// The bench: plugins, devices, suites, DMC descriptions (`None` when the config names no
+    /// `plugin_dir` or `devices`: the gateway then serves no devices and starts no runs).
+    pub bench: Option<BenchConfig>,
 }
 
 /// Concurrent result streams a principal may have open unless `[limits]` says otherwise.
@@ -78,15 +108,15 @@ struct RawConfig {
     db: Option<String>,
     profile: Option<String>,
     tls: Option<RawTls>,
-    limits: Option<RawLimits>,
+    limits: Option<bench::RawLimits>,
     #[serde(default)]
     principal: Vec<Spanned<RawPrincipal>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLimits {
-    streams_per_principal: Option<Spanned<u32>>,
+    plugin_dir: Option<Spanned<String>>,
+    #[serde(default)]
+    plugin: Vec<Spanned<bench::RawPlugin>>,
+    devices: Option<Spanned<bench::OneOrMany>>,
+    suites: Option<Spanned<String>>,
+    dmcs: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,14 +139,14 @@ struct RawPrincipal {
     revoked: bool,
 }
 
-struct Problems<'a> {
+pub(crate) struct Problems<'a> {
     file: &'a str,
     text: &'a str,
     found: Vec<ConfigProblem>,
 }
 
 impl Problems<'_> {
-    fn add(&mut self, span: Range<usize>, message: impl Into<String>) {
+    pub(crate) fn add(&mut self, span: Range<usize>, message: impl Into<String>) {
         let before = &self.text[..span.start.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
         let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
@@ -136,11 +166,16 @@ impl ServeConfig {
             path: path.display().to_string(),
             source,
         })?;
-        ServeConfig::parse(path, &text)
+        ServeConfig::check(path, &text, true)
     }
 
-    /// Checks a serve config's text; `path` names it in messages and anchors relative paths.
+    /// Checks a serve config's text alone (no file it names is opened); `path` names it in
+    /// messages and anchors relative paths.
     pub fn parse(path: &Path, text: &str) -> Result<ServeConfig, ConfigError> {
+        ServeConfig::check(path, text, false)
+    }
+
+    fn check(path: &Path, text: &str, open_files: bool) -> Result<ServeConfig, ConfigError> {
         let file = path.display().to_string();
         let mut problems = Problems {
             file: &file,
@@ -163,16 +198,16 @@ impl ServeConfig {
                 None
             }
         });
-        let streams = raw
-            .limits
-            .as_ref()
-            .and_then(|l| l.streams_per_principal.as_ref());
-        if let Some(n) = streams.filter(|n| *n.get_ref() == 0) {
-            problems.add(n.span(), "streams_per_principal must be at least 1");
-        }
-        let streams_per_principal = streams.map_or(DEFAULT_STREAMS_PER_PRINCIPAL, |n| {
-            usize::try_from(*n.get_ref()).unwrap_or(usize::MAX)
-        });
+        let limits = bench::limits(raw.limits.as_ref(), &mut problems);
+        let streams_per_principal = limits.streams_per_principal;
+        let raw_bench = bench::RawBench {
+            plugin_dir: raw.plugin_dir.as_ref(),
+            plugins: &raw.plugin,
+            devices: raw.devices.as_ref(),
+            suites: raw.suites.as_ref(),
+            dmcs: raw.dmcs.as_ref(),
+        };
+        let bench = bench::bench(&raw_bench, base, open_files, &mut problems);
         let mut principals = Principals::default();
         let mut names = std::collections::HashSet::new();
         for entry in &raw.principal {
@@ -267,6 +302,8 @@ impl ServeConfig {
             }),
             principals,
             streams_per_principal,
+            limits,
+            bench,
         })
     }
 }

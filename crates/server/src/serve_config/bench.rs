@@ -1,0 +1,461 @@
+//! The bench half of the serve config (adapter plugins with their pins, devices files, suites and
+//! DMC descriptions) and the `[limits]` table.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use meterlab_devices::{Device, DevicesFile};
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+use toml::Spanned;
+
+use super::Problems;
+
+/// Every limit the gateway enforces, set explicitly (see `crates/server/README.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Concurrent result streams a principal may have open.
+    pub streams_per_principal: usize,
+    /// Largest ResultService request message.
+    pub max_result_message_bytes: usize,
+    /// Largest GovernanceService (and DeviceService, RunService) request message.
+    pub max_governance_message_bytes: usize,
+    /// Unanswered results a result stream may have.
+    pub max_in_flight: u32,
+    /// HTTP/2 streams (concurrent RPCs) per connection.
+    pub max_concurrent_streams: u32,
+    /// Deadline of a unary RPC.
+    pub rpc_deadline: Duration,
+    /// Runs executing at once; later ones wait queued.
+    pub run_concurrency: usize,
+    /// Links one run works in parallel.
+    pub run_jobs: usize,
+    /// Longest device lease granted (a longer request is shortened).
+    pub max_lease_ttl: Duration,
+    /// SIGTERM: how long running cases get to finish before they end `blocked`.
+    pub drain: Duration,
+}
+
+/// The limits a config without `[limits]` gets.
+pub const DEFAULT_LIMITS: Limits = Limits {
+    streams_per_principal: 8,
+    max_result_message_bytes: 64 * 1024,
+    max_governance_message_bytes: 4 << 20,
+    max_in_flight: 256,
+    max_concurrent_streams: 64,
+    rpc_deadline: Duration::from_secs(30),
+    run_concurrency: 2,
+    run_jobs: 4,
+    max_lease_ttl: Duration::from_secs(3600),
+    drain: Duration::from_secs(20),
+};
+
+impl Default for Limits {
+    fn default() -> Self {
+        DEFAULT_LIMITS
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLimits {
+    streams_per_principal: Option<Spanned<u64>>,
+    max_result_message_bytes: Option<Spanned<u64>>,
+    max_governance_message_bytes: Option<Spanned<u64>>,
+    max_in_flight: Option<Spanned<u64>>,
+    max_concurrent_streams: Option<Spanned<u64>>,
+    rpc_deadline_ms: Option<Spanned<u64>>,
+    run_concurrency: Option<Spanned<u64>>,
+    run_jobs: Option<Spanned<u64>>,
+    max_lease_ttl_s: Option<Spanned<u64>>,
+    drain_s: Option<Spanned<u64>>,
+}
+
+/// A value in `range`, or the default with a problem at the value.
+fn bounded(
+    value: Option<&Spanned<u64>>,
+    name: &str,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+    problems: &mut Problems<'_>,
+) -> u64 {
+    match value {
+        None => default,
+        Some(v) if range.contains(v.get_ref()) => *v.get_ref(),
+        Some(v) => {
+            problems.add(
+                v.span(),
+                format!(
+                    "{name} must be in {}..={}, got {}",
+                    range.start(),
+                    range.end(),
+                    v.get_ref()
+                ),
+            );
+            default
+        }
+    }
+}
+
+pub(super) fn limits(raw: Option<&RawLimits>, problems: &mut Problems<'_>) -> Limits {
+    let Some(raw) = raw else {
+        return DEFAULT_LIMITS;
+    };
+    let d = DEFAULT_LIMITS;
+    let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let mut get = |v: &Option<Spanned<u64>>, name, range, default| {
+        bounded(v.as_ref(), name, range, default, problems)
+    };
+    Limits {
+        streams_per_principal: size(get(
+            &raw.streams_per_principal,
+            "streams_per_principal",
+            1..=10_000,
+            d.streams_per_principal as u64,
+        )),
+        max_result_message_bytes: size(get(
+            &raw.max_result_message_bytes,
+            "max_result_message_bytes",
+            1024..=(64 << 20),
+            d.max_result_message_bytes as u64,
+        )),
+        max_governance_message_bytes: size(get(
+            &raw.max_governance_message_bytes,
+            "max_governance_message_bytes",
+            1024..=(64 << 20),
+            d.max_governance_message_bytes as u64,
+        )),
+        max_in_flight: u32::try_from(get(
+            &raw.max_in_flight,
+            "max_in_flight",
+            1..=4096,
+            u64::from(d.max_in_flight),
+        ))
+        .unwrap_or(d.max_in_flight),
+        max_concurrent_streams: u32::try_from(get(
+            &raw.max_concurrent_streams,
+            "max_concurrent_streams",
+            1..=10_000,
+            u64::from(d.max_concurrent_streams),
+        ))
+        .unwrap_or(d.max_concurrent_streams),
+        rpc_deadline: Duration::from_millis(get(
+            &raw.rpc_deadline_ms,
+            "rpc_deadline_ms",
+            100..=3_600_000,
+            30_000,
+        )),
+        run_concurrency: size(get(
+            &raw.run_concurrency,
+            "run_concurrency",
+            1..=64,
+            d.run_concurrency as u64,
+        )),
+        run_jobs: size(get(&raw.run_jobs, "run_jobs", 1..=256, d.run_jobs as u64)),
+        max_lease_ttl: Duration::from_secs(get(
+            &raw.max_lease_ttl_s,
+            "max_lease_ttl_s",
+            1..=7 * 24 * 3600,
+            3600,
+        )),
+        drain: Duration::from_secs(get(&raw.drain_s, "drain_s", 0..=600, 20)),
+    }
+}
+
+/// `"a"` or `["a", "b"]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn items(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::One(one) => vec![one.as_str()],
+            OneOrMany::Many(many) => many.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPlugin {
+    file: Spanned<String>,
+    sha256: Spanned<String>,
+    smso: Spanned<OneOrMany>,
+}
+
+/// The bench keys of the raw config.
+pub(super) struct RawBench<'a> {
+    pub plugin_dir: Option<&'a Spanned<String>>,
+    pub plugins: &'a [Spanned<RawPlugin>],
+    pub devices: Option<&'a Spanned<OneOrMany>>,
+    pub suites: Option<&'a Spanned<String>>,
+    pub dmcs: Option<&'a Spanned<String>>,
+}
+
+/// One `[[plugin]]`: a library in the plugin directory, its pin and the SMSOs it speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginPin {
+    /// File name inside the plugin directory.
+    pub file: String,
+    /// The SHA-256 its bytes must have.
+    pub sha256: [u8; 32],
+    /// The SMSOs whose devices this adapter reaches.
+    pub smsos: Vec<String>,
+}
+
+/// The bench a gateway serves: resolved paths, pins and (after [`super::ServeConfig::load`]) the
+/// devices. Device credentials redact themselves in `Debug`.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// The only directory plugins are loaded from.
+    pub plugin_dir: PathBuf,
+    /// `[[plugin]]` entries.
+    pub plugins: Vec<PluginPin>,
+    /// The devices files named.
+    pub devices_files: Vec<PathBuf>,
+    /// Every device of those files (empty after [`super::ServeConfig::parse`], which opens no
+    /// file).
+    pub devices: Vec<Device>,
+    /// The suites directory.
+    pub suites: PathBuf,
+    /// The DMC descriptions directory.
+    pub dmcs: PathBuf,
+}
+
+impl BenchConfig {
+    /// The adapter of an SMSO.
+    pub fn plugin_for(&self, smso: &str) -> Option<&PluginPin> {
+        self.plugins
+            .iter()
+            .find(|p| p.smsos.iter().any(|s| s == smso))
+    }
+
+    /// File name → pin, for the plugin host.
+    pub fn pins(&self) -> HashMap<String, [u8; 32]> {
+        self.plugins
+            .iter()
+            .map(|p| (p.file.clone(), p.sha256))
+            .collect()
+    }
+}
+
+pub(super) fn bench(
+    raw: &RawBench<'_>,
+    base: &Path,
+    open_files: bool,
+    problems: &mut Problems<'_>,
+) -> Option<BenchConfig> {
+    let any = raw.plugin_dir.is_some()
+        || !raw.plugins.is_empty()
+        || raw.devices.is_some()
+        || raw.suites.is_some()
+        || raw.dmcs.is_some();
+    if !any {
+        return None;
+    }
+    let mut plugins = Vec::new();
+    let mut smso_owner: HashMap<String, String> = HashMap::new();
+    let mut files = HashSet::new();
+    for entry in raw.plugins {
+        let p = entry.get_ref();
+        let file = p.file.get_ref().trim();
+        if file.is_empty() || file.contains('/') || file.contains('\\') || file == ".." {
+            problems.add(
+                p.file.span(),
+                format!("plugin file {file:?} must be a file name inside plugin_dir"),
+            );
+        } else if !files.insert(file.to_owned()) {
+            problems.add(p.file.span(), format!("plugin {file:?} is listed twice"));
+        }
+        let pin = hex::decode(p.sha256.get_ref().trim())
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok());
+        if pin.is_none() {
+            problems.add(
+                p.sha256.span(),
+                "sha256 must be 64 hex digits (`sha256sum` of the plugin file)",
+            );
+        }
+        let smsos: Vec<String> = p
+            .smso
+            .get_ref()
+            .items()
+            .into_iter()
+            .map(|s| s.trim().to_owned())
+            .collect();
+        if smsos.is_empty() || smsos.iter().any(String::is_empty) {
+            problems.add(
+                p.smso.span(),
+                "smso must name at least one SMSO, none empty",
+            );
+        }
+        for smso in &smsos {
+            if let Some(other) = smso_owner.insert(smso.clone(), file.to_owned())
+                && other != file
+            {
+                problems.add(
+                    p.smso.span(),
+                    format!("SMSO {smso:?} already has the plugin {other:?}"),
+                );
+            }
+        }
+        if let Some(sha256) = pin {
+            plugins.push((
+                entry,
+                PluginPin {
+                    file: file.to_owned(),
+                    sha256,
+                    smsos,
+                },
+            ));
+        }
+    }
+    let whole = 0..0;
+    let required =
+        |key: Option<&Spanned<String>>, name: &str, problems: &mut Problems<'_>| match key {
+            Some(v) if !v.get_ref().trim().is_empty() => Some(base.join(v.get_ref().trim())),
+            Some(v) => {
+                problems.add(v.span(), format!("{name} must not be empty"));
+                None
+            }
+            None => {
+                problems.add(
+                    whole.clone(),
+                    format!(
+                        "{name} is missing: a config with a bench (plugin_dir, [[plugin]], \
+                         devices, suites, dmcs) needs all of them"
+                    ),
+                );
+                None
+            }
+        };
+    let plugin_dir = required(raw.plugin_dir, "plugin_dir", problems);
+    let suites = required(raw.suites, "suites", problems);
+    let dmcs = required(raw.dmcs, "dmcs", problems);
+    let devices_files: Vec<PathBuf> = match raw.devices {
+        Some(d) => d.get_ref().items().iter().map(|f| base.join(f)).collect(),
+        None => {
+            problems.add(
+                0..0,
+                "devices is missing: name the devices file(s) of the bench",
+            );
+            Vec::new()
+        }
+    };
+    if raw.plugins.is_empty() {
+        problems.add(
+            0..0,
+            "no [[plugin]]: a bench needs an adapter plugin for its SMSOs",
+        );
+    }
+    let (plugin_dir, suites, dmcs) = (plugin_dir?, suites?, dmcs?);
+    let mut devices = Vec::new();
+    if open_files {
+        for (entry, pin) in &plugins {
+            check_pin(&plugin_dir, entry, pin, problems);
+        }
+        for (key, path) in [(raw.suites, &suites), (raw.dmcs, &dmcs)] {
+            if !path.is_dir()
+                && let Some(key) = key
+            {
+                problems.add(key.span(), format!("{} is not a directory", path.display()));
+            }
+        }
+        if let Some(key) = raw.plugin_dir
+            && !plugin_dir.is_dir()
+        {
+            problems.add(
+                key.span(),
+                format!("{} is not a directory", plugin_dir.display()),
+            );
+        }
+        let span = raw.devices.map_or(0..0, Spanned::span);
+        let mut names = HashSet::new();
+        for path in &devices_files {
+            match DevicesFile::load(path) {
+                Err(error) => problems.add(span.clone(), format!("devices: {error}")),
+                Ok(file) => {
+                    for device in file.devices {
+                        if !names.insert(device.name.clone()) {
+                            problems.add(
+                                span.clone(),
+                                format!(
+                                    "device {:?} of {} is defined in another devices file too",
+                                    device.name,
+                                    path.display()
+                                ),
+                            );
+                        }
+                        if !smso_owner.contains_key(&device.smso) {
+                            problems.add(
+                                span.clone(),
+                                format!(
+                                    "device {:?} ({}): no [[plugin]] speaks for SMSO {:?}",
+                                    device.name,
+                                    path.display(),
+                                    device.smso
+                                ),
+                            );
+                        }
+                        let dmc = dmcs.join(format!("{}.toml", device.dmc));
+                        if dmcs.is_dir() && !dmc.is_file() {
+                            problems.add(
+                                span.clone(),
+                                format!(
+                                    "device {:?} ({}): no DMC description {}",
+                                    device.name,
+                                    path.display(),
+                                    dmc.display()
+                                ),
+                            );
+                        }
+                        devices.push(device);
+                    }
+                }
+            }
+        }
+    }
+    Some(BenchConfig {
+        plugin_dir,
+        plugins: plugins.into_iter().map(|(_, pin)| pin).collect(),
+        devices_files,
+        devices,
+        suites,
+        dmcs,
+    })
+}
+
+/// The plugin file exists in the plugin directory and hashes to its pin.
+fn check_pin(
+    plugin_dir: &Path,
+    entry: &Spanned<RawPlugin>,
+    pin: &PluginPin,
+    problems: &mut Problems<'_>,
+) {
+    let path = plugin_dir.join(&pin.file);
+    match std::fs::read(&path) {
+        Err(error) => problems.add(
+            entry.get_ref().file.span(),
+            format!("plugin {}: {error}", path.display()),
+        ),
+        Ok(bytes) => {
+            let actual: [u8; 32] = Sha256::digest(&bytes).into();
+            if actual != pin.sha256 {
+                problems.add(
+                    entry.get_ref().sha256.span(),
+                    format!(
+                        "plugin {} has SHA-256 {}, not the pinned {}",
+                        path.display(),
+                        hex::encode(actual),
+                        hex::encode(pin.sha256)
+                    ),
+                );
+            }
+        }
+    }
+}
