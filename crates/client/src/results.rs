@@ -181,7 +181,7 @@ impl ResultStreamer {
     /// The gateway says everything up to `watermark` is stored: results still unacknowledged
     /// at or below it are acknowledged now.
     fn covered_by(&mut self, watermark: u64) {
-        let still = self.unacked.split_off(&(watermark + 1));
+        let still = self.unacked.split_off(&watermark.saturating_add(1));
         self.stats.acknowledged += self.unacked.len() as u64;
         self.unacked = still;
         self.stats.watermark = self.stats.watermark.max(watermark);
