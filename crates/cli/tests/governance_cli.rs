@@ -75,6 +75,24 @@ fn steps() -> Vec<Step> {
         .map(|a| (*a).to_owned())
         .collect()
     };
+    let sit_suite = repo("suites/sit");
+    let sit = |verb: &str| -> Vec<String> {
+        [
+            "dnb",
+            verb,
+            "--release",
+            "MOC",
+            "--smso",
+            "smso-north",
+            "--type",
+            "sit",
+            "--version",
+            "1",
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect()
+    };
     let with = |mut base: Vec<String>, more: &[&str]| {
         base.extend(more.iter().map(|a| (*a).to_owned()));
         base
@@ -249,6 +267,51 @@ fn steps() -> Vec<Step> {
                 "[not met] cited_result_exists",
                 "[met    ] rationale_given",
             ],
+        ),
+        // Rule 10's dispute route on the SIT document: disputed (the phase is pending), referred,
+        // determined — then the phase may start.
+        Step {
+            args: with(
+                sit("register"),
+                &["--suite", sit_suite.to_str().expect("utf-8 path")],
+            ),
+            code: 0,
+            contains: vec![
+                "Depth & Breadth of SIT (MOC/smso-north) version 1 with",
+                "draft",
+            ],
+            lacks: vec![],
+        },
+        Step {
+            args: with(sit("dispute"), &["--reason", "scope of SRV 7.4"]),
+            code: 0,
+            contains: vec!["disputed"],
+            lacks: vec![],
+        },
+        step(
+            &["exit", "--entry", ENTRY, "sit.active"],
+            3,
+            &["PENDING", "[pending] R10 10.dnb_status"],
+        ),
+        Step {
+            args: with(
+                sit("refer"),
+                &["--reason", "referred to the Secretary of State"],
+            ),
+            code: 0,
+            contains: vec!["referred"],
+            lacks: vec![],
+        },
+        Step {
+            args: with(sit("determine"), &["--reason", "determination 2026-11"]),
+            code: 0,
+            contains: vec!["determined"],
+            lacks: vec![],
+        },
+        step(
+            &["plan", "start", "--entry", ENTRY, "sit.active"],
+            0,
+            &["started"],
         ),
         // Bad input, named: a phase that does not exist, an issue that does not, no change.
         step(
