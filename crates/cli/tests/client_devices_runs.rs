@@ -263,5 +263,55 @@ async fn devices_are_leased_and_a_run_is_started_watched_and_summarised_through_
         .await
         .unwrap();
     assert!(resumed.iter().all(|(seq, _)| *seq > last), "{resumed:?}");
+    // Cancelling a finished run changes nothing.
+    assert_eq!(
+        client.cancel_run(&run_id, "too late").await.unwrap(),
+        "finished"
+    );
+    assert_eq!(client.get_run(&run_id).await.unwrap().state, "finished");
+
+    // Cancelling a run in flight ends it cancelled, with its summary. It runs in another entry's
+    // phase: the gateway numbers attempts per run, so a second run of the same cases in the same
+    // phase would collide with the first one's attempt 1.
+    let mut other = mt_active();
+    other.entry.release = Release::Foc;
+    client
+        .register_entry(&other.entry, &dmc, "test")
+        .await
+        .unwrap();
+    client.register_phase(&other, None, "test").await.unwrap();
+    let second = client
+        .start_run(&RunRequest {
+            request_id: "client-test-2".into(),
+            phase: other,
+            ..request
+        })
+        .await
+        .unwrap();
+    assert_ne!(second, run_id);
+    let before = client.cancel_run(&second, "bench needed").await.unwrap();
+    let mut end = None;
+    client
+        .watch_run(&second, 0, |_, update| {
+            if let RunUpdate::Finished(summary) = update {
+                end = Some(summary);
+            }
+        })
+        .await
+        .unwrap();
+    let end = end.expect("the watch ends with the summary");
+    match before.as_str() {
+        // Asked while queued or running: the run ends cancelled.
+        "queued" | "running" => assert_eq!(end.state, "cancelled", "{end:?}"),
+        // It had already finished before the cancel arrived: nothing changed.
+        "finished" => assert_eq!(end.state, "finished", "{end:?}"),
+        other => panic!("unexpected state {other} before cancel"),
+    }
+    assert_eq!(client.get_run(&second).await.unwrap(), end);
+    let unknown = client
+        .cancel_run("no-such-run", "x")
+        .await
+        .expect_err("unknown run");
+    assert!(unknown.is_bad_request(), "{unknown}");
     server.kill().await.unwrap();
 }
