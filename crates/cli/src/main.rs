@@ -8,8 +8,9 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
-mod gateway_channel;
+mod gateway;
 mod output;
+mod verdicts;
 
 use std::process::ExitCode;
 
@@ -40,8 +41,22 @@ enum Command {
     Emulate(cmd::emulate::Args),
     /// Control a running emulator: faults, alerts, reboots, device list.
     EmulateCtl(cmd::emulate_ctl::Args),
-    /// List the Testing Issues of a (remote) gateway.
-    Issues(cmd::issues::Args),
+    /// Testing Issues: add, update, list.
+    Issues(cmd::gov::issues::Args),
+    /// Plan an EPCL entry and its phases; start a phase.
+    Plan(cmd::gov::plan::Args),
+    /// Depth & Breadth documents: register, agree, dispute, refer, determine.
+    Dnb(cmd::gov::dnb::Args),
+    /// Ask to de-scope a case for an equivalent passed test (rule 7).
+    Descope(cmd::gov::descope::Args),
+    /// A phase's exit verdict, optionally what-if; failing criteria first.
+    Exit(cmd::gov::verdict::ExitArgs),
+    /// An entry's aggregate verdict.
+    Entry(cmd::gov::verdict::EntryArgs),
+    /// Every phase of an entry at a glance: outcome, coverage, issues against limits.
+    Status(cmd::gov::status::Args),
+    /// The gateway's devices, their state and leases.
+    Devices(cmd::gov::devices::Args),
     /// Inspect and check adapter plugins.
     Plugin(cmd::plugin::Args),
     /// Completion report (Markdown, HTML, JSON) and sealed evidence bundles; `report verify`.
@@ -78,7 +93,14 @@ fn main() -> ExitCode {
         },
         Command::Demo(args) => cmd::demo::run(args),
         Command::DevCerts(args) => cmd::dev_certs::run(args),
-        Command::Issues(args) => cmd::issues::run(args),
+        Command::Issues(args) => return governance(cmd::gov::issues::run(args)),
+        Command::Plan(args) => return governance(cmd::gov::plan::run(args)),
+        Command::Dnb(args) => return governance(cmd::gov::dnb::run(args)),
+        Command::Descope(args) => return governance(cmd::gov::descope::run(args)),
+        Command::Exit(args) => return governance(cmd::gov::verdict::exit(args)),
+        Command::Entry(args) => return governance(cmd::gov::verdict::entry(args)),
+        Command::Status(args) => return governance(cmd::gov::status::run(args)),
+        Command::Devices(args) => return governance(cmd::gov::devices::run(args)),
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::EmulateCtl(args) => cmd::emulate_ctl::run(args),
         Command::Plugin(args) => cmd::plugin::run(args),
@@ -92,6 +114,22 @@ fn main() -> ExitCode {
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Exit code of a governance command: its own on success; 2 for bad input (ours, or the
+/// gateway refusing the request as invalid); 1 otherwise.
+fn governance(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            let bad_input = error.downcast_ref::<gateway::BadInput>().is_some()
+                || error
+                    .downcast_ref::<meterlab_client::ClientError>()
+                    .is_some_and(meterlab_client::ClientError::is_bad_request);
+            ExitCode::from(if bad_input { 2 } else { 1 })
         }
     }
 }

@@ -96,6 +96,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "the runner reports through the public API only",
     ),
     (
+        "meterlab-client",
+        &["meterlab-server", "meterlab-store", "rusqlite", "anyhow"],
+        "the client speaks the public API only, as a remote lab tool would",
+    ),
+    (
         "meterlab-plugin-host",
         &["meterlab-server", "meterlab-runner", "anyhow"],
         "the host knows plugins, not who drives them",

@@ -29,7 +29,7 @@ async fn the_demo_runs_the_mt_suite_on_the_production_path() {
     for expected in [
         "MT-DOR-",
         "results acknowledged durable by the ResultService",
-        "phase MT/dormant of MOC/smso-north/acme-ch1-e470-g4",
+        "exit of MOC/smso-north/acme-ch1-e470-g4 mt.dormant",
         "hash chain intact",
     ] {
         assert!(

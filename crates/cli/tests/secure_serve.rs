@@ -126,7 +126,7 @@ fn a_tls_gateway_admits_tokens_and_client_certificates_and_never_logs_a_secret()
 
     let mut client_output = String::new();
     let with_token = run(meterlab()
-        .args(["issues", "--gateway", &url, "--ca"])
+        .args(["issues", "list", "--gateway", &url, "--ca"])
         .arg(&ca)
         .arg("--token-file")
         .arg(&token_file));
@@ -135,7 +135,7 @@ fn a_tls_gateway_admits_tokens_and_client_certificates_and_never_logs_a_secret()
     assert!(String::from_utf8_lossy(&with_token.stdout).contains("0 issue(s)"));
 
     let from_env = run(meterlab()
-        .args(["issues", "--gateway", &url])
+        .args(["issues", "list", "--gateway", &url])
         .env("METERLAB_CA", &ca)
         .env("METERLAB_CERT", d.join("certs/ci-runner.pem"))
         .env("METERLAB_KEY", d.join("certs/ci-runner.key")));
@@ -147,7 +147,7 @@ fn a_tls_gateway_admits_tokens_and_client_certificates_and_never_logs_a_secret()
     );
 
     let anonymous = run(meterlab()
-        .args(["issues", "--gateway", &url, "--ca"])
+        .args(["issues", "list", "--gateway", &url, "--ca"])
         .arg(&ca));
     assert!(!anonymous.status.success());
     assert!(
@@ -157,7 +157,7 @@ fn a_tls_gateway_admits_tokens_and_client_certificates_and_never_logs_a_secret()
     );
 
     let plaintext = run(meterlab()
-        .args(["issues", "--gateway", &format!("http://{addr}")])
+        .args(["issues", "list", "--gateway", &format!("http://{addr}")])
         .arg("--token-file")
         .arg(&token_file));
     client_output += &text(&plaintext);
@@ -168,7 +168,7 @@ fn a_tls_gateway_admits_tokens_and_client_certificates_and_never_logs_a_secret()
 
     std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let open_token = run(meterlab()
-        .args(["issues", "--gateway", &url, "--ca"])
+        .args(["issues", "list", "--gateway", &url, "--ca"])
         .arg(&ca)
         .arg("--token-file")
         .arg(&token_file));

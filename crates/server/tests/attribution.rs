@@ -74,7 +74,18 @@ async fn decisions_name_the_principal_that_recorded_them_inside_the_chain() {
 
     let mut maria = GovernanceServiceClient::new(as_principal(dir.path(), port, "maria").await);
     let mut eddie = ResultServiceClient::new(as_principal(dir.path(), port, "eddie").await);
-    setup_governance_with_cases(&mut maria, ["MT-001".to_owned(), "MT-009".to_owned()]).await;
+    let maria_client = meterlab_client::Client::connect(
+        &format!("https://localhost:{port}"),
+        &meterlab_client::ConnectOptions {
+            ca: Some(dir.path().join("ca.pem")),
+            cert: Some(dir.path().join("maria.pem")),
+            key: Some(dir.path().join("maria.key")),
+            token_file: None,
+        },
+    )
+    .await
+    .unwrap();
+    setup_governance_with_cases(&maria_client, ["MT-001".to_owned(), "MT-009".to_owned()]).await;
     let (mut stream, _) = ResultStream::open(&mut eddie, "rig-1").await;
     stream
         .send(submit(

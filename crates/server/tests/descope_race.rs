@@ -17,12 +17,8 @@ use common::*;
 use meterlab_governance::Event;
 use meterlab_governance::model::{CaseId, CaseStatus};
 use meterlab_proto::v1 as pb;
-use meterlab_proto::v1::governance_service_client::GovernanceServiceClient;
 use meterlab_server::convert::keys::phase_from_proto;
 use meterlab_server::{GovernanceProjector, StreamLimits};
-use tonic::transport::Channel;
-
-type Gov = GovernanceServiceClient<Channel>;
 
 /// The case every de-scope cites; its retests race the de-scopes.
 const CITED: &str = "MT-001";
@@ -35,9 +31,9 @@ fn target(round: usize) -> String {
 
 /// Registers the entry and its phases, agrees an MT list of the cited case plus one de-scope
 /// target per round (all the same SRV), and starts the MT active phase.
-async fn setup(gov: &mut Gov) {
+async fn setup(client: &meterlab_client::Client) {
     let cases = std::iter::once(CITED.to_owned()).chain((0..RACED + 2).map(target));
-    setup_governance_with_cases(gov, cases).await;
+    setup_governance_with_cases(client, cases).await;
 }
 
 fn descope(round: usize) -> pb::RequestDescopeRequest {
@@ -104,7 +100,7 @@ async fn a_descope_and_a_failing_retest_of_its_cited_case_agree_with_the_log() {
     let server = TestServer::start(StreamLimits::default()).await;
     let dir = server.dir.clone();
     let mut gov = server.governance().await;
-    setup(&mut gov).await;
+    setup(&server.client().await).await;
     let mut results = server.results().await;
     let (stream, _) = ResultStream::open(&mut results, SOURCE).await;
     let mut retests = Retests {

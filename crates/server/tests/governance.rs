@@ -36,7 +36,7 @@ fn criterion<'a>(verdict: &'a pb::Verdict, needle: &str) -> Vec<&'a pb::Criterio
 async fn a_phase_is_evaluated_with_every_criterion_and_what_if_writes_nothing() {
     let server = TestServer::start(StreamLimits::default()).await;
     let mut gov = server.governance().await;
-    setup_governance(&mut gov).await;
+    setup_governance(&server.client().await).await;
     stream_results(
         &server,
         &[
@@ -238,7 +238,7 @@ async fn a_phase_is_evaluated_with_every_criterion_and_what_if_writes_nothing() 
 async fn invalid_governance_requests_are_refused_and_nothing_is_written() {
     let server = TestServer::start(StreamLimits::default()).await;
     let mut gov = server.governance().await;
-    setup_governance(&mut gov).await;
+    setup_governance(&server.client().await).await;
 
     let bad_severity = gov
         .raise_issue(pb::RaiseIssueRequest {
@@ -314,7 +314,7 @@ async fn the_projection_is_rebuilt_from_the_log_after_a_restart() {
     let server = TestServer::start(StreamLimits::default()).await;
     let dir = server.dir.clone();
     let mut gov = server.governance().await;
-    setup_governance(&mut gov).await;
+    setup_governance(&server.client().await).await;
     stream_results(
         &server,
         &[

@@ -93,7 +93,7 @@ async fn regression_runs_are_recorded_with_results_from_both_paths_and_complete_
     let server = TestServer::start(StreamLimits::default()).await;
     let dir = server.dir.clone();
     let mut gov = server.governance().await;
-    setup_governance(&mut gov).await;
+    setup_governance(&server.client().await).await;
     gov.define_cycle(pb::DefineCycleRequest {
         cycle_id: "c1".into(),
         entries: vec![entry()],
@@ -131,7 +131,7 @@ async fn regression_runs_are_recorded_with_results_from_both_paths_and_complete_
     assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
     assert!(refused.message().contains("may not start"), "{refused:?}");
 
-    agree_regression_list(&mut gov).await;
+    agree_regression_list(&server.client().await).await;
     // A combined regression runs on migrated devices.
     let refused = gov
         .record_regression_run(pb::RecordRegressionRunRequest {
@@ -307,7 +307,7 @@ async fn dmc_changes_deselect_reintroduce_and_supersede_and_survive_a_restart() 
     let server = TestServer::start(StreamLimits::default()).await;
     let dir = server.dir.clone();
     let mut gov = server.governance().await;
-    setup_governance(&mut gov).await;
+    setup_governance(&server.client().await).await;
 
     let missing = gov
         .record_dmc_change(change(pb::DmcChangeKind::Deselected))

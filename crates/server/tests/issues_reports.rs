@@ -42,7 +42,7 @@ async fn issue_descriptions_are_recorded_listed_updated_and_rebuilt() {
     let server = TestServer::start(StreamLimits::default()).await;
     let dir = server.dir.clone();
     let mut gov = server.governance().await;
-    setup_governance(&mut gov).await;
+    setup_governance(&server.client().await).await;
     let raised = gov
         .raise_issue(pb::RaiseIssueRequest {
             severity: 3,
@@ -101,7 +101,7 @@ fn on_device(case: &str, device: &str, attempt: u32, status: pb::CaseStatus) -> 
 async fn two_meters_with_the_same_attempt_number_are_both_counted() {
     let server = TestServer::start(StreamLimits::default()).await;
     let mut gov = server.governance().await;
-    setup_governance(&mut gov).await;
+    setup_governance(&server.client().await).await;
     let mut client = server.results().await;
     let (mut stream, _) = ResultStream::open(&mut client, "lab-2").await;
     let sent = [
@@ -155,7 +155,7 @@ async fn two_meters_with_the_same_attempt_number_are_both_counted() {
 async fn the_html_report_is_self_contained_and_escapes_what_the_log_holds() {
     let server = TestServer::start(StreamLimits::default()).await;
     let mut gov = server.governance().await;
-    setup_governance(&mut gov).await;
+    setup_governance(&server.client().await).await;
     gov.raise_issue(pb::RaiseIssueRequest {
         severity: 2,
         title: "<script>alert('x')</script>".into(),

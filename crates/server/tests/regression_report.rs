@@ -149,8 +149,8 @@ async fn a_finished_regression_run_appears_in_the_report_with_times_counts_and_e
     let server = TestServer::start(StreamLimits::default()).await;
     let dir = server.dir.clone();
     let mut gov = server.governance().await;
-    setup_governance(&mut gov).await;
-    agree_regression_list(&mut gov).await;
+    setup_governance(&server.client().await).await;
+    agree_regression_list(&server.client().await).await;
 
     // Before any run the section is empty, and says so in the documents.
     let empty = report(&mut gov, pb::ReportFormat::Markdown).await;

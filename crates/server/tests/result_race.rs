@@ -97,8 +97,8 @@ async fn a_result_arriving_both_ways_at_once_is_appended_exactly_once() {
     let server = TestServer::start(StreamLimits::default()).await;
     let dir = server.dir.clone();
     let mut gov = server.governance().await;
-    setup_governance(&mut gov).await;
-    agree_regression_list(&mut gov).await;
+    setup_governance(&server.client().await).await;
+    agree_regression_list(&server.client().await).await;
     gov.record_regression_run(run(vec![], true)).await.unwrap();
     let mut results = server.results().await;
     let (mut stream, _) = ResultStream::open(&mut results, "race").await;

@@ -12,7 +12,7 @@ use tonic::Code;
 #[tokio::test]
 async fn results_are_acked_in_order_and_replays_return_the_original_ack() {
     let server = TestServer::start(StreamLimits::default()).await;
-    setup_governance(&mut server.governance().await).await;
+    setup_governance(&server.client().await).await;
     let mut client = server.results().await;
 
     let (mut stream, opened) = ResultStream::open(&mut client, "bench-1").await;
@@ -98,7 +98,7 @@ async fn results_are_acked_in_order_and_replays_return_the_original_ack() {
 #[tokio::test]
 async fn malformed_results_are_rejected_per_message_naming_the_field() {
     let server = TestServer::start(StreamLimits::default()).await;
-    setup_governance(&mut server.governance().await).await;
+    setup_governance(&server.client().await).await;
     let mut client = server.results().await;
     let (mut stream, _) = ResultStream::open(&mut client, "bench-2").await;
 
@@ -230,7 +230,7 @@ async fn results_beyond_the_in_flight_limit_are_rejected_as_overloaded() {
         ..StreamLimits::default()
     };
     let server = TestServer::start(limits).await;
-    setup_governance(&mut server.governance().await).await;
+    setup_governance(&server.client().await).await;
     let mut client = server.results().await;
     let (mut stream, opened) = ResultStream::open(&mut client, "bench-3").await;
     assert_eq!(opened.max_in_flight, 4);
@@ -280,7 +280,7 @@ async fn an_oversized_message_ends_the_stream_and_keeps_earlier_results() {
         ..StreamLimits::default()
     };
     let server = TestServer::start(limits).await;
-    setup_governance(&mut server.governance().await).await;
+    setup_governance(&server.client().await).await;
     let mut client = server.results().await;
     let (mut stream, opened) = ResultStream::open(&mut client, "bench-4").await;
     assert_eq!(opened.max_message_bytes, 1024);

@@ -6,7 +6,7 @@ pub mod dev_certs;
 pub mod emulate;
 pub mod emulate_ctl;
 pub mod fault_args;
-pub mod issues;
+pub mod gov;
 pub mod plugin;
 pub mod report;
 pub mod run;

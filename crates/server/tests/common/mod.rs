@@ -1,10 +1,17 @@
-//! Shared test support: a gateway on a loopback socket, clients, and a governance setup.
+//! Shared test support: a gateway on a loopback socket, clients, and a governance setup planned
+//! through `meterlab-client` (the one client-side conversion to protobuf).
 #![allow(clippy::unwrap_used, dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
+use meterlab_client::types::{DnbCase, DnbDocument};
+use meterlab_client::{Client, ConnectOptions};
+use meterlab_governance::model::{
+    CaseId, CaseSpec, DeviceModel, DmcComponents, DmcId, DnbKey, DnbStatus, DocType, EntryKey,
+    Mode, PhaseKind, Release, SmsoId, Srv, TestPhase, TestType,
+};
 use meterlab_governance::profile::ILLUSTRATIVE_TOML;
 use meterlab_governance::{Profile, load_profile};
 use meterlab_proto::v1 as pb;
@@ -176,6 +183,13 @@ impl TestServer {
     pub async fn governance(&self) -> GovernanceServiceClient<Channel> {
         GovernanceServiceClient::new(self.channel().await)
     }
+
+    /// The typed client, as lab tools and the CLI reach a gateway.
+    pub async fn client(&self) -> Client {
+        Client::connect(&format!("http://{}", self.addr), &ConnectOptions::default())
+            .await
+            .unwrap()
+    }
 }
 
 pub fn entry() -> pb::EntryKey {
@@ -200,131 +214,112 @@ pub fn mt_active() -> pb::PhaseKey {
 
 pub const CASES: [&str; 3] = ["MT-001", "MT-002", "MT-003"];
 
+/// The planned entry of [`entry`], as the governance domain names it.
+pub fn entry_key() -> EntryKey {
+    EntryKey {
+        release: Release::Ioc,
+        smso: SmsoId::new("smso-a"),
+        dmc: DmcId::new("dmc-1"),
+    }
+}
+
+/// [`mt_active`] in the governance domain.
+pub fn mt_active_phase() -> TestPhase {
+    TestPhase {
+        entry: entry_key(),
+        kind: PhaseKind {
+            test: TestType::Mt,
+            mode: Mode::Active,
+        },
+    }
+}
+
 /// Registers the entry, its six phases, an agreed MT Depth & Breadth list of [`CASES`] (SRV
-/// 4.1.1) and starts MT active.
-pub async fn setup_governance(client: &mut GovernanceServiceClient<Channel>) {
+/// 4.1.1) and starts MT active — through the typed client, as a lab tool plans.
+pub async fn setup_governance(client: &Client) {
     setup_governance_with_cases(client, CASES.iter().map(|case| (*case).to_owned())).await;
 }
 
-/// [`setup_governance`] with another agreed MT case list (all SRV 4.1.1).
-pub async fn setup_governance_with_cases(
-    client: &mut GovernanceServiceClient<Channel>,
-    cases: impl IntoIterator<Item = String>,
-) {
-    let model = |kind: pb::DeviceKind, model: &str| pb::DeviceModelRef {
-        kind: kind.into(),
+fn device(model: &str) -> DeviceModel {
+    DeviceModel {
         manufacturer: "Acme".into(),
         model: model.into(),
-        firmware_version: "1.0".into(),
+        firmware: "1.0".into(),
+    }
+}
+
+/// Registers and agrees a Depth & Breadth document of `cases` (all SRV 4.1.1, content hash
+/// `fill` repeated).
+async fn agree_document(client: &Client, doc_type: DocType, cases: Vec<String>, fill: u8) {
+    let key = DnbKey {
+        release: Release::Ioc,
+        smso: SmsoId::new("smso-a"),
+        doc_type,
     };
-    let registered = client
-        .register_entry(pb::RegisterEntryRequest {
-            entry: Some(entry()),
-            dmc: Some(pb::Dmc {
-                id: "dmc-1".into(),
-                models: vec![
-                    model(pb::DeviceKind::CommsHub, "CH-1"),
-                    model(pb::DeviceKind::Esme, "E-1"),
-                ],
-            }),
-            meta: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(registered.required_phases.len(), 6);
-    for phase in registered.required_phases {
-        client
-            .register_phase(pb::RegisterPhaseRequest {
-                phase: Some(phase),
-                ..Default::default()
+    let document = DnbDocument {
+        key: key.clone(),
+        version: "1".into(),
+        cases: cases
+            .into_iter()
+            .map(|case| DnbCase {
+                spec: CaseSpec {
+                    case: CaseId::new(case),
+                    srv: Srv::new("4.1.1"),
+                    modes: vec![],
+                },
+                content_sha256: [fill; 32],
             })
+            .collect(),
+    };
+    client
+        .register_depth_breadth(&document, "test setup")
+        .await
+        .unwrap();
+    client
+        .set_depth_breadth_status(&key, "1", DnbStatus::Agreed, "test setup")
+        .await
+        .unwrap();
+}
+
+/// [`setup_governance`] with another agreed MT case list (all SRV 4.1.1).
+pub async fn setup_governance_with_cases(client: &Client, cases: impl IntoIterator<Item = String>) {
+    let dmc = DmcComponents {
+        comms_hub: device("CH-1"),
+        esme: Some(device("E-1")),
+        gsme: None,
+        ppmid: None,
+        ihd: None,
+    };
+    let planned = client
+        .register_entry(&entry_key(), &dmc, "test setup")
+        .await
+        .unwrap();
+    assert_eq!(planned.required_phases.len(), 6);
+    for phase in &planned.required_phases {
+        client
+            .register_phase(phase, None, "test setup")
             .await
             .unwrap();
     }
-    let key = pb::DepthBreadthKey {
-        release: pb::CapabilityRelease::Ioc.into(),
-        smso_id: "smso-a".into(),
-        test_type: pb::TestType::Mt.into(),
-        regression: false,
-    };
-    client
-        .register_depth_breadth(pb::RegisterDepthBreadthRequest {
-            document: Some(pb::DepthBreadthDocument {
-                key: Some(key.clone()),
-                version: "1".into(),
-                cases: cases
-                    .into_iter()
-                    .map(|case_id| pb::DepthBreadthCase {
-                        case_id,
-                        case_content_sha256: vec![7; 32],
-                        srv: "4.1.1".into(),
-                        modes: vec![],
-                    })
-                    .collect(),
-                status: 0,
-            }),
-            meta: None,
-        })
-        .await
-        .unwrap();
-    client
-        .set_depth_breadth_status(pb::SetDepthBreadthStatusRequest {
-            key: Some(key),
-            status: pb::DepthBreadthStatus::Agreed.into(),
-            version: "1".into(),
-            meta: None,
-        })
-        .await
-        .unwrap();
+    agree_document(client, DocType::Mt, cases.into_iter().collect(), 7).await;
     let started = client
-        .start_phase(pb::StartPhaseRequest {
-            phase: Some(mt_active()),
-            meta: None,
-        })
+        .start_phase(&mt_active_phase(), "test setup")
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert!(started.started, "{:?}", started.entry_criteria);
 }
 
 pub const REGRESSION_CASES: [&str; 2] = ["RG-001", "RG-002"];
 
 /// Registers and agrees the regression Depth & Breadth list of (IOC, smso-a).
-pub async fn agree_regression_list(gov: &mut GovernanceServiceClient<Channel>) {
-    let key = pb::DepthBreadthKey {
-        release: pb::CapabilityRelease::Ioc.into(),
-        smso_id: "smso-a".into(),
-        test_type: pb::TestType::Unspecified.into(),
-        regression: true,
-    };
-    gov.register_depth_breadth(pb::RegisterDepthBreadthRequest {
-        document: Some(pb::DepthBreadthDocument {
-            key: Some(key.clone()),
-            version: "1".into(),
-            cases: REGRESSION_CASES
-                .iter()
-                .map(|c| pb::DepthBreadthCase {
-                    case_id: (*c).into(),
-                    case_content_sha256: vec![3; 32],
-                    srv: "4.1.1".into(),
-                    modes: vec![],
-                })
-                .collect(),
-            status: 0,
-        }),
-        meta: None,
-    })
-    .await
-    .unwrap();
-    gov.set_depth_breadth_status(pb::SetDepthBreadthStatusRequest {
-        key: Some(key),
-        status: pb::DepthBreadthStatus::Agreed.into(),
-        version: "1".into(),
-        meta: None,
-    })
-    .await
-    .unwrap();
+pub async fn agree_regression_list(client: &Client) {
+    agree_document(
+        client,
+        DocType::Regression,
+        REGRESSION_CASES.iter().map(|c| (*c).to_owned()).collect(),
+        3,
+    )
+    .await;
 }
 
 pub fn result(case: &str, attempt: u32, status: pb::CaseStatus) -> pb::TestCaseResult {

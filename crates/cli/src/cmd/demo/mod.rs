@@ -10,7 +10,7 @@
 //! the governance core for the exit verdicts and a completion report. Nothing is simulated
 //! beyond the meters themselves; the demo only orchestrates.
 
-mod grpc;
+mod plan;
 mod render;
 
 use std::net::SocketAddr;
@@ -27,13 +27,13 @@ use meterlab_emulator::hub::{Emulation, Endpoints};
 use meterlab_emulator::scenario::{HubState, Scenario};
 use meterlab_emulator::serve::Emulator;
 use meterlab_emulator::serve::tcp::serve_tcp;
-use meterlab_proto::v1::InstallationMode;
+use meterlab_governance::model::Mode as InstallationMode;
 use meterlab_runner::{
     DeviceTarget, DeviceUnit, DmcLibrary, LinkConnector, PlannedCase, RunEventKind, RunPlan,
     RunSettings, Runner, TestCase, Transport,
 };
 
-use self::grpc::{DemoPlan, GatewayClient};
+use self::plan::DemoPlan;
 use super::run::report::Collected;
 use super::run::sink::{Journal, ResultSink};
 
@@ -180,8 +180,13 @@ async fn demo(
     );
 
     let plan = DemoPlan::from_scenario(&scenario)?;
-    let mut client = GatewayClient::connect(grpc_address).await?;
-    client.plan(&plan, &suite).await?;
+    let client = meterlab_client::Client::connect(
+        &format!("http://{grpc_address}"),
+        &meterlab_client::ConnectOptions::default(),
+    )
+    .await?
+    .with_actor("meterlab demo");
+    plan::plan(&client, &plan, &suite).await?;
 
     // Run the MT suite hub by hub (one hub per installation mode), each as its own run whose
     // results belong to that mode's phase.
@@ -197,7 +202,7 @@ async fn demo(
         let catalog_mode = match mode {
             InstallationMode::Dormant => Mode::Dormant,
             InstallationMode::Mixed => Mode::Mixed,
-            _ => Mode::Active,
+            InstallationMode::Active => Mode::Active,
         };
         let mut units = Vec::new();
         for device in devices.devices.iter().filter(|device| device.hub == hub.id) {
@@ -217,9 +222,9 @@ async fn demo(
             units.push(DeviceUnit { target, cases });
         }
         let run_id = format!("demo-{run_stamp}-{}", hub.id);
-        let phase = grpc::phase(&plan.entry_for(&hub.dmc)?, mode);
+        let phase = plan::phase(&plan.entry_for(&hub.dmc)?, mode);
         let journal = Journal::open(&dir.join("runs").join(format!("{run_id}.jsonl")))?;
-        let mut sink = ResultSink::open(client.channel(), &run_id, phase, journal).await?;
+        let mut sink = ResultSink::open(&client, &run_id, phase, journal).await?;
         let mut runner = Runner::new(
             Arc::clone(&plugin),
             LinkConnector::default(),
@@ -256,7 +261,7 @@ async fn demo(
     render::results(&collected);
     println!("\n{acknowledged} results acknowledged durable by the ResultService");
 
-    let summary = client.evaluate(&plan, &dir).await?;
+    let summary = plan::evaluate(&client, &plan, &dir).await?;
     render::verdicts(&summary);
 
     let _ = stop_gateway.send(());

@@ -25,6 +25,7 @@ use crate::output::OutputFormat;
 use self::input::Prepared;
 use self::report::Collected;
 use self::sink::{Journal, ResultSink, Stored};
+use crate::gateway::InProcessGateway;
 
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -62,6 +63,9 @@ pub struct Args {
     /// Store results in this SQLite store (served in-process through the same ResultService).
     #[arg(long)]
     db: Option<PathBuf>,
+    /// TLS and token options for --gateway.
+    #[command(flatten)]
+    client: crate::gateway::GatewayClientArgs,
     /// The planned entry the results belong to: RELEASE/SMSO/DMC, e.g. `MOC/smso-north/acme-ch1-e470-g4`.
     #[arg(long)]
     entry: Option<String>,
@@ -127,17 +131,8 @@ pub struct Args {
 }
 
 /// A problem with what the user gave (exit 2), found after the inputs were read: say, a phase
-/// the store does not know.
-#[derive(Debug)]
-pub struct BadInput(pub String);
-
-impl std::fmt::Display for BadInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BadInput {}
+/// the store does not know, or an unusable --token-file.
+pub use crate::gateway::BadInput;
 
 pub fn main(args: Args) -> ExitCode {
     let prepared = match input::prepare(&args) {
@@ -176,16 +171,11 @@ enum Store {
     Sink(Box<ResultSink>, Option<InProcessGateway>),
 }
 
-struct InProcessGateway {
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), meterlab_server::ServerError>>,
-}
-
 async fn open_store(args: &Args, prepared: &mut Prepared) -> anyhow::Result<Store> {
     let Some(phase) = prepared.phase_key.clone() else {
         return Ok(Store::None);
     };
-    let (channel, gateway) = if let Some(db) = &args.db {
+    let (client, gateway) = if let Some(db) = &args.db {
         if !db.is_file() {
             return Err(BadInput(format!(
                 "--db {}: no such store; its phase {} must be planned before results are stored",
@@ -194,69 +184,44 @@ async fn open_store(args: &Args, prepared: &mut Prepared) -> anyhow::Result<Stor
             ))
             .into());
         }
-        let gateway = meterlab_server::Gateway::open(meterlab_server::GatewayConfig {
-            db: db.clone(),
-            profile: input::default_profile()?,
-            limits: meterlab_server::StreamLimits::default(),
-            store: meterlab_store::StoreConfig::default(),
-        })
-        .await
-        .with_context(|| format!("cannot open the store {}", db.display()))?;
-        let listener = meterlab_server::bind("127.0.0.1:0".parse()?).await?;
-        let address = listener.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(gateway.serve(listener, async {
-            let _ = stopped.await;
-        }));
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))?
-            .connect()
+        let (url, gateway) = InProcessGateway::serve(db, input::default_profile()?, false).await?;
+        let client = meterlab_client::Client::connect(&url, &Default::default())
             .await
             .context("cannot reach the in-process gateway")?;
-        (channel, Some(InProcessGateway { stop, task }))
+        (client, Some(gateway))
     } else if let Some(url) = &args.gateway {
-        let channel = tonic::transport::Endpoint::from_shared(url.clone())
-            .with_context(|| format!("--gateway {url:?} is not a URL"))?
-            .connect()
-            .await
-            .with_context(|| format!("cannot connect to the gateway at {url}"))?;
-        (channel, None)
+        (crate::gateway::connect(url, &args.client).await?, None)
     } else {
         return Ok(Store::None);
     };
-    check_phase(channel.clone(), &phase).await?;
+    let phase =
+        meterlab_client::convert::phase_from_proto(&phase).map_err(|(field, problem)| {
+            BadInput(format!("--entry/--phase/--mode: {field} {problem}"))
+        })?;
+    check_phase(&client, &phase).await?;
     let journal_path = args
         .journal_dir
         .join(format!("{}.jsonl", prepared.plan.run_id));
     let journal = Journal::open(&journal_path)?;
     input::resume(&mut prepared.plan, &journal);
-    let sink = ResultSink::open(channel, &prepared.plan.run_id, phase, journal).await?;
+    let sink = ResultSink::open(&client, &prepared.plan.run_id, phase, journal).await?;
     Ok(Store::Sink(Box::new(sink), gateway))
 }
 
 /// Refuses a phase the governance log does not know before any case runs (the ResultService
 /// would reject every result).
 async fn check_phase(
-    channel: tonic::transport::Channel,
-    phase: &meterlab_proto::v1::PhaseKey,
+    client: &meterlab_client::Client,
+    phase: &meterlab_governance::model::TestPhase,
 ) -> anyhow::Result<()> {
-    let mut governance =
-        meterlab_proto::v1::governance_service_client::GovernanceServiceClient::new(channel);
-    match governance
-        .evaluate_phase(meterlab_proto::v1::EvaluatePhaseRequest {
-            phase: Some(phase.clone()),
-            profile: String::new(),
-        })
-        .await
-    {
+    match client.evaluate_phase(phase, None).await {
         Ok(_) => Ok(()),
-        Err(status) if status.code() == tonic::Code::NotFound => Err(BadInput(format!(
-            "--entry/--phase/--mode: {}; plan the entry and its phases first",
-            status.message()
+        Err(error) if error.code() == Some(tonic::Code::NotFound) => Err(BadInput(format!(
+            "--entry/--phase/--mode: {error}; plan the entry and its phases first"
         ))
         .into()),
-        Err(status) => Err(anyhow::anyhow!(
-            "cannot check the phase at the gateway: {}",
-            status.message()
+        Err(error) => Err(anyhow::anyhow!(
+            "cannot check the phase at the gateway: {error}"
         )),
     }
 }
@@ -309,12 +274,7 @@ async fn execute(args: Args, mut prepared: Prepared) -> anyhow::Result<u8> {
             }
         }
         if let Some(gateway) = gateway {
-            let _ = gateway.stop.send(());
-            gateway
-                .task
-                .await
-                .context("the in-process gateway task failed")?
-                .context("the in-process gateway failed")?;
+            gateway.stop().await?;
         }
     }
     let stored_json = stored.as_ref().map(serde_json::to_value).transpose()?;

@@ -1,5 +1,6 @@
-//! Results to the store through the ResultService — the same durable, idempotent path remote
-//! clients use (a gateway given with `--gateway`, or the embedded store of `--db` served
+//! Results to the store through the ResultService (over `meterlab_client::ResultStreamer`, which
+//! resumes from the gateway's watermark when the stream breaks) — the same durable, idempotent
+//! path remote clients use (a gateway given with `--gateway`, or the embedded store of `--db` served
 //! in-process on loopback and reached through the same client).
 //!
 //! Every result is first appended to the run's journal (one JSON line with the exact protobuf
@@ -13,17 +14,13 @@ use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use anyhow::{Context as _, bail};
-use meterlab_plugin::prost::Message as _;
-use meterlab_proto::v1 as pb;
-use meterlab_proto::v1::result_service_client::ResultServiceClient;
+use meterlab_client::results::encode_result;
+use meterlab_client::{Client, ResultStreamer};
+use meterlab_governance::model::TestPhase;
 use meterlab_runner::{CaseResult, CaseStatus};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::UnboundedReceiverStream;
-use tonic::transport::Channel;
 
 /// One journalled result.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,35 +109,6 @@ impl Journal {
     }
 }
 
-fn timestamp(at: SystemTime) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp::from(at))
-}
-
-/// The wire form of one attempt.
-pub fn to_proto(result: &CaseResult, phase: &pb::PhaseKey) -> pb::TestCaseResult {
-    let status = match result.status {
-        CaseStatus::Passed => pb::CaseStatus::Passed,
-        CaseStatus::Failed => pb::CaseStatus::Failed,
-        CaseStatus::Blocked => pb::CaseStatus::Blocked,
-        CaseStatus::NotRun => pb::CaseStatus::NotRun,
-    };
-    pb::TestCaseResult {
-        phase: Some(phase.clone()),
-        case_id: result.case_id.clone(),
-        case_content_sha256: result.case_sha256.to_vec(),
-        device_id: result.device_id.clone(),
-        attempt: result.attempt,
-        status: status.into(),
-        started_at: timestamp(result.started_at),
-        finished_at: timestamp(result.finished_at),
-        elapsed: prost_types::Duration::try_from(result.elapsed).ok(),
-        evidence_sha256: result.evidence_sha256.to_vec(),
-        srv: result.srv.clone(),
-        detail: result.detail.clone(),
-        regression: None,
-    }
-}
-
 /// What the sink stored.
 #[derive(Debug, Default, Serialize)]
 pub struct Stored {
@@ -153,53 +121,28 @@ pub struct Stored {
     pub journal: String,
 }
 
-/// A result stream to the ResultService.
+/// A journalled result stream to the ResultService.
 #[derive(Debug)]
 pub struct ResultSink {
-    source: String,
-    run_id: String,
-    phase: pb::PhaseKey,
+    phase: TestPhase,
     journal: Journal,
-    requests: mpsc::UnboundedSender<pb::ResultStreamRequest>,
-    responses: tonic::Streaming<pb::ResultStreamResponse>,
+    streamer: ResultStreamer,
     next_seq: u64,
-    outstanding: u64,
-    max_in_flight: u64,
-    stored: Stored,
 }
 
 impl ResultSink {
     /// Opens the stream, reads the watermark and resends journalled results past it.
     pub async fn open(
-        channel: Channel,
+        client: &Client,
         run_id: &str,
-        phase: pb::PhaseKey,
+        phase: TestPhase,
         journal: Journal,
     ) -> anyhow::Result<Self> {
         let source = format!("meterlab-run/{run_id}");
-        let (requests, outgoing) = mpsc::unbounded_channel();
-        let mut client = ResultServiceClient::new(channel);
-        requests
-            .send(pb::ResultStreamRequest {
-                kind: Some(pb::result_stream_request::Kind::Open(pb::OpenStream {
-                    source: source.clone(),
-                })),
-            })
-            .context("the result stream closed before it opened")?;
-        let mut responses = client
-            .stream_results(UnboundedReceiverStream::new(outgoing))
+        let mut streamer = ResultStreamer::open(client, &source, run_id)
             .await
-            .context("StreamResults")?
-            .into_inner();
-        let (watermark, max_in_flight) = match responses.message().await.context("StreamResults")? {
-            Some(pb::ResultStreamResponse {
-                kind: Some(pb::result_stream_response::Kind::Opened(opened)),
-            }) => (
-                opened.watermark.map_or(0, |w| w.acked_seq),
-                u64::from(opened.max_in_flight.max(1)),
-            ),
-            other => bail!("the ResultService answered the stream opening with {other:?}"),
-        };
+            .context("StreamResults")?;
+        let watermark = streamer.watermark();
         let journalled = journal.lines.len() as u64;
         if watermark > journalled {
             bail!(
@@ -208,63 +151,24 @@ impl ResultSink {
                 journal.path().display()
             );
         }
-        let mut sink = Self {
-            stored: Stored {
-                source: source.clone(),
-                journal: journal.path().display().to_string(),
-                watermark,
-                ..Stored::default()
-            },
-            source,
-            run_id: run_id.to_owned(),
+        for line in journal.lines.iter().filter(|line| line.seq > watermark) {
+            let bytes = hex::decode(&line.result)
+                .with_context(|| format!("journal line {} is not hex", line.seq))?;
+            streamer
+                .resubmit(line.seq, &bytes)
+                .await
+                .with_context(|| format!("journal line {}", line.seq))?;
+        }
+        Ok(Self {
             phase,
             next_seq: journalled + 1,
             journal,
-            requests,
-            responses,
-            outstanding: 0,
-            max_in_flight,
-        };
-        let resend: Vec<JournalLine> = sink
-            .journal
-            .lines
-            .iter()
-            .filter(|line| line.seq > watermark)
-            .cloned()
-            .collect();
-        for line in resend {
-            let bytes = hex::decode(&line.result)
-                .with_context(|| format!("journal line {} is not hex", line.seq))?;
-            let result = pb::TestCaseResult::decode(bytes.as_slice())
-                .with_context(|| format!("journal line {} is not a TestCaseResult", line.seq))?;
-            sink.submit(line.seq, result).await?;
-        }
-        Ok(sink)
-    }
-
-    async fn submit(&mut self, seq: u64, result: pb::TestCaseResult) -> anyhow::Result<()> {
-        while self.outstanding >= self.max_in_flight {
-            self.receive_one().await?;
-        }
-        self.requests
-            .send(pb::ResultStreamRequest {
-                kind: Some(pb::result_stream_request::Kind::Result(pb::SubmitResult {
-                    key: Some(pb::ResultKey {
-                        source: self.source.clone(),
-                        run_id: self.run_id.clone(),
-                        seq,
-                    }),
-                    result: Some(result),
-                })),
-            })
-            .context("the result stream closed")?;
-        self.outstanding += 1;
-        Ok(())
+            streamer,
+        })
     }
 
     /// Journals and submits one attempt.
     pub async fn push(&mut self, result: &CaseResult) -> anyhow::Result<()> {
-        let proto = to_proto(result, &self.phase);
         let seq = self.next_seq;
         self.journal.append(JournalLine {
             seq,
@@ -272,44 +176,22 @@ impl ResultSink {
             device_id: result.device_id.clone(),
             attempt: result.attempt,
             status: result.status.as_str().to_owned(),
-            result: hex::encode(proto.encode_to_vec()),
+            result: hex::encode(encode_result(result, &self.phase)),
         })?;
         self.next_seq += 1;
-        self.submit(seq, proto).await
+        Ok(self.streamer.submit(seq, result, &self.phase).await?)
     }
 
     /// Waits until every submitted result is acknowledged; a rejection is an error.
-    pub async fn finish(mut self) -> anyhow::Result<Stored> {
-        while self.outstanding > 0 {
-            self.receive_one().await?;
-        }
-        Ok(self.stored)
-    }
-
-    async fn receive_one(&mut self) -> anyhow::Result<()> {
-        let Some(response) = self.responses.message().await.context("StreamResults")? else {
-            bail!(
-                "the ResultService closed the stream with {} results unacknowledged",
-                self.outstanding
-            );
-        };
-        match response.kind {
-            Some(pb::result_stream_response::Kind::Ack(ack)) => {
-                self.outstanding -= 1;
-                self.stored.acknowledged += 1;
-                if ack.replay {
-                    self.stored.replayed += 1;
-                }
-                self.stored.watermark = ack.watermark;
-                Ok(())
-            }
-            Some(pb::result_stream_response::Kind::Rejection(rejection)) => bail!(
-                "the ResultService rejected result {} ({:?}): {}",
-                rejection.key.as_ref().map_or(0, |key| key.seq),
-                rejection.reason(),
-                rejection.message
-            ),
-            Some(pb::result_stream_response::Kind::Opened(_)) | None => Ok(()),
-        }
+    pub async fn finish(self) -> anyhow::Result<Stored> {
+        let journal = self.journal.path().display().to_string();
+        let stats = self.streamer.finish().await?;
+        Ok(Stored {
+            source: stats.source,
+            acknowledged: stats.acknowledged,
+            replayed: stats.replayed,
+            watermark: stats.watermark,
+            journal,
+        })
     }
 }

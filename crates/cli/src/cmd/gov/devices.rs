@@ -1,0 +1,67 @@
+//! `meterlab devices`: the gateway's devices with their state and lease.
+
+use std::process::ExitCode;
+
+use meterlab_client::devices::DeviceFilter;
+
+use super::{Common, print_json, with_client};
+use crate::output::{OutputFormat, print_table};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only devices of this DMC.
+    #[arg(long, default_value = "")]
+    dmc: String,
+    /// Only devices of this SMSO.
+    #[arg(long, default_value = "")]
+    smso: String,
+    /// Only devices nobody holds a lease on.
+    #[arg(long)]
+    available: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let filter = DeviceFilter {
+        dmc_id: args.dmc.clone(),
+        smso_id: args.smso.clone(),
+        available_only: args.available,
+    };
+    let devices = with_client(&args.common, false, async |client| {
+        match client.list_devices(&filter).await {
+            Err(error) if error.code() == Some(tonic::Code::Unimplemented) => Err(anyhow::anyhow!(
+                "{}: this gateway does not serve DeviceService (a local --db store has no \
+                 devices; `meterlab serve` with a config lists them)",
+                client.url()
+            )),
+            other => Ok(other?),
+        }
+    })?;
+    match args.common.output {
+        OutputFormat::Json => print_json(&devices)?,
+        OutputFormat::Text => {
+            let rows: Vec<[String; 6]> = devices
+                .iter()
+                .map(|d| {
+                    [
+                        d.id.clone(),
+                        d.kind.clone(),
+                        d.dmc_id.clone(),
+                        d.state.clone(),
+                        d.lease
+                            .as_ref()
+                            .map_or_else(String::new, |l| l.holder.clone()),
+                        d.transport.clone(),
+                    ]
+                })
+                .collect();
+            print_table(
+                ["ID", "KIND", "DMC", "STATE", "LEASED BY", "TRANSPORT"],
+                &rows,
+            );
+            println!("{} device(s)", devices.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,224 @@
+//! `meterlab exit PHASE [--what-if …]` and `meterlab entry`: a phase's exit verdict (rules 4
+//! and 5), optionally as if some issues changed, and an entry's aggregate verdict. Failing
+//! criteria print first, then a count of the met ones (`--verbose` lists them).
+
+use std::process::ExitCode;
+
+use meterlab_client::types::{Hypothetical, IssueUpdate, NewIssue};
+use meterlab_governance::model::{EntryKey, IssueStatus, PhaseKind, Severity};
+use meterlab_governance::{Outcome, Verdict};
+use serde::Serialize;
+
+use super::{Common, answer, parse, print_json, with_client};
+use crate::output::OutputFormat;
+use crate::verdicts::{self, Style};
+
+#[derive(Debug, clap::Args)]
+pub struct ExitArgs {
+    /// The planned entry: RELEASE/SMSO/DMC.
+    #[arg(long, value_parser = parse::entry)]
+    entry: EntryKey,
+    /// The phase: TEST.MODE, e.g. mt.active.
+    #[arg(value_parser = parse::phase_kind)]
+    phase: PhaseKind,
+    /// Evaluate as if (repeatable, nothing is recorded): `close:ID`, `fix:ID`,
+    /// `known-defect:ID=WORKAROUND`, `severity:ID=N`, or `raise:N` (a new severity-N issue in
+    /// this phase).
+    #[arg(long = "what-if", value_parser = what_if)]
+    what_if: Vec<WhatIfArg>,
+    /// Rule profile name; default: the gateway's.
+    #[arg(long = "rule-profile")]
+    rule_profile: Option<String>,
+    /// List met criteria too.
+    #[arg(long)]
+    verbose: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EntryArgs {
+    /// The planned entry: RELEASE/SMSO/DMC.
+    #[arg(long, value_parser = parse::entry)]
+    entry: EntryKey,
+    /// Rule profile name; default: the gateway's.
+    #[arg(long = "rule-profile")]
+    rule_profile: Option<String>,
+    /// List met criteria too.
+    #[arg(long)]
+    verbose: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// One `--what-if`.
+#[derive(Debug, Clone)]
+pub enum WhatIfArg {
+    Status(String, IssueStatus, Option<String>),
+    Severity(String, Severity),
+    Raise(Severity),
+}
+
+fn what_if(text: &str) -> Result<WhatIfArg, String> {
+    let expected = || {
+        format!(
+            "{text:?}: expected close:ID, fix:ID, known-defect:ID=WORKAROUND, severity:ID=N or raise:N"
+        )
+    };
+    let (verb, rest) = text.split_once(':').ok_or_else(expected)?;
+    if rest.is_empty() {
+        return Err(expected());
+    }
+    match verb {
+        "close" => Ok(WhatIfArg::Status(
+            rest.to_owned(),
+            IssueStatus::Closed,
+            None,
+        )),
+        "fix" => Ok(WhatIfArg::Status(rest.to_owned(), IssueStatus::Fixed, None)),
+        "known-defect" => {
+            let (id, workaround) = rest.split_once('=').ok_or_else(expected)?;
+            Ok(WhatIfArg::Status(
+                id.to_owned(),
+                IssueStatus::KnownDefect,
+                Some(workaround.to_owned()),
+            ))
+        }
+        "severity" => {
+            let (id, level) = rest.split_once('=').ok_or_else(expected)?;
+            Ok(WhatIfArg::Severity(id.to_owned(), parse::severity(level)?))
+        }
+        "raise" => Ok(WhatIfArg::Raise(parse::severity(rest)?)),
+        _ => Err(expected()),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct WhatIfAnswer {
+    current: Verdict,
+    hypothetical: Verdict,
+    rejected: Vec<Rejected>,
+}
+
+#[derive(Debug, Serialize)]
+struct Rejected {
+    what_if: usize,
+    reason: String,
+}
+
+pub fn exit(args: ExitArgs) -> anyhow::Result<ExitCode> {
+    let phase = parse::phase(&args.entry, args.phase);
+    let style = Style::for_stdout();
+    if args.what_if.is_empty() {
+        let verdict = with_client(&args.common, false, async |client| {
+            Ok(client
+                .evaluate_phase(&phase, args.rule_profile.as_deref())
+                .await?)
+        })?;
+        match args.common.output {
+            OutputFormat::Json => print_json(&verdict)?,
+            OutputFormat::Text => verdicts::print(&verdict, args.verbose, style),
+        }
+        return Ok(answer(verdict.outcome == Outcome::Exit));
+    }
+    let events: Vec<Hypothetical> = args
+        .what_if
+        .iter()
+        .map(|arg| match arg {
+            WhatIfArg::Status(id, status, workaround) => Hypothetical::UpdateIssue {
+                id: id.clone(),
+                update: IssueUpdate {
+                    status: Some(*status),
+                    workaround: workaround.clone(),
+                    ..IssueUpdate::default()
+                },
+            },
+            WhatIfArg::Severity(id, severity) => Hypothetical::UpdateIssue {
+                id: id.clone(),
+                update: IssueUpdate {
+                    severity: Some(*severity),
+                    ..IssueUpdate::default()
+                },
+            },
+            WhatIfArg::Raise(severity) => Hypothetical::RaiseIssue(NewIssue {
+                id: None,
+                severity: *severity,
+                title: "what-if issue".to_owned(),
+                description: String::new(),
+                phases: vec![phase.clone()],
+                cases: Vec::new(),
+            }),
+        })
+        .collect();
+    let answered = with_client(&args.common, false, async |client| {
+        Ok(client
+            .what_if_phase(&phase, &events, args.rule_profile.as_deref())
+            .await?)
+    })?;
+    let rejected: Vec<Rejected> = answered
+        .rejected
+        .iter()
+        .map(|(index, reason)| Rejected {
+            what_if: *index as usize + 1,
+            reason: reason.clone(),
+        })
+        .collect();
+    match args.common.output {
+        OutputFormat::Json => print_json(&WhatIfAnswer {
+            current: answered.current.clone(),
+            hypothetical: answered.hypothetical.clone(),
+            rejected,
+        })?,
+        OutputFormat::Text => {
+            println!(
+                "now: {} — {}",
+                verdicts::phase_name(&phase),
+                style.outcome(answered.current.outcome)
+            );
+            println!("what if:");
+            verdicts::print(&answered.hypothetical, args.verbose, style);
+            for rejected in &rejected {
+                println!(
+                    "  --what-if #{} would be refused: {}",
+                    rejected.what_if, rejected.reason
+                );
+            }
+        }
+    }
+    Ok(answer(answered.hypothetical.outcome == Outcome::Exit))
+}
+
+pub fn entry(args: EntryArgs) -> anyhow::Result<ExitCode> {
+    let verdict = with_client(&args.common, false, async |client| {
+        Ok(client
+            .evaluate_entry(&args.entry, args.rule_profile.as_deref())
+            .await?)
+    })?;
+    match args.common.output {
+        OutputFormat::Json => print_json(&verdict)?,
+        OutputFormat::Text => verdicts::print(&verdict, args.verbose, Style::for_stdout()),
+    }
+    Ok(answer(verdict.outcome == Outcome::Exit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_if_values_read_and_bad_ones_show_the_forms() {
+        assert!(matches!(
+            what_if("close:7"),
+            Ok(WhatIfArg::Status(id, IssueStatus::Closed, None)) if id == "7"
+        ));
+        assert!(matches!(
+            what_if("known-defect:7=reboot the hub"),
+            Ok(WhatIfArg::Status(_, IssueStatus::KnownDefect, Some(w))) if w == "reboot the hub"
+        ));
+        assert!(matches!(what_if("severity:3=4"), Ok(WhatIfArg::Severity(_, s)) if s.level() == 4));
+        assert!(matches!(what_if("raise:1"), Ok(WhatIfArg::Raise(s)) if s.level() == 1));
+        for bad in ["close", "close:", "reopen:3", "severity:3", "raise:9"] {
+            assert!(what_if(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,506 @@
+//! Every governance command on the real `meterlab` binary, one table of steps run twice: on a
+//! local store (`--db`, served in-process) and against `meterlab serve` over TCP with a bearer
+//! token (test-manager). Each step checks the exit code (0 done, 2 bad input, 3 "no") and what a
+//! user reads; a few check the `--output json` document.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+const ENTRY: &str = "MOC/smso-north/acme-ch1-e470-g4";
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+fn meterlab() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meterlab"));
+    for var in [
+        "METERLAB_CA",
+        "METERLAB_CERT",
+        "METERLAB_KEY",
+        "METERLAB_TOKEN_FILE",
+        "METERLAB_GATEWAY",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// One command: its arguments (the target is appended), the exit code, and what stdout (or,
+/// for errors, stderr) must contain.
+struct Step {
+    args: Vec<String>,
+    code: i32,
+    contains: Vec<&'static str>,
+    lacks: Vec<&'static str>,
+}
+
+fn step(args: &[&str], code: i32, contains: &[&'static str]) -> Step {
+    Step {
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        code,
+        contains: contains.to_vec(),
+        lacks: Vec::new(),
+    }
+}
+
+fn steps() -> Vec<Step> {
+    let dmc_file = repo("suites/dmcs/acme-ch1-e470-g4.toml");
+    let suite = repo("suites/mt");
+    let dnb = |verb: &str| -> Vec<String> {
+        [
+            "dnb",
+            verb,
+            "--release",
+            "MOC",
+            "--smso",
+            "smso-north",
+            "--type",
+            "mt",
+            "--version",
+            "1",
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect()
+    };
+    let sit_suite = repo("suites/sit");
+    let sit = |verb: &str| -> Vec<String> {
+        [
+            "dnb",
+            verb,
+            "--release",
+            "MOC",
+            "--smso",
+            "smso-north",
+            "--type",
+            "sit",
+            "--version",
+            "1",
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect()
+    };
+    let with = |mut base: Vec<String>, more: &[&str]| {
+        base.extend(more.iter().map(|a| (*a).to_owned()));
+        base
+    };
+    vec![
+        Step {
+            args: with(
+                vec![
+                    "plan".into(),
+                    "entry".into(),
+                    "--entry".into(),
+                    ENTRY.into(),
+                    "--dmc-file".into(),
+                ],
+                &[dmc_file.to_str().expect("utf-8 path")],
+            ),
+            code: 0,
+            contains: vec!["planned entry MOC/smso-north/acme-ch1-e470-g4", "sit.mixed"],
+            lacks: vec![],
+        },
+        // Rule 3: no agreed Depth & Breadth yet, so the phase may not start.
+        step(
+            &["plan", "start", "--entry", ENTRY, "mt.active"],
+            3,
+            &["NOT started", "[not met]"],
+        ),
+        Step {
+            args: with(
+                dnb("register"),
+                &["--suite", suite.to_str().expect("utf-8 path")],
+            ),
+            code: 0,
+            contains: vec![
+                "Depth & Breadth of MT (MOC/smso-north) version 1 with",
+                "draft",
+            ],
+            lacks: vec![],
+        },
+        Step {
+            args: with(dnb("agree"), &["--reason", "TAG minutes 12"]),
+            code: 0,
+            contains: vec!["agreed"],
+            lacks: vec![],
+        },
+        // Rule 10: an agreed document cannot become disputed; the gateway names both statuses.
+        Step {
+            args: with(dnb("dispute"), &["--reason", "late objection"]),
+            code: 2,
+            contains: vec!["from agreed to disputed"],
+            lacks: vec![],
+        },
+        step(
+            &["plan", "start", "--entry", ENTRY, "mt.active"],
+            0,
+            &["started", "EXIT"],
+        ),
+        step(
+            &[
+                "issues",
+                "add",
+                "--severity",
+                "2",
+                "--title",
+                "clock drift",
+                "--entry",
+                ENTRY,
+                "--phase",
+                "mt.active",
+            ],
+            0,
+            &["raised issue 1: sev2 open \"clock drift\""],
+        ),
+        step(
+            &["issues", "list", "--entry", ENTRY],
+            0,
+            &["clock drift", "1 issue(s)"],
+        ),
+        // Failing criteria first, met ones counted.
+        Step {
+            args: vec![
+                "exit".into(),
+                "--entry".into(),
+                ENTRY.into(),
+                "mt.active".into(),
+            ],
+            code: 3,
+            contains: vec![
+                "NOT MET",
+                "[not met] R4 4.issues.sev2",
+                "criteria met (--verbose lists them)",
+            ],
+            lacks: vec!["[met    ]"],
+        },
+        step(
+            &["exit", "--entry", ENTRY, "mt.active", "--verbose"],
+            3,
+            &["[met    ] R4 4.started"],
+        ),
+        Step {
+            args: [
+                "exit",
+                "--entry",
+                ENTRY,
+                "mt.active",
+                "--what-if",
+                "close:1",
+            ]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect(),
+            code: 3,
+            contains: vec!["assuming issue 1 status closed", "4.coverage"],
+            lacks: vec!["[not met] R4 4.issues.sev2"],
+        },
+        step(
+            &["status", "--entry", ENTRY],
+            0,
+            &[
+                "mt.active    NOT MET  0/13",
+                "sev2 1/0 OVER",
+                "entry aggregate: NOT MET",
+            ],
+        ),
+        step(
+            &["entry", "--entry", ENTRY],
+            3,
+            &[
+                "entry MOC/smso-north/acme-ch1-e470-g4 — NOT MET",
+                "[blocked] R5 5.aggregate.sev2",
+            ],
+        ),
+        step(
+            &[
+                "issues",
+                "update",
+                "1",
+                "--status",
+                "closed",
+                "--reason",
+                "fixed in 1.4.1, verified",
+            ],
+            0,
+            &["updated issue 1: sev2 closed"],
+        ),
+        step(&["issues", "list", "--status", "open"], 0, &["0 issue(s)"]),
+        Step {
+            args: ["status", "--entry", ENTRY]
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect(),
+            code: 0,
+            contains: vec!["mt.active", "none"],
+            lacks: vec!["1/0 OVER"],
+        },
+        step(
+            &[
+                "descope",
+                "--entry",
+                ENTRY,
+                "--phase",
+                "mt.active",
+                "--case",
+                "MT-ACT-001",
+                "--cite-case",
+                "MT-ACT-002",
+                "--rationale",
+                "same SRV on the same meter",
+            ],
+            3,
+            &[
+                "REFUSED",
+                "[not met] cited_result_exists",
+                "[met    ] rationale_given",
+            ],
+        ),
+        // Rule 10's dispute route on the SIT document: disputed (the phase is pending), referred,
+        // determined — then the phase may start.
+        Step {
+            args: with(
+                sit("register"),
+                &["--suite", sit_suite.to_str().expect("utf-8 path")],
+            ),
+            code: 0,
+            contains: vec![
+                "Depth & Breadth of SIT (MOC/smso-north) version 1 with",
+                "draft",
+            ],
+            lacks: vec![],
+        },
+        Step {
+            args: with(sit("dispute"), &["--reason", "scope of SRV 7.4"]),
+            code: 0,
+            contains: vec!["disputed"],
+            lacks: vec![],
+        },
+        step(
+            &["exit", "--entry", ENTRY, "sit.active"],
+            3,
+            &["PENDING", "[pending] R10 10.dnb_status"],
+        ),
+        Step {
+            args: with(
+                sit("refer"),
+                &["--reason", "referred to the Secretary of State"],
+            ),
+            code: 0,
+            contains: vec!["referred"],
+            lacks: vec![],
+        },
+        Step {
+            args: with(sit("determine"), &["--reason", "determination 2026-11"]),
+            code: 0,
+            contains: vec!["determined"],
+            lacks: vec![],
+        },
+        step(
+            &["plan", "start", "--entry", ENTRY, "sit.active"],
+            0,
+            &["started"],
+        ),
+        // Bad input, named: a phase that does not exist, an issue that does not, no change.
+        step(
+            &["exit", "--entry", ENTRY, "mt.asleep"],
+            2,
+            &["expected TEST.MODE"],
+        ),
+        step(
+            &["exit", "--entry", "MOC/smso-north", "mt.active"],
+            2,
+            &["RELEASE/SMSO/DMC"],
+        ),
+        step(
+            &[
+                "issues", "update", "99", "--status", "closed", "--reason", "x",
+            ],
+            2,
+            &["UpdateIssue"],
+        ),
+        step(
+            &["issues", "update", "1", "--reason", "x"],
+            2,
+            &["nothing to change"],
+        ),
+        step(
+            &["exit", "--entry", "MOC/smso-north/unplanned", "mt.active"],
+            2,
+            &["EvaluatePhase: NotFound"],
+        ),
+    ]
+}
+
+fn check(target: &[String], label: &str) {
+    for (index, step) in steps().iter().enumerate() {
+        let output = meterlab()
+            .args(&step.args)
+            .args(target)
+            .output()
+            .expect("meterlab runs");
+        let shown = text(&output);
+        let what = format!("{label} step {index} `meterlab {}`", step.args.join(" "));
+        assert_eq!(output.status.code(), Some(step.code), "{what}:\n{shown}");
+        let read = if step.code == 0 || step.code == 3 {
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        } else {
+            shown.clone()
+        };
+        for wanted in &step.contains {
+            assert!(read.contains(wanted), "{what}: no {wanted:?} in\n{shown}");
+        }
+        for unwanted in &step.lacks {
+            assert!(!read.contains(unwanted), "{what}: {unwanted:?} in\n{shown}");
+        }
+        assert!(
+            !String::from_utf8_lossy(&output.stdout).contains('\x1b'),
+            "{what}: colour codes in a pipe"
+        );
+    }
+    json_answers(target, label);
+}
+
+/// `--output json` is one document scripts can read.
+fn json_answers(target: &[String], label: &str) {
+    let json = |args: &[&str]| -> serde_json::Value {
+        let output = meterlab()
+            .args(args)
+            .args(["--output", "json"])
+            .args(target)
+            .output()
+            .expect("meterlab runs");
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+            panic!("{label} {args:?}: not JSON ({error}):\n{}", text(&output))
+        })
+    };
+    let status = json(&["status", "--entry", ENTRY]);
+    let phases = status["phases"].as_array().expect("phases");
+    assert_eq!(phases.len(), 6, "{label}: {status}");
+    assert_eq!(phases[0]["phase"], "mt.active");
+    assert_eq!(phases[0]["outcome"], "not_met");
+    assert_eq!(phases[0]["counts"]["planned"], 13);
+    let verdict = json(&["exit", "--entry", ENTRY, "mt.active"]);
+    assert_eq!(verdict["outcome"], "not_met", "{label}: {verdict}");
+    assert!(
+        verdict["criteria"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty())
+    );
+    let issues = json(&["issues", "list"]);
+    assert_eq!(issues[0]["id"], "1", "{label}: {issues}");
+    assert_eq!(issues[0]["status"], "closed");
+}
+
+#[test]
+fn every_governance_command_on_a_local_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("lab.sqlite");
+    // Only planning creates a store.
+    let missing = meterlab()
+        .args(["status", "--entry", ENTRY, "--db"])
+        .arg(&db)
+        .output()
+        .expect("meterlab runs");
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+    assert!(
+        text(&missing).contains("no such store"),
+        "{}",
+        text(&missing)
+    );
+    check(&["--db".to_owned(), db.display().to_string()], "--db");
+    // A local store serves no devices, and says so.
+    let devices = meterlab()
+        .args(["devices", "--db"])
+        .arg(&db)
+        .output()
+        .expect("runs");
+    assert_eq!(devices.status.code(), Some(1), "{}", text(&devices));
+    assert!(
+        text(&devices).contains("does not serve DeviceService"),
+        "{}",
+        text(&devices)
+    );
+}
+
+/// `meterlab serve --config` with one test-manager token; returns it and its address.
+fn serve(dir: &Path, token_hash_line: &str) -> (Child, String) {
+    let config = dir.join("serve.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndb = \"lab.sqlite\"\nprofile = \"{}\"\n\
+             [[principal]]\nname = \"tess\"\nrole = \"test-manager\"\n{token_hash_line}\n",
+            repo("suites/profiles/illustrative.toml").display()
+        ),
+    )
+    .expect("config written");
+    let mut child = meterlab()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("first line");
+    let addr = line
+        .trim()
+        .strip_prefix("meterlab serve: listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    std::thread::spawn(move || for _ in stdout.lines() {});
+    (child, addr)
+}
+
+#[test]
+fn every_governance_command_against_a_gateway_with_a_token() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token_file = dir.path().join("tess.token");
+    let hashed = meterlab()
+        .args(["token", "hash", "--out"])
+        .arg(&token_file)
+        .output()
+        .expect("token hash runs");
+    assert!(hashed.status.success(), "{}", text(&hashed));
+    let hash_line = String::from_utf8_lossy(&hashed.stdout).trim().to_owned();
+    let (mut server, addr) = serve(dir.path(), &hash_line);
+    let url = format!("http://{addr}");
+
+    // Without the token the gateway refuses, and the CLI says so (not bad input: exit 1).
+    let anonymous = meterlab()
+        .args(["issues", "list", "--gateway", &url])
+        .output()
+        .expect("runs");
+    assert_eq!(anonymous.status.code(), Some(1), "{}", text(&anonymous));
+    assert!(
+        text(&anonymous).contains("Unauthenticated"),
+        "{}",
+        text(&anonymous)
+    );
+
+    check(
+        &[
+            "--gateway".to_owned(),
+            url.clone(),
+            "--token-file".to_owned(),
+            token_file.display().to_string(),
+        ],
+        "--gateway",
+    );
+    server.kill().expect("kill serve");
+    let _ = server.wait();
+}
