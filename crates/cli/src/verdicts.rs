@@ -46,6 +46,7 @@ impl Style {
             CriterionOutcome::NotMet => ("31", "not met"),
             CriterionOutcome::Blocked => ("33", "blocked"),
             CriterionOutcome::Pending => ("33", "pending"),
+            CriterionOutcome::Information => ("36", "info"),
         };
         self.paint(code, &format!("{text:<7}"))
     }
@@ -109,6 +110,15 @@ pub fn render(verdict: &Verdict, verbose: bool, style: Style) -> Vec<String> {
         lines.push(format!("  assuming {assumption}"));
     }
     lines.extend(verdict.failing().map(|c| criterion_line(style, c)));
+    // Information never decides, but an aggregate over its limit under `aggregate_gates =
+    // "entry"` is what a board needs to see next to a phase exit.
+    lines.extend(
+        verdict
+            .criteria
+            .iter()
+            .filter(|c| c.outcome == CriterionOutcome::Information)
+            .map(|c| criterion_line(style, c)),
+    );
     let met: Vec<&Criterion> = verdict
         .criteria
         .iter()

@@ -51,8 +51,8 @@ fn status(
 #[tokio::test]
 async fn a_dispute_ends_only_by_agreement_referral_or_a_named_withdrawal() {
     let server = TestServer::start(StreamLimits::default()).await;
+    setup_governance(&server.client().await).await;
     let mut gov = server.governance().await;
-    setup_governance(&mut gov).await;
     gov.register_depth_breadth(revision("2")).await.unwrap();
     gov.set_depth_breadth_status(status(pb::DepthBreadthStatus::Disputed, "2", None))
         .await

@@ -20,7 +20,8 @@ use meterlab_store::LogReader as _;
 use prost::Message as _;
 use sha2::{Digest as _, Sha256};
 
-use crate::gateway_channel::{GatewayClientArgs, connect};
+use crate::gateway::{GatewayClientArgs, connect};
+use meterlab_client::types::ReportFormat;
 
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -344,42 +345,19 @@ fn remote(gateway: &str, args: &RenderArgs, entry: &EntryKey) -> anyhow::Result<
         bail!("--bundle needs --db: the gateway has no RPC that exports results and evidence");
     }
     let format = match args.format {
-        Format::Markdown => pb::ReportFormat::Markdown,
-        Format::Html => pb::ReportFormat::Html,
+        Format::Markdown => ReportFormat::Markdown,
+        Format::Html => ReportFormat::Html,
         Format::Json => bail!("--format json is for --db; a gateway renders Markdown or HTML"),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let channel = connect(gateway, &args.client).await?;
-        let report = pb::governance_service_client::GovernanceServiceClient::new(channel)
-            .get_completion_report(pb::GetCompletionReportRequest {
-                entries: vec![pb::EntryKey {
-                    release: release_to_proto(entry.release).into(),
-                    smso_id: entry.smso.to_string(),
-                    dmc_id: entry.dmc.to_string(),
-                }],
-                format: format.into(),
-                ..Default::default()
-            })
+        let client = connect(gateway, &args.client).await?;
+        let report = client
+            .completion_report(&[], std::slice::from_ref(entry), format, None)
             .await
-            .map_err(|status| {
-                anyhow::anyhow!("{gateway}: {:?}: {}", status.code(), status.message())
-            })?
-            .into_inner();
-        let digest = Sha256::digest(&report.rendered).to_vec();
-        if digest != report.rendered_sha256 {
-            bail!("{gateway}: the rendered report does not match its SHA-256");
-        }
+            .map_err(|error| anyhow::anyhow!("{gateway}: {error}"))?;
         emit(args.out.as_deref(), &report.rendered)
     })
-}
-
-fn release_to_proto(release: Release) -> pb::CapabilityRelease {
-    match release {
-        Release::Ioc => pb::CapabilityRelease::Ioc,
-        Release::Moc => pb::CapabilityRelease::Moc,
-        Release::Foc => pb::CapabilityRelease::Foc,
-    }
 }
