@@ -93,6 +93,13 @@ fn a_verdict_the_gateway_sends_reads_back_as_the_engine_wrote_it() {
                 Quantity::text("registered phase"),
                 CriterionOutcome::Pending,
             ),
+            criterion(
+                5,
+                "5.aggregate.sev3",
+                Quantity::Count(4),
+                Quantity::Limit(Limit::Max(2)),
+                CriterionOutcome::Information,
+            ),
         ],
     };
     let wire = verdict_to_proto(&verdict, verdict.at_seq);

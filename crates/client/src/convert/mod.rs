@@ -276,6 +276,7 @@ fn criterion_outcome_from_proto(field: &str, raw: i32) -> Result<CriterionOutcom
         Ok(pb::CriterionOutcome::NotMet) => Ok(CriterionOutcome::NotMet),
         Ok(pb::CriterionOutcome::Blocked) => Ok(CriterionOutcome::Blocked),
         Ok(pb::CriterionOutcome::Pending) => Ok(CriterionOutcome::Pending),
+        Ok(pb::CriterionOutcome::NotApplicable) => Ok(CriterionOutcome::Information),
         _ => Err(problem(field, format!("{raw} is not a criterion outcome"))),
     }
 }
