@@ -13,6 +13,7 @@
 
 mod connection;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::backend::{Backend, Checkpoint, LogReader, ReaderOpener, WriteTx};
@@ -77,6 +78,10 @@ impl Backend for PostgresBackend {
         let tx = PostgresTx {
             conn,
             finished: false,
+            pending: Vec::new(),
+            pending_keys: HashMap::new(),
+            watermarks: HashMap::new(),
+            dirty_watermarks: Vec::new(),
         };
         // On failure `tx` is dropped and rolls back, so a half-begun transaction (BEGIN done,
         // lock not taken) cannot leave the connection stuck inside it.
@@ -196,79 +201,85 @@ impl LogReader for PostgresReader {
 }
 
 /// One write transaction holding the append lock. Dropped without commit, it rolls back.
+///
+/// Inserted events and watermark updates are buffered and written at commit with one multi-row
+/// statement each, so a batch costs a few round trips instead of several per event. Lookups see
+/// the buffer first. Caching watermarks is safe because every writer holds the append lock for
+/// the whole transaction.
 #[derive(Debug)]
 pub struct PostgresTx<'a> {
     conn: &'a Connection,
     finished: bool,
+    pending: Vec<StoredEvent>,
+    pending_keys: HashMap<IngestKey, usize>,
+    watermarks: HashMap<(String, String), u64>,
+    dirty_watermarks: Vec<(String, String)>,
 }
 
 impl WriteTx for PostgresTx<'_> {
     fn head(&mut self) -> Result<Option<ChainHead>> {
-        self.conn.head()
+        match self.pending.last() {
+            Some(last) => Ok(Some(ChainHead {
+                seq: last.seq,
+                hash: last.hash,
+            })),
+            None => self.conn.head(),
+        }
     }
 
     fn get_by_key(&mut self, key: &IngestKey) -> Result<Option<StoredEvent>> {
+        if let Some(&index) = self.pending_keys.get(key) {
+            return Ok(self.pending.get(index).cloned());
+        }
         self.conn.get_by_key(key)
     }
 
     fn key_exists(&mut self, source: &str, run: &str, seq: u64) -> Result<bool> {
-        let Ok(seq) = i64::try_from(seq) else {
+        let Ok(sql_seq) = i64::try_from(seq) else {
             return Ok(false);
         };
+        if self
+            .pending_keys
+            .contains_key(&IngestKey::new(source, run, seq))
+        {
+            return Ok(true);
+        }
         let rows = self.conn.query(
             "look up ingest key",
             "SELECT 1 FROM events WHERE source = $1 AND run = $2 AND source_seq = $3".into(),
             vec![
                 Param::Text(source.into()),
                 Param::Text(run.into()),
-                Param::Int(seq),
+                Param::Int(sql_seq),
             ],
         )?;
         Ok(!rows.is_empty())
     }
 
     fn insert(&mut self, event: &StoredEvent) -> Result<()> {
-        let (source, run, source_seq) = match &event.key {
-            Some(k) => (
-                Some(k.source.clone()),
-                Some(k.run.clone()),
-                Some(to_sql_seq(k.seq)),
-            ),
-            None => (None, None, None),
-        };
-        self.conn.execute(
-            "insert event",
-            format!("INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
-            vec![
-                Param::Int(to_sql_seq(event.seq)),
-                Param::Int(event.timestamp_ms),
-                Param::Text(event.payload.kind.clone()),
-                Param::Bytes(event.payload.body.clone()),
-                Param::OptText(source),
-                Param::OptText(run),
-                Param::OptInt(source_seq),
-                Param::Bytes(event.hash.to_vec()),
-            ],
-        )?;
+        if let Some(key) = &event.key {
+            self.pending_keys.insert(key.clone(), self.pending.len());
+        }
+        self.pending.push(event.clone());
         Ok(())
     }
 
     fn watermark(&mut self, source: &str, run: &str) -> Result<u64> {
-        self.conn.watermark(source, run)
+        let id = (source.to_owned(), run.to_owned());
+        if let Some(&w) = self.watermarks.get(&id) {
+            return Ok(w);
+        }
+        let w = self.conn.watermark(source, run)?;
+        self.watermarks.insert(id, w);
+        Ok(w)
     }
 
     fn set_watermark(&mut self, source: &str, run: &str, watermark: u64) -> Result<()> {
-        self.conn.execute(
-            "update watermark",
-            "INSERT INTO watermarks (source, run, watermark) VALUES ($1, $2, $3) \
-             ON CONFLICT (source, run) DO UPDATE SET watermark = excluded.watermark"
-                .into(),
-            vec![
-                Param::Text(source.into()),
-                Param::Text(run.into()),
-                Param::Int(to_sql_seq(watermark)),
-            ],
-        )?;
+        let id = (source.to_owned(), run.to_owned());
+        if !self.dirty_watermarks.contains(&id) {
+            self.dirty_watermarks.push(id.clone());
+        }
+        self.watermarks.insert(id, watermark);
         Ok(())
     }
 
@@ -289,10 +300,83 @@ impl WriteTx for PostgresTx<'_> {
     }
 
     fn commit(mut self) -> Result<()> {
-        self.finished = true;
-        // synchronous_commit = on: COMMIT returns after the server flushed the WAL record.
-        self.conn.batch("commit", "COMMIT")
+        let mut statements = Vec::new();
+        if !self.pending.is_empty() {
+            statements.push(insert_events(&self.pending));
+        }
+        if !self.dirty_watermarks.is_empty() {
+            statements.push(upsert_watermarks(&self.dirty_watermarks, &self.watermarks));
+        }
+        // If the flush or COMMIT fails, Drop sends ROLLBACK: it ends an aborted transaction and is
+        // a harmless no-op after a failed COMMIT, which PostgreSQL has already ended.
+        let result = self.conn.execute_all_then(statements, ("commit", "COMMIT"));
+        // synchronous_commit = on: COMMIT returned after the server flushed the WAL record.
+        self.finished = result.is_ok();
+        result
     }
+}
+
+fn insert_events(events: &[StoredEvent]) -> (&'static str, String, Vec<Param>) {
+    let mut seqs = Vec::with_capacity(events.len());
+    let mut timestamps = Vec::with_capacity(events.len());
+    let mut kinds = Vec::with_capacity(events.len());
+    let mut bodies = Vec::with_capacity(events.len());
+    let mut sources = Vec::with_capacity(events.len());
+    let mut runs = Vec::with_capacity(events.len());
+    let mut source_seqs = Vec::with_capacity(events.len());
+    let mut hashes = Vec::with_capacity(events.len());
+    for event in events {
+        seqs.push(to_sql_seq(event.seq));
+        timestamps.push(event.timestamp_ms);
+        kinds.push(event.payload.kind.clone());
+        bodies.push(event.payload.body.clone());
+        sources.push(event.key.as_ref().map(|k| k.source.clone()));
+        runs.push(event.key.as_ref().map(|k| k.run.clone()));
+        source_seqs.push(event.key.as_ref().map(|k| to_sql_seq(k.seq)));
+        hashes.push(event.hash.to_vec());
+    }
+    (
+        "insert events",
+        format!(
+            "INSERT INTO events ({EVENT_COLUMNS}) SELECT * FROM unnest($1::bigint[], \
+             $2::bigint[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::bigint[], \
+             $8::bytea[])"
+        ),
+        vec![
+            Param::Ints(seqs),
+            Param::Ints(timestamps),
+            Param::Texts(kinds),
+            Param::ByteArrays(bodies),
+            Param::OptTexts(sources),
+            Param::OptTexts(runs),
+            Param::OptInts(source_seqs),
+            Param::ByteArrays(hashes),
+        ],
+    )
+}
+
+fn upsert_watermarks(
+    dirty: &[(String, String)],
+    values: &HashMap<(String, String), u64>,
+) -> (&'static str, String, Vec<Param>) {
+    let sources = dirty.iter().map(|(s, _)| s.clone()).collect();
+    let runs = dirty.iter().map(|(_, r)| r.clone()).collect();
+    let marks = dirty
+        .iter()
+        .map(|id| to_sql_seq(values.get(id).copied().unwrap_or(0)))
+        .collect();
+    (
+        "update watermarks",
+        "INSERT INTO watermarks (source, run, watermark) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) \
+         ON CONFLICT (source, run) DO UPDATE SET watermark = excluded.watermark"
+            .into(),
+        vec![
+            Param::Texts(sources),
+            Param::Texts(runs),
+            Param::Ints(marks),
+        ],
+    )
 }
 
 impl Drop for PostgresTx<'_> {

@@ -216,6 +216,28 @@ impl Connection {
         })
     }
 
+    /// Runs `statements` in order, then `finish`, in one trip to the client runtime.
+    pub(super) fn execute_all_then(
+        &self,
+        statements: Vec<(&'static str, String, Vec<Param>)>,
+        finish: (&'static str, &'static str),
+    ) -> Result<()> {
+        self.run(move |client, location| async move {
+            for (op, sql, params) in statements {
+                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                    params.iter().map(Param::as_sql).collect();
+                client
+                    .execute(sql.as_str(), &refs)
+                    .await
+                    .map_err(pg_err(&location, op))?;
+            }
+            client
+                .batch_execute(finish.1)
+                .await
+                .map_err(pg_err(&location, finish.0))
+        })
+    }
+
     pub(super) fn batch(&self, op: &'static str, sql: &'static str) -> Result<()> {
         self.run(move |client, location| async move {
             client
@@ -288,20 +310,26 @@ impl Connection {
 #[derive(Debug)]
 pub(super) enum Param {
     Text(String),
-    OptText(Option<String>),
     Int(i64),
-    OptInt(Option<i64>),
     Bytes(Vec<u8>),
+    Ints(Vec<i64>),
+    OptInts(Vec<Option<i64>>),
+    Texts(Vec<String>),
+    OptTexts(Vec<Option<String>>),
+    ByteArrays(Vec<Vec<u8>>),
 }
 
 impl Param {
     fn as_sql(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
         match self {
             Param::Text(v) => v,
-            Param::OptText(v) => v,
             Param::Int(v) => v,
-            Param::OptInt(v) => v,
             Param::Bytes(v) => v,
+            Param::Ints(v) => v,
+            Param::OptInts(v) => v,
+            Param::Texts(v) => v,
+            Param::OptTexts(v) => v,
+            Param::ByteArrays(v) => v,
         }
     }
 }
