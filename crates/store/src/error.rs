@@ -113,6 +113,27 @@ pub enum StoreError {
         source: Arc<rusqlite::Error>,
     },
 
+    /// A PostgreSQL call failed.
+    #[error("{location}: {op}: {source}")]
+    Postgres {
+        /// The database (`postgres://user@host:port/db`, never the password).
+        location: String,
+        /// What was being done.
+        op: &'static str,
+        /// The underlying error.
+        #[source]
+        source: Arc<tokio_postgres::Error>,
+    },
+
+    /// The PostgreSQL database URL is malformed, or its schema cannot be migrated to this build.
+    #[error("{location}: store schema: {detail}")]
+    Migration {
+        /// The database.
+        location: String,
+        /// What went wrong.
+        detail: String,
+    },
+
     /// The hash chain is broken; replay refuses to build projections on a tampered log.
     #[error("{location}: hash chain broken at event #{seq}: {reason}")]
     ChainBroken {
@@ -149,6 +170,18 @@ impl StoreError {
     ) -> Self {
         StoreError::Sqlite {
             path: path.to_path_buf(),
+            op,
+            source: Arc::new(source),
+        }
+    }
+
+    pub(crate) fn postgres(
+        location: &str,
+        op: &'static str,
+        source: tokio_postgres::Error,
+    ) -> Self {
+        StoreError::Postgres {
+            location: location.to_owned(),
             op,
             source: Arc::new(source),
         }

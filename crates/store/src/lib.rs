@@ -49,6 +49,7 @@ mod engine;
 mod error;
 mod event;
 mod memory;
+mod postgres;
 mod projection;
 mod sqlite;
 mod store;
@@ -60,6 +61,7 @@ pub use event::{
     Ack, ChainHead, HASH_LEN, Hash, IngestKey, Limits, NewEvent, Payload, Receipt, StoredEvent,
 };
 pub use memory::MemoryBackend;
+pub use postgres::{PostgresBackend, PostgresReader, PostgresTx};
 pub use projection::{Projector, ReplayCursor, ReplayReport, catch_up, replay_into};
 pub use sqlite::{APPLICATION_ID, SCHEMA_VERSION, SqliteBackend, SqliteOptions, SqliteReader};
-pub use store::{Store, StoreConfig, WriterStats};
+pub use store::{Store, StoreConfig, WriterStats, is_postgres_url};

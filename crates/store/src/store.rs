@@ -123,6 +123,26 @@ impl Store {
         Store::start(SqliteBackend::open(path, SqliteOptions::default())?, config)
     }
 
+    /// Opens the store named by `db`: a `postgres://` or `postgresql://` URL selects the
+    /// PostgreSQL backend (schema migrated at open), anything else is an SQLite file path.
+    pub fn open_url(db: &str, config: StoreConfig) -> Result<Store> {
+        if is_postgres_url(db) {
+            Store::start(crate::postgres::PostgresBackend::open(db)?, config)
+        } else {
+            Store::open_sqlite(db, config)
+        }
+    }
+
+    /// Opens a read-only view of the store named by `db` (URL or SQLite path, as
+    /// [`Store::open_url`]) without taking the writer role, e.g. to verify a running gateway's log.
+    pub fn open_reader(db: &str) -> Result<Box<dyn LogReader + Send>> {
+        if is_postgres_url(db) {
+            Ok(Box::new(crate::postgres::PostgresReader::open(db)?))
+        } else {
+            Ok(Box::new(crate::sqlite::SqliteReader::open(db)?))
+        }
+    }
+
     /// Starts a store on `backend`: spawns the writer thread that owns it.
     pub fn start<B: Backend>(mut backend: B, config: StoreConfig) -> Result<Store> {
         let location = backend.location();
@@ -427,4 +447,9 @@ fn commit_group<B: Backend>(
             }
         }
     }
+}
+
+/// Whether `db` names a PostgreSQL database rather than an SQLite file.
+pub fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
 }

@@ -1,6 +1,10 @@
-//! Idempotency, conflicts, watermarks, limits, group commit and projections, on the SQLite and
-//! the in-memory backend alike.
+//! Idempotency, conflicts, watermarks, limits, group commit and projections, on the SQLite,
+//! PostgreSQL and in-memory backends alike. The PostgreSQL cases run on a throwaway cluster
+//! (`support/postgres.rs`); without PostgreSQL installed they fail (run `.ci/postgres`).
 #![allow(clippy::unwrap_used)]
+
+#[path = "support/postgres.rs"]
+mod pg;
 
 use std::path::Path;
 
@@ -22,16 +26,41 @@ fn result(n: u64) -> Payload {
     Payload::new("case_result", format!("{{\"case\":{n}}}").into_bytes())
 }
 
-/// Runs a test body against both backends.
-fn on_both(test: impl Fn(&Store)) {
-    let dir = tempfile::tempdir().unwrap();
-    test(&sqlite(dir.path()));
+/// A durable store location that can be reopened (a restart).
+enum Db {
+    Sqlite(tempfile::TempDir),
+    Postgres(String),
+}
+
+impl Db {
+    fn open(&self) -> Store {
+        match self {
+            Db::Sqlite(dir) => sqlite(dir.path()),
+            Db::Postgres(url) => Store::open_url(url, StoreConfig::default())
+                .unwrap_or_else(|e| panic!("open {url}: {e}")),
+        }
+    }
+}
+
+/// A fresh SQLite file and a fresh PostgreSQL database.
+fn durable_backends() -> Vec<Db> {
+    vec![
+        Db::Sqlite(tempfile::tempdir().unwrap()),
+        Db::Postgres(pg::fresh_database()),
+    ]
+}
+
+/// Runs a test body against every backend: SQLite, PostgreSQL and memory.
+fn on_every_backend(test: impl Fn(&Store)) {
+    for db in durable_backends() {
+        test(&db.open());
+    }
     test(&Store::start(MemoryBackend::new(), StoreConfig::default()).unwrap());
 }
 
 #[test]
 fn replay_returns_original_ack_and_conflict_names_the_key() {
-    on_both(|store| {
+    on_every_backend(|store| {
         let first = store.ingest_blocking(key(1), result(1), 100).unwrap();
         assert!(!first.replayed);
         assert_eq!(first.ack.global_seq, 1);
@@ -82,7 +111,7 @@ fn replay_returns_original_ack_and_conflict_names_the_key() {
 
 #[test]
 fn duplicate_key_inside_one_submission_is_a_replay_of_the_first() {
-    on_both(|store| {
+    on_every_backend(|store| {
         let event = |body: Payload| NewEvent {
             key: Some(key(1)),
             payload: body,
@@ -102,7 +131,7 @@ fn duplicate_key_inside_one_submission_is_a_replay_of_the_first() {
 
 #[test]
 fn watermark_is_highest_contiguous_seq() {
-    on_both(|store| {
+    on_every_backend(|store| {
         assert_eq!(store.watermark("bench-1", "run-1").unwrap(), 0);
         store.ingest_blocking(key(1), result(1), 1).unwrap();
         store.ingest_blocking(key(3), result(3), 1).unwrap();
@@ -122,26 +151,27 @@ fn watermark_is_highest_contiguous_seq() {
 
 #[test]
 fn watermark_and_acks_survive_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let acks: Vec<_> = {
-        let store = sqlite(dir.path());
-        [1, 2, 3, 5]
-            .into_iter()
-            .map(|s| store.ingest_blocking(key(s), result(s), 7).unwrap().ack)
-            .collect()
-    };
-    let store = sqlite(dir.path());
-    assert_eq!(store.watermark("bench-1", "run-1").unwrap(), 3);
-    assert_eq!(store.head().unwrap().seq, 4);
-    let replay = store.ingest_blocking(key(5), result(5), 8).unwrap();
-    assert!(replay.replayed);
-    assert_eq!(replay.ack, acks[3]);
-    store.ingest_blocking(key(4), result(4), 9).unwrap();
-    assert_eq!(store.watermark("bench-1", "run-1").unwrap(), 5);
-    assert!(matches!(
-        store.verify().unwrap(),
-        Verification::Intact { events: 5, .. }
-    ));
+    for db in durable_backends() {
+        let acks: Vec<_> = {
+            let store = db.open();
+            [1, 2, 3, 5]
+                .into_iter()
+                .map(|s| store.ingest_blocking(key(s), result(s), 7).unwrap().ack)
+                .collect()
+        };
+        let store = db.open();
+        assert_eq!(store.watermark("bench-1", "run-1").unwrap(), 3);
+        assert_eq!(store.head().unwrap().seq, 4);
+        let replay = store.ingest_blocking(key(5), result(5), 8).unwrap();
+        assert!(replay.replayed);
+        assert_eq!(replay.ack, acks[3]);
+        store.ingest_blocking(key(4), result(4), 9).unwrap();
+        assert_eq!(store.watermark("bench-1", "run-1").unwrap(), 5);
+        assert!(matches!(
+            store.verify().unwrap(),
+            Verification::Intact { events: 5, .. }
+        ));
+    }
 }
 
 #[test]
@@ -163,7 +193,7 @@ fn memory_backend_clone_keeps_the_log_across_a_restart() {
 
 #[test]
 fn limits_reject_one_event_and_keep_the_rest_of_the_batch() {
-    on_both(|store| {
+    on_every_backend(|store| {
         let ok = NewEvent {
             key: Some(key(1)),
             payload: result(1),
@@ -197,7 +227,7 @@ fn limits_reject_one_event_and_keep_the_rest_of_the_batch() {
 
 #[test]
 fn keyless_events_are_always_appended() {
-    on_both(|store| {
+    on_every_backend(|store| {
         let a = store.submit_blocking(vec![NewEvent {
             key: None,
             payload: result(1),
@@ -218,7 +248,7 @@ fn keyless_events_are_always_appended() {
 
 #[test]
 fn concurrent_submitters_get_unique_contiguous_seqs_and_an_intact_chain() {
-    on_both(|store| {
+    on_every_backend(|store| {
         const THREADS: u64 = 8;
         const EACH: u64 = 50;
         std::thread::scope(|scope| {
@@ -255,27 +285,28 @@ fn concurrent_submitters_get_unique_contiguous_seqs_and_an_intact_chain() {
 fn queued_submissions_share_one_commit() {
     // 200 submissions queued from one thread while the writer is busy: it must gather them into
     // far fewer transactions than events.
-    let dir = tempfile::tempdir().unwrap();
-    let store = sqlite(dir.path());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let mut tasks = tokio::task::JoinSet::new();
-        for s in 1..=200 {
-            let store = store.clone();
-            tasks.spawn(async move { store.ingest(key(s), result(s), 0).await });
-        }
-        while let Some(done) = tasks.join_next().await {
-            done.unwrap().unwrap();
-        }
-    });
-    let stats = store.stats();
-    assert_eq!(stats.events_appended, 200);
-    assert!(
-        stats.commits < 20,
-        "{stats:?}: submissions were not group-committed"
-    );
+    for db in durable_backends() {
+        let store = db.open();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for s in 1..=200 {
+                let store = store.clone();
+                tasks.spawn(async move { store.ingest(key(s), result(s), 0).await });
+            }
+            while let Some(done) = tasks.join_next().await {
+                done.unwrap().unwrap();
+            }
+        });
+        let stats = store.stats();
+        assert_eq!(stats.events_appended, 200);
+        assert!(
+            stats.commits < 20,
+            "{stats:?}: submissions were not group-committed"
+        );
+    }
 }
 
 #[test]
@@ -289,22 +320,23 @@ fn second_writer_on_the_same_file_is_refused() {
 
 #[tokio::test]
 async fn async_ingest_from_many_tasks() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = sqlite(dir.path());
-    let mut tasks = tokio::task::JoinSet::new();
-    for s in 1..=64 {
-        let store = store.clone();
-        tasks.spawn(async move { store.ingest(key(s), result(s), 0).await });
+    for db in durable_backends() {
+        let store = db.open();
+        let mut tasks = tokio::task::JoinSet::new();
+        for s in 1..=64 {
+            let store = store.clone();
+            tasks.spawn(async move { store.ingest(key(s), result(s), 0).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            assert!(!done.unwrap().unwrap().replayed);
+        }
+        assert_eq!(store.watermark("bench-1", "run-1").unwrap(), 64);
+        let mut tail = store.subscribe();
+        assert_eq!(tail.borrow_and_update().unwrap().seq, 64);
+        store.ingest(key(65), result(65), 0).await.unwrap();
+        tail.changed().await.unwrap();
+        assert_eq!(tail.borrow().unwrap().seq, 65);
     }
-    while let Some(done) = tasks.join_next().await {
-        assert!(!done.unwrap().unwrap().replayed);
-    }
-    assert_eq!(store.watermark("bench-1", "run-1").unwrap(), 64);
-    let mut tail = store.subscribe();
-    assert_eq!(tail.borrow_and_update().unwrap().seq, 64);
-    store.ingest(key(65), result(65), 0).await.unwrap();
-    tail.changed().await.unwrap();
-    assert_eq!(tail.borrow().unwrap().seq, 65);
 }
 
 /// Counts events per kind; the fingerprint hashes the sorted counts.
@@ -378,12 +410,13 @@ fn projection_rebuild_checks_its_checkpoint() {
 #[tokio::test]
 async fn blocking_calls_work_inside_a_runtime() {
     // A server may rebuild projections in `main` before serving; that must not panic.
-    let dir = tempfile::tempdir().unwrap();
-    let store = sqlite(dir.path());
-    store.ingest_blocking(key(1), result(1), 0).unwrap();
-    let (report, _) = store
-        .rebuild_projection(&mut KindCounter::default())
-        .unwrap();
-    assert_eq!(report.events, 1);
-    assert_eq!(store.checkpoint("kind-counter").unwrap().unwrap().seq, 1);
+    for db in durable_backends() {
+        let store = db.open();
+        store.ingest_blocking(key(1), result(1), 0).unwrap();
+        let (report, _) = store
+            .rebuild_projection(&mut KindCounter::default())
+            .unwrap();
+        assert_eq!(report.events, 1);
+        assert_eq!(store.checkpoint("kind-counter").unwrap().unwrap().seq, 1);
+    }
 }

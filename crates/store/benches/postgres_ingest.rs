@@ -1,0 +1,131 @@
+//! Durable results/s through the store on PostgreSQL against direct inserts into the same
+//! PostgreSQL with the same durability (`synchronous_commit = on`, one transaction per row), at
+//! 1, 16 and 64 concurrent submitters, in the same run on one throwaway cluster
+//! (`tests/support/postgres.rs`; run `.ci/postgres` first).
+//!
+//! - `pg_direct/tx_per_row/submitters=N`: N connections, each `BEGIN; INSERT; COMMIT` per row;
+//! - `store/submitters=N`: N threads calling `ingest_blocking` on one store (idempotency lookup,
+//!   hash chain and watermark included; every event acknowledged only after its commit).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../tests/support/postgres.rs"]
+mod pg;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use meterlab_store::{IngestKey, Payload, Store, StoreConfig};
+
+const ROWS: u64 = 256;
+const BODY: &[u8] = br#"{"case":"MT-4.1.1-07","status":"passed","evidence":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","attempt":1,"duration_ms":1834}"#;
+
+async fn direct_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute("SET synchronous_commit = on")
+        .await
+        .unwrap();
+    client
+}
+
+fn bench_ingest(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("pg_ingest");
+    group
+        .throughput(Throughput::Elements(ROWS))
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+
+    for submitters in [1u64, 16, 64] {
+        let url = pg::fresh_database();
+        let clients: Vec<Arc<tokio_postgres::Client>> = runtime.block_on(async {
+            let setup = direct_client(&url).await;
+            setup
+                .batch_execute(
+                    "CREATE TABLE events (seq BIGINT PRIMARY KEY, ts_ms BIGINT NOT NULL,
+                        kind TEXT NOT NULL, body BYTEA NOT NULL, source TEXT, run TEXT,
+                        source_seq BIGINT, hash BYTEA NOT NULL);
+                     CREATE UNIQUE INDEX events_by_key ON events(source, run, source_seq);",
+                )
+                .await
+                .unwrap();
+            let mut clients = Vec::new();
+            for _ in 0..submitters {
+                clients.push(Arc::new(direct_client(&url).await));
+            }
+            clients
+        });
+        let next = Arc::new(AtomicU64::new(0));
+        group.bench_function(format!("pg_direct/tx_per_row/submitters={submitters}"), |b| {
+            b.iter(|| {
+                runtime.block_on(async {
+                    let mut tasks = tokio::task::JoinSet::new();
+                    for client in &clients {
+                        let client = client.clone();
+                        let next = next.clone();
+                        tasks.spawn(async move {
+                            for _ in 0..ROWS / submitters {
+                                let seq = next.fetch_add(1, Ordering::Relaxed) as i64 + 1;
+                                client.batch_execute("BEGIN").await.unwrap();
+                                client
+                                    .execute(
+                                        "INSERT INTO events (seq, ts_ms, kind, body, source, run, \
+                                         source_seq, hash) \
+                                         VALUES ($1, $1, 'case_result', $2, 'bench', 'run', $1, $3)",
+                                        &[&seq, &BODY, &&[0u8; 32][..]],
+                                    )
+                                    .await
+                                    .unwrap();
+                                client.batch_execute("COMMIT").await.unwrap();
+                            }
+                        });
+                    }
+                    while let Some(done) = tasks.join_next().await {
+                        done.unwrap();
+                    }
+                })
+            })
+        });
+        drop(clients);
+
+        let store = Store::open_url(&pg::fresh_database(), StoreConfig::default()).unwrap();
+        let next = AtomicU64::new(0);
+        group.bench_function(format!("store/submitters={submitters}"), |b| {
+            b.iter(|| {
+                std::thread::scope(|scope| {
+                    for _ in 0..submitters {
+                        scope.spawn(|| {
+                            for _ in 0..ROWS / submitters {
+                                let seq = next.fetch_add(1, Ordering::Relaxed) + 1;
+                                let key = IngestKey::new("bench", "run", seq);
+                                let payload = Payload::new("case_result", BODY.to_vec());
+                                store.ingest_blocking(key, payload, seq as i64).unwrap();
+                            }
+                        });
+                    }
+                })
+            })
+        });
+        let stats = store.stats();
+        eprintln!(
+            "store/submitters={submitters}: {} events in {} commits (mean group {:.1})",
+            stats.events_appended,
+            stats.commits,
+            stats.events_appended as f64 / stats.commits.max(1) as f64
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_ingest);
+criterion_main!(benches);
