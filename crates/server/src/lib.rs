@@ -102,7 +102,10 @@ impl Gateway {
             limits,
             store,
         } = config;
-        let store = tokio::task::spawn_blocking(move || Store::open_sqlite(&db, store)).await??;
+        // `db` is an SQLite path or a `postgres://` URL (meterlab-store picks the backend).
+        let store =
+            tokio::task::spawn_blocking(move || Store::open_url(&db.to_string_lossy(), store))
+                .await??;
         let gateway = Gateway::with_store(store, profile, limits).await?;
         tracing::info!(
             events = gateway.replay.events,

@@ -27,7 +27,7 @@ pub struct Args {
     /// [default: the config's `listen`, else 127.0.0.1:50051].
     #[arg(long)]
     listen: Option<SocketAddr>,
-    /// SQLite store file (created if absent) [default: the config's `db`].
+    /// Store: an SQLite file (created if absent) or a `postgres://` URL [default: the config's `db`].
     #[arg(long)]
     db: Option<PathBuf>,
     /// Governance rule profile (TOML), e.g. `suites/profiles/illustrative.toml`

@@ -71,7 +71,7 @@ pub struct ServeConfig {
     pub path: PathBuf,
     /// `listen`, if given.
     pub listen: Option<SocketAddr>,
-    /// `db`, resolved against the config's directory.
+    /// `db`: an SQLite path resolved against the config's directory, or a `postgres://` URL.
     pub db: Option<PathBuf>,
     /// `profile`, resolved against the config's directory.
     pub profile: Option<PathBuf>,
@@ -296,7 +296,14 @@ impl ServeConfig {
         Ok(ServeConfig {
             path: path.to_owned(),
             listen,
-            db: raw.db.as_deref().map(resolve),
+            // A PostgreSQL URL names a server, not a file beside the config.
+            db: raw.db.as_deref().map(|db| {
+                if meterlab_store::is_postgres_url(db) {
+                    PathBuf::from(db)
+                } else {
+                    resolve(db)
+                }
+            }),
             profile: raw.profile.as_deref().map(resolve),
             tls: raw.tls.map(|t| TlsFiles {
                 cert: resolve(&t.cert),

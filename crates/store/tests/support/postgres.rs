@@ -2,7 +2,8 @@
 //! `postgres` user, `pg_ctl start` on a free loopback port, one fresh database per test, stopped
 //! (and its directory removed) when the test process exits.
 //!
-//! Missing PostgreSQL fails the test loudly (never skips): run `.ci/postgres` to install it.
+//! Missing PostgreSQL is installed with `.ci/postgres` (as CI does); if that fails, the test fails
+//! loudly (never skips).
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -54,6 +55,25 @@ fn find_bin() -> Option<PathBuf> {
     bins.pop().map(|(_, bin)| bin)
 }
 
+/// Runs `.ci/postgres` (installs Debian's `postgresql` when root and missing; prints the bin
+/// directory last), so `cargo test --workspace` works on a fresh machine as CI does.
+fn install_with_ci_script() -> Option<PathBuf> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/postgres");
+    let output = Command::new("bash").arg(&script).output().ok()?;
+    if !output.status.success() {
+        eprintln!(
+            "{} failed ({}):\n{}",
+            script.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        return None;
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let bin = PathBuf::from(stdout.lines().last()?.trim());
+    bin.join("initdb").exists().then_some(bin)
+}
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -64,10 +84,10 @@ fn is_root() -> bool {
 
 impl Cluster {
     fn start() -> Cluster {
-        let Some(bin) = find_bin() else {
+        let Some(bin) = find_bin().or_else(install_with_ci_script) else {
             panic!(
                 "\n\n*** PostgreSQL is not installed: the store's PostgreSQL tests cannot run. ***\n\
-                 Install it with `.ci/postgres` (Debian's `postgresql` package), or point \
+                 `.ci/postgres` could not install it (Debian's `postgresql` package); install it, or point \
                  METERLAB_PG_BIN at a directory holding initdb and pg_ctl.\n\
                  These tests fail rather than skip (CI={}).\n",
                 std::env::var("CI").unwrap_or_default()
