@@ -110,29 +110,37 @@ pub fn render(verdict: &Verdict, verbose: bool, style: Style) -> Vec<String> {
         lines.push(format!("  assuming {assumption}"));
     }
     lines.extend(verdict.failing().map(|c| criterion_line(style, c)));
-    // Information never decides, but an aggregate over its limit under `aggregate_gates =
-    // "entry"` is what a board needs to see next to a phase exit.
-    lines.extend(
-        verdict
-            .criteria
-            .iter()
-            .filter(|c| c.outcome == CriterionOutcome::Information)
-            .map(|c| criterion_line(style, c)),
-    );
     let met: Vec<&Criterion> = verdict
         .criteria
         .iter()
         .filter(|c| c.outcome == CriterionOutcome::Met)
         .collect();
+    // Information never decides (e.g. an entry's aggregate on a phase verdict under
+    // `aggregate_gates = "entry"`); the entry verdict shows it as met or not met.
+    let information: Vec<&Criterion> = verdict
+        .criteria
+        .iter()
+        .filter(|c| c.outcome == CriterionOutcome::Information)
+        .collect();
     if verbose {
         lines.extend(met.iter().map(|c| criterion_line(style, c)));
-    } else if !met.is_empty() {
-        lines.push(format!(
-            "  {} criteri{} met (--verbose lists {})",
+        lines.extend(information.iter().map(|c| criterion_line(style, c)));
+    } else if !met.is_empty() || !information.is_empty() {
+        let mut summary = format!(
+            "  {} criteri{} met",
             met.len(),
-            if met.len() == 1 { "on" } else { "a" },
-            if met.len() == 1 { "it" } else { "them" }
-        ));
+            if met.len() == 1 { "on" } else { "a" }
+        );
+        if !information.is_empty() {
+            summary.push_str(&format!(", {} for information", information.len()));
+        }
+        let shown = met.len() + information.len();
+        summary.push_str(if shown == 1 {
+            " (--verbose lists it)"
+        } else {
+            " (--verbose lists them)"
+        });
+        lines.push(summary);
     }
     lines
 }
@@ -198,5 +206,37 @@ mod tests {
         assert_eq!(verbose.len(), 5);
         assert!(verbose[3].contains("a.met") && verbose[4].contains("c.met"));
         assert!(!verbose.iter().any(|l| l.contains('\x1b')));
+    }
+
+    #[test]
+    fn information_is_counted_beside_the_met_criteria_and_listed_when_verbose() {
+        let verdict = Verdict {
+            subject: Subject::Entry(EntryKey {
+                release: Release::Moc,
+                smso: SmsoId::new("s"),
+                dmc: DmcId::new("d"),
+            }),
+            outcome: Outcome::Exit,
+            profile: ProfileRef {
+                name: "p".into(),
+                version: "1".into(),
+            },
+            illustrative_profile: false,
+            at_seq: 3,
+            assumptions: vec![],
+            criteria: vec![
+                criterion("a.met", CriterionOutcome::Met),
+                criterion("5.aggregate.sev1", CriterionOutcome::Information),
+            ],
+        };
+        let style = Style { colour: false };
+        let lines = render(&verdict, false, style);
+        assert_eq!(
+            lines[1..],
+            ["  1 criterion met, 1 for information (--verbose lists them)"]
+        );
+        let verbose = render(&verdict, true, style);
+        assert_eq!(verbose.len(), 3);
+        assert!(verbose[2].contains("5.aggregate.sev1") && verbose[2].contains("info"));
     }
 }
