@@ -182,14 +182,16 @@ fn steps() -> Vec<Step> {
             contains: vec![
                 "NOT MET",
                 "[not met] R4 4.issues.sev2",
-                "criteria met (--verbose lists them)",
+                // The entry's aggregate (rule 5) is information on a phase verdict under the
+                // illustrative profile's `aggregate_gates = "entry"`.
+                "criteria met, 5 for information (--verbose lists them)",
             ],
-            lacks: vec!["[met    ]"],
+            lacks: vec!["[met    ]", "[info   ]"],
         },
         step(
             &["exit", "--entry", ENTRY, "mt.active", "--verbose"],
             3,
-            &["[met    ] R4 4.started"],
+            &["[met    ] R4 4.started", "[info   ] R5 5.aggregate.sev2"],
         ),
         Step {
             args: [
