@@ -10,7 +10,8 @@ pub struct FaultArgs {
     /// Fraction of frames dropped (0.0-1.0).
     #[arg(long)]
     pub drop: Option<f64>,
-    /// Fraction of frames with one bit flipped (0.0-1.0).
+    /// Fraction of frames with one bit flipped (0.0-1.0): anywhere in an HDLC frame (its FCS
+    /// catches it); on TCP only in the wrapper's wPort addressing, so the frame is discarded.
     #[arg(long)]
     pub corrupt: Option<f64>,
     /// Extra milliseconds before each reply.
