@@ -185,6 +185,8 @@ fn steps() -> Vec<Step> {
                 // The entry's aggregate (rule 5) is information on a phase verdict under the
                 // illustrative profile's `aggregate_gates = "entry"`.
                 "criteria met, 5 for information (--verbose lists them)",
+                // Who recorded what the verdict rests on (issue 12).
+                "recorded: dnb-agreed Depth & Breadth of MT (MOC/smso-north) by ",
             ],
             lacks: vec!["[met    ]", "[info   ]"],
         },
@@ -224,6 +226,7 @@ fn steps() -> Vec<Step> {
             &[
                 "entry MOC/smso-north/acme-ch1-e470-g4 — NOT MET",
                 "[blocked] R5 5.aggregate.sev2",
+                "recorded: dnb-agreed Depth & Breadth of MT (MOC/smso-north) by ",
             ],
         ),
         step(

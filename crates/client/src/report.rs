@@ -7,7 +7,9 @@ use crate::Client;
 use crate::convert::{self, VerdictKind, entry_to_proto, phase_to_proto};
 use crate::error::{ClientError, Result};
 use crate::governance::{issue_from_proto, read};
-use crate::types::{CaseCounts, CompletionReport, IssueTally, PhaseReport, ReportFormat};
+use crate::types::{
+    CaseCounts, CompletionReport, IssueTally, PhaseReport, RecordedDecision, ReportFormat,
+};
 
 impl Client {
     /// The completion report of `phases` and every phase of `entries`.
@@ -117,6 +119,15 @@ fn report_from_proto(
         issue_tallies,
         issues,
         audit_required: report.audit_required,
+        decisions: report
+            .decisions
+            .iter()
+            .map(|d| RecordedDecision {
+                decision: d.decision.clone(),
+                actor: d.actor.clone(),
+                log_position: d.log_position,
+            })
+            .collect(),
         log_position: report.log_position,
         media_type: report.media_type.clone(),
         rendered: report.rendered.clone(),

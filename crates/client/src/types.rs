@@ -257,11 +257,23 @@ pub struct CompletionReport {
     pub issue_tallies: Vec<IssueTally>,
     pub issues: Vec<TestingIssue>,
     pub audit_required: bool,
+    /// Who recorded each decision in the report's scope (D&B agreements, de-scopes, issue
+    /// closures), in log order.
+    pub decisions: Vec<RecordedDecision>,
     pub log_position: u64,
     /// `text/markdown` or `text/html`; empty for a structured report.
     pub media_type: String,
     #[serde(skip)]
     pub rendered: Vec<u8>,
+}
+
+/// A decision a verdict rests on and the principal who recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordedDecision {
+    /// `dnb-agreed <doc>`, `descoped <phase> <case>` or `issue-closed <issue>`.
+    pub decision: String,
+    pub actor: String,
+    pub log_position: u64,
 }
 
 /// The format of a completion report.

@@ -97,12 +97,31 @@ impl DmcLibrary {
 }
 
 /// One device as a run reaches it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DeviceTarget {
     pub device: Device,
     pub transport: Transport,
     /// Given to the adapter's `open`.
     pub session: SessionConfig,
+}
+
+impl std::fmt::Debug for DeviceTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The session parameters carry passwords and keys in clear (the adapter needs them):
+        // name the parameters that are set, never their values.
+        let mut parameters: Vec<&str> =
+            self.session.parameters.keys().map(String::as_str).collect();
+        parameters.sort_unstable();
+        f.debug_struct("DeviceTarget")
+            .field("device", &self.device)
+            .field("transport", &self.transport)
+            .field("smso_id", &self.session.smso_id)
+            .field("dmc_id", &self.session.dmc_id)
+            .field("device_id", &self.session.device_id)
+            .field("link_kind", &self.session.link_kind)
+            .field("parameters_set", &parameters)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DeviceTarget {

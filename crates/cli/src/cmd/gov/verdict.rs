@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use meterlab_client::types::{Hypothetical, IssueUpdate, NewIssue};
+use meterlab_client::types::{Hypothetical, IssueUpdate, NewIssue, RecordedDecision, ReportFormat};
 use meterlab_governance::model::{EntryKey, IssueStatus, PhaseKind, Severity};
 use meterlab_governance::{Outcome, Verdict};
 use serde::Serialize;
@@ -110,14 +110,19 @@ pub fn exit(args: ExitArgs) -> anyhow::Result<ExitCode> {
     let phase = parse::phase(&args.entry, args.phase);
     let style = Style::for_stdout();
     if args.what_if.is_empty() {
-        let verdict = with_client(&args.common, false, async |client| {
-            Ok(client
+        let (verdict, decisions) = with_client(&args.common, false, async |client| {
+            let verdict = client
                 .evaluate_phase(&phase, args.rule_profile.as_deref())
-                .await?)
+                .await?;
+            let decisions = decisions_of(client, &args.entry, args.rule_profile.as_deref()).await?;
+            Ok((verdict, decisions))
         })?;
         match args.common.output {
             OutputFormat::Json => print_json(&verdict)?,
-            OutputFormat::Text => verdicts::print(&verdict, args.verbose, style),
+            OutputFormat::Text => {
+                verdicts::print(&verdict, args.verbose, style);
+                print_decisions(&decisions);
+            }
         }
         return Ok(answer(verdict.outcome == Outcome::Exit));
     }
@@ -189,16 +194,53 @@ pub fn exit(args: ExitArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn entry(args: EntryArgs) -> anyhow::Result<ExitCode> {
-    let verdict = with_client(&args.common, false, async |client| {
-        Ok(client
+    let (verdict, decisions) = with_client(&args.common, false, async |client| {
+        let verdict = client
             .evaluate_entry(&args.entry, args.rule_profile.as_deref())
-            .await?)
+            .await?;
+        let decisions = decisions_of(client, &args.entry, args.rule_profile.as_deref()).await?;
+        Ok((verdict, decisions))
     })?;
     match args.common.output {
         OutputFormat::Json => print_json(&verdict)?,
-        OutputFormat::Text => verdicts::print(&verdict, args.verbose, Style::for_stdout()),
+        OutputFormat::Text => {
+            verdicts::print(&verdict, args.verbose, Style::for_stdout());
+            print_decisions(&decisions);
+        }
     }
     Ok(answer(verdict.outcome == Outcome::Exit))
+}
+
+/// Who recorded the decisions in the entry's scope (D&B agreements, de-scopes, issue closures):
+/// a verdict a board relies on says who recorded what it rests on.
+async fn decisions_of(
+    client: &meterlab_client::Client,
+    entry: &EntryKey,
+    profile: Option<&str>,
+) -> anyhow::Result<Vec<RecordedDecision>> {
+    let report = client
+        .completion_report(
+            &[],
+            std::slice::from_ref(entry),
+            ReportFormat::Structured,
+            profile,
+        )
+        .await?;
+    Ok(report.decisions)
+}
+
+fn print_decisions(decisions: &[RecordedDecision]) {
+    for decision in decisions {
+        let actor = if decision.actor.is_empty() {
+            "(no principal recorded)"
+        } else {
+            decision.actor.as_str()
+        };
+        println!(
+            "  recorded: {} by {actor} (log position {})",
+            decision.decision, decision.log_position
+        );
+    }
 }
 
 #[cfg(test)]
