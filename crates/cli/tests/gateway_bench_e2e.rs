@@ -10,37 +10,25 @@
 //! It lives in the `meterlab` package so cargo builds the binary with the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bench_support;
 mod run_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use bench_support::{BenchOptions, adapter, serve, write_bench_config};
 use meterlab_proto::v1 as pb;
 use meterlab_proto::v1::governance_service_client::GovernanceServiceClient;
 use meterlab_proto::v1::result_service_client::ResultServiceClient;
 use meterlab_proto::v1::run_service_client::RunServiceClient;
 use meterlab_server::RESULTS_RUN;
 use meterlab_store::{Store, StoreConfig};
-use run_support::{start_emulator, workspace};
-use sha2::{Digest as _, Sha256};
+use run_support::start_emulator;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 use tonic::transport::Channel;
 
 const DMC: &str = "acme-ch1-e470-g4";
-
-/// The DLMS adapter cargo built next to the binary.
-fn adapter() -> PathBuf {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_meterlab"));
-    let dir = bin.parent().unwrap();
-    [
-        dir.join("libmeterlab_dlms_adapter.so"),
-        dir.join("deps/libmeterlab_dlms_adapter.so"),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
-    .expect("libmeterlab_dlms_adapter.so is built with the binary")
-}
 
 fn write_config(dir: &Path, devices: &Path, drain_s: u64) -> PathBuf {
     write_config_with(dir, devices, drain_s, &adapter())
@@ -58,53 +46,11 @@ fn write_config_full(
     plugin: &Path,
     transport: &str,
 ) -> PathBuf {
-    let plugins = dir.join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    let bytes = std::fs::read(plugin).unwrap();
-    std::fs::write(plugins.join("libmeterlab_dlms_adapter.so"), &bytes).unwrap();
-    let suites = workspace().join("suites");
-    let config = format!(
-        "db = \"lab.sqlite\"\nprofile = \"{profile}\"\nplugin_dir = \"plugins\"\n\
-         devices = \"{devices}\"\nsuites = \"{suites}\"\ndmcs = \"{dmcs}\"\n\
-         transport = \"{transport}\"\n\
-         [limits]\ndrain_s = {drain_s}\n\
-         [[plugin]]\nfile = \"libmeterlab_dlms_adapter.so\"\nsha256 = \"{pin}\"\n\
-         smso = [\"smso-north\"]\n",
-        profile = suites.join("profiles/illustrative.toml").display(),
-        devices = devices.display(),
-        suites = suites.display(),
-        dmcs = suites.join("dmcs").display(),
-        pin = hex::encode(Sha256::digest(&bytes)),
-    );
-    let path = dir.join("serve.toml");
-    std::fs::write(&path, config).unwrap();
-    path
-}
-
-async fn serve(config: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .env_remove("METERLAB_LOG")
-        // A deliberately panicking adapter would fill the log with backtraces.
-        .env("RUST_BACKTRACE", "0")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("serve prints its address");
-        if let Some(addr) = line.strip_prefix("meterlab serve: listening on ") {
-            break addr.to_owned();
-        }
+    let options = BenchOptions {
+        transport: Some(transport),
+        drain_s: Some(drain_s),
     };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
+    write_bench_config(dir, devices, plugin, options)
 }
 
 fn phase() -> pb::PhaseKey {

@@ -1,0 +1,99 @@
+//! Shared by the tests that run `meterlab serve --config` with a bench: the DLMS adapter cargo
+//! built next to the binary, a serve config that pins it by SHA-256 and names the emulator's
+//! devices and the shipped suites, and the gateway process itself.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::run_support::workspace;
+
+/// The DLMS adapter cargo built next to the binary.
+pub fn adapter() -> PathBuf {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_meterlab"));
+    let dir = bin.parent().unwrap();
+    [
+        dir.join("libmeterlab_dlms_adapter.so"),
+        dir.join("deps/libmeterlab_dlms_adapter.so"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .expect("libmeterlab_dlms_adapter.so is built with the binary")
+}
+
+/// What a bench config may set beyond its defaults.
+#[derive(Debug, Default)]
+pub struct BenchOptions<'a> {
+    /// `transport = "…"`; the config's default when `None`.
+    pub transport: Option<&'a str>,
+    /// `[limits] drain_s`; the config's default when `None`.
+    pub drain_s: Option<u64>,
+}
+
+/// Writes `dir/serve.toml`: `plugin` installed as the one (pinned) plugin of `smso-north`,
+/// `devices`, the shipped suites, DMCs and illustrative profile.
+pub fn write_bench_config(
+    dir: &Path,
+    devices: &Path,
+    plugin: &Path,
+    options: BenchOptions<'_>,
+) -> PathBuf {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let bytes = std::fs::read(plugin).unwrap();
+    std::fs::write(plugins.join("libmeterlab_dlms_adapter.so"), &bytes).unwrap();
+    let suites = workspace().join("suites");
+    let mut config = format!(
+        "db = \"lab.sqlite\"\nprofile = \"{profile}\"\nplugin_dir = \"plugins\"\n\
+         devices = \"{devices}\"\nsuites = \"{suites}\"\ndmcs = \"{dmcs}\"\n",
+        profile = suites.join("profiles/illustrative.toml").display(),
+        devices = devices.display(),
+        suites = suites.display(),
+        dmcs = suites.join("dmcs").display(),
+    );
+    if let Some(transport) = options.transport {
+        config.push_str(&format!("transport = \"{transport}\"\n"));
+    }
+    if let Some(drain_s) = options.drain_s {
+        config.push_str(&format!("[limits]\ndrain_s = {drain_s}\n"));
+    }
+    config.push_str(&format!(
+        "[[plugin]]\nfile = \"libmeterlab_dlms_adapter.so\"\nsha256 = \"{pin}\"\n\
+         smso = [\"smso-north\"]\n",
+        pin = hex::encode(Sha256::digest(&bytes)),
+    ));
+    let path = dir.join("serve.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// Starts `meterlab serve --config` on a free loopback port; returns it and its address.
+pub async fn serve(config: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .env_remove("METERLAB_LOG")
+        // A deliberately panicking adapter would fill the log with backtraces.
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("serve prints its address");
+        if let Some(addr) = line.strip_prefix("meterlab serve: listening on ") {
+            break addr.to_owned();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}
