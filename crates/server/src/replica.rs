@@ -162,10 +162,10 @@ where
                 Ok(wanted) => wanted,
                 Err(status) => return Ok(status.into_http()),
             };
-            if ledger.store().is_shared() || wanted.is_some() {
-                if let Err(status) = sync(&ledger, wanted).await {
-                    return Ok(status.into_http());
-                }
+            if (ledger.store().is_shared() || wanted.is_some())
+                && let Err(status) = sync(&ledger, wanted).await
+            {
+                return Ok(status.into_http());
             }
             let mut response = inner.call(request).await?;
             let position = ledger.position();

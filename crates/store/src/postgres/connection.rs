@@ -258,7 +258,7 @@ impl Pg {
         pg.runtime.run(&pg.location, async move {
             let mut client = pool.get().await.map_err(pool_err(&loc, "connect"))?;
             if migrate {
-                run_migrations(&mut **client, &loc).await?;
+                run_migrations(&mut client, &loc).await?;
             }
             Ok(())
         })?;

@@ -124,16 +124,21 @@ impl WriteTx for PostgresTx<'_> {
              AND e.source_seq = k.source_seq WHERE e.source IS NOT NULL",
             qualified_event_columns()
         );
-        let key_params = vec![
+        let key_params = [
             Param::Texts(keys.iter().map(|k| k.source.clone()).collect()),
             Param::Texts(keys.iter().map(|k| k.run.clone()).collect()),
             Param::Ints(keys.iter().map(|k| to_sql_seq(k.seq)).collect()),
         ];
         let run_ids: Vec<(String, String)> = spans.keys().cloned().collect();
-        let run_params = vec![
+        let run_params = [
             Param::Texts(run_ids.iter().map(|(s, _)| s.clone()).collect()),
             Param::Texts(run_ids.iter().map(|(_, r)| r.clone()).collect()),
-            Param::Ints(run_ids.iter().map(|id| spans[id]).collect()),
+            Param::Ints(
+                run_ids
+                    .iter()
+                    .map(|id| spans.get(id).copied().unwrap_or(1))
+                    .collect(),
+            ),
         ];
         let run_sql = "SELECT r.source, r.run, COALESCE(w.watermark, 0), ARRAY(SELECT e.source_seq \
              FROM events e WHERE e.source = r.source AND e.run = r.run \
