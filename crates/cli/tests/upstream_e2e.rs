@@ -182,7 +182,7 @@ async fn plan_entry(url: &str) {
 }
 
 fn result(seq: u64) -> Vec<u8> {
-    let status = if seq % 7 == 0 {
+    let status = if seq.is_multiple_of(7) {
         pb::CaseStatus::Failed
     } else {
         pb::CaseStatus::Passed
