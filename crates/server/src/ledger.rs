@@ -44,6 +44,9 @@ use meterlab_store::{
 use crate::error::{AttemptInFlight, LedgerError};
 use crate::projector::{GOVERNANCE_KIND, GovernanceProjector, PROJECTION_NAME};
 
+/// The cross-replica lock key of governance writes ("metergov" in ASCII).
+const GOVERNANCE_WRITE_LOCK: i64 = 0x6D65_7465_7267_6F76;
+
 /// An attempt is identified by its phase, case, device and number.
 type AttemptKey = (PhaseId, CaseId, String, u32);
 
@@ -301,6 +304,20 @@ impl Ledger {
         f(live.projector.projection(), at)
     }
 
+    /// The log position the projection has reached (the last event applied; 0 before the first).
+    pub fn position(&self) -> u64 {
+        self.live().cursor.head().map_or(0, |h| h.seq)
+    }
+
+    /// Brings the projection up to the log's committed head as of now — on a shared log
+    /// (replicas on PostgreSQL) that includes every other replica's acknowledged writes — and
+    /// returns the position reached. Blocking (it reads the database): use a blocking thread.
+    pub fn sync(&self) -> Result<u64, StoreError> {
+        let head = self.store.refresh_head()?.map_or(0, |h| h.seq);
+        self.catch_up_to(head)?;
+        Ok(self.position())
+    }
+
     /// Brings the projection up to at least log position `seq`.
     pub fn catch_up_to(&self, seq: u64) -> Result<(), StoreError> {
         let mut live = self.live();
@@ -506,10 +523,15 @@ impl Ledger {
         actor: &str,
     ) -> Result<Result<Vec<Ack>, RuleRefusal>, LedgerError> {
         let _gate = self.gate.lock().await;
+        // Replicas on one shared log serialise their governance writes too: the check below
+        // must see every replica's writes, and nothing may be written between check and append
+        // (`None` on a log this gateway alone writes). Taken after the gate, released before it.
+        let _replicas = self.store.lock_replicas(GOVERNANCE_WRITE_LOCK).await?;
         // Declared after the gate so that it is released before the gate opens.
         let _hold = self.hold_cases(&events).await;
-        // Every durable event counts, including results whose stream has not projected them.
-        let head = self.store.head().map_or(0, |h| h.seq);
+        // Every durable event counts, including results whose stream has not projected them and
+        // (on a shared log) other replicas' events, read from the database.
+        let head = self.store.refresh_head()?.map_or(0, |h| h.seq);
         self.catch_up_to(head)?;
         let _reservation = match self.check_and_reserve(&events) {
             Ok(reservation) => reservation,

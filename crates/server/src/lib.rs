@@ -29,6 +29,7 @@ mod governance;
 mod hardening;
 mod ledger;
 mod projector;
+pub mod replica;
 mod results;
 pub mod serve_config;
 pub mod tls;
@@ -129,6 +130,7 @@ impl Gateway {
         let (ledger, replay) =
             tokio::task::spawn_blocking(move || Ledger::open(store, profile)).await??;
         let ledger = Arc::new(ledger);
+        replica::follow(&ledger);
         Ok(Gateway {
             results: ResultServiceImpl::new(ledger.clone(), limits),
             governance: GovernanceServiceImpl::new(ledger.clone()),
@@ -281,6 +283,7 @@ impl Gateway {
         let router = builder
             .layer(auth_layer)
             .layer(hardening::StatusLayer)
+            .layer(replica::ConsistencyLayer::new(self.ledger.clone()))
             .add_service(health_service)
             .add_service(reflection)
             .add_service(results::RawResultServiceServer::new(self.results.clone()))

@@ -6,6 +6,9 @@
 //! - `pg_direct/tx_per_row/submitters=N`: N connections, each `BEGIN; INSERT; COMMIT` per row;
 //! - `store/submitters=N`: N threads calling `ingest_blocking` on one store (idempotency lookup,
 //!   hash chain and watermark included; every event acknowledged only after its commit).
+//! - `replicas=R/submitters=16`: the same 16 submitters spread over R stores (gateway replicas,
+//!   each with its own writer and pool) on one database; R = 2 against R = 1 is what a second
+//!   replica adds (or costs: both take the one append lock).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/support/postgres.rs"]
@@ -123,6 +126,44 @@ fn bench_ingest(c: &mut Criterion) {
             stats.commits,
             stats.events_appended as f64 / stats.commits.max(1) as f64
         );
+    }
+    for replicas in [1usize, 2] {
+        const SUBMITTERS: u64 = 16;
+        let url = pg::fresh_database();
+        let stores: Vec<Store> = (0..replicas)
+            .map(|_| Store::open_url(&url, StoreConfig::default()).unwrap())
+            .collect();
+        let next = AtomicU64::new(0);
+        group.bench_function(
+            format!("replicas={replicas}/submitters={SUBMITTERS}"),
+            |b| {
+                b.iter(|| {
+                    std::thread::scope(|scope| {
+                        for t in 0..SUBMITTERS {
+                            let store = &stores[t as usize % replicas];
+                            let next = &next;
+                            scope.spawn(move || {
+                                for _ in 0..ROWS / SUBMITTERS {
+                                    let seq = next.fetch_add(1, Ordering::Relaxed) + 1;
+                                    let key = IngestKey::new("bench", "run", seq);
+                                    let payload = Payload::new("case_result", BODY.to_vec());
+                                    store.ingest_blocking(key, payload, seq as i64).unwrap();
+                                }
+                            });
+                        }
+                    })
+                })
+            },
+        );
+        for (r, store) in stores.iter().enumerate() {
+            let stats = store.stats();
+            eprintln!(
+                "replicas={replicas} store {r}: {} events in {} commits (mean group {:.1})",
+                stats.events_appended,
+                stats.commits,
+                stats.events_appended as f64 / stats.commits.max(1) as f64
+            );
+        }
     }
     group.finish();
 }

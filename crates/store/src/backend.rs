@@ -9,8 +9,10 @@
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+
 use crate::error::Result;
-use crate::event::{ChainHead, Hash, IngestKey, StoredEvent};
+use crate::event::{ChainHead, Hash, IngestKey, NewEvent, StoredEvent};
 
 /// A recorded projection fingerprint: "after replaying events 1..=seq, projection `name` had
 /// fingerprint `fingerprint`".
@@ -42,6 +44,13 @@ pub trait LogReader {
 
 /// One write transaction. Dropping it without [`WriteTx::commit`] rolls it back.
 pub trait WriteTx {
+    /// Called once with the whole batch before any other call, so a backend whose every call is
+    /// a network round trip can look up everything the batch needs at once (keys, watermarks).
+    /// Lookups must still answer correctly for anything not prefetched.
+    fn prefetch(&mut self, events: &[NewEvent]) -> Result<()> {
+        let _ = events;
+        Ok(())
+    }
     /// The last event as seen inside this transaction.
     fn head(&mut self) -> Result<Option<ChainHead>>;
     /// The event stored under `key`, as seen inside this transaction.
@@ -79,4 +88,50 @@ pub trait Backend: Send + 'static {
     fn reader_opener(&self) -> ReaderOpener<Self::Reader>;
     /// Starts a write transaction.
     fn begin(&mut self) -> Result<Self::Tx<'_>>;
+    /// For a log that other stores (processes) append to as well: how to follow them and lock
+    /// across them. `None` (the default) when this store's writer is the only one.
+    fn shared_log(&self) -> Option<Arc<dyn SharedLog>> {
+        None
+    }
+}
+
+/// Receives the newest chain head seen in a shared log; answers `false` to stop following.
+pub type HeadSink = Box<dyn Fn(Option<ChainHead>) -> bool + Send + Sync>;
+
+/// A log shared by several stores (gateway replicas on one PostgreSQL database).
+pub trait SharedLog: Send + Sync {
+    /// Starts following the log in the background: `on_head` gets the head whenever another
+    /// store may have appended (notified, or polled as a fallback), until it answers `false`.
+    fn follow(&self, on_head: HeadSink);
+    /// Waits for the cross-store lock `key`; held until the returned guard is dropped.
+    fn lock(&self, key: i64) -> BoxFuture<'static, Result<ReplicaLock>>;
+}
+
+/// A lock held across every store sharing a log; released when dropped.
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct ReplicaLock {
+    release: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl ReplicaLock {
+    /// A guard that calls `release` when dropped.
+    pub fn new(release: impl FnOnce() + Send + 'static) -> Self {
+        ReplicaLock {
+            release: Some(Box::new(release)),
+        }
+    }
+}
+
+impl std::fmt::Debug for ReplicaLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReplicaLock")
+    }
+}
+
+impl Drop for ReplicaLock {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release();
+        }
+    }
 }

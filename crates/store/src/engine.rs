@@ -29,6 +29,7 @@ pub(crate) fn apply_batch<T: WriteTx>(
     limits: &Limits,
     events: &[NewEvent],
 ) -> Result<AppliedBatch> {
+    tx.prefetch(events)?;
     let mut head = tx.head()?;
     let mut outcomes = Vec::with_capacity(events.len());
     let mut touched_runs = BTreeSet::new();

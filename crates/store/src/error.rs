@@ -125,6 +125,30 @@ pub enum StoreError {
         source: Arc<tokio_postgres::Error>,
     },
 
+    /// No PostgreSQL connection could be had (server down, pool exhausted past its wait).
+    #[error("{location}: {op}: {detail}")]
+    Unavailable {
+        /// The database.
+        location: String,
+        /// What was being done.
+        op: &'static str,
+        /// Why no connection was available.
+        detail: String,
+    },
+
+    /// The connection was lost while a commit was on its way and the outcome could not be read
+    /// back afterwards: the events may or may not be stored. Retrying with the same idempotency
+    /// keys is safe (a stored event is answered as a replay).
+    #[error(
+        "{location}: the commit of events #{first_seq}.. is in doubt (connection lost during          COMMIT and the database could not be asked since): retry with the same idempotency keys"
+    )]
+    InDoubt {
+        /// The database.
+        location: String,
+        /// The first global sequence number the lost commit would have used.
+        first_seq: u64,
+    },
+
     /// The PostgreSQL database URL is malformed, or its schema cannot be migrated to this build.
     #[error("{location}: store schema: {detail}")]
     Migration {

@@ -54,7 +54,9 @@ mod projection;
 mod sqlite;
 mod store;
 
-pub use backend::{Backend, Checkpoint, LogReader, ReaderOpener, WriteTx};
+pub use backend::{
+    Backend, Checkpoint, HeadSink, LogReader, ReaderOpener, ReplicaLock, SharedLog, WriteTx,
+};
 pub use chain::Verification;
 pub use error::{Result, StoreError};
 pub use event::{

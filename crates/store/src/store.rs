@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::backend::{Backend, Checkpoint, LogReader, WriteTx};
+use crate::backend::{Backend, Checkpoint, LogReader, ReplicaLock, SharedLog, WriteTx};
 use crate::chain::{self, Verification};
 use crate::engine::apply_batch;
 use crate::error::{Result, StoreError};
@@ -80,6 +80,10 @@ struct Inner {
     location: String,
     submit: Option<mpsc::Sender<Command>>,
     head: watch::Receiver<Option<ChainHead>>,
+    /// Shared with the writer and the follower: the newest head this store knows of.
+    head_tx: Arc<watch::Sender<Option<ChainHead>>>,
+    /// Set when other stores append to the same log.
+    shared: Option<Arc<dyn SharedLog>>,
     readers: Mutex<Vec<DynReader>>,
     open_reader: DynOpener,
     writer: Option<JoinHandle<()>>,
@@ -153,13 +157,27 @@ impl Store {
             tx.head()?
         };
         let (head_tx, head) = watch::channel(initial_head);
+        let head_tx = Arc::new(head_tx);
+        let shared = backend.shared_log();
+        if let Some(shared) = &shared {
+            // Replicas' appends move this store's head too (watchers and projections follow).
+            let follower_head = Arc::downgrade(&head_tx);
+            shared.follow(Box::new(move |seen| match follower_head.upgrade() {
+                Some(head) => {
+                    advance_head(&head, seen);
+                    true
+                }
+                None => false,
+            }));
+        }
+        let writer_head = Arc::clone(&head_tx);
         let (submit, queue) = mpsc::channel(config.queue_depth.max(1));
         let writer_location = location.clone();
         let stats = Arc::new(StatCounters::default());
         let writer_stats = Arc::clone(&stats);
         let writer = std::thread::Builder::new()
             .name("meterlab-store-writer".into())
-            .spawn(move || run_writer(backend, queue, config, head_tx, &writer_stats))
+            .spawn(move || run_writer(backend, queue, config, &writer_head, &writer_stats))
             .map_err(|e| StoreError::Io {
                 path: writer_location.into(),
                 op: "spawn store writer thread",
@@ -171,6 +189,8 @@ impl Store {
                 location,
                 submit: Some(submit),
                 head,
+                head_tx,
+                shared,
                 readers: Mutex::new(vec![first_reader]),
                 open_reader,
                 writer: Some(writer),
@@ -287,14 +307,46 @@ impl Store {
         self.with_reader(|r| r.checkpoint(projection))
     }
 
-    /// The head of the chain as of the last commit.
+    /// The head of the chain as of the last commit this store knows of: its own, and on a
+    /// shared log (PostgreSQL) the other replicas' as followed (notified, or polled within half a
+    /// second). For the head as of now, see [`Store::refresh_head`].
     pub fn head(&self) -> Option<ChainHead> {
         *self.inner.head.borrow()
     }
 
-    /// A receiver that changes after every commit that appended events (for tailing the log).
+    /// A receiver that changes after every commit that appended events (for tailing the log),
+    /// including other replicas' commits on a shared log.
     pub fn subscribe(&self) -> watch::Receiver<Option<ChainHead>> {
         self.inner.head.clone()
+    }
+
+    /// Whether other stores (processes) may append to this log too (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        self.inner.shared.is_some()
+    }
+
+    /// The head of the log as committed now, read from the database (on a shared log this
+    /// includes every other replica's acknowledged appends), and published to
+    /// [`Store::subscribe`]rs. On a log this store alone writes, [`Store::head`] is already
+    /// exact and is returned without a read.
+    pub fn refresh_head(&self) -> Result<Option<ChainHead>> {
+        if self.inner.shared.is_none() {
+            return Ok(self.head());
+        }
+        let seen = self.with_reader(|r| r.head())?;
+        advance_head(&self.inner.head_tx, seen);
+        Ok(self.head())
+    }
+
+    /// Waits for the lock `key` held across every store sharing this log (a PostgreSQL advisory
+    /// lock), released when the guard is dropped; `None` at once when this store's writer is the
+    /// log's only writer (nothing to lock against). Used to serialise checks-then-writes that
+    /// must see every replica's writes (governance).
+    pub async fn lock_replicas(&self, key: i64) -> Result<Option<ReplicaLock>> {
+        match &self.inner.shared {
+            Some(shared) => Ok(Some(shared.lock(key).await?)),
+            None => Ok(None),
+        }
     }
 
     /// How many commits and appended events the writer has made; `events_appended / commits` is
@@ -358,7 +410,7 @@ fn run_writer<B: Backend>(
     mut backend: B,
     mut queue: mpsc::Receiver<Command>,
     config: StoreConfig,
-    head: watch::Sender<Option<ChainHead>>,
+    head: &watch::Sender<Option<ChainHead>>,
     stats: &StatCounters,
 ) {
     let max_batch = config.max_batch.max(1);
@@ -374,7 +426,7 @@ fn run_writer<B: Backend>(
                 Err(_) => break,
             }
         }
-        commit_group(&mut backend, group, &config.limits, &head, stats);
+        commit_group(&mut backend, group, &config.limits, head, stats);
     }
     tracing::debug!(location = %backend.location(), "store writer stopped");
 }
@@ -425,7 +477,7 @@ fn commit_group<B: Backend>(
                 .events_appended
                 .fetch_add(applied.inserted as u64, Ordering::Relaxed);
             if applied.inserted > 0 {
-                head.send_replace(applied.head);
+                advance_head(head, applied.head);
             }
             let mut outcomes = applied.outcomes.into_iter();
             for (count, reply) in appends {
@@ -447,6 +499,22 @@ fn commit_group<B: Backend>(
             }
         }
     }
+}
+
+/// Publishes `seen` if it is further along than the head already published (the writer and the
+/// follower of a shared log both publish; the head never moves back).
+fn advance_head(head: &watch::Sender<Option<ChainHead>>, seen: Option<ChainHead>) {
+    head.send_if_modified(|current| {
+        let newer = match (*current, seen) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(old), Some(new)) => new.seq > old.seq,
+        };
+        if newer {
+            *current = seen;
+        }
+        newer
+    });
 }
 
 /// Whether `db` names a PostgreSQL database rather than an SQLite file.

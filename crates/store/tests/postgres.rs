@@ -1,12 +1,20 @@
 //! What only the PostgreSQL backend promises: several stores (gateway replicas) appending to one
 //! database keep one hash chain, the log is append-only in the database itself, migrations run at
-//! open and are idempotent, and a read-only view verifies the chain by URL.
-#![allow(clippy::unwrap_used)]
+//! open and are idempotent, and a read-only view verifies the chain by URL. Replicas follow each
+//! other's appends and lock across each other; the store reconnects after its connections are
+//! killed, and a commit whose answer was lost is resolved by asking the database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/postgres.rs"]
 mod pg;
 
-use meterlab_store::{IngestKey, Payload, Store, StoreConfig, StoreError, Verification};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use meterlab_store::{Ack, IngestKey, Payload, Store, StoreConfig, StoreError, Verification};
 
 fn result(n: u64) -> Payload {
     Payload::new("case_result", format!("{{\"case\":{n}}}").into_bytes())
@@ -102,7 +110,7 @@ fn reopening_keeps_the_log_and_reapplies_no_migration() {
     let database = url.rsplit('/').next().unwrap();
     assert_eq!(
         pg::cluster().query_in(database, "SELECT count(*) FROM refinery_schema_history"),
-        "1"
+        "2"
     );
 }
 
@@ -145,4 +153,265 @@ fn bad_urls_and_foreign_databases_are_refused_with_their_location() {
         "{err}"
     );
     assert!(err.to_string().contains("127.0.0.1"), "{err}");
+}
+
+#[test]
+fn a_store_follows_the_appends_of_another_store() {
+    let url = pg::fresh_database();
+    let (writer, follower) = (open(&url), open(&url));
+    assert!(writer.is_shared() && follower.is_shared());
+    let mut heads = follower.subscribe();
+    let ack = writer
+        .ingest_blocking(IngestKey::new("a", "b", 1), result(1), 0)
+        .unwrap()
+        .ack;
+    // Notified (or polled) in the background: the follower's subscribers see the other's append.
+    let (seen, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        futures::executor::block_on(async {
+            loop {
+                let head = *heads.borrow_and_update();
+                if head.is_some_and(|h| h.seq >= 1) {
+                    let _ = seen.send(head);
+                    return;
+                }
+                if heads.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+    });
+    let head = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the follower never saw the other store's append");
+    assert_eq!(
+        head.map(|h| (h.seq, h.hash)),
+        Some((ack.global_seq, ack.hash))
+    );
+    // Read from the database, the head is exact at once.
+    let second = writer
+        .ingest_blocking(IngestKey::new("a", "b", 2), result(2), 0)
+        .unwrap()
+        .ack;
+    assert_eq!(
+        follower.refresh_head().unwrap().map(|h| h.seq),
+        Some(second.global_seq)
+    );
+    assert_eq!(follower.head().map(|h| h.seq), Some(second.global_seq));
+}
+
+#[test]
+fn the_replica_lock_excludes_other_stores_until_released() {
+    let url = pg::fresh_database();
+    let (a, b) = (open(&url), open(&url));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let held = runtime
+        .block_on(a.lock_replicas(7))
+        .unwrap()
+        .expect("a shared log has a replica lock");
+    let meanwhile = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_millis(300), b.lock_replicas(7)).await
+    });
+    assert!(meanwhile.is_err(), "b took the lock while a held it");
+    // Another key is not excluded.
+    let other = runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), b.lock_replicas(8)).await })
+        .expect("another key is free")
+        .unwrap();
+    drop(other);
+    drop(held);
+    let after = runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), b.lock_replicas(7)).await })
+        .expect("the lock is free once released")
+        .unwrap();
+    assert!(after.is_some());
+
+    let dir = tempfile::tempdir().unwrap();
+    let alone = Store::open_sqlite(dir.path().join("lab.db"), StoreConfig::default()).unwrap();
+    assert!(!alone.is_shared());
+    assert!(runtime.block_on(alone.lock_replicas(7)).unwrap().is_none());
+}
+
+const KILL_OTHERS: &str = "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM \
+    pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()) AS killed";
+
+/// Ingests with the same key until acknowledged, as a client does after a failure.
+fn ingest_until_acked(store: &Store, key: IngestKey, payload: Payload) -> Ack {
+    let mut last = None;
+    for _ in 0..50 {
+        match store.ingest_blocking(key.clone(), payload.clone(), 0) {
+            Ok(receipt) => return receipt.ack,
+            Err(error) => {
+                assert!(!error.is_rejection(), "{error}");
+                last = Some(error);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    panic!("{key:?} never acknowledged: {last:?}");
+}
+
+#[test]
+fn the_store_reconnects_after_its_connections_are_killed_and_loses_nothing_acknowledged() {
+    let url = pg::fresh_database();
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    let store = open(&url);
+    const STREAMS: u64 = 3;
+    const EACH: u64 = 40;
+    let acked = Mutex::new(Vec::new());
+    let done = AtomicBool::new(false);
+    let killed = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..STREAMS)
+            .map(|t| {
+                let (store, acked) = (&store, &acked);
+                scope.spawn(move || {
+                    for s in 1..=EACH {
+                        let key = IngestKey::new("lab", format!("run-{t}"), s);
+                        let ack = ingest_until_acked(store, key.clone(), result(s));
+                        acked.lock().unwrap().push((key, ack));
+                    }
+                })
+            })
+            .collect();
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(40));
+                let n: usize = pg::cluster()
+                    .query_in(&database, KILL_OTHERS)
+                    .trim()
+                    .parse()
+                    .unwrap();
+                killed.fetch_add(n, Ordering::Relaxed);
+            }
+        });
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+    assert!(
+        killed.load(Ordering::Relaxed) > 0,
+        "no connection was killed: the test proved nothing"
+    );
+    // Every acknowledgement stands: the event is stored at the acknowledged position.
+    let acked = acked.into_inner().unwrap();
+    assert_eq!(acked.len() as u64, STREAMS * EACH);
+    for (key, ack) in &acked {
+        let stored = store
+            .get(key)
+            .unwrap()
+            .expect("acknowledged event is stored");
+        assert_eq!((stored.seq, stored.hash), (ack.global_seq, ack.hash));
+    }
+    // Stored exactly once (no duplicate appended by a retry), one intact chain.
+    match store.verify().unwrap() {
+        Verification::Intact { events, .. } => assert_eq!(events, STREAMS * EACH),
+        other => panic!("{other:?}"),
+    }
+    for t in 0..STREAMS {
+        assert_eq!(store.watermark("lab", &format!("run-{t}")).unwrap(), EACH);
+    }
+}
+
+/// A TCP proxy in front of the cluster that, once armed, swallows the server's answer to the
+/// next `COMMIT` and closes both sides: the commit happened, the client never hears so.
+struct CommitAnswerCutter {
+    port: u16,
+    armed: Arc<AtomicBool>,
+    cuts: Arc<AtomicUsize>,
+}
+
+impl CommitAnswerCutter {
+    fn start(target: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let armed = Arc::new(AtomicBool::new(false));
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let (thread_armed, thread_cuts) = (armed.clone(), cuts.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let server = TcpStream::connect(("127.0.0.1", target)).unwrap();
+                let (mut from_client, mut to_server) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_client, &mut to_server);
+                    let _ = to_server.shutdown(Shutdown::Write);
+                });
+                let (armed, cuts) = (thread_armed.clone(), thread_cuts.clone());
+                std::thread::spawn(move || {
+                    let (mut from_server, mut to_client) = (server, client);
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match from_server.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let answers_commit =
+                            buf[..n].windows(7).any(|w| w == b"COMMIT\0".as_slice());
+                        if answers_commit && armed.swap(false, Ordering::SeqCst) {
+                            cuts.fetch_add(1, Ordering::SeqCst);
+                            let _ = to_client.shutdown(Shutdown::Both);
+                            let _ = from_server.shutdown(Shutdown::Both);
+                            return;
+                        }
+                        if to_client.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to_client.shutdown(Shutdown::Write);
+                });
+            }
+        });
+        CommitAnswerCutter { port, armed, cuts }
+    }
+
+    fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+}
+
+#[test]
+fn a_commit_whose_answer_was_lost_is_acknowledged_once_the_database_confirms_it() {
+    let url = pg::fresh_database();
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    let target: u16 = url
+        .rsplit(':')
+        .next()
+        .and_then(|tail| tail.split('/').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let proxy = CommitAnswerCutter::start(target);
+    let store = open(&proxy.url(&database));
+    let first = store
+        .ingest_blocking(IngestKey::new("lab", "run", 1), result(1), 0)
+        .unwrap();
+    proxy.armed.store(true, Ordering::SeqCst);
+    let in_doubt = store
+        .ingest_blocking(IngestKey::new("lab", "run", 2), result(2), 0)
+        .expect("the in-doubt commit is resolved as committed");
+    assert_eq!(proxy.cuts.load(Ordering::SeqCst), 1, "no answer was cut");
+    assert!(!in_doubt.replayed);
+    assert_eq!(in_doubt.ack.global_seq, first.ack.global_seq + 1);
+    // Stored exactly once: the client's retry is answered as a replay of the same event.
+    let retry = store
+        .ingest_blocking(IngestKey::new("lab", "run", 2), result(2), 0)
+        .unwrap();
+    assert!(retry.replayed);
+    assert_eq!(retry.ack, in_doubt.ack);
+    // A keyless event (no idempotency key to retry with) is resolved the same way.
+    proxy.armed.store(true, Ordering::SeqCst);
+    let keyless = futures::executor::block_on(store.append(result(3), 0))
+        .expect("the in-doubt keyless commit is resolved as committed");
+    assert_eq!(proxy.cuts.load(Ordering::SeqCst), 2);
+    assert_eq!(keyless.ack.global_seq, in_doubt.ack.global_seq + 1);
+    match store.verify().unwrap() {
+        Verification::Intact { events, .. } => assert_eq!(events, 3),
+        other => panic!("{other:?}"),
+    }
 }

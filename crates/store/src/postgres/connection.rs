@@ -3,7 +3,11 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
 use tokio_postgres::{Client, NoTls, Row};
 
 use crate::error::{Result, StoreError};
@@ -13,9 +17,10 @@ pub(super) const EVENT_COLUMNS: &str = "seq, ts_ms, kind, body, source, run, sou
 
 /// Versioned schema migrations, applied in order at open and recorded by refinery in
 /// `refinery_schema_history`. Never edit a released migration; add `V2__…`.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "V1__event_log",
-    "
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "V1__event_log",
+        "
 CREATE TABLE events (
     seq        BIGINT PRIMARY KEY CHECK (seq > 0),
     ts_ms      BIGINT NOT NULL,
@@ -51,7 +56,24 @@ CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
 CREATE TRIGGER events_append_only_truncate BEFORE TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION meterlab_events_append_only();
 ",
-)];
+    ),
+    (
+        "V2__append_notify",
+        "
+-- Every append tells the other replicas (LISTEN meterlab_log) the new head's seq, delivered
+-- when (and only if) the appending transaction commits.
+CREATE FUNCTION meterlab_events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('meterlab_log', (SELECT max(seq) FROM appended)::text);
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER events_notify AFTER INSERT ON events
+    REFERENCING NEW TABLE AS appended
+    FOR EACH STATEMENT EXECUTE FUNCTION meterlab_events_notify();
+",
+    ),
+];
 
 /// The runtime every PostgreSQL call of one backend (and its readers) runs on.
 pub(super) struct PgRuntime {
@@ -76,16 +98,37 @@ impl PgRuntime {
     }
 
     /// Runs `future` on this runtime and waits for it on the calling thread.
-    fn run<T: Send + 'static>(
+    pub(super) fn run<T: Send + 'static>(
         &self,
         location: &str,
         future: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
-        let stopped = || StoreError::WriterStopped {
+        futures::executor::block_on(self.run_async(location, future))
+    }
+
+    /// Runs `future` on this runtime; the returned future may be awaited on any executor.
+    pub(super) fn run_async<T: Send + 'static>(
+        &self,
+        location: &str,
+        future: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> impl Future<Output = Result<T>> + Send + 'static {
+        let stopped = StoreError::WriterStopped {
             location: location.to_owned(),
         };
-        let runtime = self.runtime.as_ref().ok_or_else(stopped)?;
-        futures::executor::block_on(runtime.spawn(future)).map_err(|_| stopped())?
+        let handle = self.runtime.as_ref().map(|r| r.spawn(future));
+        async move {
+            match handle {
+                Some(handle) => handle.await.map_err(|_| stopped)?,
+                None => Err(stopped),
+            }
+        }
+    }
+
+    /// Starts `future` in the background on this runtime (it ends when the runtime does).
+    pub(super) fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) {
+        if let Some(runtime) = &self.runtime {
+            runtime.spawn(future);
+        }
     }
 }
 
@@ -105,26 +148,48 @@ impl std::fmt::Debug for PgRuntime {
     }
 }
 
-/// One client connection plus the runtime it lives on.
+/// Connections held open (or opened on demand) for one store: its writer, readers, replica locks.
+const POOL_SIZE: usize = 16;
+/// How long a caller waits for a pooled connection, or for a new one to be established.
+const POOL_WAIT: Duration = Duration::from_secs(10);
+
+/// A pool of connections to one database plus the runtime they live on. A connection that was
+/// dropped (server restart, `pg_terminate_backend`, network) is discarded when it comes back to
+/// the pool and the next caller gets a fresh one: the store reconnects by itself.
 #[derive(Clone)]
-pub(super) struct Connection {
-    client: Arc<Client>,
+pub(super) struct Pg {
+    pool: Pool,
     pub(super) config: Arc<tokio_postgres::Config>,
     pub(super) runtime: Arc<PgRuntime>,
     pub(super) location: Arc<str>,
 }
 
-impl std::fmt::Debug for Connection {
+impl std::fmt::Debug for Pg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection")
+        f.debug_struct("Pg")
             .field("location", &self.location)
             .finish_non_exhaustive()
     }
 }
 
-fn pg_err(location: &str, op: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+pub(super) fn pg_err(
+    location: &str,
+    op: &'static str,
+) -> impl Fn(tokio_postgres::Error) -> StoreError {
     let location = location.to_owned();
     move |e| StoreError::postgres(&location, op, e)
+}
+
+pub(super) fn pool_err(location: &str, op: &'static str) -> impl Fn(PoolError) -> StoreError {
+    let location = location.to_owned();
+    move |e| match e {
+        PoolError::Backend(e) => StoreError::postgres(&location, op, e),
+        other => StoreError::Unavailable {
+            location: location.clone(),
+            op,
+            detail: other.to_string(),
+        },
+    }
 }
 
 /// `postgres://user@host:port/db` without the password, for error messages.
@@ -145,169 +210,253 @@ pub(super) fn describe(config: &tokio_postgres::Config) -> String {
     )
 }
 
-impl Connection {
-    pub(super) fn connect(
-        runtime: Arc<PgRuntime>,
-        config: Arc<tokio_postgres::Config>,
-        location: Arc<str>,
-        migrate: bool,
-    ) -> Result<Self> {
-        let loc = location.clone();
-        let cfg = config.clone();
-        let client = runtime.run(&location, async move {
-            let (mut client, connection) =
-                cfg.connect(NoTls).await.map_err(pg_err(&loc, "connect"))?;
-            let conn_loc = loc.clone();
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::warn!(location = %conn_loc, error = %e, "PostgreSQL connection ended");
-                }
-            });
-            // Acknowledge only what is flushed to the server's WAL, whatever the server default.
-            client
-                .batch_execute("SET synchronous_commit = on")
-                .await
-                .map_err(pg_err(&loc, "set synchronous_commit = on"))?;
+/// A pooled connection, shareable with the futures run on the client runtime.
+pub(super) type Conn = Arc<Object>;
+
+impl Pg {
+    /// Parses `url`, builds the pool (no connection yet) and, when `migrate`, applies pending
+    /// schema migrations through a first connection (which also proves the URL works).
+    pub(super) fn open(url: &str, migrate: bool) -> Result<Pg> {
+        let mut config = parse_url(url)?;
+        // Acknowledge only what is flushed to the server's WAL, whatever the server default:
+        // set at connection start-up, so every pooled (and re-established) connection has it.
+        let options = match config.get_options() {
+            Some(existing) if !existing.is_empty() => {
+                format!("{existing} -c synchronous_commit=on")
+            }
+            _ => "-c synchronous_commit=on".to_owned(),
+        };
+        config.options(&options);
+        let location: Arc<str> = describe(&config).into();
+        let runtime = PgRuntime::new(&location)?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(POOL_WAIT))
+            .build()
+            .map_err(|e| StoreError::Unavailable {
+                location: location.to_string(),
+                op: "build the connection pool",
+                detail: e.to_string(),
+            })?;
+        let pg = Pg {
+            pool,
+            config: Arc::new(config),
+            runtime,
+            location,
+        };
+        let loc = pg.location.clone();
+        let pool = pg.pool.clone();
+        pg.runtime.run(&pg.location, async move {
+            let mut client = pool.get().await.map_err(pool_err(&loc, "connect"))?;
             if migrate {
                 run_migrations(&mut client, &loc).await?;
             }
-            Ok(client)
+            Ok(())
         })?;
-        Ok(Connection {
-            client: Arc::new(client),
-            config,
-            runtime,
-            location,
-        })
+        Ok(pg)
     }
 
-    fn run<T: Send + 'static, F>(&self, op: impl FnOnce(Arc<Client>, Arc<str>) -> F) -> Result<T>
+    /// Runs `op` with a pooled connection on the client runtime and waits for it.
+    pub(super) fn with_conn<T: Send + 'static, F>(
+        &self,
+        op_name: &'static str,
+        op: impl FnOnce(Conn, Arc<str>) -> F + Send + 'static,
+    ) -> Result<T>
     where
         F: Future<Output = Result<T>> + Send + 'static,
     {
-        let future = op(self.client.clone(), self.location.clone());
+        futures::executor::block_on(self.with_conn_async(op_name, op))
+    }
+
+    /// [`Pg::with_conn`] for async callers. `op` runs to the end on the client runtime even if
+    /// the returned future is dropped (its output is then dropped there).
+    pub(super) fn with_conn_async<T: Send + 'static, F>(
+        &self,
+        op_name: &'static str,
+        op: impl FnOnce(Conn, Arc<str>) -> F + Send + 'static,
+    ) -> impl Future<Output = Result<T>> + Send + 'static
+    where
+        F: Future<Output = Result<T>> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let location = self.location.clone();
+        self.runtime.run_async(&self.location, async move {
+            let conn = pool.get().await.map_err(pool_err(&location, op_name))?;
+            op(Arc::new(conn), location).await
+        })
+    }
+
+    /// A connection taken from the pool for the caller to keep (e.g. for a transaction).
+    pub(super) fn take_conn(&self, op_name: &'static str) -> Result<Conn> {
+        self.with_conn(op_name, |conn, _| async move { Ok(conn) })
+    }
+
+    /// Runs `op` on the client runtime with an already held connection.
+    pub(super) fn on<T: Send + 'static, F>(
+        &self,
+        conn: &Conn,
+        op: impl FnOnce(Conn, Arc<str>) -> F,
+    ) -> Result<T>
+    where
+        F: Future<Output = Result<T>> + Send + 'static,
+    {
+        let future = op(conn.clone(), self.location.clone());
         self.runtime.run(&self.location, future)
     }
 
+    /// One query on a pooled connection (prepared once per connection, then reused).
     pub(super) fn query(
         &self,
         op: &'static str,
         sql: String,
         params: Vec<Param>,
     ) -> Result<Vec<Row>> {
-        self.run(move |client, location| async move {
-            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                params.iter().map(Param::as_sql).collect();
-            client
-                .query(sql.as_str(), &refs)
-                .await
-                .map_err(pg_err(&location, op))
-        })
-    }
-
-    pub(super) fn execute(&self, op: &'static str, sql: String, params: Vec<Param>) -> Result<u64> {
-        self.run(move |client, location| async move {
-            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                params.iter().map(Param::as_sql).collect();
-            client
-                .execute(sql.as_str(), &refs)
-                .await
-                .map_err(pg_err(&location, op))
-        })
-    }
-
-    /// Runs `statements` in order, then `finish`, in one trip to the client runtime.
-    pub(super) fn execute_all_then(
-        &self,
-        statements: Vec<(&'static str, String, Vec<Param>)>,
-        finish: (&'static str, &'static str),
-    ) -> Result<()> {
-        self.run(move |client, location| async move {
-            for (op, sql, params) in statements {
-                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                    params.iter().map(Param::as_sql).collect();
-                client
-                    .execute(sql.as_str(), &refs)
-                    .await
-                    .map_err(pg_err(&location, op))?;
-            }
-            client
-                .batch_execute(finish.1)
-                .await
-                .map_err(pg_err(&location, finish.0))
-        })
-    }
-
-    pub(super) fn batch(&self, op: &'static str, sql: &'static str) -> Result<()> {
-        self.run(move |client, location| async move {
-            client
-                .batch_execute(sql)
-                .await
-                .map_err(pg_err(&location, op))
+        self.with_conn(op, move |conn, location| async move {
+            query_on(&conn, &location, op, &sql, &params).await
         })
     }
 
     pub(super) fn head(&self) -> Result<Option<ChainHead>> {
-        let rows = self.query(
-            "read chain head",
-            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1".into(),
-            vec![],
-        )?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let seq = row_seq(row);
-        let hash: Vec<u8> = row.try_get(1).map_err(|e| self.malformed(seq, e))?;
-        let hash = to_hash(&hash).ok_or_else(|| StoreError::MalformedRow {
-            location: self.location.to_string(),
-            seq,
-            detail: format!("hash is {} bytes, expected {HASH_LEN}", hash.len()),
-        })?;
-        Ok(Some(ChainHead { seq, hash }))
+        self.with_conn("read chain head", |conn, location| async move {
+            head_on(&conn, &location).await
+        })
     }
 
     pub(super) fn get_by_key(&self, key: &IngestKey) -> Result<Option<StoredEvent>> {
-        let rows = self.query(
-            "look up ingest key",
-            format!(
-                "SELECT {EVENT_COLUMNS} FROM events \
-                 WHERE source = $1 AND run = $2 AND source_seq = $3"
-            ),
-            vec![
-                Param::Text(key.source.clone()),
-                Param::Text(key.run.clone()),
-                Param::Int(to_sql_seq(key.seq)),
-            ],
-        )?;
-        rows.first()
-            .map(|row| decode_event(row, &self.location))
-            .transpose()
+        let key = key.clone();
+        self.with_conn("look up ingest key", move |conn, location| async move {
+            get_by_key_on(&conn, &location, &key).await
+        })
     }
 
     pub(super) fn watermark(&self, source: &str, run: &str) -> Result<u64> {
-        let rows = self.query(
-            "read watermark",
-            "SELECT watermark FROM watermarks WHERE source = $1 AND run = $2".into(),
-            vec![Param::Text(source.into()), Param::Text(run.into())],
-        )?;
-        let Some(row) = rows.first() else {
-            return Ok(0);
-        };
-        let w: i64 = row.try_get(0).map_err(|e| self.malformed(0, e))?;
-        Ok(u64::try_from(w).unwrap_or(0))
-    }
-
-    fn malformed(&self, seq: u64, e: tokio_postgres::Error) -> StoreError {
-        StoreError::MalformedRow {
-            location: self.location.to_string(),
-            seq,
-            detail: e.to_string(),
-        }
+        let (source, run) = (source.to_owned(), run.to_owned());
+        self.with_conn("read watermark", move |conn, location| async move {
+            watermark_on(&conn, &location, &source, &run).await
+        })
     }
 }
 
+/// Prepares `sql` (cached per connection) and runs it.
+pub(super) async fn query_on(
+    conn: &Object,
+    location: &str,
+    op: &'static str,
+    sql: &str,
+    params: &[Param],
+) -> Result<Vec<Row>> {
+    let statement = conn
+        .prepare_cached(sql)
+        .await
+        .map_err(pg_err(location, op))?;
+    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        params.iter().map(Param::as_sql).collect();
+    conn.query(&statement, &refs)
+        .await
+        .map_err(pg_err(location, op))
+}
+
+/// [`query_on`] for a statement that returns no rows.
+pub(super) async fn execute_on(
+    conn: &Object,
+    location: &str,
+    op: &'static str,
+    sql: &str,
+    params: &[Param],
+) -> Result<u64> {
+    let statement = conn
+        .prepare_cached(sql)
+        .await
+        .map_err(pg_err(location, op))?;
+    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        params.iter().map(Param::as_sql).collect();
+    conn.execute(&statement, &refs)
+        .await
+        .map_err(pg_err(location, op))
+}
+
+pub(super) const HEAD_SQL: &str = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1";
+
+pub(super) async fn head_on(conn: &Object, location: &str) -> Result<Option<ChainHead>> {
+    let rows = query_on(conn, location, "read chain head", HEAD_SQL, &[]).await?;
+    rows.first()
+        .map(|row| decode_head(row, location))
+        .transpose()
+}
+
+pub(super) fn decode_head(row: &Row, location: &str) -> Result<ChainHead> {
+    let seq = row_seq(row);
+    let malformed = |detail: String| StoreError::MalformedRow {
+        location: location.to_owned(),
+        seq,
+        detail,
+    };
+    let hash: Vec<u8> = row.try_get(1).map_err(|e| malformed(e.to_string()))?;
+    let hash = to_hash(&hash)
+        .ok_or_else(|| malformed(format!("hash is {} bytes, expected {HASH_LEN}", hash.len())))?;
+    Ok(ChainHead { seq, hash })
+}
+
+pub(super) async fn get_by_key_on(
+    conn: &Object,
+    location: &str,
+    key: &IngestKey,
+) -> Result<Option<StoredEvent>> {
+    let rows = query_on(
+        conn,
+        location,
+        "look up ingest key",
+        &format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE source = $1 AND run = $2 AND source_seq = $3"
+        ),
+        &[
+            Param::Text(key.source.clone()),
+            Param::Text(key.run.clone()),
+            Param::Int(to_sql_seq(key.seq)),
+        ],
+    )
+    .await?;
+    rows.first()
+        .map(|row| decode_event(row, location))
+        .transpose()
+}
+
+pub(super) async fn watermark_on(
+    conn: &Object,
+    location: &str,
+    source: &str,
+    run: &str,
+) -> Result<u64> {
+    let rows = query_on(
+        conn,
+        location,
+        "read watermark",
+        "SELECT watermark FROM watermarks WHERE source = $1 AND run = $2",
+        &[Param::Text(source.into()), Param::Text(run.into())],
+    )
+    .await?;
+    let Some(row) = rows.first() else {
+        return Ok(0);
+    };
+    let w: i64 = row.try_get(0).map_err(|e| StoreError::MalformedRow {
+        location: location.to_owned(),
+        seq: 0,
+        detail: e.to_string(),
+    })?;
+    Ok(u64::try_from(w).unwrap_or(0))
+}
+
 /// An owned query parameter (futures run on another thread, so they cannot borrow).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum Param {
     Text(String),
     Int(i64),
@@ -320,7 +469,7 @@ pub(super) enum Param {
 }
 
 impl Param {
-    fn as_sql(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
+    pub(super) fn as_sql(&self) -> &(dyn tokio_postgres::types::ToSql + Sync) {
         match self {
             Param::Text(v) => v,
             Param::Int(v) => v,
@@ -364,7 +513,7 @@ pub(super) fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
         })
 }
 
-fn row_seq(row: &Row) -> u64 {
+pub(super) fn row_seq(row: &Row) -> u64 {
     row.try_get::<_, i64>(0)
         .ok()
         .and_then(|s| u64::try_from(s).ok())

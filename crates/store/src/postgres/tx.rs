@@ -1,0 +1,580 @@
+//! One write transaction on PostgreSQL, shaped to cost two round trips for a batch:
+//!
+//! 1. `BEGIN`, the append lock (`chain_head … FOR UPDATE`), the head, the stored copies of the
+//!    batch's idempotency keys and each touched run's watermark (with the keys stored just above
+//!    it) — pipelined, sent together before the first answer is read;
+//! 2. the buffered inserts, the watermark upserts and `COMMIT` — pipelined the same way.
+//!
+//! Every statement is prepared once per connection and reused. Pipelining keeps the order (the
+//! server runs the statements one after the other in the order sent), and every answer is checked:
+//! if an insert fails, `COMMIT` of the aborted transaction only rolls back and the error is
+//! reported, so nothing is acknowledged that is not stored.
+//!
+//! A connection lost while the commit trip was in flight leaves the outcome in doubt. The
+//! transaction then asks the database on a fresh connection, after taking the append lock (which
+//! waits until the lost transaction has ended one way or the other), whether the first event it
+//! would have appended is stored under its hash: yes means committed (acknowledge), no means
+//! not (report the error; nothing was written).
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use futures::future::try_join_all;
+
+use crate::backend::{Checkpoint, WriteTx};
+use crate::error::{Result, StoreError};
+use crate::event::{ChainHead, IngestKey, NewEvent, StoredEvent};
+
+use super::connection::{
+    Conn, EVENT_COLUMNS, HEAD_SQL, Param, Pg, decode_event, decode_head, execute_on, pg_err,
+    query_on, to_sql_seq,
+};
+
+const LOCK_SQL: &str = "SELECT id FROM chain_head WHERE id = 1 FOR UPDATE";
+const BEGIN_SQL: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
+/// What the transaction learnt about one run `(source, run)` under the append lock.
+#[derive(Debug, Default)]
+struct RunState {
+    watermark: u64,
+    /// Stored keys in `watermark + 1 ..= probed_to` (keys beyond are looked up one by one).
+    probed_to: u64,
+    stored_above: BTreeSet<u64>,
+}
+
+/// One write transaction holding the append lock. Dropped without commit, it rolls back.
+#[derive(Debug)]
+pub struct PostgresTx<'a> {
+    pg: &'a Pg,
+    conn: Conn,
+    begun: bool,
+    finished: bool,
+    head: Option<ChainHead>,
+    pending: Vec<StoredEvent>,
+    pending_keys: HashMap<IngestKey, usize>,
+    /// Keys looked up in advance: the stored event, or `None` when the key is not stored.
+    stored_keys: HashMap<IngestKey, Option<StoredEvent>>,
+    runs: HashMap<(String, String), RunState>,
+    dirty_watermarks: Vec<(String, String)>,
+}
+
+impl<'a> PostgresTx<'a> {
+    pub(super) fn new(pg: &'a Pg, conn: Conn) -> Self {
+        PostgresTx {
+            pg,
+            conn,
+            begun: false,
+            finished: false,
+            head: None,
+            pending: Vec::new(),
+            pending_keys: HashMap::new(),
+            stored_keys: HashMap::new(),
+            runs: HashMap::new(),
+            dirty_watermarks: Vec::new(),
+        }
+    }
+
+    /// Begins, takes the append lock and reads the head (one round trip), unless done already.
+    fn ensure_begun(&mut self) -> Result<()> {
+        if !self.begun {
+            self.prefetch(&[])?;
+        }
+        Ok(())
+    }
+}
+
+fn qualified_event_columns() -> String {
+    EVENT_COLUMNS
+        .split(", ")
+        .map(|c| format!("e.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Answers of the first round trip.
+struct Prefetched {
+    head: Option<ChainHead>,
+    stored: Vec<StoredEvent>,
+    runs: Vec<((String, String), u64, Vec<i64>)>,
+}
+
+impl WriteTx for PostgresTx<'_> {
+    fn prefetch(&mut self, events: &[NewEvent]) -> Result<()> {
+        if self.begun {
+            return Ok(());
+        }
+        let mut keys: Vec<IngestKey> = Vec::new();
+        let mut spans: HashMap<(String, String), i64> = HashMap::new();
+        for key in events.iter().filter_map(|e| e.key.as_ref()) {
+            // Keys the limits will refuse are never looked up.
+            if key.seq == 0 || i64::try_from(key.seq).is_err() {
+                continue;
+            }
+            if !self.stored_keys.contains_key(key) {
+                self.stored_keys.insert(key.clone(), None);
+                keys.push(key.clone());
+            }
+            *spans
+                .entry((key.source.clone(), key.run.clone()))
+                .or_insert(1) += 1;
+        }
+        let key_sql = format!(
+            "SELECT {} FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(source, run, \
+             source_seq) JOIN events e ON e.source = k.source AND e.run = k.run \
+             AND e.source_seq = k.source_seq WHERE e.source IS NOT NULL",
+            qualified_event_columns()
+        );
+        let key_params = [
+            Param::Texts(keys.iter().map(|k| k.source.clone()).collect()),
+            Param::Texts(keys.iter().map(|k| k.run.clone()).collect()),
+            Param::Ints(keys.iter().map(|k| to_sql_seq(k.seq)).collect()),
+        ];
+        let run_ids: Vec<(String, String)> = spans.keys().cloned().collect();
+        let run_params = [
+            Param::Texts(run_ids.iter().map(|(s, _)| s.clone()).collect()),
+            Param::Texts(run_ids.iter().map(|(_, r)| r.clone()).collect()),
+            Param::Ints(
+                run_ids
+                    .iter()
+                    .map(|id| spans.get(id).copied().unwrap_or(1))
+                    .collect(),
+            ),
+        ];
+        let run_sql = "SELECT r.source, r.run, COALESCE(w.watermark, 0), ARRAY(SELECT e.source_seq \
+             FROM events e WHERE e.source = r.source AND e.run = r.run \
+             AND e.source_seq > COALESCE(w.watermark, 0) \
+             AND e.source_seq <= COALESCE(w.watermark, 0) + r.span ORDER BY 1) \
+             FROM unnest($1::text[], $2::text[], $3::bigint[]) AS r(source, run, span) \
+             LEFT JOIN watermarks w ON w.source = r.source AND w.run = r.run";
+        let with_keys = !keys.is_empty();
+        let with_runs = !run_ids.is_empty();
+        let fetched = self.pg.on(&self.conn, move |conn, location| async move {
+            let op = "begin transaction";
+            let mut sqls = vec![LOCK_SQL, HEAD_SQL];
+            if with_keys {
+                sqls.push(&key_sql);
+            }
+            if with_runs {
+                sqls.push(run_sql);
+            }
+            // Prepared (or found in the cache) before anything is sent, so the pipeline below
+            // goes out in order in one write.
+            let statements = try_join_all(sqls.iter().map(|sql| conn.prepare_cached(sql)))
+                .await
+                .map_err(pg_err(&location, op))?;
+            let key_refs: Vec<_> = key_params.iter().map(Param::as_sql).collect();
+            let run_refs: Vec<_> = run_params.iter().map(Param::as_sql).collect();
+            let begin = conn.batch_execute(BEGIN_SQL);
+            let lock = conn.query(&statements[0], &[]);
+            let head = conn.query(&statements[1], &[]);
+            let stored = async {
+                match with_keys {
+                    true => conn.query(&statements[2], &key_refs).await.map(Some),
+                    false => Ok(None),
+                }
+            };
+            let runs = async {
+                match with_runs {
+                    true => {
+                        let index = if with_keys { 3 } else { 2 };
+                        conn.query(&statements[index], &run_refs).await.map(Some)
+                    }
+                    false => Ok(None),
+                }
+            };
+            let (_, _, head, stored, runs) = futures::try_join!(begin, lock, head, stored, runs)
+                .map_err(pg_err(&location, op))?;
+            let head = head
+                .first()
+                .map(|row| decode_head(row, &location))
+                .transpose()?;
+            let stored = stored
+                .unwrap_or_default()
+                .iter()
+                .map(|row| decode_event(row, &location))
+                .collect::<Result<Vec<_>>>()?;
+            let mut run_states = Vec::new();
+            for row in runs.unwrap_or_default() {
+                let malformed = |e: tokio_postgres::Error| StoreError::MalformedRow {
+                    location: location.to_string(),
+                    seq: 0,
+                    detail: format!("watermark row: {e}"),
+                };
+                let source: String = row.try_get(0).map_err(malformed)?;
+                let run: String = row.try_get(1).map_err(malformed)?;
+                let watermark: i64 = row.try_get(2).map_err(malformed)?;
+                let above: Vec<i64> = row.try_get(3).map_err(malformed)?;
+                run_states.push(((source, run), u64::try_from(watermark).unwrap_or(0), above));
+            }
+            Ok(Prefetched {
+                head,
+                stored,
+                runs: run_states,
+            })
+        });
+        // Whatever happened, the connection may be inside a transaction now: Drop rolls back.
+        self.begun = true;
+        let fetched = fetched?;
+        self.head = fetched.head;
+        for event in fetched.stored {
+            if let Some(key) = event.key.clone() {
+                self.stored_keys.insert(key, Some(event));
+            }
+        }
+        for (id, watermark, above) in fetched.runs {
+            let span = spans.get(&id).copied().unwrap_or(1);
+            self.runs.insert(
+                id,
+                RunState {
+                    watermark,
+                    probed_to: watermark.saturating_add(u64::try_from(span).unwrap_or(0)),
+                    stored_above: above
+                        .into_iter()
+                        .filter_map(|s| u64::try_from(s).ok())
+                        .collect(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn head(&mut self) -> Result<Option<ChainHead>> {
+        self.ensure_begun()?;
+        Ok(match self.pending.last() {
+            Some(last) => Some(ChainHead {
+                seq: last.seq,
+                hash: last.hash,
+            }),
+            None => self.head,
+        })
+    }
+
+    fn get_by_key(&mut self, key: &IngestKey) -> Result<Option<StoredEvent>> {
+        self.ensure_begun()?;
+        if let Some(&index) = self.pending_keys.get(key) {
+            return Ok(self.pending.get(index).cloned());
+        }
+        if let Some(known) = self.stored_keys.get(key) {
+            return Ok(known.clone());
+        }
+        let key = key.clone();
+        self.pg.on(&self.conn, move |conn, location| async move {
+            super::connection::get_by_key_on(&conn, &location, &key).await
+        })
+    }
+
+    fn key_exists(&mut self, source: &str, run: &str, seq: u64) -> Result<bool> {
+        self.ensure_begun()?;
+        let Ok(sql_seq) = i64::try_from(seq) else {
+            return Ok(false);
+        };
+        if self
+            .pending_keys
+            .contains_key(&IngestKey::new(source, run, seq))
+        {
+            return Ok(true);
+        }
+        if let Some(state) = self.runs.get(&(source.to_owned(), run.to_owned())) {
+            if seq <= state.watermark {
+                return Ok(true);
+            }
+            if seq <= state.probed_to {
+                return Ok(state.stored_above.contains(&seq));
+            }
+        }
+        let params = vec![
+            Param::Text(source.into()),
+            Param::Text(run.into()),
+            Param::Int(sql_seq),
+        ];
+        let rows = self.pg.on(&self.conn, move |conn, location| async move {
+            query_on(
+                &conn,
+                &location,
+                "look up ingest key",
+                "SELECT 1 FROM events WHERE source = $1 AND run = $2 AND source_seq = $3",
+                &params,
+            )
+            .await
+        })?;
+        Ok(!rows.is_empty())
+    }
+
+    fn insert(&mut self, event: &StoredEvent) -> Result<()> {
+        self.ensure_begun()?;
+        if let Some(key) = &event.key {
+            self.pending_keys.insert(key.clone(), self.pending.len());
+        }
+        self.pending.push(event.clone());
+        Ok(())
+    }
+
+    fn watermark(&mut self, source: &str, run: &str) -> Result<u64> {
+        self.ensure_begun()?;
+        let id = (source.to_owned(), run.to_owned());
+        if let Some(state) = self.runs.get(&id) {
+            return Ok(state.watermark);
+        }
+        let (s, r) = id.clone();
+        let watermark = self.pg.on(&self.conn, move |conn, location| async move {
+            super::connection::watermark_on(&conn, &location, &s, &r).await
+        })?;
+        self.runs.insert(
+            id,
+            RunState {
+                watermark,
+                probed_to: watermark,
+                stored_above: BTreeSet::new(),
+            },
+        );
+        Ok(watermark)
+    }
+
+    fn set_watermark(&mut self, source: &str, run: &str, watermark: u64) -> Result<()> {
+        self.ensure_begun()?;
+        let id = (source.to_owned(), run.to_owned());
+        if !self.dirty_watermarks.contains(&id) {
+            self.dirty_watermarks.push(id.clone());
+        }
+        self.runs.entry(id).or_default().watermark = watermark;
+        Ok(())
+    }
+
+    fn put_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<()> {
+        self.ensure_begun()?;
+        let params = vec![
+            Param::Text(checkpoint.projection.clone()),
+            Param::Int(to_sql_seq(checkpoint.seq)),
+            Param::Bytes(checkpoint.fingerprint.to_vec()),
+        ];
+        self.pg.on(&self.conn, move |conn, location| async move {
+            execute_on(
+                &conn,
+                &location,
+                "record checkpoint",
+                "INSERT INTO checkpoints (projection, seq, fingerprint) VALUES ($1, $2, $3) \
+                 ON CONFLICT (projection) DO UPDATE SET seq = excluded.seq, \
+                 fingerprint = excluded.fingerprint",
+                &params,
+            )
+            .await
+        })?;
+        Ok(())
+    }
+
+    fn commit(mut self) -> Result<()> {
+        self.ensure_begun()?;
+        let mut statements = Vec::new();
+        if !self.pending.is_empty() {
+            statements.push(insert_events(&self.pending));
+        }
+        if !self.dirty_watermarks.is_empty() {
+            statements.push(upsert_watermarks(&self.dirty_watermarks, &self.runs));
+        }
+        let result = self.pg.on(&self.conn, move |conn, location| async move {
+            let prepared = try_join_all(
+                statements
+                    .iter()
+                    .map(|(_, sql, _)| conn.prepare_cached(sql)),
+            )
+            .await
+            .map_err(pg_err(&location, "prepare commit"))?;
+            let refs: Vec<Vec<_>> = statements
+                .iter()
+                .map(|(_, _, params)| params.iter().map(Param::as_sql).collect())
+                .collect();
+            let client: &tokio_postgres::Client = &conn;
+            let writes = prepared.iter().zip(&refs).zip(&statements).map(
+                |((statement, refs), (op, _, _))| {
+                    let location = location.clone();
+                    let conn = client;
+                    async move {
+                        conn.execute(statement, refs)
+                            .await
+                            .map_err(pg_err(&location, op))
+                    }
+                },
+            );
+            // Sent in order in one write: the inserts, the upserts, then COMMIT.
+            let (written, committed) = futures::join!(
+                futures::future::join_all(writes),
+                conn.batch_execute("COMMIT")
+            );
+            for outcome in written {
+                outcome?;
+            }
+            // synchronous_commit = on: COMMIT returned after the server flushed the WAL record.
+            committed.map_err(pg_err(&location, "commit"))
+        });
+        match result {
+            Ok(()) => {
+                self.finished = true;
+                Ok(())
+            }
+            Err(error) if is_connection_lost(&error) && !self.pending.is_empty() => {
+                // The connection is gone; there is nothing to roll back on it.
+                self.finished = true;
+                let first = &self.pending[0];
+                tracing::warn!(location = %self.pg.location, %error, first_seq = first.seq,
+                    "connection lost during commit; asking the database whether it committed");
+                match resolve_commit(self.pg, first.seq, first.hash) {
+                    Ok(true) => {
+                        tracing::info!(location = %self.pg.location, first_seq = first.seq,
+                            "the in-doubt commit had committed");
+                        Ok(())
+                    }
+                    Ok(false) => Err(error),
+                    Err(unresolved) => {
+                        tracing::error!(location = %self.pg.location, error = %unresolved,
+                            "the in-doubt commit could not be resolved");
+                        Err(StoreError::InDoubt {
+                            location: self.pg.location.to_string(),
+                            first_seq: first.seq,
+                        })
+                    }
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// A failure with no answer from the server (closed socket, I/O error): the server may or may
+/// not have acted on what was sent.
+fn is_connection_lost(error: &StoreError) -> bool {
+    matches!(error, StoreError::Postgres { source, .. } if source.as_db_error().is_none())
+}
+
+/// Attempts (about 0.5 s apart) to reach the database after a lost commit, e.g. while it
+/// restarts.
+const RESOLVE_ATTEMPTS: u32 = 40;
+const RESOLVE_PAUSE: Duration = Duration::from_millis(500);
+
+/// Whether the event the lost commit would have stored at `seq` is stored with `hash`. The
+/// append lock is taken first, so a lost transaction still running on the server has ended.
+fn resolve_commit(pg: &Pg, seq: u64, hash: crate::event::Hash) -> Result<bool> {
+    let pool_pg = pg.clone();
+    let mut last_error = None;
+    for attempt in 0..RESOLVE_ATTEMPTS {
+        if attempt > 0 {
+            std::thread::sleep(RESOLVE_PAUSE);
+        }
+        let outcome = pool_pg.with_conn(
+            "resolve an in-doubt commit",
+            move |conn, location| async move {
+                let op = "resolve an in-doubt commit";
+                conn.batch_execute(BEGIN_SQL)
+                    .await
+                    .map_err(pg_err(&location, op))?;
+                let locked = query_on(&conn, &location, op, LOCK_SQL, &[]).await;
+                let rows = match locked {
+                    Ok(_) => {
+                        query_on(
+                            &conn,
+                            &location,
+                            op,
+                            "SELECT hash FROM events WHERE seq = $1",
+                            &[Param::Int(to_sql_seq(seq))],
+                        )
+                        .await
+                    }
+                    Err(e) => Err(e),
+                };
+                let ended = conn.batch_execute("ROLLBACK").await;
+                let rows = rows?;
+                ended.map_err(pg_err(&location, op))?;
+                Ok(rows
+                    .first()
+                    .and_then(|row| row.try_get::<_, Vec<u8>>(0).ok())
+                    .is_some_and(|stored| stored == hash))
+            },
+        );
+        match outcome {
+            Ok(committed) => return Ok(committed),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| StoreError::Unavailable {
+        location: pg.location.to_string(),
+        op: "resolve an in-doubt commit",
+        detail: "no attempt made".into(),
+    }))
+}
+
+fn insert_events(events: &[StoredEvent]) -> (&'static str, String, Vec<Param>) {
+    let mut seqs = Vec::with_capacity(events.len());
+    let mut timestamps = Vec::with_capacity(events.len());
+    let mut kinds = Vec::with_capacity(events.len());
+    let mut bodies = Vec::with_capacity(events.len());
+    let mut sources = Vec::with_capacity(events.len());
+    let mut runs = Vec::with_capacity(events.len());
+    let mut source_seqs = Vec::with_capacity(events.len());
+    let mut hashes = Vec::with_capacity(events.len());
+    for event in events {
+        seqs.push(to_sql_seq(event.seq));
+        timestamps.push(event.timestamp_ms);
+        kinds.push(event.payload.kind.clone());
+        bodies.push(event.payload.body.clone());
+        sources.push(event.key.as_ref().map(|k| k.source.clone()));
+        runs.push(event.key.as_ref().map(|k| k.run.clone()));
+        source_seqs.push(event.key.as_ref().map(|k| to_sql_seq(k.seq)));
+        hashes.push(event.hash.to_vec());
+    }
+    (
+        "insert events",
+        format!(
+            "INSERT INTO events ({EVENT_COLUMNS}) SELECT * FROM unnest($1::bigint[], \
+             $2::bigint[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::bigint[], \
+             $8::bytea[])"
+        ),
+        vec![
+            Param::Ints(seqs),
+            Param::Ints(timestamps),
+            Param::Texts(kinds),
+            Param::ByteArrays(bodies),
+            Param::OptTexts(sources),
+            Param::OptTexts(runs),
+            Param::OptInts(source_seqs),
+            Param::ByteArrays(hashes),
+        ],
+    )
+}
+
+fn upsert_watermarks(
+    dirty: &[(String, String)],
+    runs: &HashMap<(String, String), RunState>,
+) -> (&'static str, String, Vec<Param>) {
+    let sources = dirty.iter().map(|(s, _)| s.clone()).collect();
+    let run_names = dirty.iter().map(|(_, r)| r.clone()).collect();
+    let marks = dirty
+        .iter()
+        .map(|id| to_sql_seq(runs.get(id).map_or(0, |state| state.watermark)))
+        .collect();
+    (
+        "update watermarks",
+        "INSERT INTO watermarks (source, run, watermark) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) \
+         ON CONFLICT (source, run) DO UPDATE SET watermark = excluded.watermark"
+            .into(),
+        vec![
+            Param::Texts(sources),
+            Param::Texts(run_names),
+            Param::Ints(marks),
+        ],
+    )
+}
+
+impl Drop for PostgresTx<'_> {
+    fn drop(&mut self) {
+        if self.begun
+            && !self.finished
+            && let Err(e) = self.pg.on(&self.conn, |conn, location| async move {
+                conn.batch_execute("ROLLBACK")
+                    .await
+                    .map_err(pg_err(&location, "roll back"))
+            })
+        {
+            tracing::error!(location = %self.pg.location, error = %e, "rollback failed");
+        }
+    }
+}
