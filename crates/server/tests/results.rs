@@ -520,8 +520,13 @@ async fn a_lab_gateway_acknowledges_locally_and_forwards_once_the_central_side_i
         received + 1,
         "only rig-2's unconfirmed result was sent again"
     );
+    let lab_dir = lab.dir.clone();
     lab.stop().await;
     central.stop().await;
+    // The lab's own log: intact, its projection matches the checkpoint, and its results are
+    // counted as governed upstream rather than refused.
+    let (_, lab_projection) = reopen_and_check_log(lab_dir.path().join("lab.db")).await;
+    assert_eq!(lab_projection.governed_upstream_count(), 5);
     let (log, _) = reopen_and_check_log(central_dir.path().join("lab.db")).await;
     let forwarded: Vec<(u64, String)> = log
         .iter()
