@@ -4,7 +4,8 @@
 //! Owns: connecting to a gateway (plain, TLS, mutual TLS, bearer token — [`connect`]); typed
 //! GovernanceService calls taking and returning governance domain values ([`Client`]); result
 //! streaming with watermark resume ([`ResultStreamer`]); DeviceService and RunService calls
-//! ([`devices`]). Errors are [`ClientError`], carrying the gRPC code and message.
+//! ([`devices`]); a lab gateway's outbox status ([`outbox`]). Errors are [`ClientError`],
+//! carrying the gRPC code and message.
 //!
 //! Must never depend on `meterlab-server` or `meterlab-store`: it speaks the public API only,
 //! exactly as a remote lab tool would.
@@ -15,6 +16,7 @@ pub mod convert;
 pub mod devices;
 pub mod error;
 mod governance;
+pub mod outbox;
 mod report;
 pub mod results;
 pub mod types;

@@ -268,11 +268,39 @@ impl ResultStreamer {
         self.send(seq, result).await
     }
 
+    /// [`ResultStreamer::resubmit`], sent even when the watermark already covers `seq`: the
+    /// gateway then compares it with what it holds and answers a replay, or a conflict (an
+    /// error) when another writer stored something else under the key. A store-and-forward
+    /// gateway checks with it that what the upstream holds is what it forwarded. (After a
+    /// reconnect, results the new watermark covers are counted as stored without that check:
+    /// see [`ResultStreamer::reconnects`].)
+    pub async fn resubmit_checked(&mut self, seq: u64, encoded: &[u8]) -> Result<()> {
+        let result = pb::TestCaseResult::decode(encoded).map_err(|error| ClientError::Input {
+            field: format!("result {seq}"),
+            problem: format!("not a TestCaseResult: {error}"),
+        })?;
+        self.send_checked(seq, result, true).await
+    }
+
+    /// Times the stream was reopened after breaking.
+    pub fn reconnects(&self) -> u32 {
+        self.stats.reconnects
+    }
+
     async fn send(&mut self, seq: u64, result: pb::TestCaseResult) -> Result<()> {
+        self.send_checked(seq, result, false).await
+    }
+
+    async fn send_checked(
+        &mut self,
+        seq: u64,
+        result: pb::TestCaseResult,
+        even_if_stored: bool,
+    ) -> Result<()> {
         while self.unacked.len() as u64 >= self.max_in_flight {
             self.receive_one().await?;
         }
-        if seq <= self.stats.watermark {
+        if seq <= self.stats.watermark && !even_if_stored {
             // Already stored: the gateway would answer a replay; nothing to wait for.
             return Ok(());
         }
@@ -283,6 +311,23 @@ impl ResultStreamer {
             self.reconnect().await?;
         }
         Ok(())
+    }
+
+    /// Waits until every submitted result is acknowledged, then submits the next ones under
+    /// `run_id`. Waiting first means a resend after a reconnect never moves a result to another
+    /// run (which the gateway would answer as a conflict). A store-and-forward gateway uses it
+    /// to forward one source's results, which may belong to several runs, on one stream.
+    pub async fn continue_in_run(&mut self, run_id: &str) -> Result<()> {
+        while !self.unacked.is_empty() {
+            self.receive_one().await?;
+        }
+        run_id.clone_into(&mut self.run_id);
+        Ok(())
+    }
+
+    /// The run the next submissions belong to.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
     }
 
     /// Waits until every submitted result is acknowledged; a rejection is an error.

@@ -29,6 +29,7 @@
 //! store — so they cannot deadlock, and no lock is held across an await.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -219,6 +220,9 @@ pub struct Ledger {
     gate: tokio::sync::Mutex<()>,
     /// Woken whenever a case's traffic decreases (a result projected, a hold released).
     case_traffic: tokio::sync::Notify,
+    /// A lab gateway's phases live upstream: a result for a phase this log does not hold is
+    /// accepted here and checked by the upstream when forwarded.
+    phases_upstream: AtomicBool,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -266,6 +270,7 @@ impl Ledger {
             }),
             gate: tokio::sync::Mutex::new(()),
             case_traffic: tokio::sync::Notify::new(),
+            phases_upstream: AtomicBool::new(false),
         };
         Ok((ledger, report))
     }
@@ -326,16 +331,30 @@ impl Ledger {
         Ok(())
     }
 
+    /// Makes this the ledger of a lab gateway: governance (phases, attempts already recorded)
+    /// lives upstream, so a result for a phase this log does not hold is accepted (its fields
+    /// checked, its attempt reserved against concurrent writers) and the upstream judges it
+    /// when it is forwarded.
+    pub fn defer_phases_upstream(&self) {
+        self.phases_upstream.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether phases are checked upstream (a lab gateway).
+    pub fn phases_upstream(&self) -> bool {
+        self.phases_upstream.load(Ordering::Relaxed)
+    }
+
     /// Checks a new result against governance and reserves its attempt until [`Ledger::release`].
     pub fn reserve_result(&self, r: &CaseResult, key: &IngestKey) -> Result<(), ResultRefusal> {
         let mut live = self.live();
         let projection = live.projector.projection();
-        let Some(phase) = projection.phase(&r.phase) else {
+        let phase = projection.phase(&r.phase);
+        if phase.is_none() && !self.phases_upstream() {
             return Err(ResultRefusal::UnknownPhase(format!(
                 "phase {} is not registered in the governance log",
                 r.phase
             )));
-        };
+        }
         let duplicate = || {
             ResultRefusal::DuplicateAttempt(format!(
                 "attempt {} of case {} on device {} in phase {} is already recorded under another \
@@ -344,7 +363,7 @@ impl Ledger {
             ))
         };
         if phase
-            .case(&r.case)
+            .and_then(|phase| phase.case(&r.case))
             .is_some_and(|c| c.has_attempt(&r.device, r.attempt))
         {
             return Err(duplicate());

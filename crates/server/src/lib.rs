@@ -33,6 +33,7 @@ pub mod replica;
 mod results;
 pub mod serve_config;
 pub mod tls;
+pub mod upstream;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -41,11 +42,13 @@ use std::sync::Arc;
 use meterlab_governance::{Profile, load_profile};
 use meterlab_proto::v1::device_service_server::DeviceServiceServer;
 use meterlab_proto::v1::governance_service_server::GovernanceServiceServer;
+use meterlab_proto::v1::outbox_service_server::OutboxServiceServer;
 use meterlab_proto::v1::result_service_server::ResultServiceServer;
 use meterlab_proto::v1::run_service_server::RunServiceServer;
 use meterlab_store::{ReplayReport, Store, StoreConfig};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
 
 pub use bench::devices::DeviceServiceImpl;
 pub use bench::runs::{RunManager, RunServiceImpl};
@@ -92,6 +95,8 @@ pub struct Gateway {
     replay: ReplayReport,
     limits: serve_config::Limits,
     bench: Option<(Arc<Bench>, Arc<RunManager>)>,
+    /// A lab gateway's forwarding to the central service.
+    outbox: Option<upstream::Outbox>,
 }
 
 impl Gateway {
@@ -137,7 +142,22 @@ impl Gateway {
                 ..serve_config::Limits::default()
             },
             bench: None,
+            outbox: None,
         })
+    }
+
+    /// Makes this a lab gateway: results are acknowledged once durable here and forwarded to
+    /// `config`'s upstream while serving; governance requests are refused, naming the upstream
+    /// (see [`upstream`]).
+    pub fn with_upstream(mut self, config: upstream::UpstreamConfig) -> Gateway {
+        self.ledger.defer_phases_upstream();
+        self.outbox = Some(upstream::Outbox::new(self.ledger.clone(), config));
+        self
+    }
+
+    /// The forwarding state of a lab gateway.
+    pub fn outbox(&self) -> Option<&upstream::Outbox> {
+        self.outbox.as_ref()
     }
 
     /// Sets the limits the server enforces (message sizes, streams, deadlines, drain time); the
@@ -234,6 +254,32 @@ impl Gateway {
                 .set_serving::<RunServiceServer<RunServiceImpl>>()
                 .await;
         }
+        health
+            .set_serving::<OutboxServiceServer<upstream::OutboxServiceImpl>>()
+            .await;
+        let governance = GovernanceServiceServer::new(self.governance.clone())
+            .max_decoding_message_size(limits.max_governance_message_bytes);
+        let (governance, lab_governance) = match &self.outbox {
+            None => (Some(governance), None),
+            Some(outbox) => {
+                let urls = outbox.urls().to_vec();
+                let refuse =
+                    move |_: tonic::Request<()>| -> Result<tonic::Request<()>, tonic::Status> {
+                        Err(upstream::governance_refusal(&urls))
+                    };
+                (
+                    None,
+                    Some(tonic::service::interceptor::InterceptedService::new(
+                        governance, refuse,
+                    )),
+                )
+            }
+        };
+        let forwarding = CancellationToken::new();
+        let forwarder = self
+            .outbox
+            .clone()
+            .map(|outbox| tokio::spawn(outbox.run(forwarding.clone())));
         let router = builder
             .layer(auth_layer)
             .layer(hardening::StatusLayer)
@@ -241,10 +287,11 @@ impl Gateway {
             .add_service(health_service)
             .add_service(reflection)
             .add_service(results::RawResultServiceServer::new(self.results.clone()))
-            .add_service(
-                GovernanceServiceServer::new(self.governance.clone())
-                    .max_decoding_message_size(limits.max_governance_message_bytes),
-            )
+            .add_service(OutboxServiceServer::new(upstream::OutboxServiceImpl::new(
+                self.outbox.clone(),
+            )))
+            .add_optional_service(governance)
+            .add_optional_service(lab_governance)
             .add_optional_service(bench.map(|bench| {
                 DeviceServiceServer::new(DeviceServiceImpl::new(bench))
                     .max_decoding_message_size(limits.max_governance_message_bytes)
@@ -260,11 +307,17 @@ impl Gateway {
         tokio::pin!(server);
         tokio::select! {
             served = &mut server => {
+                forwarding.cancel();
                 served?;
                 self.ledger.checkpoint().await?;
                 return Ok(());
             }
             () = shutdown => {}
+        }
+        // Forwarding stops first: what it has not sent stays in the log for the next start.
+        forwarding.cancel();
+        if let Some(forwarder) = forwarder {
+            let _ = forwarder.await;
         }
         tracing::info!(
             drain_s = limits.drain.as_secs(),
@@ -312,6 +365,7 @@ impl Gateway {
             "grpc.reflection.v1.ServerReflection",
             "meterlab.v1.ResultService",
             "meterlab.v1.GovernanceService",
+            "meterlab.v1.OutboxService",
         ];
         if self.bench.is_some() {
             names.push("meterlab.v1.DeviceService");

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use meterlab_governance::model::CaseStatus;
 use meterlab_governance::model::{CaseId, DnbKey, DnbStatus, IssueId, IssueStatus, PhaseId};
-use meterlab_governance::{Event, Projection, VersionedEvent};
+use meterlab_governance::{DomainError, Event, Projection, VersionedEvent};
 use meterlab_store::{Hash, Projector, StoredEvent};
 use sha2::{Digest, Sha256};
 
@@ -101,6 +101,8 @@ pub struct GovernanceProjector {
     projection: Projection,
     refused: BTreeMap<u64, String>,
     foreign: u64,
+    /// Results of phases this log does not register, stored by a lab gateway for its upstream.
+    governed_upstream: u64,
     decisions: Vec<Decision>,
 }
 
@@ -121,6 +123,11 @@ impl GovernanceProjector {
     /// The attributed decisions applied so far, in log order.
     pub fn decisions(&self) -> &[Decision] {
         &self.decisions
+    }
+
+    /// Results a lab gateway stored for phases governed upstream (not in this log).
+    pub fn governed_upstream_count(&self) -> u64 {
+        self.governed_upstream
     }
 
     /// Number of refused events.
@@ -172,19 +179,28 @@ impl Projector for GovernanceProjector {
     fn apply(&mut self, event: &StoredEvent) -> Result<(), StoredEventError> {
         match Self::decode(event)? {
             None => self.foreign += 1,
-            Some(domain) => {
-                if let Err(error) = self.projection.apply(&domain) {
+            Some(domain) => match self.projection.apply(&domain) {
+                // Only a lab gateway (`serve --upstream`) stores results of phases its log does
+                // not register (every other path checks the phase before writing): they are
+                // governed upstream, so counted here, not refused one warning at a time.
+                Err(DomainError::UnknownPhase(_)) if matches!(domain, Event::ResultRecorded(_)) => {
+                    self.governed_upstream += 1;
+                }
+                Err(error) => {
                     tracing::warn!(seq = event.seq, %error, "governance projection refused a stored event");
                     self.refused.insert(event.seq, error.to_string());
-                } else if let Some(subject) = decision_subject(&domain) {
-                    self.decisions.push(Decision {
-                        subject,
-                        actor: governance_actor(&event.payload.body)?,
-                        seq: event.seq,
-                        timestamp_ms: event.timestamp_ms,
-                    });
                 }
-            }
+                Ok(()) => {
+                    if let Some(subject) = decision_subject(&domain) {
+                        self.decisions.push(Decision {
+                            subject,
+                            actor: governance_actor(&event.payload.body)?,
+                            seq: event.seq,
+                            timestamp_ms: event.timestamp_ms,
+                        });
+                    }
+                }
+            },
         }
         Ok(())
     }
@@ -197,6 +213,10 @@ impl Projector for GovernanceProjector {
             h.update(b"\n");
         };
         line(format!("applied {} foreign {}", p.seq(), self.foreign));
+        if self.governed_upstream > 0 {
+            // Only in a lab gateway's log, so the fingerprints of other logs stay as they were.
+            line(format!("governed upstream {}", self.governed_upstream));
+        }
         for (seq, reason) in &self.refused {
             line(format!("refused {seq} {reason}"));
         }

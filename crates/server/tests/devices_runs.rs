@@ -421,6 +421,7 @@ async fn reflection_lists_exactly_the_served_services() {
             "grpc.reflection.v1.ServerReflection",
             "meterlab.v1.DeviceService",
             "meterlab.v1.GovernanceService",
+            "meterlab.v1.OutboxService",
             "meterlab.v1.ResultService",
             "meterlab.v1.RunService",
         ]

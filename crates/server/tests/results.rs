@@ -321,3 +321,225 @@ async fn a_second_stream_for_the_same_source_supersedes_the_first() {
     assert_eq!(status.code(), Code::Aborted);
     server.stop().await;
 }
+
+/// A lab gateway's outbox status, asked over gRPC.
+async fn outbox_status(lab: &TestServer) -> pb::OutboxStatus {
+    pb::outbox_service_client::OutboxServiceClient::new(lab.channel().await)
+        .get_outbox_status(pb::GetOutboxStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Polls the lab's outbox (up to 20 s) until `done` holds.
+async fn until_outbox(lab: &TestServer, what: &str, done: impl Fn(&pb::OutboxStatus) -> bool) {
+    let mut last = None;
+    for _ in 0..400 {
+        let status = outbox_status(lab).await;
+        if done(&status) {
+            return;
+        }
+        last = Some(status);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{what} never happened; outbox: {last:#?}");
+}
+
+fn submit_in(run: &str, source: &str, seq: u64, r: pb::TestCaseResult) -> pb::ResultStreamRequest {
+    let mut request = submit(source, seq, r);
+    if let Some(pb::result_stream_request::Kind::Result(s)) = &mut request.kind {
+        s.key.as_mut().unwrap().run_id = run.into();
+    }
+    request
+}
+
+#[tokio::test]
+async fn a_lab_gateway_acknowledges_locally_and_forwards_once_the_central_side_is_up() {
+    // The central address is reserved but nothing listens on it yet.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let central_addr = reserved.local_addr().unwrap();
+    drop(reserved);
+    let central_url = format!("http://{central_addr}");
+    let mut upstream = meterlab_server::upstream::UpstreamConfig::new(vec![central_url.clone()]);
+    upstream.backoff = meterlab_server::upstream::BackoffPolicy {
+        first: std::time::Duration::from_millis(20),
+        max: std::time::Duration::from_millis(200),
+    };
+    let lab = TestServer::start_with(
+        std::sync::Arc::new(tempfile::tempdir().unwrap()),
+        StreamLimits::default(),
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        Some(upstream),
+    )
+    .await;
+
+    // Acknowledged by the lab although its own log registers no phase: phases live upstream.
+    let mut lab_results = lab.results().await;
+    let (mut stream, _) = ResultStream::open(&mut lab_results, "rig-1").await;
+    let runs = ["run-1", "run-1", "run-2"];
+    for (seq, (case, run)) in CASES.iter().zip(runs).enumerate() {
+        let r = result(case, 1, pb::CaseStatus::Passed);
+        stream
+            .send(submit_in(run, "rig-1", seq as u64 + 1, r))
+            .await;
+        assert_eq!(stream.ack().await.watermark, seq as u64 + 1);
+    }
+    // The same key under the other source, with content the central side will hold otherwise.
+    let (mut other, _) = ResultStream::open(&mut lab_results, "rig-2").await;
+    other
+        .send(submit(
+            "rig-2",
+            1,
+            result(CASES[0], 2, pb::CaseStatus::Passed),
+        ))
+        .await;
+    other.ack().await;
+
+    // Governance on a lab gateway is refused, naming the central service.
+    let refused = lab
+        .client()
+        .await
+        .evaluate_entry(&entry_key(), None)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains(&central_url), "{refused}");
+    assert!(refused.to_string().contains("lab gateway"), "{refused}");
+
+    until_outbox(
+        &lab,
+        "a failed forward while the central side is down",
+        |s| !s.last_error.is_empty() && s.last_error_at.is_some(),
+    )
+    .await;
+    let status = outbox_status(&lab).await;
+    assert_eq!(status.upstream_urls, vec![central_url.clone()]);
+    assert!(!status.backlog_known, "{status:?}");
+
+    // The central side is prepared where the lab cannot reach it: its phases are registered,
+    // and rig-2's key already holds a different result there (a conflict that must stop rig-2
+    // only). Then it comes up at the lab's upstream address.
+    let central_dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let hidden = TestServer::start_in(central_dir.clone(), StreamLimits::default()).await;
+    setup_governance(&hidden.client().await).await;
+    let mut hidden_results = hidden.results().await;
+    let (mut direct, _) = ResultStream::open(&mut hidden_results, "rig-2").await;
+    direct
+        .send(submit(
+            "rig-2",
+            1,
+            result(CASES[1], 9, pb::CaseStatus::Failed),
+        ))
+        .await;
+    direct.ack().await;
+    drop(direct);
+    hidden.stop().await;
+    let central = TestServer::start_with(
+        central_dir.clone(),
+        StreamLimits::default(),
+        tokio::net::TcpListener::bind(central_addr).await.unwrap(),
+        None,
+    )
+    .await;
+
+    until_outbox(&lab, "rig-1 forwarded and rig-2 stopped", |s| {
+        let rig = |name: &str| s.sources.iter().find(|x| x.source == name).cloned();
+        rig("rig-1").is_some_and(|r| r.upstream_watermark == 3)
+            && rig("rig-2").is_some_and(|r| !r.stopped.is_empty())
+    })
+    .await;
+    let status = outbox_status(&lab).await;
+    let rig2 = status.sources.iter().find(|s| s.source == "rig-2").unwrap();
+    assert!(rig2.stopped.contains("CONFLICT"), "{rig2:?}");
+    assert_eq!(
+        rig2.local_watermark, 1,
+        "the conflicting result stays in the outbox"
+    );
+    assert_eq!(
+        rig2.confirmed, 0,
+        "covered by the upstream watermark, but not ours"
+    );
+    assert_eq!(status.backlog, 1, "{status:?}");
+    assert!(status.backlog_known);
+    assert_eq!(status.last_forward_source, "rig-1");
+    assert_eq!(status.last_forward_seq, 3);
+    assert_eq!(status.last_forward_url, central_url);
+    assert!(
+        status.last_error.contains("CONFLICT"),
+        "a stopped source keeps its error shown"
+    );
+
+    // Each forwarded result is stored centrally exactly once, in its own run, in seq order.
+    let mut next = 4;
+    stream
+        .send(submit_in(
+            "run-2",
+            "rig-1",
+            next,
+            result("MT-004", 1, pb::CaseStatus::Failed),
+        ))
+        .await;
+    stream.ack().await;
+    next += 1;
+    until_outbox(&lab, "a later result forwarded too", |s| {
+        s.sources
+            .iter()
+            .any(|x| x.source == "rig-1" && x.upstream_watermark == next - 1)
+    })
+    .await;
+    // A restarted lab gateway keeps its confirmed positions (outbox checkpoints): nothing
+    // confirmed is sent again, and the stopped source is tried again (and stops again).
+    let lab_dir = lab.dir.clone();
+    lab.stop().await;
+    let mut upstream = meterlab_server::upstream::UpstreamConfig::new(vec![central_url.clone()]);
+    upstream.backoff.first = std::time::Duration::from_millis(20);
+    let lab = TestServer::start_with(
+        lab_dir,
+        StreamLimits::default(),
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        Some(upstream),
+    )
+    .await;
+    let received = central
+        .metrics
+        .received
+        .load(std::sync::atomic::Ordering::SeqCst);
+    until_outbox(&lab, "rig-2 stopped again after the restart", |s| {
+        s.sources
+            .iter()
+            .any(|x| x.source == "rig-2" && !x.stopped.is_empty())
+    })
+    .await;
+    let status = outbox_status(&lab).await;
+    let rig1 = status.sources.iter().find(|s| s.source == "rig-1").unwrap();
+    assert_eq!(rig1.confirmed, 4, "{status:?}");
+    assert_eq!(
+        central
+            .metrics
+            .received
+            .load(std::sync::atomic::Ordering::SeqCst),
+        received + 1,
+        "only rig-2's unconfirmed result was sent again"
+    );
+    let lab_dir = lab.dir.clone();
+    lab.stop().await;
+    central.stop().await;
+    // The lab's own log: intact, its projection matches the checkpoint, and its results are
+    // counted as governed upstream rather than refused.
+    let (_, lab_projection) = reopen_and_check_log(lab_dir.path().join("lab.db")).await;
+    assert_eq!(lab_projection.governed_upstream_count(), 5);
+    let (log, _) = reopen_and_check_log(central_dir.path().join("lab.db")).await;
+    let forwarded: Vec<(u64, String)> = log
+        .iter()
+        .filter_map(|e| {
+            let key = e.key.as_ref().filter(|k| k.source == "rig-1")?;
+            let submit =
+                <pb::SubmitResult as prost::Message>::decode(e.payload.body.as_slice()).unwrap();
+            Some((key.seq, submit.key.unwrap().run_id))
+        })
+        .collect();
+    let expected = [(1, "run-1"), (2, "run-1"), (3, "run-2"), (4, "run-2")];
+    assert_eq!(
+        forwarded,
+        expected.map(|(seq, run)| (seq, run.to_owned())).to_vec()
+    );
+}

@@ -5,6 +5,11 @@
 //! result and watch streams end with UNAVAILABLE, connections get a short grace to close and are
 //! then dropped, a projection checkpoint is recorded, and the process exits 0.
 //!
+//! With `--upstream URL` (or `[upstream]` in the config) it is a lab gateway: results are
+//! acknowledged once durable in its own store and forwarded in order to the central
+//! ResultService, resuming from the central watermark after an outage; governance requests are
+//! refused, naming the central URL (see `meterlab_server::upstream`).
+//!
 //! `--config FILE` is the one serve config (listen, db, profile, bench, `[limits]`, `[tls]`,
 //! `[[principal]]`; see `meterlab_server::serve_config`); command-line options override it. A non-loopback address
 //! is refused without TLS and principals unless `--insecure` is given.
@@ -14,6 +19,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use meterlab_server::serve_config::ServeConfig;
+use meterlab_server::upstream::UpstreamConfig;
 use meterlab_server::{Gateway, GatewayConfig, Security, StreamLimits};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
@@ -46,6 +52,21 @@ pub struct Args {
     /// `[limits] max_result_message_bytes`, else 65536].
     #[arg(long)]
     max_message_bytes: Option<usize>,
+    /// Make this a lab gateway: acknowledge results once durable in --db and forward them to the
+    /// central ResultService at URL (repeat for central replicas, tried in turn); governance
+    /// requests are refused, naming URL [default: the config's `[upstream] url`].
+    #[arg(long, value_name = "URL")]
+    upstream: Vec<String>,
+    /// Credentials for --upstream: as `--ca/--cert/--key/--token-file` of the other commands
+    /// [default: the config's `[upstream]` ones].
+    #[arg(long, value_name = "PEM")]
+    upstream_ca: Option<PathBuf>,
+    #[arg(long, value_name = "PEM", requires = "upstream_key")]
+    upstream_cert: Option<PathBuf>,
+    #[arg(long, value_name = "PEM", requires = "upstream_cert")]
+    upstream_key: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    upstream_token_file: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -95,6 +116,13 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot open the store {}", db.display()))?
         .with_limits(limits);
+    if let Some(upstream) = upstream(&args, file.as_ref()) {
+        println!(
+            "meterlab serve: lab gateway forwarding results to {}",
+            upstream.urls.join(", ")
+        );
+        gateway = gateway.with_upstream(upstream);
+    }
     if let Some(bench) = file.as_ref().and_then(|f| f.bench.clone()) {
         let devices = bench.devices.len();
         gateway = gateway
@@ -112,6 +140,29 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         .await?;
     println!("meterlab serve: stopped");
     Ok(())
+}
+
+/// The upstream of a lab gateway: the command line's URLs and credentials over the config's.
+fn upstream(args: &Args, file: Option<&ServeConfig>) -> Option<UpstreamConfig> {
+    let configured = file.and_then(|f| f.upstream.clone());
+    if args.upstream.is_empty() && configured.is_none() {
+        return None;
+    }
+    let mut upstream = configured.unwrap_or_else(|| UpstreamConfig::new(Vec::new()));
+    if !args.upstream.is_empty() {
+        upstream.urls.clone_from(&args.upstream);
+    }
+    for (given, slot) in [
+        (&args.upstream_ca, &mut upstream.ca),
+        (&args.upstream_cert, &mut upstream.cert),
+        (&args.upstream_key, &mut upstream.key),
+        (&args.upstream_token_file, &mut upstream.token_file),
+    ] {
+        if given.is_some() {
+            slot.clone_from(given);
+        }
+    }
+    Some(upstream)
 }
 
 fn security(file: Option<&ServeConfig>) -> anyhow::Result<Security> {

@@ -17,6 +17,7 @@ const GOV: &str = "/meterlab.v1.GovernanceService/";
 const RES: &str = "/meterlab.v1.ResultService/";
 const DEV: &str = "/meterlab.v1.DeviceService/";
 const RUN: &str = "/meterlab.v1.RunService/";
+const OUTBOX: &str = "/meterlab.v1.OutboxService/";
 
 /// RPC (service path prefix, method) → rule.
 pub const AUTHORISATION: &[(&str, &str, Rule)] = {
@@ -33,6 +34,8 @@ pub const AUTHORISATION: &[(&str, &str, Rule)] = {
         // results
         (RES, "StreamResults", AtLeast(Engineer)),
         (RES, "GetWatermark", AtLeast(Viewer)),
+        // a lab gateway's forwarding status (every gateway answers it)
+        (OUTBOX, "GetOutboxStatus", AtLeast(Viewer)),
         // governance: planning and decisions
         (GOV, "RegisterEntry", AtLeast(TestManager)),
         (GOV, "RegisterPhase", AtLeast(TestManager)),

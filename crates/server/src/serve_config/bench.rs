@@ -172,7 +172,7 @@ pub(super) enum OneOrMany {
 }
 
 impl OneOrMany {
-    fn items(&self) -> Vec<&str> {
+    pub(super) fn items(&self) -> Vec<&str> {
         match self {
             OneOrMany::One(one) => vec![one.as_str()],
             OneOrMany::Many(many) => many.iter().map(String::as_str).collect(),

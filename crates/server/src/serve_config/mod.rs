@@ -51,6 +51,7 @@
 //! pins, suites and DMC directories).
 
 mod bench;
+mod upstream;
 
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -83,6 +84,8 @@ pub struct ServeConfig {
     pub streams_per_principal: usize,
     /// `[limits]`, defaults filled in.
     pub limits: Limits,
+    /// `[upstream]`: this is a lab gateway forwarding its results there.
+    pub upstream: Option<crate::upstream::UpstreamConfig>,
     /// The bench: plugins, devices, suites, DMC descriptions (`None` when the config names no
     /// `plugin_dir` or `devices`: the gateway then serves no devices and starts no runs).
     pub bench: Option<BenchConfig>,
@@ -119,6 +122,7 @@ struct RawConfig {
     suites: Option<Spanned<String>>,
     dmcs: Option<Spanned<String>>,
     transport: Option<Spanned<String>>,
+    upstream: Option<Spanned<upstream::RawUpstream>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,6 +215,10 @@ impl ServeConfig {
             transport: raw.transport.as_ref(),
         };
         let bench = bench::bench(&raw_bench, base, open_files, &mut problems);
+        let upstream = raw
+            .upstream
+            .as_ref()
+            .and_then(|u| upstream::upstream(u, base, &mut problems));
         let mut principals = Principals::default();
         let mut names = std::collections::HashSet::new();
         for entry in &raw.principal {
@@ -313,6 +321,7 @@ impl ServeConfig {
             principals,
             streams_per_principal,
             limits,
+            upstream,
             bench,
         })
     }
@@ -388,6 +397,29 @@ mod tests {
         let error = ServeConfig::parse(Path::new("s.toml"), "listen = \"x\"\nbogus = 1\n")
             .expect_err("invalid");
         assert!(error.to_string().starts_with("s.toml:2:1:"), "{error}");
+    }
+
+    #[test]
+    fn an_upstream_table_names_urls_credentials_and_backoff() {
+        let text = "[upstream]\nurl = [\"https://central-a:50051\", \"https://central-b:50051\"]\n\
+                    ca = \"ca.pem\"\ntoken_file = \"lab.token\"\nbackoff_max_ms = 2000\n";
+        let config = ServeConfig::parse(Path::new("/etc/lab/serve.toml"), text).expect("valid");
+        let upstream = config.upstream.expect("an upstream");
+        assert_eq!(upstream.urls.len(), 2);
+        assert_eq!(upstream.ca, Some(PathBuf::from("/etc/lab/ca.pem")));
+        assert_eq!(upstream.backoff.max, std::time::Duration::from_secs(2));
+        let bad = "[upstream]\nurl = \"central:50051\"\nbackoff_first_ms = 0\ncert = \"c.pem\"\n";
+        let error = ServeConfig::parse(Path::new("s.toml"), bad).expect_err("invalid");
+        let text = error.to_string();
+        assert!(
+            text.contains("s.toml:2:7: upstream url \"central:50051\" must start with http"),
+            "{text}"
+        );
+        assert!(
+            text.contains("s.toml:3:20: backoff_first_ms must be"),
+            "{text}"
+        );
+        assert!(text.contains("cert and key go together"), "{text}");
     }
 
     #[test]

@@ -110,6 +110,17 @@ impl TestServer {
 
     /// Starts a gateway on the store in `dir` (reopening it if it exists).
     pub async fn start_in(dir: Arc<tempfile::TempDir>, limits: StreamLimits) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        TestServer::start_with(dir, limits, listener, None).await
+    }
+
+    /// Starts a gateway on `listener` over the store in `dir`; a lab gateway with `upstream`.
+    pub async fn start_with(
+        dir: Arc<tempfile::TempDir>,
+        limits: StreamLimits,
+        listener: tokio::net::TcpListener,
+        upstream: Option<meterlab_server::upstream::UpstreamConfig>,
+    ) -> TestServer {
         let gate = Gate::default();
         let backend = GatedSqlite {
             inner: SqliteBackend::open(dir.path().join("lab.db"), SqliteOptions::default())
@@ -117,10 +128,12 @@ impl TestServer {
             gate: gate.clone(),
         };
         let store = Store::start(backend, StoreConfig::default()).unwrap();
-        let gateway = Gateway::with_store(store, profile(), limits).await.unwrap();
+        let mut gateway = Gateway::with_store(store, profile(), limits).await.unwrap();
+        if let Some(upstream) = upstream {
+            gateway = gateway.with_upstream(upstream);
+        }
         let metrics = gateway.result_metrics();
         let ledger = Arc::clone(gateway.ledger());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
