@@ -9,6 +9,15 @@ use crate::error::Problem;
 use crate::judge::Judgement;
 use crate::model::{Case, ExpectedOutcome, Step};
 
+/// "step 2" or "restore step 1", as the case file numbers them.
+fn step_name(step: &Step) -> String {
+    if step.request_id.contains("/restore-") {
+        format!("restore step {}", step.index + 1)
+    } else {
+        format!("step {}", step.index + 1)
+    }
+}
+
 /// Whether every expectation of `step` is that the DMC does not offer the SRV.
 fn expects_unsupported(step: &Step) -> bool {
     step.expect
@@ -21,16 +30,16 @@ fn expects_unsupported(step: &Step) -> bool {
 pub fn unknown_dmc_expectations(cases: &[Case], dmcs: &[DmcDescription]) -> Vec<Problem> {
     let mut warnings = Vec::new();
     for case in cases {
-        for step in &case.steps {
+        for step in case.steps.iter().chain(&case.restore) {
             for id in step.expect.dmc.keys() {
                 if !dmcs.iter().any(|dmc| &dmc.id == id) {
                     let ids: Vec<&str> = dmcs.iter().map(|dmc| dmc.id.as_str()).collect();
                     warnings.push(Problem {
                         location: step.location.clone(),
                         message: format!(
-                            "case {} step {}: the expectation for DMC {id:?} names no known DMC ({})",
+                            "case {} {}: the expectation for DMC {id:?} names no known DMC ({})",
                             case.id,
-                            step.index + 1,
+                            step_name(step),
                             ids.join(", ")
                         ),
                     });
@@ -48,7 +57,7 @@ pub fn unknown_dmc_expectations(cases: &[Case], dmcs: &[DmcDescription]) -> Vec<
 pub fn unsupported_steps(cases: &[Case], dmcs: &[DmcDescription]) -> Vec<Problem> {
     let mut warnings = Vec::new();
     for case in cases {
-        for step in &case.steps {
+        for step in case.steps.iter().chain(&case.restore) {
             if expects_unsupported(step) {
                 continue;
             }
@@ -58,9 +67,9 @@ pub fn unsupported_steps(cases: &[Case], dmcs: &[DmcDescription]) -> Vec<Problem
                     warnings.push(Problem {
                         location: step.location.clone(),
                         message: format!(
-                            "case {} step {}: SRV {} {} is offered on {role} by none of the DMCs ({})",
+                            "case {} {}: SRV {} {} is offered on {role} by none of the DMCs ({})",
                             case.id,
-                            step.index + 1,
+                            step_name(step),
                             step.srv.number(),
                             step.srv.title(),
                             ids.join(", ")

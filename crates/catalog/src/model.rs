@@ -168,6 +168,12 @@ pub struct Case {
     /// Free text for the test manager (why the case matters).
     pub description: Option<String>,
     pub steps: Vec<Step>,
+    /// `[[case.restore]]`: steps that put back device state the case may have changed (supply,
+    /// clock, keys, firmware). The runner runs them after every attempt that sent a request,
+    /// whatever its outcome; they see none of the case's captures. Left out of the canonical
+    /// form when empty, so cases without them keep their hashes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restore: Vec<Step>,
     /// SHA-256 of [`Case::canonical_json`]: changes with any edit of meaning, not with layout.
     #[serde(skip)]
     pub content_hash: ContentHash,

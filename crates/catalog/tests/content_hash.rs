@@ -157,3 +157,32 @@ fn the_canonical_form_is_versioned_json_and_the_hash_is_its_sha256() {
         case.content_hash.to_hex()
     );
 }
+
+#[test]
+fn restore_steps_are_part_of_the_identity_and_absent_ones_change_no_hash() {
+    let text = plain(&CaseSpec {
+        title: "t".to_owned(),
+        severity: 2,
+        modes: vec!["active"],
+        steps: vec![StepSpec {
+            minimum: 0,
+            tolerance: 5,
+            dormant_refuses: false,
+        }],
+    });
+    let without = Catalog::parse_str("case.toml", &text).expect("valid");
+    let without = &without.cases()[0];
+    assert!(!without.canonical_json().contains("restore"));
+    let restoring = format!(
+        "{text}\n[[case.restore]]\nsrv = \"7.1\"\n[case.restore.expect]\ncheck = [{{ field = \"state\", op = \"==\", value = \"enabled\" }}]\n"
+    );
+    let with = Catalog::parse_str("case.toml", &restoring).expect("valid");
+    let with = &with.cases()[0];
+    assert_eq!(with.restore.len(), 1);
+    assert_eq!(with.restore[0].request_id, "H-1/restore-1");
+    assert_ne!(with.content_hash, without.content_hash);
+    assert!(
+        with.canonical_json()
+            .contains("\"restore\":[{\"srv\":\"7.1\"")
+    );
+}

@@ -33,6 +33,20 @@ fn position(text: &str, needle: &str) -> (usize, usize) {
 fn rows() -> Vec<Row> {
     vec![
         Row {
+            name: "restore step using a capture of the case",
+            text: case_with_steps(
+                "[[case.step]]\nsrv = \"7.4\"\ncapture = { before = \"state\" }\n\n[[case.restore]]\nsrv = \"7.4\"\n[case.restore.expect]\ncheck = [{ field = \"state\", op = \"==\", value = { capture = \"before\" } }]\n",
+            ),
+            message: "unknown capture \"before\": no earlier step captures it (captured so far: none); restore steps run whatever the case's outcome, so they see none of its captures",
+            at: "\"before\" }",
+        },
+        Row {
+            name: "restore step with an unknown SRV",
+            text: case_with_steps(&format!("{READ_STATUS}\n[[case.restore]]\nsrv = \"7.9\"\n")),
+            message: "unknown SRV \"7.9\"",
+            at: "\"7.9\"",
+        },
+        Row {
             name: "unknown SRV",
             text: case_with_steps("[[case.step]]\nsrv = \"9.9\"\n"),
             message: "unknown SRV \"9.9\"",

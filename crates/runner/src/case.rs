@@ -34,6 +34,23 @@ pub trait CaseAttempt: Send {
     ) -> Option<Result<(String, ServiceRequest), String>>;
     /// Judges the response to the request last returned.
     fn judge(&mut self, response: &ServiceResponse) -> Judgement;
+    /// Restore step `index` (0-based) of the case: a step that puts back device state the case
+    /// may have changed. The runner asks for them after every attempt that sent a request,
+    /// whatever its outcome, and may ask for the same index again to retry it. `None` when the
+    /// case has no restore step `index`.
+    fn restore_request(
+        &mut self,
+        _index: usize,
+        _reference_utc_ms: i64,
+    ) -> Option<Result<(String, ServiceRequest), String>> {
+        None
+    }
+    /// Judges the response to restore step `index`.
+    fn judge_restore(&mut self, index: usize, _response: &ServiceResponse) -> Judgement {
+        Judgement::Blocked {
+            reason: format!("the case has no restore step {}", index + 1),
+        }
+    }
     /// An alert the device raised during this attempt (the adapter's `Alert.code`), given
     /// before the response of the step it arrived in is judged.
     fn record_alert(&mut self, _code: &str) {}

@@ -26,6 +26,7 @@ impl TestCase for Case {
     fn start(self: Arc<Self>, device: &Device, reference_utc_ms: i64) -> Box<dyn CaseAttempt> {
         Box::new(CatalogAttempt {
             context: StepContext::new(device.clone(), reference_utc_ms),
+            restore_context: StepContext::new(device.clone(), reference_utc_ms),
             case: self,
             next: 0,
         })
@@ -36,6 +37,9 @@ impl TestCase for Case {
 struct CatalogAttempt {
     case: Arc<Case>,
     context: StepContext,
+    /// Restore steps see none of the case's captures (they run also when the case stopped
+    /// before taking them).
+    restore_context: StepContext,
     next: usize,
 }
 
@@ -58,6 +62,29 @@ impl CaseAttempt for CatalogAttempt {
         self.context.record_alert(code);
     }
 
+    fn restore_request(
+        &mut self,
+        index: usize,
+        reference_utc_ms: i64,
+    ) -> Option<Result<(String, ServiceRequest), String>> {
+        let step = self.case.restore.get(index)?;
+        self.restore_context.set_now_ms(reference_utc_ms);
+        Some(
+            step.request(&self.restore_context)
+                .map(|request| (step.srv.number().to_owned(), request))
+                .map_err(|error| error.to_string()),
+        )
+    }
+
+    fn judge_restore(&mut self, index: usize, response: &ServiceResponse) -> Judgement {
+        let Some(step) = self.case.restore.get(index) else {
+            return Judgement::Blocked {
+                reason: format!("the case has no restore step {}", index + 1),
+            };
+        };
+        judge_step(step, response, &mut self.restore_context)
+    }
+
     fn judge(&mut self, response: &ServiceResponse) -> Judgement {
         let Some(step) = self
             .next
@@ -68,36 +95,44 @@ impl CaseAttempt for CatalogAttempt {
                 reason: "a response arrived before any request".to_owned(),
             };
         };
-        match step.judge(response, &mut self.context) {
-            StepVerdict::Blocked(blocked) => Judgement::Blocked {
-                reason: format!("{:?}: {}", blocked.kind, blocked.detail),
-            },
-            StepVerdict::Judged(judgement) => {
-                let checks: Vec<Check> = judgement
-                    .checks
-                    .into_iter()
-                    .map(|record| Check {
-                        expectation: record.expectation,
-                        expected: record.expected,
-                        actual: record.actual,
-                        ok: record.ok,
-                        note: record.note,
-                    })
-                    .collect();
-                if judgement.passed {
-                    Judgement::Passed { checks }
-                } else {
-                    let detail = checks.iter().find(|check| !check.ok).map_or_else(
-                        || "an expectation did not hold".to_owned(),
-                        |check| {
-                            format!(
-                                "{}: expected {}, actual {}",
-                                check.expectation, check.expected, check.actual
-                            )
-                        },
-                    );
-                    Judgement::Failed { checks, detail }
-                }
+        judge_step(step, response, &mut self.context)
+    }
+}
+
+fn judge_step(
+    step: &meterlab_catalog::Step,
+    response: &ServiceResponse,
+    context: &mut StepContext,
+) -> Judgement {
+    match step.judge(response, context) {
+        StepVerdict::Blocked(blocked) => Judgement::Blocked {
+            reason: format!("{:?}: {}", blocked.kind, blocked.detail),
+        },
+        StepVerdict::Judged(judgement) => {
+            let checks: Vec<Check> = judgement
+                .checks
+                .into_iter()
+                .map(|record| Check {
+                    expectation: record.expectation,
+                    expected: record.expected,
+                    actual: record.actual,
+                    ok: record.ok,
+                    note: record.note,
+                })
+                .collect();
+            if judgement.passed {
+                Judgement::Passed { checks }
+            } else {
+                let detail = checks.iter().find(|check| !check.ok).map_or_else(
+                    || "an expectation did not hold".to_owned(),
+                    |check| {
+                        format!(
+                            "{}: expected {}, actual {}",
+                            check.expectation, check.expected, check.actual
+                        )
+                    },
+                );
+                Judgement::Failed { checks, detail }
             }
         }
     }

@@ -3,6 +3,8 @@
 //! check), an adapter that panics, a lost lease, case and run timeouts, retries, parallelism.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "outcomes/restore.rs"]
+mod restore;
 mod support;
 
 use std::sync::Arc;

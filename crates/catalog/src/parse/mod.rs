@@ -17,12 +17,13 @@ use crate::model::{Case, ContentHash, Mode, Phase, Severity};
 use crate::schema::FieldType;
 
 pub(crate) use source::Source;
+use step::StepList;
 
 /// The case-file format this crate reads.
 pub const FORMAT_VERSION: i64 = 1;
 
 const FILE_KEYS: [&str; 2] = ["format", "case"];
-const CASE_KEYS: [&str; 9] = [
+const CASE_KEYS: [&str; 10] = [
     "id",
     "title",
     "phase",
@@ -32,6 +33,7 @@ const CASE_KEYS: [&str; 9] = [
     "severity",
     "description",
     "step",
+    "restore",
 ];
 
 /// The cases of one file, and the problems found in it; the cases are only meaningful when
@@ -145,10 +147,41 @@ fn parse_case(source: &mut Source<'_>, table: &DeTable<'_>, at: Range<usize>) ->
     let mut captures: BTreeMap<String, FieldType> = BTreeMap::new();
     let mut steps = Vec::with_capacity(step_tables.len());
     for (index, (step_table, span)) in step_tables.into_iter().enumerate() {
-        if let Some(step) =
-            step::parse_step(source, step_table, span, &case_id, index, &mut captures)
-        {
+        if let Some(step) = step::parse_step(
+            source,
+            step_table,
+            span,
+            (&case_id, StepList::Steps, index),
+            &mut captures,
+        ) {
             steps.push(step);
+        }
+    }
+    // Restore steps run whatever the case's outcome, also when it stopped before a capture
+    // was taken: they see no captures of the case (only their own).
+    let mut restore_captures: BTreeMap<String, FieldType> = BTreeMap::new();
+    let mut restore = Vec::new();
+    let problems_before_restore = source.problems.len();
+    for (index, (step_table, span)) in source
+        .tables(table, "restore", &what)
+        .into_iter()
+        .enumerate()
+    {
+        if let Some(step) = step::parse_step(
+            source,
+            step_table,
+            span,
+            (&case_id, StepList::Restore, index),
+            &mut restore_captures,
+        ) {
+            restore.push(step);
+        }
+    }
+    for problem in &mut source.problems[problems_before_restore..] {
+        if problem.message.contains("unknown capture") {
+            problem.message.push_str(
+                "; restore steps run whatever the case's outcome, so they see none of its captures",
+            );
         }
     }
     if source.problems.len() > problems_before {
@@ -164,6 +197,7 @@ fn parse_case(source: &mut Source<'_>, table: &DeTable<'_>, at: Range<usize>) ->
         severity: severity?,
         description,
         steps,
+        restore,
         content_hash: ContentHash([0; 32]),
         location: source.location(&at),
     };

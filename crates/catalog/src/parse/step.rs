@@ -21,16 +21,40 @@ const KEY_UPDATE_KEYS: [&str; 2] = ["kind", "key"];
 /// Largest filler payload of a built firmware image (the emulator takes 4 MiB images).
 const MAX_PAYLOAD_BYTES: i64 = 1024 * 1024;
 
+/// Which list of a case a step belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StepList {
+    /// `[[case.step]]`: the test.
+    Steps,
+    /// `[[case.restore]]`: run after every attempt, whatever its outcome.
+    Restore,
+}
+
+impl StepList {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Steps => "step",
+            Self::Restore => "restore step",
+        }
+    }
+
+    fn request_id(self, case_id: &str, index: usize) -> String {
+        match self {
+            Self::Steps => format!("{case_id}/{}", index + 1),
+            Self::Restore => format!("{case_id}/restore-{}", index + 1),
+        }
+    }
+}
+
 pub(crate) fn parse_step(
     source: &mut Source<'_>,
     table: &DeTable<'_>,
     at: Range<usize>,
-    case_id: &str,
-    index: usize,
+    (case_id, list, index): (&str, StepList, usize),
     captures: &mut CaptureScope,
 ) -> Option<Step> {
     let problems_before = source.problems.len();
-    let what = format!("step {} of case {case_id}", index + 1);
+    let what = format!("{} {} of case {case_id}", list.label(), index + 1);
     source.allow_keys(table, &STEP_KEYS, &what);
     let srv = source
         .string(table, "srv", &at, &what, true)
@@ -87,7 +111,7 @@ pub(crate) fn parse_step(
             .map(|(capture, _)| capture)
             .collect(),
         expect: expect?,
-        request_id: format!("{case_id}/{}", index + 1),
+        request_id: list.request_id(case_id, index),
         location: source.location(&at),
     })
 }

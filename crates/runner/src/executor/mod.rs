@@ -3,6 +3,7 @@
 //! `session.rs` holds the session side: opening, executing one request, closing, the health
 //! check.
 
+mod restore;
 mod session;
 
 use std::sync::Arc;
@@ -127,6 +128,7 @@ pub(crate) async fn run_group<C: Connector>(
             open: None,
             last_capture: None,
             sessions_opened: 0,
+            state_lost: None,
         }
         .run(unit.cases)
         .await;
@@ -141,6 +143,9 @@ struct DeviceWorker<C: Connector> {
     /// The capture of the last session that ended, for the evidence of the attempt it ended in.
     last_capture: Option<Capture>,
     sessions_opened: u32,
+    /// Set when a case's restore steps did not pass: the device's state is unknown, so the
+    /// cases after it end `blocked` with this reason instead of running.
+    state_lost: Option<String>,
 }
 
 impl<C: Connector> DeviceWorker<C> {
@@ -180,6 +185,12 @@ impl<C: Connector> DeviceWorker<C> {
             return;
         }
         for planned in &cases {
+            if let Some(reason) = self.state_lost.clone()
+                && stop_reason(&self.cancel, self.shared.run_deadline).is_none()
+            {
+                self.block_unrestored(planned, &reason);
+                continue;
+            }
             self.run_case(planned, &lease).await;
         }
         if let Some(open) = self.open.take() {
@@ -197,6 +208,27 @@ impl<C: Connector> DeviceWorker<C> {
                 flaky: false,
             });
         }
+    }
+
+    /// Ends a case `blocked` without running it: an earlier case left the device's state
+    /// unknown.
+    fn block_unrestored(&self, planned: &PlannedCase, reason: &str) {
+        let now = wall_clock();
+        let result = self.seal(
+            planned,
+            planned.attempts_before + 1,
+            CaseStatus::Blocked,
+            format!("not run on a device whose state was not restored: {reason}"),
+            Vec::new(),
+            Vec::new(),
+            (now, now, Duration::ZERO),
+        );
+        self.shared
+            .report(RunEventKind::CaseFinished(Box::new(result)));
+        let _ = self.shared.reports.send(Report::Counted {
+            status: CaseStatus::Blocked,
+            flaky: false,
+        });
     }
 
     fn not_run(&self, planned: &PlannedCase, reason: &str) -> CaseResult {
@@ -291,6 +323,10 @@ impl<C: Connector> DeviceWorker<C> {
                 flaky = extra > 0;
                 break;
             }
+            if self.state_lost.is_some() {
+                // Another attempt would start from an unknown state.
+                break;
+            }
             if extra < retry.retries && !retry.delay.is_zero() {
                 let mut cancel = self.cancel.clone();
                 tokio::select! {
@@ -312,17 +348,49 @@ impl<C: Connector> DeviceWorker<C> {
         let case_deadline = (started + timeouts.case).min(self.shared.run_deadline);
         let mut steps = Vec::new();
         let mut capture = None;
+        let mut script = None;
         let outcome = self
             .steps(
                 planned,
                 attempt,
                 lease,
                 case_deadline,
-                &mut steps,
-                &mut capture,
+                (&mut steps, &mut capture, &mut script),
             )
             .await;
-        let (status, detail) = outcome;
+        let (mut status, mut detail) = outcome;
+        // Restore what the case may have changed, whatever its outcome, once it sent a request.
+        if let Some(script) = script.as_mut()
+            && !steps.is_empty()
+            && let Err(unrestored) = self
+                .restore(planned, attempt, &mut **script, &mut steps)
+                .await
+        {
+            let reason = unrestored.reason;
+            let lost = format!(
+                "case {} (attempt {attempt}) did not restore the device: {reason}",
+                planned.case.id()
+            );
+            self.shared.log(
+                LogLevel::Warn,
+                &self.device_id(),
+                format!(
+                    "{}: {lost}; its remaining cases are blocked",
+                    self.device_id()
+                ),
+            );
+            let note = format!("device state not restored: {reason}");
+            detail = if detail.is_empty() {
+                note
+            } else {
+                format!("{detail}; {note}")
+            };
+            self.state_lost = Some(lost);
+            if unrestored.device_wrong && status == CaseStatus::Passed {
+                // The device answered the restore wrongly: its defect, judged like any step.
+                status = CaseStatus::Failed;
+            }
+        }
         let traffic = capture.map(|c: Capture| c.take()).unwrap_or_default();
         let finished_at = wall_clock();
         self.seal(
@@ -342,8 +410,11 @@ impl<C: Connector> DeviceWorker<C> {
         attempt: u32,
         lease: &Lease,
         case_deadline: Instant,
-        steps: &mut Vec<StepRecord>,
-        capture: &mut Option<Capture>,
+        (steps, capture, started_script): (
+            &mut Vec<StepRecord>,
+            &mut Option<Capture>,
+            &mut Option<Box<dyn CaseAttempt>>,
+        ),
     ) -> (CaseStatus, String) {
         if let Err(error) = lease.renew() {
             return (CaseStatus::Blocked, error.to_string());
@@ -354,8 +425,8 @@ impl<C: Connector> DeviceWorker<C> {
             return (CaseStatus::Blocked, error.text);
         }
         *capture = self.open.as_ref().map(|open| open.capture.clone());
-        let mut script: Box<dyn CaseAttempt> =
-            Arc::clone(&planned.case).start(&self.target.device, utc_now_ms());
+        let script: &mut Box<dyn CaseAttempt> = started_script
+            .insert(Arc::clone(&planned.case).start(&self.target.device, utc_now_ms()));
         for index in 0u32.. {
             if index > 0
                 && let Err(error) = lease.renew()
@@ -395,8 +466,8 @@ impl<C: Connector> DeviceWorker<C> {
                 }
                 Ok(response) => {
                     // Alerts raised during the step count for its expectations.
-                    self.drain_alerts_into(Some(&mut *script));
-                    let judged = judge(index, &srv, request, response, &mut *script, elapsed);
+                    self.drain_alerts_into(Some(&mut **script));
+                    let judged = judge(index, &srv, request, response, &mut **script, elapsed);
                     if judged.0.status == CaseStatus::Blocked {
                         // After a timeout, link failure or adapter fault the session's state is
                         // suspect: the next attempt starts afresh.

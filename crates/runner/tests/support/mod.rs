@@ -11,7 +11,7 @@ use std::time::Duration;
 use meterlab_devices::{ClientAccess, Device, DeviceRole, InstallationState};
 use meterlab_link::{Capture, Direction};
 use meterlab_plugin::pb::{
-    DisableSupply, LinkKind, ReadFirmwareVersion, ReadSupplyStatus, ReconfigureLink,
+    DisableSupply, EnableSupply, LinkKind, ReadFirmwareVersion, ReadSupplyStatus, ReconfigureLink,
     ServiceRequest, ServiceResponse, SessionConfig, SupplyState, service_error,
     service_request::Body, service_response::Outcome,
 };
@@ -82,6 +82,8 @@ pub enum Behaviour {
     LosesFirstAnswer,
     /// Closes the connection on the first request.
     HangsUp,
+    /// Serves this many requests, then closes the connection on the next one.
+    HangsUpAfter(u32),
     /// Answers after a delay.
     Slow(Duration),
     /// Refuses the connection.
@@ -94,6 +96,8 @@ pub struct ToyConnector {
     behaviours: Mutex<HashMap<String, Vec<Behaviour>>>,
     pub connections: Mutex<HashMap<String, u32>>,
     pub total: AtomicU32,
+    /// Each toy device's supply state, kept across its connections.
+    supplies: Mutex<HashMap<String, Arc<Mutex<&'static str>>>>,
 }
 
 impl ToyConnector {
@@ -138,11 +142,18 @@ impl Connector for ToyConnector {
                 cause: "connection refused".to_owned(),
             });
         }
+        let supply = Arc::clone(
+            self.supplies
+                .lock()
+                .unwrap()
+                .entry(device.clone())
+                .or_insert_with(|| Arc::new(Mutex::new("ON"))),
+        );
         let capture = Capture::new(format!("toy:{device}"));
         capture.note("opened");
         Ok(Connected {
             link: Recording {
-                inner: spawn_device(behaviour),
+                inner: spawn_device(behaviour, supply),
                 capture: capture.clone(),
             },
             capture,
@@ -178,21 +189,27 @@ impl LinkIo for Recording {
     }
 }
 
-fn spawn_device(behaviour: Behaviour) -> StreamLink<DuplexStream> {
+fn spawn_device(
+    behaviour: Behaviour,
+    supply: Arc<Mutex<&'static str>>,
+) -> StreamLink<DuplexStream> {
     let (near, far) = tokio::io::duplex(1024);
     tokio::spawn(async move {
         let (read, mut write) = tokio::io::split(far);
         let mut lines = BufReader::new(read).lines();
-        let mut supply = "ON";
         let mut requests = 0u32;
         while let Ok(Some(line)) = lines.next_line().await {
             requests += 1;
+            if matches!(behaviour, Behaviour::HangsUpAfter(served) if requests > served) {
+                return;
+            }
             let answer = match line.as_str() {
                 "FW?" => "FW=2.0.1".to_owned(),
-                "SUPPLY?" => format!("SUPPLY={supply}"),
-                "SUPPLY=OFF" => {
-                    supply = "OFF";
-                    "SUPPLY=OFF".to_owned()
+                "SUPPLY?" => format!("SUPPLY={}", supply.lock().unwrap()),
+                "SUPPLY=OFF" | "SUPPLY=ON" => {
+                    let state = if line.ends_with("ON") { "ON" } else { "OFF" };
+                    *supply.lock().unwrap() = state;
+                    format!("SUPPLY={state}")
                 }
                 other => format!("ERR 1 unknown command {other}"),
             };
@@ -202,7 +219,7 @@ fn spawn_device(behaviour: Behaviour) -> StreamLink<DuplexStream> {
                 Behaviour::LosesFirstAnswer => {}
                 Behaviour::HangsUp | Behaviour::Unreachable => return,
                 Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
-                Behaviour::Answering => {}
+                Behaviour::Answering | Behaviour::HangsUpAfter(_) => {}
             }
             if write
                 .write_all(format!("{answer}\n").as_bytes())
@@ -223,6 +240,8 @@ pub enum ToyStep {
     Firmware(&'static str),
     /// Disable the supply; expect it disabled.
     Disable,
+    /// Enable the supply; expect it enabled.
+    Enable,
     /// Read the supply; expect this state.
     Supply(SupplyState),
 }
@@ -231,13 +250,20 @@ pub enum ToyStep {
 pub struct ToyCase {
     pub id: String,
     pub steps: Vec<ToyStep>,
+    /// Restore steps, run after every attempt.
+    pub restore: Vec<ToyStep>,
 }
 
 impl ToyCase {
     pub fn shared(id: &str, steps: &[ToyStep]) -> Arc<dyn TestCase> {
+        Self::restoring(id, steps, &[])
+    }
+
+    pub fn restoring(id: &str, steps: &[ToyStep], restore: &[ToyStep]) -> Arc<dyn TestCase> {
         Arc::new(Self {
             id: id.to_owned(),
             steps: steps.to_vec(),
+            restore: restore.to_vec(),
         })
     }
 }
@@ -263,6 +289,7 @@ impl TestCase for ToyCase {
         Box::new(ToyAttempt {
             case: self.id.clone(),
             steps: self.steps.clone(),
+            restore: self.restore.clone(),
             next: 0,
         })
     }
@@ -271,82 +298,115 @@ impl TestCase for ToyCase {
 struct ToyAttempt {
     case: String,
     steps: Vec<ToyStep>,
+    restore: Vec<ToyStep>,
     next: usize,
+}
+
+fn toy_request(step: &ToyStep, request_id: String) -> (String, ServiceRequest) {
+    let (srv, body) = match step {
+        ToyStep::Firmware(_) => ("11.2", Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
+        ToyStep::Disable => ("7.2", Body::DisableSupply(DisableSupply {})),
+        ToyStep::Enable => ("7.1", Body::EnableSupply(EnableSupply {})),
+        ToyStep::Supply(_) => ("7.4", Body::ReadSupplyStatus(ReadSupplyStatus {})),
+    };
+    (
+        srv.to_owned(),
+        ServiceRequest {
+            request_id,
+            body: Some(body),
+        },
+    )
 }
 
 impl CaseAttempt for ToyAttempt {
     fn next_request(&mut self, _now: i64) -> Option<Result<(String, ServiceRequest), String>> {
         let step = self.steps.get(self.next)?;
         self.next += 1;
-        let (srv, body) = match step {
-            ToyStep::Firmware(_) => ("11.2", Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
-            ToyStep::Disable => ("7.2", Body::DisableSupply(DisableSupply {})),
-            ToyStep::Supply(_) => ("7.4", Body::ReadSupplyStatus(ReadSupplyStatus {})),
-        };
-        Some(Ok((
-            srv.to_owned(),
-            ServiceRequest {
-                request_id: format!("{}/{}", self.case, self.next),
-                body: Some(body),
-            },
+        Some(Ok(toy_request(
+            step,
+            format!("{}/{}", self.case, self.next),
         )))
     }
 
+    fn restore_request(
+        &mut self,
+        index: usize,
+        _now: i64,
+    ) -> Option<Result<(String, ServiceRequest), String>> {
+        let step = self.restore.get(index)?;
+        Some(Ok(toy_request(
+            step,
+            format!("{}/restore-{}", self.case, index + 1),
+        )))
+    }
+
+    fn judge_restore(&mut self, index: usize, response: &ServiceResponse) -> Judgement {
+        toy_judge(&self.restore[index], response)
+    }
+
     fn judge(&mut self, response: &ServiceResponse) -> Judgement {
-        let step = &self.steps[self.next - 1];
-        let (expectation, expected, actual) = match (&response.outcome, step) {
-            (Some(Outcome::Error(error)), _) => match &error.kind {
-                Some(
-                    service_error::Kind::Timeout(_)
-                    | service_error::Kind::LinkFailure(_)
-                    | service_error::Kind::AdapterFault(_),
-                ) => {
-                    return Judgement::Blocked {
-                        reason: format!("{error:?}"),
-                    };
-                }
-                _ => (
-                    "success".to_owned(),
-                    "a result".to_owned(),
-                    format!("{error:?}"),
-                ),
-            },
-            (Some(Outcome::FirmwareVersion(firmware)), ToyStep::Firmware(expected)) => (
-                "firmware_version.version ==".to_owned(),
-                (*expected).to_owned(),
-                firmware.version.clone(),
-            ),
-            (Some(Outcome::SupplyStatus(status)), ToyStep::Disable) => (
-                "supply_status.state ==".to_owned(),
-                format!("{:?}", SupplyState::Disabled),
-                format!("{:?}", status.state()),
-            ),
-            (Some(Outcome::SupplyStatus(status)), ToyStep::Supply(expected)) => (
-                "supply_status.state ==".to_owned(),
-                format!("{expected:?}"),
-                format!("{:?}", status.state()),
-            ),
-            (other, _) => {
+        toy_judge(&self.steps[self.next - 1], response)
+    }
+}
+
+fn toy_judge(step: &ToyStep, response: &ServiceResponse) -> Judgement {
+    let (expectation, expected, actual) = match (&response.outcome, step) {
+        (Some(Outcome::Error(error)), _) => match &error.kind {
+            Some(
+                service_error::Kind::Timeout(_)
+                | service_error::Kind::LinkFailure(_)
+                | service_error::Kind::AdapterFault(_),
+            ) => {
                 return Judgement::Blocked {
-                    reason: format!("malformed response {other:?}"),
+                    reason: format!("{error:?}"),
                 };
             }
-        };
-        let ok = expected == actual;
-        let checks = vec![Check {
-            expectation,
-            expected: expected.clone(),
-            actual: actual.clone(),
-            ok,
-            note: None,
-        }];
-        if ok {
-            Judgement::Passed { checks }
-        } else {
-            Judgement::Failed {
-                checks,
-                detail: format!("expected {expected}, found {actual}"),
-            }
+            _ => (
+                "success".to_owned(),
+                "a result".to_owned(),
+                format!("{error:?}"),
+            ),
+        },
+        (Some(Outcome::FirmwareVersion(firmware)), ToyStep::Firmware(expected)) => (
+            "firmware_version.version ==".to_owned(),
+            (*expected).to_owned(),
+            firmware.version.clone(),
+        ),
+        (Some(Outcome::SupplyStatus(status)), ToyStep::Disable) => (
+            "supply_status.state ==".to_owned(),
+            format!("{:?}", SupplyState::Disabled),
+            format!("{:?}", status.state()),
+        ),
+        (Some(Outcome::SupplyStatus(status)), ToyStep::Enable) => (
+            "supply_status.state ==".to_owned(),
+            format!("{:?}", SupplyState::Enabled),
+            format!("{:?}", status.state()),
+        ),
+        (Some(Outcome::SupplyStatus(status)), ToyStep::Supply(expected)) => (
+            "supply_status.state ==".to_owned(),
+            format!("{expected:?}"),
+            format!("{:?}", status.state()),
+        ),
+        (other, _) => {
+            return Judgement::Blocked {
+                reason: format!("malformed response {other:?}"),
+            };
+        }
+    };
+    let ok = expected == actual;
+    let checks = vec![Check {
+        expectation,
+        expected: expected.clone(),
+        actual: actual.clone(),
+        ok,
+        note: None,
+    }];
+    if ok {
+        Judgement::Passed { checks }
+    } else {
+        Judgement::Failed {
+            checks,
+            detail: format!("expected {expected}, found {actual}"),
         }
     }
 }
