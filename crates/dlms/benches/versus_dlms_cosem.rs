@@ -2,13 +2,21 @@
 //! bytes, in one criterion group: encode+decode of an HDLC I-frame with a 128-byte
 //! information field, and decode+visit+encode of a GET-Response carrying a 100-row load
 //! profile buffer (every value visited, so a lazy decoder does the same work as an eager one).
+//!
+//! The GET-Response is measured in like-for-like pairs:
+//! - borrowed: our `ApduRef` (a view into the input) ÷ their `Apdu<'a>` (also a view): both
+//!   check the whole input when decoding, decode every leaf value while visiting, and
+//!   re-encode into an output buffer sized the same;
+//! - owned: our `Apdu` (an owned `Data` tree) ÷ their `Apdu<'a>` copied into their owned
+//!   `DataBuf`, visited on the owned tree, re-encoded from it;
+//! - and, as measured in earlier sessions, our owned `Apdu` ÷ their borrowed `Apdu<'a>`.
 #![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use dlms_cosem_rs::axdr::Data as TheirData;
+use dlms_cosem_rs::axdr::{Data as TheirData, DataBuf as TheirDataBuf};
 use dlms_cosem_rs::codec::{Decode, Encode};
 use dlms_cosem_rs::transport::hdlc::{
     Address as TheirAddress, Control as TheirControl, Frame as TheirFrame, decode_frame,
@@ -16,8 +24,11 @@ use dlms_cosem_rs::transport::hdlc::{
 use dlms_cosem_rs::xdlms::{
     Apdu as TheirApdu, GetDataResult as TheirResult, GetResponse as TheirGetResponse,
 };
-use meterlab_dlms::apdu::{Apdu, GetDataResult, GetResponse, InvokeIdAndPriority};
-use meterlab_dlms::axdr::Data;
+use meterlab_dlms::apdu::{
+    Apdu, ApduRef, GetDataResult, GetDataResultRef, GetResponse, GetResponseRef,
+    InvokeIdAndPriority,
+};
+use meterlab_dlms::axdr::{Data, DataRef};
 use meterlab_dlms::hdlc::{Control, Frame, HdlcAddress};
 
 const ROWS: u32 = 100;
@@ -75,6 +86,24 @@ fn our_leaves(data: &Data) -> u64 {
     }
 }
 
+fn our_view_leaves(data: DataRef<'_>) -> u64 {
+    match data {
+        DataRef::Array(items) | DataRef::Structure(items) => {
+            items.iter().map(our_view_leaves).sum()
+        }
+        _ => 1,
+    }
+}
+
+fn their_owned_leaves(data: &TheirDataBuf) -> u64 {
+    match data {
+        TheirDataBuf::Array(items) | TheirDataBuf::Structure(items) => {
+            items.iter().map(their_owned_leaves).sum()
+        }
+        _ => 1,
+    }
+}
+
 fn their_leaves(data: &TheirData<'_>) -> u64 {
     match data {
         TheirData::Array(items) | TheirData::Structure(items) => {
@@ -96,6 +125,39 @@ fn ours_apdu(bytes: &[u8]) -> Vec<u8> {
     // The same output buffer sizing as the other side's.
     let mut out = Vec::with_capacity(bytes.len());
     apdu.encode(&mut out);
+    out
+}
+
+fn ours_apdu_view(bytes: &[u8]) -> Vec<u8> {
+    let apdu = ApduRef::decode(bytes).unwrap();
+    if let ApduRef::GetResponse(GetResponseRef::Normal {
+        result: GetDataResultRef::Data(data),
+        ..
+    }) = &apdu
+    {
+        assert_eq!(our_view_leaves(*data), u64::from(ROWS) * 3);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    apdu.encode(&mut out);
+    out
+}
+
+/// Their borrowed APDU copied into their owned `DataBuf`, visited and encoded from it.
+fn theirs_apdu_owned(bytes: &[u8]) -> Vec<u8> {
+    let apdu = TheirApdu::from_bytes(bytes).unwrap();
+    let TheirApdu::GetResponse(TheirGetResponse::Normal {
+        invoke_id,
+        result: TheirResult::Data(data),
+    }) = &apdu
+    else {
+        panic!("a get-response-normal with data");
+    };
+    let owned = TheirDataBuf::from_data(data).unwrap();
+    assert_eq!(their_owned_leaves(&owned), u64::from(ROWS) * 3);
+    let mut out = Vec::with_capacity(bytes.len());
+    // get-response tag, get-response-normal, invoke-id, Get-Data-Result choice `data`.
+    out.extend_from_slice(&[0xC4, 1, invoke_id.0, 0]);
+    owned.encode(&mut out).unwrap();
     out
 }
 
@@ -135,6 +197,8 @@ fn bench(c: &mut Criterion) {
     let apdu = profile_response();
     assert_eq!(ours_apdu(&apdu), apdu);
     assert_eq!(theirs_apdu(&apdu), apdu, "both re-encode the same bytes");
+    assert_eq!(ours_apdu_view(&apdu), apdu);
+    assert_eq!(theirs_apdu_owned(&apdu), apdu);
 
     let mut group = c.benchmark_group("versus_dlms_cosem_rs");
     group
@@ -159,6 +223,12 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("get_response_100_row_profile/dlms_cosem_rs", |b| {
         b.iter(|| theirs_apdu(black_box(&apdu)))
+    });
+    group.bench_function("get_response_100_row_profile/meterlab_dlms_view", |b| {
+        b.iter(|| ours_apdu_view(black_box(&apdu)))
+    });
+    group.bench_function("get_response_100_row_profile/dlms_cosem_rs_owned", |b| {
+        b.iter(|| theirs_apdu_owned(black_box(&apdu)))
     });
     group.finish();
 }

@@ -374,6 +374,38 @@ proptest! {
         let _ = Apdu::decode(&bytes);
     }
 
+    /// The borrowed view reads every APDU as the owned decoder does and encodes the same bytes.
+    #[test]
+    fn borrowed_view_agrees_with_owned_decoder(a in apdu()) {
+        let bytes = a.to_bytes();
+        let view = ApduRef::decode(&bytes).unwrap();
+        prop_assert_eq!(view.to_apdu(), a);
+        let mut out = Vec::new();
+        view.encode(&mut out);
+        prop_assert_eq!(out, bytes);
+    }
+
+    /// On damaged GET.responses the view fails exactly when, and with the error, the owned
+    /// decoder fails (values compared by encoding: a damaged float may be NaN).
+    #[test]
+    fn borrowed_view_fails_like_owned_decoder(
+        (invoke, result) in (invoke(), get_data_result()),
+        pos in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let mut bytes = Apdu::GetResponse(GetResponse::Normal { invoke, result }).to_bytes();
+        let i = pos.index(bytes.len());
+        prop_assert_eq!(
+            ApduRef::decode(&bytes[..i]).map(|v| v.to_apdu().to_bytes()),
+            Apdu::decode(&bytes[..i]).map(|a| a.to_bytes())
+        );
+        bytes[i] = byte;
+        prop_assert_eq!(
+            ApduRef::decode(&bytes).map(|v| v.to_apdu().to_bytes()),
+            Apdu::decode(&bytes).map(|a| a.to_bytes())
+        );
+    }
+
     #[test]
     fn decoder_never_panics_on_truncated_or_mutated_apdus(a in apdu(), pos in any::<prop::sample::Index>(), byte in any::<u8>()) {
         let mut bytes = a.to_bytes();

@@ -5,7 +5,7 @@ mod axdr_strategy;
 
 use axdr_strategy::data;
 use meterlab_dlms::axdr::{
-    BitString, ClockStatus, CompactArray, Data, Date, DateTime, DecodeError, Reader,
+    BitString, ClockStatus, CompactArray, Data, DataRef, Date, DateTime, DecodeError, Reader,
     TypeDescription, tag,
 };
 use proptest::prelude::*;
@@ -17,6 +17,39 @@ proptest! {
         let back = Data::from_bytes(&bytes).unwrap();
         prop_assert_eq!(&back, &d);
         prop_assert_eq!(back.to_bytes(), bytes);
+    }
+
+    /// The borrowed view decodes every value to the same owned value and encodes it back to
+    /// the same bytes; iterating its arrays and structures visits the same elements.
+    #[test]
+    fn borrowed_view_agrees_with_owned_decoder(d in data()) {
+        let bytes = d.to_bytes();
+        let view = DataRef::from_bytes(&bytes).unwrap();
+        prop_assert_eq!(view.to_data(), d.clone());
+        let mut out = Vec::new();
+        view.encode(&mut out);
+        prop_assert_eq!(&out, &bytes);
+        if let (Some(items), Some(owned)) = (view.as_items(), d.as_items()) {
+            prop_assert_eq!(items.len(), owned.len());
+            let visited: Vec<Data> = items.iter().map(|i| i.to_data()).collect();
+            prop_assert_eq!(visited.as_slice(), owned);
+        }
+    }
+
+    /// Damaged or truncated input: the view fails exactly when, and with the error, the owned
+    /// decoder fails (values compared by encoding: a damaged float may be NaN).
+    #[test]
+    fn borrowed_view_fails_like_owned_decoder(d in data(), pos in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let mut bytes = d.to_bytes();
+        let i = pos.index(bytes.len());
+        prop_assert_eq!(DataRef::from_bytes(&bytes[..i]).map(|v| v.to_data().to_bytes()), Data::from_bytes(&bytes[..i]).map(|d| d.to_bytes()));
+        bytes[i] = byte;
+        prop_assert_eq!(DataRef::from_bytes(&bytes).map(|v| v.to_data().to_bytes()), Data::from_bytes(&bytes).map(|d| d.to_bytes()));
+    }
+
+    #[test]
+    fn borrowed_view_fails_like_owned_decoder_on_noise(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        prop_assert_eq!(DataRef::from_bytes(&bytes).map(|v| v.to_data().to_bytes()), Data::from_bytes(&bytes).map(|d| d.to_bytes()));
     }
 
     #[test]

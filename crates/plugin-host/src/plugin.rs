@@ -149,19 +149,33 @@ impl Plugin {
 
     /// Calls the plugin with an out buffer, copies the buffer and hands it back to the plugin.
     fn call_with_out(vtable: &Vtable, call: impl FnOnce(*mut OwnedBuf) -> i32) -> (i32, Vec<u8>) {
+        Self::call_reading_out(vtable, call, |status, bytes| (status, bytes.to_vec()))
+    }
+
+    /// Calls the plugin with an out buffer, lets `read` look at the status and the bytes while
+    /// the plugin still owns them (no copy), then hands the buffer back to the plugin.
+    fn call_reading_out<R>(
+        vtable: &Vtable,
+        call: impl FnOnce(*mut OwnedBuf) -> i32,
+        read: impl FnOnce(i32, &[u8]) -> R,
+    ) -> R {
         let mut out = OwnedBuf::EMPTY;
         let status = call(&mut out);
-        let bytes = if out.ptr.is_null() || out.len == 0 {
-            Vec::new()
+        let result = if out.ptr.is_null() || out.len == 0 {
+            read(status, &[])
         } else {
-            // SAFETY: the plugin wrote a buffer of `len` readable bytes it owns until `free_buf`.
-            unsafe { std::slice::from_raw_parts(out.ptr, out.len) }.to_vec()
+            // SAFETY: the plugin wrote a buffer of `len` readable bytes it owns until
+            // `free_buf`, which is called only after `read` has returned (and `read` cannot keep
+            // the borrow).
+            read(status, unsafe {
+                std::slice::from_raw_parts(out.ptr, out.len)
+            })
         };
         if !out.ptr.is_null() {
             // SAFETY: the buffer came from this plugin and is freed exactly once.
             unsafe { (vtable.free_buf)(out) };
         }
-        (status, bytes)
+        result
     }
 
     fn describe(&self) -> Result<AdapterInfo, Fault> {
@@ -200,6 +214,7 @@ impl Plugin {
         Ok(RawSession {
             plugin: Arc::clone(self),
             inner,
+            input: Vec::new(),
         })
     }
 
@@ -267,6 +282,7 @@ impl Plugin {
         RawSession {
             plugin: Arc::clone(self),
             inner: RawInner::InProcess(handle),
+            input: Vec::new(),
         }
     }
 
@@ -331,6 +347,8 @@ fn status_meaning(status: i32) -> &'static str {
 pub struct RawSession {
     plugin: Arc<Plugin>,
     inner: RawInner,
+    /// In-process: the encoded event, kept for the session's life (not allocated per call).
+    input: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -352,16 +370,40 @@ impl RawSession {
     /// calling thread until the worker answers (up to the call deadline); an async caller uses
     /// [`RawSession::handle_async`].
     pub fn handle(&mut self, event: &HostEvent) -> Result<AdapterActions, SessionError> {
-        let input = event.encode_to_vec();
-        let (status, bytes) = if let RawInner::Process(session) = &self.inner {
-            session
-                .handle(input)
-                .map_err(|fault| self.plugin.fault(fault))?
-        } else {
-            self.handle_encoded(&input)
+        let (RawInner::InProcess(handle), Backend::InProcess(vtable)) =
+            (&self.inner, &self.plugin.backend)
+        else {
+            let RawInner::Process(session) = &self.inner else {
+                return Err(self.plugin.fault(Fault::Protocol {
+                    detail: "an in-process session of an out-of-process plugin".to_owned(),
+                }));
+            };
+            let (status, bytes) = session
+                .handle(event.encode_to_vec())
+                .map_err(|fault| self.plugin.fault(fault))?;
+            return decode_output::<AdapterActions>("AdapterActions", status, &bytes)
+                .map_err(|fault| self.plugin.fault(fault));
         };
-        decode_output::<AdapterActions>("AdapterActions", status, &bytes)
-            .map_err(|fault| self.plugin.fault(fault))
+        // In process, per call: the event is encoded into the session's buffer and the actions
+        // are decoded straight from the plugin's out buffer before it is handed back.
+        let (handle, vtable) = (*handle, *vtable);
+        self.input.clear();
+        if let Err(error) = event.encode(&mut self.input) {
+            // A growing `Vec` always has room; kept as an error rather than a panic.
+            return Err(self.plugin.fault(Fault::Protocol {
+                detail: format!("the host could not encode an event: {error}"),
+            }));
+        }
+        let input = &self.input;
+        Plugin::call_reading_out(
+            &vtable,
+            |out| {
+                // SAFETY: `handle` is open; input readable for its length; `out` writable.
+                unsafe { (vtable.handle)(handle, input.as_ptr(), input.len(), out) }
+            },
+            |status, bytes| decode_output::<AdapterActions>("AdapterActions", status, bytes),
+        )
+        .map_err(|fault| self.plugin.fault(fault))
     }
 
     /// [`RawSession::handle`] for an async caller: in-process inline (plugin calls are short),

@@ -10,6 +10,7 @@ pub mod get;
 pub mod initiate;
 pub mod notification;
 pub mod set;
+pub mod view;
 
 pub use acse::{
     Aare, Aarq, AcseDiagnostic, ApplicationContext, AssociationResult, Mechanism, Rlre, Rlrq,
@@ -20,6 +21,7 @@ pub use get::{GetDataResult, GetRequest, GetResponse};
 pub use initiate::{ConfirmedServiceError, Conformance, InitiateRequest, InitiateResponse};
 pub use notification::{DataNotification, EventNotification, ExceptionResponse, ServiceError};
 pub use set::{SetRequest, SetResponse};
+pub use view::{ApduRef, GetDataResultRef, GetResponseRef};
 
 use crate::axdr::{DecodeError, Reader};
 

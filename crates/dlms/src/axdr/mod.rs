@@ -8,10 +8,12 @@
 mod compact;
 pub mod datetime;
 pub mod reader;
+pub mod view;
 
 pub use compact::{CompactArray, TypeDescription};
 pub use datetime::{ClockStatus, Date, DateTime, Time};
 pub use reader::Reader;
+pub use view::{DataRef, Items, ItemsIter};
 
 use reader::{write_length, write_length_prefixed};
 

@@ -16,6 +16,7 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader over the whole of `bytes`.
+    #[inline]
     pub fn new(bytes: &'a [u8]) -> Self {
         Self {
             bytes,
@@ -24,32 +25,48 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A reader over `bytes` that sit at absolute offset `base` of the outermost input.
+    #[inline]
+    pub(crate) fn with_base(bytes: &'a [u8], base: usize) -> Self {
+        Self {
+            bytes,
+            pos: 0,
+            base,
+        }
+    }
+
     /// Absolute offset of the next byte to read.
+    #[inline]
     pub fn offset(&self) -> usize {
         self.base + self.pos
     }
 
     /// Bytes not yet read.
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.bytes.len() - self.pos
     }
 
     /// True when every byte has been read.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
 
     /// The unread bytes, without consuming them.
+    #[inline]
     pub fn rest(&self) -> &'a [u8] {
         &self.bytes[self.pos..]
     }
 
     /// Looks at the next byte without consuming it.
+    #[inline]
     pub fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
     /// Reads exactly `n` bytes.
+    #[inline]
     pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
             return Err(DecodeError::Truncated {
@@ -64,7 +81,60 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    /// Skips `n` bytes if there are that many (true), else reads nothing (false).
+    #[inline]
+    pub(crate) fn advance(&mut self, n: usize) -> bool {
+        let available = self.remaining() >= n;
+        if available {
+            self.pos += n;
+        }
+        available
+    }
+
+    /// Reads one byte of input already checked by a decoder (0 past the end, which a checked
+    /// input never reaches).
+    #[inline]
+    pub(crate) fn checked_u8(&mut self) -> u8 {
+        let byte = self.bytes.get(self.pos).copied().unwrap_or(0);
+        self.pos += 1;
+        byte
+    }
+
+    /// Reads `N` bytes of input already checked by a decoder (zeros past the end).
+    #[inline]
+    pub(crate) fn checked_array<const N: usize>(&mut self) -> [u8; N] {
+        let mut out = [0u8; N];
+        if let Some(bytes) = self.bytes.get(self.pos..self.pos + N) {
+            out.copy_from_slice(bytes);
+        }
+        self.pos += N;
+        out
+    }
+
+    /// Reads `n` bytes of input already checked by a decoder (empty past the end).
+    #[inline]
+    pub(crate) fn checked_take(&mut self, n: usize) -> &'a [u8] {
+        let bytes = self.bytes.get(self.pos..self.pos + n).unwrap_or(&[]);
+        self.pos += n;
+        bytes
+    }
+
+    /// Reads an A-XDR length of input already checked by a decoder.
+    #[inline]
+    pub(crate) fn checked_length(&mut self) -> usize {
+        let first = self.checked_u8();
+        if first < 0x80 {
+            return usize::from(first);
+        }
+        let mut len: usize = 0;
+        for b in self.checked_take(usize::from(first & 0x7F)) {
+            len = (len << 8) | usize::from(*b);
+        }
+        len
+    }
+
     /// Reads a fixed-size array.
+    #[inline]
     pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
         let slice = self.take(N, what)?;
         let mut out = [0u8; N];
@@ -73,32 +143,38 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads one byte.
+    #[inline]
     pub fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
         Ok(self.array::<1>(what)?[0])
     }
 
     /// Reads a big-endian u16.
+    #[inline]
     pub fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(self.array(what)?))
     }
 
     /// Reads a big-endian u32.
+    #[inline]
     pub fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
         Ok(u32::from_be_bytes(self.array(what)?))
     }
 
     /// Reads a big-endian u64.
+    #[inline]
     pub fn u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
         Ok(u64::from_be_bytes(self.array(what)?))
     }
 
     /// Reads an A-XDR boolean (any non-zero byte is true, as the standard says).
+    #[inline]
     pub fn bool(&mut self, what: &'static str) -> Result<bool, DecodeError> {
         Ok(self.u8(what)? != 0)
     }
 
     /// Reads an A-XDR length: one byte below 0x80, otherwise `0x80 | n` followed by `n`
     /// big-endian length bytes (n ≤ 4).
+    #[inline]
     pub fn length(&mut self, what: &'static str) -> Result<usize, DecodeError> {
         let at = self.offset();
         let first = self.u8(what)?;
@@ -121,6 +197,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads an A-XDR length and then that many bytes.
+    #[inline]
     pub fn length_prefixed(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
         let len = self.length(what)?;
         self.take(len, what)
