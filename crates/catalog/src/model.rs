@@ -195,6 +195,11 @@ impl Case {
         self.modes.contains(&mode)
     }
 
+    /// Whether a step goes through the device's optical port (`via = "optical"`).
+    pub fn uses_optical(&self) -> bool {
+        self.steps.iter().any(|step| step.via == Via::Optical)
+    }
+
     /// Whether the case runs on a device of type `role`.
     pub fn covers_device(&self, role: DeviceRole) -> bool {
         self.device_types.contains(&role)
@@ -215,12 +220,62 @@ pub struct Step {
     /// Values taken from a successful response for later steps.
     pub captures: Vec<Capture>,
     pub expect: Expectations,
+    /// The device port the step's request goes through. Left out of the canonical form when it
+    /// is the default, so cases written before `via` existed keep their content hash.
+    #[serde(skip_serializing_if = "Via::is_default")]
+    pub via: Via,
     /// `"<case id>/<step number>"`, the request id of the request it builds.
     #[serde(skip)]
     pub request_id: String,
     /// Where the step starts in its file.
     #[serde(skip)]
     pub location: Location,
+}
+
+/// Which of a device's ports a step's request goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// The port and adapter the run reaches the device through (DLMS over the TCP wrapper or
+    /// HDLC).
+    #[default]
+    Run,
+    /// The meter's IEC 62056-21 optical port, through the run's optical adapter.
+    Optical,
+}
+
+impl Via {
+    /// `run` or `optical`, as case files write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Run => "run",
+            Self::Optical => "optical",
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        *self == Self::Run
+    }
+}
+
+impl FromStr for Via {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "run" => Ok(Self::Run),
+            "optical" => Ok(Self::Optical),
+            other => Err(format!(
+                "unknown port {other:?}; expected \"run\" (the run's own port) or \"optical\""
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A request parameter.

@@ -1,12 +1,13 @@
 //! Field paths into a result message: `total_import.value`, `entries[0].event_code`,
-//! `entries[-1].period_end_ms` (from the end), `entries[*].event_code` (every entry) and
-//! `entries.count` (how many).
+//! `entries[-1].period_end_ms` (from the end), `entries[*].event_code` (every entry),
+//! `entries.count` (how many) and `total_import.normalised` (a reading as a whole number of
+//! thousandths of its base unit, so readings of different scalers and units compare).
 
 use std::fmt;
 
 use serde::Serialize;
 
-use crate::schema::{FieldType, MessageSchema};
+use crate::schema::{FieldType, MessageSchema, READING};
 use crate::value::Value;
 
 /// Which elements of a repeated field a path segment takes.
@@ -27,6 +28,43 @@ pub enum Segment {
     Field { name: String, index: Option<Index> },
     /// The number of elements of the repeated field before it.
     Count,
+    /// The `Reading` before it as `value × 10^scaler` in thousandths of its base unit.
+    Normalised,
+}
+
+/// The final segment that normalises a `Reading`.
+const NORMALISED: &str = "normalised";
+
+/// Thousandths of the base unit in one of `unit`: mWh for `watt_hour` and `kilowatt_hour`, mW
+/// for `watt`, litres for `cubic_metre`.
+fn milli_base_per_unit(unit: &str) -> Option<i128> {
+    match unit {
+        "watt_hour" | "watt" | "cubic_metre" => Some(1_000),
+        "kilowatt_hour" => Some(1_000_000),
+        _ => None,
+    }
+}
+
+/// `value × 10^scaler` of `unit`, in thousandths of the base unit; `Err` when the unit is not
+/// known or the result is not a whole number of thousandths (or does not fit).
+pub(crate) fn normalise_reading(value: i128, scaler: i128, unit: &str) -> Result<i128, String> {
+    let per_unit = milli_base_per_unit(unit)
+        .ok_or_else(|| format!("a reading in unit {unit} cannot be normalised"))?;
+    let overflow = || format!("{value} × 10^{scaler} {unit} is out of range");
+    let magnitude = u32::try_from(scaler.unsigned_abs())
+        .ok()
+        .and_then(|exponent| 10i128.checked_pow(exponent))
+        .ok_or_else(overflow)?;
+    let scaled = value.checked_mul(per_unit).ok_or_else(overflow)?;
+    if scaler >= 0 {
+        scaled.checked_mul(magnitude).ok_or_else(overflow)
+    } else if scaled % magnitude == 0 {
+        Ok(scaled / magnitude)
+    } else {
+        Err(format!(
+            "{value} × 10^{scaler} {unit} is not a whole number of thousandths of the base unit"
+        ))
+    }
 }
 
 /// A parsed field path.
@@ -76,6 +114,10 @@ impl FieldPath {
         for (position, part) in parts.iter().enumerate() {
             if *part == "count" && position > 0 && position == parts.len() - 1 {
                 segments.push(Segment::Count);
+                continue;
+            }
+            if *part == NORMALISED && position > 0 && position == parts.len() - 1 {
+                segments.push(Segment::Normalised);
                 continue;
             }
             let (name, index) = match part.find('[') {
@@ -135,6 +177,17 @@ impl FieldPath {
                     };
                     current = FieldType::Int;
                 }
+                Segment::Normalised => {
+                    if !matches!(current, FieldType::Message(message) if message.name == READING.name)
+                    {
+                        return Err(format!(
+                            "{}: `{NORMALISED}` applies to a Reading, not to {}",
+                            self.text,
+                            current.describe()
+                        ));
+                    }
+                    current = FieldType::Int;
+                }
                 Segment::Field { name, index } => {
                     let FieldType::Message(message) = current else {
                         return Err(format!(
@@ -179,6 +232,25 @@ impl FieldPath {
         })
     }
 
+    /// A `Reading` value in thousandths of its base unit.
+    fn normalised(&self, reading: &Value) -> Result<i128, String> {
+        let Value::Message(fields) = reading else {
+            return Err(format!("{}: {reading} is not a reading", self.text));
+        };
+        // proto3 leaves zero fields out: a missing value or scaler is 0.
+        let int = |name: &str| match fields.get(name) {
+            None => Ok(0),
+            Some(Value::Int(number)) => Ok(*number),
+            Some(other) => Err(format!("{}: {name} is {other}, not a number", self.text)),
+        };
+        let unit = match fields.get("unit") {
+            Some(Value::Enum(unit)) => unit.as_str(),
+            _ => "unspecified",
+        };
+        normalise_reading(int("value")?, int("scaler")?, unit)
+            .map_err(|problem| format!("{}: {problem}", self.text))
+    }
+
     /// The values this path designates in `root`, or why there are none (an index out of
     /// range, a response that does not carry the field).
     pub fn resolve(&self, root: &Value) -> Result<Resolved, String> {
@@ -192,6 +264,7 @@ impl FieldPath {
                         Value::List(items) => next.push(Value::Int(items.len() as i128)),
                         other => return Err(format!("{}: {other} is not a list", self.text)),
                     },
+                    Segment::Normalised => next.push(Value::Int(self.normalised(&value)?)),
                     Segment::Field { name, index } => {
                         let Value::Message(mut fields) = value else {
                             return Err(format!("{}: no field {name:?} here", self.text));
@@ -281,6 +354,72 @@ mod tests {
         assert!(path.check(&INSTANTANEOUS_IMPORT_REGISTERS).is_err());
         let path = FieldPath::parse("device_time_ms.count").expect("syntax is fine");
         assert!(path.check(&INSTANTANEOUS_IMPORT_REGISTERS).is_err());
+    }
+
+    #[test]
+    fn a_normalised_reading_is_an_integer_and_only_readings_normalise() {
+        let path = FieldPath::parse("total_import.normalised").expect("valid path");
+        assert_eq!(
+            path.check(&INSTANTANEOUS_IMPORT_REGISTERS).map(|t| t.leaf),
+            Ok(FieldType::Int)
+        );
+        let error = FieldPath::parse("device_time_ms.normalised")
+            .expect("syntax is fine")
+            .check(&INSTANTANEOUS_IMPORT_REGISTERS)
+            .expect_err("not a reading");
+        assert!(error.contains("applies to a Reading"), "{error}");
+        let error = FieldPath::parse("entries.normalised")
+            .expect("syntax is fine")
+            .check(&LOG_ENTRIES)
+            .expect_err("a list is not a reading");
+        assert!(error.contains("applies to a Reading"), "{error}");
+    }
+
+    fn reading(value: i128, scaler: Option<i128>, unit: &str) -> Value {
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert("value".to_owned(), Value::Int(value));
+        if let Some(scaler) = scaler {
+            fields.insert("scaler".to_owned(), Value::Int(scaler));
+        }
+        fields.insert("unit".to_owned(), Value::Enum(unit.to_owned()));
+        let mut root = std::collections::BTreeMap::new();
+        root.insert("total_import".to_owned(), Value::Message(fields));
+        Value::Message(root)
+    }
+
+    #[test]
+    fn the_same_energy_in_wh_and_in_kwh_normalises_alike() {
+        let path = FieldPath::parse("total_import.normalised").expect("valid path");
+        // The DLMS register (Wh, scaler 0) and the optical readout `001523.456*kWh`.
+        let dlms = path.resolve(&reading(1_523_456, None, "watt_hour"));
+        let optical = path.resolve(&reading(1_523_456, Some(-3), "kilowatt_hour"));
+        assert_eq!(dlms, Ok(Resolved::One(Value::Int(1_523_456_000))));
+        assert_eq!(optical, dlms);
+        // 1.5234 kWh read with one more digit is 1523.4 Wh, not 1523456 Wh.
+        let finer = path.resolve(&reading(15_234, Some(-4), "kilowatt_hour"));
+        assert_eq!(finer, Ok(Resolved::One(Value::Int(1_523_400))));
+        assert_eq!(
+            path.resolve(&reading(12, Some(2), "watt_hour")),
+            Ok(Resolved::One(Value::Int(1_200_000)))
+        );
+    }
+
+    #[test]
+    fn a_reading_that_cannot_be_normalised_exactly_is_an_error() {
+        let path = FieldPath::parse("total_import.normalised").expect("valid path");
+        let error = path
+            .resolve(&reading(1, Some(-4), "watt_hour"))
+            .expect_err("a tenth of a mWh");
+        assert!(error.contains("whole number of thousandths"), "{error}");
+        let error = path
+            .resolve(&reading(1, None, "unspecified"))
+            .expect_err("no unit");
+        assert!(error.contains("cannot be normalised"), "{error}");
+        assert!(path.resolve(&reading(1, Some(60), "watt_hour")).is_err());
+        assert!(
+            path.resolve(&reading(i128::MAX, None, "watt_hour"))
+                .is_err()
+        );
     }
 
     #[test]

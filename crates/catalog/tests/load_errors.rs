@@ -317,7 +317,51 @@ fn rows() -> Vec<Row> {
             message: "device_time_ms is not a repeated field",
             at: "\"device_time_ms[0]\"",
         },
+        Row {
+            name: "unknown port",
+            text: case_with_steps("[[case.step]]\nsrv = \"4.1.1\"\nvia = \"infrared\"\n"),
+            message: "unknown port \"infrared\"",
+            at: "\"infrared\"",
+        },
+        Row {
+            name: "an SRV the optical port cannot carry",
+            text: case_with_steps("[[case.step]]\nsrv = \"7.2\"\nvia = \"optical\"\n"),
+            message: "SRV 7.2 cannot go through an optical port",
+            at: "\"optical\"",
+        },
+        Row {
+            name: "normalising what is not a reading",
+            text: case_with_steps(
+                "[[case.step]]\nsrv = \"4.1.1\"\ncapture = { t = \"device_time_ms.normalised\" }\n",
+            ),
+            message: "`normalised` applies to a Reading",
+            at: "\"device_time_ms.normalised\"",
+        },
     ]
+}
+
+/// `via` chooses the port; the default port is left out of the canonical form, so a case
+/// written before `via` existed keeps its hash, and choosing the optical port changes it.
+#[test]
+fn a_step_names_its_port_and_only_a_chosen_port_changes_the_hash() {
+    let read = "[[case.step]]\nsrv = \"4.1.1\"\n";
+    let load = |steps: &str| {
+        Catalog::parse_str("suite.toml", &case_with_steps(steps))
+            .unwrap_or_else(|errors| panic!("{steps}: {errors}"))
+    };
+    let plain = load(read);
+    let run = load(&format!("{read}via = \"run\"\n"));
+    let optical = load(&format!("{read}via = \"optical\"\n"));
+    let [plain, run, optical] =
+        [&plain, &run, &optical].map(|catalog| catalog.get("T-1").expect("the case").clone());
+    assert_eq!(plain.steps[0].via, meterlab_catalog::Via::Run);
+    assert!(!plain.uses_optical());
+    assert_eq!(optical.steps[0].via, meterlab_catalog::Via::Optical);
+    assert!(optical.uses_optical());
+    assert_eq!(plain.content_hash, run.content_hash);
+    assert!(!plain.canonical_json().contains("via"));
+    assert_ne!(plain.content_hash, optical.content_hash);
+    assert!(optical.canonical_json().contains(r#""via":"optical""#));
 }
 
 #[test]

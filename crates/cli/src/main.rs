@@ -72,6 +72,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // `meterlab plugin-worker`: this executable is the plugin worker of `--isolation process`
+    // (see crates/plugin-worker). Handled before clap and logging: the worker owns stdin/stdout.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(meterlab_plugin_worker::SUBCOMMAND))
+    {
+        return meterlab_plugin_worker::run_worker(
+            std::env::args_os()
+                .skip(2)
+                .map(|arg| arg.to_string_lossy().into_owned()),
+        );
+    }
     let cli = Cli::parse();
     let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|error| {
         eprintln!("warning: ignoring --log {:?}: {error}", cli.log);

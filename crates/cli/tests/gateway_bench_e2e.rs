@@ -49,6 +49,7 @@ fn write_config_full(
     let options = BenchOptions {
         transport: Some(transport),
         drain_s: Some(drain_s),
+        ..BenchOptions::default()
     };
     write_bench_config(dir, devices, plugin, options)
 }

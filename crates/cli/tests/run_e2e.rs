@@ -40,7 +40,7 @@ async fn bad_input_exits_2_naming_the_file_and_stores_nothing() {
         "--entry",
         "MOC/smso-north/acme-ch1-e470-g4",
     ];
-    let cases: [(Vec<&str>, &str); 6] = [
+    let cases: [(Vec<&str>, &str); 7] = [
         // Everything readable, but the store does not exist, so the phase is not planned.
         (
             vec![
@@ -91,6 +91,18 @@ async fn bad_input_exits_2_naming_the_file_and_stores_nothing() {
                 "XYZ/a/b",
             ],
             "XYZ",
+        ),
+        // A worker scope without workers.
+        (
+            vec![
+                "--devices",
+                path(&good_devices),
+                "--suite",
+                path(&sit),
+                "--workers",
+                "per-session",
+            ],
+            "--workers applies only to --isolation process",
         ),
     ];
     for (args, named) in cases {
@@ -483,4 +495,47 @@ async fn the_default_meters_of_emulate_meters_run_their_suite() {
         document["summary"]["passed"].as_u64().unwrap() >= 3,
         "{document}"
     );
+}
+
+/// `--isolation process` on the real binary: the adapter runs in plugin workers (`meterlab`
+/// itself, as `meterlab plugin-worker`, so no other executable is needed) and the cases pass;
+/// an adapter that segfaults (a worker per session) blocks every case with the signal named,
+/// and the run completes.
+#[tokio::test]
+async fn a_run_with_process_isolation_passes_and_a_crashing_adapter_only_blocks_its_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(dir.path(), &[]).await;
+    let (output, _) = run_robust_cases(&emulator, dir.path(), &["--isolation", "process"]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        document["summary"]["passed"].as_u64(),
+        Some(6),
+        "{document}"
+    );
+
+    let segfault = fixture("fixture-segfault");
+    let (output, _) = run_robust_cases(
+        &emulator,
+        dir.path(),
+        &[
+            "--isolation",
+            "process",
+            "--workers",
+            "per-session",
+            "--plugin",
+            path(&segfault),
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary = &document["summary"];
+    assert_eq!(summary["blocked"].as_u64(), Some(6), "{document}");
+    assert_eq!(summary["cases_total"].as_u64(), Some(6), "{document}");
+    for attempt in document["attempts"].as_array().unwrap() {
+        assert_eq!(attempt["status"], "blocked", "{attempt}");
+        let detail = attempt["detail"].as_str().unwrap();
+        assert!(detail.contains("signal 11 (SIGSEGV)"), "{detail}");
+    }
 }

@@ -33,6 +33,11 @@
 //! physical_address = 17
 //! address_size = 4
 //!
+//! [device.optical]         # optional: the meter's IEC 62056-21 optical port
+//! path = "/dev/pts/8"      # the optical head's serial device (7E1, 300 baud at sign-on)
+//! address = "00000001"     # sign-on address (/?00000001!); empty: any meter on the port
+//! password = "secret"      # optional: programming-mode (P1) password
+//!
 //! [[device.client]]
 //! sap = 16
 //! authentication = "none"
@@ -44,6 +49,12 @@
 //! password = "00000001"
 //! ciphered = false
 //! ```
+//!
+//! `[device.optical]` is read by `meterlab run` for the steps of a case written `via = "optical"`
+//! (through the IEC 62056-21 adapter, on the DMC's `[optical]` port; see
+//! `crates/catalog/README.md`): a device without it, or whose DMC declares no optical port, has
+//! such cases skipped with the reason. `meterlab emulate --optical --devices-out FILE` writes it
+//! for every emulated meter with an optical port.
 //!
 //! Credentials may be inline (as the emulator writes them for its throwaway devices) or, for real
 //! devices, in secret files named by `password_file`, `encryption_key_file`,

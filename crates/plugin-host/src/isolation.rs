@@ -99,6 +99,9 @@ pub struct ProcessOptions {
     /// The worker executable; `None` looks in `$METERLAB_PLUGIN_WORKER`, beside the current
     /// executable, then in the directory above it (`target/<profile>/` from a test in `deps/`).
     pub worker: Option<PathBuf>,
+    /// Arguments given to the worker before its own, e.g. `["plugin-worker"]` when the worker is
+    /// `meterlab` itself.
+    pub worker_args: Vec<String>,
 }
 
 impl Default for ProcessOptions {
@@ -108,6 +111,7 @@ impl Default for ProcessOptions {
             call_deadline: Duration::from_secs(10),
             memory_limit_bytes: Some(1 << 30),
             worker: None,
+            worker_args: Vec::new(),
         }
     }
 }

@@ -47,6 +47,7 @@ struct WorkerIo {
 impl Worker {
     pub(crate) fn spawn(exe: &Path, options: &ProcessOptions) -> io::Result<Worker> {
         let mut command = Command::new(exe);
+        command.args(&options.worker_args);
         if let Some(limit) = options.memory_limit_bytes {
             command.arg("--memory-limit").arg(limit.to_string());
         }

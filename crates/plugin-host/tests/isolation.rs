@@ -38,6 +38,7 @@ fn process_options(scope: WorkerScope) -> LoadOptions {
             call_deadline: Duration::from_secs(10),
             memory_limit_bytes: Some(512 << 20),
             worker: Some(worker_path().to_owned()),
+            worker_args: Vec::new(),
         },
     }
 }

@@ -74,7 +74,7 @@ fn truncated_bytes_are_rejected() {
 }
 
 #[test]
-fn descriptor_set_names_all_four_services() {
+fn descriptor_set_names_every_service() {
     let pool = prost_reflect::DescriptorPool::decode(FILE_DESCRIPTOR_SET).unwrap();
     let mut services: Vec<String> = pool.services().map(|s| s.full_name().to_owned()).collect();
     services.sort();
@@ -83,6 +83,7 @@ fn descriptor_set_names_all_four_services() {
         [
             "meterlab.v1.DeviceService",
             "meterlab.v1.GovernanceService",
+            "meterlab.v1.OutboxService",
             "meterlab.v1.ResultService",
             "meterlab.v1.RunService",
         ]

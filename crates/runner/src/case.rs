@@ -16,6 +16,11 @@ pub trait TestCase: Send + Sync + fmt::Debug {
     fn content_sha256(&self) -> [u8; 32];
     /// The DCC SRV the case exercises, e.g. `"7.2"` (its first step's when it has several).
     fn srv(&self) -> String;
+    /// Whether a step goes through the device's optical port ([`Port::Optical`]): on a device
+    /// whose optical port the run cannot reach, the case is skipped (`not_run`) with the reason.
+    fn uses_optical(&self) -> bool {
+        false
+    }
     /// Starts one attempt on `device`. `reference_utc_ms` is the reference clock when the attempt
     /// starts (the case never reads a clock itself).
     fn start(self: Arc<Self>, device: &Device, reference_utc_ms: i64) -> Box<dyn CaseAttempt>;
@@ -51,9 +56,24 @@ pub trait CaseAttempt: Send {
             reason: format!("the case has no restore step {}", index + 1),
         }
     }
+    /// The port the request last returned by [`CaseAttempt::next_request`] goes through.
+    fn port(&self) -> Port {
+        Port::Run
+    }
     /// An alert the device raised during this attempt (the adapter's `Alert.code`), given
     /// before the response of the step it arrived in is judged.
     fn record_alert(&mut self, _code: &str) {}
+}
+
+/// Which of a device's ports a request goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Port {
+    /// The run's own transport and adapter (DLMS over TCP or HDLC).
+    #[default]
+    Run,
+    /// The meter's IEC 62056-21 optical port, through the run's optical adapter.
+    Optical,
 }
 
 /// One expectation checked on a response.

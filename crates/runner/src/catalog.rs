@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use meterlab_catalog::{Case, StepContext, StepVerdict};
+use meterlab_catalog::{Case, StepContext, StepVerdict, Via};
 use meterlab_devices::Device;
 use meterlab_plugin::pb::{ServiceRequest, ServiceResponse};
 
-use crate::case::{CaseAttempt, Check, Judgement, TestCase};
+use crate::case::{CaseAttempt, Check, Judgement, Port, TestCase};
 
 impl TestCase for Case {
     fn id(&self) -> &str {
@@ -21,6 +21,10 @@ impl TestCase for Case {
         self.steps
             .first()
             .map_or_else(String::new, |step| step.srv.number().to_owned())
+    }
+
+    fn uses_optical(&self) -> bool {
+        Case::uses_optical(self)
     }
 
     fn start(self: Arc<Self>, device: &Device, reference_utc_ms: i64) -> Box<dyn CaseAttempt> {
@@ -56,6 +60,17 @@ impl CaseAttempt for CatalogAttempt {
                 .map(|request| (step.srv.number().to_owned(), request))
                 .map_err(|error| error.to_string()),
         )
+    }
+
+    fn port(&self) -> Port {
+        let step = self
+            .next
+            .checked_sub(1)
+            .and_then(|i| self.case.steps.get(i));
+        match step.map(|step| step.via) {
+            Some(Via::Optical) => Port::Optical,
+            Some(Via::Run) | None => Port::Run,
+        }
     }
 
     fn record_alert(&mut self, code: &str) {

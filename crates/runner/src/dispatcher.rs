@@ -33,6 +33,7 @@ impl CancelHandle {
 #[derive(Debug)]
 pub struct Runner<C> {
     plugin: Arc<Plugin>,
+    optical_plugin: Option<Arc<Plugin>>,
     connector: Arc<C>,
     leases: Leases,
     settings: RunSettings,
@@ -44,12 +45,20 @@ impl<C: Connector> Runner<C> {
     pub fn new(plugin: Arc<Plugin>, connector: C, settings: RunSettings) -> Self {
         Self {
             plugin,
+            optical_plugin: None,
             connector: Arc::new(connector),
             leases: Leases::new(),
             settings,
             subscribers: Vec::new(),
             cancel: Arc::new(watch::channel(false).0),
         }
+    }
+
+    /// The adapter of the steps that go through a device's optical port (`via = "optical"`,
+    /// e.g. the IEC 62056-21 adapter); without one such cases are skipped (`not_run`).
+    pub fn with_optical_plugin(mut self, plugin: Arc<Plugin>) -> Self {
+        self.optical_plugin = Some(plugin);
+        self
     }
 
     /// Shares a lease table with other runners (and operators) of the same bench.
@@ -101,6 +110,7 @@ impl<C: Connector> Runner<C> {
         });
         let shared = Arc::new(Shared {
             plugin: self.plugin,
+            optical_plugin: self.optical_plugin,
             connector: self.connector,
             leases: self.leases,
             settings: self.settings.clone(),

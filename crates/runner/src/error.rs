@@ -38,6 +38,10 @@ pub enum PlanError {
         device: String,
         transport: &'static str,
     },
+    #[error(
+        "device {device}: the optical port speaks IEC 62056-21, not DLMS; reach the device over tcp or serial and add its optical port with with_optical_port"
+    )]
+    OpticalIsNotDlms { device: String },
     #[error("device {device} has no client SAP {sap} in the devices file")]
     NoClient { device: String, sap: u8 },
     #[error("device {device} lists no client SAP")]

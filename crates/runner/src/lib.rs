@@ -15,6 +15,12 @@
 //!   `Blocked` (infrastructure: link down, adapter fault or panic, lease lost, a timeout — never
 //!   a device defect) or `NotRun`, with step records, the traffic capture and its evidence hash.
 //!
+//! - A step may go through the device's IEC 62056-21 optical port instead ([`Port::Optical`],
+//!   a catalogue step `via = "optical"`): a second session on the port of
+//!   [`DeviceTarget::optical`] ([`Transport::Optical`]: 7E1 at 300 baud, the adapter switching
+//!   the rate) through the runner's optical adapter ([`Runner::with_optical_plugin`]); a device
+//!   whose optical port the run cannot reach has such cases `not_run` with the reason.
+//!
 //! Cases are anything implementing [`TestCase`]; the catalogue's cases (`meterlab_catalog::Case`)
 //! do, which is how `meterlab run` and `meterlab demo` execute the shipped suites.
 //!
@@ -30,15 +36,17 @@ mod evidence;
 mod executor;
 mod health;
 mod lease;
+mod optical;
 mod result;
 mod settings;
 mod target;
 
-pub use case::{CaseAttempt, Check, Judgement, TestCase};
+pub use case::{CaseAttempt, Check, Judgement, Port, TestCase};
 pub use dispatcher::{CancelHandle, Runner};
 pub use error::{ConnectError, LeaseError, PlanError};
 pub use event::{DeviceHealth, LogLevel, RunEvent, RunEventKind};
 pub use lease::{Lease, Leases};
+pub use optical::{OPTICAL_SIGN_ON_BAUD, OpticalRoute};
 pub use result::{CaseResult, CaseStatus, RunSummary, StepRecord, TrafficRecord};
 pub use settings::{DeviceUnit, PlannedCase, RetryPolicy, RunPlan, RunSettings, Timeouts};
 pub use target::{Connected, Connector, DeviceTarget, DmcLibrary, LinkConnector, Transport};

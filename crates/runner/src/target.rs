@@ -15,6 +15,7 @@ use meterlab_plugin::pb::{self, LinkKind, SessionConfig};
 use meterlab_plugin_host::{DeviceLink, LinkIo};
 
 use crate::error::{ConnectError, PlanError};
+use crate::optical::{OPTICAL_SIGN_ON_BAUD, OpticalRoute};
 
 /// Which of a device's endpoints a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -24,6 +25,9 @@ pub enum Transport {
     Tcp,
     /// HDLC on a serial line (IEC 62056-46).
     Serial,
+    /// The meter's IEC 62056-21 optical port: 7E1 at 300 baud, the rate switched by the
+    /// adapter.
+    Optical,
 }
 
 impl Transport {
@@ -31,6 +35,7 @@ impl Transport {
         match self {
             Self::Tcp => "tcp",
             Self::Serial => "serial",
+            Self::Optical => "optical",
         }
     }
 }
@@ -103,6 +108,9 @@ pub struct DeviceTarget {
     pub transport: Transport,
     /// Given to the adapter's `open`.
     pub session: SessionConfig,
+    /// The device's optical port, for steps `via = "optical"` (see
+    /// [`DeviceTarget::with_optical_port`]).
+    pub optical: OpticalRoute,
 }
 
 impl std::fmt::Debug for DeviceTarget {
@@ -120,6 +128,7 @@ impl std::fmt::Debug for DeviceTarget {
             .field("device_id", &self.session.device_id)
             .field("link_kind", &self.session.link_kind)
             .field("parameters_set", &parameters)
+            .field("optical", &self.optical)
             .finish_non_exhaustive()
     }
 }
@@ -199,6 +208,11 @@ impl DeviceTarget {
                 };
                 (LinkKind::Serial, Some(line))
             }
+            Transport::Optical => {
+                return Err(PlanError::OpticalIsNotDlms {
+                    device: device.name.clone(),
+                });
+            }
         };
         set("client_sap", client.sap.to_string());
         set("authentication", client.authentication.as_str().to_owned());
@@ -239,6 +253,7 @@ impl DeviceTarget {
                 line,
                 parameters: parameters.into_iter().collect(),
             },
+            optical: OpticalRoute::not_configured(),
         })
     }
 }
@@ -346,6 +361,27 @@ impl Connector for LinkConnector {
                 let link = SerialLink::open(config).map_err(|error| ConnectError {
                     device,
                     link: format!("serial:{}", serial.path),
+                    cause: error.to_string(),
+                })?;
+                let capture = link.capture().clone();
+                Ok(Connected {
+                    link: DeviceLink::new(AnyLink::Serial(link), Some(settings)),
+                    capture,
+                })
+            }
+            Transport::Optical => {
+                let optical = target.device.optical.as_ref().ok_or_else(|| ConnectError {
+                    device: device.clone(),
+                    link: "optical".to_owned(),
+                    cause: "no optical port in the devices file".to_owned(),
+                })?;
+                // The adapter switches the rate after the option select (ReconfigureLink).
+                let settings = LineSettings::seven_e_one(OPTICAL_SIGN_ON_BAUD);
+                let config = SerialConfig::new(optical.path.clone(), settings)
+                    .paced(optical.path.starts_with("/dev/pts/"));
+                let link = SerialLink::open(config).map_err(|error| ConnectError {
+                    device,
+                    link: format!("optical:{}", optical.path),
                     cause: error.to_string(),
                 })?;
                 let capture = link.capture().clone();

@@ -623,3 +623,74 @@ check = [{ field = "state", op = "==", value = "enabled" }]
     assert_eq!(step.srv, "7.4");
     assert!(check.actual.contains("disabled"), "{check:?}");
 }
+
+/// A step `via = "optical"` runs in a second session on the device's optical route, through the
+/// runner's optical adapter, and captures cross between the two sessions; on a device without a
+/// usable optical route the case is `not_run` with the reason, never failed.
+#[tokio::test(start_paused = true)]
+async fn an_optical_step_runs_in_a_second_session_and_without_a_route_the_case_is_skipped() {
+    let text = r#"
+format = 1
+
+[[case]]
+id = "SIT-T-OPT"
+title = "The firmware reads alike over both ports"
+phase = "SIT"
+modes = ["active"]
+devices = ["esme"]
+dnb = "T-3"
+severity = 3
+
+[[case.step]]
+srv = "11.2"
+capture = { run_port = "version" }
+
+[[case.step]]
+srv = "11.2"
+via = "optical"
+[case.step.expect]
+check = [{ field = "version", op = "==", value = { capture = "run_port" } }]
+"#;
+    let catalog = meterlab_catalog::Catalog::parse_str("inline.toml", text).expect("case loads");
+    let case: Arc<dyn meterlab_runner::TestCase> =
+        Arc::new(catalog.get("SIT-T-OPT").expect("the case").clone());
+    let connector = Arc::new(ToyConnector::default());
+    let mut with_port = target("m1", 2000);
+    let mut optical = target("m1", 2000);
+    optical.transport = meterlab_runner::Transport::Optical;
+    with_port.optical = meterlab_runner::OpticalRoute::Ready(Box::new(optical));
+    let mut runner = Runner::new(plugin("fixture-echo"), Arc::clone(&connector), settings())
+        .with_optical_plugin(plugin("fixture-echo"));
+    let events = runner.subscribe();
+    let summary = runner
+        .run(plan(vec![
+            (with_port, vec![Arc::clone(&case)]),
+            (target("m2", 2000), vec![case]),
+        ]))
+        .await;
+    assert_eq!((summary.passed, summary.not_run), (1, 1), "{summary:?}");
+    let results = results(&drain(events));
+    let passed = results.iter().find(|r| r.device_id == "m1").unwrap();
+    assert_eq!(passed.status, CaseStatus::Passed, "{}", passed.detail);
+    assert_eq!(passed.steps.len(), 2);
+    assert!(passed.steps[1].checks.iter().all(|check| check.ok));
+    // Two links to m1: the run port's and the optical port's.
+    assert_eq!(connector.connections.lock().unwrap().get("m1"), Some(&2));
+    assert!(
+        passed
+            .traffic
+            .iter()
+            .any(|record| record.data.contains("optical port of m1")),
+        "the optical session's traffic is in the evidence"
+    );
+    let skipped = results.iter().find(|r| r.device_id == "m2").unwrap();
+    assert_eq!(skipped.status, CaseStatus::NotRun);
+    assert!(
+        skipped.detail.contains(
+            "skipped: the case reads the optical port, but the toy device has no optical port"
+        ),
+        "{}",
+        skipped.detail
+    );
+    assert!(skipped.steps.is_empty());
+}

@@ -128,3 +128,122 @@ fn parse_checks_the_text_alone_and_names_every_missing_key() {
         assert!(text.contains(expected), "{expected:?} not in\n{text}");
     }
 }
+
+/// `isolation` and `workers` of a `[[plugin]]`: the values a gateway loads the plugin with, and
+/// every bad value refused at its place.
+#[test]
+fn a_plugin_runs_in_process_or_in_workers_as_its_table_says() {
+    use meterlab_plugin_host::{Isolation, WorkerScope};
+
+    let pin = "1".repeat(64);
+    let parse = |extra: &str| {
+        let text = format!(
+            "plugin_dir = \"p\"\ndevices = \"d.toml\"\nsuites = \"s\"\ndmcs = \"m\"\n\
+             [[plugin]]\nfile = \"a.so\"\nsha256 = \"{pin}\"\nsmso = \"north\"\n{extra}"
+        );
+        ServeConfig::parse(Path::new("s.toml"), &text)
+    };
+    let bench = |extra: &str| {
+        parse(extra)
+            .unwrap_or_else(|error| panic!("{extra:?}: {error}"))
+            .bench
+            .expect("a bench")
+    };
+    let default = bench("");
+    let pin_of = |bench: &meterlab_server::serve_config::BenchConfig| bench.plugins[0].clone();
+    assert_eq!(pin_of(&default).isolation, Isolation::InProcess);
+    let options = default.load_options(&default.plugins[0]);
+    assert_eq!(options.isolation, Isolation::InProcess);
+
+    let mut isolated = bench("isolation = \"process\"\nworkers = \"per-session\"\n");
+    assert_eq!(pin_of(&isolated).isolation, Isolation::Process);
+    assert_eq!(pin_of(&isolated).worker_scope, WorkerScope::PerSession);
+    isolated.worker = Some(("/opt/meterlab".into(), vec!["plugin-worker".to_owned()]));
+    let options = isolated.load_options(&isolated.plugins[0]);
+    assert_eq!(options.isolation, Isolation::Process);
+    assert_eq!(options.process.scope, WorkerScope::PerSession);
+    assert_eq!(
+        options.process.worker.as_deref(),
+        Some(Path::new("/opt/meterlab"))
+    );
+    assert_eq!(options.process.worker_args, ["plugin-worker"]);
+    let shared = bench("isolation = \"process\"\n");
+    assert_eq!(pin_of(&shared).worker_scope, WorkerScope::PerPlugin);
+
+    for (extra, expected) in [
+        (
+            "isolation = \"sandbox\"\n",
+            "s.toml:9:13: isolation \"sandbox\": expected \"in-process\" or \"process\"",
+        ),
+        (
+            "isolation = \"process\"\nworkers = \"thread\"\n",
+            "s.toml:10:11: workers \"thread\": expected \"per-plugin\" or \"per-session\"",
+        ),
+        (
+            "workers = \"per-session\"\n",
+            "s.toml:9:11: workers applies only to isolation = \"process\"",
+        ),
+        ("isolation = 1\n", "s.toml:9:13:"),
+    ] {
+        let error = parse(extra).expect_err("refused").to_string();
+        assert!(error.contains(expected), "{expected:?} not in\n{error}");
+    }
+}
+
+/// `port` of a `[[plugin]]`: an SMSO may have one adapter on its devices' DLMS link and one on
+/// their optical ports; a second adapter on the same port, or an unknown port, is refused at its
+/// place.
+#[test]
+fn an_smso_has_one_adapter_per_port() {
+    use meterlab_server::serve_config::PluginPort;
+
+    let parse = |plugins: &str| {
+        let text = format!(
+            "plugin_dir = \"p\"\ndevices = \"d.toml\"\nsuites = \"s\"\ndmcs = \"m\"\n{plugins}"
+        );
+        ServeConfig::parse(Path::new("s.toml"), &text)
+    };
+    let table = |file: &str, extra: &str| {
+        format!(
+            "[[plugin]]\nfile = \"{file}\"\nsha256 = \"{}\"\nsmso = \"north\"\n{extra}",
+            "1".repeat(64)
+        )
+    };
+    let both = format!(
+        "{}{}",
+        table("dlms.so", ""),
+        table("optical.so", "port = \"optical\"\n")
+    );
+    let bench = parse(&both)
+        .unwrap_or_else(|error| panic!("{error}"))
+        .bench
+        .expect("a bench");
+    let on = |port| bench.plugin_on(port, "north").map(|pin| pin.file.as_str());
+    assert_eq!(on(PluginPort::Dlms), Some("dlms.so"));
+    assert_eq!(on(PluginPort::Optical), Some("optical.so"));
+    assert_eq!(
+        bench.plugin_for("north").map(|pin| pin.file.as_str()),
+        Some("dlms.so"),
+        "runs reach the DLMS link through the dlms adapter"
+    );
+
+    let twice = format!(
+        "{}{}",
+        table("a.so", "port = \"optical\"\n"),
+        table("b.so", "port = \"optical\"\n")
+    );
+    let error = parse(&twice).expect_err("refused").to_string();
+    assert!(
+        error.contains(
+            "s.toml:13:8: SMSO \"north\" already has the plugin \"a.so\" on port \"optical\""
+        ),
+        "{error}"
+    );
+    let error = parse(&table("a.so", "port = \"infrared\"\n"))
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        error.contains("s.toml:9:8: port \"infrared\": expected \"dlms\" or \"optical\""),
+        "{error}"
+    );
+}

@@ -7,14 +7,14 @@ use toml::de::{DeTable, DeValue};
 
 use super::operand::{CaptureScope, operand};
 use super::source::{Source, describe};
-use crate::model::{Capture, ImageSpec, KeySpec, Operand, Param, ParamValue, Step};
+use crate::model::{Capture, ImageSpec, KeySpec, Operand, Param, ParamValue, Step, Via};
 use crate::path::FieldPath;
 use crate::schema::{
     self, FieldType, KEY_KIND, MessageSchema, ParamDefault, ParamKind, ParamSchema, SrvSchema,
 };
 use crate::value::Value;
 
-const STEP_KEYS: [&str; 5] = ["srv", "title", "params", "capture", "expect"];
+const STEP_KEYS: [&str; 6] = ["srv", "title", "params", "capture", "expect", "via"];
 const IMAGE_KEYS: [&str; 4] = ["model", "version", "payload_bytes", "corrupt"];
 const KEY_UPDATE_KEYS: [&str; 2] = ["kind", "key"];
 
@@ -86,6 +86,7 @@ pub(crate) fn parse_step(
         .map(|(title, _)| title);
     let srv = srv?;
     let what = format!("{what} (SRV {} {})", srv.srv.number(), srv.srv.title());
+    let via = parse_via(source, table, &at, srv, &what);
 
     let params = parse_params(source, table, srv, captures, &what);
     let (expect, step_captures) = {
@@ -111,9 +112,48 @@ pub(crate) fn parse_step(
             .map(|(capture, _)| capture)
             .collect(),
         expect: expect?,
+        via: via?,
         request_id: list.request_id(case_id, index),
         location: source.location(&at),
     })
+}
+
+/// `via = "run" | "optical"` (default `run`); through the optical port only the SRVs an
+/// IEC 62056-21 port can carry.
+fn parse_via(
+    source: &mut Source<'_>,
+    table: &DeTable<'_>,
+    at: &Range<usize>,
+    srv: &'static SrvSchema,
+    what: &str,
+) -> Option<Via> {
+    let Some((text, span)) = source.string(table, "via", at, what, false) else {
+        // Absent is the default; a wrong type or an empty string was reported.
+        return table.get("via").is_none().then_some(Via::Run);
+    };
+    let via = match text.parse::<Via>() {
+        Ok(via) => via,
+        Err(problem) => {
+            source.report(&span, problem);
+            return None;
+        }
+    };
+    if via == Via::Optical && !meterlab_dmc::OPTICAL_SRVS.contains(&srv.srv) {
+        let carried: Vec<&str> = meterlab_dmc::OPTICAL_SRVS
+            .iter()
+            .map(|srv| srv.number())
+            .collect();
+        source.report(
+            &span,
+            format!(
+                "SRV {} cannot go through an optical port: IEC 62056-21 carries only {}",
+                srv.srv.number(),
+                carried.join(", ")
+            ),
+        );
+        return None;
+    }
+    Some(via)
 }
 
 fn parse_params(

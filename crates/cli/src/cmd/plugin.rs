@@ -24,12 +24,12 @@ enum PluginCommand {
         path: PathBuf,
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
-        /// Where the plugin is loaded: `in-process`, or `process` (a `meterlab-plugin-worker`
-        /// loads and checks it; the library never enters this process).
+        /// Where the plugin is loaded: `in-process`, or `process` (a plugin worker loads and
+        /// checks it; the library never enters this process).
         #[arg(long, default_value = "in-process")]
         isolation: Isolation,
         /// The worker executable for `--isolation process` (default: `$METERLAB_PLUGIN_WORKER`,
-        /// then beside this executable).
+        /// else this executable, as `meterlab plugin-worker`).
         #[arg(long)]
         worker: Option<PathBuf>,
     },
@@ -45,10 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } => {
             let options = LoadOptions {
                 isolation,
-                process: ProcessOptions {
-                    worker,
-                    ..ProcessOptions::default()
-                },
+                process: process_options(worker),
             };
             let plugin = meterlab_plugin_host::inspect_file_with(&path, &options)
                 .context("plugin refused")?;
@@ -59,6 +56,32 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             println!("{rendered}");
             Ok(())
         }
+    }
+}
+
+/// Process isolation options with the worker chosen: `explicit`, else
+/// `$METERLAB_PLUGIN_WORKER`, else this very executable run as `meterlab plugin-worker` — which
+/// is always there and always speaks this build's worker protocol, however `meterlab` was built
+/// or installed.
+pub fn process_options(explicit: Option<PathBuf>) -> ProcessOptions {
+    let named =
+        explicit.or_else(|| std::env::var_os(meterlab_plugin_host::WORKER_ENV).map(PathBuf::from));
+    let (worker, worker_args) = match named {
+        Some(path) => (Some(path), Vec::new()),
+        // Without a path the host looks for meterlab-plugin-worker beside this executable and
+        // reports that it is missing.
+        None => match std::env::current_exe() {
+            Ok(exe) => (
+                Some(exe),
+                vec![meterlab_plugin_worker::SUBCOMMAND.to_owned()],
+            ),
+            Err(_) => (None, Vec::new()),
+        },
+    };
+    ProcessOptions {
+        worker,
+        worker_args,
+        ..ProcessOptions::default()
     }
 }
 

@@ -123,7 +123,10 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         );
         gateway = gateway.with_upstream(upstream);
     }
-    if let Some(bench) = file.as_ref().and_then(|f| f.bench.clone()) {
+    if let Some(mut bench) = file.as_ref().and_then(|f| f.bench.clone()) {
+        // `isolation = "process"` plugins run in this executable's `plugin-worker`.
+        let process = crate::cmd::plugin::process_options(None);
+        bench.worker = process.worker.map(|worker| (worker, process.worker_args));
         let devices = bench.devices.len();
         gateway = gateway
             .with_bench(bench)

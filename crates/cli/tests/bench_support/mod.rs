@@ -25,6 +25,19 @@ pub fn adapter() -> PathBuf {
     .expect("libmeterlab_dlms_adapter.so is built with the binary")
 }
 
+/// The IEC 62056-21 (optical port) adapter cargo built next to the binary.
+pub fn optical_adapter() -> PathBuf {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_meterlab"));
+    let dir = bin.parent().unwrap();
+    [
+        dir.join("libmeterlab_iec62056_21_adapter.so"),
+        dir.join("deps/libmeterlab_iec62056_21_adapter.so"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .expect("libmeterlab_iec62056_21_adapter.so is built with the binary")
+}
+
 /// What a bench config may set beyond its defaults.
 #[derive(Debug, Default)]
 pub struct BenchOptions<'a> {
@@ -32,6 +45,8 @@ pub struct BenchOptions<'a> {
     pub transport: Option<&'a str>,
     /// `[limits] drain_s`; the config's default when `None`.
     pub drain_s: Option<u64>,
+    /// A second plugin of `smso-north`, pinned with `port = "optical"`.
+    pub optical_plugin: Option<&'a Path>,
 }
 
 /// Writes `dir/serve.toml`: `plugin` installed as the one (pinned) plugin of `smso-north`,
@@ -66,6 +81,16 @@ pub fn write_bench_config(
          smso = [\"smso-north\"]\n",
         pin = hex::encode(Sha256::digest(&bytes)),
     ));
+    if let Some(optical) = options.optical_plugin {
+        let bytes = std::fs::read(optical).unwrap();
+        let file = "libmeterlab_iec62056_21_adapter.so";
+        std::fs::write(plugins.join(file), &bytes).unwrap();
+        config.push_str(&format!(
+            "[[plugin]]\nfile = \"{file}\"\nsha256 = \"{pin}\"\nsmso = [\"smso-north\"]\n\
+             port = \"optical\"\n",
+            pin = hex::encode(Sha256::digest(&bytes)),
+        ));
+    }
     let path = dir.join("serve.toml");
     std::fs::write(&path, config).unwrap();
     path

@@ -3,6 +3,7 @@
 //! `session.rs` holds the session side: opening, executing one request, closing, the health
 //! check.
 
+mod optical;
 mod restore;
 mod session;
 
@@ -15,7 +16,7 @@ use meterlab_plugin_host::{Plugin, Session};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::case::{CaseAttempt, Judgement};
+use crate::case::{CaseAttempt, Judgement, Port};
 use crate::event::{LogLevel, RunEventKind};
 use crate::evidence::{self, EvidenceKey};
 use crate::lease::{Lease, Leases};
@@ -39,6 +40,8 @@ pub(crate) enum Report {
 #[derive(Debug)]
 pub(crate) struct Shared<C> {
     pub plugin: Arc<Plugin>,
+    /// The adapter of steps `via = "optical"`, when the run has one.
+    pub optical_plugin: Option<Arc<Plugin>>,
     pub connector: Arc<C>,
     pub leases: Leases,
     pub settings: RunSettings,
@@ -129,6 +132,8 @@ pub(crate) async fn run_group<C: Connector>(
             last_capture: None,
             sessions_opened: 0,
             state_lost: None,
+            optical: None,
+            optical_capture: None,
         }
         .run(unit.cases)
         .await;
@@ -146,6 +151,9 @@ struct DeviceWorker<C: Connector> {
     /// Set when a case's restore steps did not pass: the device's state is unknown, so the
     /// cases after it end `blocked` with this reason instead of running.
     state_lost: Option<String>,
+    /// The attempt's session on the optical port, and the capture of the last one opened.
+    optical: Option<Open<C::Link>>,
+    optical_capture: Option<Capture>,
 }
 
 impl<C: Connector> DeviceWorker<C> {
@@ -295,6 +303,15 @@ impl<C: Connector> DeviceWorker<C> {
 
     /// Every attempt the retry policy allows, until one passes.
     async fn run_case(&mut self, planned: &PlannedCase, lease: &Lease) {
+        if planned.case.uses_optical()
+            && let Err(reason) = self.optical_route()
+        {
+            self.skip_all(
+                std::slice::from_ref(planned),
+                &format!("skipped: the case reads the optical port, but {reason}"),
+            );
+            return;
+        }
         let retry = self.shared.settings.retry;
         let mut status = CaseStatus::NotRun;
         let mut flaky = false;
@@ -359,9 +376,12 @@ impl<C: Connector> DeviceWorker<C> {
             )
             .await;
         let (mut status, mut detail) = outcome;
-        // Restore what the case may have changed, whatever its outcome, once it sent a request.
+        // Restore what the case may have changed, whatever its outcome, once bytes went to the
+        // device: an attempt the adapter failed before transmitting changed nothing, and a
+        // restore through the same broken adapter would only end the device's other cases.
         if let Some(script) = script.as_mut()
             && !steps.is_empty()
+            && transmitted(capture.as_ref())
             && let Err(unrestored) = self
                 .restore(planned, attempt, &mut **script, &mut steps)
                 .await
@@ -391,7 +411,8 @@ impl<C: Connector> DeviceWorker<C> {
                 status = CaseStatus::Failed;
             }
         }
-        let traffic = capture.map(|c: Capture| c.take()).unwrap_or_default();
+        let mut traffic = capture.map(|c: Capture| c.take()).unwrap_or_default();
+        traffic.extend(self.finish_optical());
         let finished_at = wall_clock();
         self.seal(
             planned,
@@ -445,7 +466,17 @@ impl<C: Connector> DeviceWorker<C> {
             };
             let (budget, limit) = self.budget(case_deadline);
             let step_started = Instant::now();
-            let executed = self.execute(request.clone(), budget, limit).await;
+            let port = script.port();
+            let executed = match port {
+                Port::Run => self.execute(request.clone(), budget, limit).await,
+                Port::Optical => match self.ensure_optical_session(budget).await {
+                    Ok(()) => {
+                        let budget = self.budget(case_deadline).0;
+                        self.execute_on(port, request.clone(), budget, limit).await
+                    }
+                    Err(error) => Err(error),
+                },
+            };
             let elapsed = step_started.elapsed();
             let (record, stop) = match executed {
                 Err(error) => {
@@ -471,7 +502,7 @@ impl<C: Connector> DeviceWorker<C> {
                     if judged.0.status == CaseStatus::Blocked {
                         // After a timeout, link failure or adapter fault the session's state is
                         // suspect: the next attempt starts afresh.
-                        self.close_session(&judged.0.detail);
+                        self.close_port(port, &judged.0.detail);
                     }
                     judged
                 }
@@ -545,4 +576,14 @@ fn judge(
         elapsed,
     };
     (record, stop)
+}
+
+/// Whether the attempt's capture holds bytes sent to the device.
+fn transmitted(capture: Option<&Capture>) -> bool {
+    capture.is_some_and(|capture| {
+        capture
+            .records()
+            .iter()
+            .any(|record| record.direction == meterlab_link::Direction::Tx)
+    })
 }

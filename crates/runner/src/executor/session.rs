@@ -7,7 +7,7 @@ use meterlab_plugin::pb::{ServiceRequest, ServiceResponse};
 use meterlab_plugin_host::{Session, SessionError};
 
 use super::{DeviceWorker, ExecError, Open, utc_now_ms};
-use crate::case::CaseAttempt;
+use crate::case::{CaseAttempt, Port};
 use crate::event::{DeviceHealth, LogLevel};
 use crate::health;
 use crate::target::Connector;
@@ -21,19 +21,34 @@ impl<C: Connector> DeviceWorker<C> {
         budget: Duration,
         limit: &'static str,
     ) -> Result<ServiceResponse, ExecError> {
+        self.execute_on(Port::Run, request, budget, limit).await
+    }
+
+    /// [`Self::execute`] on the session of `port` (the run's own, or the optical one).
+    pub(super) async fn execute_on(
+        &mut self,
+        port: Port,
+        request: ServiceRequest,
+        budget: Duration,
+        limit: &'static str,
+    ) -> Result<ServiceResponse, ExecError> {
         if budget.is_zero() {
             return Err(ExecError::infrastructure(format!(
                 "the {limit} timeout elapsed before the step started"
             )));
         }
-        let Some(open) = self.open.as_mut() else {
+        let slot = match port {
+            Port::Run => &mut self.open,
+            Port::Optical => &mut self.optical,
+        };
+        let Some(open) = slot.as_mut() else {
             return Err(ExecError::infrastructure("no session".to_owned()));
         };
         let mut cancel = self.cancel.clone();
         let outcome = tokio::select! {
             outcome = open.session.execute(request, budget) => outcome,
             _ = cancel.wait_for(|cancelled| *cancelled) => {
-                self.close_session("the run was cancelled");
+                self.close_port(port, "the run was cancelled");
                 return Err(ExecError::infrastructure(
                     "the run was cancelled during the step".to_owned(),
                 ));
@@ -48,7 +63,7 @@ impl<C: Connector> DeviceWorker<C> {
                     }
                     other => other.to_string(),
                 };
-                self.close_session(&text);
+                self.close_port(port, &text);
                 Err(ExecError {
                     text,
                     adapter_fault: matches!(

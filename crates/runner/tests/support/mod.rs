@@ -20,7 +20,7 @@ use meterlab_plugin_host::{
 };
 use meterlab_runner::{
     CaseAttempt, Check, ConnectError, Connected, Connector, DeviceTarget, DeviceUnit, Judgement,
-    PlannedCase, RunEvent, RunEventKind, RunPlan, TestCase, Transport,
+    OpticalRoute, PlannedCase, RunEvent, RunEventKind, RunPlan, TestCase, Transport,
 };
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, DuplexStream};
 
@@ -450,6 +450,7 @@ pub fn target(name: &str, response_timeout_ms: u64) -> DeviceTarget {
             .into_iter()
             .collect(),
         },
+        optical: OpticalRoute::Unavailable("the toy device has no optical port".to_owned()),
     }
 }
 

@@ -18,7 +18,7 @@ use tonic::Status;
 
 use crate::auth::{Principal, Role};
 use crate::error::ServerError;
-use crate::serve_config::{BenchConfig, Limits};
+use crate::serve_config::{BenchConfig, Limits, PluginPin};
 
 /// A lease granted through DeviceService: the runner's lease (so runs see the device as taken)
 /// and who owns it.
@@ -128,7 +128,13 @@ impl Bench {
         let pin = self.config.plugin_for(smso).ok_or_else(|| {
             Status::failed_precondition(format!("no [[plugin]] speaks for SMSO {smso:?}"))
         })?;
-        self.host.load(&pin.file).map_err(|error| {
+        self.load(pin)
+    }
+
+    /// A pinned adapter, loaded once (the pin is checked when it loads).
+    pub(crate) fn load(&self, pin: &PluginPin) -> Result<Arc<Plugin>, Status> {
+        let options = self.config.load_options(pin);
+        self.host.load_with(&pin.file, &options).map_err(|error| {
             tracing::error!(%error, plugin = %pin.file, "adapter plugin refused");
             Status::failed_precondition(format!("adapter plugin {} refused: {error}", pin.file))
         })

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use meterlab_devices::{Device, DevicesFile};
+use meterlab_plugin_host::{Isolation, LoadOptions, ProcessOptions, WorkerScope};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use toml::Spanned;
@@ -186,6 +187,14 @@ pub(super) struct RawPlugin {
     file: Spanned<String>,
     sha256: Spanned<String>,
     smso: Spanned<OneOrMany>,
+    /// `"in-process"` (default) or `"process"`.
+    isolation: Option<Spanned<String>>,
+    /// With `isolation = "process"`: `"per-plugin"` (default, one worker for the plugin's
+    /// sessions) or `"per-session"`.
+    workers: Option<Spanned<String>>,
+    /// `"dlms"` (default: the device's DLMS link) or `"optical"` (the meter's IEC 62056-21
+    /// optical port, for steps `via = "optical"`).
+    port: Option<Spanned<String>>,
 }
 
 /// The bench keys of the raw config.
@@ -207,6 +216,31 @@ pub struct PluginPin {
     pub sha256: [u8; 32],
     /// The SMSOs whose devices this adapter reaches.
     pub smsos: Vec<String>,
+    /// Where its sessions run (`isolation`, default in-process).
+    pub isolation: Isolation,
+    /// With process isolation: one worker for the plugin or one per session (`workers`).
+    pub worker_scope: WorkerScope,
+    /// The device port its sessions reach (`port`).
+    pub port: PluginPort,
+}
+
+/// Which port of a device an adapter reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PluginPort {
+    /// The device's DLMS/COSEM link (TCP wrapper or HDLC on serial): every step but those
+    /// `via = "optical"`.
+    Dlms,
+    /// The meter's IEC 62056-21 optical port: the steps `via = "optical"`.
+    Optical,
+}
+
+impl PluginPort {
+    fn as_str(self) -> &'static str {
+        match self {
+            PluginPort::Dlms => "dlms",
+            PluginPort::Optical => "optical",
+        }
+    }
 }
 
 /// The bench a gateway serves: resolved paths, pins and (after [`super::ServeConfig::load`]) the
@@ -229,14 +263,37 @@ pub struct BenchConfig {
     /// `transport = "serial"`: runs reach devices over their serial line when they have one
     /// (default: TCP when the device has a TCP endpoint, else serial).
     pub prefer_serial: bool,
+    /// The plugin worker of `isolation = "process"` plugins and the arguments before its own
+    /// (not in the file: the program serving sets it; `None` looks for
+    /// `meterlab-plugin-worker` as the plugin host does).
+    pub worker: Option<(PathBuf, Vec<String>)>,
 }
 
 impl BenchConfig {
-    /// The adapter of an SMSO.
+    /// The adapter of an SMSO's devices' DLMS link.
     pub fn plugin_for(&self, smso: &str) -> Option<&PluginPin> {
+        self.plugin_on(PluginPort::Dlms, smso)
+    }
+
+    /// The adapter of an SMSO's devices on `port`.
+    pub fn plugin_on(&self, port: PluginPort, smso: &str) -> Option<&PluginPin> {
         self.plugins
             .iter()
-            .find(|p| p.smsos.iter().any(|s| s == smso))
+            .find(|p| p.port == port && p.smsos.iter().any(|s| s == smso))
+    }
+
+    /// How to load a plugin: its isolation and worker scope, with the bench's worker.
+    pub fn load_options(&self, pin: &PluginPin) -> LoadOptions {
+        let (worker, worker_args) = self.worker.clone().unzip();
+        LoadOptions {
+            isolation: pin.isolation,
+            process: ProcessOptions {
+                scope: pin.worker_scope,
+                worker,
+                worker_args: worker_args.unwrap_or_default(),
+                ..ProcessOptions::default()
+            },
+        }
     }
 
     /// File name → pin, for the plugin host.
@@ -263,7 +320,7 @@ pub(super) fn bench(
         return None;
     }
     let mut plugins = Vec::new();
-    let mut smso_owner: HashMap<String, String> = HashMap::new();
+    let mut smso_owner: HashMap<(PluginPort, String), String> = HashMap::new();
     let mut files = HashSet::new();
     for entry in raw.plugins {
         let p = entry.get_ref();
@@ -298,16 +355,21 @@ pub(super) fn bench(
                 "smso must name at least one SMSO, none empty",
             );
         }
+        let port = plugin_port(p, problems);
         for smso in &smsos {
-            if let Some(other) = smso_owner.insert(smso.clone(), file.to_owned())
+            if let Some(other) = smso_owner.insert((port, smso.clone()), file.to_owned())
                 && other != file
             {
                 problems.add(
                     p.smso.span(),
-                    format!("SMSO {smso:?} already has the plugin {other:?}"),
+                    format!(
+                        "SMSO {smso:?} already has the plugin {other:?} on port {:?}",
+                        port.as_str()
+                    ),
                 );
             }
         }
+        let (isolation, worker_scope) = isolation(p, problems);
         if let Some(sha256) = pin {
             plugins.push((
                 entry,
@@ -315,6 +377,9 @@ pub(super) fn bench(
                     file: file.to_owned(),
                     sha256,
                     smsos,
+                    isolation,
+                    worker_scope,
+                    port,
                 },
             ));
         }
@@ -410,7 +475,7 @@ pub(super) fn bench(
                                 ),
                             );
                         }
-                        if !smso_owner.contains_key(&device.smso) {
+                        if !smso_owner.contains_key(&(PluginPort::Dlms, device.smso.clone())) {
                             problems.add(
                                 span.clone(),
                                 format!(
@@ -447,7 +512,66 @@ pub(super) fn bench(
         suites,
         dmcs,
         prefer_serial,
+        worker: None,
     })
+}
+
+/// A `[[plugin]]`'s `isolation` and `workers`; a bad value is a located problem (and the
+/// default stands in so the other keys are still checked).
+fn isolation(plugin: &RawPlugin, problems: &mut Problems<'_>) -> (Isolation, WorkerScope) {
+    let isolation = match &plugin.isolation {
+        None => Isolation::InProcess,
+        Some(value) => value.get_ref().parse().unwrap_or_else(|_| {
+            problems.add(
+                value.span(),
+                format!(
+                    "isolation {:?}: expected \"in-process\" or \"process\"",
+                    value.get_ref()
+                ),
+            );
+            Isolation::InProcess
+        }),
+    };
+    let scope = match &plugin.workers {
+        None => WorkerScope::PerPlugin,
+        Some(value) if isolation != Isolation::Process => {
+            problems.add(
+                value.span(),
+                "workers applies only to isolation = \"process\"",
+            );
+            WorkerScope::PerPlugin
+        }
+        Some(value) => match value.get_ref().as_str() {
+            "per-plugin" => WorkerScope::PerPlugin,
+            "per-session" => WorkerScope::PerSession,
+            other => {
+                problems.add(
+                    value.span(),
+                    format!("workers {other:?}: expected \"per-plugin\" or \"per-session\""),
+                );
+                WorkerScope::PerPlugin
+            }
+        },
+    };
+    (isolation, scope)
+}
+
+/// A `[[plugin]]`'s `port`; a bad value is a located problem.
+fn plugin_port(plugin: &RawPlugin, problems: &mut Problems<'_>) -> PluginPort {
+    match &plugin.port {
+        None => PluginPort::Dlms,
+        Some(value) => match value.get_ref().trim() {
+            "dlms" => PluginPort::Dlms,
+            "optical" => PluginPort::Optical,
+            other => {
+                problems.add(
+                    value.span(),
+                    format!("port {other:?}: expected \"dlms\" or \"optical\""),
+                );
+                PluginPort::Dlms
+            }
+        },
+    }
 }
 
 /// The plugin file exists in the plugin directory and hashes to its pin.

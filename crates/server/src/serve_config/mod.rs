@@ -16,6 +16,16 @@
 //! file = "libmeterlab_dlms_adapter.so"
 //! sha256 = "…"                   # the plugin loads only if its bytes hash to this
 //! smso = ["smso-north", "smso-south"]
+//! isolation = "process"          # optional: "in-process" (default) or "process" (sessions in
+//!                                # plugin workers: a crash blocks only their cases)
+//! workers = "per-session"        # optional, with "process": "per-plugin" (default: one
+//!                                # worker for its sessions) or "per-session"
+//!
+//! [[plugin]]                     # the meters' IEC 62056-21 optical ports (steps via = "optical")
+//! file = "libmeterlab_iec62056_21_adapter.so"
+//! sha256 = "…"
+//! smso = ["smso-north"]
+//! port = "optical"               # optional: "dlms" (default, the device's DLMS link) or "optical"
 //!
 //! [tls]
 //! cert = "certs/server.pem"
@@ -63,7 +73,7 @@ use toml::Spanned;
 use crate::auth::{Principal, Principals, Role, TokenGrant};
 use crate::error::{ConfigError, ConfigProblem};
 
-pub use bench::{BenchConfig, DEFAULT_LIMITS, Limits, PluginPin};
+pub use bench::{BenchConfig, DEFAULT_LIMITS, Limits, PluginPin, PluginPort};
 
 /// The parsed serve config.
 #[derive(Debug, Clone)]

@@ -21,6 +21,8 @@ use super::Args;
 use super::sink::Journal;
 
 const ADAPTER_FILE: &str = "libmeterlab_dlms_adapter.so";
+/// The adapter of steps `via = "optical"`, looked for beside the run's adapter and this binary.
+const OPTICAL_ADAPTER_FILE: &str = "libmeterlab_iec62056_21_adapter.so";
 const DEFAULT_PROFILE: &str = include_str!("../../../../../suites/profiles/illustrative.toml");
 
 /// A run ready to start.
@@ -30,6 +32,18 @@ pub struct Prepared {
     pub plugin: Arc<Plugin>,
     /// The phase results are stored against (with `--gateway`/`--db`).
     pub phase_key: Option<pb::PhaseKey>,
+    /// The adapter of steps `via = "optical"`, when one was found.
+    pub optical_plugin: Option<Arc<Plugin>>,
+    /// Cases left out on a device, and why (say, it reads an optical port the device lacks).
+    pub skipped: Vec<Skipped>,
+}
+
+/// A case not run on a device because the device cannot carry it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Skipped {
+    pub case_id: String,
+    pub device_id: String,
+    pub reason: String,
 }
 
 pub fn default_profile() -> anyhow::Result<meterlab_governance::Profile> {
@@ -166,16 +180,40 @@ pub fn prepare(args: &Args) -> anyhow::Result<Prepared> {
         Some(path) => path.clone(),
         None => default_plugin()?,
     };
+    let mut process = crate::cmd::plugin::process_options(None);
+    match (args.workers, args.isolation) {
+        (None, _) => {}
+        (Some(_), meterlab_plugin_host::Isolation::InProcess) => {
+            bail!("--workers applies only to --isolation process")
+        }
+        (Some(super::WorkerScopeArg::PerPlugin), _) => {
+            process.scope = meterlab_plugin_host::WorkerScope::PerPlugin;
+        }
+        (Some(super::WorkerScopeArg::PerSession), _) => {
+            process.scope = meterlab_plugin_host::WorkerScope::PerSession;
+        }
+    }
+    let load_options = meterlab_plugin_host::LoadOptions {
+        isolation: args.isolation,
+        process,
+    };
     let plugin = Arc::new(
-        meterlab_plugin_host::inspect_file_with(
-            &plugin_path,
-            &meterlab_plugin_host::LoadOptions {
-                isolation: args.isolation,
-                ..Default::default()
-            },
-        )
-        .with_context(|| format!("plugin {} refused", plugin_path.display()))?,
+        meterlab_plugin_host::inspect_file_with(&plugin_path, &load_options)
+            .with_context(|| format!("plugin {} refused", plugin_path.display()))?,
     );
+    // The optical adapter is loaded (and, isolated, its worker started) only for a run that
+    // has a case reading the optical port.
+    let reads_optical = catalog.as_ref().is_some_and(|catalog| {
+        catalog.select(phase, mode, None).iter().any(|case| {
+            case.uses_optical()
+                && (args.cases_only.is_empty() || args.cases_only.contains(&case.id))
+        })
+    });
+    let optical = if reads_optical {
+        optical_plugin(args, &plugin_path, &load_options)?
+    } else {
+        Err("the run selected no case reading the optical port".to_owned())
+    };
     let transport = match args.transport.as_deref() {
         None => None,
         Some("tcp") => Some(Transport::Tcp),
@@ -200,6 +238,7 @@ pub fn prepare(args: &Args) -> anyhow::Result<Prepared> {
     let wanted_cases: HashSet<&str> = args.cases_only.iter().map(String::as_str).collect();
     let hub_modes = hub_modes(&devices);
     let mut units = Vec::new();
+    let mut skipped = Vec::new();
     for device in &devices.devices {
         if !args.devices_only.is_empty() && !args.devices_only.contains(&device.name) {
             continue;
@@ -219,27 +258,48 @@ pub fn prepare(args: &Args) -> anyhow::Result<Prepared> {
         let target =
             DeviceTarget::for_dlms(device, &dmcs, transport, args.client_sap, &BTreeMap::new())
                 .with_context(|| format!("devices file {}", args.devices.display()))?;
-        let cases: Vec<PlannedCase> = match &catalog {
-            None => Vec::new(),
-            Some(catalog) => catalog
-                .select(phase, mode, Some(device.role))
-                .into_iter()
-                .filter(|case| wanted_cases.is_empty() || wanted_cases.contains(case.id.as_str()))
-                .map(|case| PlannedCase {
-                    case: Arc::new(case.clone()) as Arc<dyn TestCase>,
-                    attempts_before: 0,
-                })
-                .collect(),
+        let target = match &optical {
+            Ok(plugin) => match serves(plugin, device) {
+                Ok(()) => target.with_optical_port(&dmcs),
+                Err(reason) => target.without_optical_port(reason),
+            },
+            Err(reason) => target.without_optical_port(reason.clone()),
         };
+        let mut cases: Vec<PlannedCase> = Vec::new();
+        for case in catalog
+            .iter()
+            .flat_map(|catalog| catalog.select(phase, mode, Some(device.role)))
+            .filter(|case| wanted_cases.is_empty() || wanted_cases.contains(case.id.as_str()))
+        {
+            if case.uses_optical()
+                && let Err(reason) = target.optical.target()
+            {
+                skipped.push(Skipped {
+                    case_id: case.id.clone(),
+                    device_id: device.name.clone(),
+                    reason: format!("the case reads the optical port, but {reason}"),
+                });
+                continue;
+            }
+            cases.push(PlannedCase {
+                case: Arc::new(case.clone()) as Arc<dyn TestCase>,
+                attempts_before: 0,
+            });
+        }
         if cases.is_empty() && !args.check {
             continue;
         }
         units.push(DeviceUnit { target, cases });
     }
     if units.is_empty() {
+        let why: Vec<String> = skipped
+            .iter()
+            .map(|s| format!("\n  {} on {} skipped: {}", s.case_id, s.device_id, s.reason))
+            .collect();
         bail!(
-            "nothing to run: no case of the suite applies to any device of {} with these options",
-            args.devices.display()
+            "nothing to run: no case of the suite applies to any device of {} with these options{}",
+            args.devices.display(),
+            why.concat()
         );
     }
     Ok(Prepared {
@@ -252,7 +312,70 @@ pub fn prepare(args: &Args) -> anyhow::Result<Prepared> {
         },
         plugin,
         phase_key,
+        optical_plugin: optical.ok(),
+        skipped,
     })
+}
+
+/// The adapter of the optical port: `--optical-plugin`, else the IEC 62056-21 adapter beside
+/// the run's adapter or this binary. Not finding one is no error (the cases reading the optical
+/// port are skipped with the reason); a plugin that is there but refused is.
+fn optical_plugin(
+    args: &Args,
+    run_plugin: &Path,
+    options: &meterlab_plugin_host::LoadOptions,
+) -> anyhow::Result<Result<Arc<Plugin>, String>> {
+    let path = match &args.optical_plugin {
+        Some(path) => path.clone(),
+        None => {
+            let beside_plugin = run_plugin
+                .parent()
+                .map(|dir| dir.join(OPTICAL_ADAPTER_FILE));
+            let beside_binary = std::env::current_exe().ok().and_then(|exe| {
+                let dir = exe.parent()?.to_owned();
+                Some([
+                    dir.join(OPTICAL_ADAPTER_FILE),
+                    dir.join("deps").join(OPTICAL_ADAPTER_FILE),
+                ])
+            });
+            let candidates: Vec<PathBuf> = beside_plugin
+                .into_iter()
+                .chain(beside_binary.into_iter().flatten())
+                .collect();
+            match candidates.iter().find(|path| path.is_file()) {
+                Some(path) => path.clone(),
+                None => {
+                    let looked: Vec<String> =
+                        candidates.iter().map(|p| p.display().to_string()).collect();
+                    return Ok(Err(format!(
+                        "the run has no optical adapter (no --optical-plugin, and no {OPTICAL_ADAPTER_FILE} in {})",
+                        looked.join(", ")
+                    )));
+                }
+            }
+        }
+    };
+    let plugin = meterlab_plugin_host::inspect_file_with(&path, options)
+        .with_context(|| format!("optical plugin {} refused", path.display()))?;
+    Ok(Ok(Arc::new(plugin)))
+}
+
+/// Whether the optical adapter describes the device's SMSO and DMC (its `describe`).
+fn serves(plugin: &Plugin, device: &meterlab_devices::Device) -> Result<(), String> {
+    let info = plugin.info();
+    if !info.smso_ids.contains(&device.smso) {
+        return Err(format!(
+            "the optical adapter {} does not serve SMSO {}",
+            info.id, device.smso
+        ));
+    }
+    if !info.dmcs.iter().any(|dmc| dmc.dmc_id == device.dmc) {
+        return Err(format!(
+            "the optical adapter {} does not describe DMC {}",
+            info.id, device.dmc
+        ));
+    }
+    Ok(())
 }
 
 /// The installation mode of each hub: active or dormant when all its devices are, else mixed.

@@ -15,6 +15,7 @@ pub(crate) mod sink;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use meterlab_runner::{LinkConnector, RunEventKind, RunSummary, Runner};
@@ -53,10 +54,19 @@ pub struct Args {
     /// Adapter plugin library; default: `libmeterlab_dlms_adapter.so` next to this binary.
     #[arg(long)]
     plugin: Option<PathBuf>,
+    /// Adapter of the steps that read a meter's optical port (`via = "optical"`); default:
+    /// `libmeterlab_iec62056_21_adapter.so` beside `--plugin` or this binary. Without one, such
+    /// cases are skipped with the reason.
+    #[arg(long)]
+    optical_plugin: Option<PathBuf>,
     /// Where the plugin runs: `in-process`, or `process` (sessions in `meterlab-plugin-worker`
     /// processes, so a crash, hang or runaway allocation blocks only its own cases).
     #[arg(long, default_value = "in-process")]
     isolation: meterlab_plugin_host::Isolation,
+    /// With `--isolation process`: `per-plugin` (one worker shared by the adapter's sessions)
+    /// or `per-session` (a worker per device session: a crash ends only that device's case).
+    #[arg(long, value_enum)]
+    workers: Option<WorkerScopeArg>,
     /// Store results through this gateway's ResultService, e.g. `http://127.0.0.1:50051`.
     #[arg(long, conflicts_with = "db")]
     gateway: Option<String>,
@@ -128,6 +138,13 @@ pub struct Args {
     /// No progress on stderr.
     #[arg(long)]
     quiet: bool,
+}
+
+/// `--workers`: how many sessions share a plugin worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorkerScopeArg {
+    PerPlugin,
+    PerSession,
 }
 
 /// A problem with what the user gave (exit 2), found after the inputs were read: say, a phase
@@ -238,6 +255,17 @@ async fn execute(args: Args, mut prepared: Prepared) -> anyhow::Result<u8> {
         .collect();
     let mut progress = progress::Progress::new(args.quiet, per_device);
     let mut runner = Runner::new(prepared.plugin.clone(), LinkConnector::default(), settings);
+    if let Some(optical) = &prepared.optical_plugin {
+        runner = runner.with_optical_plugin(Arc::clone(optical));
+    }
+    for skipped in &prepared.skipped {
+        if !args.quiet && args.output == OutputFormat::Text {
+            eprintln!(
+                "skipped {} on {}: {}",
+                skipped.case_id, skipped.device_id, skipped.reason
+            );
+        }
+    }
     let mut events = runner.subscribe();
     let cancel = runner.cancel_handle();
     tokio::spawn(async move {
@@ -248,8 +276,12 @@ async fn execute(args: Args, mut prepared: Prepared) -> anyhow::Result<u8> {
     });
     let run_id = prepared.plan.run_id.clone();
     let (store_errors, mut store_error) = mpsc::unbounded_channel::<String>();
+    let skipped = prepared.skipped.clone();
     let consume = async {
-        let mut collected = Collected::default();
+        let mut collected = Collected {
+            skipped,
+            ..Collected::default()
+        };
         while let Some(event) = events.recv().await {
             progress.show(&event);
             collected.take(&event);

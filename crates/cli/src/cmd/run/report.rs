@@ -15,6 +15,8 @@ pub struct Collected {
     /// Every attempt, in the order they finished.
     pub attempts: Vec<CaseResult>,
     pub summary: Option<RunSummary>,
+    /// Cases left out on devices that cannot carry them, with the reason.
+    pub skipped: Vec<super::input::Skipped>,
 }
 
 impl Collected {
@@ -178,6 +180,7 @@ pub fn to_json(collected: &Collected, stored: Option<&Value>) -> Value {
         "summary": collected.summary,
         "health": collected.health,
         "attempts": collected.attempts.iter().map(attempt_json).collect::<Vec<_>>(),
+        "skipped": collected.skipped,
         "store": stored,
     })
 }

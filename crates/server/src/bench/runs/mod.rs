@@ -293,6 +293,9 @@ impl RunManager {
         };
         let mut runner = Runner::new(planned.plugin, LinkConnector::default(), settings)
             .with_leases(self.bench.leases().clone());
+        if let Some(optical) = planned.optical_plugin {
+            runner = runner.with_optical_plugin(optical);
+        }
         let mut events = runner.subscribe();
         {
             let mut inner = record.inner();
@@ -341,7 +344,12 @@ impl RunManager {
                                 }
                                 let state = if store_error.is_some() {
                                     pb::RunState::Errored
-                                } else if inner.cancel_requested.is_some() {
+                                } else if let Some(reason) = &inner.cancel_requested {
+                                    // The runner's summary may carry no reason (say, cancelled
+                                    // before its first case): the watcher still learns why.
+                                    if summary.error.is_empty() {
+                                        summary.error = format!("cancelled: {reason}");
+                                    }
                                     pb::RunState::Cancelled
                                 } else {
                                     pb::RunState::Finished

@@ -16,12 +16,16 @@ use meterlab_runner::{
 use tonic::Status;
 
 use crate::bench::Bench;
+use crate::serve_config::PluginPort;
 
 /// A run ready to start.
 #[derive(Debug)]
 pub(crate) struct Planned {
     pub plan: RunPlan,
     pub plugin: Arc<Plugin>,
+    /// The adapter of the steps `via = "optical"`, when a planned case has one and the bench
+    /// pins an adapter with `port = "optical"` for the device's SMSO.
+    pub optical_plugin: Option<Arc<Plugin>>,
     pub retry: RetryPolicy,
     pub device_ids: Vec<String>,
 }
@@ -157,11 +161,16 @@ pub(crate) fn plan(
     let wanted: HashSet<&str> = request.case_ids.iter().map(String::as_str).collect();
     let mut units = Vec::new();
     let mut adapter: Option<(String, Arc<Plugin>)> = None;
+    let mut optical: Option<(String, Arc<Plugin>)> = None;
     for device in devices {
-        let cases: Vec<PlannedCase> = catalog
+        let selected: Vec<&meterlab_catalog::Case> = catalog
             .select(Some(phase), Some(mode), Some(device.role))
             .into_iter()
             .filter(|case| wanted.is_empty() || wanted.contains(case.id.as_str()))
+            .collect();
+        let reads_optical = selected.iter().any(|case| case.uses_optical());
+        let cases: Vec<PlannedCase> = selected
+            .into_iter()
             .map(|case| PlannedCase {
                 case: Arc::new(case.clone()) as Arc<dyn TestCase>,
                 attempts_before: 0,
@@ -196,6 +205,11 @@ pub(crate) fn plan(
         let target =
             DeviceTarget::for_dlms(device, bench.dmcs(), transport, None, &BTreeMap::new())
                 .map_err(|error| Status::failed_precondition(error.to_string()))?;
+        let target = if reads_optical {
+            optical_route(bench, device, target, &mut optical)?
+        } else {
+            target
+        };
         units.push(DeviceUnit { target, cases });
     }
     let Some((_, plugin)) = adapter else {
@@ -222,7 +236,47 @@ pub(crate) fn plan(
             units,
         },
         plugin,
+        optical_plugin: optical.map(|(_, plugin)| plugin),
         retry,
         device_ids,
     })
+}
+
+/// The device's optical port through the bench's `port = "optical"` adapter of its SMSO (one
+/// per run), or the reason its steps `via = "optical"` cannot run (they end `not_run` with it).
+fn optical_route(
+    bench: &Bench,
+    device: &Device,
+    target: DeviceTarget,
+    optical: &mut Option<(String, Arc<Plugin>)>,
+) -> Result<DeviceTarget, Status> {
+    let Some(pin) = bench.config().plugin_on(PluginPort::Optical, &device.smso) else {
+        return Ok(target.without_optical_port(format!(
+            "the bench has no [[plugin]] with port = \"optical\" for SMSO {:?}",
+            device.smso
+        )));
+    };
+    let plugin = match optical {
+        Some((other, _)) if *other != pin.file => {
+            return Err(Status::invalid_argument(format!(
+                "invalid field device_ids: device {} needs optical adapter {:?}, the others \
+                 {other:?}; a run uses one optical adapter",
+                device.name, pin.file
+            )));
+        }
+        Some((_, plugin)) => Arc::clone(plugin),
+        None => {
+            let plugin = bench.load(pin)?;
+            *optical = Some((pin.file.clone(), Arc::clone(&plugin)));
+            plugin
+        }
+    };
+    let info = plugin.info();
+    if !info.dmcs.iter().any(|dmc| dmc.dmc_id == device.dmc) {
+        return Ok(target.without_optical_port(format!(
+            "the optical adapter {} does not describe DMC {}",
+            info.id, device.dmc
+        )));
+    }
+    Ok(target.with_optical_port(bench.dmcs()))
 }
