@@ -248,7 +248,7 @@ fn evaluate(check: &Check, result: &Value, context: &StepContext) -> CheckRecord
     };
     let actual = match check.field.resolve(result) {
         Ok(actual) => actual,
-        Err(why) => return record(expected_text, why, false),
+        Err(why) => return record(expected_text, why.to_string(), false),
     };
     let (ok, actual_text) = match (&actual, check.op) {
         (Resolved::One(Value::List(items)), Op::Contains | Op::NotContains)

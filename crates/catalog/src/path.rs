@@ -10,6 +10,88 @@ use serde::Serialize;
 use crate::schema::{FieldType, MessageSchema, READING};
 use crate::value::Value;
 
+/// Why a field path is not valid, does not fit a message, or designates nothing in a response.
+/// Every message names the path as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("empty field path")]
+    Empty,
+    #[error("{part:?} in {path:?}: expected `name[index]`")]
+    UnclosedIndex { path: String, part: String },
+    #[error("{part:?} in {path:?}: the index must be a whole number or `*`")]
+    BadIndex { path: String, part: String },
+    #[error("{part:?} in {path:?} is not a field name (lower-case letters, digits, `_`)")]
+    BadName { path: String, part: String },
+    #[error("{path}: `count` applies to a repeated field, not to {found}")]
+    CountOfScalar { path: String, found: String },
+    #[error("{path}: `{NORMALISED}` applies to a Reading, not to {found}")]
+    NormalisedNotReading { path: String, found: String },
+    #[error("{path}: {found} has no field {name:?}")]
+    FieldOfScalar {
+        path: String,
+        found: String,
+        name: String,
+    },
+    #[error("{path}: {message} has no field {name:?} (fields: {fields})")]
+    UnknownField {
+        path: String,
+        message: &'static str,
+        name: String,
+        fields: String,
+    },
+    #[error("{path}: {name} is not a repeated field and cannot be indexed")]
+    IndexedScalar { path: String, name: String },
+    #[error("{path}: only one `[*]` is allowed in a path")]
+    TwoWildcards { path: String },
+    #[error("{path}: {found} is not a list")]
+    NotAList { path: String, found: String },
+    #[error("{path}: no field {name:?} here")]
+    NoFieldHere { path: String, name: String },
+    #[error("{path}: the response has no {name:?}")]
+    Missing { path: String, name: String },
+    #[error("{path}: {name} has {len} entries, no [{at}]")]
+    OutOfRange {
+        path: String,
+        name: String,
+        len: i64,
+        at: i64,
+    },
+    #[error("{path}: nothing at this path")]
+    Nothing { path: String },
+    #[error("{path}: {found} is not a reading")]
+    NotAReading { path: String, found: String },
+    #[error("{path}: {name} is {found}, not a number")]
+    NotANumber {
+        path: String,
+        name: String,
+        found: String,
+    },
+    #[error("{path}: {source}")]
+    Normalise {
+        path: String,
+        source: NormaliseError,
+    },
+}
+
+/// Why a reading cannot be put in thousandths of its base unit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NormaliseError {
+    #[error("a reading in unit {unit} cannot be normalised")]
+    UnknownUnit { unit: String },
+    #[error("{value} × 10^{scaler} {unit} is out of range")]
+    OutOfRange {
+        value: i128,
+        scaler: i128,
+        unit: String,
+    },
+    #[error("{value} × 10^{scaler} {unit} is not a whole number of thousandths of the base unit")]
+    NotWhole {
+        value: i128,
+        scaler: i128,
+        unit: String,
+    },
+}
+
 /// Which elements of a repeated field a path segment takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -47,10 +129,19 @@ fn milli_base_per_unit(unit: &str) -> Option<i128> {
 
 /// `value × 10^scaler` of `unit`, in thousandths of the base unit; `Err` when the unit is not
 /// known or the result is not a whole number of thousandths (or does not fit).
-pub(crate) fn normalise_reading(value: i128, scaler: i128, unit: &str) -> Result<i128, String> {
-    let per_unit = milli_base_per_unit(unit)
-        .ok_or_else(|| format!("a reading in unit {unit} cannot be normalised"))?;
-    let overflow = || format!("{value} × 10^{scaler} {unit} is out of range");
+pub(crate) fn normalise_reading(
+    value: i128,
+    scaler: i128,
+    unit: &str,
+) -> Result<i128, NormaliseError> {
+    let per_unit = milli_base_per_unit(unit).ok_or_else(|| NormaliseError::UnknownUnit {
+        unit: unit.to_owned(),
+    })?;
+    let overflow = || NormaliseError::OutOfRange {
+        value,
+        scaler,
+        unit: unit.to_owned(),
+    };
     let magnitude = u32::try_from(scaler.unsigned_abs())
         .ok()
         .and_then(|exponent| 10i128.checked_pow(exponent))
@@ -61,9 +152,11 @@ pub(crate) fn normalise_reading(value: i128, scaler: i128, unit: &str) -> Result
     } else if scaled % magnitude == 0 {
         Ok(scaled / magnitude)
     } else {
-        Err(format!(
-            "{value} × 10^{scaler} {unit} is not a whole number of thousandths of the base unit"
-        ))
+        Err(NormaliseError::NotWhole {
+            value,
+            scaler,
+            unit: unit.to_owned(),
+        })
     }
 }
 
@@ -105,10 +198,11 @@ pub enum Resolved {
 impl FieldPath {
     /// Parses the path syntax (names of letters, digits and `_`; `[N]`, `[-N]`, `[*]`; a final
     /// `count`). Field names are checked separately, against a schema.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, PathError> {
         if text.trim().is_empty() {
-            return Err("empty field path".to_owned());
+            return Err(PathError::Empty);
         }
+        let at = |part: &str| (text.to_owned(), part.to_owned());
         let parts: Vec<&str> = text.split('.').collect();
         let mut segments = Vec::with_capacity(parts.len());
         for (position, part) in parts.iter().enumerate() {
@@ -124,13 +218,15 @@ impl FieldPath {
                 None => (*part, None),
                 Some(open) => {
                     let Some(inner) = part[open + 1..].strip_suffix(']') else {
-                        return Err(format!("{part:?} in {text:?}: expected `name[index]`"));
+                        let (path, part) = at(part);
+                        return Err(PathError::UnclosedIndex { path, part });
                     };
                     let index = if inner == "*" {
                         Index::All
                     } else {
                         Index::At(inner.parse::<i64>().map_err(|_| {
-                            format!("{part:?} in {text:?}: the index must be a whole number or `*`")
+                            let (path, part) = at(part);
+                            PathError::BadIndex { path, part }
                         })?)
                     };
                     (&part[..open], Some(index))
@@ -141,9 +237,8 @@ impl FieldPath {
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
             {
-                return Err(format!(
-                    "{part:?} in {text:?} is not a field name (lower-case letters, digits, `_`)"
-                ));
+                let (path, part) = at(part);
+                return Err(PathError::BadName { path, part });
             }
             segments.push(Segment::Field {
                 name: name.to_owned(),
@@ -162,62 +257,58 @@ impl FieldPath {
     }
 
     /// The type this path designates in `schema`, or why it designates nothing.
-    pub fn check(&self, schema: &'static MessageSchema) -> Result<PathType, String> {
+    pub fn check(&self, schema: &'static MessageSchema) -> Result<PathType, PathError> {
+        let path = || self.text.clone();
         let mut current = FieldType::Message(schema);
         let mut many = false;
         for segment in &self.segments {
             match segment {
                 Segment::Count => {
                     let FieldType::List(_) = current else {
-                        return Err(format!(
-                            "{}: `count` applies to a repeated field, not to {}",
-                            self.text,
-                            current.describe()
-                        ));
+                        return Err(PathError::CountOfScalar {
+                            path: path(),
+                            found: current.describe(),
+                        });
                     };
                     current = FieldType::Int;
                 }
                 Segment::Normalised => {
                     if !matches!(current, FieldType::Message(message) if message.name == READING.name)
                     {
-                        return Err(format!(
-                            "{}: `{NORMALISED}` applies to a Reading, not to {}",
-                            self.text,
-                            current.describe()
-                        ));
+                        return Err(PathError::NormalisedNotReading {
+                            path: path(),
+                            found: current.describe(),
+                        });
                     }
                     current = FieldType::Int;
                 }
                 Segment::Field { name, index } => {
                     let FieldType::Message(message) = current else {
-                        return Err(format!(
-                            "{}: {} has no field {name:?}",
-                            self.text,
-                            current.describe()
-                        ));
+                        return Err(PathError::FieldOfScalar {
+                            path: path(),
+                            found: current.describe(),
+                            name: name.clone(),
+                        });
                     };
                     let Some(field) = message.field(name) else {
-                        return Err(format!(
-                            "{}: {} has no field {name:?} (fields: {})",
-                            self.text,
-                            message.name,
-                            message.field_names()
-                        ));
+                        return Err(PathError::UnknownField {
+                            path: path(),
+                            message: message.name,
+                            name: name.clone(),
+                            fields: message.field_names(),
+                        });
                     };
                     current = field;
                     if let Some(index) = index {
                         let FieldType::List(element) = current else {
-                            return Err(format!(
-                                "{}: {name} is not a repeated field and cannot be indexed",
-                                self.text
-                            ));
+                            return Err(PathError::IndexedScalar {
+                                path: path(),
+                                name: name.clone(),
+                            });
                         };
                         if *index == Index::All {
                             if many {
-                                return Err(format!(
-                                    "{}: only one `[*]` is allowed in a path",
-                                    self.text
-                                ));
+                                return Err(PathError::TwoWildcards { path: path() });
                             }
                             many = true;
                         }
@@ -233,27 +324,39 @@ impl FieldPath {
     }
 
     /// A `Reading` value in thousandths of its base unit.
-    fn normalised(&self, reading: &Value) -> Result<i128, String> {
+    fn normalised(&self, reading: &Value) -> Result<i128, PathError> {
         let Value::Message(fields) = reading else {
-            return Err(format!("{}: {reading} is not a reading", self.text));
+            return Err(PathError::NotAReading {
+                path: self.text.clone(),
+                found: reading.to_string(),
+            });
         };
         // proto3 leaves zero fields out: a missing value or scaler is 0.
         let int = |name: &str| match fields.get(name) {
             None => Ok(0),
             Some(Value::Int(number)) => Ok(*number),
-            Some(other) => Err(format!("{}: {name} is {other}, not a number", self.text)),
+            Some(other) => Err(PathError::NotANumber {
+                path: self.text.clone(),
+                name: name.to_owned(),
+                found: other.to_string(),
+            }),
         };
         let unit = match fields.get("unit") {
             Some(Value::Enum(unit)) => unit.as_str(),
             _ => "unspecified",
         };
-        normalise_reading(int("value")?, int("scaler")?, unit)
-            .map_err(|problem| format!("{}: {problem}", self.text))
+        normalise_reading(int("value")?, int("scaler")?, unit).map_err(|source| {
+            PathError::Normalise {
+                path: self.text.clone(),
+                source,
+            }
+        })
     }
 
     /// The values this path designates in `root`, or why there are none (an index out of
     /// range, a response that does not carry the field).
-    pub fn resolve(&self, root: &Value) -> Result<Resolved, String> {
+    pub fn resolve(&self, root: &Value) -> Result<Resolved, PathError> {
+        let path = || self.text.clone();
         let mut current = vec![root.clone()];
         let mut many = false;
         for segment in &self.segments {
@@ -262,21 +365,35 @@ impl FieldPath {
                 match segment {
                     Segment::Count => match value {
                         Value::List(items) => next.push(Value::Int(items.len() as i128)),
-                        other => return Err(format!("{}: {other} is not a list", self.text)),
+                        other => {
+                            return Err(PathError::NotAList {
+                                path: path(),
+                                found: other.to_string(),
+                            });
+                        }
                     },
                     Segment::Normalised => next.push(Value::Int(self.normalised(&value)?)),
                     Segment::Field { name, index } => {
                         let Value::Message(mut fields) = value else {
-                            return Err(format!("{}: no field {name:?} here", self.text));
+                            return Err(PathError::NoFieldHere {
+                                path: path(),
+                                name: name.clone(),
+                            });
                         };
                         let Some(field) = fields.remove(name) else {
-                            return Err(format!("{}: the response has no {name:?}", self.text));
+                            return Err(PathError::Missing {
+                                path: path(),
+                                name: name.clone(),
+                            });
                         };
                         match index {
                             None => next.push(field),
                             Some(index) => {
                                 let Value::List(items) = field else {
-                                    return Err(format!("{}: {name} is not a list", self.text));
+                                    return Err(PathError::NotAList {
+                                        path: path(),
+                                        found: name.clone(),
+                                    });
                                 };
                                 match index {
                                     Index::All => {
@@ -290,10 +407,12 @@ impl FieldPath {
                                             .ok()
                                             .and_then(|position| items.into_iter().nth(position))
                                         else {
-                                            return Err(format!(
-                                                "{}: {name} has {len} entries, no [{at}]",
-                                                self.text
-                                            ));
+                                            return Err(PathError::OutOfRange {
+                                                path: path(),
+                                                name: name.clone(),
+                                                len,
+                                                at: *at,
+                                            });
                                         };
                                         next.push(item);
                                     }
@@ -310,7 +429,7 @@ impl FieldPath {
         } else {
             match current.into_iter().next() {
                 Some(value) => Ok(Resolved::One(value)),
-                None => Err(format!("{}: nothing at this path", self.text)),
+                None => Err(PathError::Nothing { path: path() }),
             }
         }
     }
@@ -349,7 +468,10 @@ mod tests {
         let error = path
             .check(&INSTANTANEOUS_IMPORT_REGISTERS)
             .expect_err("no such field");
-        assert!(error.contains("fields: value, scaler, unit"), "{error}");
+        assert!(
+            error.to_string().contains("fields: value, scaler, unit"),
+            "{error}"
+        );
         let path = FieldPath::parse("device_time_ms[0]").expect("syntax is fine");
         assert!(path.check(&INSTANTANEOUS_IMPORT_REGISTERS).is_err());
         let path = FieldPath::parse("device_time_ms.count").expect("syntax is fine");
@@ -367,12 +489,18 @@ mod tests {
             .expect("syntax is fine")
             .check(&INSTANTANEOUS_IMPORT_REGISTERS)
             .expect_err("not a reading");
-        assert!(error.contains("applies to a Reading"), "{error}");
+        assert!(
+            error.to_string().contains("applies to a Reading"),
+            "{error}"
+        );
         let error = FieldPath::parse("entries.normalised")
             .expect("syntax is fine")
             .check(&LOG_ENTRIES)
             .expect_err("a list is not a reading");
-        assert!(error.contains("applies to a Reading"), "{error}");
+        assert!(
+            error.to_string().contains("applies to a Reading"),
+            "{error}"
+        );
     }
 
     fn reading(value: i128, scaler: Option<i128>, unit: &str) -> Value {
@@ -410,11 +538,27 @@ mod tests {
         let error = path
             .resolve(&reading(1, Some(-4), "watt_hour"))
             .expect_err("a tenth of a mWh");
-        assert!(error.contains("whole number of thousandths"), "{error}");
+        assert!(
+            matches!(
+                &error,
+                PathError::Normalise {
+                    source: NormaliseError::NotWhole { .. },
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(
+            error.to_string().contains("whole number of thousandths"),
+            "{error}"
+        );
         let error = path
             .resolve(&reading(1, None, "unspecified"))
             .expect_err("no unit");
-        assert!(error.contains("cannot be normalised"), "{error}");
+        assert!(
+            error.to_string().contains("cannot be normalised"),
+            "{error}"
+        );
         assert!(path.resolve(&reading(1, Some(60), "watt_hour")).is_err());
         assert!(
             path.resolve(&reading(i128::MAX, None, "watt_hour"))

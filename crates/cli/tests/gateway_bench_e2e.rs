@@ -18,7 +18,6 @@ use std::process::Stdio;
 
 use bench_support::{BenchOptions, adapter, serve, write_bench_config};
 use meterlab_proto::v1 as pb;
-use meterlab_proto::v1::governance_service_client::GovernanceServiceClient;
 use meterlab_proto::v1::result_service_client::ResultServiceClient;
 use meterlab_proto::v1::run_service_client::RunServiceClient;
 use meterlab_server::RESULTS_RUN;
@@ -67,28 +66,7 @@ fn phase() -> pb::PhaseKey {
 }
 
 async fn plan(channel: Channel) {
-    let mut gov = GovernanceServiceClient::new(channel);
-    gov.register_entry(pb::RegisterEntryRequest {
-        entry: phase().entry,
-        dmc: Some(pb::Dmc {
-            id: DMC.into(),
-            models: vec![pb::DeviceModelRef {
-                kind: pb::DeviceKind::CommsHub.into(),
-                manufacturer: "Acme".into(),
-                model: "ACME CH1".into(),
-                firmware_version: "1.4.0".into(),
-            }],
-        }),
-        meta: None,
-    })
-    .await
-    .unwrap();
-    gov.register_phase(pb::RegisterPhaseRequest {
-        phase: Some(phase()),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    bench_support::register_phase(channel, phase()).await;
 }
 
 fn start_request(request_id: &str) -> pb::StartRunRequest {

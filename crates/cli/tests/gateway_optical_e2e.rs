@@ -10,9 +10,10 @@
 mod bench_support;
 mod run_support;
 
-use bench_support::{BenchOptions, adapter, optical_adapter, serve, write_bench_config};
+use bench_support::{
+    BenchOptions, adapter, optical_adapter, register_phase, serve, write_bench_config,
+};
 use meterlab_proto::v1 as pb;
-use meterlab_proto::v1::governance_service_client::GovernanceServiceClient;
 use meterlab_proto::v1::run_service_client::RunServiceClient;
 use run_support::{path, start_emulator_from, workspace};
 use tonic::transport::Channel;
@@ -31,31 +32,6 @@ fn phase() -> pb::PhaseKey {
     }
 }
 
-async fn plan(channel: Channel) {
-    let mut gov = GovernanceServiceClient::new(channel);
-    gov.register_entry(pb::RegisterEntryRequest {
-        entry: phase().entry,
-        dmc: Some(pb::Dmc {
-            id: DMC.into(),
-            models: vec![pb::DeviceModelRef {
-                kind: pb::DeviceKind::CommsHub.into(),
-                manufacturer: "Acme".into(),
-                model: "ACME CH1".into(),
-                firmware_version: "1.4.0".into(),
-            }],
-        }),
-        meta: None,
-    })
-    .await
-    .unwrap();
-    gov.register_phase(pb::RegisterPhaseRequest {
-        phase: Some(phase()),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-}
-
 /// Runs SIT-OPT-001 and SIT-RD-001 on the gateway; returns the attempts and the summary.
 async fn run_cases(addr: &str, request_id: &str) -> (Vec<pb::TestCaseResult>, pb::RunSummary) {
     let channel = Channel::from_shared(format!("http://{addr}"))
@@ -63,7 +39,7 @@ async fn run_cases(addr: &str, request_id: &str) -> (Vec<pb::TestCaseResult>, pb
         .connect()
         .await
         .unwrap();
-    plan(channel.clone()).await;
+    register_phase(channel.clone(), phase()).await;
     let mut runs = RunServiceClient::new(channel);
     let run_id = runs
         .start_run(pb::StartRunRequest {

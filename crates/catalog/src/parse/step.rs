@@ -414,15 +414,20 @@ fn parse_captures(
             );
             continue;
         };
-        let checked = FieldPath::parse(path_text).and_then(|path| {
-            let path_type = path.check(result)?;
-            if path_type.many {
-                return Err(format!(
-                    "{path}: capture one value or a whole repeated field, not `[*]`"
-                ));
-            }
-            Ok((path, path_type.leaf))
-        });
+        let checked = FieldPath::parse(path_text)
+            .and_then(|path| {
+                let path_type = path.check(result)?;
+                Ok((path, path_type))
+            })
+            .map_err(|error| error.to_string())
+            .and_then(|(path, path_type)| {
+                if path_type.many {
+                    return Err(format!(
+                        "{path}: capture one value or a whole repeated field, not `[*]`"
+                    ));
+                }
+                Ok((path, path_type.leaf))
+            });
         match checked {
             Ok((path, leaf)) => captures.push((
                 Capture {

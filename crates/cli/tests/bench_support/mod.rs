@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use meterlab_proto::v1 as pb;
+use meterlab_proto::v1::governance_service_client::GovernanceServiceClient;
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
@@ -47,6 +49,8 @@ pub struct BenchOptions<'a> {
     pub drain_s: Option<u64>,
     /// A second plugin of `smso-north`, pinned with `port = "optical"`.
     pub optical_plugin: Option<&'a Path>,
+    /// `isolation = "…"` of the (DLMS) plugin; in-process when `None`.
+    pub isolation: Option<&'a str>,
 }
 
 /// Writes `dir/serve.toml`: `plugin` installed as the one (pinned) plugin of `smso-north`,
@@ -81,6 +85,9 @@ pub fn write_bench_config(
          smso = [\"smso-north\"]\n",
         pin = hex::encode(Sha256::digest(&bytes)),
     ));
+    if let Some(isolation) = options.isolation {
+        config.push_str(&format!("isolation = \"{isolation}\"\n"));
+    }
     if let Some(optical) = options.optical_plugin {
         let bytes = std::fs::read(optical).unwrap();
         let file = "libmeterlab_iec62056_21_adapter.so";
@@ -121,4 +128,36 @@ pub async fn serve(config: &Path) -> (Child, String) {
     };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, addr)
+}
+
+/// Registers the entry of `phase` (its DMC with one comms hub model) and the phase itself, so
+/// a run's results have a planned phase to land in.
+pub async fn register_phase(channel: tonic::transport::Channel, phase: pb::PhaseKey) {
+    let mut gov = GovernanceServiceClient::new(channel);
+    let dmc_id = phase
+        .entry
+        .as_ref()
+        .map(|entry| entry.dmc_id.clone())
+        .unwrap_or_default();
+    gov.register_entry(pb::RegisterEntryRequest {
+        entry: phase.entry.clone(),
+        dmc: Some(pb::Dmc {
+            id: dmc_id,
+            models: vec![pb::DeviceModelRef {
+                kind: pb::DeviceKind::CommsHub.into(),
+                manufacturer: "Acme".into(),
+                model: "ACME CH1".into(),
+                firmware_version: "1.4.0".into(),
+            }],
+        }),
+        meta: None,
+    })
+    .await
+    .unwrap();
+    gov.register_phase(pb::RegisterPhaseRequest {
+        phase: Some(phase),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
 }
