@@ -296,14 +296,14 @@ impl Client {
             .ok_or_else(|| ClientError::answer(RPC, "lease", "is missing"))
     }
 
-    /// Extends a lease by `ttl` from now.
-    pub async fn renew_lease(&self, lease_id: &str, ttl: Duration) -> Result<Lease> {
+    /// Extends a lease from now by `ttl` (its new ttl), or by the ttl it has when `None`.
+    pub async fn renew_lease(&self, lease_id: &str, ttl: Option<Duration>) -> Result<Lease> {
         const RPC: &str = "RenewLease";
         let answer = self
             .device_service()
             .renew_lease(pb::RenewLeaseRequest {
                 lease_id: lease_id.to_owned(),
-                ttl: prost_types::Duration::try_from(ttl).ok(),
+                ttl: ttl.and_then(|ttl| prost_types::Duration::try_from(ttl).ok()),
             })
             .await
             .map_err(|s| ClientError::status(RPC, &s))?
