@@ -270,12 +270,46 @@ async fn a_run_cut_off_by_kill_9_is_interrupted_listed_and_resumed_without_dupli
         "every case has a result now: {summary}"
     );
 
-    let again = meterlab(&["runs", "start", "--resume", &run_id, "--gateway", &url]).await;
-    assert!(!again.status.success());
-    assert!(
-        String::from_utf8_lossy(&again.stderr).contains("nothing to resume"),
-        "{again:?}"
-    );
+    // A case cut off mid-way may leave an emulated device in a state its later cases block on
+    // (kill -9 restores nothing): blocked cases are not final, so a second resume runs just
+    // those; with none left there is nothing to resume.
+    let blocked_before_again: BTreeSet<(String, String)> = stored_results(&db, &source)
+        .iter()
+        .filter(|r| r.4 == pb::CaseStatus::Blocked)
+        .map(|r| (r.1.clone(), r.2.clone()))
+        .collect();
+    let again = meterlab(&[
+        "runs",
+        "start",
+        "--resume",
+        &run_id,
+        "--watch",
+        "--gateway",
+        &url,
+    ])
+    .await;
+    if summary["blocked"] == 0 {
+        assert!(!again.status.success(), "{again:?}");
+        assert!(
+            String::from_utf8_lossy(&again.stderr).contains("nothing to resume"),
+            "{again:?}"
+        );
+    } else {
+        assert!(
+            String::from_utf8_lossy(&again.stdout).contains("resumed 2 time(s)"),
+            "the blocked cases ran again: {again:?}"
+        );
+        let after_again = stored_results(&db, &source);
+        let ran_again: BTreeSet<(String, String)> = after_again
+            .iter()
+            .filter(|r| r.3 > 1)
+            .map(|r| (r.1.clone(), r.2.clone()))
+            .collect();
+        assert!(
+            ran_again.is_subset(&blocked_before_again),
+            "only blocked cases ran again: {ran_again:?} ⊄ {blocked_before_again:?}"
+        );
+    }
 
     let stored = stored_results(&db, &source);
     let seqs: Vec<u64> = stored.iter().map(|r| r.0).collect();
@@ -416,6 +450,98 @@ async fn a_lease_is_taken_renewed_with_a_new_ttl_and_released_and_a_device_is_ch
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no-such-device"));
 
+    server.start_kill().unwrap();
+    server.wait().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_runs_on_one_device_number_their_attempts_without_colliding() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(dir.path(), &[]).await;
+    let config = write_bench_config(
+        dir.path(),
+        &emulator.devices,
+        &adapter(),
+        BenchOptions::default(),
+    );
+    let (mut server, addr) = serve(&config).await;
+    let url = format!("http://{addr}");
+    let channel = Channel::from_shared(url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    plan(channel.clone()).await;
+    let start = |request_id: &'static str| {
+        let url = url.clone();
+        async move {
+            let out = meterlab(&[
+                "runs",
+                "start",
+                "--suite",
+                "mt-active",
+                "--entry",
+                ENTRY,
+                "--phase",
+                "mt.active",
+                "--request-id",
+                request_id,
+                "--gateway",
+                &url,
+                "--output",
+                "json",
+            ])
+            .await;
+            assert!(out.status.success(), "{out:?}");
+            json(&out)["run_id"].as_str().unwrap().to_owned()
+        }
+    };
+    // The gateway runs two at once (run_concurrency = 2): the second finds the devices leased
+    // and records its cases not_run while the first records their results.
+    let (first, second) = tokio::join!(start("first"), start("second"));
+    assert_ne!(first, second);
+    for run_id in [&first, &second] {
+        let watched = meterlab(&[
+            "runs",
+            "watch",
+            run_id,
+            "--gateway",
+            &url,
+            "--output",
+            "json",
+        ])
+        .await;
+        let summary = json(
+            &meterlab(&[
+                "runs",
+                "show",
+                run_id,
+                "--gateway",
+                &url,
+                "--output",
+                "json",
+            ])
+            .await,
+        );
+        assert!(watched.status.code().is_some());
+        assert_eq!(
+            summary["state"], "finished",
+            "no result was refused as a duplicate attempt: {summary}"
+        );
+    }
+    let db = dir.path().join("lab.sqlite");
+    let mut attempts: BTreeMap<(String, String), Vec<u32>> = BTreeMap::new();
+    for run_id in [&first, &second] {
+        for (_, case, device, attempt, _) in stored_results(&db, &format!("gateway-run/{run_id}")) {
+            attempts.entry((case, device)).or_default().push(attempt);
+        }
+    }
+    assert!(!attempts.is_empty());
+    for (unit, numbers) in &mut attempts {
+        numbers.sort_unstable();
+        let expected: Vec<u32> = (1..=numbers.len() as u32).collect();
+        assert_eq!(*numbers, expected, "{unit:?}: each attempt number once");
+    }
     server.start_kill().unwrap();
     server.wait().await.unwrap();
 }

@@ -457,24 +457,12 @@ impl RunManager {
                 match &event.kind {
                     RunEventKind::DeviceChecked(health) => self.bench.record_health(health.clone()),
                     RunEventKind::CaseFinished(result) => {
-                        let seq = {
-                            let mut inner = record.inner();
-                            inner.stored_seq += 1;
-                            inner.stored_seq
-                        };
-                        let stored = events::result_to_proto(result, &phase);
-                        let submit = pb::SubmitResult {
-                            key: Some(pb::ResultKey {
-                                source: source.clone(),
-                                run_id: record.run_id.clone(),
-                                seq,
-                            }),
-                            result: Some(stored.clone()),
-                        };
-                        match crate::results::ingest_local(&self.ledger, submit, &record.principal)
-                            .await
-                        {
-                            Ok(_) => record.inner().tally(&stored),
+                        match self.store_result(&record, &source, result, &phase).await {
+                            Ok(stored) => {
+                                record.inner().tally(&stored);
+                                // Watchers see the attempt number the result is stored under.
+                                proto.event = Some(pb::run_event::Event::CaseFinished(stored));
+                            }
                             Err(error) => {
                                 tracing::error!(run = %record.run_id, %error, "a run result was not stored");
                                 store_error.get_or_insert(format!(
@@ -515,6 +503,49 @@ impl RunManager {
         };
         let (_summary, ()) = tokio::join!(runner.run(planned.plan), consume);
         drop(slot);
+    }
+
+    /// Stores one result of the run under its next seq. An attempt number another writer holds
+    /// for the same phase, case and device (another run on the device, a remote stream) is
+    /// refused before anything is written: the result takes the next number instead, so
+    /// concurrent runs never collide. Answers the result as stored.
+    async fn store_result(
+        &self,
+        record: &RunRecord,
+        source: &str,
+        result: &meterlab_runner::CaseResult,
+        phase: &pb::PhaseKey,
+    ) -> Result<pb::TestCaseResult, crate::results::LocalRefusal> {
+        /// More writers than this on one case and device at once is not a lab.
+        const RENUMBER_LIMIT: u32 = 64;
+        let seq = {
+            let mut inner = record.inner();
+            inner.stored_seq += 1;
+            inner.stored_seq
+        };
+        let mut stored = events::result_to_proto(result, phase);
+        let mut renumbered = 0;
+        loop {
+            let submit = pb::SubmitResult {
+                key: Some(pb::ResultKey {
+                    source: source.to_owned(),
+                    run_id: record.run_id.clone(),
+                    seq,
+                }),
+                result: Some(stored.clone()),
+            };
+            match crate::results::ingest_local(&self.ledger, submit, &record.principal).await {
+                Ok(_) => return Ok(stored),
+                Err(crate::results::LocalRefusal::AttemptTaken(taken))
+                    if renumbered < RENUMBER_LIMIT =>
+                {
+                    tracing::debug!(run = %record.run_id, %taken, "attempt number taken; the next one");
+                    stored.attempt += 1;
+                    renumbered += 1;
+                }
+                Err(refusal) => return Err(refusal),
+            }
+        }
     }
 
     /// Records the run's end durably, then in memory; answers the final summary.
