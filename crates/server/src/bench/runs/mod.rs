@@ -48,6 +48,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+fn nothing_to_resume(run_id: &str) -> Status {
+    Status::failed_precondition(format!(
+        "run {run_id} has nothing to resume: every case has a final result (passed or failed)"
+    ))
+}
+
 #[derive(Debug, Default)]
 struct Registry {
     runs: HashMap<String, Arc<RunRecord>>,
@@ -331,6 +337,9 @@ impl RunManager {
                 .filter(|(_, tally)| tally.is_final())
                 .map(|(key, _)| key.clone())
                 .collect();
+            if done.len() >= inner.summary.cases_total as usize {
+                return Err(nothing_to_resume(run_id));
+            }
             (inner.request.clone(), done)
         };
         let mut planned = self.plan(run_id, &request).await?;
@@ -341,10 +350,7 @@ impl RunManager {
         }
         planned.plan.units.retain(|unit| !unit.cases.is_empty());
         if planned.plan.units.is_empty() {
-            return Err(Status::failed_precondition(format!(
-                "run {run_id} has nothing to resume: every case has a final result (passed or \
-                 failed)"
-            )));
+            return Err(nothing_to_resume(run_id));
         }
         planned.device_ids = planned
             .plan
