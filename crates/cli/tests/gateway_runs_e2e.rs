@@ -545,3 +545,46 @@ async fn two_concurrent_runs_on_one_device_number_their_attempts_without_collidi
     server.start_kill().unwrap();
     server.wait().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_device_checks_unhealthy_and_then_shows_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start_emulator(dir.path(), &["--silent"]).await;
+    let config = write_bench_config(
+        dir.path(),
+        &emulator.devices,
+        &adapter(),
+        BenchOptions::default(),
+    );
+    let (mut server, addr) = serve(&config).await;
+    let url = format!("http://{addr}");
+    let listed = json(&meterlab(&["devices", "--gateway", &url, "--output", "json"]).await);
+    let device = listed[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed[0]["state"], "available");
+
+    let checked = meterlab(&[
+        "devices",
+        "check",
+        &device,
+        "--gateway",
+        &url,
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(checked.status.code(), Some(3), "unhealthy: {checked:?}");
+    let health = json(&checked);
+    assert_eq!(health["healthy"], false, "{health}");
+    assert!(health["device_clock"].is_null(), "{health}");
+    assert!(
+        health["detail"].as_str().unwrap().contains("unreachable"),
+        "{health}"
+    );
+    let listed = json(&meterlab(&["devices", "--gateway", &url, "--output", "json"]).await);
+    assert_eq!(
+        listed[0]["state"], "offline",
+        "the check is the device's health now: {listed}"
+    );
+    server.start_kill().unwrap();
+    server.wait().await.unwrap();
+}
