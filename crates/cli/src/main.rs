@@ -55,8 +55,12 @@ enum Command {
     Entry(cmd::gov::verdict::EntryArgs),
     /// Every phase of an entry at a glance: outcome, coverage, issues against limits.
     Status(cmd::gov::status::Args),
-    /// The gateway's devices, their state and leases.
+    /// The gateway's devices, their state and leases; `devices check DEVICE` checks one now.
     Devices(cmd::gov::devices::Args),
+    /// Leases on a gateway's devices: take, renew (optionally with a new ttl), release.
+    Lease(cmd::gov::lease::Args),
+    /// Runs on a gateway's bench: list, show, watch, cancel, start (or resume).
+    Runs(cmd::gov::runs::Args),
     /// Inspect and check adapter plugins.
     Plugin(cmd::plugin::Args),
     /// Completion report (Markdown, HTML, JSON) and sealed evidence bundles; `report verify`.
@@ -112,6 +116,8 @@ fn main() -> ExitCode {
         Command::Entry(args) => return governance(cmd::gov::verdict::entry(args)),
         Command::Status(args) => return governance(cmd::gov::status::run(args)),
         Command::Devices(args) => return governance(cmd::gov::devices::run(args)),
+        Command::Lease(args) => return governance(cmd::gov::lease::run(args)),
+        Command::Runs(args) => return governance(cmd::gov::runs::run(args)),
         Command::Emulate(args) => cmd::emulate::run(args),
         Command::EmulateCtl(args) => cmd::emulate_ctl::run(args),
         Command::Plugin(args) => cmd::plugin::run(args),

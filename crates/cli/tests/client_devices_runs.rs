@@ -119,7 +119,7 @@ async fn devices_are_leased_and_a_run_is_started_watched_and_summarised_through_
     // A renewal extends the lease by its granted ttl from now (the gateway's clock moves on).
     tokio::time::sleep(Duration::from_millis(50)).await;
     let renewed = client
-        .renew_lease(&lease.lease_id, Duration::from_secs(60))
+        .renew_lease(&lease.lease_id, Some(Duration::from_secs(60)))
         .await
         .unwrap();
     assert!(

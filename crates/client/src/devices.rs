@@ -131,6 +131,10 @@ pub struct RunSummary {
     pub not_run: u32,
     pub flaky: u32,
     pub error: String,
+    pub started_by: String,
+    pub resumes: u32,
+    pub started_at: Option<SystemTime>,
+    pub finished_at: Option<SystemTime>,
 }
 
 fn run_state(state: pb::RunState) -> &'static str {
@@ -140,6 +144,7 @@ fn run_state(state: pb::RunState) -> &'static str {
         pb::RunState::Finished => "finished",
         pb::RunState::Cancelled => "cancelled",
         pb::RunState::Errored => "errored",
+        pb::RunState::Interrupted => "interrupted",
         pb::RunState::Unspecified => "unspecified",
     }
 }
@@ -156,6 +161,10 @@ fn summary_from_proto(summary: &pb::RunSummary) -> RunSummary {
         not_run: summary.not_run,
         flaky: summary.flaky,
         error: summary.error.clone(),
+        started_by: summary.started_by.clone(),
+        resumes: summary.resumes,
+        started_at: time(summary.started_at.as_ref()),
+        finished_at: time(summary.finished_at.as_ref()),
     }
 }
 
@@ -287,14 +296,14 @@ impl Client {
             .ok_or_else(|| ClientError::answer(RPC, "lease", "is missing"))
     }
 
-    /// Extends a lease by `ttl` from now.
-    pub async fn renew_lease(&self, lease_id: &str, ttl: Duration) -> Result<Lease> {
+    /// Extends a lease from now by `ttl` (its new ttl), or by the ttl it has when `None`.
+    pub async fn renew_lease(&self, lease_id: &str, ttl: Option<Duration>) -> Result<Lease> {
         const RPC: &str = "RenewLease";
         let answer = self
             .device_service()
             .renew_lease(pb::RenewLeaseRequest {
                 lease_id: lease_id.to_owned(),
-                ttl: prost_types::Duration::try_from(ttl).ok(),
+                ttl: ttl.and_then(|ttl| prost_types::Duration::try_from(ttl).ok()),
             })
             .await
             .map_err(|s| ClientError::status(RPC, &s))?
@@ -332,6 +341,7 @@ impl Client {
                 }),
                 request_id: run.request_id.clone(),
                 requested_by: self.actor.clone(),
+                resume_run_id: String::new(),
             })
             .await
             .map_err(|s| ClientError::status("StartRun", &s))?
@@ -398,4 +408,95 @@ impl Client {
             .into_inner();
         Ok(summary_from_proto(&answer))
     }
+
+    /// Resumes an ended run: only its cases without a final result run again, under its id
+    /// (answered), attempt numbers continuing.
+    pub async fn resume_run(&self, run_id: &str) -> Result<String> {
+        let answer = self
+            .run_service()
+            .start_run(pb::StartRunRequest {
+                resume_run_id: run_id.to_owned(),
+                requested_by: self.actor.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| ClientError::status("StartRun", &s))?
+            .into_inner();
+        Ok(answer.run_id)
+    }
+
+    /// The gateway's runs, newest first: all, or those in `state` (`"interrupted"`, …), at most
+    /// `limit` (0: the gateway's default).
+    pub async fn list_runs(&self, state: Option<&str>, limit: u32) -> Result<Vec<RunSummary>> {
+        let state = match state {
+            None => pb::RunState::Unspecified,
+            Some(name) => run_state_named(name).ok_or_else(|| ClientError::Input {
+                field: "state".to_owned(),
+                problem: format!(
+                    "{name:?} is not one of queued, running, finished, cancelled, errored, \
+                     interrupted"
+                ),
+            })?,
+        };
+        let answer = self
+            .run_service()
+            .list_runs(pb::ListRunsRequest {
+                state: state.into(),
+                limit,
+            })
+            .await
+            .map_err(|s| ClientError::status("ListRuns", &s))?
+            .into_inner();
+        Ok(answer.runs.iter().map(summary_from_proto).collect())
+    }
+
+    /// Checks one device now (associate, read its firmware version and clock), under
+    /// `lease_id` when the caller holds the device.
+    pub async fn check_health(&self, device_id: &str, lease_id: Option<&str>) -> Result<Health> {
+        let answer = self
+            .device_service()
+            .check_health(pb::CheckHealthRequest {
+                device_id: device_id.to_owned(),
+                lease_id: lease_id.unwrap_or_default().to_owned(),
+            })
+            .await
+            .map_err(|s| ClientError::status("CheckHealth", &s))?
+            .into_inner();
+        Ok(Health {
+            device_id: answer.device_id,
+            healthy: answer.healthy,
+            device_clock: time(answer.device_clock.as_ref()),
+            clock_skew_ms: answer.device_clock.map(|_| answer.clock_skew_ms),
+            firmware_version: Some(answer.firmware_version).filter(|f| !f.is_empty()),
+            detail: answer.detail,
+            checked_at: time(answer.checked_at.as_ref()),
+        })
+    }
+}
+
+/// A device's health as one check found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Health {
+    pub device_id: String,
+    pub healthy: bool,
+    /// The device's clock as read.
+    pub device_clock: Option<SystemTime>,
+    /// Device clock minus the gateway's, when the clock was read.
+    pub clock_skew_ms: Option<i64>,
+    pub firmware_version: Option<String>,
+    /// `device reachable, firmware …, clock skew …` or what failed.
+    pub detail: String,
+    pub checked_at: Option<SystemTime>,
+}
+
+fn run_state_named(name: &str) -> Option<pb::RunState> {
+    Some(match name {
+        "queued" => pb::RunState::Queued,
+        "running" => pb::RunState::Running,
+        "finished" => pb::RunState::Finished,
+        "cancelled" => pb::RunState::Cancelled,
+        "errored" => pb::RunState::Errored,
+        "interrupted" => pb::RunState::Interrupted,
+        _ => return None,
+    })
 }

@@ -102,6 +102,17 @@ impl Lease {
         &self.device
     }
 
+    /// The ttl the lease is renewed by.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Makes `ttl` the lease's ttl and extends it by that from now (see [`Lease::renew`]).
+    pub fn renew_for(&mut self, ttl: Duration) -> Result<(), LeaseError> {
+        self.ttl = ttl;
+        self.renew()
+    }
+
     /// Extends the lease by its ttl from now, or says why it is lost (expired, revoked or taken
     /// by someone else since).
     pub fn renew(&self) -> Result<(), LeaseError> {

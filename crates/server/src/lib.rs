@@ -51,7 +51,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 pub use bench::devices::DeviceServiceImpl;
-pub use bench::runs::{RunManager, RunServiceImpl};
+pub use bench::runs::{RUN_KIND, RunManager, RunServiceImpl};
 pub use bench::{Bench, LeaseView};
 pub use error::{ConfigError, ConfigProblem, FieldError, SecretFileError, ServerError};
 pub use governance::GovernanceServiceImpl;

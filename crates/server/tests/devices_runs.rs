@@ -3,6 +3,7 @@
 //! StartRun refusals that name the field, reflection listing only what is served.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use meterlab_proto::v1 as pb;
 use meterlab_proto::v1::device_service_client::DeviceServiceClient;
@@ -180,6 +181,10 @@ fn ttl(secs: i64) -> Option<prost_types::Duration> {
 }
 
 #[tokio::test]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a lease's expiry is wall-clock time"
+)]
 async fn leases_belong_to_their_principal_and_show_in_the_device_list() {
     let lab = start().await;
     let (mut alice, _) = as_principal(&lab, "tok-alice").await;
@@ -274,6 +279,37 @@ async fn leases_belong_to_their_principal_and_show_in_the_device_list() {
         })
         .await
         .expect("the owner renews");
+    // A renewal may change the ttl, within max_lease_ttl_s; later renewals keep the new one.
+    for (asked, granted) in [(Some(30), 30), (None, 30), (Some(3600), 120)] {
+        let renewed = alice
+            .renew_lease(pb::RenewLeaseRequest {
+                lease_id: lease.lease_id.clone(),
+                ttl: asked.and_then(ttl),
+            })
+            .await
+            .expect("the owner renews with a ttl")
+            .into_inner()
+            .lease
+            .expect("a lease");
+        let left = SystemTime::try_from(renewed.expires_at.expect("expires_at"))
+            .expect("time")
+            .duration_since(SystemTime::now())
+            .expect("in the future")
+            .as_secs();
+        assert!(
+            (granted - 2..=granted).contains(&left),
+            "renewed with {asked:?}: expires in {left} s, not about {granted} s"
+        );
+    }
+    let zero = alice
+        .renew_lease(pb::RenewLeaseRequest {
+            lease_id: lease.lease_id.clone(),
+            ttl: ttl(0),
+        })
+        .await
+        .expect_err("a zero ttl");
+    assert_eq!(zero.code(), Code::InvalidArgument);
+    assert!(zero.message().contains("ttl"), "{zero:?}");
     root.release_device(pb::ReleaseDeviceRequest {
         lease_id: lease.lease_id.clone(),
     })
@@ -491,6 +527,18 @@ async fn every_device_and_run_rpc_is_authorised_by_the_table() {
             (
                 "/meterlab.v1.RunService/GetRun",
                 code(runs.get_run(pb::GetRunRequest::default()).await),
+            ),
+            (
+                "/meterlab.v1.RunService/ListRuns",
+                code(runs.list_runs(pb::ListRunsRequest::default()).await),
+            ),
+            (
+                "/meterlab.v1.DeviceService/CheckHealth",
+                code(
+                    devices
+                        .check_health(pb::CheckHealthRequest::default())
+                        .await,
+                ),
             ),
         ];
         for (path, got) in calls {

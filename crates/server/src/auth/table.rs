@@ -61,10 +61,13 @@ pub const AUTHORISATION: &[(&str, &str, Rule)] = {
         (DEV, "LeaseDevice", AtLeast(Engineer)),
         (DEV, "RenewLease", AtLeast(Engineer)),
         (DEV, "ReleaseDevice", AtLeast(Engineer)),
+        // Talks to the device (associates, reads its clock) under a short lease.
+        (DEV, "CheckHealth", AtLeast(Engineer)),
         (RUN, "StartRun", AtLeast(Engineer)),
         (RUN, "WatchRun", AtLeast(Viewer)),
         (RUN, "CancelRun", AtLeast(Engineer)),
         (RUN, "GetRun", AtLeast(Viewer)),
+        (RUN, "ListRuns", AtLeast(Viewer)),
     ]
 };
 

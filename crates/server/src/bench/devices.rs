@@ -156,4 +156,41 @@ impl DeviceService for DeviceServiceImpl {
         self.bench.release(&r.lease_id, &caller)?;
         Ok(Response::new(pb::ReleaseDeviceResponse {}))
     }
+
+    async fn check_health(
+        &self,
+        request: Request<pb::CheckHealthRequest>,
+    ) -> Result<Response<pb::CheckHealthResponse>, Status> {
+        let caller = principal_of(&request);
+        let r = request.into_inner();
+        if r.device_id.trim().is_empty() {
+            return Err(Status::invalid_argument(
+                "invalid field device_id: must not be empty",
+            ));
+        }
+        let lease_id = Some(r.lease_id.trim()).filter(|id| !id.is_empty());
+        let checked_at = super::runs::wall_clock();
+        let health = self
+            .bench
+            .check_health(r.device_id.trim(), lease_id, &caller)
+            .await?;
+        let device_clock = health.clock_skew_ms.map(|skew| {
+            let skew_abs = Duration::from_millis(skew.unsigned_abs());
+            let clock = if skew >= 0 {
+                checked_at + skew_abs
+            } else {
+                checked_at - skew_abs
+            };
+            prost_types::Timestamp::from(clock)
+        });
+        Ok(Response::new(pb::CheckHealthResponse {
+            device_id: health.device_id.clone(),
+            healthy: health.healthy,
+            device_clock,
+            clock_skew_ms: health.clock_skew_ms.unwrap_or_default(),
+            firmware_version: health.firmware.clone().unwrap_or_default(),
+            detail: health.describe(),
+            checked_at: Some(checked_at.into()),
+        }))
+    }
 }

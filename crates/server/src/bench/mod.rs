@@ -4,6 +4,7 @@
 //! RunService ([`runs`]) serve it.
 
 pub mod devices;
+mod health;
 pub mod runs;
 
 use std::collections::HashMap;
@@ -233,7 +234,8 @@ impl Bench {
         Ok(view)
     }
 
-    /// Extends a lease by its ttl. Only its owner may.
+    /// Extends a lease from now by `ttl` (shortened to the configured maximum), or by the ttl
+    /// it has when `ttl` is `None`. Only its owner may.
     pub fn renew(
         &self,
         lease_id: &str,
@@ -250,22 +252,15 @@ impl Bench {
                 "lease {lease_id} belongs to another principal"
             )));
         }
-        if let Some(ttl) = ttl
-            && ttl != grant.ttl
-        {
-            return Err(Status::invalid_argument(format!(
-                "invalid field ttl: a lease is renewed by the ttl it was granted with ({} s); \
-                 release it and lease again for another ttl",
-                grant.ttl.as_secs()
-            )));
-        }
+        let ttl = ttl.map_or(grant.ttl, |ttl| ttl.min(self.limits.max_lease_ttl));
         grant
             .lease
-            .renew()
+            .renew_for(ttl)
             .map_err(|error| Status::not_found(error.to_string()))?;
+        grant.ttl = ttl;
         let now = crate::bench::runs::wall_clock();
-        grant.expires_at = now + grant.ttl;
-        grant.expires = tokio::time::Instant::now() + grant.ttl;
+        grant.expires_at = now + ttl;
+        grant.expires = tokio::time::Instant::now() + ttl;
         Ok(LeaseView {
             lease_id: lease_id.to_owned(),
             device_id: grant.lease.device().to_owned(),
@@ -273,6 +268,15 @@ impl Bench {
             granted_at: Some(grant.granted_at),
             expires_at: Some(grant.expires_at),
         })
+    }
+
+    /// Whether `lease_id` is a live DeviceService lease of `caller` on `device`.
+    pub(crate) fn holds(&self, lease_id: &str, device: &str, caller: &Principal) -> bool {
+        let mut grants = lock(&self.grants);
+        Self::expire(&mut grants);
+        grants
+            .get(lease_id)
+            .is_some_and(|g| g.owner == caller.name && g.lease.device() == device)
     }
 
     /// Ends a lease: its owner may, and an admin may force it (a run's lease too: the run's

@@ -24,7 +24,7 @@ mod session;
 
 pub use raw::RawResultServiceServer;
 
-pub(crate) use local::ingest_local;
+pub(crate) use local::{LocalRefusal, ingest_local};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

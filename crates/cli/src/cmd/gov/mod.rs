@@ -1,5 +1,6 @@
 //! Governance from the command line: `plan`, `dnb`, `issues`, `descope`, `exit`, `entry`,
-//! `status` and `devices`. Each works against a gateway (`--gateway URL`, TLS and token options)
+//! `status`, `devices`, `lease` and `runs` (the last two only against a gateway that serves a
+//! bench). Each works against a gateway (`--gateway URL`, TLS and token options)
 //! or a local store (`--db PATH`, served in-process on loopback) through the same typed client,
 //! prints text for people or one JSON document (`--output json`), and exits 0 on success,
 //! 2 for bad input (naming what), 3 when the answer is "no" (a verdict that is not an exit, a
@@ -9,8 +10,10 @@ pub mod descope;
 pub mod devices;
 pub mod dnb;
 pub mod issues;
+pub mod lease;
 pub mod parse;
 pub mod plan;
+pub mod runs;
 pub mod status;
 pub mod verdict;
 

@@ -1,34 +1,40 @@
 //! RunService: runs of the bench's suites on its devices through the pinned adapters, started
-//! by a principal, watched as `RunEvent`s from any `after_seq`, cancelled, summarised.
+//! by a principal, watched as `RunEvent`s from any `after_seq`, cancelled, summarised, listed,
+//! and resumed after an interruption.
 //!
 //! Every attempt a run finishes is stored through the result ingest the ResultService uses
 //! (checked, reserved, durable before it is acknowledged, idempotent by `(source, run, seq)` with
 //! source `gateway-run/<run id>`), attributed to the principal who started the run, and only
 //! then published to watchers: a `case_finished` event a client sees is already durable.
 //!
-//! Runs are kept in memory: after a restart of the gateway the stored results remain, the run
-//! records do not.
+//! A run's start, resumptions and end are recorded in the store's log too ([`record`]), so a
+//! restarted gateway still answers GetRun, WatchRun and ListRuns for the runs it had, shows a
+//! run the restart cut off as `INTERRUPTED`, and can resume it: only the cases without a final
+//! result run again, under the same run id, attempt numbers continuing.
 
 mod events;
 mod plan;
+mod record;
+mod resume;
+mod service;
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use futures::Stream;
 use meterlab_proto::v1 as pb;
-use meterlab_proto::v1::run_service_server::RunService;
-use meterlab_runner::{CancelHandle, LinkConnector, RunEventKind, RunSettings, Runner, Timeouts};
-use tokio::sync::{Semaphore, mpsc, watch};
-use tokio_stream::wrappers::ReceiverStream;
+use meterlab_runner::{LinkConnector, RunEventKind, RunSettings, Runner, Timeouts};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tonic::{Request, Response, Status};
+use tonic::Status;
 
-use super::{Bench, principal_of};
+use super::Bench;
+use crate::auth::Principal;
 use crate::ledger::Ledger;
+pub use record::RUN_KIND;
+use record::{RunInner, RunLogEvent, RunRecord};
+pub use service::RunServiceImpl;
 
 /// Wall-clock time (the gateway stamps leases and runs with it).
 #[allow(
@@ -43,54 +49,34 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-#[derive(Debug)]
-struct RunInner {
-    state: pb::RunState,
-    events: Vec<pb::RunEvent>,
-    summary: pb::RunSummary,
-    cancel: Option<CancelHandle>,
-    cancel_requested: Option<String>,
-}
-
-/// One run the gateway started.
-#[derive(Debug)]
-struct RunRecord {
-    run_id: String,
-    principal: String,
-    inner: Mutex<RunInner>,
-    /// The last event's seq, and whether the run has finished.
-    progress: watch::Sender<(u64, bool)>,
-    /// Cancelled by CancelRun (also while the run is queued).
-    cancelled: CancellationToken,
-}
-
-impl RunRecord {
-    fn inner(&self) -> MutexGuard<'_, RunInner> {
-        lock(&self.inner)
-    }
-
-    fn publish(&self, event: pb::RunEvent) {
-        let seq = event.seq;
-        let finished = matches!(event.event, Some(pb::run_event::Event::Finished(_)));
-        self.inner().events.push(event);
-        self.progress.send_replace((seq, finished));
-    }
-
-    fn summary(&self) -> pb::RunSummary {
-        let inner = self.inner();
-        pb::RunSummary {
-            state: inner.state.into(),
-            ..inner.summary.clone()
-        }
-    }
+fn nothing_to_resume(run_id: &str) -> Status {
+    Status::failed_precondition(format!(
+        "run {run_id} has nothing to resume: every case has a final result (passed or failed)"
+    ))
 }
 
 #[derive(Debug, Default)]
 struct Registry {
     runs: HashMap<String, Arc<RunRecord>>,
+    /// Run ids in the order the runs were started.
+    order: Vec<String>,
     /// (principal, request_id) → run id.
     requests: HashMap<(String, String), String>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Registry {
+    fn insert(&mut self, record: Arc<RunRecord>) {
+        let request_id = record.inner().request.request_id.clone();
+        if !request_id.is_empty() {
+            self.requests.insert(
+                (record.principal.clone(), request_id),
+                record.run_id.clone(),
+            );
+        }
+        self.order.push(record.run_id.clone());
+        self.runs.insert(record.run_id.clone(), record);
+    }
 }
 
 /// Starts, tracks and drains the gateway's runs.
@@ -107,12 +93,28 @@ pub struct RunManager {
 }
 
 impl RunManager {
+    /// The gateway's runs, with those its store recorded before this start (blocking: it reads
+    /// the log).
     pub fn new(bench: Arc<Bench>, ledger: Arc<Ledger>) -> Self {
         let slots = Arc::new(Semaphore::new(bench.limits().run_concurrency.max(1)));
+        let mut registry = Registry::default();
+        match record::rebuild(ledger.store()) {
+            Ok(rebuilt) => {
+                if !rebuilt.runs.is_empty() {
+                    tracing::info!(runs = rebuilt.runs.len(), "runs read back from the store");
+                }
+                for run in rebuilt.runs {
+                    registry.insert(run);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "the runs recorded in the store could not be read back");
+            }
+        }
         Self {
             bench,
             ledger,
-            registry: Mutex::default(),
+            registry: Mutex::new(registry),
             slots,
             next: AtomicU64::new(0),
             draining: CancellationToken::new(),
@@ -126,6 +128,20 @@ impl RunManager {
             .get(run_id)
             .cloned()
             .ok_or_else(|| Status::not_found(format!("no run {run_id:?} on this gateway")))
+    }
+
+    /// The runs, newest first, optionally only those in `state`.
+    fn list(&self, state: pb::RunState, limit: usize) -> Vec<pb::RunSummary> {
+        let registry = lock(&self.registry);
+        registry
+            .order
+            .iter()
+            .rev()
+            .filter_map(|id| registry.runs.get(id))
+            .map(|record| record.summary())
+            .filter(|s| state == pb::RunState::Unspecified || s.state() == state)
+            .take(limit)
+            .collect()
     }
 
     /// Stops the gateway's runs: queued runs do not start; running ones get `grace` to finish,
@@ -150,6 +166,9 @@ impl RunManager {
         let records: Vec<_> = lock(&self.registry).runs.values().cloned().collect();
         for record in records {
             let mut inner = record.inner();
+            if !inner.is_active() {
+                continue;
+            }
             if let Some(cancel) = &inner.cancel {
                 cancel.cancel();
             }
@@ -170,15 +189,30 @@ impl RunManager {
         self.stopping.cancel();
     }
 
+    async fn plan(
+        &self,
+        run_id: &str,
+        request: &pb::StartRunRequest,
+    ) -> Result<plan::Planned, Status> {
+        let bench = self.bench.clone();
+        let (run_id, request) = (run_id.to_owned(), request.clone());
+        tokio::task::spawn_blocking(move || plan::plan(&bench, &run_id, &request))
+            .await
+            .map_err(|e| Status::internal(format!("planning the run failed: {e}")))?
+    }
+
     async fn start(
         self: &Arc<Self>,
-        caller: &crate::auth::Principal,
+        caller: &Principal,
         request: pb::StartRunRequest,
     ) -> Result<String, Status> {
         if self.draining.is_cancelled() {
             return Err(Status::unavailable(
                 "the gateway is shutting down; start the run elsewhere or later",
             ));
+        }
+        if !request.resume_run_id.trim().is_empty() {
+            return self.resume(caller, request.resume_run_id.trim()).await;
         }
         let request_key = (caller.name.clone(), request.request_id.clone());
         if !request.request_id.is_empty()
@@ -199,39 +233,39 @@ impl RunManager {
                 "phase {phase_id} is not registered in the governance log; plan it first"
             )));
         }
+        let started_at = wall_clock();
         let run_id = format!(
             "gw-{}-{}",
-            wall_clock()
+            started_at
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis()),
             self.next.fetch_add(1, Ordering::Relaxed) + 1
         );
-        let bench = self.bench.clone();
-        let planned = {
-            let (run_id, request) = (run_id.clone(), request.clone());
-            tokio::task::spawn_blocking(move || plan::plan(&bench, &run_id, &request))
-                .await
-                .map_err(|e| Status::internal(format!("planning the run failed: {e}")))??
-        };
-        let record = Arc::new(RunRecord {
-            run_id: run_id.clone(),
-            principal: caller.name.clone(),
-            inner: Mutex::new(RunInner {
+        let planned = self.plan(&run_id, &request).await?;
+        let cases_total = planned.plan.cases_total();
+        let record = Arc::new(RunRecord::new(
+            run_id.clone(),
+            caller.name.clone(),
+            RunInner {
                 state: pb::RunState::Queued,
                 events: Vec::new(),
                 summary: pb::RunSummary {
                     run_id: run_id.clone(),
                     phase: Some(phase.clone()),
                     suite: request.suite.clone(),
-                    cases_total: planned.plan.cases_total(),
+                    cases_total,
+                    started_at: Some(started_at.into()),
+                    started_by: caller.name.clone(),
                     ..Default::default()
                 },
+                request: request.clone(),
+                tallies: Default::default(),
+                stored_seq: 0,
                 cancel: None,
                 cancel_requested: None,
-            }),
-            progress: watch::channel((0, false)).0,
-            cancelled: CancellationToken::new(),
-        });
+                cancelled: CancellationToken::new(),
+            },
+        ));
         {
             let mut registry = lock(&self.registry);
             // A concurrent StartRun with the same key may have won the race.
@@ -240,17 +274,43 @@ impl RunManager {
             {
                 return Ok(run_id.clone());
             }
-            registry.runs.insert(run_id.clone(), record.clone());
-            if !request.request_id.is_empty() {
-                registry.requests.insert(request_key, run_id.clone());
-            }
+            registry.insert(record.clone());
+        }
+        let started = RunLogEvent::started(
+            &run_id,
+            &caller.name,
+            &request,
+            cases_total,
+            &planned.device_ids,
+            started_at,
+        );
+        if let Err(error) = started.append(self.ledger.store()).await {
+            let mut registry = lock(&self.registry);
+            registry.runs.remove(&run_id);
+            registry.order.retain(|id| *id != run_id);
+            registry.requests.remove(&request_key);
+            tracing::error!(run = %run_id, %error, "the run could not be recorded");
+            return Err(Status::unavailable(format!(
+                "the run could not be recorded in the store: {error}"
+            )));
         }
         self.bench.hand_over(&planned.device_ids, caller);
         tracing::info!(run = %run_id, principal = %caller.name, suite = %request.suite, "run started");
-        let manager = self.clone();
-        let task = tokio::spawn(async move { manager.execute(record, planned, phase).await });
-        lock(&self.registry).tasks.push(task);
+        self.spawn(record, planned, phase, 0);
         Ok(run_id)
+    }
+
+    fn spawn(
+        self: &Arc<Self>,
+        record: Arc<RunRecord>,
+        planned: plan::Planned,
+        phase: pb::PhaseKey,
+        base_seq: u64,
+    ) {
+        let manager = self.clone();
+        let task =
+            tokio::spawn(async move { manager.execute(record, planned, phase, base_seq).await });
+        lock(&self.registry).tasks.push(task);
     }
 
     async fn execute(
@@ -258,11 +318,13 @@ impl RunManager {
         record: Arc<RunRecord>,
         planned: plan::Planned,
         phase: pb::PhaseKey,
+        base_seq: u64,
     ) {
+        let cancelled = record.inner().cancelled.clone();
         let slot = tokio::select! {
             slot = self.slots.clone().acquire_owned() => slot.ok(),
             () = self.draining.cancelled() => None,
-            () = record.cancelled.cancelled() => None,
+            () = cancelled.cancelled() => None,
         };
         if slot.is_none() || record.inner().cancel_requested.is_some() {
             let reason = record
@@ -270,16 +332,12 @@ impl RunManager {
                 .cancel_requested
                 .clone()
                 .unwrap_or_else(|| "the gateway is shutting down".to_owned());
-            self.finish_unstarted(&record, &reason);
+            self.finish_unstarted(&record, &reason).await;
             return;
         }
-        {
-            let mut inner = record.inner();
-            inner.state = pb::RunState::Running;
-            inner.summary.started_at = Some(wall_clock().into());
-        }
+        record.inner().state = pb::RunState::Running;
         let mut planned = planned;
-        self.continue_attempts(&mut planned.plan, &phase);
+        self.continue_attempts(&record, &mut planned.plan, &phase);
         let limits = *self.bench.limits();
         let settings = RunSettings {
             jobs: limits.run_jobs,
@@ -305,66 +363,53 @@ impl RunManager {
             }
             inner.cancel = Some(cancel);
         }
-        let source = format!("gateway-run/{}", record.run_id);
+        let source = record::result_source(&record.run_id);
         let consume = async {
-            let mut stored_seq = 0u64;
             let mut store_error: Option<String> = None;
             while let Some(event) = events.recv().await {
                 let mut proto = events::event_to_proto(&event, &phase);
+                proto.seq += base_seq;
                 match &event.kind {
                     RunEventKind::DeviceChecked(health) => self.bench.record_health(health.clone()),
                     RunEventKind::CaseFinished(result) => {
-                        stored_seq += 1;
-                        let submit = pb::SubmitResult {
-                            key: Some(pb::ResultKey {
-                                source: source.clone(),
-                                run_id: record.run_id.clone(),
-                                seq: stored_seq,
-                            }),
-                            result: Some(events::result_to_proto(result, &phase)),
-                        };
-                        if let Err(error) =
-                            crate::results::ingest_local(&self.ledger, submit, &record.principal)
-                                .await
-                        {
-                            tracing::error!(run = %record.run_id, %error, "a run result was not stored");
-                            store_error.get_or_insert(format!(
-                                "result of case {} on {} (attempt {}) not stored: {error}",
-                                result.case_id, result.device_id, result.attempt
-                            ));
+                        match self.store_result(&record, &source, result, &phase).await {
+                            Ok(stored) => {
+                                record.inner().tally(&stored);
+                                // Watchers see the attempt number the result is stored under.
+                                proto.event = Some(pb::run_event::Event::CaseFinished(stored));
+                            }
+                            Err(error) => {
+                                tracing::error!(run = %record.run_id, %error, "a run result was not stored");
+                                store_error.get_or_insert(format!(
+                                    "result of case {} on {} (attempt {}) not stored: {error}",
+                                    result.case_id, result.device_id, result.attempt
+                                ));
+                            }
                         }
                     }
-                    RunEventKind::Finished(_) => {
-                        let state = {
-                            let mut inner = record.inner();
-                            if let Some(pb::run_event::Event::Finished(summary)) = &mut proto.event
-                            {
-                                if let Some(error) = &store_error {
-                                    summary.error = error.clone();
-                                }
-                                let state = if store_error.is_some() {
-                                    pb::RunState::Errored
-                                } else if let Some(reason) = &inner.cancel_requested {
-                                    // The runner's summary may carry no reason (say, cancelled
-                                    // before its first case): the watcher still learns why.
-                                    if summary.error.is_empty() {
-                                        summary.error = format!("cancelled: {reason}");
-                                    }
-                                    pb::RunState::Cancelled
-                                } else {
-                                    pb::RunState::Finished
-                                };
-                                summary.state = state.into();
-                                summary.phase = inner.summary.phase.clone();
-                                summary.suite = inner.summary.suite.clone();
-                                summary.started_at = inner.summary.started_at;
-                                summary.finished_at = Some(wall_clock().into());
-                                inner.summary = summary.clone();
-                                inner.state = state;
+                    RunEventKind::Finished(runner_summary) => {
+                        let (state, error) = {
+                            let inner = record.inner();
+                            let mut error = runner_summary.error.clone().unwrap_or_default();
+                            if let Some(store_error) = &store_error {
+                                error = store_error.clone();
                             }
-                            inner.state
+                            let state = if store_error.is_some() {
+                                pb::RunState::Errored
+                            } else if let Some(reason) = &inner.cancel_requested {
+                                // The runner's summary may carry no reason (say, cancelled
+                                // before its first case): the watcher still learns why.
+                                if error.is_empty() {
+                                    error = format!("cancelled: {reason}");
+                                }
+                                pb::RunState::Cancelled
+                            } else {
+                                pb::RunState::Finished
+                            };
+                            (state, error)
                         };
-                        tracing::info!(run = %record.run_id, state = state.as_str_name(), "run finished");
+                        let summary = self.end(&record, state, &error).await;
+                        proto.event = Some(pb::run_event::Event::Finished(summary));
                     }
                     _ => {}
                 }
@@ -375,9 +420,95 @@ impl RunManager {
         drop(slot);
     }
 
+    /// Stores one result of the run under its next seq. An attempt number another writer holds
+    /// for the same phase, case and device (another run on the device, a remote stream) is
+    /// refused before anything is written: the result takes the next number instead, so
+    /// concurrent runs never collide. Answers the result as stored.
+    async fn store_result(
+        &self,
+        record: &RunRecord,
+        source: &str,
+        result: &meterlab_runner::CaseResult,
+        phase: &pb::PhaseKey,
+    ) -> Result<pb::TestCaseResult, crate::results::LocalRefusal> {
+        /// More writers than this on one case and device at once is not a lab.
+        const RENUMBER_LIMIT: u32 = 64;
+        let seq = {
+            let mut inner = record.inner();
+            inner.stored_seq += 1;
+            inner.stored_seq
+        };
+        let mut stored = events::result_to_proto(result, phase);
+        let mut renumbered = 0;
+        loop {
+            let submit = pb::SubmitResult {
+                key: Some(pb::ResultKey {
+                    source: source.to_owned(),
+                    run_id: record.run_id.clone(),
+                    seq,
+                }),
+                result: Some(stored.clone()),
+            };
+            match crate::results::ingest_local(&self.ledger, submit, &record.principal).await {
+                Ok(_) => return Ok(stored),
+                Err(crate::results::LocalRefusal::AttemptTaken(taken))
+                    if renumbered < RENUMBER_LIMIT =>
+                {
+                    tracing::debug!(run = %record.run_id, %taken, "attempt number taken; the next one");
+                    stored.attempt += 1;
+                    renumbered += 1;
+                }
+                Err(refusal) => return Err(refusal),
+            }
+        }
+    }
+
+    /// Records the run's end durably, then in memory; answers the final summary.
+    async fn end(&self, record: &RunRecord, state: pb::RunState, error: &str) -> pb::RunSummary {
+        let at = wall_clock();
+        let finished = RunLogEvent::finished(&record.run_id, state, error, at);
+        let mut error = error.to_owned();
+        if let Err(store) = finished.append(self.ledger.store()).await {
+            // Its results are stored; after a restart the run shows as interrupted.
+            tracing::error!(run = %record.run_id, %store, "the run's end could not be recorded");
+            if error.is_empty() {
+                error = format!("the run's end could not be recorded in the store: {store}");
+            }
+        }
+        let summary = {
+            let mut inner = record.inner();
+            inner.state = state;
+            inner.summary.error = error;
+            inner.summary.finished_at = Some(at.into());
+            inner.summary()
+        };
+        tracing::info!(run = %record.run_id, state = state.as_str_name(), "run finished");
+        summary
+    }
+
     /// Numbers each case's attempts on a device after those the phase already records (an
-    /// earlier run, gateway or remote), so a re-run adds attempts instead of colliding.
-    fn continue_attempts(&self, plan: &mut meterlab_runner::RunPlan, phase: &pb::PhaseKey) {
+    /// earlier run, gateway or remote) and those this run recorded (a resumed run on a lab
+    /// gateway, whose phases are upstream), so a re-run adds attempts instead of colliding.
+    fn continue_attempts(
+        &self,
+        record: &RunRecord,
+        plan: &mut meterlab_runner::RunPlan,
+        phase: &pb::PhaseKey,
+    ) {
+        {
+            let inner = record.inner();
+            for unit in &mut plan.units {
+                let device = unit.target.id().to_owned();
+                for planned in &mut unit.cases {
+                    if let Some(tally) = inner
+                        .tallies
+                        .get(&(planned.case.id().to_owned(), device.clone()))
+                    {
+                        planned.attempts_before = planned.attempts_before.max(tally.last_attempt);
+                    }
+                }
+            }
+        }
         let Ok(phase_id) = crate::convert::keys::phase_from_proto("phase", &Some(phase.clone()))
         else {
             return;
@@ -398,133 +529,14 @@ impl RunManager {
         });
     }
 
-    fn finish_unstarted(&self, record: &RunRecord, reason: &str) {
-        let summary = {
-            let mut inner = record.inner();
-            inner.state = pb::RunState::Cancelled;
-            inner.summary.not_run = inner.summary.cases_total;
-            inner.summary.error = reason.to_owned();
-            inner.summary.finished_at = Some(wall_clock().into());
-            pb::RunSummary {
-                state: pb::RunState::Cancelled.into(),
-                ..inner.summary.clone()
-            }
-        };
-        let seq = record.inner().events.len() as u64 + 1;
+    async fn finish_unstarted(&self, record: &RunRecord, reason: &str) {
+        let summary = self.end(record, pb::RunState::Cancelled, reason).await;
+        let seq = record.inner().last_seq() + 1;
         record.publish(pb::RunEvent {
             run_id: record.run_id.clone(),
             seq,
             at: Some(wall_clock().into()),
             event: Some(pb::run_event::Event::Finished(summary)),
         });
-    }
-}
-
-/// The RunService implementation.
-#[derive(Debug, Clone)]
-pub struct RunServiceImpl {
-    manager: Arc<RunManager>,
-}
-
-impl RunServiceImpl {
-    pub fn new(manager: Arc<RunManager>) -> Self {
-        Self { manager }
-    }
-}
-
-type EventStream = Pin<Box<dyn Stream<Item = Result<pb::RunEvent, Status>> + Send>>;
-
-#[tonic::async_trait]
-impl RunService for RunServiceImpl {
-    type WatchRunStream = EventStream;
-
-    async fn start_run(
-        &self,
-        request: Request<pb::StartRunRequest>,
-    ) -> Result<Response<pb::StartRunResponse>, Status> {
-        let caller = principal_of(&request);
-        let run_id = self.manager.start(&caller, request.into_inner()).await?;
-        Ok(Response::new(pb::StartRunResponse { run_id }))
-    }
-
-    async fn watch_run(
-        &self,
-        request: Request<pb::WatchRunRequest>,
-    ) -> Result<Response<Self::WatchRunStream>, Status> {
-        let r = request.into_inner();
-        let record = self.manager.run(&r.run_id)?;
-        let stopping = self.manager.stopping.clone();
-        let (out, rx) = mpsc::channel(64);
-        tokio::spawn(async move {
-            let mut progress = record.progress.subscribe();
-            let mut cursor = r.after_seq;
-            loop {
-                let pending: Vec<pb::RunEvent> = {
-                    let inner = record.inner();
-                    let start = inner.events.partition_point(|e| e.seq <= cursor);
-                    inner.events[start..].to_vec()
-                };
-                let mut finished = false;
-                for event in pending {
-                    cursor = event.seq;
-                    finished |= matches!(event.event, Some(pb::run_event::Event::Finished(_)));
-                    tokio::select! {
-                        sent = out.send(Ok(event)) => if sent.is_err() { return },
-                        () = stopping.cancelled() => return,
-                    }
-                }
-                // A watcher that resumes after the last event gets the stream's end at once.
-                if finished || (progress.borrow().1 && cursor >= progress.borrow().0) {
-                    return;
-                }
-                tokio::select! {
-                    changed = progress.changed() => if changed.is_err() { return },
-                    () = stopping.cancelled() => {
-                        let _ = out.try_send(Err(Status::unavailable(
-                            "the gateway is shutting down; watch again from the last seq",
-                        )));
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
-    }
-
-    async fn cancel_run(
-        &self,
-        request: Request<pb::CancelRunRequest>,
-    ) -> Result<Response<pb::CancelRunResponse>, Status> {
-        let caller = principal_of(&request);
-        let r = request.into_inner();
-        let record = self.manager.run(&r.run_id)?;
-        let state = {
-            let mut inner = record.inner();
-            if matches!(inner.state, pb::RunState::Queued | pb::RunState::Running) {
-                let reason = if r.reason.trim().is_empty() {
-                    format!("cancelled by {}", caller.name)
-                } else {
-                    format!("cancelled by {}: {}", caller.name, r.reason.trim())
-                };
-                inner.cancel_requested.get_or_insert(reason);
-                if let Some(cancel) = &inner.cancel {
-                    cancel.cancel();
-                }
-                record.cancelled.cancel();
-                tracing::info!(run = %r.run_id, principal = %caller.name, "run cancel requested");
-            }
-            inner.state
-        };
-        Ok(Response::new(pb::CancelRunResponse {
-            state: state.into(),
-        }))
-    }
-
-    async fn get_run(
-        &self,
-        request: Request<pb::GetRunRequest>,
-    ) -> Result<Response<pb::RunSummary>, Status> {
-        let record = self.manager.run(&request.into_inner().run_id)?;
-        Ok(Response::new(record.summary()))
     }
 }
