@@ -221,3 +221,21 @@ fn errors_name_what_and_where() {
     // A huge element count with no bytes behind it is an error, not an allocation.
     assert!(Data::from_bytes(&[0x01, 0x84, 0xFF, 0xFF, 0xFF, 0xFF]).is_err());
 }
+
+/// The borrowed view encodes what the owned value encodes, also when the input used forms the
+/// encoder never writes: a boolean `03` inside an array (found by the `axdr_decode` fuzz
+/// target), a long-form length inside a structure, a boolean inside a compact array.
+#[test]
+fn the_view_re_encodes_non_canonical_input_like_the_owned_value() {
+    for input in [
+        &[0x01, 0x01, 0x03, 0x03][..],
+        &[0x02, 0x01, 0x09, 0x81, 0x01, 0xAA],
+        &[0x13, 0x03, 0x02, 0x03, 0x07],
+    ] {
+        let owned = Data::from_bytes(input).unwrap().to_bytes();
+        let mut from_view = Vec::new();
+        DataRef::from_bytes(input).unwrap().encode(&mut from_view);
+        assert_eq!(from_view, owned, "{input:02x?}");
+        assert_ne!(owned, input, "{input:02x?} is not canonical");
+    }
+}

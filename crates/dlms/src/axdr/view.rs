@@ -201,14 +201,18 @@ impl<'a> DataRef<'a> {
         }
     }
 
-    /// Appends the tagged encoding (the same bytes as the owned value's).
+    /// Appends the tagged encoding (the same bytes as the owned value's). Elements are
+    /// re-encoded, not copied: the input may carry non-canonical forms the owned encoder never
+    /// writes (a boolean `03`, a long-form length), and both must give the same bytes.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(self.tag());
         match self {
             DataRef::Null | DataRef::DontCare => {}
             DataRef::Array(items) | DataRef::Structure(items) => {
                 write_length(out, items.len());
-                out.extend_from_slice(items.bytes);
+                for item in items.iter() {
+                    item.encode(out);
+                }
             }
             DataRef::Boolean(b) => out.push(u8::from(*b)),
             DataRef::BitString { len, bytes } => {
@@ -223,7 +227,13 @@ impl<'a> DataRef<'a> {
             DataRef::Long(v) => out.extend_from_slice(&v.to_be_bytes()),
             DataRef::Unsigned(v) | DataRef::Enum(v) => out.push(*v),
             DataRef::LongUnsigned(v) => out.extend_from_slice(&v.to_be_bytes()),
-            DataRef::CompactArray(body) => out.extend_from_slice(body),
+            DataRef::CompactArray(_) => {
+                // Rare, and its contents may hold the same non-canonical forms: the owned
+                // value's encoding after its tag.
+                let mut owned = Vec::new();
+                self.to_data().encode(&mut owned);
+                out.extend_from_slice(owned.get(1..).unwrap_or_default());
+            }
             DataRef::Long64(v) => out.extend_from_slice(&v.to_be_bytes()),
             DataRef::Long64Unsigned(v) => out.extend_from_slice(&v.to_be_bytes()),
             DataRef::Float32(v) => out.extend_from_slice(&v.to_be_bytes()),
