@@ -3,7 +3,7 @@
 //! It starts the gateway (ResultService and GovernanceService over an SQLite store) and an
 //! emulator (`suites/scenarios/demo.toml`: two SMSOs, one DMC each, a hub per installation state
 //! of each, a flaky link and a silent hub), both on loopback. The story
-//! (`suites/scenarios/demo-plan.toml`) adds a wrong firmware version in the migration inventory,
+//! (`suites/scenarios/stories/demo.toml`) adds a wrong firmware version in the migration inventory,
 //! the runner's timeouts and retries, and the de-scopes. Then, as a lab would, through the typed
 //! client: it plans both EPCL entries and their phases, agrees the MT and SIT Depth & Breadth
 //! documents, runs the MT and SIT suites for every phase through the production path (the
@@ -40,7 +40,7 @@ use self::story::Story;
 
 const STORE_FILE: &str = "meterlab.sqlite";
 const DEFAULT_SCENARIO: &str = include_str!("../../../../../suites/scenarios/demo.toml");
-const DEFAULT_STORY: &str = include_str!("../../../../../suites/scenarios/demo-plan.toml");
+const DEFAULT_STORY: &str = include_str!("../../../../../suites/scenarios/stories/demo.toml");
 const DEFAULT_PROFILE: &str = include_str!("../../../../../suites/profiles/illustrative.toml");
 /// The shipped MT and SIT suites, built in so the demo runs from any directory (the DMC
 /// descriptions come built in from `meterlab_dmc::SHIPPED`).
@@ -100,7 +100,7 @@ pub struct Args {
     #[arg(long)]
     scenario: Option<PathBuf>,
     /// Story file (TOML: phases, inventory errors, timeouts, de-scopes); default: the embedded
-    /// `suites/scenarios/demo-plan.toml`.
+    /// `suites/scenarios/stories/demo.toml`.
     #[arg(long)]
     story: Option<PathBuf>,
     /// Run only these phases of the story (e.g. `--phase mt.active`; repeatable).
@@ -132,7 +132,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Story::parse(&path.display().to_string(), &text, &scenario)?
         }
         None => Story::parse(
-            "suites/scenarios/demo-plan.toml (embedded)",
+            "suites/scenarios/stories/demo.toml (embedded)",
             DEFAULT_STORY,
             &scenario,
         )?,

@@ -1,4 +1,4 @@
-//! The demo's story file (`suites/scenarios/demo-plan.toml`): which phases run, what the
+//! The demo's story file (`suites/scenarios/stories/demo.toml`): which phases run, what the
 //! migration inventory gets wrong, how long each line is waited on, and which cases are
 //! de-scoped and why. Data, not code: a lab tells another story by editing the file.
 
@@ -200,5 +200,75 @@ impl Story {
             device.firmware = wrong.firmware.clone();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario() -> Scenario {
+        Scenario::parse("demo.toml", super::super::DEFAULT_SCENARIO).unwrap_or_else(|e| {
+            panic!("the shipped demo scenario does not parse: {e}");
+        })
+    }
+
+    fn error(text: &str) -> String {
+        match Story::parse("story.toml", text, &scenario()) {
+            Ok(story) => panic!("accepted: {story:?}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_shipped_story_fits_the_shipped_scenario() {
+        let story = Story::parse("story", super::super::DEFAULT_STORY, &scenario())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(story.phases.len(), 6);
+        assert_eq!(
+            story.exchange_timeout("south-dormant"),
+            Duration::from_millis(300)
+        );
+        assert_eq!(
+            story.exchange_timeout("north-active"),
+            story.exchange_timeout
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named_with_file_and_field() {
+        let base = "phases = [\"mt.active\"]\n";
+        let unknown_device = error(&format!(
+            "{base}[[inventory]]\ndevice = \"nowhere.esme\"\nfirmware = \"1\"\n"
+        ));
+        assert!(
+            unknown_device.contains("story.toml: inventory[0].device: \"nowhere.esme\""),
+            "{unknown_device}"
+        );
+        let unknown_key = error(&format!("{base}colour = \"red\"\n"));
+        assert!(
+            unknown_key.contains("story.toml") && unknown_key.contains("colour"),
+            "{unknown_key}"
+        );
+        let bad_phase = error("phases = [\"mt.sleepy\"]\n");
+        assert!(bad_phase.contains("phases: \"mt.sleepy\""), "{bad_phase}");
+        let no_rationale = error(&format!(
+            "{base}[[descope]]\ncase = \"A\"\ncited = \"B\"\nphases = [\"sit.active\"]\nrationale = \" \"\n"
+        ));
+        assert!(
+            no_rationale.contains("descope[0].rationale is empty"),
+            "{no_rationale}"
+        );
+    }
+
+    #[test]
+    fn only_keeps_the_named_phases_and_refuses_others() {
+        let mut story = Story::parse("story", super::super::DEFAULT_STORY, &scenario())
+            .unwrap_or_else(|e| panic!("{e}"));
+        story
+            .only(&["sit.mixed".to_owned()])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(story.phases.len(), 1);
+        assert!(story.only(&["mt.active".to_owned()]).is_err());
     }
 }
