@@ -47,8 +47,17 @@ pub fn story(scenario: &Scenario, story: &Story, plan: &DemoPlan) {
             .iter()
             .filter(|hub| hub.dmc == planned.entry.dmc.as_str())
         {
-            let fault =
+            let mut fault =
                 faults(&hub.faults).map_or_else(String::new, |text| format!(" — fault: {text}"));
+            // A meter's own faults, where they differ from its hub's line.
+            for (role, meter) in [("esme", Some(&hub.esme)), ("gsme", hub.gsme.as_ref())] {
+                let Some(meter) = meter else { continue };
+                let own = meter.faults.apply(hub.faults);
+                if own != hub.faults {
+                    let text = faults(&own).unwrap_or_else(|| "none".to_owned());
+                    fault.push_str(&format!("; {role}: {text}"));
+                }
+            }
             println!(
                 "    hub {:<14} {:<8} exchange timeout {} ms{fault}",
                 hub.id,
