@@ -155,6 +155,10 @@ async fn the_demo_tells_its_story_and_the_store_bears_it_out() {
         "{stdout}"
     );
     assert!(
+        stdout.contains("5 de-scope(s) accepted, 1 refused"),
+        "{stdout}"
+    );
+    assert!(
         stdout.contains(&format!("NOT MET  entry {SOUTH}")),
         "{stdout}"
     );

@@ -75,13 +75,13 @@ pub async fn raise_for_failures(
 }
 
 /// Asks for every de-scope of the story in each of its phases the demo ran; prints each answer
-/// and returns how many were accepted.
+/// and returns how many were accepted and how many refused.
 pub async fn request_descopes(
     client: &Client,
     phases: &[TestPhase],
     descopes: &[Descope],
-) -> anyhow::Result<usize> {
-    let mut accepted = 0;
+) -> anyhow::Result<(usize, usize)> {
+    let (mut accepted, mut refused) = (0, 0);
     for descope in descopes {
         for phase in phases.iter().filter(|p| descope.phases.contains(&p.kind)) {
             let request = DescopeRequest {
@@ -101,7 +101,7 @@ pub async fn request_descopes(
             let decision = client
                 .request_descope(&request, "demo: equivalence de-scope (rule 7)")
                 .await?;
-            let refused: Vec<String> = decision
+            let unmet: Vec<String> = decision
                 .checks
                 .iter()
                 .filter(|check| !check.satisfied)
@@ -116,14 +116,15 @@ pub async fn request_descopes(
                     descope.cited
                 );
             } else {
+                refused += 1;
                 println!(
                     "  de-scope of {} in {} REFUSED: {}",
                     descope.case,
                     phase_name(phase),
-                    refused.join("; ")
+                    unmet.join("; ")
                 );
             }
         }
     }
-    Ok(accepted)
+    Ok((accepted, refused))
 }

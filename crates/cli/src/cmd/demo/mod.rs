@@ -308,8 +308,8 @@ async fn demo(args: Args, setup: Setup, dir: PathBuf) -> anyhow::Result<()> {
         println!("  no case failed");
     }
     println!("\n[4/6] asking for the story's de-scopes");
-    let descoped = issues::request_descopes(&client, &phases, &story.descopes).await?;
-    println!("  {descoped} de-scope(s) recorded");
+    let (accepted, refused) = issues::request_descopes(&client, &phases, &story.descopes).await?;
+    println!("  {accepted} de-scope(s) accepted, {refused} refused");
 
     println!("\n[5/6] evaluating every exit");
     let evaluation = plan::evaluate(&client, &plan).await?;
