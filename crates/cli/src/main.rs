@@ -33,7 +33,8 @@ struct Cli {
 enum Command {
     /// Test catalogue: list cases with their hashes, check suites, import DUIS requests.
     Catalog(cmd::catalog::Args),
-    /// Everything on one machine: gateway, SQLite store, emulated meters, the MT suite, verdicts.
+    /// Everything on one machine, as a story: gateway, store, emulated meters with faults, the MT
+    /// and SIT suites, issues, de-scopes, every exit, the report and the evidence bundle.
     Demo(cmd::demo::Args),
     /// Write a throwaway CA, server and client certificates for local TLS/mTLS (never for a lab).
     DevCerts(cmd::dev_certs::Args),

@@ -25,7 +25,7 @@ async fn meterlab(args: &[&str]) -> Output {
 async fn a_report_and_a_sealed_bundle_from_a_local_store() {
     let dir = tempfile::tempdir().unwrap();
     let demo_dir = dir.path().join("demo");
-    let demo = meterlab(&["demo", "--dir", path(&demo_dir)]).await;
+    let demo = meterlab(&["demo", "--phase", "mt.active", "--dir", path(&demo_dir)]).await;
     assert!(demo.status.success(), "{}", stderr(&demo));
     let db = demo_dir.join("meterlab.sqlite");
 

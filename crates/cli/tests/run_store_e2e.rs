@@ -1,6 +1,6 @@
-//! `meterlab run` with a store, and `meterlab demo`, end to end on the real binary: results
-//! through the ResultService of the `--db` store served in-process, resumed runs without
-//! duplicates, the demo on the production path.
+//! `meterlab run` with a store end to end on the real binary: results through the
+//! ResultService of the `--db` store served in-process, resumed runs without duplicates. A short
+//! `meterlab demo` (its MT active phases only) prepares each store; `demo_e2e.rs` tests the demo.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod run_support;
@@ -10,49 +10,16 @@ use std::path::PathBuf;
 use run_support::{fixture, meterlab_run, path, start_emulator, stderr, workspace};
 use tokio::process::Command;
 
-/// `meterlab demo` runs the shipped MT suite through the runner and the built adapter plugin,
-/// stores every attempt through the ResultService and prints the verdicts.
-#[tokio::test]
-async fn the_demo_runs_the_mt_suite_on_the_production_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let demo_dir = dir.path().join("demo");
-    let output = Command::new(env!("CARGO_BIN_EXE_meterlab"))
-        .arg("demo")
-        .arg("--dir")
-        .arg(&demo_dir)
-        .env_remove("METERLAB_LOG")
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
-    for expected in [
-        "MT-DOR-",
-        "results acknowledged durable by the ResultService",
-        "exit of MOC/smso-north/acme-ch1-e470-g4 mt.dormant",
-        "hash chain intact",
-    ] {
-        assert!(
-            stdout.contains(expected),
-            "missing {expected:?} in:\n{stdout}"
-        );
-    }
-    // One journal per hub's run, every line acknowledged.
-    let journals = std::fs::read_dir(demo_dir.join("runs")).unwrap().count();
-    assert_eq!(journals, 3);
-}
-
 /// With `--db`, results go through the ResultService of the store served in-process; a run
 /// restarted with the same `--run-id` skips what the device already answered, re-runs what was
 /// blocked with the attempt numbers continuing, and stores nothing twice.
 #[tokio::test]
 async fn results_reach_the_store_and_a_restarted_run_resumes_without_duplicates() {
     let dir = tempfile::tempdir().unwrap();
-    // The demo leaves a store with the entry and its MT phases planned and started.
+    // The demo leaves a store with the entry planned and its MT active phase started.
     let demo_dir = dir.path().join("demo");
     let demo = Command::new(env!("CARGO_BIN_EXE_meterlab"))
-        .arg("demo")
-        .arg("--dir")
+        .args(["demo", "--phase", "mt.active", "--dir"])
         .arg(&demo_dir)
         .env_remove("METERLAB_LOG")
         .output()
@@ -134,8 +101,7 @@ async fn results_reach_the_store_and_a_restarted_run_resumes_without_duplicates(
     // the restart resends every journal line past that store's watermark, byte for byte.
     let other = dir.path().join("other");
     let demo = Command::new(env!("CARGO_BIN_EXE_meterlab"))
-        .arg("demo")
-        .arg("--dir")
+        .args(["demo", "--phase", "mt.active", "--dir"])
         .arg(&other)
         .env_remove("METERLAB_LOG")
         .output()
@@ -174,8 +140,7 @@ async fn a_run_killed_mid_way_resumes_with_every_case_stored_once() {
     let dir = tempfile::tempdir().unwrap();
     let demo_dir = dir.path().join("demo");
     let demo = Command::new(env!("CARGO_BIN_EXE_meterlab"))
-        .arg("demo")
-        .arg("--dir")
+        .args(["demo", "--phase", "mt.active", "--dir"])
         .arg(&demo_dir)
         .env_remove("METERLAB_LOG")
         .output()

@@ -158,7 +158,7 @@ fn render(args: RenderArgs) -> anyhow::Result<()> {
         Some(path) => meterlab_server::load_profile_file(path)?,
         None => super::run::input::default_profile()?,
     };
-    let local = read_local(db, &profile, &entry)?;
+    let local = read_local(db, &profile, std::slice::from_ref(&entry))?;
     let options = RenderOptions {
         generated_at: Some(now_rfc3339()),
         log_head: local.head.clone(),
@@ -177,40 +177,81 @@ fn render(args: RenderArgs) -> anyhow::Result<()> {
             Some(dir) => evidence_by_hash(dir)?,
             None => HashMap::new(),
         };
-        let attempts: Vec<(StoredAttempt, EvidenceDocument)> = local
-            .attempts
-            .into_iter()
-            .map(|a| {
-                let doc = match evidence.get(&a.evidence_sha256) {
-                    Some((path, text)) => EvidenceDocument::Found {
-                        text: text.clone(),
-                        source: path.display().to_string(),
-                    },
-                    None => EvidenceDocument::NotSupplied,
-                };
-                (a, doc)
-            })
-            .collect();
-        let included = attempts
-            .iter()
-            .filter(|(_, d)| matches!(d, EvidenceDocument::Found { .. }))
-            .count();
-        let total = attempts.len();
-        let mut files = vec![
-            BundleFile::new("report.md", markdown),
-            BundleFile::new("report.html", html),
-            BundleFile::new("report.json", json),
-        ];
-        files.extend(attempt_files(&attempts)?);
-        let sealed = write_bundle(dir, &files)?;
-        eprintln!(
-            "bundle {}: {} file(s), evidence of {included} of {total} stored attempt(s); manifest SHA-256 {}",
-            dir.display(),
-            sealed.files,
-            sealed.manifest_sha256
-        );
+        seal(dir, [markdown, html, json], local.attempts, &evidence)?;
     }
     Ok(())
+}
+
+/// Writes the sealed evidence bundle: the report in its three formats, and every stored
+/// attempt with its evidence document when `evidence` has it; prints what went in.
+fn seal(
+    dir: &Path,
+    [markdown, html, json]: [String; 3],
+    attempts: Vec<StoredAttempt>,
+    evidence: &HashMap<String, (PathBuf, String)>,
+) -> anyhow::Result<meterlab_report::bundle::Sealed> {
+    let attempts: Vec<(StoredAttempt, EvidenceDocument)> = attempts
+        .into_iter()
+        .map(|a| {
+            let doc = match evidence.get(&a.evidence_sha256) {
+                Some((path, text)) => EvidenceDocument::Found {
+                    text: text.clone(),
+                    source: path.display().to_string(),
+                },
+                None => EvidenceDocument::NotSupplied,
+            };
+            (a, doc)
+        })
+        .collect();
+    let included = attempts
+        .iter()
+        .filter(|(_, d)| matches!(d, EvidenceDocument::Found { .. }))
+        .count();
+    let total = attempts.len();
+    let mut files = vec![
+        BundleFile::new("report.md", markdown),
+        BundleFile::new("report.html", html),
+        BundleFile::new("report.json", json),
+    ];
+    files.extend(attempt_files(&attempts)?);
+    let sealed = write_bundle(dir, &files)?;
+    eprintln!(
+        "bundle {}: {} file(s), evidence of {included} of {total} stored attempt(s); manifest SHA-256 {}",
+        dir.display(),
+        sealed.files,
+        sealed.manifest_sha256
+    );
+    Ok(sealed)
+}
+
+/// The combined completion report of every phase of `entries` from a local store, written as
+/// `report.md` and `report.html` into `out`, and sealed with every stored attempt and its
+/// evidence document (found under `evidence`) into the new directory `bundle`. For `meterlab
+/// demo`, which stops its gateway first.
+pub(crate) fn report_and_bundle(
+    db: &Path,
+    profile: &Profile,
+    entries: &[EntryKey],
+    out: &Path,
+    bundle: &Path,
+    evidence: &Path,
+) -> anyhow::Result<meterlab_report::bundle::Sealed> {
+    let local = read_local(db, profile, entries)?;
+    let options = RenderOptions {
+        generated_at: Some(now_rfc3339()),
+        log_head: local.head.clone(),
+    };
+    let markdown = meterlab_report::completion_markdown(&local.report, &local.decisions, &options)?;
+    let html = meterlab_report::completion_html(&local.report, &local.decisions, &options)?;
+    let json = meterlab_report::completion_json(&local.report, &local.decisions, &options)?;
+    emit(Some(&out.join("report.md")), markdown.as_bytes())?;
+    emit(Some(&out.join("report.html")), html.as_bytes())?;
+    seal(
+        bundle,
+        [markdown, html, json],
+        local.attempts,
+        &evidence_by_hash(evidence)?,
+    )
 }
 
 /// Every `*.json` under `dir`, by the hex SHA-256 of its bytes.
@@ -244,7 +285,7 @@ struct Local {
     attempts: Vec<StoredAttempt>,
 }
 
-fn read_local(db: &Path, profile: &Profile, entry: &EntryKey) -> anyhow::Result<Local> {
+fn read_local(db: &Path, profile: &Profile, entries: &[EntryKey]) -> anyhow::Result<Local> {
     if !db.is_file() {
         bail!("--db {}: no such store", db.display());
     }
@@ -254,14 +295,18 @@ fn read_local(db: &Path, profile: &Profile, entry: &EntryKey) -> anyhow::Result<
     meterlab_store::replay_into(&reader, &mut projector)
         .with_context(|| format!("cannot replay the log of {}", db.display()))?;
     let proj = projector.projection();
-    let state = proj
-        .entry(entry)
-        .with_context(|| format!("{}: planned entry {entry} is not registered", db.display()))?;
-    let phases: Vec<PhaseId> = state.phases().iter().cloned().collect();
+    let mut phases: Vec<PhaseId> = Vec::new();
+    for entry in entries {
+        let state = proj.entry(entry).with_context(|| {
+            format!("{}: planned entry {entry} is not registered", db.display())
+        })?;
+        phases.extend(state.phases().iter().cloned());
+    }
+    let names: Vec<String> = entries.iter().map(ToString::to_string).collect();
     let report = completion_report(
         proj,
         profile,
-        &format!("Combined completion report — {entry}"),
+        &format!("Combined completion report — {}", names.join(", ")),
         &phases,
     );
     let decisions = meterlab_server::convert::report::recorded_decisions(projector.decisions());

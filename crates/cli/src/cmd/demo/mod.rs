@@ -1,48 +1,50 @@
-//! `meterlab demo`: the whole system on one machine with the embedded defaults.
+//! `meterlab demo`: the whole system on one machine with the embedded defaults, telling a story.
 //!
 //! It starts the gateway (ResultService and GovernanceService over an SQLite store) and an
-//! emulator with one comms hub per SMETS1 installation state, both on loopback. Then, as a lab
-//! would: it plans the EPCL entry and its phases over gRPC, registers and agrees the MT Depth &
-//! Breadth document (the shipped MT suite's cases and content hashes), starts the MT phases,
-//! runs the MT suite on each hub's devices through the production path — the runner, the built
-//! DLMS adapter plugin, DLMS/COSEM over the TCP wrapper — streams every attempt to the
-//! ResultService through `meterlab run`'s result sink (acknowledged only once durable), and asks
-//! the governance core for the exit verdicts and a completion report. Nothing is simulated
-//! beyond the meters themselves; the demo only orchestrates.
+//! emulator (`suites/scenarios/demo.toml`: two SMSOs, one DMC each, a hub per installation state
+//! of each, a flaky link and a silent hub), both on loopback. The story
+//! (`suites/scenarios/stories/demo.toml`) adds a wrong firmware version in the migration inventory,
+//! the runner's timeouts and retries, and the de-scopes. Then, as a lab would, through the typed
+//! client: it plans both EPCL entries and their phases, agrees the MT and SIT Depth & Breadth
+//! documents, runs the MT and SIT suites for every phase through the production path (the
+//! runner, the built DLMS adapter plugin, DLMS/COSEM over the TCP wrapper, every attempt
+//! acknowledged durable by the ResultService), raises a Testing Issue for each failed case at
+//! its suggested severity, asks for the de-scopes, evaluates every exit, and writes the
+//! completion report and the sealed evidence bundle. Nothing is simulated beyond the meters
+//! themselves; the demo only orchestrates.
 
+mod execute;
+mod issues;
 mod plan;
 mod render;
+mod story;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use anyhow::{Context, bail};
-use meterlab_catalog::{Catalog, Mode, Phase};
+use meterlab_catalog::Catalog;
 use meterlab_emulator::SimTime;
 use meterlab_emulator::hub::{Emulation, Endpoints};
 use meterlab_emulator::scenario::{HubState, Scenario};
 use meterlab_emulator::serve::Emulator;
 use meterlab_emulator::serve::tcp::serve_tcp;
 use meterlab_governance::model::Mode as InstallationMode;
-use meterlab_runner::{
-    DeviceTarget, DeviceUnit, DmcLibrary, LinkConnector, PlannedCase, RunEventKind, RunPlan,
-    RunSettings, Runner, TestCase, Transport,
-};
+use meterlab_runner::DmcLibrary;
 
+use self::execute::{Bench, PhaseRun};
 use self::plan::DemoPlan;
-use super::run::report::Collected;
-use super::run::sink::{Journal, ResultSink};
+use self::story::Story;
 
 const STORE_FILE: &str = "meterlab.sqlite";
 const DEFAULT_SCENARIO: &str = include_str!("../../../../../suites/scenarios/demo.toml");
+const DEFAULT_STORY: &str = include_str!("../../../../../suites/scenarios/stories/demo.toml");
 const DEFAULT_PROFILE: &str = include_str!("../../../../../suites/profiles/illustrative.toml");
-/// The shipped MT suite, built in so the demo runs from any directory (the DMC descriptions come
-/// built in from `meterlab_dmc::SHIPPED`).
-const MT_SUITE: [(&str, &str); 3] = [
+/// The shipped MT and SIT suites, built in so the demo runs from any directory (the DMC
+/// descriptions come built in from `meterlab_dmc::SHIPPED`).
+const SUITE: [(&str, &str); 10] = [
     (
         "suites/mt/active.toml",
         include_str!("../../../../../suites/mt/active.toml"),
@@ -55,18 +57,58 @@ const MT_SUITE: [(&str, &str); 3] = [
         "suites/mt/mixed.toml",
         include_str!("../../../../../suites/mt/mixed.toml"),
     ),
+    (
+        "suites/sit/clock.toml",
+        include_str!("../../../../../suites/sit/clock.toml"),
+    ),
+    (
+        "suites/sit/firmware.toml",
+        include_str!("../../../../../suites/sit/firmware.toml"),
+    ),
+    (
+        "suites/sit/logs.toml",
+        include_str!("../../../../../suites/sit/logs.toml"),
+    ),
+    (
+        "suites/sit/optical.toml",
+        include_str!("../../../../../suites/sit/optical.toml"),
+    ),
+    (
+        "suites/sit/reads.toml",
+        include_str!("../../../../../suites/sit/reads.toml"),
+    ),
+    (
+        "suites/sit/security.toml",
+        include_str!("../../../../../suites/sit/security.toml"),
+    ),
+    (
+        "suites/sit/supply.toml",
+        include_str!("../../../../../suites/sit/supply.toml"),
+    ),
 ];
 
-/// Run the gateway, an emulator and the MT suite together, and print the exit verdicts.
+/// Plan two EPCL entries, run the MT and SIT suites on emulated devices with injected faults,
+/// raise issues, de-scope, evaluate every exit, and write the report and the evidence bundle.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Directory for the SQLite store and the completion report: created if missing, and must
-    /// not already hold a store (default: a new directory under the system temp dir).
+    /// Directory for the SQLite store, the report and the evidence bundle: created if missing,
+    /// and must not already hold a store (default: a new directory under the system temp dir).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Scenario file (TOML); default: the embedded `suites/scenarios/demo.toml`.
+    /// Scenario file (TOML: devices and line faults); default: the embedded
+    /// `suites/scenarios/demo.toml`.
     #[arg(long)]
     scenario: Option<PathBuf>,
+    /// Story file (TOML: phases, inventory errors, timeouts, de-scopes); default: the embedded
+    /// `suites/scenarios/stories/demo.toml`.
+    #[arg(long)]
+    story: Option<PathBuf>,
+    /// Run only these phases of the story (e.g. `--phase mt.active`; repeatable).
+    #[arg(long = "phase", value_name = "PHASE")]
+    phases: Vec<String>,
+    /// Print the story (entries, phases, hubs and faults, inventory errors, de-scopes) and stop.
+    #[arg(long)]
+    plan_only: bool,
     /// Rule profile (TOML); default: the embedded illustrative profile.
     #[arg(long)]
     profile: Option<PathBuf>,
@@ -83,6 +125,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => Scenario::load(path)?,
         None => Scenario::parse("suites/scenarios/demo.toml (embedded)", DEFAULT_SCENARIO)?,
     };
+    let mut story = match &args.story {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the story {}", path.display()))?;
+            Story::parse(&path.display().to_string(), &text, &scenario)?
+        }
+        None => Story::parse(
+            "suites/scenarios/stories/demo.toml (embedded)",
+            DEFAULT_STORY,
+            &scenario,
+        )?,
+    };
+    if !args.phases.is_empty() {
+        story.only(&args.phases)?;
+    }
+    let plan = DemoPlan::new(&scenario, &story.phases)?;
+    if args.plan_only {
+        render::story(&scenario, &story, &plan);
+        return Ok(());
+    }
     let profile = match &args.profile {
         Some(path) => meterlab_server::load_profile_file(path)?,
         None => meterlab_governance::load_profile(
@@ -105,7 +167,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(demo(args, scenario, profile, dir))
+    runtime.block_on(demo(
+        args,
+        Setup {
+            scenario,
+            story,
+            plan,
+            profile,
+        },
+        dir,
+    ))
 }
 
 #[allow(
@@ -118,19 +189,30 @@ fn unix_millis() -> u128 {
         .map_or(0, |since| since.as_millis())
 }
 
-async fn demo(
-    args: Args,
+/// What the demo tells, validated before anything starts.
+struct Setup {
     scenario: Scenario,
+    story: Story,
+    plan: DemoPlan,
     profile: meterlab_governance::Profile,
-    dir: PathBuf,
-) -> anyhow::Result<()> {
+}
+
+async fn demo(args: Args, setup: Setup, dir: PathBuf) -> anyhow::Result<()> {
+    let Setup {
+        scenario,
+        story,
+        plan,
+        profile,
+    } = setup;
+    let clock = tokio::time::Instant::now();
     let db = dir.join(STORE_FILE);
-    println!("meterlab demo — store {}", db.display());
+    println!("meterlab demo — everything goes to {}", dir.display());
+    render::story(&scenario, &story, &plan);
 
     // The gateway.
     let gateway = meterlab_server::Gateway::open(meterlab_server::GatewayConfig {
         db: db.clone(),
-        profile,
+        profile: profile.clone(),
         limits: meterlab_server::StreamLimits::default(),
         store: meterlab_store::StoreConfig::default(),
     })
@@ -142,7 +224,7 @@ async fn demo(
         let _ = stopped.await;
     }));
 
-    // The emulated devices.
+    // The emulated devices, and the migration inventory the runner reads (with its errors).
     let start = scenario
         .start
         .unwrap_or_else(|| SimTime::from_millis(i64::try_from(unix_millis()).unwrap_or(0)));
@@ -151,21 +233,22 @@ async fn demo(
         .await
         .context("cannot listen for the emulator")?;
     let device_address = device_listener.local_addr()?.to_string();
-    let devices = emulation.devices_file(
+    let mut devices = emulation.devices_file(
         &Endpoints {
             tcp_address: Some(device_address.clone()),
             ..Endpoints::default()
         },
         &scenario,
     );
+    story.falsify_inventory(&mut devices)?;
     let emulator_task = tokio::spawn(serve_tcp(Emulator::new(emulation, start), device_listener));
     println!(
-        "gateway on {grpc_address}; {} emulated logical devices on {device_address}",
+        "\n[1/6] gateway on {grpc_address}; {} emulated logical devices on {device_address}",
         devices.devices.len()
     );
 
-    let suite = Catalog::parse_sources(&MT_SUITE)
-        .map_err(|errors| anyhow::anyhow!("the built-in MT suite has problems:\n{errors}"))?;
+    let suite = Catalog::parse_sources(&SUITE)
+        .map_err(|errors| anyhow::anyhow!("the built-in suites have problems:\n{errors}"))?;
     let plugin_path = match &args.plugin {
         Some(path) => path.clone(),
         None => super::run::input::default_plugin()?,
@@ -178,8 +261,6 @@ async fn demo(
         "suites/dmcs (built in)",
         meterlab_dmc::SHIPPED.map(|(id, text)| (id.to_owned(), text.to_owned())),
     );
-
-    let plan = DemoPlan::from_scenario(&scenario)?;
     let client = meterlab_client::Client::connect(
         &format!("http://{grpc_address}"),
         &meterlab_client::ConnectOptions::default(),
@@ -187,98 +268,107 @@ async fn demo(
     .await?
     .with_actor("meterlab demo");
     plan::plan(&client, &plan, &suite).await?;
+    let phases: Vec<_> = plan.phases().collect();
+    println!(
+        "      planned {} entries; MT and SIT Depth & Breadth agreed; {} phases started [{:.1} s]",
+        plan.entries.len(),
+        phases.len(),
+        clock.elapsed().as_secs_f64()
+    );
 
-    // Run the MT suite hub by hub (one hub per installation mode), each as its own run whose
-    // results belong to that mode's phase.
-    let run_stamp = unix_millis();
-    let mut collected = Collected::default();
-    let mut total = meterlab_runner::RunSummary {
-        run_id: format!("demo-{run_stamp}"),
-        ..meterlab_runner::RunSummary::default()
+    println!("\n[2/6] running the suites, phase by phase, on the hub in each phase's state");
+    let bench = Bench {
+        client: &client,
+        plugin: &plugin,
+        dmcs: &dmcs,
+        suite: &suite,
+        devices: &devices,
+        story: &story,
+        dir: &dir,
+        run_stamp: unix_millis(),
     };
-    let mut acknowledged = 0;
-    for hub in &scenario.hubs {
-        let mode = installation_mode(hub.state);
-        let catalog_mode = match mode {
-            InstallationMode::Dormant => Mode::Dormant,
-            InstallationMode::Mixed => Mode::Mixed,
-            InstallationMode::Active => Mode::Active,
-        };
-        let mut units = Vec::new();
-        for device in devices.devices.iter().filter(|device| device.hub == hub.id) {
-            let cases: Vec<PlannedCase> = suite
-                .select(Some(Phase::Mt), Some(catalog_mode), Some(device.role))
-                .into_iter()
-                .map(|case| PlannedCase {
-                    case: Arc::new(case.clone()) as Arc<dyn TestCase>,
-                    attempts_before: 0,
-                })
-                .collect();
-            if cases.is_empty() {
-                continue;
-            }
-            let target =
-                DeviceTarget::for_dlms(device, &dmcs, Transport::Tcp, None, &BTreeMap::new())?;
-            units.push(DeviceUnit { target, cases });
+    let mut runs: Vec<PhaseRun> = Vec::new();
+    for phase in &phases {
+        for hub in scenario.hubs.iter().filter(|hub| {
+            hub.dmc == phase.entry.dmc.as_str() && installation_mode(hub.state) == phase.kind.mode
+        }) {
+            runs.push(execute::run_phase(&bench, phase, hub).await?);
         }
-        let run_id = format!("demo-{run_stamp}-{}", hub.id);
-        let phase = plan::phase(&plan.entry_for(&hub.dmc)?, mode);
-        let journal = Journal::open(&dir.join("runs").join(format!("{run_id}.jsonl")))?;
-        let mut sink = ResultSink::open(&client, &run_id, phase, journal).await?;
-        let mut runner = Runner::new(
-            Arc::clone(&plugin),
-            LinkConnector::default(),
-            RunSettings {
-                jobs: 4,
-                ..RunSettings::default()
-            },
-        );
-        let mut events = runner.subscribe();
-        let consume = async {
-            let mut pushed = Ok(());
-            while let Some(event) = events.recv().await {
-                collected.take(&event);
-                if let RunEventKind::CaseFinished(result) = &event.kind
-                    && pushed.is_ok()
-                {
-                    pushed = sink.push(result).await;
-                }
-            }
-            pushed
-        };
-        let (summary, pushed) = tokio::join!(runner.run(RunPlan { run_id, units }), consume);
-        pushed?;
-        total.cases_total += summary.cases_total;
-        total.passed += summary.passed;
-        total.failed += summary.failed;
-        total.blocked += summary.blocked;
-        total.not_run += summary.not_run;
-        total.flaky += summary.flaky;
-        acknowledged += sink.finish().await?.acknowledged;
     }
-    // The summary of all three runs, not the last one's.
-    collected.summary = Some(total);
-    render::results(&collected);
-    println!("\n{acknowledged} results acknowledged durable by the ResultService");
+    let acknowledged: u64 = runs.iter().map(|run| run.acknowledged).sum();
+    println!(
+        "      {acknowledged} results acknowledged durable by the ResultService; what did not \
+         pass:"
+    );
+    render::not_passed(&runs);
 
-    let summary = plan::evaluate(&client, &plan, &dir).await?;
-    render::verdicts(&summary);
+    println!("\n[3/6] raising a Testing Issue for every failed case");
+    let raised = issues::raise_for_failures(&client, &suite, &runs).await?;
+    if raised.is_empty() {
+        println!("  no case failed");
+    }
+    println!("\n[4/6] asking for the story's de-scopes");
+    let (accepted, refused) = issues::request_descopes(&client, &phases, &story.descopes).await?;
+    println!("  {accepted} de-scope(s) accepted, {refused} refused");
+
+    println!("\n[5/6] evaluating every exit");
+    let evaluation = plan::evaluate(&client, &plan).await?;
+    render::verdicts(&evaluation);
 
     let _ = stop_gateway.send(());
     gateway_task.await.context("gateway task failed")??;
     emulator_task.abort();
 
-    let store = meterlab_store::Store::open_sqlite(&db, meterlab_store::StoreConfig::default())?;
+    println!("\n[6/6] the completion report and the sealed evidence bundle");
+    finish(&dir, &db, &profile, &plan, &runs)?;
+    println!("\ndone in {:.1} s", clock.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Checks the event log, writes every attempt's evidence document, then the report and the
+/// bundle from the store (the gateway has stopped), and verifies the bundle.
+fn finish(
+    dir: &Path,
+    db: &Path,
+    profile: &meterlab_governance::Profile,
+    plan: &DemoPlan,
+    runs: &[PhaseRun],
+) -> anyhow::Result<()> {
+    let store = meterlab_store::Store::open_sqlite(db, meterlab_store::StoreConfig::default())?;
     match store.verify()? {
         meterlab_store::Verification::Intact { events, head } => println!(
-            "\nevent log: {events} events, hash chain intact, head {}",
+            "  event log: {events} events, hash chain intact, head {}",
             head.map_or_else(|| "none".to_owned(), |head| hex::encode(head.hash))
         ),
         meterlab_store::Verification::Broken { seq, reason } => {
             bail!("event log hash chain broken at event {seq}: {reason}")
         }
     }
-    println!("completion report: {}", summary.report_path.display());
+    drop(store);
+    let evidence = dir.join("evidence");
+    for run in runs {
+        super::run::report::write_evidence(&evidence, &run.collected)?;
+    }
+    let entries: Vec<_> = plan.entries.iter().map(|p| p.entry.clone()).collect();
+    let bundle = dir.join("bundle");
+    super::report::report_and_bundle(db, profile, &entries, dir, &bundle, &evidence)?;
+    let verified = meterlab_report::bundle::verify_bundle(&bundle)?;
+    if let Some(problem) = verified.first_problem() {
+        bail!("the bundle {} does not verify: {problem}", bundle.display());
+    }
+    println!(
+        "  completion report: {} (and report.html)",
+        dir.join("report.md").display()
+    );
+    println!(
+        "  evidence bundle: {} — {} files, verified (`meterlab report verify` checks it again)",
+        bundle.display(),
+        verified.files
+    );
+    println!(
+        "  decisions are attributed to \"anonymous\": this in-process gateway has no principals; \
+         `meterlab serve` with client certificates or tokens names who recorded each one"
+    );
     Ok(())
 }
 

@@ -1,13 +1,11 @@
 //! What the demo plans and asks, through the typed client: one EPCL entry per DMC of the
-//! scenario, MT phases for the modes its hubs cover, an agreed MT Depth & Breadth document, then
-//! the verdicts and the completion report.
+//! scenario, the story's phases for the installation modes its hubs cover, agreed MT and SIT
+//! Depth & Breadth documents per SMSO, then the verdicts of every phase and entry.
 
-use std::path::{Path, PathBuf};
-
-use anyhow::{Context, bail};
-use meterlab_catalog::{Catalog, Mode as CatalogMode};
+use anyhow::bail;
+use meterlab_catalog::{Catalog, Mode as CatalogMode, Phase as CatalogPhase};
 use meterlab_client::Client;
-use meterlab_client::types::{DnbCase, DnbDocument, ReportFormat};
+use meterlab_client::types::{DnbCase, DnbDocument};
 use meterlab_emulator::scenario::Scenario;
 use meterlab_governance::Verdict;
 use meterlab_governance::model::{
@@ -17,18 +15,25 @@ use meterlab_governance::model::{
 
 const RELEASE: Release = Release::Moc;
 
-/// The demo's plan: per planned entry, its DMC and the MT modes its hubs cover.
+/// One planned entry: its DMC and the story's phases its hubs can carry, in story order.
+#[derive(Debug)]
+pub struct PlannedEntry {
+    pub entry: EntryKey,
+    pub dmc: DmcComponents,
+    pub phases: Vec<PhaseKind>,
+}
+
+/// The demo's plan: the planned entries, in scenario order.
 #[derive(Debug)]
 pub struct DemoPlan {
-    entries: Vec<(EntryKey, DmcComponents, Vec<Mode>)>,
+    pub entries: Vec<PlannedEntry>,
 }
 
 /// What evaluation found.
 #[derive(Debug)]
-pub struct Summary {
+pub struct Evaluation {
     pub phase_verdicts: Vec<Verdict>,
     pub entry_verdicts: Vec<Verdict>,
-    pub report_path: PathBuf,
 }
 
 fn model(spec_model: &str, firmware: &str) -> DeviceModel {
@@ -43,74 +48,114 @@ fn model(spec_model: &str, firmware: &str) -> DeviceModel {
     }
 }
 
+pub fn catalog_mode(mode: Mode) -> CatalogMode {
+    match mode {
+        Mode::Active => CatalogMode::Active,
+        Mode::Dormant => CatalogMode::Dormant,
+        Mode::Mixed => CatalogMode::Mixed,
+    }
+}
+
+pub fn catalog_phase(test: TestType) -> CatalogPhase {
+    match test {
+        TestType::Mt => CatalogPhase::Mt,
+        TestType::Sit => CatalogPhase::Sit,
+    }
+}
+
 impl DemoPlan {
-    pub fn from_scenario(scenario: &Scenario) -> anyhow::Result<Self> {
+    pub fn new(scenario: &Scenario, phases: &[PhaseKind]) -> anyhow::Result<Self> {
         let mut entries = Vec::new();
         for dmc in &scenario.dmcs {
-            let modes: Vec<Mode> = Mode::ALL
-                .into_iter()
-                .filter(|mode| {
+            let carried: Vec<PhaseKind> = phases
+                .iter()
+                .copied()
+                .filter(|kind| {
                     scenario.hubs.iter().any(|hub| {
-                        hub.dmc == dmc.id && super::installation_mode(hub.state) == *mode
+                        hub.dmc == dmc.id && super::installation_mode(hub.state) == kind.mode
                     })
                 })
                 .collect();
-            if modes.is_empty() {
+            if carried.is_empty() {
                 continue;
             }
-            let components = DmcComponents {
-                comms_hub: model(&dmc.hub.model, &dmc.hub.firmware),
-                esme: Some(model(&dmc.esme.model, &dmc.esme.firmware)),
-                gsme: Some(model(&dmc.gsme.model, &dmc.gsme.firmware)),
-                ppmid: None,
-                ihd: None,
-            };
-            let entry = EntryKey {
-                release: RELEASE,
-                smso: SmsoId::new(dmc.smso.clone()),
-                dmc: DmcId::new(dmc.id.clone()),
-            };
-            entries.push((entry, components, modes));
+            entries.push(PlannedEntry {
+                entry: EntryKey {
+                    release: RELEASE,
+                    smso: SmsoId::new(dmc.smso.clone()),
+                    dmc: DmcId::new(dmc.id.clone()),
+                },
+                dmc: DmcComponents {
+                    comms_hub: model(&dmc.hub.model, &dmc.hub.firmware),
+                    esme: Some(model(&dmc.esme.model, &dmc.esme.firmware)),
+                    gsme: Some(model(&dmc.gsme.model, &dmc.gsme.firmware)),
+                    ppmid: None,
+                    ihd: None,
+                },
+                phases: carried,
+            });
         }
         if entries.is_empty() {
-            bail!("the scenario has no hub of any DMC: nothing to test");
+            bail!("the scenario has no hub in the installation state of any of the story's phases");
         }
         Ok(Self { entries })
     }
 
-    pub fn entry_for(&self, dmc: &str) -> anyhow::Result<EntryKey> {
-        self.entries
-            .iter()
-            .find(|(entry, _, _)| entry.dmc.as_str() == dmc)
-            .map(|(entry, _, _)| entry.clone())
-            .with_context(|| format!("DMC {dmc} is not planned"))
-    }
-
-    fn mt_phases(&self) -> impl Iterator<Item = TestPhase> + '_ {
-        self.entries
-            .iter()
-            .flat_map(|(entry, _, modes)| modes.iter().map(move |mode| phase(entry, *mode)))
+    /// Every phase the demo runs, entry by entry.
+    pub fn phases(&self) -> impl Iterator<Item = TestPhase> + '_ {
+        self.entries.iter().flat_map(|planned| {
+            planned.phases.iter().map(|kind| TestPhase {
+                entry: planned.entry.clone(),
+                kind: *kind,
+            })
+        })
     }
 }
 
-pub fn phase(entry: &EntryKey, mode: Mode) -> TestPhase {
-    TestPhase {
-        entry: entry.clone(),
-        kind: PhaseKind {
-            test: TestType::Mt,
-            mode,
+fn document(suite: &Catalog, smso: &SmsoId, test: TestType) -> DnbDocument {
+    let cases = suite
+        .select(Some(catalog_phase(test)), None, None)
+        .into_iter()
+        .map(|case| DnbCase {
+            spec: CaseSpec {
+                case: CaseId::new(case.id.clone()),
+                srv: Srv::new(
+                    case.steps
+                        .first()
+                        .map_or_else(String::new, |step| step.srv.number().to_owned()),
+                ),
+                modes: case
+                    .modes
+                    .iter()
+                    .map(|mode| match mode {
+                        CatalogMode::Active => Mode::Active,
+                        CatalogMode::Dormant => Mode::Dormant,
+                        CatalogMode::Mixed => Mode::Mixed,
+                    })
+                    .collect(),
+            },
+            content_sha256: case.content_hash.0,
+        })
+        .collect();
+    DnbDocument {
+        key: DnbKey {
+            release: RELEASE,
+            smso: smso.clone(),
+            doc_type: DocType::from(test),
         },
+        version: "1".to_owned(),
+        cases,
     }
 }
 
-/// Plans entries and phases, registers and agrees the MT Depth & Breadth documents, and starts
-/// the MT phases (their entry criteria are checked by the gateway).
+/// Plans entries and phases, registers and agrees the Depth & Breadth documents the phases
+/// need, and starts the phases the demo runs (their entry criteria are checked by the gateway).
 pub async fn plan(client: &Client, plan: &DemoPlan, suite: &Catalog) -> anyhow::Result<()> {
-    for (entry, dmc, _) in &plan.entries {
-        let planned = client
-            .register_entry(entry, dmc, "demo: planned EPCL entry")
+    for planned in &plan.entries {
+        let registered = client
+            .register_entry(&planned.entry, &planned.dmc, "demo: planned EPCL entry")
             .await?;
-        for required in &planned.required_phases {
+        for required in &registered.required_phases {
             client
                 .register_phase(
                     required,
@@ -120,53 +165,33 @@ pub async fn plan(client: &Client, plan: &DemoPlan, suite: &Catalog) -> anyhow::
                 .await?;
         }
     }
-    let mut smsos: Vec<&SmsoId> = plan.entries.iter().map(|(e, _, _)| &e.smso).collect();
-    smsos.sort_unstable();
-    smsos.dedup();
-    for smso in smsos {
-        let key = DnbKey {
-            release: RELEASE,
-            smso: smso.clone(),
-            doc_type: DocType::Mt,
-        };
-        let cases = suite
-            .cases()
-            .iter()
-            .map(|case| DnbCase {
-                spec: CaseSpec {
-                    case: CaseId::new(case.id.clone()),
-                    srv: Srv::new(
-                        case.steps
-                            .first()
-                            .map_or_else(String::new, |step| step.srv.number().to_owned()),
-                    ),
-                    modes: case
-                        .modes
-                        .iter()
-                        .map(|mode| match mode {
-                            CatalogMode::Active => Mode::Active,
-                            CatalogMode::Dormant => Mode::Dormant,
-                            CatalogMode::Mixed => Mode::Mixed,
-                        })
-                        .collect(),
-                },
-                content_sha256: case.content_hash.0,
-            })
-            .collect();
-        let document = DnbDocument {
-            key: key.clone(),
-            version: "1".to_owned(),
-            cases,
-        };
+    let mut documents: Vec<(SmsoId, TestType)> = plan
+        .phases()
+        .map(|phase| (phase.entry.smso, phase.kind.test))
+        .collect();
+    documents.sort_unstable();
+    documents.dedup();
+    for (smso, test) in documents {
+        let document = document(suite, &smso, test);
         client
-            .register_depth_breadth(&document, "demo: Depth & Breadth of MT")
+            .register_depth_breadth(
+                &document,
+                &format!("demo: Depth & Breadth of {} for {smso}", test.as_str()),
+            )
             .await?;
         client
-            .set_depth_breadth_status(&key, "1", DnbStatus::Agreed, "demo: agreed with the TAG")
+            .set_depth_breadth_status(
+                &document.key,
+                "1",
+                DnbStatus::Agreed,
+                "demo: agreed with the TAG",
+            )
             .await?;
     }
-    for phase in plan.mt_phases() {
-        let started = client.start_phase(&phase, "demo: start MT").await?;
+    for phase in plan.phases() {
+        let started = client
+            .start_phase(&phase, &format!("demo: start {}", phase.kind))
+            .await?;
         if !started.started {
             bail!(
                 "the gateway refused to start {}: {:?}",
@@ -178,27 +203,18 @@ pub async fn plan(client: &Client, plan: &DemoPlan, suite: &Catalog) -> anyhow::
     Ok(())
 }
 
-/// Evaluates every MT phase and every entry, and writes the combined completion report.
-pub async fn evaluate(client: &Client, plan: &DemoPlan, dir: &Path) -> anyhow::Result<Summary> {
+/// Evaluates every phase the demo ran and every entry.
+pub async fn evaluate(client: &Client, plan: &DemoPlan) -> anyhow::Result<Evaluation> {
     let mut phase_verdicts = Vec::new();
-    for phase in plan.mt_phases() {
+    for phase in plan.phases() {
         phase_verdicts.push(client.evaluate_phase(&phase, None).await?);
     }
     let mut entry_verdicts = Vec::new();
-    for (entry, _, _) in &plan.entries {
-        entry_verdicts.push(client.evaluate_entry(entry, None).await?);
+    for planned in &plan.entries {
+        entry_verdicts.push(client.evaluate_entry(&planned.entry, None).await?);
     }
-    let phases: Vec<TestPhase> = plan.mt_phases().collect();
-    let entries: Vec<EntryKey> = plan.entries.iter().map(|(e, _, _)| e.clone()).collect();
-    let report = client
-        .completion_report(&phases, &entries, ReportFormat::Markdown, None)
-        .await?;
-    let report_path = dir.join("completion-report.md");
-    std::fs::write(&report_path, &report.rendered)
-        .with_context(|| format!("cannot write {}", report_path.display()))?;
-    Ok(Summary {
+    Ok(Evaluation {
         phase_verdicts,
         entry_verdicts,
-        report_path,
     })
 }
