@@ -9,32 +9,34 @@ use crate::verdict::{CriterionOutcome as C, Quantity, Subject, Verdict};
 
 /// One sentence per failed condition, for rejections.
 pub(crate) fn failure_sentences(facts: &DescopeFacts) -> Vec<String> {
-    facts
-        .failures
-        .iter()
-        .map(|f| match f {
+    facts.failures.iter().map(ToString::to_string).collect()
+}
+
+impl std::fmt::Display for DescopeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
             DescopeFailure::UnknownPhase => {
-                "the phase to de-scope from is not registered".to_string()
+                f.write_str("the phase to de-scope from is not registered")
             }
             DescopeFailure::NotRequired => {
-                "the case is not on the phase's Depth & Breadth list".to_string()
+                f.write_str("the case is not on the phase's Depth & Breadth list")
             }
-            DescopeFailure::CitesItself => "a case cannot stand for itself".to_string(),
-            DescopeFailure::CitedMissing => "the cited result does not exist".to_string(),
-            DescopeFailure::CitedNotPassed(s) => format!(
+            DescopeFailure::CitesItself => f.write_str("a case cannot stand for itself"),
+            DescopeFailure::CitedMissing => f.write_str("the cited result does not exist"),
+            DescopeFailure::CitedNotPassed(s) => write!(
+                f,
                 "the cited result did not pass (its last attempt is {})",
                 s.map_or("missing", |s| s.as_str())
             ),
-            DescopeFailure::SrvUnknown => {
-                "the SRV of the case or of the cited case is not known from a Depth & Breadth list"
-                    .to_string()
-            }
+            DescopeFailure::SrvUnknown => f.write_str(
+                "the SRV of the case or of the cited case is not known from a Depth & Breadth list",
+            ),
             DescopeFailure::SrvMismatch { target, cited } => {
-                format!("the cited result covers SRV {cited}, not SRV {target}")
+                write!(f, "the cited result covers SRV {cited}, not SRV {target}")
             }
-            DescopeFailure::NoRationale => "the equivalence has no rationale".to_string(),
-        })
-        .collect()
+            DescopeFailure::NoRationale => f.write_str("the equivalence has no rationale"),
+        }
+    }
 }
 
 /// Would this de-scope be accepted? Each condition is a criterion, so a rejection says which

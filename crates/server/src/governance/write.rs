@@ -396,7 +396,7 @@ fn descope_checks(cited: &CaseRef, failures: &[DescopeFailure]) -> Vec<pb::Desco
     let check = |condition: C, failure: Option<&DescopeFailure>, ok: String| pb::DescopeCheck {
         condition: condition.into(),
         satisfied: failure.is_none(),
-        explanation: failure.map_or(ok, |f| format!("{f:?}")),
+        explanation: failure.map_or(ok, ToString::to_string),
     };
     vec![
         check(
