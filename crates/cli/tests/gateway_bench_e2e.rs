@@ -417,7 +417,9 @@ async fn a_panicking_adapter_blocks_the_run_and_the_gateway_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_run_then_restart_loses_no_result_a_watcher_saw() {
     let dir = tempfile::tempdir().unwrap();
-    let emulator = start_emulator(dir.path(), &[]).await;
+    // Latency on every frame, so the whole run takes seconds and the kill lands mid-run
+    // (unhindered, the 24 cases can finish in under 100 ms, before the kill).
+    let emulator = start_emulator(dir.path(), &["--latency-ms", "20"]).await;
     let config = write_config(dir.path(), &emulator.devices, 20);
     let (mut server, addr) = serve(&config).await;
     let channel = Channel::from_shared(format!("http://{addr}"))

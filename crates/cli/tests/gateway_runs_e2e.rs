@@ -121,7 +121,9 @@ fn stored_results(db: &Path, source: &str) -> Vec<(u64, String, String, u32, pb:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_cut_off_by_kill_9_is_interrupted_listed_and_resumed_without_duplicates() {
     let dir = tempfile::tempdir().unwrap();
-    let emulator = start_emulator(dir.path(), &[]).await;
+    // Latency on every frame, so the whole run takes seconds and the kill lands mid-run
+    // (unhindered, the 24 cases can finish in under 100 ms, before the kill).
+    let emulator = start_emulator(dir.path(), &["--latency-ms", "20"]).await;
     let config = write_bench_config(
         dir.path(),
         &emulator.devices,
