@@ -52,7 +52,7 @@ pub use isolation::{
 pub use link::{LinkIo, StreamLink};
 pub use loader::{HostConfig, PluginHost, inspect_file, inspect_file_with};
 pub use plugin::{Plugin, RawSession, decode_output};
-pub use session::Session;
+pub use session::{CloseOutcome, Session};
 pub use worker_serve::serve_worker;
 #[doc(hidden)]
 pub use worker_wire::handle_replies_from_worker;
