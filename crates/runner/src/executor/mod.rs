@@ -201,9 +201,7 @@ impl<C: Connector> DeviceWorker<C> {
             }
             self.run_case(planned, &lease).await;
         }
-        if let Some(open) = self.open.take() {
-            drop(open.session.close());
-        }
+        self.finish_session().await;
     }
 
     fn skip_all(&self, cases: &[PlannedCase], reason: &str) {
