@@ -186,10 +186,12 @@ impl<C: Connector> DeviceWorker<C> {
                     format!("{device} skipped: {reason}"),
                 );
                 self.skip_all(&cases, &format!("device unhealthy: {reason}"));
+                self.finish_session().await;
                 return;
             }
         }
         if self.shared.settings.check_only {
+            self.finish_session().await;
             return;
         }
         for planned in &cases {
