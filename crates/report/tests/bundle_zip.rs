@@ -187,13 +187,17 @@ fn missing_and_extra_entries_are_named_in_manifest_order() {
             zip.write_all(content).expect("write");
         }
     }
+    // A symlink is not a regular file, whatever it points at: extra.
+    zip.add_symlink("steps/link", "../report.md", options)
+        .expect("symlink");
     let tampered = zip.finish().expect("finish").into_inner();
     let v = verify_zip_bytes(Path::new("t.zip"), &tampered).expect("verify");
     assert_eq!(
         kinds(&v.problems),
         [
             ("missing", "report.html"),
-            ("extra", "steps/esme-1/planted.txt")
+            ("extra", "steps/esme-1/planted.txt"),
+            ("extra", "steps/link")
         ]
     );
 }
