@@ -3,12 +3,14 @@
 //!
 //! - [`PluginHost`] loads plugins only from its configured directory, optionally only when
 //!   their SHA-256 matches a pin, and refuses a wrong ABI major, a too-new ABI minor, a
-//!   declaration of the wrong size, a different plugin schema or a missing entry symbol with a
+//!   declaration of the wrong size, a plugin schema it does not know (its own, or an earlier one
+//!   it only added to: `meterlab_plugin::COMPATIBLE_SCHEMA_HASHES`) or a missing entry symbol with a
 //!   message naming the file and both versions. Libraries are never unloaded.
 //! - [`Session`] feeds host events to an adapter and performs its actions over a [`LinkIo`],
 //!   with timers on tokio's clock and an overall deadline per service request. A plugin panic, a
 //!   non-zero status or undecodable output ends that session with
-//!   [`SessionError::AdapterFault`]; other sessions carry on.
+//!   [`SessionError::AdapterFault`]; other sessions carry on. [`Session::close_gracefully`] lets
+//!   the adapter give back what the device holds (`CloseSession`) within a budget.
 //!
 //! ```ignore
 //! let host = PluginHost::new(HostConfig { plugin_dir: "/opt/meterlab/plugins".into(), pins })?;
@@ -52,7 +54,7 @@ pub use isolation::{
 pub use link::{LinkIo, StreamLink};
 pub use loader::{HostConfig, PluginHost, inspect_file, inspect_file_with};
 pub use plugin::{Plugin, RawSession, decode_output};
-pub use session::Session;
+pub use session::{CloseOutcome, Session};
 pub use worker_serve::serve_worker;
 #[doc(hidden)]
 pub use worker_wire::handle_replies_from_worker;

@@ -243,7 +243,7 @@ pub(crate) unsafe fn check_declaration(
     }
     // SAFETY: the size matches this version's layout, so the whole struct is readable.
     let declaration = unsafe { &*declaration };
-    if declaration.schema_hash != meterlab_plugin::SCHEMA_HASH {
+    if !meterlab_plugin::schema_supported(&declaration.schema_hash) {
         return Err(LoadError::SchemaHash {
             path: path.to_owned(),
             plugin_hash: hex::encode(declaration.schema_hash),

@@ -115,6 +115,17 @@ fn refuses_other_schema_naming_both_hashes() {
 }
 
 #[test]
+fn accepts_a_plugin_built_on_the_schema_before_close_session() {
+    // Additive revisions only: such a plugin sees `CloseSession` as an event with no variant.
+    let decl = AdapterDeclV1 {
+        schema_hash: meterlab_plugin::COMPATIBLE_SCHEMA_HASHES[0],
+        ..good()
+    };
+    assert_ne!(decl.schema_hash, meterlab_plugin::SCHEMA_HASH);
+    assert_eq!(check(&decl).unwrap().id, "inert");
+}
+
+#[test]
 fn refuses_null_pointers() {
     assert!(
         refusal(&AdapterDeclV1 {

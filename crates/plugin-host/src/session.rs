@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meterlab_plugin::pb::{
-    Alert, BytesReceived, Execute, HostEvent, LinkClosed, LinkOpened, LogLevel, ServiceRequest,
-    ServiceResponse, SessionConfig, TimerFired, action, host_event,
+    Alert, BytesReceived, CloseSession, Execute, HostEvent, LinkClosed, LinkOpened, LogLevel,
+    ServiceRequest, ServiceResponse, SessionConfig, TimerFired, action, host_event,
 };
 use tokio::time::Instant;
 
@@ -34,6 +34,27 @@ pub struct Session<L> {
     link_closed: Option<String>,
     /// Receive buffer, kept for the session's life (not allocated per request).
     recv_buf: Vec<u8>,
+    /// Actions performed so far: a graceful close tells an adapter that answered its
+    /// `CloseSession` with nothing from one that is busy closing.
+    actions_performed: u64,
+    /// The adapter answered `SessionClosed`.
+    adapter_closed: bool,
+}
+
+/// How [`Session::close_gracefully`] ended. The link is handed back in every case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseOutcome {
+    /// The adapter finished closing (it answered `SessionClosed`).
+    Closed,
+    /// The adapter answered `CloseSession` with no action at all: it does not know the event
+    /// (built before it existed) or had nothing to give back.
+    NotAnswered,
+    /// The budget ended before the adapter finished; the device may keep what it held.
+    BudgetExceeded { budget_ms: u64 },
+    /// The session had already ended (fault, request deadline, link closed): nothing was sent.
+    AlreadyEnded,
+    /// The adapter faulted or the link went down while closing.
+    Failed { reason: String },
 }
 
 impl<L: LinkIo> Session<L> {
@@ -53,6 +74,8 @@ impl<L: LinkIo> Session<L> {
             alerts: Vec::new(),
             link_closed: None,
             recv_buf: vec![0u8; RECV_CHUNK],
+            actions_performed: 0,
+            adapter_closed: false,
         };
         let opened = host_event::Event::LinkOpened(LinkOpened {});
         if session
@@ -119,10 +142,57 @@ impl<L: LinkIo> Session<L> {
         &self.link
     }
 
-    /// Closes the adapter session and returns the link.
+    /// Closes the adapter session at once and returns the link. The adapter is not asked to
+    /// give anything back: a device keeps its association until its own inactivity time-out.
+    /// [`Session::close_gracefully`] asks first.
     pub fn close(mut self) -> L {
         self.end();
         self.link
+    }
+
+    /// Asks the adapter to close (`CloseSession`: a DLMS adapter releases its association),
+    /// performs its transmits and timers until it answers `SessionClosed` or `budget` ends,
+    /// then closes the adapter session and returns the link with how it went. An adapter that
+    /// answers nothing (one that does not know the event) costs no waiting; one that never
+    /// finishes costs `budget` at most.
+    pub async fn close_gracefully(mut self, budget: Duration) -> (L, CloseOutcome) {
+        let outcome = if self.raw.is_none() || self.link_closed.is_some() {
+            CloseOutcome::AlreadyEnded
+        } else {
+            match tokio::time::timeout(budget, self.run_close()).await {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(error)) => CloseOutcome::Failed {
+                    reason: error.to_string(),
+                },
+                Err(_elapsed) => {
+                    tracing::info!(
+                        plugin = self.plugin.id(),
+                        budget_ms = budget.as_millis(),
+                        "the adapter did not finish closing within the budget"
+                    );
+                    CloseOutcome::BudgetExceeded {
+                        budget_ms: u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+                    }
+                }
+            }
+        };
+        self.end();
+        (self.link, outcome)
+    }
+
+    async fn run_close(&mut self) -> Result<CloseOutcome, SessionError> {
+        let before = self.actions_performed;
+        self.adapter_closed = false;
+        let close = host_event::Event::CloseSession(CloseSession {});
+        self.run_events(VecDeque::from([close]), None).await?;
+        if self.actions_performed == before {
+            return Ok(CloseOutcome::NotAnswered);
+        }
+        while !self.adapter_closed {
+            let event = self.next_event().await?;
+            self.run_events(VecDeque::from([event]), None).await?;
+        }
+        Ok(CloseOutcome::Closed)
     }
 
     fn end(&mut self) {
@@ -154,34 +224,38 @@ impl<L: LinkIo> Session<L> {
             if let Some(response) = self.run_events(pending, Some(request_id)).await? {
                 return Ok(response);
             }
-            pending = VecDeque::new();
-            let next_timer = self
-                .timers
-                .iter()
-                .min_by_key(|(_, at)| **at)
-                .map(|(id, at)| (*id, *at));
-            if self.link_closed.is_some() && next_timer.is_none() {
-                return Err(SessionError::LinkClosed {
-                    reason: self.link_closed.clone().unwrap_or_default(),
-                });
+            pending = VecDeque::from([self.next_event().await?]);
+        }
+    }
+
+    /// Waits for the next thing the adapter must hear of: a timer firing, bytes from the link,
+    /// or the link going down. With the link closed and no timer armed nothing can come.
+    async fn next_event(&mut self) -> Result<host_event::Event, SessionError> {
+        let next_timer = self
+            .timers
+            .iter()
+            .min_by_key(|(_, at)| **at)
+            .map(|(id, at)| (*id, *at));
+        if self.link_closed.is_some() && next_timer.is_none() {
+            return Err(SessionError::LinkClosed {
+                reason: self.link_closed.clone().unwrap_or_default(),
+            });
+        }
+        let link_open = self.link_closed.is_none();
+        let timer_at = next_timer.map_or_else(Instant::now, |(_, at)| at);
+        tokio::select! {
+            () = tokio::time::sleep_until(timer_at), if next_timer.is_some() => {
+                let timer_id = next_timer.map_or(0, |(id, _)| id);
+                self.timers.remove(&timer_id);
+                Ok(host_event::Event::TimerFired(TimerFired { timer_id }))
             }
-            let link_open = self.link_closed.is_none();
-            let timer_at = next_timer.map_or_else(Instant::now, |(_, at)| at);
-            tokio::select! {
-                () = tokio::time::sleep_until(timer_at), if next_timer.is_some() => {
-                    if let Some((timer_id, _)) = next_timer {
-                        self.timers.remove(&timer_id);
-                        pending.push_back(host_event::Event::TimerFired(TimerFired { timer_id }));
-                    }
-                }
-                received = self.link.recv(&mut self.recv_buf), if link_open => match received {
-                    Ok(0) => pending.push_back(self.link_down("the peer closed the link".to_owned())),
-                    Ok(n) => pending.push_back(host_event::Event::BytesReceived(BytesReceived {
-                        data: self.recv_buf[..n].to_vec(),
-                    })),
-                    Err(error) => pending.push_back(self.link_down(format!("receive failed: {error}"))),
-                },
-            }
+            received = self.link.recv(&mut self.recv_buf), if link_open => Ok(match received {
+                Ok(0) => self.link_down("the peer closed the link".to_owned()),
+                Ok(n) => host_event::Event::BytesReceived(BytesReceived {
+                    data: self.recv_buf[..n].to_vec(),
+                }),
+                Err(error) => self.link_down(format!("receive failed: {error}")),
+            }),
         }
     }
 
@@ -203,6 +277,7 @@ impl<L: LinkIo> Session<L> {
             let raw = self.raw.as_mut().ok_or(SessionError::Ended)?;
             let actions = raw.handle_async(&HostEvent::new(now_ms, event)).await?;
             for action in actions.actions.into_iter().filter_map(|a| a.action) {
+                self.actions_performed += 1;
                 self.perform(action, outstanding, &mut response, &mut events)
                     .await?;
             }
@@ -287,6 +362,10 @@ impl<L: LinkIo> Session<L> {
                 self.alerts.push(alert);
             }
             action::Action::Log(log) => log_from_plugin(plugin, log.level(), &log.message),
+            action::Action::SessionClosed(_) => {
+                // Outside a graceful close it changes nothing: the host decides when to close.
+                self.adapter_closed = true;
+            }
         }
         Ok(())
     }

@@ -44,5 +44,23 @@ pub use prost;
 
 include!(concat!(env!("OUT_DIR"), "/schema_hash.rs"));
 
+/// [`SCHEMA_HASH`]es of earlier revisions of `meterlab.plugin.v1` whose plugins a host built on
+/// this one still loads. Each later revision only added messages and `oneof` variants, which a
+/// plugin built on an earlier one decodes as unknown (an event with no variant, which it
+/// answers with nothing) and never sends.
+///
+/// - the schema before `CloseSession` / `SessionClosed` (a host's graceful close of such a
+///   plugin's session ends at once with `NotAnswered`).
+pub const COMPATIBLE_SCHEMA_HASHES: [[u8; 32]; 1] = [[
+    0x08, 0x7e, 0x7e, 0xc4, 0xf2, 0xd3, 0x0b, 0xc3, 0x96, 0xb9, 0x9c, 0xcc, 0x19, 0xa4, 0x9b, 0x48,
+    0x28, 0xd8, 0x64, 0x10, 0xa1, 0xd0, 0x9c, 0x1a, 0x83, 0xd7, 0x68, 0x14, 0x20, 0x01, 0x7e, 0xa6,
+]];
+
+/// Whether a host built on this schema loads a plugin declaring `hash`: this schema, or an
+/// earlier one it only added to ([`COMPATIBLE_SCHEMA_HASHES`]).
+pub fn schema_supported(hash: &[u8; 32]) -> bool {
+    *hash == SCHEMA_HASH || COMPATIBLE_SCHEMA_HASHES.contains(hash)
+}
+
 #[doc(hidden)]
 pub use export as __private;

@@ -148,6 +148,11 @@ impl AdapterActions {
         }))
     }
 
+    /// Tells the host the adapter has finished closing (the answer to `CloseSession`).
+    pub fn session_closed(self) -> Self {
+        self.with(action::Action::SessionClosed(SessionClosed {}))
+    }
+
     pub fn log(self, level: LogLevel, message: impl Into<String>) -> Self {
         self.with(action::Action::Log(Log {
             level: level.into(),

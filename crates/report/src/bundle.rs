@@ -1,7 +1,7 @@
-//! Sealed evidence bundles: a directory holding the report, per-case step logs, the raw
-//! traffic captures and `MANIFEST.sha256`, which lists the SHA-256 of every other file
-//! (`sha256sum` format, sorted by path). [`verify_bundle`] names the first file that changed, is
-//! missing or is not in the manifest.
+//! Sealed evidence bundles: a directory (or one zip file, [`write_bundle_zip`]) holding the
+//! report, per-case step logs, the raw traffic captures and `MANIFEST.sha256`, which lists the
+//! SHA-256 of every other file (`sha256sum` format, sorted by path). [`verify_bundle`] names the
+//! first file that changed, is missing or is not in the manifest, for both forms.
 //!
 //! The manifest seals the files against each other; whoever keeps the manifest's own SHA-256
 //! (printed when the bundle is written, e.g. into a ticket) seals the manifest too.
@@ -13,6 +13,10 @@ use std::path::{Component, Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::{BundleError, ManifestLineError};
+
+mod archive;
+
+pub use archive::{verify_zip_bytes, write_bundle_zip, zip_bundle_bytes};
 
 /// The manifest's file name at the bundle's root.
 pub const MANIFEST: &str = "MANIFEST.sha256";
@@ -56,14 +60,21 @@ pub enum Problem {
     Extra {
         name: String,
     },
+    /// A zip entry whose content cannot be read back (its CRC or its deflate stream is broken):
+    /// its bytes were changed inside the zip.
+    Damaged {
+        name: String,
+        reason: String,
+    },
 }
 
 impl Problem {
     pub fn name(&self) -> &str {
         match self {
-            Problem::Changed { name, .. } | Problem::Missing { name } | Problem::Extra { name } => {
-                name
-            }
+            Problem::Changed { name, .. }
+            | Problem::Missing { name }
+            | Problem::Extra { name }
+            | Problem::Damaged { name, .. } => name,
         }
     }
 }
@@ -81,6 +92,10 @@ impl std::fmt::Display for Problem {
             ),
             Problem::Missing { name } => write!(f, "{name} is in the manifest but missing"),
             Problem::Extra { name } => write!(f, "{name} is not in the manifest"),
+            Problem::Damaged { name, reason } => write!(
+                f,
+                "{name} changed: its bytes in the zip no longer read back ({reason})"
+            ),
         }
     }
 }
@@ -130,8 +145,8 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Writes `files` and their manifest into `dir`, which must not exist yet.
-pub fn write_bundle(dir: &Path, files: &[BundleFile]) -> Result<Sealed, BundleError> {
+/// `files` by name, every name checked and given once.
+fn sorted_files(files: &[BundleFile]) -> Result<BTreeMap<&str, &BundleFile>, BundleError> {
     let mut by_name: BTreeMap<&str, &BundleFile> = BTreeMap::new();
     for f in files {
         check_name(&f.name)?;
@@ -141,24 +156,37 @@ pub fn write_bundle(dir: &Path, files: &[BundleFile]) -> Result<Sealed, BundleEr
             });
         }
     }
+    Ok(by_name)
+}
+
+fn manifest_text(by_name: &BTreeMap<&str, &BundleFile>) -> String {
+    let mut manifest = String::new();
+    for (name, file) in by_name {
+        manifest.push_str(&sha256_hex(&file.bytes));
+        manifest.push_str("  ");
+        manifest.push_str(name);
+        manifest.push('\n');
+    }
+    manifest
+}
+
+/// Writes `files` and their manifest into `dir`, which must not exist yet.
+pub fn write_bundle(dir: &Path, files: &[BundleFile]) -> Result<Sealed, BundleError> {
+    let by_name = sorted_files(files)?;
     if dir.exists() {
         return Err(BundleError::Exists {
             path: dir.to_path_buf(),
         });
     }
     fs::create_dir_all(dir).map_err(BundleError::io(dir))?;
-    let mut manifest = String::new();
     for (name, file) in &by_name {
         let path = dir.join(name);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(BundleError::io(parent))?;
         }
         fs::write(&path, &file.bytes).map_err(BundleError::io(&path))?;
-        manifest.push_str(&sha256_hex(&file.bytes));
-        manifest.push_str("  ");
-        manifest.push_str(name);
-        manifest.push('\n');
     }
+    let manifest = manifest_text(&by_name);
     let manifest_path = dir.join(MANIFEST);
     fs::write(&manifest_path, &manifest).map_err(BundleError::io(&manifest_path))?;
     tracing::info!(dir = %dir.display(), files = by_name.len(), "evidence bundle sealed");
@@ -233,49 +261,80 @@ fn walk(
     Ok(())
 }
 
-/// Checks every file of the bundle in `dir` against its manifest.
-pub fn verify_bundle(dir: &Path) -> Result<Verification, BundleError> {
-    let manifest_path = dir.join(MANIFEST);
-    let manifest = fs::read(&manifest_path).map_err(BundleError::io(&manifest_path))?;
-    let text = String::from_utf8(manifest.clone()).map_err(|e| BundleError::Manifest {
-        manifest: manifest_path.clone(),
+/// The manifest's bytes as entries; errors name `manifest_path` and the line.
+fn read_manifest(manifest: &[u8], manifest_path: &Path) -> Result<Vec<ManifestEntry>, BundleError> {
+    let text = std::str::from_utf8(manifest).map_err(|e| BundleError::Manifest {
+        manifest: manifest_path.to_path_buf(),
         line: 1,
         message: format!("not UTF-8: {e}"),
     })?;
-    let entries = parse_manifest(&text).map_err(|e| BundleError::Manifest {
-        manifest: manifest_path.clone(),
+    parse_manifest(text).map_err(|e| BundleError::Manifest {
+        manifest: manifest_path.to_path_buf(),
         line: e.line,
         message: e.message,
-    })?;
-    let mut on_disk = BTreeSet::new();
-    let mut others = BTreeSet::new();
-    walk(dir, "", &mut on_disk, &mut others)?;
-    on_disk.remove(MANIFEST);
+    })
+}
 
+/// How one listed file reads back: its hex SHA-256, or why its bytes cannot be read.
+type Readback = Result<String, String>;
+
+/// Every problem, in manifest order, then the files present but not listed (and `others`,
+/// which are not regular files), sorted.
+fn compare(
+    entries: &[ManifestEntry],
+    mut present: BTreeSet<String>,
+    others: BTreeSet<String>,
+    mut hash_of: impl FnMut(&str) -> Result<Readback, BundleError>,
+) -> Result<Vec<Problem>, BundleError> {
     let mut problems = Vec::new();
     for ManifestEntry {
         sha256: expected,
         name,
-    } in &entries
+    } in entries
     {
-        let path: PathBuf = dir.join(name);
-        if !on_disk.remove(name) {
+        if !present.remove(name) {
             problems.push(Problem::Missing { name: name.clone() });
             continue;
         }
-        let bytes = fs::read(&path).map_err(BundleError::io(&path))?;
-        let actual = sha256_hex(&bytes);
-        if &actual != expected {
-            problems.push(Problem::Changed {
+        match hash_of(name)? {
+            Ok(actual) if &actual == expected => {}
+            Ok(actual) => problems.push(Problem::Changed {
                 name: name.clone(),
                 expected: expected.clone(),
                 actual,
-            });
+            }),
+            Err(reason) => problems.push(Problem::Damaged {
+                name: name.clone(),
+                reason,
+            }),
         }
     }
-    let mut extra: Vec<String> = on_disk.into_iter().chain(others).collect();
+    let mut extra: Vec<String> = present.into_iter().chain(others).collect();
     extra.sort();
     problems.extend(extra.into_iter().map(|name| Problem::Extra { name }));
+    Ok(problems)
+}
+
+/// Checks every file of the bundle at `path` against its manifest: a directory, or (a regular
+/// file) a zip written by [`write_bundle_zip`].
+pub fn verify_bundle(path: &Path) -> Result<Verification, BundleError> {
+    if path.is_file() {
+        let bytes = fs::read(path).map_err(BundleError::io(path))?;
+        return verify_zip_bytes(path, &bytes);
+    }
+    let dir = path;
+    let manifest_path = dir.join(MANIFEST);
+    let manifest = fs::read(&manifest_path).map_err(BundleError::io(&manifest_path))?;
+    let entries = read_manifest(&manifest, &manifest_path)?;
+    let mut on_disk = BTreeSet::new();
+    let mut others = BTreeSet::new();
+    walk(dir, "", &mut on_disk, &mut others)?;
+    on_disk.remove(MANIFEST);
+    let problems = compare(&entries, on_disk, others, |name| {
+        let path: PathBuf = dir.join(name);
+        let bytes = fs::read(&path).map_err(BundleError::io(&path))?;
+        Ok(Ok(sha256_hex(&bytes)))
+    })?;
     Ok(Verification {
         files: entries.len(),
         manifest_sha256: sha256_hex(&manifest),

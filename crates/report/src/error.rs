@@ -29,7 +29,7 @@ pub enum BundleError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} already exists; a bundle is written into a new directory")]
+    #[error("{path} already exists; a bundle is written to a new path")]
     Exists { path: PathBuf },
     #[error(
         "bundle file name {name:?} is not a plain relative path (no '..', no absolute path, no empty part)"
@@ -48,6 +48,14 @@ pub enum BundleError {
     #[error("{source_name}: not a meterlab evidence document: {message}")]
     EvidenceUnreadable {
         source_name: String,
+        message: String,
+    },
+    #[error("{bundle}: not a readable zip bundle: {message}")]
+    Zip { bundle: PathBuf, message: String },
+    #[error("{bundle}: entry {entry:?} {message}")]
+    ZipEntry {
+        bundle: PathBuf,
+        entry: String,
         message: String,
     },
     #[error("{manifest}:{line}: {message}")]

@@ -84,6 +84,7 @@ fn missing_and_extra_files_are_named_in_manifest_order() {
             Problem::Changed { name, .. } => ("changed", name.as_str()),
             Problem::Missing { name } => ("missing", name.as_str()),
             Problem::Extra { name } => ("extra", name.as_str()),
+            Problem::Damaged { name, .. } => ("damaged", name.as_str()),
         })
         .collect();
     assert_eq!(

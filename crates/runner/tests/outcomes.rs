@@ -694,3 +694,66 @@ check = [{ field = "version", op = "==", value = { capture = "run_port" } }]
     );
     assert!(skipped.steps.is_empty());
 }
+
+/// What each device heard after its last case (the lines after its last `FW?`).
+fn heard_after_cases(connector: &ToyConnector, device: &str) -> Vec<String> {
+    let heard: Vec<String> = connector
+        .heard
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(from, _)| from == device)
+        .map(|(_, line)| line.clone())
+        .collect();
+    let last_case_line = heard.iter().rposition(|line| line == "FW?").unwrap();
+    heard[last_case_line + 1..].to_vec()
+}
+
+async fn sessions_are_closed_gracefully_after_the_last_case(
+    plugin: Arc<meterlab_plugin_host::Plugin>,
+) {
+    let connector = Arc::new(ToyConnector::default());
+    let runner = Runner::new(plugin, Arc::clone(&connector), settings());
+    let case = |id: &str| ToyCase::shared(id, &[ToyStep::Firmware("2.0.1")]);
+    let started = Instant::now();
+    let summary = runner
+        .run(plan(vec![
+            (target("m1", 2000), vec![case("C-1"), case("C-2")]),
+            (target("m2", 2000), vec![case("C-1")]),
+        ]))
+        .await;
+    assert_eq!(summary.passed, 3);
+    // The adapter's close went over each device's link once, after its cases, and the device's
+    // answer ended it (no waiting for the budget).
+    assert_eq!(heard_after_cases(&connector, "m1"), ["BYE"]);
+    assert_eq!(heard_after_cases(&connector, "m2"), ["BYE"]);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_devices_session_is_closed_gracefully_after_its_last_case() {
+    sessions_are_closed_gracefully_after_the_last_case(plugin("fixture-echo")).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_isolated_adapters_session_is_closed_gracefully_too() {
+    sessions_are_closed_gracefully_after_the_last_case(isolated_plugin("fixture-echo")).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_device_that_never_answers_the_close_holds_its_worker_two_exchanges_at_most() {
+    let connector = Arc::new(ToyConnector::with("m1", &[Behaviour::IgnoresClose]));
+    // The echo adapter would wait a minute for the answer to its BYE.
+    let runner = Runner::new(plugin("fixture-echo"), Arc::clone(&connector), settings());
+    let started = Instant::now();
+    let summary = runner
+        .run(plan(vec![(
+            target("m1", 60_000),
+            vec![ToyCase::shared("C-1", &[ToyStep::Firmware("2.0.1")])],
+        )]))
+        .await;
+    assert_eq!(summary.passed, 1);
+    assert_eq!(heard_after_cases(&connector, "m1"), ["BYE"]);
+    // Two exchange time-outs (settings: 5 s each).
+    assert_eq!(started.elapsed(), Duration::from_secs(10));
+}

@@ -14,6 +14,8 @@
 //! The association opens at the first request and stays open between requests, so device
 //! alerts (EventNotification, DataNotification) arriving while idle become `Alert` actions;
 //! 6.15.1 releases it to prove the new keys, and a time-out drops it (its state is unknown).
+//! `CloseSession` releases it (RLRQ; over HDLC then DISC) and answers `SessionClosed`, so the
+//! device does not hold it until its inactivity time-out.
 #![forbid(unsafe_code)]
 
 mod dmc_cache;
@@ -132,6 +134,13 @@ enum CounterSync {
 }
 
 /// One session: a device of a DMC over one link.
+/// Where a `CloseSession` is: releasing the association, then (HDLC) disconnecting the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    Releasing,
+    Disconnecting,
+}
+
 #[derive(Debug)]
 pub struct DlmsAdapter {
     params: SessionParams,
@@ -142,6 +151,7 @@ pub struct DlmsAdapter {
     engine: Engine,
     running: Option<Running>,
     timer_at: Option<u64>,
+    closing: Option<Closing>,
 }
 
 impl DlmsAdapter {
@@ -158,11 +168,13 @@ impl DlmsAdapter {
     }
 
     fn execute(&mut self, now_ms: u64, request: ServiceRequest, actions: &mut AdapterActions) {
-        if self.running.is_some() {
-            let response = ServiceResponse::error(
-                request.request_id,
-                jobs::fault("a request is already outstanding"),
-            );
+        if self.running.is_some() || self.closing.is_some() {
+            let why = if self.closing.is_some() {
+                "the session is closing"
+            } else {
+                "a request is already outstanding"
+            };
+            let response = ServiceResponse::error(request.request_id, jobs::fault(why));
             actions.actions.push(
                 action::Action::Complete(Complete {
                     response: Some(response),
@@ -543,6 +555,12 @@ impl DlmsAdapter {
             return;
         };
         let result = self.note_failure(result);
+        if self.running.is_none()
+            && let Some(stage) = self.closing
+        {
+            self.closed_step(now_ms, stage, result, actions);
+            return;
+        }
         let Some(running) = self.running.as_mut() else {
             push_log(
                 actions,
@@ -675,6 +693,70 @@ impl DlmsAdapter {
         true
     }
 
+    /// `CloseSession`: gives the association back (RLRQ), then over HDLC the link (DISC).
+    /// A request still outstanding is abandoned (the host ends a session only between requests,
+    /// or after a request's deadline, when its state is unknown anyway).
+    fn close(&mut self, now_ms: u64, actions: &mut AdapterActions) {
+        if let Some(running) = self.running.take() {
+            push_log(
+                actions,
+                LogLevel::Warn,
+                format!(
+                    "closing with request {:?} outstanding: abandoned",
+                    running.request.request_id
+                ),
+            );
+            self.engine.reset();
+        }
+        self.start_closing(now_ms, Closing::Releasing, actions);
+    }
+
+    fn start_closing(&mut self, now_ms: u64, stage: Closing, actions: &mut AdapterActions) {
+        self.closing = Some(stage);
+        let op = match stage {
+            Closing::Releasing => Op::Release,
+            Closing::Disconnecting => Op::Disconnect,
+        };
+        let progress = self.engine.start(op, now_ms);
+        self.absorb(now_ms, progress, actions);
+    }
+
+    /// One stage of the close finished (a release the device did not answer still closes:
+    /// the host is ending the session either way).
+    fn closed_step(
+        &mut self,
+        now_ms: u64,
+        stage: Closing,
+        result: Result<Outcome, Failure>,
+        actions: &mut AdapterActions,
+    ) {
+        match (&result, stage) {
+            (Ok(_), Closing::Releasing) => {
+                push_log(actions, LogLevel::Debug, "association released".to_owned());
+            }
+            (Ok(_), Closing::Disconnecting) => {
+                push_log(
+                    actions,
+                    LogLevel::Debug,
+                    "HDLC link disconnected".to_owned(),
+                );
+            }
+            (Err(failure), _) => push_log(
+                actions,
+                LogLevel::Warn,
+                format!("closing ({stage:?}) failed: {failure:?}"),
+            ),
+        }
+        if stage == Closing::Releasing && self.params.transport.is_hdlc() {
+            self.start_closing(now_ms, Closing::Disconnecting, actions);
+            return;
+        }
+        self.closing = None;
+        actions
+            .actions
+            .push(action::Action::SessionClosed(meterlab_plugin::pb::SessionClosed {}).into());
+    }
+
     /// Transmits what the connection has to send and keeps the exchange timer on its next
     /// time-out.
     fn flush(&mut self, now_ms: u64, actions: &mut AdapterActions) {
@@ -791,6 +873,7 @@ impl Adapter for DlmsAdapter {
             engine,
             running: None,
             timer_at: None,
+            closing: None,
         })
     }
 
@@ -835,6 +918,7 @@ impl Adapter for DlmsAdapter {
                     );
                 }
             }
+            Some(host_event::Event::CloseSession(_)) => self.close(now_ms, &mut actions),
             Some(host_event::Event::TimerFired(_) | host_event::Event::LinkOpened(_)) | None => {}
         }
         self.flush(now_ms, &mut actions);

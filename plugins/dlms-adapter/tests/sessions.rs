@@ -288,3 +288,44 @@ fn keys_of_a_transfer_that_never_arrived_are_dropped_for_the_old_ones() {
             .any(|line| line.contains("trying the other keys"))
     );
 }
+
+#[test]
+fn close_session_releases_the_association_and_answers_session_closed() {
+    let mut rig = Rig::new("active", "south-active.esme", HLS_CLIENT_SAP);
+    assert!(matches!(read(&mut rig), Outcome::FirmwareVersion(_)));
+    assert!(rig.device_associated());
+    rig.close_session();
+    assert!(!rig.device_associated(), "the device saw the release");
+    assert!(
+        rig.logs.iter().any(|line| line == "association released"),
+        "{:?}",
+        rig.logs
+    );
+}
+
+#[test]
+fn close_session_without_an_association_sends_nothing() {
+    let mut rig = Rig::new("active", "south-active.esme", HLS_CLIENT_SAP);
+    rig.mute = true;
+    assert_eq!(rig.close_session(), 0);
+    assert_eq!(rig.timers_armed(), 0);
+}
+
+#[test]
+fn an_unanswered_release_still_closes_after_the_exchange_timeout() {
+    let mut rig = Rig::new("active", "south-active.esme", HLS_CLIENT_SAP);
+    assert!(matches!(read(&mut rig), Outcome::FirmwareVersion(_)));
+    rig.mute = true;
+    let took = rig.close_session();
+    assert!(took > 0, "it waited for the RLRE");
+    assert!(
+        rig.logs
+            .iter()
+            .any(|line| line.contains("closing (Releasing) failed")),
+        "{:?}",
+        rig.logs
+    );
+    // Closing is over: a request is refused only while it runs.
+    rig.mute = false;
+    assert!(matches!(read(&mut rig), Outcome::FirmwareVersion(_)));
+}

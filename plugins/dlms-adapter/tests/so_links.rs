@@ -20,7 +20,7 @@ use meterlab_plugin::pb::{
     SessionConfig, SupplyState, UpdateSecurityCredentials, service_request::Body,
     service_response::Outcome,
 };
-use meterlab_plugin_host::{HostConfig, Plugin, PluginHost, Session, StreamLink};
+use meterlab_plugin_host::{CloseOutcome, HostConfig, Plugin, PluginHost, Session, StreamLink};
 use tokio::net::{TcpListener, TcpStream};
 
 /// The adapter's library, built by cargo next to this test (the package is a cdylib + rlib).
@@ -256,5 +256,131 @@ async fn hdlc_over_a_pty_serial_line_reads_the_meter() {
         )
         .await
         .expect("11.2 answered after the key change");
+    assert!(matches!(outcome(version), Outcome::FirmwareVersion(_)));
+}
+
+const CLOSE_BUDGET: Duration = Duration::from_secs(5);
+
+async fn read_firmware(session: &mut Session<StreamLink<TcpStream>>, id: &str) {
+    let version = session
+        .execute(
+            request(id, Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
+            DEADLINE,
+        )
+        .await
+        .expect("11.2 answered");
+    assert!(matches!(outcome(version), Outcome::FirmwareVersion(_)));
+}
+
+#[tokio::test]
+async fn a_graceful_close_releases_the_association_over_the_wrapper() {
+    let scenario = support::scenario("active");
+    let emulation = Emulation::build(&scenario, support::START).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let endpoints = Endpoints {
+        tcp_address: Some(address.to_string()),
+        serial_paths: HashMap::new(),
+    };
+    let file = emulation.devices_file(&endpoints, &scenario);
+    let emulator = Emulator::new(emulation, support::START);
+    tokio::spawn(serve_tcp(emulator.clone(), listener));
+    let plugin = plugin();
+    let device = "south-active.esme";
+    let at = emulator
+        .find_device(device)
+        .expect("the device is emulated");
+    let config = support::session_config(file.device(device).unwrap(), HLS_CLIENT_SAP);
+
+    // Closing without asking the adapter: the device keeps the association as long as the
+    // connection lives (until its inactivity time-out).
+    let stream = TcpStream::connect(address).await.unwrap();
+    let mut session = Session::open(&plugin, &config, StreamLink::new(stream))
+        .await
+        .expect("session opens");
+    read_firmware(&mut session, "v1").await;
+    assert_eq!(emulator.open_associations(at), 1);
+    let kept = session.close();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(emulator.open_associations(at), 1, "nothing released it");
+    drop(kept);
+
+    // A graceful close releases it (RLRQ/RLRE) while the connection is still up.
+    let stream = TcpStream::connect(address).await.unwrap();
+    let mut session = Session::open(&plugin, &config, StreamLink::new(stream))
+        .await
+        .expect("session opens");
+    read_firmware(&mut session, "v2").await;
+    let (link, closed) = session.close_gracefully(CLOSE_BUDGET).await;
+    assert_eq!(closed, CloseOutcome::Closed);
+    assert_eq!(
+        emulator.open_associations(at),
+        0,
+        "the release reached the device"
+    );
+    drop(link);
+
+    // Nothing associated: the close finishes at once with nothing sent.
+    let stream = TcpStream::connect(address).await.unwrap();
+    let session = Session::open(&plugin, &config, StreamLink::new(stream))
+        .await
+        .expect("session opens");
+    let (_link, closed) = session.close_gracefully(CLOSE_BUDGET).await;
+    assert_eq!(closed, CloseOutcome::Closed);
+}
+
+#[tokio::test]
+async fn a_graceful_close_releases_and_disconnects_over_hdlc() {
+    let scenario = support::scenario("active");
+    let emulation = Emulation::build(&scenario, support::START).unwrap();
+    let (device_end, host_end) = tokio_serial::SerialStream::pair().expect("a PTY pair");
+    let endpoints = Endpoints {
+        tcp_address: None,
+        serial_paths: [("north-active".to_owned(), "/dev/pts/test".to_owned())].into(),
+    };
+    let file = emulation.devices_file(&endpoints, &scenario);
+    let emulator = Emulator::new(emulation, support::START);
+    let served = emulator.clone();
+    tokio::spawn(async move { serve_hdlc(served, 0, device_end, "pty").await });
+    let plugin = plugin();
+
+    let device = file.device("north-active.esme").unwrap();
+    let at = emulator
+        .find_device("north-active.esme")
+        .expect("the device is emulated");
+    let mut config: SessionConfig = support::session_config(device, HLS_CLIENT_SAP);
+    config.link_kind = LinkKind::Serial.into();
+    config.parameters = support::parameters(device, HLS_CLIENT_SAP, "hdlc");
+    let mut session = Session::open(&plugin, &config, StreamLink::new(host_end))
+        .await
+        .expect("session opens");
+    let version = session
+        .execute(
+            request("v", Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
+            DEADLINE,
+        )
+        .await
+        .expect("11.2 answered");
+    assert!(matches!(outcome(version), Outcome::FirmwareVersion(_)));
+    assert_eq!(emulator.open_associations(at), 1);
+    let (link, closed) = session.close_gracefully(CLOSE_BUDGET).await;
+    assert_eq!(closed, CloseOutcome::Closed);
+    assert_eq!(
+        emulator.open_associations(at),
+        0,
+        "RLRQ then DISC reached the meter"
+    );
+
+    // The line is free: a new session on the same port connects (SNRM) and reads again.
+    let mut session = Session::open(&plugin, &config, link)
+        .await
+        .expect("session opens");
+    let version = session
+        .execute(
+            request("v2", Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
+            DEADLINE,
+        )
+        .await
+        .expect("11.2 answered on the next session");
     assert!(matches!(outcome(version), Outcome::FirmwareVersion(_)));
 }

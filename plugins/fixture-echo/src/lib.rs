@@ -12,6 +12,9 @@
 //! do after sign-on). Each request arms timer 1 for `response_timeout_ms` (session parameter,
 //! default 2000 ms); when it fires, the request completes with a `Timeout` error.
 //!
+//! On `CloseSession` it sends `BYE` and answers `SessionClosed` at the device's next line, or
+//! when timer 2 (`response_timeout_ms` again) fires without one.
+//!
 //! Must never depend on anything but `meterlab-plugin`.
 #![forbid(unsafe_code)]
 
@@ -27,6 +30,7 @@ pub const ID: &str = env!("CARGO_PKG_NAME");
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const DMC_ID: &str = "TOY-CH-1/TOY-ESME-1";
 const RESPONSE_TIMER: u64 = 1;
+const CLOSE_TIMER: u64 = 2;
 const DEFAULT_RESPONSE_TIMEOUT_MS: u64 = 2000;
 /// Longest line accepted from the device before the input is considered garbage.
 const MAX_LINE: usize = 256;
@@ -44,6 +48,8 @@ pub struct EchoAdapter {
     response_timeout_ms: u64,
     outstanding: Option<Outstanding>,
     line: Vec<u8>,
+    /// `BYE` was sent; the next line from the device finishes the close.
+    closing: bool,
 }
 
 impl EchoAdapter {
@@ -74,7 +80,25 @@ impl EchoAdapter {
             .set_timer(RESPONSE_TIMER, self.response_timeout_ms)
     }
 
+    fn close(&mut self) -> AdapterActions {
+        self.closing = true;
+        self.line.clear();
+        AdapterActions::none()
+            .transmit(b"BYE\n".to_vec())
+            .set_timer(CLOSE_TIMER, self.response_timeout_ms)
+    }
+
     fn received(&mut self, data: Vec<u8>) -> AdapterActions {
+        if self.closing {
+            self.line.extend_from_slice(&data);
+            if self.line.contains(&b'\n') {
+                self.closing = false;
+                return AdapterActions::none()
+                    .cancel_timer(CLOSE_TIMER)
+                    .session_closed();
+            }
+            return AdapterActions::none();
+        }
         if self.outstanding.is_none() {
             return AdapterActions::none().transmit(data);
         }
@@ -214,6 +238,7 @@ impl Adapter for EchoAdapter {
             response_timeout_ms,
             outstanding: None,
             line: Vec::new(),
+            closing: false,
         })
     }
 
@@ -237,6 +262,13 @@ impl Adapter for EchoAdapter {
                     waiting_for: "an answer line".to_owned(),
                 }))
             }
+            Some(host_event::Event::TimerFired(timer)) if timer.timer_id == CLOSE_TIMER => {
+                self.closing = false;
+                AdapterActions::none()
+                    .log(LogLevel::Info, "no answer to BYE: closed anyway")
+                    .session_closed()
+            }
+            Some(host_event::Event::CloseSession(_)) => self.close(),
             Some(host_event::Event::LinkOpened(_)) if self.serial => {
                 AdapterActions::none().with(action::Action::ReconfigureLink(ReconfigureLink {
                     baud: 9600,

@@ -496,7 +496,14 @@ impl Adapter for Iec62056Adapter {
                     complete(&mut actions, &running.request.request_id, Err(kind));
                 }
             }
-            Some(host_event::Event::TimerFired(_) | host_event::Event::LinkOpened(_)) | None => {
+            // A graceful close is not answered: the host then closes the port at once, which
+            // ends a mode C exchange as well as a break message would.
+            Some(
+                host_event::Event::TimerFired(_)
+                | host_event::Event::LinkOpened(_)
+                | host_event::Event::CloseSession(_),
+            )
+            | None => {
                 return actions;
             }
         }

@@ -1,8 +1,9 @@
 //! `meterlab report`: the combined completion report of a planned entry (Markdown, HTML or
 //! JSON), from a local store (`--db`: read the log, project, render) or from a gateway
 //! (`--gateway`: GetCompletionReport renders it there), and a sealed evidence bundle
-//! (`--bundle DIR`, local store only). `meterlab report verify BUNDLE` checks a bundle and names
-//! the first file that changed, is missing or is not in its manifest.
+//! (`--bundle DIR`, or `--bundle FILE.zip` for one zip file; local store only). `meterlab report
+//! verify BUNDLE` checks a bundle (directory or zip) and names the first file that changed, is
+//! missing or is not in its manifest.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -13,7 +14,7 @@ use meterlab_governance::model::{DmcId, EntryKey, PhaseId, Release, SmsoId};
 use meterlab_governance::report::CompletionReport;
 use meterlab_governance::{Profile, completion_report};
 use meterlab_proto::v1 as pb;
-use meterlab_report::bundle::{BundleFile, verify_bundle, write_bundle};
+use meterlab_report::bundle::{BundleFile, verify_bundle, write_bundle, write_bundle_zip};
 use meterlab_report::evidence::{EvidenceDocument, StoredAttempt, attempt_files};
 use meterlab_report::{RecordedDecision, RenderOptions};
 use meterlab_store::LogReader as _;
@@ -37,7 +38,7 @@ enum ReportCommand {
     /// Check a sealed evidence bundle against its manifest; names the first file that changed,
     /// is missing or is not in the manifest (exit 1), or prints the manifest's SHA-256 (exit 0).
     Verify {
-        /// The bundle directory.
+        /// The bundle: a directory, or a zip file.
         bundle: PathBuf,
     },
 }
@@ -67,7 +68,8 @@ struct RenderArgs {
     /// Write the report here instead of stdout.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Also write a sealed evidence bundle into this new directory (local store only).
+    /// Also write a sealed evidence bundle: into this new directory, or, for a path ending in
+    /// `.zip`, as this new zip file (local store only).
     #[arg(long, requires = "db")]
     bundle: Option<PathBuf>,
     /// Evidence documents of the runs (`meterlab run --evidence-dir`); each is matched to its
@@ -214,7 +216,11 @@ fn seal(
         BundleFile::new("report.json", json),
     ];
     files.extend(attempt_files(&attempts)?);
-    let sealed = write_bundle(dir, &files)?;
+    let sealed = if is_zip_path(dir) {
+        write_bundle_zip(dir, &files)?
+    } else {
+        write_bundle(dir, &files)?
+    };
     eprintln!(
         "bundle {}: {} file(s), evidence of {included} of {total} stored attempt(s); manifest SHA-256 {}",
         dir.display(),
@@ -252,6 +258,12 @@ pub(crate) fn report_and_bundle(
         local.attempts,
         &evidence_by_hash(evidence)?,
     )
+}
+
+/// A bundle path ending in `.zip` is written as one zip file.
+fn is_zip_path(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
 }
 
 /// Every `*.json` under `dir`, by the hex SHA-256 of its bytes.

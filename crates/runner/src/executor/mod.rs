@@ -186,10 +186,12 @@ impl<C: Connector> DeviceWorker<C> {
                     format!("{device} skipped: {reason}"),
                 );
                 self.skip_all(&cases, &format!("device unhealthy: {reason}"));
+                self.finish_session().await;
                 return;
             }
         }
         if self.shared.settings.check_only {
+            self.finish_session().await;
             return;
         }
         for planned in &cases {
@@ -201,9 +203,7 @@ impl<C: Connector> DeviceWorker<C> {
             }
             self.run_case(planned, &lease).await;
         }
-        if let Some(open) = self.open.take() {
-            drop(open.session.close());
-        }
+        self.finish_session().await;
     }
 
     fn skip_all(&self, cases: &[PlannedCase], reason: &str) {

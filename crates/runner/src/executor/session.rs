@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use meterlab_plugin::pb::{ServiceRequest, ServiceResponse};
-use meterlab_plugin_host::{Session, SessionError};
+use meterlab_plugin_host::{CloseOutcome, Session, SessionError};
+use tokio::time::Instant;
 
 use super::{DeviceWorker, ExecError, Open, utc_now_ms};
 use crate::case::{CaseAttempt, Port};
@@ -83,6 +84,52 @@ impl<C: Connector> DeviceWorker<C> {
             self.last_capture = Some(open.capture.clone());
             drop(open.session.close());
         }
+    }
+
+    /// After the device's last case: the adapter gives back what the device holds for the
+    /// session (a DLMS adapter releases its association) within two exchanges, bounded by the
+    /// run's deadline, so the device does not keep it until its inactivity time-out. A
+    /// cancelled run closes at once.
+    pub(super) async fn finish_session(&mut self) {
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        let budget = self
+            .shared
+            .settings
+            .timeouts
+            .exchange
+            .saturating_mul(2)
+            .min(
+                self.shared
+                    .run_deadline
+                    .saturating_duration_since(Instant::now()),
+            );
+        if *self.cancel.borrow() || budget.is_zero() || !open.session.is_open() {
+            drop(open.session.close());
+            return;
+        }
+        let device = self.device_id();
+        let (_link, outcome) = open.session.close_gracefully(budget).await;
+        let (level, message) = match outcome {
+            CloseOutcome::Closed => (LogLevel::Debug, "session closed by the adapter".to_owned()),
+            CloseOutcome::NotAnswered | CloseOutcome::AlreadyEnded => {
+                (LogLevel::Debug, "session closed".to_owned())
+            }
+            CloseOutcome::BudgetExceeded { budget_ms } => (
+                LogLevel::Warn,
+                format!(
+                    "the adapter did not finish closing the session within {budget_ms} ms: \
+                     the device may keep it until its inactivity time-out"
+                ),
+            ),
+            CloseOutcome::Failed { reason } => (
+                LogLevel::Warn,
+                format!("closing the session failed: {reason}"),
+            ),
+        };
+        self.shared
+            .log(level, &device, format!("{device}: {message}"));
     }
 
     pub(super) fn drain_alerts(&mut self) {

@@ -88,6 +88,8 @@ pub enum Behaviour {
     Slow(Duration),
     /// Refuses the connection.
     Unreachable,
+    /// Answers requests but never the adapter's close.
+    IgnoresClose,
 }
 
 /// Connects each device to its own toy device; counts connections.
@@ -98,6 +100,8 @@ pub struct ToyConnector {
     pub total: AtomicU32,
     /// Each toy device's supply state, kept across its connections.
     supplies: Mutex<HashMap<String, Arc<Mutex<&'static str>>>>,
+    /// Every line each toy device received, in order: (device, line).
+    pub heard: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl ToyConnector {
@@ -153,7 +157,7 @@ impl Connector for ToyConnector {
         capture.note("opened");
         Ok(Connected {
             link: Recording {
-                inner: spawn_device(behaviour, supply),
+                inner: spawn_device(behaviour, supply, &device, Arc::clone(&self.heard)),
                 capture: capture.clone(),
             },
             capture,
@@ -192,13 +196,27 @@ impl LinkIo for Recording {
 fn spawn_device(
     behaviour: Behaviour,
     supply: Arc<Mutex<&'static str>>,
+    device: &str,
+    heard: Arc<Mutex<Vec<(String, String)>>>,
 ) -> StreamLink<DuplexStream> {
     let (near, far) = tokio::io::duplex(1024);
+    let device = device.to_owned();
     tokio::spawn(async move {
         let (read, mut write) = tokio::io::split(far);
         let mut lines = BufReader::new(read).lines();
         let mut requests = 0u32;
         while let Ok(Some(line)) = lines.next_line().await {
+            heard.lock().unwrap().push((device.clone(), line.clone()));
+            if line == "BYE" {
+                // The adapter's graceful close: answered at once by a device that answers at
+                // all (a slow device is slow at its requests).
+                if !matches!(behaviour, Behaviour::Silent | Behaviour::IgnoresClose)
+                    && write.write_all(b"BYE\n").await.is_err()
+                {
+                    return;
+                }
+                continue;
+            }
             requests += 1;
             if matches!(behaviour, Behaviour::HangsUpAfter(served) if requests > served) {
                 return;
@@ -219,7 +237,7 @@ fn spawn_device(
                 Behaviour::LosesFirstAnswer => {}
                 Behaviour::HangsUp | Behaviour::Unreachable => return,
                 Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
-                Behaviour::Answering | Behaviour::HangsUpAfter(_) => {}
+                Behaviour::Answering | Behaviour::HangsUpAfter(_) | Behaviour::IgnoresClose => {}
             }
             if write
                 .write_all(format!("{answer}\n").as_bytes())

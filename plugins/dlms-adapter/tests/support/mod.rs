@@ -17,9 +17,9 @@ use meterlab_emulator::scenario::Scenario;
 use meterlab_emulator::serve::session::DeviceSessions;
 use meterlab_plugin::Adapter;
 use meterlab_plugin::pb::{
-    AdapterActions, Alert, BytesReceived, Execute, HostEvent, LinkClosed, LinkKind, ServiceRequest,
-    ServiceResponse, SessionConfig, SupplyState, TimerFired, action, host_event, service_error,
-    service_request::Body, service_response,
+    AdapterActions, Alert, BytesReceived, CloseSession, Execute, HostEvent, LinkClosed, LinkKind,
+    ServiceRequest, ServiceResponse, SessionConfig, SupplyState, TimerFired, action, host_event,
+    service_error, service_request::Body, service_response,
 };
 
 pub const START: SimTime = SimTime::from_unix_secs(1_761_955_200);
@@ -132,6 +132,8 @@ pub struct Rig {
     pub faults: FaultConfig,
     pub alerts: Vec<Alert>,
     pub logs: Vec<String>,
+    /// The adapter answered `SessionClosed`.
+    pub session_closed: bool,
 }
 
 impl Rig {
@@ -181,6 +183,7 @@ impl Rig {
             faults: FaultConfig::NONE,
             alerts: Vec::new(),
             logs: Vec::new(),
+            session_closed: false,
         }
     }
 
@@ -263,6 +266,7 @@ impl Rig {
                 }
                 action::Action::Alert(alert) => self.alerts.push(alert),
                 action::Action::Log(log) => self.logs.push(log.message),
+                action::Action::SessionClosed(_) => self.session_closed = true,
                 action::Action::ReconfigureLink(_) | action::Action::FlushInput(_) => {}
             }
         }
@@ -341,6 +345,50 @@ impl Rig {
         self.feed(host_event::Event::LinkClosed(LinkClosed {
             reason: reason.to_owned(),
         }))
+    }
+
+    /// Sends `CloseSession` and performs the adapter's actions until it answers
+    /// `SessionClosed`; returns the simulated milliseconds it took.
+    pub fn close_session(&mut self) -> u64 {
+        let started = self.now_ms;
+        self.session_closed = false;
+        assert!(
+            self.feed(host_event::Event::CloseSession(CloseSession {}))
+                .is_none()
+        );
+        let mut events = 0;
+        while !self.session_closed {
+            events += 1;
+            assert!(events < 100_000, "the close never finished");
+            if let Some(bytes) = self.inbox.pop_front() {
+                self.now_ms += 2;
+                assert!(
+                    self.feed(host_event::Event::BytesReceived(BytesReceived {
+                        data: bytes
+                    }))
+                    .is_none()
+                );
+                continue;
+            }
+            let (timer_id, at) = self
+                .timers
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(id, at)| (*id, *at))
+                .expect("no bytes in flight and no timer armed: the close is stuck");
+            self.timers.remove(&timer_id);
+            self.now_ms = self.now_ms.max(at);
+            assert!(
+                self.feed(host_event::Event::TimerFired(TimerFired { timer_id }))
+                    .is_none()
+            );
+        }
+        self.now_ms - started
+    }
+
+    /// Whether the device holds an association for any client of this rig's connection.
+    pub fn device_associated(&self) -> bool {
+        self.sessions.values().any(DeviceSessions::any_associated)
     }
 
     pub fn timers_armed(&self) -> usize {
