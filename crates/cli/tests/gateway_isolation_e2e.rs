@@ -10,10 +10,9 @@
 mod bench_support;
 mod run_support;
 
-use bench_support::{BenchOptions, register_phase, serve, write_bench_config};
+use bench_support::{BenchOptions, register_phase, run_to_end, serve, write_bench_config};
 use meterlab_proto::v1 as pb;
 use meterlab_proto::v1::device_service_client::DeviceServiceClient;
-use meterlab_proto::v1::run_service_client::RunServiceClient;
 use run_support::{fixture, start_emulator};
 use tonic::transport::Channel;
 
@@ -50,38 +49,18 @@ async fn a_segfaulting_adapter_in_a_worker_blocks_its_cases_and_the_gateway_keep
         .await
         .unwrap();
     register_phase(channel.clone(), phase()).await;
-    let mut runs = RunServiceClient::new(channel.clone());
     for request_id in ["segv-1", "segv-2"] {
-        let run_id = runs
-            .start_run(pb::StartRunRequest {
+        let (results, summary) = run_to_end(
+            channel.clone(),
+            pb::StartRunRequest {
                 suite: "mt-active".into(),
                 phase: Some(phase()),
                 case_ids: vec!["MT-ACT-001".into()],
                 request_id: request_id.into(),
                 ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .run_id;
-        let mut stream = runs
-            .watch_run(pb::WatchRunRequest {
-                run_id,
-                after_seq: 0,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let mut results = Vec::new();
-        let mut summary = None;
-        while let Some(event) = stream.message().await.unwrap() {
-            match event.event {
-                Some(pb::run_event::Event::CaseFinished(result)) => results.push(result),
-                Some(pb::run_event::Event::Finished(finished)) => summary = Some(finished),
-                _ => {}
-            }
-        }
-        let summary = summary.expect("the run ends with its summary");
+            },
+        )
+        .await;
         assert_eq!(summary.state(), pb::RunState::Finished, "{summary:?}");
         assert!(summary.cases_total > 0, "{summary:?}");
         assert_eq!(summary.passed + summary.failed, 0, "{summary:?}");

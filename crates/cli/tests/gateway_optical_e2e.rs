@@ -11,10 +11,9 @@ mod bench_support;
 mod run_support;
 
 use bench_support::{
-    BenchOptions, adapter, optical_adapter, register_phase, serve, write_bench_config,
+    BenchOptions, adapter, optical_adapter, register_phase, run_to_end, serve, write_bench_config,
 };
 use meterlab_proto::v1 as pb;
-use meterlab_proto::v1::run_service_client::RunServiceClient;
 use run_support::{path, start_emulator_from, workspace};
 use tonic::transport::Channel;
 
@@ -40,37 +39,17 @@ async fn run_cases(addr: &str, request_id: &str) -> (Vec<pb::TestCaseResult>, pb
         .await
         .unwrap();
     register_phase(channel.clone(), phase()).await;
-    let mut runs = RunServiceClient::new(channel);
-    let run_id = runs
-        .start_run(pb::StartRunRequest {
+    run_to_end(
+        channel,
+        pb::StartRunRequest {
             suite: "sit".into(),
             phase: Some(phase()),
             case_ids: vec!["SIT-OPT-001".into(), "SIT-RD-001".into()],
             request_id: request_id.into(),
             ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .run_id;
-    let mut stream = runs
-        .watch_run(pb::WatchRunRequest {
-            run_id,
-            after_seq: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let mut attempts = Vec::new();
-    let mut summary = None;
-    while let Some(event) = stream.message().await.unwrap() {
-        match event.event {
-            Some(pb::run_event::Event::CaseFinished(result)) => attempts.push(result),
-            Some(pb::run_event::Event::Finished(finished)) => summary = Some(finished),
-            _ => {}
-        }
-    }
-    (attempts, summary.expect("the run ends with its summary"))
+        },
+    )
+    .await
 }
 
 fn status_of<'a>(attempts: &'a [pb::TestCaseResult], case: &str) -> &'a pb::TestCaseResult {

@@ -161,3 +161,32 @@ pub async fn register_phase(channel: tonic::transport::Channel, phase: pb::Phase
     .await
     .unwrap();
 }
+
+/// Starts a run on the gateway and watches it to its end: every finished attempt, in order, and
+/// the summary it ends with.
+pub async fn run_to_end(
+    channel: tonic::transport::Channel,
+    request: pb::StartRunRequest,
+) -> (Vec<pb::TestCaseResult>, pb::RunSummary) {
+    use meterlab_proto::v1::run_service_client::RunServiceClient;
+    let mut runs = RunServiceClient::new(channel);
+    let run_id = runs.start_run(request).await.unwrap().into_inner().run_id;
+    let mut stream = runs
+        .watch_run(pb::WatchRunRequest {
+            run_id,
+            after_seq: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut results = Vec::new();
+    let mut summary = None;
+    while let Some(event) = stream.message().await.unwrap() {
+        match event.event {
+            Some(pb::run_event::Event::CaseFinished(result)) => results.push(result),
+            Some(pb::run_event::Event::Finished(finished)) => summary = Some(finished),
+            _ => {}
+        }
+    }
+    (results, summary.expect("the run ends with its summary"))
+}
