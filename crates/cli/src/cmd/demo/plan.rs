@@ -5,12 +5,12 @@
 use anyhow::bail;
 use meterlab_catalog::{Catalog, Mode as CatalogMode, Phase as CatalogPhase};
 use meterlab_client::Client;
-use meterlab_client::types::{DnbCase, DnbDocument};
+use meterlab_client::types::DnbDocument;
 use meterlab_emulator::scenario::Scenario;
 use meterlab_governance::Verdict;
 use meterlab_governance::model::{
-    CaseId, CaseSpec, DeviceModel, DmcComponents, DmcId, DnbKey, DnbStatus, DocType, EntryKey,
-    Mode, PhaseKind, Release, SmsoId, Srv, TestPhase, TestType,
+    DeviceModel, DmcComponents, DmcId, DnbKey, DnbStatus, DocType, EntryKey, Mode, PhaseKind,
+    Release, SmsoId, TestPhase, TestType,
 };
 
 const RELEASE: Release = Release::Moc;
@@ -116,26 +116,7 @@ fn document(suite: &Catalog, smso: &SmsoId, test: TestType) -> DnbDocument {
     let cases = suite
         .select(Some(catalog_phase(test)), None, None)
         .into_iter()
-        .map(|case| DnbCase {
-            spec: CaseSpec {
-                case: CaseId::new(case.id.clone()),
-                srv: Srv::new(
-                    case.steps
-                        .first()
-                        .map_or_else(String::new, |step| step.srv.number().to_owned()),
-                ),
-                modes: case
-                    .modes
-                    .iter()
-                    .map(|mode| match mode {
-                        CatalogMode::Active => Mode::Active,
-                        CatalogMode::Dormant => Mode::Dormant,
-                        CatalogMode::Mixed => Mode::Mixed,
-                    })
-                    .collect(),
-            },
-            content_sha256: case.content_hash.0,
-        })
+        .map(crate::cmd::gov::dnb::dnb_case)
         .collect();
     DnbDocument {
         key: DnbKey {

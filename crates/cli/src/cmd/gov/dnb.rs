@@ -133,26 +133,7 @@ fn register(args: RegisterArgs) -> anyhow::Result<ExitCode> {
         .select(phase, None, None)
         .into_iter()
         .filter(|case| args.cases.is_empty() || args.cases.contains(&case.id))
-        .map(|case| DnbCase {
-            spec: CaseSpec {
-                case: CaseId::new(case.id.clone()),
-                srv: Srv::new(
-                    case.steps
-                        .first()
-                        .map_or_else(String::new, |step| step.srv.number().to_owned()),
-                ),
-                modes: case
-                    .modes
-                    .iter()
-                    .map(|mode| match mode {
-                        CatalogMode::Active => Mode::Active,
-                        CatalogMode::Dormant => Mode::Dormant,
-                        CatalogMode::Mixed => Mode::Mixed,
-                    })
-                    .collect(),
-            },
-            content_sha256: case.content_hash.0,
-        })
+        .map(dnb_case)
         .collect();
     cases.sort_by(|a, b| a.spec.case.cmp(&b.spec.case));
     if let Some(missing) = args
@@ -189,4 +170,29 @@ fn register(args: RegisterArgs) -> anyhow::Result<ExitCode> {
             recorded,
         },
     )
+}
+
+/// A catalogue case as a Depth & Breadth document lists it: id, SRV (its first step's), modes
+/// and the content hash the document agrees.
+pub(crate) fn dnb_case(case: &meterlab_catalog::Case) -> DnbCase {
+    DnbCase {
+        spec: CaseSpec {
+            case: CaseId::new(case.id.clone()),
+            srv: Srv::new(
+                case.steps
+                    .first()
+                    .map_or_else(String::new, |step| step.srv.number().to_owned()),
+            ),
+            modes: case
+                .modes
+                .iter()
+                .map(|mode| match mode {
+                    CatalogMode::Active => Mode::Active,
+                    CatalogMode::Dormant => Mode::Dormant,
+                    CatalogMode::Mixed => Mode::Mixed,
+                })
+                .collect(),
+        },
+        content_sha256: case.content_hash.0,
+    }
 }
