@@ -147,6 +147,14 @@ impl Capture {
             .collect()
     }
 
+    /// Whether any bytes went in `direction` since the capture started or was last taken
+    /// (without copying the capture).
+    pub fn carried(&self, direction: Direction) -> bool {
+        self.lock().entries.iter().any(
+            |entry| matches!(entry, CaptureEntry::Bytes(record) if record.direction == direction),
+        )
+    }
+
     /// Concatenation of every byte that went in one direction.
     pub fn stream(&self, direction: Direction) -> Vec<u8> {
         let inner = self.lock();
@@ -280,6 +288,20 @@ fn push_json_line<T: Serialize>(out: &mut String, value: &T) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn carried_says_which_way_bytes_went_since_the_last_take() {
+        let capture = Capture::new("test");
+        capture.note("opened");
+        assert!(!capture.carried(Direction::Tx), "an event is no bytes");
+        capture.record(Direction::Rx, b"\x7e");
+        assert!(capture.carried(Direction::Rx));
+        assert!(!capture.carried(Direction::Tx));
+        capture.record(Direction::Tx, b"\x7e");
+        assert!(capture.carried(Direction::Tx));
+        capture.take();
+        assert!(!capture.carried(Direction::Tx), "taken entries are gone");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn records_carry_monotonic_offsets_from_the_tokio_clock() {

@@ -580,10 +580,5 @@ fn judge(
 
 /// Whether the attempt's capture holds bytes sent to the device.
 fn transmitted(capture: Option<&Capture>) -> bool {
-    capture.is_some_and(|capture| {
-        capture
-            .records()
-            .iter()
-            .any(|record| record.direction == meterlab_link::Direction::Tx)
-    })
+    capture.is_some_and(|capture| capture.carried(meterlab_link::Direction::Tx))
 }
