@@ -18,7 +18,6 @@ use std::process::Output;
 
 use bench_support::{BenchOptions, adapter, serve, write_bench_config};
 use meterlab_proto::v1 as pb;
-use meterlab_proto::v1::governance_service_client::GovernanceServiceClient;
 use meterlab_proto::v1::run_service_client::RunServiceClient;
 use meterlab_server::RESULTS_RUN;
 use meterlab_store::Store;
@@ -51,38 +50,18 @@ fn json(output: &Output) -> serde_json::Value {
     })
 }
 
+/// Registers the MT active phase of the bench's entry, which the runs record against.
 async fn plan(channel: Channel) {
-    let mut gov = GovernanceServiceClient::new(channel);
-    let entry = pb::EntryKey {
-        release: pb::CapabilityRelease::Moc.into(),
-        smso_id: "smso-north".into(),
-        dmc_id: DMC.into(),
+    let phase = pb::PhaseKey {
+        entry: Some(pb::EntryKey {
+            release: pb::CapabilityRelease::Moc.into(),
+            smso_id: "smso-north".into(),
+            dmc_id: DMC.into(),
+        }),
+        test_type: pb::TestType::Mt.into(),
+        mode: pb::InstallationMode::Active.into(),
     };
-    gov.register_entry(pb::RegisterEntryRequest {
-        entry: Some(entry.clone()),
-        dmc: Some(pb::Dmc {
-            id: DMC.into(),
-            models: vec![pb::DeviceModelRef {
-                kind: pb::DeviceKind::CommsHub.into(),
-                manufacturer: "Acme".into(),
-                model: "ACME CH1".into(),
-                firmware_version: "1.4.0".into(),
-            }],
-        }),
-        meta: None,
-    })
-    .await
-    .unwrap();
-    gov.register_phase(pb::RegisterPhaseRequest {
-        phase: Some(pb::PhaseKey {
-            entry: Some(entry),
-            test_type: pb::TestType::Mt.into(),
-            mode: pb::InstallationMode::Active.into(),
-        }),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    bench_support::register_phase(channel, phase).await;
 }
 
 /// Every stored result of `source`: its ingest seq and (case, device, attempt, status). Read
