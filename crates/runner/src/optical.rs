@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use meterlab_devices::Device;
 use meterlab_dmc::DmcDescription;
 use meterlab_plugin::pb::{self, LinkKind, SessionConfig};
+use meterlab_plugin_host::Plugin;
 
 use crate::target::{DeviceTarget, DmcLibrary, Transport};
 
@@ -48,6 +49,28 @@ impl DeviceTarget {
             Err(reason) => OpticalRoute::Unavailable(reason),
         };
         self
+    }
+
+    /// The optical port reached through `adapter`: usable when the adapter's `describe` serves
+    /// the device's SMSO and DMC and the port is there ([`Self::with_optical_port`]); else
+    /// unavailable, saying which of these is missing.
+    pub fn with_optical_adapter(self, adapter: &Plugin, dmcs: &DmcLibrary) -> Self {
+        let info = adapter.info();
+        if !info.smso_ids.contains(&self.device.smso) {
+            let reason = format!(
+                "the optical adapter {} does not serve SMSO {}",
+                info.id, self.device.smso
+            );
+            return self.without_optical_port(reason);
+        }
+        if !info.dmcs.iter().any(|dmc| dmc.dmc_id == self.device.dmc) {
+            let reason = format!(
+                "the optical adapter {} does not describe DMC {}",
+                info.id, self.device.dmc
+            );
+            return self.without_optical_port(reason);
+        }
+        self.with_optical_port(dmcs)
     }
 
     /// Marks the optical port unavailable (say, the run loaded no adapter for it).

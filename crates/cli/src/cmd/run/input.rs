@@ -259,10 +259,7 @@ pub fn prepare(args: &Args) -> anyhow::Result<Prepared> {
             DeviceTarget::for_dlms(device, &dmcs, transport, args.client_sap, &BTreeMap::new())
                 .with_context(|| format!("devices file {}", args.devices.display()))?;
         let target = match &optical {
-            Ok(plugin) => match serves(plugin, device) {
-                Ok(()) => target.with_optical_port(&dmcs),
-                Err(reason) => target.without_optical_port(reason),
-            },
+            Ok(plugin) => target.with_optical_adapter(plugin, &dmcs),
             Err(reason) => target.without_optical_port(reason.clone()),
         };
         let mut cases: Vec<PlannedCase> = Vec::new();
@@ -358,24 +355,6 @@ fn optical_plugin(
     let plugin = meterlab_plugin_host::inspect_file_with(&path, options)
         .with_context(|| format!("optical plugin {} refused", path.display()))?;
     Ok(Ok(Arc::new(plugin)))
-}
-
-/// Whether the optical adapter describes the device's SMSO and DMC (its `describe`).
-fn serves(plugin: &Plugin, device: &meterlab_devices::Device) -> Result<(), String> {
-    let info = plugin.info();
-    if !info.smso_ids.contains(&device.smso) {
-        return Err(format!(
-            "the optical adapter {} does not serve SMSO {}",
-            info.id, device.smso
-        ));
-    }
-    if !info.dmcs.iter().any(|dmc| dmc.dmc_id == device.dmc) {
-        return Err(format!(
-            "the optical adapter {} does not describe DMC {}",
-            info.id, device.dmc
-        ));
-    }
-    Ok(())
 }
 
 /// The installation mode of each hub: active or dormant when all its devices are, else mixed.

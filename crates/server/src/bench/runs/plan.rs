@@ -271,12 +271,5 @@ fn optical_route(
             plugin
         }
     };
-    let info = plugin.info();
-    if !info.dmcs.iter().any(|dmc| dmc.dmc_id == device.dmc) {
-        return Ok(target.without_optical_port(format!(
-            "the optical adapter {} does not describe DMC {}",
-            info.id, device.dmc
-        )));
-    }
-    Ok(target.with_optical_port(bench.dmcs()))
+    Ok(target.with_optical_adapter(&plugin, bench.dmcs()))
 }
