@@ -21,20 +21,71 @@ pub const FIXTURES: [&str; 9] = [
     "fixture-leak",
 ];
 
-/// The worker executable for `isolation = "process"`, built by the same cargo, target
-/// directory and profile as this test: a dev-dependency cannot build another package's binary,
-/// so the harness asks cargo (a no-op when it is up to date; never a stale worker).
+/// The worker executable for `isolation = "process"`, from the same target directory and
+/// profile as this test. `cargo test --workspace` has already built it with the workspace's
+/// features (plugin-worker's own integration test needs it), after the libraries it links, so
+/// a worker newer than those libraries is taken as it is. Otherwise (e.g. `cargo test -p
+/// meterlab-plugin-host` after an edit) the harness asks cargo for it: a dev-dependency cannot
+/// build another package's binary. Never a stale worker.
 pub fn worker_path() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let profile_dir = cargo_build(&["meterlab-plugin-worker"]);
-        let path = profile_dir.join(format!(
-            "meterlab-plugin-worker{}",
-            std::env::consts::EXE_SUFFIX
-        ));
+        let file = format!("meterlab-plugin-worker{}", std::env::consts::EXE_SUFFIX);
+        if let Some(path) = profile_dir()
+            .map(|dir| dir.join(&file))
+            .filter(|path| newer_than_what_it_links(path))
+        {
+            return path;
+        }
+        let path = cargo_build(&["meterlab-plugin-worker"]).join(&file);
         assert!(path.is_file(), "cargo built no {}", path.display());
         path
     })
+}
+
+/// Whether `worker` exists and was linked after every build of the libraries it is made of
+/// (plugin protocol, host, worker) that sits in `<profile>/deps`, and after the last edit of
+/// the worker's sources.
+fn newer_than_what_it_links(worker: &Path) -> bool {
+    let modified = |path: &Path| path.metadata().and_then(|meta| meta.modified()).ok();
+    let Some(linked) = modified(worker) else {
+        return false;
+    };
+    let Some(deps) = worker.parent().map(|dir| dir.join("deps")) else {
+        return false;
+    };
+    let Ok(entries) = std::fs::read_dir(&deps) else {
+        return false;
+    };
+    let parts = [
+        "libmeterlab_plugin-",
+        "libmeterlab_plugin_host-",
+        "libmeterlab_plugin_worker-",
+    ];
+    let mut newest_part = None;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".rlib") && parts.iter().any(|part| name.starts_with(part)) {
+            newest_part = newest_part.max(modified(&entry.path()));
+        }
+    }
+    // The worker's own sources: a `cargo test -p meterlab-plugin-host` does not rebuild it.
+    let worker_crate = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-worker");
+    let mut sources = vec![worker_crate.join("Cargo.toml")];
+    if let Ok(entries) = std::fs::read_dir(worker_crate.join("src")) {
+        sources.extend(entries.flatten().map(|entry| entry.path()));
+    }
+    let edited_since = sources
+        .iter()
+        .any(|source| modified(source).is_none_or(|edited| edited > linked));
+    !edited_since && newest_part.is_some_and(|part| part <= linked)
+}
+
+/// `<target-dir>[/<triple>]/<profile>`: the directory above this test executable's `deps`.
+fn profile_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.parent()?.to_owned())
 }
 
 /// The directory holding the built fixture libraries.
