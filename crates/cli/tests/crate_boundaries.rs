@@ -294,7 +294,8 @@ fn no_crate_depends_on_what_architecture_md_forbids() {
 #[test]
 fn only_binaries_depend_on_anyhow() {
     let graph = Graph::from_metadata(&workspace_metadata());
-    let binaries = ["meterlab", "meterlab-store-ingestd"];
+    // meterlab-e2e builds the `meterlab` program as its own binary for the end-to-end tests.
+    let binaries = ["meterlab", "meterlab-store-ingestd", "meterlab-e2e"];
     let offenders: Vec<&String> = graph
         .edges
         .keys()
@@ -304,6 +305,22 @@ fn only_binaries_depend_on_anyhow() {
     assert!(
         offenders.is_empty(),
         "libraries using anyhow: {offenders:?}"
+    );
+}
+
+#[test]
+fn only_the_end_to_end_crate_depends_on_the_command_line() {
+    let graph = Graph::from_metadata(&workspace_metadata());
+    let dependants: Vec<&String> = graph
+        .edges
+        .iter()
+        .filter(|(_, deps)| deps.contains("meterlab"))
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        dependants,
+        ["meterlab-e2e"],
+        "crates depending on `meterlab`"
     );
 }
 

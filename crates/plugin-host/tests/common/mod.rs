@@ -71,7 +71,15 @@ fn newer_than_what_it_links(worker: &Path) -> bool {
         }
     }
     // The worker's own sources: a `cargo test -p meterlab-plugin-host` does not rebuild it.
-    let worker_crate = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-worker");
+    // This file is also included by the end-to-end crate (`tests/`), one level higher up.
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Some(worker_crate) = ["../plugin-worker", "../crates/plugin-worker"]
+        .iter()
+        .map(|relative| manifest_dir.join(relative))
+        .find(|dir| dir.join("Cargo.toml").is_file())
+    else {
+        return false;
+    };
     let mut sources = vec![worker_crate.join("Cargo.toml")];
     if let Ok(entries) = std::fs::read_dir(worker_crate.join("src")) {
         sources.extend(entries.flatten().map(|entry| entry.path()));

@@ -2,8 +2,6 @@
 //! real `meterlab serve --config` with a bench (the emulator's devices, the DLMS adapter pinned,
 //! the shipped suites): list, lease, renew and release a device; start a run, watch it to its
 //! end and read its summary.
-//!
-//! It lives in the `meterlab` package so cargo builds the binary with the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bench_support;
@@ -43,7 +41,7 @@ fn mt_active() -> TestPhase {
 }
 
 async fn meterlab(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(args)
         .env_remove("METERLAB_TOKEN_FILE")
         .output()

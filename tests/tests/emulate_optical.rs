@@ -21,9 +21,9 @@ async fn the_optical_port_is_in_the_devices_file_and_answers_a_sign_on() {
     let devices_out = dir.path().join("devices.toml");
     let scenario = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../suites/scenarios/optical.toml"
+        "/../suites/scenarios/optical.toml"
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args([
             "emulate",
             "--scenario",

@@ -36,7 +36,7 @@ impl Emulator {
         let mut child = Command::new("bash")
             .arg("-c")
             .arg(format!("ulimit -n {open_files} && exec \"$0\" \"$@\""))
-            .arg(env!("CARGO_BIN_EXE_meterlab"))
+            .arg(env!("CARGO_BIN_EXE_meterlab-e2e"))
             .args(["emulate", "--meters", "2", "--listen", "127.0.0.1:0"])
             .args(["--output", "json"])
             .args(extra)
@@ -272,7 +272,7 @@ async fn connections_past_the_limit_are_closed_with_a_log_line() {
 
 /// Runs `meterlab emulate --scenario FILE` expecting it to refuse; returns its stderr.
 async fn refused_scenario(path: &std::path::Path) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    let output = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(["emulate", "--scenario"])
         .arg(path)
         .env_remove("METERLAB_LOG")

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use meterlab_store::{IngestKey, Payload, Store, StoreConfig};
 
 fn meterlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(args)
         .env_remove("METERLAB_LOG")
         .output()

@@ -18,7 +18,7 @@ async fn results_reach_the_store_and_a_restarted_run_resumes_without_duplicates(
     let dir = tempfile::tempdir().unwrap();
     // The demo leaves a store with the entry planned and its MT active phase started.
     let demo_dir = dir.path().join("demo");
-    let demo = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    let demo = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(["demo", "--phase", "mt.active", "--dir"])
         .arg(&demo_dir)
         .env_remove("METERLAB_LOG")
@@ -100,7 +100,7 @@ async fn results_reach_the_store_and_a_restarted_run_resumes_without_duplicates(
     // A store that lost what the journal holds (results journalled, never acknowledged there):
     // the restart resends every journal line past that store's watermark, byte for byte.
     let other = dir.path().join("other");
-    let demo = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    let demo = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(["demo", "--phase", "mt.active", "--dir"])
         .arg(&other)
         .env_remove("METERLAB_LOG")
@@ -139,7 +139,7 @@ async fn results_reach_the_store_and_a_restarted_run_resumes_without_duplicates(
 async fn a_run_killed_mid_way_resumes_with_every_case_stored_once() {
     let dir = tempfile::tempdir().unwrap();
     let demo_dir = dir.path().join("demo");
-    let demo = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    let demo = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(["demo", "--phase", "mt.active", "--dir"])
         .arg(&demo_dir)
         .env_remove("METERLAB_LOG")
@@ -190,7 +190,7 @@ async fn a_run_killed_mid_way_resumes_with_every_case_stored_once() {
             .map(|line| serde_json::from_str(line).unwrap())
             .collect()
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(&args)
         .env_remove("METERLAB_LOG")
         .stdout(std::process::Stdio::null())
@@ -210,7 +210,7 @@ async fn a_run_killed_mid_way_resumes_with_every_case_stored_once() {
     assert!(!status.success(), "killed, not finished: {status:?}");
     let at_kill = lines(&journal).len();
 
-    let rerun = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    let rerun = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(&args)
         .env_remove("METERLAB_LOG")
         .output()
@@ -248,7 +248,7 @@ async fn a_run_killed_mid_way_resumes_with_every_case_stored_once() {
         "{second}"
     );
     // Nothing is left to run, and nothing more is stored.
-    let third = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    let third = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(&args)
         .env_remove("METERLAB_LOG")
         .output()

@@ -16,7 +16,7 @@ use crate::run_support::workspace;
 
 /// The DLMS adapter cargo built next to the binary.
 pub fn adapter() -> PathBuf {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_meterlab"));
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_meterlab-e2e"));
     let dir = bin.parent().unwrap();
     [
         dir.join("libmeterlab_dlms_adapter.so"),
@@ -29,7 +29,7 @@ pub fn adapter() -> PathBuf {
 
 /// The IEC 62056-21 (optical port) adapter cargo built next to the binary.
 pub fn optical_adapter() -> PathBuf {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_meterlab"));
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_meterlab-e2e"));
     let dir = bin.parent().unwrap();
     [
         dir.join("libmeterlab_iec62056_21_adapter.so"),
@@ -105,7 +105,7 @@ pub fn write_bench_config(
 
 /// Starts `meterlab serve --config` on a free loopback port; returns it and its address.
 pub async fn serve(config: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(config)
         .env_remove("METERLAB_LOG")

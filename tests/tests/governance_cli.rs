@@ -10,13 +10,11 @@ use std::process::{Child, Command, Output, Stdio};
 const ENTRY: &str = "MOC/smso-north/acme-ch1-e470-g4";
 
 fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
 }
 
 fn meterlab() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_meterlab"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"));
     for var in [
         "METERLAB_CA",
         "METERLAB_CERT",

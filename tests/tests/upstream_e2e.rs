@@ -11,7 +11,7 @@
 //! verdicts are compared live, without restarting them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../store/tests/support/postgres.rs"]
+#[path = "../../crates/store/tests/support/postgres.rs"]
 mod pg;
 
 use std::io::{BufRead, BufReader};
@@ -32,11 +32,11 @@ const TOTAL: u64 = 240;
 const ENTRY: &str = "MOC/smso-up/dmc-up";
 
 fn meterlab() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
 }
 
 fn profile_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../suites/profiles/illustrative.toml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/profiles/illustrative.toml")
 }
 
 fn free_port() -> u16 {

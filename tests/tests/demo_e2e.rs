@@ -17,7 +17,7 @@ const NORTH: &str = "MOC/smso-north/acme-ch1-e470-g4";
 const SOUTH: &str = "MOC/smso-south/bravo-h2-e2-g2";
 
 async fn meterlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(args)
         .env_remove("METERLAB_LOG")
         .output()

@@ -6,8 +6,6 @@
 //! run. SIGTERM during a run, with a client holding a result stream open without sending and a
 //! watcher that stops reading, ends the process with 0; every result the watcher saw is stored.
 //! An adapter that panics blocks the run's cases and leaves the gateway serving.
-//!
-//! It lives in the `meterlab` package so cargo builds the binary with the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bench_support;
@@ -518,7 +516,7 @@ async fn no_device_credential_appears_in_a_trace_level_gateway_run() {
     assert!(!secrets.is_empty(), "the emulated devices have credentials");
     let config = write_config(dir.path(), &emulator.devices, 20);
     let log = dir.path().join("serve.log");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    let mut server = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
         .env("METERLAB_LOG", "trace")

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 fn meterlab() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_meterlab"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"));
     command
         .env("RUST_LOG", "trace")
         .env("METERLAB_LOG", "trace");
@@ -25,7 +25,7 @@ fn meterlab() -> Command {
 }
 
 fn profile_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../suites/profiles/illustrative.toml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/profiles/illustrative.toml")
 }
 
 fn run(command: &mut Command) -> Output {

@@ -42,7 +42,7 @@ pub mod scenario {
     /// The scenario file.
     pub fn text() -> String {
         format!(
-            r#"# Written by crates/cli/tests/python_peers.rs.
+            r#"# Written by tests/tests/python_peers.rs.
 seed = 4
 start = "{START}"
 
@@ -135,7 +135,7 @@ impl Transport {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn peers_dir() -> PathBuf {
@@ -202,7 +202,7 @@ impl Emulator {
         fs::write(&scenario_path, scenario_text).unwrap();
         let stderr = fs::File::create(dir.join("emulator.stderr")).unwrap();
         let started = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
             .args(["emulate", "--scenario"])
             .arg(&scenario_path)
             .args(["--listen", "127.0.0.1:0", "--serial", "--output", "json"])

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn meterlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(args)
         .env_remove("METERLAB_LOG")
         .output()
@@ -13,7 +13,7 @@ fn meterlab(args: &[&str]) -> Output {
 }
 
 fn suites() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../suites")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../suites")
 }
 
 fn text(bytes: &[u8]) -> String {

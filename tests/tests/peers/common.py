@@ -1,7 +1,7 @@
 """Shared helpers of the independent-client scripts: arguments, raw PTY I/O, result output.
 
 Each script reads one emulated ESME with one independent DLMS client library and prints ONE JSON
-document on stdout; the Rust test (crates/cli/tests/python_peers.rs) asserts the values. Nothing
+document on stdout; the Rust test (tests/tests/python_peers.rs) asserts the values. Nothing
 here interprets DLMS: that is the peer library's job.
 """
 

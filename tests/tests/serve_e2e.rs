@@ -1,9 +1,6 @@
 //! End to end with the real `meterlab serve` binary: stream results, SIGKILL the server in the
 //! middle of the stream, restart it on the same store, resume from the watermark, and find every
 //! acknowledged result stored exactly once. Also: SIGTERM stops the server gracefully.
-//!
-//! It lives in the `meterlab` package so cargo builds the binary with the test
-//! (`CARGO_BIN_EXE_meterlab`) instead of a second `cargo build` with other features.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
@@ -24,13 +21,13 @@ const KILL_AFTER_ACKS: u64 = 60;
 /// Results sent and not yet acknowledged, at most.
 const WINDOW: usize = 128;
 
-/// The `meterlab` binary cargo built for this test.
+/// The `meterlab` program cargo built for this test (see the crate README).
 fn meterlab_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_meterlab"))
+    PathBuf::from(env!("CARGO_BIN_EXE_meterlab-e2e"))
 }
 
 fn profile_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../suites/profiles/illustrative.toml")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../suites/profiles/illustrative.toml")
 }
 
 /// Starts `meterlab serve` on a free port and returns it with the address it listens on.

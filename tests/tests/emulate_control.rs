@@ -24,7 +24,7 @@ struct Emulator {
 /// Starts `meterlab emulate` on ephemeral ports (plus `extra` flags) and reads its JSON start-up
 /// document.
 async fn start_emulator(extra: &[&str]) -> Emulator {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args([
             "emulate",
             "--meters",
@@ -66,7 +66,7 @@ async fn start_emulator(extra: &[&str]) -> Emulator {
 
 /// Runs `meterlab emulate-ctl --control ADDR ARGS...`; returns success, stdout and stderr.
 async fn ctl(emulator: &Emulator, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    let output = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(["emulate-ctl", "--control", &emulator.control])
         .args(args)
         .env_remove("METERLAB_LOG")

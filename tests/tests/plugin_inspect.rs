@@ -1,13 +1,13 @@
 //! `meterlab plugin inspect` on real plugin libraries built from `plugins/`.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../plugin-host/tests/common/mod.rs"]
+#[path = "../../crates/plugin-host/tests/common/mod.rs"]
 mod common;
 
 use std::process::{Command, Output};
 
 fn meterlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(args)
         .env_remove("METERLAB_LOG")
         .output()

@@ -3,8 +3,6 @@
 //! shipped SIT case that reads one register over DLMS and over the optical port
 //! (`meterlab emulate --optical`) through RunService; without that plugin the same case ends
 //! `not_run`, naming why, and the gateway's other cases still run.
-//!
-//! It lives in the `meterlab` package so cargo builds the binary with the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bench_support;

@@ -3,8 +3,6 @@
 //! executable). An adapter that segfaults inside `handle()` — which in-process would end the
 //! whole gateway — blocks only the run's cases, with the signal named, and the gateway keeps
 //! serving: a second run restarts the worker and ends the same way.
-//!
-//! It lives in the `meterlab` package so cargo builds the binary with the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bench_support;

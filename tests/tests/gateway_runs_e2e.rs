@@ -5,8 +5,6 @@
 //! A run cut off by kill -9 is `interrupted` after the restart, listed, and resumed under the
 //! same id: only its cases without a final result run again, no (case, device, attempt) is
 //! stored twice, and the run ends `finished` with every case counted.
-//!
-//! It lives in the `meterlab` package so cargo builds the binary with the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bench_support;
@@ -30,7 +28,7 @@ const DMC: &str = "acme-ch1-e470-g4";
 const ENTRY: &str = "MOC/smso-north/acme-ch1-e470-g4";
 
 async fn meterlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(args)
         .env_remove("METERLAB_TOKEN_FILE")
         .env_remove("METERLAB_GATEWAY")

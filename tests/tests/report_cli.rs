@@ -14,7 +14,7 @@ use tokio::process::Command;
 const ENTRY: &str = "MOC/smso-north/acme-ch1-e470-g4";
 
 async fn meterlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .args(args)
         .env_remove("METERLAB_LOG")
         .output()

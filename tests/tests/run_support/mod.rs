@@ -36,7 +36,6 @@ gsme = { mpxn = "7300123401" }
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .and_then(Path::parent)
         .expect("workspace root")
         .to_owned()
 }
@@ -76,7 +75,7 @@ pub async fn start_emulator_with(dir: &Path, scenario_text: &str, extra: &[&str]
 pub async fn start_emulator_from(dir: &Path, source: &[&str]) -> Emulator {
     let extra = source;
     let devices = dir.join("devices.toml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .arg("emulate")
         .args([
             "--listen",
@@ -115,7 +114,7 @@ pub async fn start_emulator_from(dir: &Path, source: &[&str]) -> Emulator {
 
 pub async fn meterlab_run(args: &[&str]) -> Output {
     let dmcs = workspace().join("suites/dmcs");
-    Command::new(env!("CARGO_BIN_EXE_meterlab"))
+    Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
         .arg("run")
         .arg("--dmcs")
         .arg(&dmcs)
