@@ -52,7 +52,8 @@ pub struct CaseResult {
     /// Hash of the case definition that ran, so a changed case is visible in the audit trail.
     pub case_hash: String,
     pub device: String,
-    /// 1-based; the highest attempt is the one that counts.
+    /// 1-based, per device. The highest attempt that ran counts: a later `not_run` (the case was
+    /// not executed) never hides the pass or failure before it.
     pub attempt: u32,
     pub status: CaseStatus,
 }

@@ -349,3 +349,41 @@ fn results_of_two_devices_with_the_same_attempt_number_both_count() {
     w.apply(on_device(&p, "M1", "esme-c", 2, CaseStatus::Failed));
     assert_eq!(case(&w).last_status(), Some(CaseStatus::Passed));
 }
+
+/// A run that found the device leased by another run records `not_run` under a new attempt
+/// number; that attempt never executed, so the earlier pass (or failure) keeps counting.
+#[test]
+fn a_later_not_run_attempt_does_not_hide_the_attempt_that_ran() {
+    let mut w = World::new();
+    let p = w.p("mt.active");
+    w.start(&p);
+    let status = |w: &World| {
+        w.proj
+            .phase(&p)
+            .unwrap()
+            .case(&CaseId::new("M1"))
+            .unwrap()
+            .last_status()
+    };
+    w.apply(on_device(&p, "M1", "esme-a", 1, CaseStatus::NotRun));
+    assert_eq!(status(&w), Some(CaseStatus::NotRun), "nothing ran yet");
+    w.apply(on_device(&p, "M1", "esme-a", 2, CaseStatus::Passed));
+    let passed = w.proj.phase(&p).unwrap().coverage().passed;
+    w.apply(on_device(&p, "M1", "esme-a", 3, CaseStatus::NotRun));
+    assert_eq!(status(&w), Some(CaseStatus::Passed));
+    assert_eq!(w.proj.phase(&p).unwrap().coverage().passed, passed);
+    let record = w
+        .proj
+        .phase(&p)
+        .unwrap()
+        .case(&CaseId::new("M1"))
+        .unwrap()
+        .clone();
+    assert_eq!(record.counting_on("esme-a").map(|a| a.attempt), Some(2));
+    // The next attempt still follows the highest number recorded.
+    assert_eq!(record.last_on("esme-a").map(|a| a.attempt), Some(3));
+
+    // An attempt that ran and failed does count over the pass.
+    w.apply(on_device(&p, "M1", "esme-a", 4, CaseStatus::Failed));
+    assert_eq!(status(&w), Some(CaseStatus::Failed));
+}

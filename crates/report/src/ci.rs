@@ -5,7 +5,7 @@
 //! pass and `rerunFailure`/`rerunError` under a non-pass. Blocked is an error (infrastructure),
 //! failed a failure (the device), not run skipped.
 //!
-//! CTRF (<https://ctrf.io>): one test per (device, case) with its last attempt's status —
+//! CTRF (<https://ctrf.io>): one test per (device, case) with its counting attempt's status —
 //! `passed`, `failed`, `other` for blocked (`rawStatus` keeps `blocked`), `skipped` for not run —
 //! earlier attempts as `retryAttempts`, `flaky` when a pass followed failures.
 
@@ -68,8 +68,10 @@ pub struct CaseAttempt {
     pub evidence_sha256: String,
 }
 
-/// Attempts grouped per (device, case) in first-seen order, each group in attempt order; the
-/// last attempt counts.
+/// Attempts grouped per (device, case) in first-seen order, each group in attempt order except
+/// that the attempt that counts comes last: the last one that ran, as in governance (a
+/// `not_run` after it — the device was busy, the run cancelled — tells nothing about the device
+/// and is listed with the earlier attempts).
 fn by_case(attempts: &[CaseAttempt]) -> Vec<Vec<&CaseAttempt>> {
     let mut groups: Vec<Vec<&CaseAttempt>> = Vec::new();
     for a in attempts {
@@ -83,6 +85,10 @@ fn by_case(attempts: &[CaseAttempt]) -> Vec<Vec<&CaseAttempt>> {
     }
     for g in &mut groups {
         g.sort_by_key(|a| a.attempt);
+        if let Some(ran) = g.iter().rposition(|a| a.status != AttemptStatus::NotRun) {
+            let counting = g.remove(ran);
+            g.push(counting);
+        }
     }
     groups
 }
@@ -194,8 +200,11 @@ pub fn ctrf_json(
             AttemptStatus::Blocked => other += 1,
             AttemptStatus::NotRun => skipped += 1,
         }
+        // Flaky: a pass after attempts that ran and did not pass (a not-run attempt never ran).
         let is_flaky = last.status == AttemptStatus::Passed
-            && earlier.iter().any(|a| a.status != AttemptStatus::Passed);
+            && earlier
+                .iter()
+                .any(|a| matches!(a.status, AttemptStatus::Failed | AttemptStatus::Blocked));
         if is_flaky {
             flaky += 1;
         }

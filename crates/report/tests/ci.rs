@@ -95,3 +95,26 @@ fn ctrf_counts_the_last_attempts() {
     assert_eq!(m3["rawStatus"], "blocked");
     assert_eq!(m3["message"], "link down");
 }
+
+/// A later attempt that did not run (another run held the device) does not hide the pass: the
+/// pass counts, as in governance, and the not-run attempt is listed beside it.
+#[test]
+fn a_not_run_after_a_pass_leaves_the_pass_counting() {
+    use AttemptStatus::*;
+    let attempts = vec![
+        attempt("esme-1", "M1", 1, Passed, ""),
+        attempt("esme-1", "M1", 2, NotRun, "device leased by run r2"),
+    ];
+    let doc: serde_json::Value =
+        serde_json::from_str(&ctrf_json("r1", "0.1.0", &attempts).expect("ctrf")).expect("json");
+    let summary = &doc["results"]["summary"];
+    assert_eq!(summary["passed"], 1, "{doc}");
+    assert_eq!(summary["skipped"], 0, "{doc}");
+    let test = &doc["results"]["tests"][0];
+    assert_eq!(test["labels"]["attempt"], 1, "{test}");
+    assert_eq!(test["flaky"], false, "nothing failed: {test}");
+
+    let xml = junit_xml("meterlab run r1", &attempts).expect("junit");
+    assert!(!xml.contains("<skipped"), "{xml}");
+    assert!(xml.contains("attempt 2: device leased by run r2"), "{xml}");
+}

@@ -100,8 +100,12 @@ pub struct Attempt {
 }
 
 /// Every attempt at one case in one phase, on every device that ran it. On each device the
-/// highest attempt counts; the case passes only when the counting attempt of every device passed
-/// (two meters of a DMC each have to pass the case), otherwise it takes the worst status.
+/// last attempt that ran counts: the highest-numbered one that is not `not_run`, or the highest
+/// `not_run` when nothing ran there. A `not_run` says the case was not executed (the device was
+/// leased by another run, unhealthy, or the run was cancelled first), so it tells nothing about
+/// the device and never hides the pass or failure of an earlier attempt. The case passes only
+/// when the counting attempt of every device passed (two meters of a DMC each have to pass the
+/// case), otherwise it takes the worst status.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CaseRecord {
     /// Ordered by (device, attempt): an attempt is identified by its device and number.
@@ -121,21 +125,30 @@ fn badness(status: CaseStatus) -> u8 {
     }
 }
 
+/// The counting attempt among one device's attempts (ordered by number).
+fn counting_among(attempts: &[Attempt]) -> Option<&Attempt> {
+    attempts
+        .iter()
+        .rev()
+        .find(|a| a.status != CaseStatus::NotRun)
+        .or_else(|| attempts.last())
+}
+
 impl CaseRecord {
     /// The attempt that counts on each device, in device order.
     pub fn counting(&self) -> impl Iterator<Item = &Attempt> {
         self.attempts
-            .iter()
-            .enumerate()
-            .filter(|(i, a)| {
-                self.attempts
-                    .get(i + 1)
-                    .is_none_or(|next| next.device != a.device)
-            })
-            .map(|(_, a)| a)
+            .chunk_by(|a, b| a.device == b.device)
+            .filter_map(counting_among)
     }
 
     /// The attempt that counts on `device`.
+    pub fn counting_on(&self, device: &str) -> Option<&Attempt> {
+        self.counting().find(|a| a.device == device)
+    }
+
+    /// The highest-numbered attempt recorded on `device`, whatever its status: the number the
+    /// next attempt follows.
     pub fn last_on(&self, device: &str) -> Option<&Attempt> {
         self.attempts.iter().rev().find(|a| a.device == device)
     }
