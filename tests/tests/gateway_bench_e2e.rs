@@ -261,7 +261,11 @@ async fn a_run_started_through_run_service_is_watched_and_stored() {
     );
 
     sigterm(&server);
-    assert!(server.wait().await.unwrap().success());
+    let status = server.wait().await.unwrap();
+    assert!(
+        status.success(),
+        "the gateway ended with {status} after SIGTERM"
+    );
     let db = dir.path().join("lab.sqlite");
     let expected: Vec<u64> = (1..=finished.len() as u64).collect();
     assert_eq!(stored_seqs(&db, &source), expected);
@@ -409,7 +413,11 @@ async fn a_panicking_adapter_blocks_the_run_and_the_gateway_keeps_serving() {
         "the gateway is still running"
     );
     sigterm(&server);
-    assert!(server.wait().await.unwrap().success());
+    let status = server.wait().await.unwrap();
+    assert!(
+        status.success(),
+        "the gateway ended with {status} after SIGTERM"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -487,7 +495,11 @@ async fn sigkill_mid_run_then_restart_loses_no_result_a_watcher_saw() {
         "{after:?}"
     );
     sigterm(&restarted);
-    assert!(restarted.wait().await.unwrap().success());
+    let status = restarted.wait().await.unwrap();
+    assert!(
+        status.success(),
+        "the gateway ended with {status} after SIGTERM"
+    );
     let stored = stored_seqs(&dir.path().join("lab.sqlite"), &source);
     let expected: Vec<u64> = (1..=stored.len() as u64).collect();
     assert_eq!(stored, expected);
@@ -561,7 +573,11 @@ async fn no_device_credential_appears_in_a_trace_level_gateway_run() {
         .into_inner();
     while stream.message().await.unwrap().is_some() {}
     sigterm(&server);
-    assert!(server.wait().await.unwrap().success());
+    let status = server.wait().await.unwrap();
+    assert!(
+        status.success(),
+        "the gateway ended with {status} after SIGTERM"
+    );
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         text.contains("TRACE") || text.contains("trace"),
@@ -625,5 +641,9 @@ async fn a_run_reaches_its_devices_over_pty_serial_when_the_bench_says_so() {
         "cases pass over HDLC on the PTY: {summary:?}"
     );
     sigterm(&server);
-    assert!(server.wait().await.unwrap().success());
+    let status = server.wait().await.unwrap();
+    assert!(
+        status.success(),
+        "the gateway ended with {status} after SIGTERM"
+    );
 }
