@@ -432,6 +432,7 @@ async fn a_lab_gateway_acknowledges_locally_and_forwards_once_the_central_side_i
         .await;
     direct.ack().await;
     drop(direct);
+    drop(hidden_results);
     hidden.stop().await;
     let central = TestServer::start_with(
         central_dir.clone(),

@@ -179,6 +179,29 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             task.await.unwrap();
         }
+        // The store's writer lock goes with the last holder of the store, which can be a
+        // connection task of a client that is still connected or the writer thread finishing:
+        // wait for it, so a restart on the same directory never finds the store locked.
+        let dir = Arc::clone(&self.dir);
+        let lock = dir.path().join("lab.db-writer.lock");
+        drop(self);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let file = std::fs::OpenOptions::new().write(true).open(&lock).unwrap();
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock)
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                Err(error) => panic!(
+                    "the stopped gateway still holds {}: {error}",
+                    lock.display()
+                ),
+            }
+        }
+        drop(dir);
     }
 
     pub async fn channel(&self) -> Channel {
