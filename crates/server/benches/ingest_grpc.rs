@@ -23,142 +23,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use meterlab_governance::load_profile;
-use meterlab_governance::profile::ILLUSTRATIVE_TOML;
-use meterlab_proto::v1 as pb;
-use meterlab_proto::v1::governance_service_client::GovernanceServiceClient;
-use meterlab_proto::v1::result_service_client::ResultServiceClient;
-use meterlab_server::{Gateway, GatewayConfig, StreamLimits};
-use tokio_stream::wrappers::ReceiverStream;
+use meterlab_server::StreamLimits;
 use tonic::transport::Channel;
+
+mod support;
 
 const RESULTS: u64 = 500;
 
-fn entry() -> pb::EntryKey {
-    pb::EntryKey {
-        release: pb::CapabilityRelease::Ioc.into(),
-        smso_id: "smso-bench".into(),
-        dmc_id: "dmc-bench".into(),
-    }
-}
-
-fn phase() -> pb::PhaseKey {
-    pb::PhaseKey {
-        entry: Some(entry()),
-        test_type: pb::TestType::Mt.into(),
-        mode: pb::InstallationMode::Active.into(),
-    }
-}
-
-fn result(case: String) -> pb::TestCaseResult {
-    pb::TestCaseResult {
-        phase: Some(phase()),
-        case_id: case,
-        case_content_sha256: vec![7; 32],
-        device_id: "esme-1".into(),
-        attempt: 1,
-        status: pb::CaseStatus::Passed.into(),
-        evidence_sha256: vec![9; 32],
-        srv: "4.1.1".into(),
-        ..Default::default()
-    }
-}
-
-async fn start_gateway(dir: &std::path::Path) -> Channel {
-    let profile = load_profile("illustrative.toml", ILLUSTRATIVE_TOML).unwrap();
-    let gateway = Gateway::open(GatewayConfig {
-        db: dir.join("bench.db"),
-        profile,
-        limits: StreamLimits {
-            max_in_flight: 4096,
-            max_message_bytes: 64 * 1024,
-        },
-        store: Default::default(),
-    })
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(gateway.serve(listener, std::future::pending()));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut gov = GovernanceServiceClient::new(channel.clone());
-    let model = pb::DeviceModelRef {
-        kind: pb::DeviceKind::CommsHub.into(),
-        manufacturer: "Acme".into(),
-        model: "CH-1".into(),
-        firmware_version: "1.0".into(),
-    };
-    gov.register_entry(pb::RegisterEntryRequest {
-        entry: Some(entry()),
-        dmc: Some(pb::Dmc {
-            id: "dmc-bench".into(),
-            models: vec![model],
-        }),
-        meta: None,
-    })
-    .await
-    .unwrap();
-    gov.register_phase(pb::RegisterPhaseRequest {
-        phase: Some(phase()),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    channel
-}
+/// The gateway's in-flight limit here; the stream sends every result without waiting for acks.
+const IN_FLIGHT: usize = 4096;
 
 /// Streams `RESULTS` new results under a fresh source and waits for every ack.
 async fn stream_batch(channel: Channel, batch: u64) {
-    let source = format!("bench-{batch}");
-    let (tx, rx) = tokio::sync::mpsc::channel(256);
-    let mut client = ResultServiceClient::new(channel);
-    let sender = {
-        let source = source.clone();
-        tokio::spawn(async move {
-            tx.send(pb::ResultStreamRequest {
-                kind: Some(pb::result_stream_request::Kind::Open(pb::OpenStream {
-                    source: source.clone(),
-                })),
-            })
-            .await
-            .unwrap();
-            for seq in 1..=RESULTS {
-                let submit = pb::SubmitResult {
-                    key: Some(pb::ResultKey {
-                        source: source.clone(),
-                        run_id: "run".into(),
-                        seq,
-                    }),
-                    result: Some(result(format!("C{batch}-{seq}"))),
-                };
-                tx.send(pb::ResultStreamRequest {
-                    kind: Some(pb::result_stream_request::Kind::Result(submit)),
-                })
-                .await
-                .unwrap();
-            }
-            tx
-        })
-    };
-    let mut responses = client
-        .stream_results(ReceiverStream::new(rx))
-        .await
-        .unwrap()
-        .into_inner();
-    let mut acks = 0;
-    while acks < RESULTS {
-        let response = responses.message().await.unwrap().unwrap();
-        match response.kind {
-            Some(pb::result_stream_response::Kind::Ack(_)) => acks += 1,
-            Some(pb::result_stream_response::Kind::Opened(_)) => {}
-            other => panic!("unexpected answer {other:?}"),
-        }
-    }
-    drop(sender.await.unwrap());
+    support::stream_results(channel, format!("bench-{batch}"), RESULTS, IN_FLIGHT).await;
 }
 
 fn open_baseline(path: &std::path::Path) -> rusqlite::Connection {
@@ -177,7 +54,7 @@ fn open_baseline(path: &std::path::Path) -> rusqlite::Connection {
 
 fn insert_rows(conn: &mut rusqlite::Connection, batch: u64, per_row_tx: bool) {
     use prost::Message;
-    let body = result("C0-0".into()).encode_to_vec();
+    let body = support::result("C0-0".into()).encode_to_vec();
     let source = format!("bench-{batch}");
     let insert = |tx: &rusqlite::Transaction<'_>, seq: u64| {
         tx.execute(
@@ -209,7 +86,13 @@ fn ingest(c: &mut Criterion) {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let channel = runtime.block_on(start_gateway(dir.path()));
+    let limits = StreamLimits {
+        max_in_flight: IN_FLIGHT as u32,
+        max_message_bytes: 64 * 1024,
+    };
+    let channel = runtime
+        .block_on(support::start_gateway(dir.path().join("bench.db"), limits))
+        .channel;
     let batch = AtomicU64::new(0);
 
     let mut group = c.benchmark_group("durable_ingest");
