@@ -397,6 +397,14 @@ impl CpuTally {
     }
 
     fn report(&self, baseline: &str, others: &[&str]) {
+        // Every arm that ran, alone too (`--profile-time` on one arm under `perf`): the
+        // iterations let a profile's sample counts be read per iteration.
+        for (arm, (total, iterations)) in &self.arms {
+            println!(
+                "srv_throughput CPU: {arm} {iterations} iterations, {total:.2?} in all, {:.2?} per iteration",
+                self.per_iteration(arm).unwrap_or_default()
+            );
+        }
         let Some(base) = self.per_iteration(baseline) else {
             return;
         };
