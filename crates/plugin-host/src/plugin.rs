@@ -318,6 +318,64 @@ pub fn decode_output<M: Message + Default>(
     })
 }
 
+/// [`decode_output`] into an existing message (cleared first), so that a caller decoding one
+/// message per call keeps its allocations (an `AdapterActions`' list of actions).
+fn merge_output<M: Message>(
+    message: &'static str,
+    status: i32,
+    bytes: &[u8],
+    into: &mut M,
+) -> Result<(), Fault> {
+    check_status(status, bytes)?;
+    into.clear();
+    into.merge(bytes).map_err(|error| {
+        into.clear();
+        Fault::Undecodable {
+            message,
+            len: bytes.len(),
+            detail: error.to_string(),
+        }
+    })
+}
+
+/// `event.encode(buf)`. Encoding into a `Vec` cannot run out of room.
+fn encode_event(event: &HostEvent, buf: &mut Vec<u8>) {
+    buf.reserve(event.encoded_len());
+    // A `Vec` grows as needed: the only encode error (no room) cannot happen.
+    let _ = event.encode(buf);
+}
+
+/// The bytes `HostEvent::new(now_ms, BytesReceived { data }).encode(buf)` writes, without
+/// copying `data` into an owned `BytesReceived` first (one copy per receive saved).
+pub(crate) fn encode_bytes_received(now_ms: u64, data: &[u8], buf: &mut Vec<u8>) {
+    use meterlab_plugin::prost::encoding::{
+        WireType, encode_key, encode_varint, encoded_len_varint,
+    };
+    // Field numbers of `meterlab.plugin.v1.HostEvent` and `BytesReceived`.
+    const NOW_MS: u32 = 1;
+    const BYTES_RECEIVED: u32 = 3;
+    const DATA: u32 = 1;
+    let len = data.len() as u64;
+    // proto3 leaves fields at their default out; a oneof member is always written.
+    let inner_len = if data.is_empty() {
+        0
+    } else {
+        1 + encoded_len_varint(len) + data.len()
+    };
+    buf.reserve(11 + 1 + 10 + inner_len);
+    if now_ms != 0 {
+        encode_key(NOW_MS, WireType::Varint, buf);
+        encode_varint(now_ms, buf);
+    }
+    encode_key(BYTES_RECEIVED, WireType::LengthDelimited, buf);
+    encode_varint(inner_len as u64, buf);
+    if !data.is_empty() {
+        encode_key(DATA, WireType::LengthDelimited, buf);
+        encode_varint(len, buf);
+        buf.extend_from_slice(data);
+    }
+}
+
 fn check_status(status: i32, bytes: &[u8]) -> Result<(), Fault> {
     match status {
         STATUS_OK => Ok(()),
@@ -370,6 +428,39 @@ impl RawSession {
     /// calling thread until the worker answers (up to the call deadline); an async caller uses
     /// [`RawSession::handle_async`].
     pub fn handle(&mut self, event: &HostEvent) -> Result<AdapterActions, SessionError> {
+        let mut actions = AdapterActions::default();
+        self.handle_into(|buf| encode_event(event, buf), &mut actions)?;
+        Ok(actions)
+    }
+
+    /// [`RawSession::handle`] of a `BytesReceived` event, encoded straight from `data` (no
+    /// owned copy of the bytes), its actions decoded into `actions` (cleared first, so its
+    /// allocation is reused from call to call).
+    pub fn handle_received(
+        &mut self,
+        now_ms: u64,
+        data: &[u8],
+        actions: &mut AdapterActions,
+    ) -> Result<(), SessionError> {
+        self.handle_into(|buf| encode_bytes_received(now_ms, data, buf), actions)
+    }
+
+    /// [`RawSession::handle`] with the actions decoded into `actions` (cleared first).
+    pub fn handle_event_into(
+        &mut self,
+        event: &HostEvent,
+        actions: &mut AdapterActions,
+    ) -> Result<(), SessionError> {
+        self.handle_into(|buf| encode_event(event, buf), actions)
+    }
+
+    /// One `handle` call: `encode` writes the `HostEvent`, the actions are merged into the
+    /// cleared `actions`.
+    fn handle_into(
+        &mut self,
+        encode: impl FnOnce(&mut Vec<u8>),
+        actions: &mut AdapterActions,
+    ) -> Result<(), SessionError> {
         let (RawInner::InProcess(handle), Backend::InProcess(vtable)) =
             (&self.inner, &self.plugin.backend)
         else {
@@ -378,22 +469,19 @@ impl RawSession {
                     detail: "an in-process session of an out-of-process plugin".to_owned(),
                 }));
             };
+            let mut input = Vec::new();
+            encode(&mut input);
             let (status, bytes) = session
-                .handle(event.encode_to_vec())
+                .handle(input)
                 .map_err(|fault| self.plugin.fault(fault))?;
-            return decode_output::<AdapterActions>("AdapterActions", status, &bytes)
+            return merge_output("AdapterActions", status, &bytes, actions)
                 .map_err(|fault| self.plugin.fault(fault));
         };
         // In process, per call: the event is encoded into the session's buffer and the actions
         // are decoded straight from the plugin's out buffer before it is handed back.
         let (handle, vtable) = (*handle, *vtable);
         self.input.clear();
-        if let Err(error) = event.encode(&mut self.input) {
-            // A growing `Vec` always has room; kept as an error rather than a panic.
-            return Err(self.plugin.fault(Fault::Protocol {
-                detail: format!("the host could not encode an event: {error}"),
-            }));
-        }
+        encode(&mut self.input);
         let input = &self.input;
         Plugin::call_reading_out(
             &vtable,
@@ -401,7 +489,7 @@ impl RawSession {
                 // SAFETY: `handle` is open; input readable for its length; `out` writable.
                 unsafe { (vtable.handle)(handle, input.as_ptr(), input.len(), out) }
             },
-            |status, bytes| decode_output::<AdapterActions>("AdapterActions", status, bytes),
+            |status, bytes| merge_output("AdapterActions", status, bytes, actions),
         )
         .map_err(|fault| self.plugin.fault(fault))
     }
@@ -413,14 +501,48 @@ impl RawSession {
         &mut self,
         event: &HostEvent,
     ) -> Result<AdapterActions, SessionError> {
+        let mut actions = AdapterActions::default();
+        self.handle_async_into(|buf| encode_event(event, buf), &mut actions)
+            .await?;
+        Ok(actions)
+    }
+
+    /// [`RawSession::handle_async`] with the actions decoded into `actions` (cleared first).
+    pub async fn handle_event_async_into(
+        &mut self,
+        event: &HostEvent,
+        actions: &mut AdapterActions,
+    ) -> Result<(), SessionError> {
+        self.handle_async_into(|buf| encode_event(event, buf), actions)
+            .await
+    }
+
+    /// [`RawSession::handle_received`] for an async caller (see [`RawSession::handle_async`]).
+    pub async fn handle_received_async(
+        &mut self,
+        now_ms: u64,
+        data: &[u8],
+        actions: &mut AdapterActions,
+    ) -> Result<(), SessionError> {
+        self.handle_async_into(|buf| encode_bytes_received(now_ms, data, buf), actions)
+            .await
+    }
+
+    async fn handle_async_into(
+        &mut self,
+        encode: impl FnOnce(&mut Vec<u8>),
+        actions: &mut AdapterActions,
+    ) -> Result<(), SessionError> {
         let RawInner::Process(session) = &self.inner else {
-            return self.handle(event);
+            return self.handle_into(encode, actions);
         };
+        let mut input = Vec::new();
+        encode(&mut input);
         let (status, bytes) = session
-            .handle_on_blocking_pool(event.encode_to_vec())
+            .handle_on_blocking_pool(input)
             .await
             .map_err(|fault| self.plugin.fault(fault))?;
-        decode_output::<AdapterActions>("AdapterActions", status, &bytes)
+        merge_output("AdapterActions", status, &bytes, actions)
             .map_err(|fault| self.plugin.fault(fault))
     }
 
@@ -457,5 +579,69 @@ impl Drop for RawSession {
                 "plugin failed to close a session"
             );
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use meterlab_plugin::pb::{AdapterActions, BytesReceived, HostEvent, host_event};
+    use meterlab_plugin::prost::Message as _;
+
+    use super::{encode_bytes_received, merge_output};
+    use crate::error::Fault;
+
+    #[test]
+    fn a_received_event_encodes_as_prost_encodes_the_owned_event() {
+        let long: Vec<u8> = (0..=255u8).cycle().take(300).collect();
+        for now_ms in [0, 1, 127, 128, 1_790_000_000_000, u64::MAX] {
+            for data in [&[][..], &[0x7e][..], &long[..127], &long[..128], &long[..]] {
+                let owned = HostEvent::new(
+                    now_ms,
+                    host_event::Event::BytesReceived(BytesReceived {
+                        data: data.to_vec(),
+                    }),
+                );
+                let mut buf = vec![0xaa];
+                encode_bytes_received(now_ms, data, &mut buf);
+                assert_eq!(buf[0], 0xaa, "appends to what the buffer holds");
+                assert_eq!(
+                    buf[1..],
+                    owned.encode_to_vec(),
+                    "now_ms {now_ms}, {} bytes",
+                    data.len()
+                );
+                assert_eq!(HostEvent::decode(&buf[1..]).unwrap(), owned);
+            }
+        }
+    }
+
+    #[test]
+    fn merging_actions_replaces_what_the_buffer_held_and_names_bad_bytes() {
+        let mut actions = AdapterActions::default();
+        let first = AdapterActions {
+            actions: vec![Default::default(), Default::default()],
+        };
+        merge_output("AdapterActions", 0, &first.encode_to_vec(), &mut actions).unwrap();
+        assert_eq!(actions, first);
+        let second = AdapterActions {
+            actions: vec![Default::default()],
+        };
+        merge_output("AdapterActions", 0, &second.encode_to_vec(), &mut actions).unwrap();
+        assert_eq!(actions, second, "the earlier call's actions are gone");
+        let error =
+            merge_output("AdapterActions", 0, &[0x0a, 0x05, 0x01], &mut actions).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Fault::Undecodable {
+                    message: "AdapterActions",
+                    len: 3,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(actions.actions.is_empty(), "nothing half-decoded is left");
     }
 }

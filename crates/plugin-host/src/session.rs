@@ -2,14 +2,15 @@
 //! with timers on tokio's clock and an overall deadline per service request.
 
 use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use meterlab_plugin::pb::{
-    Alert, BytesReceived, CloseSession, Execute, HostEvent, LinkClosed, LinkOpened, LogLevel,
+    AdapterActions, Alert, CloseSession, Execute, HostEvent, LinkClosed, LinkOpened, LogLevel,
     ServiceRequest, ServiceResponse, SessionConfig, TimerFired, action, host_event,
 };
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::error::{Fault, SessionError};
 use crate::link::LinkIo;
@@ -17,6 +18,14 @@ use crate::plugin::{Plugin, RawSession};
 
 /// Bytes read from the link per `BytesReceived` event at most.
 const RECV_CHUNK: usize = 4096;
+
+/// What the adapter hears next: an event, or bytes the link delivered into the session's
+/// receive buffer (encoded for the adapter from there, never copied into an owned event).
+#[derive(Debug)]
+enum Incoming {
+    Event(host_event::Event),
+    Received(usize),
+}
 
 /// One adapter session on one link. Requests run one at a time (`&mut self`).
 ///
@@ -34,6 +43,15 @@ pub struct Session<L> {
     link_closed: Option<String>,
     /// Receive buffer, kept for the session's life (not allocated per request).
     recv_buf: Vec<u8>,
+    /// The one sleep every wait for the adapter's next timer uses, reset per wait. A sleep
+    /// made per wait entered and left tokio's timer wheel at every exchange (`clear_entry`
+    /// under the driver's lock); a reset to a later time only moves its deadline.
+    timer_sleep: Pin<Box<Sleep>>,
+    /// Likewise for the request deadline; `None` while a request holds it (or after one was
+    /// dropped mid-way: the next request makes a new one).
+    deadline_sleep: Option<Pin<Box<Sleep>>>,
+    /// The adapter's actions of the last call, decoded into the same list every call.
+    actions: AdapterActions,
     /// Actions performed so far: a graceful close tells an adapter that answered its
     /// `CloseSession` with nothing from one that is busy closing.
     actions_performed: u64,
@@ -65,21 +83,25 @@ impl<L: LinkIo> Session<L> {
         link: L,
     ) -> Result<Self, SessionError> {
         let raw = plugin.open_raw_async(config).await?;
+        let epoch = Instant::now();
         let mut session = Session {
             raw: Some(raw),
             plugin: Arc::clone(plugin),
             link,
-            epoch: Instant::now(),
+            epoch,
             timers: HashMap::new(),
             alerts: Vec::new(),
             link_closed: None,
             recv_buf: vec![0u8; RECV_CHUNK],
+            timer_sleep: Box::pin(tokio::time::sleep_until(epoch)),
+            deadline_sleep: None,
+            actions: AdapterActions::default(),
             actions_performed: 0,
             adapter_closed: false,
         };
         let opened = host_event::Event::LinkOpened(LinkOpened {});
         if session
-            .run_events(VecDeque::from([opened]), None)
+            .run_events(Incoming::Event(opened), None)
             .await?
             .is_some()
         {
@@ -105,8 +127,21 @@ impl<L: LinkIo> Session<L> {
         }
         let request_id = request.request_id.clone();
         let deadline_at = Instant::now() + deadline;
-        let outcome =
-            tokio::time::timeout_at(deadline_at, self.run_request(request, &request_id)).await;
+        let mut deadline_sleep = match self.deadline_sleep.take() {
+            Some(mut sleep) => {
+                sleep.as_mut().reset(deadline_at);
+                sleep
+            }
+            None => Box::pin(tokio::time::sleep_until(deadline_at)),
+        };
+        // `timeout_at` without a timer entry per request: the request is polled first, as
+        // `timeout_at` does, so a response ready at the deadline is still taken.
+        let outcome = tokio::select! {
+            biased;
+            outcome = self.run_request(request, &request_id) => Ok(outcome),
+            () = deadline_sleep.as_mut() => Err(()),
+        };
+        self.deadline_sleep = Some(deadline_sleep);
         match outcome {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(error)) => {
@@ -184,13 +219,13 @@ impl<L: LinkIo> Session<L> {
         let before = self.actions_performed;
         self.adapter_closed = false;
         let close = host_event::Event::CloseSession(CloseSession {});
-        self.run_events(VecDeque::from([close]), None).await?;
+        self.run_events(Incoming::Event(close), None).await?;
         if self.actions_performed == before {
             return Ok(CloseOutcome::NotAnswered);
         }
         while !self.adapter_closed {
-            let event = self.next_event().await?;
-            self.run_events(VecDeque::from([event]), None).await?;
+            let next = self.next_event().await?;
+            self.run_events(next, None).await?;
         }
         Ok(CloseOutcome::Closed)
     }
@@ -219,18 +254,18 @@ impl<L: LinkIo> Session<L> {
         let execute = host_event::Event::Execute(Execute {
             request: Some(request),
         });
-        let mut pending = VecDeque::from([execute]);
+        let mut next = Incoming::Event(execute);
         loop {
-            if let Some(response) = self.run_events(pending, Some(request_id)).await? {
+            if let Some(response) = self.run_events(next, Some(request_id)).await? {
                 return Ok(response);
             }
-            pending = VecDeque::from([self.next_event().await?]);
+            next = self.next_event().await?;
         }
     }
 
     /// Waits for the next thing the adapter must hear of: a timer firing, bytes from the link,
     /// or the link going down. With the link closed and no timer armed nothing can come.
-    async fn next_event(&mut self) -> Result<host_event::Event, SessionError> {
+    async fn next_event(&mut self) -> Result<Incoming, SessionError> {
         let next_timer = self
             .timers
             .iter()
@@ -242,19 +277,21 @@ impl<L: LinkIo> Session<L> {
             });
         }
         let link_open = self.link_closed.is_none();
-        let timer_at = next_timer.map_or_else(Instant::now, |(_, at)| at);
+        if let Some((_, at)) = next_timer
+            && at != self.timer_sleep.deadline()
+        {
+            self.timer_sleep.as_mut().reset(at);
+        }
         tokio::select! {
-            () = tokio::time::sleep_until(timer_at), if next_timer.is_some() => {
+            () = self.timer_sleep.as_mut(), if next_timer.is_some() => {
                 let timer_id = next_timer.map_or(0, |(id, _)| id);
                 self.timers.remove(&timer_id);
-                Ok(host_event::Event::TimerFired(TimerFired { timer_id }))
+                Ok(Incoming::Event(host_event::Event::TimerFired(TimerFired { timer_id })))
             }
             received = self.link.recv(&mut self.recv_buf), if link_open => Ok(match received {
-                Ok(0) => self.link_down("the peer closed the link".to_owned()),
-                Ok(n) => host_event::Event::BytesReceived(BytesReceived {
-                    data: self.recv_buf[..n].to_vec(),
-                }),
-                Err(error) => self.link_down(format!("receive failed: {error}")),
+                Ok(0) => Incoming::Event(self.link_down("the peer closed the link".to_owned())),
+                Ok(n) => Incoming::Received(n),
+                Err(error) => Incoming::Event(self.link_down(format!("receive failed: {error}"))),
             }),
         }
     }
@@ -265,22 +302,43 @@ impl<L: LinkIo> Session<L> {
         host_event::Event::LinkClosed(LinkClosed { reason })
     }
 
-    /// Feeds `events` (and any events their actions cause) to the adapter, performing actions.
+    /// Feeds `first` (and any events its actions cause) to the adapter, performing actions.
     async fn run_events(
         &mut self,
-        mut events: VecDeque<host_event::Event>,
+        first: Incoming,
         outstanding: Option<&str>,
     ) -> Result<Option<ServiceResponse>, SessionError> {
         let mut response = None;
-        while let Some(event) = events.pop_front() {
+        // Events the actions cause (a failed send closes the link): rare, so not allocated
+        // until one comes.
+        let mut events = VecDeque::new();
+        let mut next = Some(first);
+        while let Some(incoming) = next
+            .take()
+            .or_else(|| events.pop_front().map(Incoming::Event))
+        {
             let now_ms = self.now_ms();
+            // The list is taken out while its actions are performed (they need `&mut self`)
+            // and put back after, keeping its allocation for the next call.
+            let mut actions = std::mem::take(&mut self.actions);
             let raw = self.raw.as_mut().ok_or(SessionError::Ended)?;
-            let actions = raw.handle_async(&HostEvent::new(now_ms, event)).await?;
-            for action in actions.actions.into_iter().filter_map(|a| a.action) {
+            match incoming {
+                Incoming::Event(event) => {
+                    raw.handle_event_async_into(&HostEvent::new(now_ms, event), &mut actions)
+                        .await?;
+                }
+                Incoming::Received(len) => {
+                    let data = self.recv_buf.get(..len).unwrap_or_default();
+                    raw.handle_received_async(now_ms, data, &mut actions)
+                        .await?;
+                }
+            }
+            for action in actions.actions.drain(..).filter_map(|a| a.action) {
                 self.actions_performed += 1;
                 self.perform(action, outstanding, &mut response, &mut events)
                     .await?;
             }
+            self.actions = actions;
         }
         Ok(response)
     }

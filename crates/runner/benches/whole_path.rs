@@ -309,6 +309,31 @@ fn srv_throughput(c: &mut Criterion) {
         .map(|device| device.tcp.as_ref().unwrap().wport)
         .collect();
 
+    let runner_once = || runtime.block_on(runner_arm(&plugin, plan.clone(), METERS as u32));
+    let sessions_once = || {
+        runtime.block_on(async {
+            let tasks: Vec<_> = plan
+                .units
+                .iter()
+                .map(|unit| tokio::spawn(session_meter(Arc::clone(&plugin), unit.target.clone())))
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+    };
+    let direct_once = || {
+        runtime.block_on(async {
+            let tasks: Vec<_> = wports
+                .iter()
+                .map(|wport| tokio::spawn(direct_meter(address.clone(), *wport)))
+                .collect();
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+    };
+
     // Wall time is what criterion reports; the process's CPU time per iteration is kept too,
     // because on a shared machine the wall time of an arm also depends on how much of the CPU
     // the other users leave it, while the CPU an arm needs for its 2,000 SRVs does not.
@@ -317,50 +342,82 @@ fn srv_throughput(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements((METERS * READS) as u64));
     group.bench_function("runner_plugin", |b| {
-        b.iter_custom(|iterations| {
-            cpu.measure("runner_plugin", iterations, || {
-                runtime.block_on(runner_arm(&plugin, plan.clone(), METERS as u32));
-            })
-        });
+        b.iter_custom(|iterations| cpu.measure("runner_plugin", iterations, runner_once));
     });
     group.bench_function("plugin_session_no_runner", |b| {
         b.iter_custom(|iterations| {
-            cpu.measure("plugin_session_no_runner", iterations, || {
-                runtime.block_on(async {
-                    let tasks: Vec<_> = plan
-                        .units
-                        .iter()
-                        .map(|unit| {
-                            tokio::spawn(session_meter(Arc::clone(&plugin), unit.target.clone()))
-                        })
-                        .collect();
-                    for task in tasks {
-                        task.await.unwrap();
-                    }
-                });
-            })
+            cpu.measure("plugin_session_no_runner", iterations, sessions_once)
         });
     });
     group.bench_function("direct_dlms", |b| {
-        b.iter_custom(|iterations| {
-            cpu.measure("direct_dlms", iterations, || {
-                runtime.block_on(async {
-                    let tasks: Vec<_> = wports
-                        .iter()
-                        .map(|wport| tokio::spawn(direct_meter(address.clone(), *wport)))
-                        .collect();
-                    for task in tasks {
-                        task.await.unwrap();
-                    }
-                });
-            })
-        });
+        b.iter_custom(|iterations| cpu.measure("direct_dlms", iterations, direct_once));
     });
     group.finish();
     cpu.report(
         "direct_dlms",
         &["runner_plugin", "plugin_session_no_runner"],
     );
+    if INTERLEAVED_ROUNDS > 0 && criterion_measures("srv_throughput/interleaved") {
+        interleaved(&mut [
+            ("runner_plugin", &mut { runner_once }),
+            ("plugin_session_no_runner", &mut { sessions_once }),
+            ("direct_dlms", &mut { direct_once }),
+        ]);
+    }
+}
+
+/// Rounds of the interleaved comparison.
+const INTERLEAVED_ROUNDS: usize = 24;
+
+/// Whether the bench's name filter (the first free argument, as criterion reads it) selects
+/// `name`; no filter selects everything. `--profile-time` runs (under a profiler) skip it.
+fn criterion_measures(name: &str) -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "--profile-time") {
+        return false;
+    }
+    let filter = args
+        .iter()
+        .find(|arg| !arg.starts_with('-'))
+        .map(String::as_str);
+    filter.is_none_or(|filter| name.contains(filter))
+}
+
+/// The arms one iteration each in turn, `INTERLEAVED_ROUNDS` times, starting with a different
+/// arm each round: every arm meets the same load on the shared machine within a second of the
+/// others, which criterion's arm-after-arm batches (seconds apart) cannot give. Prints each
+/// arm's median CPU and wall time per iteration and the ratios against the last arm.
+fn interleaved(arms: &mut [(&'static str, &mut dyn FnMut())]) {
+    let mut cpu: Vec<Vec<Duration>> = vec![Vec::new(); arms.len()];
+    let mut wall: Vec<Vec<Duration>> = vec![Vec::new(); arms.len()];
+    for round in 0..INTERLEAVED_ROUNDS {
+        for turn in 0..arms.len() {
+            let index = (round + turn) % arms.len();
+            let cpu_before = process_cpu();
+            let started = Instant::now();
+            (arms[index].1)();
+            wall[index].push(started.elapsed());
+            cpu[index].push(process_cpu().saturating_sub(cpu_before));
+        }
+    }
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let cpu: Vec<Duration> = cpu.iter_mut().map(median).collect();
+    let wall: Vec<Duration> = wall.iter_mut().map(median).collect();
+    let last = arms.len() - 1;
+    for (index, (arm, _)) in arms.iter().enumerate() {
+        println!(
+            "srv_throughput/interleaved ({INTERLEAVED_ROUNDS} rounds, medians): {arm} \
+             CPU {:.2?}, wall {:.2?}; {} / {arm}: CPU {:.2}, wall {:.2}",
+            cpu[index],
+            wall[index],
+            arms[last].0,
+            cpu[last].as_secs_f64() / cpu[index].as_secs_f64(),
+            wall[last].as_secs_f64() / wall[index].as_secs_f64(),
+        );
+    }
 }
 
 /// CPU time of this process (every thread: the runtime's workers run both the arm and the
@@ -397,6 +454,14 @@ impl CpuTally {
     }
 
     fn report(&self, baseline: &str, others: &[&str]) {
+        // Every arm that ran, alone too (`--profile-time` on one arm under `perf`): the
+        // iterations let a profile's sample counts be read per iteration.
+        for (arm, (total, iterations)) in &self.arms {
+            println!(
+                "srv_throughput CPU: {arm} {iterations} iterations, {total:.2?} in all, {:.2?} per iteration",
+                self.per_iteration(arm).unwrap_or_default()
+            );
+        }
         let Some(base) = self.per_iteration(baseline) else {
             return;
         };

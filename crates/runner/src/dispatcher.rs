@@ -274,8 +274,21 @@ impl Dispatcher {
             at: crate::executor::wall_clock(),
             kind,
         };
-        // A subscriber that went away (say, a closed progress bar) does not stop the run.
-        self.subscribers
-            .retain(|subscriber| subscriber.send(event.clone()).is_ok());
+        // A subscriber that went away (say, a closed progress bar) does not stop the run. The
+        // last subscriber gets the event itself: a `CaseFinished` carries the attempt's whole
+        // evidence and traffic, so a copy per subscriber is one copy too many.
+        let mut event = Some(event);
+        let last = self.subscribers.len().saturating_sub(1);
+        let mut index = 0;
+        self.subscribers.retain(|subscriber| {
+            let this = index;
+            index += 1;
+            let copy = if this == last {
+                event.take()
+            } else {
+                event.clone()
+            };
+            copy.is_some_and(|copy| subscriber.send(copy).is_ok())
+        });
     }
 }

@@ -2,7 +2,8 @@
 //! bytes), checks and the link traffic, as one JSON document whose SHA-256 a result carries.
 
 use meterlab_link::CaptureEntry;
-use meterlab_plugin::prost::Message as _;
+use meterlab_plugin::pb::{ServiceRequest, ServiceResponse};
+use meterlab_plugin::prost::{self, Message as _};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
@@ -44,14 +45,39 @@ fn lower_hex(bytes: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_else(|_| hex::encode(bytes))
 }
 
-/// `format!("{value:?}")` into a buffer that starts at a typical message's size: `format!`
-/// cannot estimate a `{:?}` and would grow from empty, reallocating several times per message.
-fn debug_text(value: &impl std::fmt::Debug) -> String {
-    use std::fmt::Write as _;
-    let mut text = String::with_capacity(256);
-    // Writing into a String cannot fail.
-    let _ = write!(text, "{value:?}");
-    text
+/// Serialises as the JSON string `format!("{:?}", message)`, written straight into the
+/// document (serde_json escapes it as it is formatted): no `String` per request and response.
+struct DebugText<'a, M>(&'a M);
+
+impl<M: std::fmt::Debug> Serialize for DebugText<'_, M> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{:?}", self.0))
+    }
+}
+
+/// Serialises as the JSON string `hex::encode(message.encode_to_vec())`, through stack buffers
+/// for messages up to `STACK` bytes (every step's request and response, in practice): neither
+/// the protobuf bytes nor their hex are allocated per step.
+struct ProtobufHex<'a, M>(&'a M);
+
+impl<M: prost::Message> Serialize for ProtobufHex<'_, M> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const STACK: usize = 512;
+        let len = self.0.encoded_len();
+        if len > STACK {
+            return serializer.serialize_str(&lower_hex(&self.0.encode_to_vec()));
+        }
+        let mut bytes = [0u8; STACK];
+        let mut hex = [0u8; 2 * STACK];
+        let (bytes, hex) = (&mut bytes[..len], &mut hex[..2 * len]);
+        let written = self.0.encode(&mut &mut bytes[..]).is_ok()
+            && hex::encode_to_slice(&bytes[..], &mut hex[..]).is_ok();
+        match std::str::from_utf8(hex) {
+            // `encode` fills exactly `encoded_len` bytes; hex digits are ASCII.
+            Ok(text) if written => serializer.serialize_str(text),
+            _ => serializer.serialize_str(&lower_hex(&self.0.encode_to_vec())),
+        }
+    }
 }
 
 fn nanos(offset: std::time::Duration) -> u64 {
@@ -65,10 +91,10 @@ struct EvidenceStep<'a> {
     status: CaseStatus,
     detail: &'a str,
     elapsed_ns: u64,
-    request: Option<String>,
-    request_protobuf_hex: Option<String>,
-    response: Option<String>,
-    response_protobuf_hex: Option<String>,
+    request: Option<DebugText<'a, ServiceRequest>>,
+    request_protobuf_hex: Option<ProtobufHex<'a, ServiceRequest>>,
+    response: Option<DebugText<'a, ServiceResponse>>,
+    response_protobuf_hex: Option<ProtobufHex<'a, ServiceResponse>>,
     error: Option<&'a str>,
     checks: &'a [Check],
 }
@@ -124,13 +150,10 @@ pub(crate) fn seal(
                 status: step.status,
                 detail: &step.detail,
                 elapsed_ns: nanos(step.elapsed),
-                request: step.request.as_ref().map(debug_text),
-                request_protobuf_hex: step.request.as_ref().map(|r| lower_hex(&r.encode_to_vec())),
-                response: step.response.as_ref().map(debug_text),
-                response_protobuf_hex: step
-                    .response
-                    .as_ref()
-                    .map(|r| lower_hex(&r.encode_to_vec())),
+                request: step.request.as_ref().map(DebugText),
+                request_protobuf_hex: step.request.as_ref().map(ProtobufHex),
+                response: step.response.as_ref().map(DebugText),
+                response_protobuf_hex: step.response.as_ref().map(ProtobufHex),
                 error: step.error.as_deref(),
                 checks: &step.checks,
             })
@@ -144,15 +167,14 @@ pub(crate) fn seal(
             .iter()
             .map(|record| record.data.len() + 48)
             .sum::<usize>()
-        + evidence
-            .steps
+        + steps
             .iter()
             .map(|step| {
-                128 + [&step.request, &step.request_protobuf_hex, &step.response]
-                    .into_iter()
-                    .chain([&step.response_protobuf_hex])
-                    .map(|text| text.as_ref().map_or(0, String::len))
-                    .sum::<usize>()
+                // Hex is twice the protobuf; debug text, with its field names, about four
+                // times (an estimate only: a short one costs a regrowth, not a wrong byte).
+                let request = step.request.as_ref().map_or(0, |r| r.encoded_len());
+                let response = step.response.as_ref().map_or(0, |r| r.encoded_len());
+                256 + 6 * (request + response)
             })
             .sum::<usize>();
     let mut buffer = Vec::with_capacity(estimate);
@@ -166,13 +188,152 @@ pub(crate) fn seal(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    use super::lower_hex;
+    use std::time::Duration;
+
+    use meterlab_plugin::pb::{
+        FirmwareVersion, ReadFirmwareVersion, ServiceRequest, ServiceResponse,
+        service_request::Body, service_response::Outcome,
+    };
+    use meterlab_plugin::prost::Message as _;
+    use serde::Serialize;
+
+    use super::{EvidenceKey, lower_hex, seal};
+    use crate::case::Check;
+    use crate::result::{CaseStatus, StepRecord, TrafficRecord};
+
+    /// The evidence step as it was written before the text and hex were streamed: owned
+    /// strings from `format!` and `hex::encode`. The streamed document must be byte for byte
+    /// this one (the SHA-256 of evidence already kept must not change meaning).
+    #[derive(Serialize)]
+    struct OwnedStep<'a> {
+        index: u32,
+        srv: &'a str,
+        status: CaseStatus,
+        detail: &'a str,
+        elapsed_ns: u64,
+        request: Option<String>,
+        request_protobuf_hex: Option<String>,
+        response: Option<String>,
+        response_protobuf_hex: Option<String>,
+        error: Option<&'a str>,
+        checks: &'a [Check],
+    }
+
+    #[derive(Serialize)]
+    struct OwnedEvidence<'a> {
+        format: &'static str,
+        run_id: &'a str,
+        case_id: &'a str,
+        case_sha256: String,
+        device_id: &'a str,
+        dmc_id: &'a str,
+        attempt: u32,
+        status: CaseStatus,
+        detail: &'a str,
+        steps: Vec<OwnedStep<'a>>,
+        traffic: &'a [TrafficRecord],
+    }
+
+    fn step(index: u32, request_id: String, version: Option<String>) -> StepRecord {
+        StepRecord {
+            index,
+            srv: "11.2".to_owned(),
+            request: Some(ServiceRequest {
+                request_id: request_id.clone(),
+                body: Some(Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
+            }),
+            response: version.map(|version| ServiceResponse {
+                request_id,
+                outcome: Some(Outcome::FirmwareVersion(FirmwareVersion { version })),
+            }),
+            error: None,
+            checks: vec![Check {
+                expectation: "firmware \"2.0.1\"".to_owned(),
+                expected: "2.0.1".to_owned(),
+                actual: "2.0.1".to_owned(),
+                ok: true,
+                note: None,
+            }],
+            status: CaseStatus::Passed,
+            detail: String::new(),
+            elapsed: Duration::from_micros(1500 + u64::from(index)),
+        }
+    }
 
     #[test]
-    fn debug_text_is_format_debug() {
-        let value = (1, "two", [3u8; 40], Some(vec!["x"; 30]));
-        assert_eq!(super::debug_text(&value), format!("{value:?}"));
+    fn streamed_evidence_is_the_document_of_owned_strings() {
+        let steps = vec![
+            step(0, "read-0".to_owned(), Some("2.0.1".to_owned())),
+            // Quotes, a backslash, control and non-ASCII characters: escaped as JSON both ways.
+            step(
+                1,
+                "r\"1\\\u{1}".to_owned(),
+                Some("v\u{e9}\n\t\u{1f600}".to_owned()),
+            ),
+            // Bigger than the stack buffers: the allocated path.
+            step(2, "x".repeat(700), Some("y".repeat(900))),
+            StepRecord {
+                response: None,
+                error: Some("link down".to_owned()),
+                status: CaseStatus::Blocked,
+                detail: "step 4 (11.2): link down".to_owned(),
+                ..step(3, String::new(), None)
+            },
+        ];
+        let traffic = vec![TrafficRecord {
+            offset_ns: 12,
+            direction: "tx",
+            data: "0001feff".to_owned(),
+        }];
+        let key = EvidenceKey {
+            run_id: "run",
+            case_id: "C-1",
+            case_sha256: &[7; 32],
+            device_id: "m1",
+            dmc_id: "acme",
+            attempt: 2,
+        };
+        let (json, hash) = seal(&key, CaseStatus::Blocked, "why", &steps, &traffic);
+        let owned = OwnedEvidence {
+            format: "meterlab-evidence/1",
+            run_id: "run",
+            case_id: "C-1",
+            case_sha256: hex::encode([7; 32]),
+            device_id: "m1",
+            dmc_id: "acme",
+            attempt: 2,
+            status: CaseStatus::Blocked,
+            detail: "why",
+            steps: steps
+                .iter()
+                .map(|step| OwnedStep {
+                    index: step.index,
+                    srv: &step.srv,
+                    status: step.status,
+                    detail: &step.detail,
+                    elapsed_ns: u64::try_from(step.elapsed.as_nanos()).unwrap(),
+                    request: step.request.as_ref().map(|r| format!("{r:?}")),
+                    request_protobuf_hex: step
+                        .request
+                        .as_ref()
+                        .map(|r| hex::encode(r.encode_to_vec())),
+                    response: step.response.as_ref().map(|r| format!("{r:?}")),
+                    response_protobuf_hex: step
+                        .response
+                        .as_ref()
+                        .map(|r| hex::encode(r.encode_to_vec())),
+                    error: step.error.as_deref(),
+                    checks: &step.checks,
+                })
+                .collect(),
+            traffic: &traffic,
+        };
+        let expected = serde_json::to_string(&owned).unwrap();
+        assert_eq!(json, expected);
+        let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(expected.as_bytes()).into();
+        assert_eq!(hash, digest);
     }
 
     #[test]

@@ -101,6 +101,34 @@ async fn a_device_that_answers_right_passes_with_steps_traffic_and_evidence() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn every_subscriber_gets_every_event_and_one_that_left_stops_nothing() {
+    let connector = Arc::new(ToyConnector::default());
+    let mut runner = Runner::new(plugin("fixture-echo"), Arc::clone(&connector), settings());
+    let first = runner.subscribe();
+    drop(runner.subscribe());
+    let last = runner.subscribe();
+    let case = ToyCase::shared("C-1", &[ToyStep::Firmware("2.0.1")]);
+    let summary = runner
+        .run(plan(vec![(target("m1", 2000), vec![case])]))
+        .await;
+    assert_eq!(summary.passed, 1);
+    let (first, last) = (drain(first), drain(last));
+    assert!(matches!(
+        first.last().unwrap().kind,
+        RunEventKind::Finished(_)
+    ));
+    assert!(
+        first
+            .iter()
+            .any(|event| matches!(&event.kind, RunEventKind::CaseFinished(result) if !result.evidence_json.is_empty()))
+    );
+    assert_eq!(
+        first, last,
+        "the last subscriber gets the same events as the first"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_wrong_answer_fails_with_the_check_that_did_not_hold() {
     let connector = Arc::new(ToyConnector::default());
     let mut runner = Runner::new(plugin("fixture-echo"), connector, settings());

@@ -143,6 +143,10 @@ impl<C: Connector> DeviceWorker<C> {
             return;
         };
         let alerts = open.session.take_alerts();
+        if alerts.is_empty() {
+            // Twice per step, nearly always with nothing to log: no device id built for it.
+            return;
+        }
         let device = self.device_id();
         for alert in alerts {
             if let Some(attempt) = attempt.as_deref_mut() {

@@ -189,6 +189,10 @@ pub struct Engine {
     challenges: u64,
     /// When an outstanding operation the connection keeps no time-out for gives up.
     watchdog_at: Option<u64>,
+    /// The connection's events of one host event, gathered here before they are handled (the
+    /// handling needs `&mut self`); kept so that gathering allocates once per session, not per
+    /// host event.
+    events: Vec<ClientConnectionEvent>,
 }
 
 impl Engine {
@@ -207,6 +211,7 @@ impl Engine {
             counter_saved: 0,
             challenges: 0,
             watchdog_at: None,
+            events: Vec::new(),
         }
         .with_shared_counter(params)
     }
@@ -588,12 +593,12 @@ impl Engine {
         let Some((_, connection)) = self.connection.as_mut() else {
             return;
         };
-        let mut events = Vec::new();
+        let mut events = std::mem::take(&mut self.events);
         while let Some(event) = connection.poll_event() {
             events.push(event);
         }
         let mut link_down = None;
-        for event in events {
+        for event in events.drain(..) {
             match event {
                 ClientConnectionEvent::LinkUp => {}
                 ClientConnectionEvent::LinkDown(reason) => {
@@ -623,6 +628,7 @@ impl Engine {
                 }
             }
         }
+        self.events = events;
         // A link that never came up (HDLC: no UA to SNRM) leaves the association idle, with
         // nothing of its own to fail: the pending operation fails with the link.
         if let (Some(link), Some(pending)) = (link_down, self.pending.as_ref()) {
