@@ -15,6 +15,8 @@
 //! `cargo bench -p meterlab-server --bench ingest_grpc_postgres`. Figures: crates/store/README.md.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../store/benches/support/direct_baseline.rs"]
+mod direct_baseline;
 #[path = "../../store/tests/support/postgres.rs"]
 mod pg;
 mod support;
@@ -31,49 +33,6 @@ const ROWS: u64 = 256;
 /// The gateway's default in-flight limit per stream, which the typed client fills.
 const CLIENT_WINDOW: usize = 256;
 
-async fn direct_client(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
-        .batch_execute("SET synchronous_commit = on")
-        .await
-        .unwrap();
-    client
-}
-
-/// The direct baseline: `submitters` connections, each inserting its share one row per
-/// transaction, with the encoded result as the row body.
-async fn direct_inserts(clients: &[Arc<tokio_postgres::Client>], next: &Arc<AtomicU64>) {
-    use prost::Message as _;
-    let body = support::result("C0-0".into()).encode_to_vec();
-    let per_client = ROWS / clients.len() as u64;
-    let mut tasks = tokio::task::JoinSet::new();
-    for client in clients {
-        let (client, next, body) = (client.clone(), next.clone(), body.clone());
-        tasks.spawn(async move {
-            for _ in 0..per_client {
-                let seq = next.fetch_add(1, Ordering::Relaxed) as i64 + 1;
-                client.batch_execute("BEGIN").await.unwrap();
-                client
-                    .execute(
-                        "INSERT INTO events (seq, ts_ms, kind, body, source, run, source_seq, \
-                         hash) VALUES ($1, $1, 'meterlab.v1.TestCaseResult', $2, 'bench', \
-                         'run', $1, $3)",
-                        &[&seq, &body, &&[0u8; 32][..]],
-                    )
-                    .await
-                    .unwrap();
-                client.batch_execute("COMMIT").await.unwrap();
-            }
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        done.unwrap();
-    }
-}
-
 fn ingest(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -87,30 +46,21 @@ fn ingest(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
 
+    // The direct rows carry the same encoded result as the streamed ones.
+    let body = {
+        use prost::Message as _;
+        support::result("C0-0".into()).encode_to_vec()
+    };
     for submitters in [1u64, 16, 64] {
         let url = pg::fresh_database();
-        let clients: Vec<Arc<tokio_postgres::Client>> = runtime.block_on(async {
-            let setup = direct_client(&url).await;
-            setup
-                .batch_execute(
-                    "CREATE TABLE events (seq BIGINT PRIMARY KEY, ts_ms BIGINT NOT NULL,
-                        kind TEXT NOT NULL, body BYTEA NOT NULL, source TEXT, run TEXT,
-                        source_seq BIGINT, hash BYTEA NOT NULL);
-                     CREATE UNIQUE INDEX events_by_key ON events(source, run, source_seq);",
-                )
-                .await
-                .unwrap();
-            let mut clients = Vec::new();
-            for _ in 0..submitters {
-                clients.push(Arc::new(direct_client(&url).await));
-            }
-            clients
-        });
+        let clients = runtime.block_on(direct_baseline::connect(&url, submitters));
         let next = Arc::new(AtomicU64::new(0));
         group.bench_function(
             format!("pg_direct/tx_per_row/submitters={submitters}"),
             |b| {
-                b.iter(|| runtime.block_on(direct_inserts(&clients, &next)));
+                b.iter(|| {
+                    runtime.block_on(direct_baseline::insert_rows(&clients, &next, ROWS, &body))
+                });
             },
         );
         drop(clients);

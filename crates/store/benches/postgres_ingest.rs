@@ -11,6 +11,8 @@
 //!   replica adds (or costs: both take the one append lock).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/direct_baseline.rs"]
+mod direct_baseline;
 #[path = "../tests/support/postgres.rs"]
 mod pg;
 
@@ -23,18 +25,6 @@ use meterlab_store::{IngestKey, Payload, Store, StoreConfig};
 
 const ROWS: u64 = 256;
 const BODY: &[u8] = br#"{"case":"MT-4.1.1-07","status":"passed","evidence":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","attempt":1,"duration_ms":1834}"#;
-
-async fn direct_client(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
-        .batch_execute("SET synchronous_commit = on")
-        .await
-        .unwrap();
-    client
-}
 
 fn bench_ingest(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -51,54 +41,16 @@ fn bench_ingest(c: &mut Criterion) {
 
     for submitters in [1u64, 16, 64] {
         let url = pg::fresh_database();
-        let clients: Vec<Arc<tokio_postgres::Client>> = runtime.block_on(async {
-            let setup = direct_client(&url).await;
-            setup
-                .batch_execute(
-                    "CREATE TABLE events (seq BIGINT PRIMARY KEY, ts_ms BIGINT NOT NULL,
-                        kind TEXT NOT NULL, body BYTEA NOT NULL, source TEXT, run TEXT,
-                        source_seq BIGINT, hash BYTEA NOT NULL);
-                     CREATE UNIQUE INDEX events_by_key ON events(source, run, source_seq);",
-                )
-                .await
-                .unwrap();
-            let mut clients = Vec::new();
-            for _ in 0..submitters {
-                clients.push(Arc::new(direct_client(&url).await));
-            }
-            clients
-        });
+        let clients = runtime.block_on(direct_baseline::connect(&url, submitters));
         let next = Arc::new(AtomicU64::new(0));
-        group.bench_function(format!("pg_direct/tx_per_row/submitters={submitters}"), |b| {
-            b.iter(|| {
-                runtime.block_on(async {
-                    let mut tasks = tokio::task::JoinSet::new();
-                    for client in &clients {
-                        let client = client.clone();
-                        let next = next.clone();
-                        tasks.spawn(async move {
-                            for _ in 0..ROWS / submitters {
-                                let seq = next.fetch_add(1, Ordering::Relaxed) as i64 + 1;
-                                client.batch_execute("BEGIN").await.unwrap();
-                                client
-                                    .execute(
-                                        "INSERT INTO events (seq, ts_ms, kind, body, source, run, \
-                                         source_seq, hash) \
-                                         VALUES ($1, $1, 'case_result', $2, 'bench', 'run', $1, $3)",
-                                        &[&seq, &BODY, &&[0u8; 32][..]],
-                                    )
-                                    .await
-                                    .unwrap();
-                                client.batch_execute("COMMIT").await.unwrap();
-                            }
-                        });
-                    }
-                    while let Some(done) = tasks.join_next().await {
-                        done.unwrap();
-                    }
-                })
-            })
-        });
+        group.bench_function(
+            format!("pg_direct/tx_per_row/submitters={submitters}"),
+            |b| {
+                b.iter(|| {
+                    runtime.block_on(direct_baseline::insert_rows(&clients, &next, ROWS, BODY))
+                });
+            },
+        );
         drop(clients);
 
         let store = Store::open_url(&pg::fresh_database(), StoreConfig::default()).unwrap();
