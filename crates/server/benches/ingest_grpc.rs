@@ -90,9 +90,9 @@ fn ingest(c: &mut Criterion) {
         max_in_flight: IN_FLIGHT as u32,
         max_message_bytes: 64 * 1024,
     };
-    let channel = runtime
-        .block_on(support::start_gateway(dir.path().join("bench.db"), limits))
-        .channel;
+    // Served until the end of the bench: dropping it stops the gateway.
+    let gateway = runtime.block_on(support::start_gateway(dir.path().join("bench.db"), limits));
+    let channel = gateway.channel.clone();
     let batch = AtomicU64::new(0);
 
     let mut group = c.benchmark_group("durable_ingest");
@@ -114,6 +114,8 @@ fn ingest(c: &mut Criterion) {
         b.iter(|| insert_rows(&mut conn, batch.fetch_add(1, Ordering::Relaxed), false));
     });
     group.finish();
+    drop(channel);
+    runtime.block_on(gateway.stop());
 }
 
 criterion_group!(benches, ingest);

@@ -40,7 +40,7 @@ pub fn result(case: String) -> pb::TestCaseResult {
     }
 }
 
-/// A gateway served on loopback for a bench.
+/// A gateway served on loopback for a bench; dropping it stops the gateway.
 pub struct BenchGateway {
     pub channel: Channel,
     stop: tokio::sync::oneshot::Sender<()>,
