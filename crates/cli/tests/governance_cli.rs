@@ -1,4 +1,4 @@
-//! Every governance command on the real `meterlab` binary, one table of steps run twice: on a
+//! Every governance command on the real `meterlab` binary (also `entry --what-if`), one table of steps run twice: on a
 //! local store (`--db`, served in-process) and against `meterlab serve` over TCP with a bearer
 //! token (test-manager). Each step checks the exit code (0 done, 2 bad input, 3 "no") and what a
 //! user reads; a few check the `--output json` document.
@@ -57,6 +57,7 @@ fn step(args: &[&str], code: i32, contains: &[&'static str]) -> Step {
 
 fn steps() -> Vec<Step> {
     let dmc_file = repo("suites/dmcs/acme-ch1-e470-g4.toml");
+    let dmc_arg = dmc_file.display().to_string();
     let suite = repo("suites/mt");
     let dnb = |verb: &str| -> Vec<String> {
         [
@@ -227,6 +228,43 @@ fn steps() -> Vec<Step> {
                 "entry MOC/smso-north/acme-ch1-e470-g4 — NOT MET",
                 "[blocked] R5 5.aggregate.sev2",
                 "recorded: dnb-agreed Depth & Breadth of MT (MOC/smso-north) by ",
+            ],
+        ),
+        // What-if on an entry: the same vocabulary as on a phase; the aggregate limit it breaks
+        // goes, the failing criteria that stay come first.
+        Step {
+            args: ["entry", "--entry", ENTRY, "--what-if", "close:1"]
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect(),
+            code: 3,
+            contains: vec![
+                "now: MOC/smso-north/acme-ch1-e470-g4 — NOT MET",
+                "assuming issue 1 status closed",
+                "[not met] R4 4.phase.mt.active",
+            ],
+            lacks: vec!["5.aggregate.sev2", "[met    ]"],
+        },
+        step(
+            &["entry", "--entry", ENTRY, "--what-if", "raise:1"],
+            2,
+            &["name the phase the new issue is in", "raise:1@mt.active"],
+        ),
+        step(
+            &[
+                "entry",
+                "--entry",
+                ENTRY,
+                "--what-if",
+                "raise:1@sit.mixed",
+                "--what-if",
+                "close:77",
+            ],
+            3,
+            &[
+                "assuming new sev1 issue",
+                "[blocked] R5 5.aggregate.sev1",
+                "--what-if #2 would be refused: Testing Issue 77 is unknown",
             ],
         ),
         step(
@@ -403,6 +441,20 @@ fn json_answers(target: &[String], label: &str) {
         verdict["criteria"]
             .as_array()
             .is_some_and(|c| !c.is_empty())
+    );
+    let what_if = json(&["entry", "--entry", ENTRY, "--what-if", "raise:1@mt.active"]);
+    assert_eq!(
+        what_if["current"]["outcome"], "not_met",
+        "{label}: {what_if}"
+    );
+    let hypothetical = what_if["hypothetical"]["criteria"]
+        .as_array()
+        .expect("criteria");
+    assert!(
+        hypothetical
+            .iter()
+            .any(|c| c["id"] == "5.aggregate.sev1" && c["outcome"] == "blocked"),
+        "{label}: {what_if}"
     );
     let issues = json(&["issues", "list"]);
     assert_eq!(issues[0]["id"], "1", "{label}: {issues}");
