@@ -1,4 +1,5 @@
-//! Every governance command on the real `meterlab` binary, one table of steps run twice: on a
+//! Every governance command on the real `meterlab` binary (also `entry --what-if`, `cycle`,
+//! `regression` and `dmc`), one table of steps run twice: on a
 //! local store (`--db`, served in-process) and against `meterlab serve` over TCP with a bearer
 //! token (test-manager). Each step checks the exit code (0 done, 2 bad input, 3 "no") and what a
 //! user reads; a few check the `--output json` document.
@@ -55,6 +56,7 @@ fn step(args: &[&str], code: i32, contains: &[&'static str]) -> Step {
 
 fn steps() -> Vec<Step> {
     let dmc_file = repo("suites/dmcs/acme-ch1-e470-g4.toml");
+    let dmc_arg = dmc_file.display().to_string();
     let suite = repo("suites/mt");
     let dnb = |verb: &str| -> Vec<String> {
         [
@@ -227,6 +229,43 @@ fn steps() -> Vec<Step> {
                 "recorded: dnb-agreed Depth & Breadth of MT (MOC/smso-north) by ",
             ],
         ),
+        // What-if on an entry: the same vocabulary as on a phase; the aggregate limit it breaks
+        // goes, the failing criteria that stay come first.
+        Step {
+            args: ["entry", "--entry", ENTRY, "--what-if", "close:1"]
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect(),
+            code: 3,
+            contains: vec![
+                "now: MOC/smso-north/acme-ch1-e470-g4 — NOT MET",
+                "assuming issue 1 status closed",
+                "[not met] R4 4.phase.mt.active",
+            ],
+            lacks: vec!["5.aggregate.sev2", "[met    ]"],
+        },
+        step(
+            &["entry", "--entry", ENTRY, "--what-if", "raise:1"],
+            2,
+            &["name the phase the new issue is in", "raise:1@mt.active"],
+        ),
+        step(
+            &[
+                "entry",
+                "--entry",
+                ENTRY,
+                "--what-if",
+                "raise:1@sit.mixed",
+                "--what-if",
+                "close:77",
+            ],
+            3,
+            &[
+                "assuming new sev1 issue",
+                "[blocked] R5 5.aggregate.sev1",
+                "--what-if #2 would be refused: Testing Issue 77 is unknown",
+            ],
+        ),
         step(
             &[
                 "issues",
@@ -316,6 +355,176 @@ fn steps() -> Vec<Step> {
             0,
             &["started"],
         ),
+        // Cycles, regression runs (rule 6) and DMC changes (rule 8).
+        step(
+            &["cycle", "define", "--cycle", "c1", "--entry", ENTRY],
+            0,
+            &["defined cycle c1 of MOC/smso-north/acme-ch1-e470-g4"],
+        ),
+        step(
+            &["cycle", "exit", "--cycle", "c1"],
+            3,
+            &[
+                "regression of cycle c1 — NOT MET",
+                "[not met] R6 6.run.mt_end",
+            ],
+        ),
+        step(
+            &[
+                "regression",
+                "record",
+                "--entry",
+                ENTRY,
+                "--kind",
+                "mt-end",
+                "--id",
+                "rg-1",
+            ],
+            0,
+            &["regression rg-1 (mt_end of entry MOC/smso-north/acme-ch1-e470-g4): registered"],
+        ),
+        // Rule 3 for regression: no agreed regression list, so it may not start; said why.
+        step(
+            &[
+                "regression",
+                "record",
+                "--entry",
+                ENTRY,
+                "--kind",
+                "mt-end",
+                "--id",
+                "rg-1",
+                "--start",
+            ],
+            2,
+            &["RecordRegressionRun: FailedPrecondition", "may not start"],
+        ),
+        step(
+            &[
+                "regression",
+                "record",
+                "--cycle",
+                "c1",
+                "--kind",
+                "combined",
+                "--id",
+                "rg-2",
+            ],
+            2,
+            &["must be true for COMBINED"],
+        ),
+        step(
+            &[
+                "regression",
+                "record",
+                "--cycle",
+                "c1",
+                "--kind",
+                "weekly",
+                "--id",
+                "rg-2",
+            ],
+            2,
+            &["expected mt-end, sit-end or combined"],
+        ),
+        step(
+            &[
+                "dmc",
+                "deselect",
+                "--dmc",
+                "acme-ch1-e470-g4",
+                "--reason",
+                "supplier withdrew the hub",
+            ],
+            0,
+            &["DMC acme-ch1-e470-g4 deselected", "consultation: none"],
+        ),
+        Step {
+            args: with(
+                vec![
+                    "dmc".into(),
+                    "firmware".into(),
+                    "--dmc".into(),
+                    "acme-ch1-e470-g4".into(),
+                ],
+                &[
+                    "--tag-consultation",
+                    "TAG-7",
+                    "--dmc-file",
+                    dmc_arg.as_str(),
+                ],
+            ),
+            code: 2,
+            contains: vec!["FIRMWARE_ONLY needs at least one firmware version change"],
+            lacks: vec![],
+        },
+        Step {
+            args: with(
+                vec![
+                    "dmc".into(),
+                    "reintroduce".into(),
+                    "--dmc".into(),
+                    "acme-ch1-e470-g4".into(),
+                ],
+                &["--tag-consultation", "", "--dmc-file", dmc_arg.as_str()],
+            ),
+            code: 2,
+            contains: vec!["--tag-consultation must name the TAG consultation"],
+            lacks: vec![],
+        },
+        Step {
+            args: with(
+                vec![
+                    "dmc".into(),
+                    "reintroduce".into(),
+                    "--dmc".into(),
+                    "acme-ch1-e470-g4".into(),
+                ],
+                &[
+                    "--tag-consultation",
+                    "TAG-7",
+                    "--dmc-file",
+                    dmc_arg.as_str(),
+                ],
+            ),
+            code: 0,
+            contains: vec!["DMC acme-ch1-e470-g4 reintroduced", "consultation: tag"],
+            lacks: vec![],
+        },
+        Step {
+            args: with(
+                vec![
+                    "dmc".into(),
+                    "model-change".into(),
+                    "--dmc".into(),
+                    "acme-ch1-e470-g4".into(),
+                ],
+                &["--new-dmc", "acme-ch3", "--dmc-file", dmc_arg.as_str()],
+            ),
+            code: 2,
+            contains: vec![
+                "describes DMC \"acme-ch1-e470-g4\", but --new-dmc names DMC \"acme-ch3\"",
+            ],
+            lacks: vec![],
+        },
+        step(
+            &[
+                "dmc",
+                "model-change",
+                "--dmc",
+                "acme-ch1-e470-g4",
+                "--new-dmc",
+                "acme-ch2-e470-g4",
+                "--hub",
+                "Acme:CH-2:2.0",
+            ],
+            0,
+            &[
+                "DMC acme-ch1-e470-g4 model-change",
+                "consultation: full",
+                "must (re)run: MOC/smso-north/acme-ch2-e470-g4 sit.mixed",
+            ],
+        ),
         // Bad input, named: a phase that does not exist, an issue that does not, no change.
         step(
             &["exit", "--entry", ENTRY, "mt.asleep"],
@@ -401,6 +610,38 @@ fn json_answers(target: &[String], label: &str) {
         verdict["criteria"]
             .as_array()
             .is_some_and(|c| !c.is_empty())
+    );
+    let what_if = json(&["entry", "--entry", ENTRY, "--what-if", "raise:1@mt.active"]);
+    assert_eq!(
+        what_if["current"]["outcome"], "not_met",
+        "{label}: {what_if}"
+    );
+    let hypothetical = what_if["hypothetical"]["criteria"]
+        .as_array()
+        .expect("criteria");
+    assert!(
+        hypothetical
+            .iter()
+            .any(|c| c["id"] == "5.aggregate.sev1" && c["outcome"] == "blocked"),
+        "{label}: {what_if}"
+    );
+    let cycle = json(&["cycle", "exit", "--cycle", "c1"]);
+    assert_eq!(cycle["outcome"], "not_met", "{label}: {cycle}");
+    let recorded = json(&[
+        "regression",
+        "record",
+        "--entry",
+        ENTRY,
+        "--kind",
+        "sit-end",
+        "--id",
+        "rg-9",
+    ]);
+    assert_eq!(recorded["kind"], "sit_end", "{label}: {recorded}");
+    assert!(
+        recorded["recorded"]["log_position"]
+            .as_u64()
+            .is_some_and(|p| p > 0)
     );
     let issues = json(&["issues", "list"]);
     assert_eq!(issues[0]["id"], "1", "{label}: {issues}");

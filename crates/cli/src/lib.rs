@@ -55,8 +55,14 @@ enum Command {
     Descope(cmd::gov::descope::Args),
     /// A phase's exit verdict, optionally what-if; failing criteria first.
     Exit(cmd::gov::verdict::ExitArgs),
-    /// An entry's aggregate verdict.
+    /// An entry's aggregate verdict, optionally what-if; failing criteria first.
     Entry(cmd::gov::verdict::EntryArgs),
+    /// Test cycles: define one from planned entries; its regression verdict.
+    Cycle(cmd::gov::cycle::CycleArgs),
+    /// Regression runs of an entry or a cycle (rule 6): register, start, record the exit.
+    Regression(cmd::gov::cycle::RegressionArgs),
+    /// DMC changes (rule 8): de-selection, reintroduction, firmware, model change.
+    Dmc(cmd::gov::dmc::Args),
     /// Every phase of an entry at a glance: outcome, coverage, issues against limits.
     Status(cmd::gov::status::Args),
     /// The gateway's devices, their state and leases; `devices check DEVICE` checks one now.
@@ -119,6 +125,9 @@ pub fn main() -> ExitCode {
         Command::Descope(args) => return governance(cmd::gov::descope::run(args)),
         Command::Exit(args) => return governance(cmd::gov::verdict::exit(args)),
         Command::Entry(args) => return governance(cmd::gov::verdict::entry(args)),
+        Command::Cycle(args) => return governance(cmd::gov::cycle::cycle(args)),
+        Command::Regression(args) => return governance(cmd::gov::cycle::regression(args)),
+        Command::Dmc(args) => return governance(cmd::gov::dmc::run(args)),
         Command::Status(args) => return governance(cmd::gov::status::run(args)),
         Command::Devices(args) => return governance(cmd::gov::devices::run(args)),
         Command::Lease(args) => return governance(cmd::gov::lease::run(args)),

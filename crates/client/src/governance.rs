@@ -502,12 +502,44 @@ impl Client {
         events: &[Hypothetical],
         profile: Option<&str>,
     ) -> Result<WhatIf> {
+        self.what_if(
+            pb::what_if_request::Target::Phase(phase_to_proto(phase)),
+            VerdictKind::PhaseExit,
+            events,
+            profile,
+        )
+        .await
+    }
+
+    /// An entry's aggregate verdict now and as if `events` had been recorded (nothing is).
+    pub async fn what_if_entry(
+        &self,
+        entry: &EntryKey,
+        events: &[Hypothetical],
+        profile: Option<&str>,
+    ) -> Result<WhatIf> {
+        self.what_if(
+            pb::what_if_request::Target::Entry(entry_to_proto(entry)),
+            VerdictKind::Aggregate,
+            events,
+            profile,
+        )
+        .await
+    }
+
+    async fn what_if(
+        &self,
+        target: pb::what_if_request::Target,
+        kind: VerdictKind,
+        events: &[Hypothetical],
+        profile: Option<&str>,
+    ) -> Result<WhatIf> {
         const RPC: &str = "WhatIf";
         let meta = self.meta("what-if");
         let answer = self
             .governance()
             .what_if(pb::WhatIfRequest {
-                target: Some(pb::what_if_request::Target::Phase(phase_to_proto(phase))),
+                target: Some(target),
                 events: events
                     .iter()
                     .map(|event| hypothetical_to_proto(event, meta.clone()))
@@ -522,7 +554,7 @@ impl Client {
             let v = v.ok_or_else(|| ClientError::answer(RPC, field, "is missing"))?;
             read(
                 RPC,
-                convert::verdict_from_proto(v, VerdictKind::PhaseExit, assumptions)
+                convert::verdict_from_proto(v, kind, assumptions)
                     .map_err(|(f, e)| (format!("{field}.{f}"), e)),
             )
         };

@@ -4,7 +4,8 @@
 //! Owns: connecting to a gateway (plain, TLS, mutual TLS, bearer token — [`connect`]); typed
 //! GovernanceService calls taking and returning governance domain values ([`Client`]); result
 //! streaming with watermark resume ([`ResultStreamer`]); DeviceService and RunService calls
-//! ([`devices`]); a lab gateway's outbox status ([`outbox`]). Errors are [`ClientError`],
+//! ([`devices`]); a lab gateway's outbox status ([`outbox`]); the report and stored results of
+//! some entries as of one log position, for an evidence bundle ([`export`]). Errors are [`ClientError`],
 //! carrying the gRPC code and message.
 //!
 //! Must never depend on `meterlab-server` or `meterlab-store`: it speaks the public API only,
@@ -15,6 +16,7 @@ pub mod connect;
 pub mod convert;
 pub mod devices;
 pub mod error;
+pub mod export;
 mod governance;
 pub mod outbox;
 mod report;

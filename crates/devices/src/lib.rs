@@ -60,7 +60,11 @@
 //! devices, in secret files named by `password_file`, `encryption_key_file`,
 //! `authentication_key_file` and `master_key_file` (hex; paths relative to the devices file),
 //! which [`DevicesFile::load`] refuses when group- or world-readable. Keys redact themselves in
-//! `Debug` and `Display`. A file with inline credentials must be protected like a lab secret.
+//! `Debug` and `Display` (an LLS password in `Debug`). A file with inline credentials must be
+//! protected like a lab secret.
+//!
+//! The serve config may hold `[[device]]` tables itself; [`parse_device_tables`] reads them from
+//! its text with the same checks, errors at the config's own line and column.
 //!
 //! Must never depend on anything but serde, TOML and secrecy: it is pure data and validation, no
 //! I/O beyond reading and writing the one file and the secret files it names.
@@ -82,7 +86,9 @@ pub use model::{
     InstallationState, Key128, OpticalEndpoint, SecretText, SerialEndpoint, SystemTitle,
     TcpEndpoint,
 };
-pub use parse::{NoSecretFiles, STANDARD_BAUD_RATES, SecretFiles, parse, parse_with_secrets};
+pub use parse::{
+    NoSecretFiles, STANDARD_BAUD_RATES, SecretFiles, parse, parse_device_tables, parse_with_secrets,
+};
 pub use secret_file::SecretFilesNextTo;
 
 impl DevicesFile {

@@ -220,8 +220,8 @@ impl fmt::Display for Authentication {
 
 /// One client SAP a device accepts. Validation guarantees: `password` is present exactly for LLS;
 /// the two keys and the client system title are present together, and always for HLS-GMAC or
-/// when `ciphered`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// when `ciphered`. `Debug` shows neither the password nor the keys.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct ClientAccess {
     /// Client service access point (1..=127).
     pub sap: u8,
@@ -244,6 +244,22 @@ pub struct ClientAccess {
     /// Master key (KEK) used to wrap keys in key transfer, when the client holds it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub master_key: Option<Key128>,
+}
+
+impl std::fmt::Debug for ClientAccess {
+    // The LLS password is as secret as the keys (which redact themselves).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientAccess")
+            .field("sap", &self.sap)
+            .field("authentication", &self.authentication)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("ciphered", &self.ciphered)
+            .field("system_title", &self.system_title)
+            .field("encryption_key", &self.encryption_key)
+            .field("authentication_key", &self.authentication_key)
+            .field("master_key", &self.master_key)
+            .finish()
+    }
 }
 
 impl ClientAccess {

@@ -214,12 +214,49 @@ pub fn parse_with_secrets(
             ),
         ));
     }
-    let mut devices = Vec::with_capacity(raw.device.len());
+    Ok(DevicesFile {
+        format: FORMAT_VERSION,
+        devices: validate_devices(&source, &raw.device)?,
+    })
+}
+
+/// The `[[device]]` tables of another TOML file (the serve config), in the devices file's format
+/// without its `format` key: every other key of the file is left to its own reader. Errors name
+/// `file:line:column` in that file; `*_file` credentials are read through `secrets`.
+pub fn parse_device_tables(
+    file: &str,
+    text: &str,
+    secrets: &dyn SecretFiles,
+) -> Result<Vec<Device>, DevicesError> {
+    #[derive(Deserialize)]
+    struct RawTables {
+        #[serde(default)]
+        device: Vec<Spanned<RawDevice>>,
+    }
+    let raw: RawTables = toml::from_str(text).map_err(|error| DevicesError::Syntax {
+        location: Location::at_span(file, text, error.span()),
+        message: crate::toml_error::describe(text, error.span(), error.message()),
+    })?;
+    let source = Source {
+        file,
+        text,
+        secrets,
+    };
+    validate_devices(&source, &raw.device)
+}
+
+/// Each device checked, then names, TCP wPorts and HDLC addresses unique across them.
+fn validate_devices(
+    source: &Source<'_>,
+    raw: &[Spanned<RawDevice>],
+) -> Result<Vec<Device>, DevicesError> {
+    let (file, text) = (source.file, source.text);
+    let mut devices = Vec::with_capacity(raw.len());
     let mut names: HashMap<String, Range<usize>> = HashMap::new();
     let mut wports: HashMap<(String, u16), String> = HashMap::new();
     let mut serial_addresses: HashMap<(String, u16, u16), String> = HashMap::new();
-    for raw_device in &raw.device {
-        let device = validate_device(&source, raw_device.get_ref())?;
+    for raw_device in raw {
+        let device = validate_device(source, raw_device.get_ref())?;
         let name_span = raw_device.get_ref().name.span();
         if let Some(first) = names.get(&device.name) {
             let first = Location::at_offset(file, text, first.start);
@@ -259,10 +296,7 @@ pub fn parse_with_secrets(
         }
         devices.push(device);
     }
-    Ok(DevicesFile {
-        format: FORMAT_VERSION,
-        devices,
-    })
+    Ok(devices)
 }
 
 fn validate_device(source: &Source<'_>, raw: &RawDevice) -> Result<Device, DevicesError> {

@@ -54,7 +54,7 @@ pub use bench::devices::DeviceServiceImpl;
 pub use bench::runs::{RUN_KIND, RunManager, RunServiceImpl};
 pub use bench::{Bench, LeaseView};
 pub use error::{ConfigError, ConfigProblem, FieldError, SecretFileError, ServerError};
-pub use governance::GovernanceServiceImpl;
+pub use governance::{EXPORT_MESSAGE_BYTES, GovernanceServiceImpl, report_title};
 pub use ledger::{Ledger, LedgerWaits};
 pub use projector::{
     ACTOR_FIELD, Decision, DecisionSubject, GOVERNANCE_KIND, GovernanceProjector, PROJECTION_NAME,

@@ -1,9 +1,11 @@
 //! `meterlab report`: the combined completion report of a planned entry (Markdown, HTML or
 //! JSON), from a local store (`--db`: read the log, project, render) or from a gateway
 //! (`--gateway`: GetCompletionReport renders it there), and a sealed evidence bundle
-//! (`--bundle DIR`, or `--bundle FILE.zip` for one zip file; local store only). `meterlab report
-//! verify BUNDLE` checks a bundle (directory or zip) and names the first file that changed, is
-//! missing or is not in its manifest.
+//! (`--bundle DIR`, or `--bundle FILE.zip` for one zip file). From a gateway the bundle is made
+//! of one ExportResults snapshot: the report and the stored results as of one log position, so
+//! it is consistent while results keep arriving. `meterlab report verify BUNDLE` checks a bundle
+//! (directory or zip) and names the first file that changed, is missing or is not in its
+//! manifest.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -55,7 +57,8 @@ struct RenderArgs {
     /// Local store (SQLite) to read the governance log and results from.
     #[arg(long, conflicts_with = "gateway", required_unless_present = "gateway")]
     db: Option<PathBuf>,
-    /// Gateway URL, e.g. https://lab-gw:50051 (https implies TLS); Markdown and HTML only.
+    /// Gateway URL, e.g. https://lab-gw:50051 (https implies TLS); Markdown and HTML, and JSON
+    /// with --bundle.
     #[arg(long)]
     gateway: Option<String>,
     #[command(flatten)]
@@ -69,8 +72,9 @@ struct RenderArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Also write a sealed evidence bundle: into this new directory, or, for a path ending in
-    /// `.zip`, as this new zip file (local store only).
-    #[arg(long, requires = "db")]
+    /// `.zip`, as this new zip file. From a gateway, the report and the bundle are one snapshot
+    /// of its log.
+    #[arg(long)]
     bundle: Option<PathBuf>,
     /// Evidence documents of the runs (`meterlab run --evidence-dir`); each is matched to its
     /// stored result by SHA-256 and put in the bundle with its step log and traffic capture.
@@ -230,34 +234,32 @@ fn seal(
     Ok(sealed)
 }
 
-/// The combined completion report of every phase of `entries` from a local store, written as
-/// `report.md` and `report.html` into `out`, and sealed with every stored attempt and its
-/// evidence document (found under `evidence`) into the new directory `bundle`. For `meterlab
-/// demo`, which stops its gateway first.
-pub(crate) fn report_and_bundle(
-    db: &Path,
-    profile: &Profile,
+/// The combined completion report of every phase of `entries` from the gateway `client` serves,
+/// as one ExportResults snapshot: `report.md` and `report.html` written into `out`, and sealed
+/// with every stored attempt and its evidence document (found under `evidence`) into the new
+/// directory `bundle`. For `meterlab demo`, while its gateway still serves.
+pub(crate) async fn report_and_bundle(
+    client: &meterlab_client::Client,
     entries: &[EntryKey],
     out: &Path,
     bundle: &Path,
     evidence: &Path,
-) -> anyhow::Result<meterlab_report::bundle::Sealed> {
-    let local = read_local(db, profile, entries)?;
-    let options = RenderOptions {
-        generated_at: Some(now_rfc3339()),
-        log_head: local.head.clone(),
-    };
-    let markdown = meterlab_report::completion_markdown(&local.report, &local.decisions, &options)?;
-    let html = meterlab_report::completion_html(&local.report, &local.decisions, &options)?;
-    let json = meterlab_report::completion_json(&local.report, &local.decisions, &options)?;
+) -> anyhow::Result<(u64, meterlab_report::bundle::Sealed)> {
+    let export = client
+        .export_results(entries, None)
+        .await
+        .map_err(|error| anyhow::anyhow!("{}: {error}", client.url()))?;
+    let [markdown, html, json] = exported_documents(client.url(), &export)?;
     emit(Some(&out.join("report.md")), markdown.as_bytes())?;
     emit(Some(&out.join("report.html")), html.as_bytes())?;
-    seal(
+    let attempts = export.results.iter().map(stored_attempt).collect();
+    let sealed = seal(
         bundle,
         [markdown, html, json],
-        local.attempts,
+        attempts,
         &evidence_by_hash(evidence)?,
-    )
+    )?;
+    Ok((export.log_position, sealed))
 }
 
 /// A bundle path ending in `.zip` is written as one zip file.
@@ -314,11 +316,10 @@ fn read_local(db: &Path, profile: &Profile, entries: &[EntryKey]) -> anyhow::Res
         })?;
         phases.extend(state.phases().iter().cloned());
     }
-    let names: Vec<String> = entries.iter().map(ToString::to_string).collect();
     let report = completion_report(
         proj,
         profile,
-        &format!("Combined completion report — {}", names.join(", ")),
+        &meterlab_server::report_title(entries),
         &phases,
     );
     let decisions = meterlab_server::convert::report::recorded_decisions(projector.decisions());
@@ -398,8 +399,8 @@ fn now_rfc3339() -> String {
 }
 
 fn remote(gateway: &str, args: &RenderArgs, entry: &EntryKey) -> anyhow::Result<()> {
-    if args.bundle.is_some() {
-        bail!("--bundle needs --db: the gateway has no RPC that exports results and evidence");
+    if let Some(bundle) = &args.bundle {
+        return remote_bundle(gateway, args, entry, bundle);
     }
     let format = match args.format {
         Format::Markdown => ReportFormat::Markdown,
@@ -417,4 +418,80 @@ fn remote(gateway: &str, args: &RenderArgs, entry: &EntryKey) -> anyhow::Result<
             .map_err(|error| anyhow::anyhow!("{gateway}: {error}"))?;
         emit(args.out.as_deref(), &report.rendered)
     })
+}
+
+/// The report and the bundle from one ExportResults snapshot of the gateway's log.
+fn remote_bundle(
+    gateway: &str,
+    args: &RenderArgs,
+    entry: &EntryKey,
+    bundle: &Path,
+) -> anyhow::Result<()> {
+    let evidence = match &args.evidence {
+        Some(dir) => evidence_by_hash(dir)?,
+        None => HashMap::new(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let export = runtime.block_on(async {
+        let client = connect(gateway, &args.client).await?;
+        client
+            .export_results(std::slice::from_ref(entry), None)
+            .await
+            .map_err(|error| anyhow::anyhow!("{gateway}: {error}"))
+    })?;
+    let [markdown, html, json] = exported_documents(gateway, &export)?;
+    let chosen = match args.format {
+        Format::Markdown => &markdown,
+        Format::Html => &html,
+        Format::Json => &json,
+    };
+    emit(args.out.as_deref(), chosen.as_bytes())?;
+    eprintln!(
+        "{gateway}: snapshot at log position {}, {} stored result(s) of {entry}",
+        export.log_position,
+        export.results.len()
+    );
+    let attempts = export.results.iter().map(stored_attempt).collect();
+    seal(bundle, [markdown, html, json], attempts, &evidence)?;
+    Ok(())
+}
+
+/// The three report documents of an export, in bundle order.
+fn exported_documents(
+    gateway: &str,
+    export: &meterlab_client::export::ResultExport,
+) -> anyhow::Result<[String; 3]> {
+    let text = |name: &str| -> anyhow::Result<String> {
+        let doc = export
+            .document(name)
+            .with_context(|| format!("{gateway}: the export has no {name}"))?;
+        String::from_utf8(doc.data.clone())
+            .with_context(|| format!("{gateway}: the exported {name} is not UTF-8"))
+    };
+    Ok([
+        text("report.md")?,
+        text("report.html")?,
+        text("report.json")?,
+    ])
+}
+
+/// A bundle's attempt from an exported result: the same fields `read_local` takes from the log.
+pub(crate) fn stored_attempt(r: &meterlab_client::export::ExportedResult) -> StoredAttempt {
+    StoredAttempt {
+        phase: r.subject.clone(),
+        case: r.case_id.clone(),
+        device: r.device_id.clone(),
+        attempt: r.attempt,
+        status: r.status.as_str().to_string(),
+        srv: r.srv.clone(),
+        detail: r.detail.clone(),
+        run_id: r.run_id.clone(),
+        seq: r.log_position,
+        started_at: r.started_at.clone(),
+        finished_at: r.finished_at.clone(),
+        elapsed_ms: r.elapsed_ms,
+        evidence_sha256: r.evidence_sha256.clone(),
+    }
 }

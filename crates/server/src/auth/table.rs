@@ -56,6 +56,9 @@ pub const AUTHORISATION: &[(&str, &str, Rule)] = {
         (GOV, "EvaluateCycle", AtLeast(Viewer)),
         (GOV, "WhatIf", AtLeast(Viewer)),
         (GOV, "GetCompletionReport", AtLeast(Viewer)),
+        // The report and the stored results behind it: whoever may read the report may take
+        // its evidence away as a bundle.
+        (GOV, "ExportResults", AtLeast(Viewer)),
         // devices and runs (served when the serve config has a bench)
         (DEV, "ListDevices", AtLeast(Viewer)),
         (DEV, "LeaseDevice", AtLeast(Engineer)),

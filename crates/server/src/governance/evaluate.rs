@@ -32,7 +32,7 @@ enum Target {
 
 impl GovernanceServiceImpl {
     /// Only the configured profile is loaded; naming another is NOT_FOUND.
-    fn check_profile(&self, name: &str) -> Result<(), Status> {
+    pub(super) fn check_profile(&self, name: &str) -> Result<(), Status> {
         let profile = self.ledger.profile();
         if name.is_empty() || name == profile.name {
             Ok(())

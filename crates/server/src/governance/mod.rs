@@ -3,6 +3,7 @@
 
 mod changes;
 mod evaluate;
+mod export;
 mod write;
 
 use std::sync::Arc;
@@ -13,6 +14,8 @@ use meterlab_store::Ack;
 use tonic::{Request, Response, Status};
 
 use crate::ledger::Ledger;
+
+pub use export::{EXPORT_MESSAGE_BYTES, report_title};
 
 /// The GovernanceService implementation.
 #[derive(Debug, Clone)]
@@ -47,6 +50,8 @@ fn caller<T>(request: &Request<T>) -> String {
 
 #[tonic::async_trait]
 impl GovernanceService for GovernanceServiceImpl {
+    type ExportResultsStream = export::ExportStream;
+
     async fn register_entry(
         &self,
         r: Request<pb::RegisterEntryRequest>,
@@ -169,6 +174,14 @@ impl GovernanceService for GovernanceServiceImpl {
         r: Request<pb::GetCompletionReportRequest>,
     ) -> Reply<pb::CompletionReport> {
         self.completion_report_impl(r.into_inner())
+            .map(Response::new)
+    }
+    async fn export_results(
+        &self,
+        r: Request<pb::ExportResultsRequest>,
+    ) -> Reply<Self::ExportResultsStream> {
+        self.export_results_impl(r.into_inner())
+            .await
             .map(Response::new)
     }
 }

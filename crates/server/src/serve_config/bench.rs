@@ -5,6 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::ops::Range;
+
 use meterlab_devices::{Device, DevicesFile};
 use meterlab_plugin_host::{Isolation, LoadOptions, ProcessOptions, WorkerScope};
 use serde::Deserialize;
@@ -202,6 +204,8 @@ pub(super) struct RawBench<'a> {
     pub plugin_dir: Option<&'a Spanned<String>>,
     pub plugins: &'a [Spanned<RawPlugin>],
     pub devices: Option<&'a Spanned<OneOrMany>>,
+    /// `[[device]]` tables of the config itself.
+    pub inline_devices: &'a [Spanned<toml::Table>],
     pub suites: Option<&'a Spanned<String>>,
     pub dmcs: Option<&'a Spanned<String>>,
     pub transport: Option<&'a Spanned<String>>,
@@ -307,13 +311,15 @@ impl BenchConfig {
 
 pub(super) fn bench(
     raw: &RawBench<'_>,
-    base: &Path,
+    config: &Path,
     open_files: bool,
     problems: &mut Problems<'_>,
 ) -> Option<BenchConfig> {
+    let base = config.parent().unwrap_or(Path::new("."));
     let any = raw.plugin_dir.is_some()
         || !raw.plugins.is_empty()
         || raw.devices.is_some()
+        || !raw.inline_devices.is_empty()
         || raw.suites.is_some()
         || raw.dmcs.is_some();
     if !any {
@@ -406,16 +412,31 @@ pub(super) fn bench(
     let plugin_dir = required(raw.plugin_dir, "plugin_dir", problems);
     let suites = required(raw.suites, "suites", problems);
     let dmcs = required(raw.dmcs, "dmcs", problems);
-    let devices_files: Vec<PathBuf> = match raw.devices {
-        Some(d) => d.get_ref().items().iter().map(|f| base.join(f)).collect(),
-        None => {
+    let devices_files: Vec<PathBuf> = match (raw.devices, raw.inline_devices.first()) {
+        (Some(d), None) => d.get_ref().items().iter().map(|f| base.join(f)).collect(),
+        (Some(d), Some(table)) => {
+            problems.add(
+                table.span(),
+                format!(
+                    "[[device]] tables and devices = {:?} (line {}) both define the bench's \
+                     devices: keep one",
+                    d.get_ref().items(),
+                    problems.line_of(d.span())
+                ),
+            );
+            Vec::new()
+        }
+        (None, Some(_)) => Vec::new(),
+        (None, None) => {
             problems.add(
                 0..0,
-                "devices is missing: name the devices file(s) of the bench",
+                "devices is missing: name the devices file(s) of the bench, or give [[device]] \
+                 tables",
             );
             Vec::new()
         }
     };
+    let inline = inline_devices(raw, config, open_files, problems);
     if raw.plugins.is_empty() {
         problems.add(
             0..0,
@@ -460,11 +481,26 @@ pub(super) fn bench(
         }
         let span = raw.devices.map_or(0..0, Spanned::span);
         let mut names = HashSet::new();
-        for path in &devices_files {
-            match DevicesFile::load(path) {
-                Err(error) => problems.add(span.clone(), format!("devices: {error}")),
-                Ok(file) => {
-                    for device in file.devices {
+        let mut sources: Vec<DeviceSource> = devices_files
+            .iter()
+            .map(|path| {
+                let loaded = DevicesFile::load(path)
+                    .map(|file| file.devices)
+                    .map_err(|error| format!("devices: {error}"));
+                (path.display().to_string(), loaded, Vec::new())
+            })
+            .collect();
+        if let Some(inline) = inline {
+            let spans = raw.inline_devices.iter().map(Spanned::span).collect();
+            sources.push(("[[device]]".to_owned(), Ok(inline), spans));
+        }
+        for (origin, loaded, spans) in sources {
+            match loaded {
+                Err(message) => problems.add(span.clone(), message),
+                Ok(found) => {
+                    for (index, device) in found.into_iter().enumerate() {
+                        let span = spans.get(index).cloned().unwrap_or_else(|| span.clone());
+                        let path = std::path::Path::new(&origin);
                         if !names.insert(device.name.clone()) {
                             problems.add(
                                 span.clone(),
@@ -600,6 +636,53 @@ fn check_pin(
                     ),
                 );
             }
+        }
+    }
+}
+
+/// Where devices came from (a devices file's path, or `[[device]]`), them or why not, and the
+/// config span of each (empty: the `devices` key's span stands for all).
+type DeviceSource = (String, Result<Vec<Device>, String>, Vec<Range<usize>>);
+
+/// The config's own `[[device]]` tables, read by the devices-file parser from the config's text
+/// (so errors are at this file's line and column) with `*_file` credentials next to the config.
+/// Without `open_files` no secret file is read: the tables are checked with every secret file
+/// standing in as 32 hex zeros, and no device is kept (as devices files are not loaded then).
+fn inline_devices(
+    raw: &RawBench<'_>,
+    config: &Path,
+    open_files: bool,
+    problems: &mut Problems<'_>,
+) -> Option<Vec<Device>> {
+    struct Unopened;
+    impl meterlab_devices::SecretFiles for Unopened {
+        fn read(&self, _path: &str) -> Result<meterlab_devices::SecretText, String> {
+            Ok(meterlab_devices::SecretText::new("0".repeat(32)))
+        }
+    }
+    if raw.inline_devices.is_empty() {
+        return None;
+    }
+    let base = config.parent().unwrap_or(Path::new("."));
+    let next_to = meterlab_devices::SecretFilesNextTo::new(base);
+    let secrets: &dyn meterlab_devices::SecretFiles = if open_files { &next_to } else { &Unopened };
+    let file = problems.file.to_owned();
+    match meterlab_devices::parse_device_tables(&file, problems.text, secrets) {
+        Ok(devices) => open_files.then_some(devices),
+        Err(
+            meterlab_devices::DevicesError::Invalid { location, message }
+            | meterlab_devices::DevicesError::Syntax { location, message },
+        ) => {
+            problems.add_at(
+                location.line,
+                location.column,
+                format!("[[device]]: {message}"),
+            );
+            None
+        }
+        Err(other) => {
+            problems.add(raw.inline_devices[0].span(), format!("[[device]]: {other}"));
+            None
         }
     }
 }

@@ -7,7 +7,8 @@
 //! db = "lab.sqlite"
 //! profile = "profiles/illustrative.toml"
 //! plugin_dir = "plugins"          # the only directory adapter plugins are loaded from
-//! devices = ["bench.toml"]        # devices files (key material in *_file secret files)
+//! devices = ["bench.toml"]        # devices files (key material in *_file secret files), or
+//!                                 # [[device]] tables below — one or the other
 //! suites = "suites"               # suite ids: `mt`, `mt-active` (= suites/mt/active.toml), …
 //! dmcs = "suites/dmcs"            # DMC descriptions, `<dmc id>.toml`
 //! transport = "tcp"               # or "serial": how runs reach devices that have both
@@ -26,6 +27,23 @@
 //! sha256 = "…"
 //! smso = ["smso-north"]
 //! port = "optical"               # optional: "dlms" (default, the device's DLMS link) or "optical"
+//!
+//! [[device]]                     # instead of `devices`: the devices file's [[device]] tables,
+//! name = "hub-0001.esme"         # same keys, same checks (meterlab-devices reads them), errors
+//! hub = "hub-0001"               # at this file's line and column; no `format` key
+//! role = "esme"
+//! dmc = "acme-ch1-e470-g4"
+//! smso = "smso-north"
+//! state = "active"
+//! model = "ACME E470"
+//! firmware = "2.0.1"
+//! [device.tcp]
+//! address = "10.0.4.17:4059"
+//! wport = 2
+//! [[device.client]]
+//! sap = 1
+//! authentication = "lls"
+//! password_file = "secrets/hub-0001.lls"   # relative to this file; refused when others may read it
 //!
 //! [tls]
 //! cert = "certs/server.pem"
@@ -129,6 +147,9 @@ struct RawConfig {
     #[serde(default)]
     plugin: Vec<Spanned<bench::RawPlugin>>,
     devices: Option<Spanned<bench::OneOrMany>>,
+    /// Inline devices, read by `meterlab-devices` from the text (here only their spans).
+    #[serde(default)]
+    device: Vec<Spanned<toml::Table>>,
     suites: Option<Spanned<String>>,
     dmcs: Option<Spanned<String>>,
     transport: Option<Spanned<String>>,
@@ -162,6 +183,24 @@ pub(crate) struct Problems<'a> {
 }
 
 impl Problems<'_> {
+    /// The 1-based line of `span`'s start.
+    pub(crate) fn line_of(&self, span: Range<usize>) -> usize {
+        self.text[..span.start.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
+    }
+
+    /// A problem a reader of part of the file (the devices parser) located itself.
+    pub(crate) fn add_at(&mut self, line: usize, col: usize, message: impl Into<String>) {
+        self.found.push(ConfigProblem {
+            file: self.file.to_owned(),
+            line,
+            col,
+            message: message.into(),
+        });
+    }
+
     pub(crate) fn add(&mut self, span: Range<usize>, message: impl Into<String>) {
         let before = &self.text[..span.start.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
@@ -220,11 +259,12 @@ impl ServeConfig {
             plugin_dir: raw.plugin_dir.as_ref(),
             plugins: &raw.plugin,
             devices: raw.devices.as_ref(),
+            inline_devices: &raw.device,
             suites: raw.suites.as_ref(),
             dmcs: raw.dmcs.as_ref(),
             transport: raw.transport.as_ref(),
         };
-        let bench = bench::bench(&raw_bench, base, open_files, &mut problems);
+        let bench = bench::bench(&raw_bench, path, open_files, &mut problems);
         let upstream = raw
             .upstream
             .as_ref()

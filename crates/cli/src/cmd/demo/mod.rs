@@ -315,25 +315,39 @@ async fn demo(args: Args, setup: Setup, dir: PathBuf) -> anyhow::Result<()> {
     let evaluation = plan::evaluate(&client, &plan).await?;
     render::verdicts(&evaluation);
 
+    println!("\n[6/6] the completion report and the sealed evidence bundle");
+    let bundle = bundle(&client, &dir, &plan, &runs).await?;
     let _ = stop_gateway.send(());
     gateway_task.await.context("gateway task failed")??;
     emulator_task.abort();
-
-    println!("\n[6/6] the completion report and the sealed evidence bundle");
-    finish(&dir, &db, &profile, &plan, &runs)?;
+    finish(&dir, &db, &bundle)?;
     println!("\ndone in {:.1} s", clock.elapsed().as_secs_f64());
     Ok(())
 }
 
-/// Checks the event log, writes every attempt's evidence document, then the report and the
-/// bundle from the store (the gateway has stopped), and verifies the bundle.
-fn finish(
+/// Writes every attempt's evidence document, then the report and the bundle from one
+/// ExportResults snapshot of the gateway while it still serves (as a remote `meterlab report
+/// --gateway --bundle` would); returns the bundle's path.
+async fn bundle(
+    client: &meterlab_client::Client,
     dir: &Path,
-    db: &Path,
-    profile: &meterlab_governance::Profile,
     plan: &DemoPlan,
     runs: &[PhaseRun],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<PathBuf> {
+    let evidence = dir.join("evidence");
+    for run in runs {
+        super::run::report::write_evidence(&evidence, &run.collected)?;
+    }
+    let entries: Vec<_> = plan.entries.iter().map(|p| p.entry.clone()).collect();
+    let bundle = dir.join("bundle");
+    let (position, _) =
+        super::report::report_and_bundle(client, &entries, dir, &bundle, &evidence).await?;
+    println!("  exported from the gateway as of log position {position}");
+    Ok(bundle)
+}
+
+/// Checks the event log (the gateway has stopped) and the bundle, and says where both are.
+fn finish(dir: &Path, db: &Path, bundle: &Path) -> anyhow::Result<()> {
     let store = meterlab_store::Store::open_sqlite(db, meterlab_store::StoreConfig::default())?;
     match store.verify()? {
         meterlab_store::Verification::Intact { events, head } => println!(
@@ -345,14 +359,7 @@ fn finish(
         }
     }
     drop(store);
-    let evidence = dir.join("evidence");
-    for run in runs {
-        super::run::report::write_evidence(&evidence, &run.collected)?;
-    }
-    let entries: Vec<_> = plan.entries.iter().map(|p| p.entry.clone()).collect();
-    let bundle = dir.join("bundle");
-    super::report::report_and_bundle(db, profile, &entries, dir, &bundle, &evidence)?;
-    let verified = meterlab_report::bundle::verify_bundle(&bundle)?;
+    let verified = meterlab_report::bundle::verify_bundle(bundle)?;
     if let Some(problem) = verified.first_problem() {
         bail!("the bundle {} does not verify: {problem}", bundle.display());
     }

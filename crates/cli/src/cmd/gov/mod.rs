@@ -1,13 +1,15 @@
 //! Governance from the command line: `plan`, `dnb`, `issues`, `descope`, `exit`, `entry`,
-//! `status`, `devices`, `lease` and `runs` (the last two only against a gateway that serves a
+//! `cycle`, `regression`, `dmc`, `status`, `devices`, `lease` and `runs` (the last two only against a gateway that serves a
 //! bench). Each works against a gateway (`--gateway URL`, TLS and token options)
 //! or a local store (`--db PATH`, served in-process on loopback) through the same typed client,
 //! prints text for people or one JSON document (`--output json`), and exits 0 on success,
 //! 2 for bad input (naming what), 3 when the answer is "no" (a verdict that is not an exit, a
 //! refused de-scope or phase start) and 1 for anything else.
 
+pub mod cycle;
 pub mod descope;
 pub mod devices;
+pub mod dmc;
 pub mod dnb;
 pub mod issues;
 pub mod lease;

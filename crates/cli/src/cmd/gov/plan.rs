@@ -1,9 +1,9 @@
 //! `meterlab plan`: plan an EPCL entry with its six phases, and start a phase.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use meterlab_governance::model::{DeviceModel, DmcComponents, EntryKey, PhaseKind};
+use meterlab_governance::model::{DeviceModel, DmcComponents, DmcId, EntryKey, PhaseKind};
 use serde::Serialize;
 
 use super::{Common, answer, parse, print_json, with_client};
@@ -74,15 +74,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn components_from_file(path: &PathBuf, entry: &EntryKey) -> anyhow::Result<DmcComponents> {
+/// The devices of the DMC `dmc` from its description file; `named_by` is the option that named
+/// the DMC (for the error when the file describes another).
+pub(super) fn components_from_file(
+    path: &Path,
+    dmc: &DmcId,
+    named_by: &str,
+) -> anyhow::Result<DmcComponents> {
     let description = meterlab_dmc::DmcDescription::load(path)
         .map_err(|errors| BadInput(format!("--dmc-file: {errors}")))?;
-    if description.id != entry.dmc.as_str() {
+    if description.id != dmc.as_str() {
         return Err(BadInput(format!(
-            "--dmc-file {}: describes DMC {:?}, but --entry names DMC {:?}",
+            "--dmc-file {}: describes DMC {:?}, but {named_by} names DMC {:?}",
             path.display(),
             description.id,
-            entry.dmc.as_str()
+            dmc.as_str()
         ))
         .into());
     }
@@ -128,7 +134,7 @@ struct PlannedPhase {
 
 fn plan_entry(args: EntryArgs) -> anyhow::Result<ExitCode> {
     let components = match (&args.dmc_file, &args.hub) {
-        (Some(path), _) => components_from_file(path, &args.entry)?,
+        (Some(path), _) => components_from_file(path, &args.entry.dmc, "--entry")?,
         (None, Some(hub)) => DmcComponents {
             comms_hub: hub.clone(),
             esme: args.esme.clone(),

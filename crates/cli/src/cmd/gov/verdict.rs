@@ -1,15 +1,19 @@
-//! `meterlab exit PHASE [--what-if …]` and `meterlab entry`: a phase's exit verdict (rules 4
-//! and 5), optionally as if some issues changed, and an entry's aggregate verdict. Failing
-//! criteria print first, then a count of the met ones (`--verbose` lists them).
+//! `meterlab exit PHASE [--what-if …]` and `meterlab entry [--what-if …]`: a phase's exit
+//! verdict (rules 4 and 5) and an entry's aggregate verdict, each optionally as if some issues
+//! changed (one vocabulary for both). Failing criteria print first, then a count of the met ones
+//! (`--verbose` lists them).
 
 use std::process::ExitCode;
 
-use meterlab_client::types::{Hypothetical, IssueUpdate, NewIssue, RecordedDecision, ReportFormat};
+use meterlab_client::types::{
+    Hypothetical, IssueUpdate, NewIssue, RecordedDecision, ReportFormat, WhatIf,
+};
 use meterlab_governance::model::{EntryKey, IssueStatus, PhaseKind, Severity};
 use meterlab_governance::{Outcome, Verdict};
 use serde::Serialize;
 
 use super::{Common, answer, parse, print_json, with_client};
+use crate::gateway::BadInput;
 use crate::output::OutputFormat;
 use crate::verdicts::{self, Style};
 
@@ -22,8 +26,8 @@ pub struct ExitArgs {
     #[arg(value_parser = parse::phase_kind)]
     phase: PhaseKind,
     /// Evaluate as if (repeatable, nothing is recorded): `close:ID`, `fix:ID`,
-    /// `known-defect:ID=WORKAROUND`, `severity:ID=N`, or `raise:N` (a new severity-N issue in
-    /// this phase).
+    /// `known-defect:ID=WORKAROUND`, `severity:ID=N`, or `raise:N[@TEST.MODE]` (a new
+    /// severity-N issue in this phase, or in the named phase of the entry).
     #[arg(long = "what-if", value_parser = what_if)]
     what_if: Vec<WhatIfArg>,
     /// Rule profile name; default: the gateway's.
@@ -41,6 +45,11 @@ pub struct EntryArgs {
     /// The planned entry: RELEASE/SMSO/DMC.
     #[arg(long, value_parser = parse::entry)]
     entry: EntryKey,
+    /// Evaluate as if (repeatable, nothing is recorded): `close:ID`, `fix:ID`,
+    /// `known-defect:ID=WORKAROUND`, `severity:ID=N`, or `raise:N@TEST.MODE` (a new
+    /// severity-N issue in that phase of the entry).
+    #[arg(long = "what-if", value_parser = what_if)]
+    what_if: Vec<WhatIfArg>,
     /// Rule profile name; default: the gateway's.
     #[arg(long = "rule-profile")]
     rule_profile: Option<String>,
@@ -56,13 +65,15 @@ pub struct EntryArgs {
 pub enum WhatIfArg {
     Status(String, IssueStatus, Option<String>),
     Severity(String, Severity),
-    Raise(Severity),
+    /// A new issue of this severity, in this phase (else the verdict's own phase).
+    Raise(Severity, Option<PhaseKind>),
 }
 
 fn what_if(text: &str) -> Result<WhatIfArg, String> {
     let expected = || {
         format!(
-            "{text:?}: expected close:ID, fix:ID, known-defect:ID=WORKAROUND, severity:ID=N or raise:N"
+            "{text:?}: expected close:ID, fix:ID, known-defect:ID=WORKAROUND, severity:ID=N or \
+             raise:N[@TEST.MODE]"
         )
     };
     let (verb, rest) = text.split_once(':').ok_or_else(expected)?;
@@ -88,7 +99,13 @@ fn what_if(text: &str) -> Result<WhatIfArg, String> {
             let (id, level) = rest.split_once('=').ok_or_else(expected)?;
             Ok(WhatIfArg::Severity(id.to_owned(), parse::severity(level)?))
         }
-        "raise" => Ok(WhatIfArg::Raise(parse::severity(rest)?)),
+        "raise" => match rest.split_once('@') {
+            None => Ok(WhatIfArg::Raise(parse::severity(rest)?, None)),
+            Some((level, phase)) => Ok(WhatIfArg::Raise(
+                parse::severity(level)?,
+                Some(parse::phase_kind(phase)?),
+            )),
+        },
         _ => Err(expected()),
     }
 }
@@ -126,40 +143,77 @@ pub fn exit(args: ExitArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(answer(verdict.outcome == Outcome::Exit));
     }
-    let events: Vec<Hypothetical> = args
-        .what_if
-        .iter()
-        .map(|arg| match arg {
-            WhatIfArg::Status(id, status, workaround) => Hypothetical::UpdateIssue {
-                id: id.clone(),
-                update: IssueUpdate {
-                    status: Some(*status),
-                    workaround: workaround.clone(),
-                    ..IssueUpdate::default()
-                },
-            },
-            WhatIfArg::Severity(id, severity) => Hypothetical::UpdateIssue {
-                id: id.clone(),
-                update: IssueUpdate {
-                    severity: Some(*severity),
-                    ..IssueUpdate::default()
-                },
-            },
-            WhatIfArg::Raise(severity) => Hypothetical::RaiseIssue(NewIssue {
-                id: None,
-                severity: *severity,
-                title: "what-if issue".to_owned(),
-                description: String::new(),
-                phases: vec![phase.clone()],
-                cases: Vec::new(),
-            }),
-        })
-        .collect();
+    let events = hypotheticals(&args.what_if, &args.entry, Some(args.phase))?;
     let answered = with_client(&args.common, false, async |client| {
         Ok(client
             .what_if_phase(&phase, &events, args.rule_profile.as_deref())
             .await?)
     })?;
+    print_what_if(
+        &verdicts::phase_name(&phase),
+        &answered,
+        args.verbose,
+        args.common.output,
+    )
+}
+
+/// The hypothetical events of `--what-if` arguments; a `raise` without a phase goes to `phase`
+/// (an entry verdict has none, so there it must name one).
+fn hypotheticals(
+    args: &[WhatIfArg],
+    entry: &EntryKey,
+    phase: Option<PhaseKind>,
+) -> anyhow::Result<Vec<Hypothetical>> {
+    args.iter()
+        .map(|arg| {
+            Ok(match arg {
+                WhatIfArg::Status(id, status, workaround) => Hypothetical::UpdateIssue {
+                    id: id.clone(),
+                    update: IssueUpdate {
+                        status: Some(*status),
+                        workaround: workaround.clone(),
+                        ..IssueUpdate::default()
+                    },
+                },
+                WhatIfArg::Severity(id, severity) => Hypothetical::UpdateIssue {
+                    id: id.clone(),
+                    update: IssueUpdate {
+                        severity: Some(*severity),
+                        ..IssueUpdate::default()
+                    },
+                },
+                WhatIfArg::Raise(severity, named) => {
+                    let kind = named.or(phase).ok_or_else(|| {
+                        BadInput(format!(
+                            "--what-if raise:{}: name the phase the new issue is in, e.g. \
+                             raise:{}@mt.active",
+                            severity.level(),
+                            severity.level()
+                        ))
+                    })?;
+                    Hypothetical::RaiseIssue(NewIssue {
+                        id: None,
+                        severity: *severity,
+                        title: "what-if issue".to_owned(),
+                        description: String::new(),
+                        phases: vec![parse::phase(entry, kind)],
+                        cases: Vec::new(),
+                    })
+                }
+            })
+        })
+        .collect()
+}
+
+/// A what-if answer: the verdict now in one line, the hypothetical one with its failing criteria
+/// first, and the assumptions the gateway would refuse; exit 0 only when it would be an exit.
+fn print_what_if(
+    name: &str,
+    answered: &WhatIf,
+    verbose: bool,
+    output: OutputFormat,
+) -> anyhow::Result<ExitCode> {
+    let style = Style::for_stdout();
     let rejected: Vec<Rejected> = answered
         .rejected
         .iter()
@@ -168,20 +222,16 @@ pub fn exit(args: ExitArgs) -> anyhow::Result<ExitCode> {
             reason: reason.clone(),
         })
         .collect();
-    match args.common.output {
+    match output {
         OutputFormat::Json => print_json(&WhatIfAnswer {
             current: answered.current.clone(),
             hypothetical: answered.hypothetical.clone(),
             rejected,
         })?,
         OutputFormat::Text => {
-            println!(
-                "now: {} — {}",
-                verdicts::phase_name(&phase),
-                style.outcome(answered.current.outcome)
-            );
+            println!("now: {name} — {}", style.outcome(answered.current.outcome));
             println!("what if:");
-            verdicts::print(&answered.hypothetical, args.verbose, style);
+            verdicts::print(&answered.hypothetical, verbose, style);
             for rejected in &rejected {
                 println!(
                     "  --what-if #{} would be refused: {}",
@@ -194,6 +244,20 @@ pub fn exit(args: ExitArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn entry(args: EntryArgs) -> anyhow::Result<ExitCode> {
+    if !args.what_if.is_empty() {
+        let events = hypotheticals(&args.what_if, &args.entry, None)?;
+        let answered = with_client(&args.common, false, async |client| {
+            Ok(client
+                .what_if_entry(&args.entry, &events, args.rule_profile.as_deref())
+                .await?)
+        })?;
+        return print_what_if(
+            &verdicts::entry_name(&args.entry),
+            &answered,
+            args.verbose,
+            args.common.output,
+        );
+    }
     let (verdict, decisions) = with_client(&args.common, false, async |client| {
         let verdict = client
             .evaluate_entry(&args.entry, args.rule_profile.as_deref())
@@ -258,8 +322,19 @@ mod tests {
             Ok(WhatIfArg::Status(_, IssueStatus::KnownDefect, Some(w))) if w == "reboot the hub"
         ));
         assert!(matches!(what_if("severity:3=4"), Ok(WhatIfArg::Severity(_, s)) if s.level() == 4));
-        assert!(matches!(what_if("raise:1"), Ok(WhatIfArg::Raise(s)) if s.level() == 1));
-        for bad in ["close", "close:", "reopen:3", "severity:3", "raise:9"] {
+        assert!(matches!(what_if("raise:1"), Ok(WhatIfArg::Raise(s, None)) if s.level() == 1));
+        assert!(matches!(
+            what_if("raise:2@sit.mixed"),
+            Ok(WhatIfArg::Raise(s, Some(k))) if s.level() == 2 && k.to_string() == "sit.mixed"
+        ));
+        for bad in [
+            "close",
+            "close:",
+            "reopen:3",
+            "severity:3",
+            "raise:9",
+            "raise:2@nope",
+        ] {
             assert!(what_if(bad).is_err(), "{bad}");
         }
     }

@@ -1,0 +1,233 @@
+//! ExportResults: the completion report and the stored results of some entries as of one log
+//! position — what an evidence bundle is made of when the store is a gateway away.
+
+use meterlab_governance::model::{CaseStatus, EntryKey};
+use meterlab_proto::v1 as pb;
+use pb::export_results_response::Kind;
+use serde::Serialize;
+
+use crate::Client;
+use crate::convert::entry_to_proto;
+use crate::error::{ClientError, Result};
+
+const RPC: &str = "ExportResults";
+
+/// One rendered report document of an export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportedDocument {
+    /// `report.md`, `report.html` or `report.json`.
+    pub name: String,
+    pub media_type: String,
+    pub data: Vec<u8>,
+}
+
+/// One stored result of an export.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportedResult {
+    /// Position of the stored result in the log.
+    pub log_position: u64,
+    pub source: String,
+    pub run_id: String,
+    pub seq: u64,
+    /// The phase (or regression run) it counts for, as the report names it.
+    pub subject: String,
+    pub case_id: String,
+    pub device_id: String,
+    pub attempt: u32,
+    pub status: CaseStatus,
+    pub srv: String,
+    pub detail: String,
+    /// RFC 3339.
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub elapsed_ms: Option<u64>,
+    /// Hex SHA-256 of the attempt's evidence document.
+    pub evidence_sha256: String,
+}
+
+/// Everything an export returned: one consistent snapshot of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultExport {
+    /// The log position the report was computed at; every result is at or before it.
+    pub log_position: u64,
+    /// Hex SHA-256 of the event at `log_position`; `None` for an empty log.
+    pub log_head_sha256: Option<String>,
+    pub profile_name: String,
+    pub profile_version: String,
+    /// When the documents were rendered (RFC 3339), as written in them.
+    pub generated_at: Option<String>,
+    pub documents: Vec<ExportedDocument>,
+    pub results: Vec<ExportedResult>,
+}
+
+impl ResultExport {
+    /// The document called `name`.
+    pub fn document(&self, name: &str) -> Option<&ExportedDocument> {
+        self.documents.iter().find(|d| d.name == name)
+    }
+}
+
+fn answer(field: impl Into<String>, problem: impl Into<String>) -> ClientError {
+    ClientError::answer(RPC, field, problem)
+}
+
+impl Client {
+    /// The completion report (Markdown, HTML, JSON) of every phase of `entries` and every stored
+    /// result of those phases, as of the log position the gateway fixed when the call started.
+    /// The answer is checked as it arrives: the snapshot first, documents whole, every result at
+    /// or before the snapshot's position, in log order.
+    pub async fn export_results(
+        &self,
+        entries: &[EntryKey],
+        profile: Option<&str>,
+    ) -> Result<ResultExport> {
+        let mut stream = self
+            .governance()
+            .export_results(pb::ExportResultsRequest {
+                entries: entries.iter().map(entry_to_proto).collect(),
+                profile: profile.unwrap_or_default().to_owned(),
+            })
+            .await
+            .map_err(|s| ClientError::status(RPC, &s))?
+            .into_inner();
+        let first = stream
+            .message()
+            .await
+            .map_err(|s| ClientError::status(RPC, &s))?
+            .ok_or_else(|| answer("snapshot", "is missing: the stream ended at once"))?;
+        let Some(Kind::Snapshot(snapshot)) = first.kind else {
+            return Err(answer("snapshot", "is not the first message"));
+        };
+        let profile = snapshot.profile.unwrap_or_default();
+        let mut export = ResultExport {
+            log_position: snapshot.log_position,
+            log_head_sha256: (!snapshot.log_head_sha256.is_empty())
+                .then(|| hex(&snapshot.log_head_sha256)),
+            profile_name: profile.name,
+            profile_version: profile.version,
+            generated_at: snapshot.generated_at.map(|t| t.to_string()),
+            documents: Vec::new(),
+            results: Vec::new(),
+        };
+        // The document being received, until its last part.
+        let mut open: Option<ExportedDocument> = None;
+        while let Some(message) = stream
+            .message()
+            .await
+            .map_err(|s| ClientError::status(RPC, &s))?
+        {
+            match message.kind {
+                Some(Kind::Snapshot(_)) => return Err(answer("snapshot", "arrived twice")),
+                Some(Kind::Document(part)) => {
+                    if !export.results.is_empty() {
+                        return Err(answer("document", "arrived after the results"));
+                    }
+                    let doc = open.get_or_insert_with(|| ExportedDocument {
+                        name: part.name.clone(),
+                        media_type: part.media_type.clone(),
+                        data: Vec::new(),
+                    });
+                    if doc.name != part.name {
+                        return Err(answer(
+                            "document.name",
+                            format!("{:?} began before {:?} ended", part.name, doc.name),
+                        ));
+                    }
+                    doc.data.extend_from_slice(&part.data);
+                    if part.last {
+                        export.documents.extend(open.take());
+                    }
+                }
+                Some(Kind::Results(batch)) => {
+                    if let Some(doc) = &open {
+                        return Err(answer(
+                            "document",
+                            format!("{:?} has no last part", doc.name),
+                        ));
+                    }
+                    for (i, r) in batch.results.into_iter().enumerate() {
+                        let previous = export.results.last().map_or(0, |p| p.log_position);
+                        let result = exported(r, export.log_position, previous).map_err(
+                            |(field, problem)| {
+                                answer(format!("results.results[{i}].{field}"), problem)
+                            },
+                        )?;
+                        export.results.push(result);
+                    }
+                }
+                None => return Err(answer("kind", "is not set")),
+            }
+        }
+        if let Some(doc) = open {
+            return Err(answer(
+                "document",
+                format!("{:?} has no last part", doc.name),
+            ));
+        }
+        Ok(export)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn exported(
+    r: pb::ExportedResult,
+    at: u64,
+    previous: u64,
+) -> std::result::Result<ExportedResult, (String, String)> {
+    let problem = |field: &str, text: String| (field.to_owned(), text);
+    if r.log_position > at {
+        return Err(problem(
+            "log_position",
+            format!(
+                "{} is after the snapshot's position {at}: not a consistent snapshot",
+                r.log_position
+            ),
+        ));
+    }
+    if r.log_position <= previous {
+        return Err(problem(
+            "log_position",
+            format!("{} does not follow {previous}", r.log_position),
+        ));
+    }
+    let key = r.key.unwrap_or_default();
+    let result = r
+        .result
+        .ok_or_else(|| problem("result", "is missing".to_owned()))?;
+    let status = match pb::CaseStatus::try_from(result.status) {
+        Ok(pb::CaseStatus::Passed) => CaseStatus::Passed,
+        Ok(pb::CaseStatus::Failed) => CaseStatus::Failed,
+        Ok(pb::CaseStatus::Blocked) => CaseStatus::Blocked,
+        Ok(pb::CaseStatus::NotRun) => CaseStatus::NotRun,
+        _ => {
+            return Err(problem(
+                "result.status",
+                format!("{} is not a result status", result.status),
+            ));
+        }
+    };
+    Ok(ExportedResult {
+        log_position: r.log_position,
+        source: key.source,
+        run_id: key.run_id,
+        seq: key.seq,
+        subject: r.subject,
+        case_id: result.case_id,
+        device_id: result.device_id,
+        attempt: result.attempt,
+        status,
+        srv: result.srv,
+        detail: result.detail,
+        started_at: result.started_at.map(|t| t.to_string()),
+        finished_at: result.finished_at.map(|t| t.to_string()),
+        elapsed_ms: result.elapsed.and_then(|d| {
+            u64::try_from(d.seconds)
+                .ok()
+                .map(|s| s * 1000 + u64::try_from(d.nanos / 1_000_000).unwrap_or(0))
+        }),
+        evidence_sha256: hex(&result.evidence_sha256),
+    })
+}
