@@ -253,7 +253,10 @@ pub static FIRMWARE_VERSION: MessageSchema = MessageSchema {
 
 pub static FIRMWARE_ACTIVATED: MessageSchema = MessageSchema {
     name: "FirmwareActivated",
-    fields: &[("active_version", FieldType::Str)],
+    fields: &[
+        ("active_version", FieldType::Str),
+        ("scheduled_at_ms", FieldType::Int),
+    ],
 };
 
 /// The kind of a step parameter: a typed value, or one of the structured forms a few SRVs need.
