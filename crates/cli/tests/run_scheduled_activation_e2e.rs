@@ -7,7 +7,7 @@
 
 mod run_support;
 
-use std::time::Instant;
+use tokio::time::Instant;
 
 use run_support::{meterlab_run, path, start_emulator_with, stderr, workspace};
 
@@ -50,12 +50,7 @@ async fn the_scheduled_dormant_upgrade_case_passes_on_bst_and_gmt_meters() {
     .await;
     let elapsed = started.elapsed();
     let text = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{text}",
-        stderr(&output)
-    );
+    assert_eq!(output.status.code(), Some(0), "{}\n{text}", stderr(&output));
     let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let summary = &document["summary"];
     assert_eq!(summary["cases_total"].as_u64(), Some(2), "{summary}");
@@ -66,7 +61,11 @@ async fn the_scheduled_dormant_upgrade_case_passes_on_bst_and_gmt_meters() {
         assert_eq!(attempt["status"], "passed", "{attempt}");
         let steps = attempt["steps"].as_array().unwrap();
         let srvs: Vec<&str> = steps.iter().map(|s| s["srv"].as_str().unwrap()).collect();
-        assert_eq!(srvs, ["11.2", "11.1", "11.3", "11.2", "wait", "11.2"], "{attempt}");
+        assert_eq!(
+            srvs,
+            ["11.2", "11.1", "11.3", "11.2", "wait", "11.2"],
+            "{attempt}"
+        );
         assert!(
             steps[4]["elapsed_ms"].as_u64().unwrap() >= 5000,
             "the wait waited: {}",
