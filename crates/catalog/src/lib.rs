@@ -37,7 +37,7 @@ pub use error::{
 pub use judge::{Blocked, BlockedKind, CheckRecord, Judgement, StepVerdict};
 pub use model::{
     Capture, Case, Check, ContentHash, DeviceField, Expectation, Expectations, ExpectedOutcome,
-    ImageSpec, KeySpec, Mode, Op, Operand, Param, ParamValue, Phase, Severity, Step, Via,
+    ImageSpec, KeySpec, Mode, Op, Operand, Param, ParamValue, Phase, Severity, Step, Via, Wait,
 };
 pub use value::Value;
 

@@ -174,6 +174,10 @@ pub struct Case {
     /// form when empty, so cases without them keep their hashes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub restore: Vec<Step>,
+    /// `[[case.step]] wait_ms = N` steps: pauses between the case's SRV steps, in file order.
+    /// Left out of the canonical form when empty, so cases without them keep their hashes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waits: Vec<Wait>,
     /// SHA-256 of [`Case::canonical_json`]: changes with any edit of meaning, not with layout.
     #[serde(skip)]
     pub content_hash: ContentHash,
@@ -204,6 +208,29 @@ impl Case {
     pub fn covers_device(&self, role: DeviceRole) -> bool {
         self.device_types.contains(&role)
     }
+}
+
+/// A wait step (`[[case.step]] wait_ms = 3000`): the runner lets this much time pass, on its
+/// own clock and within the case timeout, before the case's next SRV step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Wait {
+    /// How many of the case's SRV steps ([`Case::steps`]) run before the wait.
+    pub after_steps: usize,
+    /// How long to wait, in milliseconds (1 ..= [`Wait::MAX_MS`]).
+    pub wait_ms: u64,
+    pub title: Option<String>,
+    /// 0-based position among all the case's `[[case.step]]` tables (SRV and wait steps).
+    #[serde(skip)]
+    pub index: usize,
+    /// Where the step starts in its file.
+    #[serde(skip)]
+    pub location: Location,
+}
+
+impl Wait {
+    /// The longest wait a case may ask for: ten minutes. A longer pause is a scheduling
+    /// problem, not a test step.
+    pub const MAX_MS: u64 = 600_000;
 }
 
 /// One step: a service request and what its response must show.

@@ -1,6 +1,9 @@
 //! The vocabulary a case file may use, as data: for every SRV of `meterlab_plugin::pb::Srv`, the
 //! parameters its request takes and the fields of the result message it answers with.
 //!
+//! A wait step (`[[case.step]] wait_ms = N`, [`crate::Wait`]) is not an SRV and has no entry
+//! here: its only keys are `wait_ms` (integer, 1 ..= [`crate::Wait::MAX_MS`]) and `title`.
+//!
 //! The loader checks parameter types and expectation field paths against these tables, and
 //! [`crate::value::outcome_value`] turns a real response into a [`crate::Value`] tree with exactly
 //! these field names (a test keeps the two in step).
@@ -253,7 +256,10 @@ pub static FIRMWARE_VERSION: MessageSchema = MessageSchema {
 
 pub static FIRMWARE_ACTIVATED: MessageSchema = MessageSchema {
     name: "FirmwareActivated",
-    fields: &[("active_version", FieldType::Str)],
+    fields: &[
+        ("active_version", FieldType::Str),
+        ("scheduled_at_ms", FieldType::Int),
+    ],
 };
 
 /// The kind of a step parameter: a typed value, or one of the structured forms a few SRVs need.

@@ -212,6 +212,10 @@ pub fn outcome_value(outcome: &Outcome) -> Option<Value> {
             .done(),
         Outcome::FirmwareActivated(result) => Fields::new()
             .with("active_version", Value::Str(result.active_version.clone()))
+            .with(
+                "scheduled_at_ms",
+                Value::Int(i128::from(result.scheduled_at_ms)),
+            )
             .done(),
     };
     Some(value)
@@ -328,6 +332,7 @@ mod tests {
             }),
             Srv::Srv113ActivateFirmware => Outcome::FirmwareActivated(pb::FirmwareActivated {
                 active_version: "v".to_owned(),
+                scheduled_at_ms: 1,
             }),
             Srv::Unspecified => Outcome::Error(pb::ServiceError::default()),
         }

@@ -157,6 +157,7 @@ fn infrastructure_errors_are_blocked_and_device_errors_are_judged() {
             Kind::NotSupportedOnDmc(pb::NotSupportedOnDmc {
                 dmc_id: "x".to_owned(),
                 srv: pb::Srv::Srv72DisableSupply.into(),
+                reason: String::new(),
             }),
             None,
         ),
@@ -365,6 +366,7 @@ fn a_per_dmc_expectation_replaces_the_others_for_that_dmc_only() {
         Kind::NotSupportedOnDmc(pb::NotSupportedOnDmc {
             dmc_id: "bravo-h2-e2-g2".to_owned(),
             srv: pb::Srv::Srv461RetrieveImportDailyReadLog.into(),
+            reason: String::new(),
         }),
     );
     let mut acme = StepContext::new(device(InstallationState::Active), NOW);

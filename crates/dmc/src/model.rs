@@ -43,6 +43,10 @@ pub enum ObjectRole {
     FirmwareVersion,
     /// Image transfer.
     ImageTransfer,
+    /// Single action schedule (class 22, conventionally `0.0.15.0.2.255`): its
+    /// `execution_time` says when the image transfer's `image_activate` runs, in the meter's
+    /// local time — the activation of a firmware image at a later time.
+    ImageActivationSchedule,
     /// Security setup.
     SecuritySetup,
     /// Data: the last invocation (frame) counter the device accepted from its keyed clients
@@ -53,7 +57,7 @@ pub enum ObjectRole {
 
 impl ObjectRole {
     /// Every role, in directory order.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::LogicalDeviceName,
         Self::Clock,
         Self::ImportRegister,
@@ -66,6 +70,7 @@ impl ObjectRole {
         Self::Mpxn,
         Self::FirmwareVersion,
         Self::ImageTransfer,
+        Self::ImageActivationSchedule,
         Self::SecuritySetup,
         Self::InvocationCounter,
     ];
@@ -85,6 +90,7 @@ impl ObjectRole {
             Self::Mpxn => "mpxn",
             Self::FirmwareVersion => "firmware_version",
             Self::ImageTransfer => "image_transfer",
+            Self::ImageActivationSchedule => "image_activation_schedule",
             Self::SecuritySetup => "security_setup",
             Self::InvocationCounter => "invocation_counter",
         }
@@ -109,6 +115,7 @@ impl ObjectRole {
             Self::LoadProfile | Self::DailyLog | Self::EventLog => 7,
             Self::Clock => 8,
             Self::ImageTransfer => 18,
+            Self::ImageActivationSchedule => 22,
             Self::SecuritySetup => 64,
             Self::DisconnectControl => 70,
         }

@@ -201,6 +201,20 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
         "listed twice",
     ),
     (
+        "unsupported_methods = [2]\n",
+        "unsupported_methods = [2]\n\n[[esme.object]]\nrole = \"image_activation_schedule\"\nclass = 9\nversion = 0\nobis = \"0.0.15.0.2.255\"\n",
+        "esme.object[3].class",
+        "class = |9\n",
+        "interface class 22, not 9",
+    ),
+    (
+        "unsupported_methods = [2]\n",
+        "unsupported_methods = [2]\n\n[[esme.object]]\nrole = \"image_activation_schedule\"\nclass = 22\nversion = 0\nobis = \"0.0.15.0.2.255\"\n",
+        "esme.object[3].role",
+        "role = |\"image_activation_schedule\"",
+        "needs an image_transfer object on the same device",
+    ),
+    (
         "srv = \"4.1.1\"",
         "srv = \"4.1.9\"",
         "srv[0].srv",
@@ -378,5 +392,28 @@ fn a_description_without_devices_is_refused() {
     assert!(
         errors.to_string().contains("describes no device"),
         "{errors}"
+    );
+}
+
+#[test]
+fn an_image_activation_schedule_beside_an_image_transfer_is_the_schedule_role() {
+    let text = replaced(
+        "unsupported_methods = [2]\n",
+        "unsupported_methods = [2]\n\n[[esme.object]]\nrole = \"image_transfer\"\nclass = 18\nversion = 0\nobis = \"0.0.44.0.0.255\"\n\n[[esme.object]]\nrole = \"image_activation_schedule\"\nclass = 22\nversion = 0\nobis = \"0.0.15.0.2.255\"\n",
+    );
+    let dmc = DmcDescription::parse("t.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let schedule = dmc
+        .object(
+            meterlab_dmc::DeviceRole::Esme,
+            meterlab_dmc::ObjectRole::ImageActivationSchedule,
+        )
+        .expect("the schedule is an esme object");
+    assert_eq!(schedule.class_id, 22);
+    assert_eq!(schedule.obis.to_string(), "0.0.15.0.2.255");
+    let rendered = dmc.to_toml();
+    assert!(rendered.contains("image_activation_schedule"), "{rendered}");
+    assert_eq!(
+        DmcDescription::parse("t.toml", &rendered).as_ref().ok(),
+        Some(&dmc)
     );
 }

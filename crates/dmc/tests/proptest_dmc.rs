@@ -36,11 +36,17 @@ prop_compose! {
         firmware in "[0-9.]{1,8}",
         dormant in proptest::option::of("[0-9.]{1,8}"),
     ) -> DeviceDescription {
-        let objects = ObjectRole::ALL
+        let objects: Vec<CosemObject> = ObjectRole::ALL
             .into_iter()
             .enumerate()
             .filter(|(index, _)| present[*index])
             .map(|(index, role)| object(role, index, public[index], scaler))
+            .collect();
+        // A schedule is valid only beside the image transfer it activates.
+        let has_image_transfer = objects.iter().any(|o| o.role == ObjectRole::ImageTransfer);
+        let objects = objects
+            .into_iter()
+            .filter(|o| has_image_transfer || o.role != ObjectRole::ImageActivationSchedule)
             .collect();
         DeviceDescription {
             device_type,

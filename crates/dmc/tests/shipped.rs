@@ -100,3 +100,20 @@ fn load_names_a_missing_file() {
         "{errors}"
     );
 }
+
+#[test]
+fn every_shipped_device_with_an_image_transfer_has_its_activation_schedule() {
+    for id in ["acme-ch1-e470-g4", "acme-ch1-e470p-g4", "bravo-h2-e2-g2"] {
+        let dmc = shipped(id);
+        for device in &dmc.devices {
+            if device.object(ObjectRole::ImageTransfer).is_none() {
+                continue;
+            }
+            let schedule = device
+                .object(ObjectRole::ImageActivationSchedule)
+                .unwrap_or_else(|| panic!("{id} {} has no schedule", device.device_type));
+            assert_eq!(schedule.class_id, 22, "{id}");
+            assert_eq!(schedule.obis, Obis::new(0, 0, 15, 0, 2, 255), "{id}");
+        }
+    }
+}

@@ -41,6 +41,9 @@ pub enum EventCode {
     /// A supply or configuration command refused because the device is dormant
     /// (manufacturer-specific).
     DormantCommandRefused = 232,
+    /// The image activation schedule came due with no verified image waiting: nothing was
+    /// activated (manufacturer-specific).
+    ScheduledActivationWithoutImage = 233,
 }
 
 impl EventCode {

@@ -241,6 +241,7 @@ impl Emulation {
                     clock_offset_ms: meter
                         .map_or(0, |meter| meter.clock_offset_s.saturating_mul(1000)),
                     clock_drift_ppm: meter.map_or(0, |meter| meter.clock_drift_ppm),
+                    clock_deviation_min: meter.map_or(0, |meter| meter.clock_deviation_min),
                     history_ms: meter.map_or(0, |meter| i64::from(meter.history_days) * DAY_MS),
                     variations: dmc.variations_for(role),
                     objects: dmc.objects(role),

@@ -124,6 +124,15 @@ impl SimTime {
         date_time
     }
 
+    /// This instant as a COSEM `date-time` in local time for a clock whose deviation is
+    /// `deviation` minutes (`UTC = local + deviation`; BST is −60), hundredths included.
+    pub fn to_local_date_time(self, deviation: i16) -> DateTime {
+        let mut date_time =
+            DateTime::from_unix(self.0.div_euclid(SECOND_MS), deviation, ClockStatus(0));
+        date_time.time.hundredths = (self.0.rem_euclid(SECOND_MS) / 10) as u8;
+        date_time
+    }
+
     /// This instant as the 12-octet `octet-string` COSEM attributes carry date-times in.
     pub fn to_data(self) -> Data {
         Data::OctetString(self.to_date_time().to_bytes().to_vec())

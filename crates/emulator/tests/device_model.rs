@@ -64,6 +64,7 @@ fn config(role: DeviceRole, state: InstallationState) -> DeviceConfig {
         image_block_size: 64,
         clock_offset_ms: 0,
         clock_drift_ppm: 0,
+        clock_deviation_min: 0,
         history_ms: 0,
         variations: Vec::new(),
         objects: None,

@@ -285,6 +285,11 @@ fn mistakes_are_reported_at_their_line() {
         "clock_drift_ppm",
     );
     assert_error_at(
+        "clock_drift_ppm = 40",
+        "clock_drift_ppm = 40, clock_deviation_min = -800",
+        "clock_deviation_min -800 must be within -720..=720",
+    );
+    assert_error_at(
         "lls_password = \"north-lls-0001\"",
         "lls_password = \"has space\"",
         "printable",

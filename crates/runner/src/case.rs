@@ -39,6 +39,12 @@ pub trait CaseAttempt: Send {
     ) -> Option<Result<(String, ServiceRequest), String>>;
     /// Judges the response to the request last returned.
     fn judge(&mut self, response: &ServiceResponse) -> Judgement;
+    /// Asked before each [`CaseAttempt::next_request`]: `Some(how long)` when the case's next
+    /// step is a wait (taken: the next call asks about the step after it). The runner waits on
+    /// its own clock, within the case timeout.
+    fn next_wait(&mut self) -> Option<std::time::Duration> {
+        None
+    }
     /// Restore step `index` (0-based) of the case: a step that puts back device state the case
     /// may have changed. The runner asks for them after every attempt that sent a request,
     /// whatever its outcome, and may ask for the same index again to retry it. `None` when the

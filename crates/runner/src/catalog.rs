@@ -33,6 +33,7 @@ impl TestCase for Case {
             restore_context: StepContext::new(device.clone(), reference_utc_ms),
             case: self,
             next: 0,
+            waits_done: 0,
         })
     }
 }
@@ -45,9 +46,20 @@ struct CatalogAttempt {
     /// before taking them).
     restore_context: StepContext,
     next: usize,
+    /// Wait steps already taken (`Case::waits` are in file order).
+    waits_done: usize,
 }
 
 impl CaseAttempt for CatalogAttempt {
+    fn next_wait(&mut self) -> Option<std::time::Duration> {
+        let wait = self.case.waits.get(self.waits_done)?;
+        if wait.after_steps != self.next {
+            return None;
+        }
+        self.waits_done += 1;
+        Some(std::time::Duration::from_millis(wait.wait_ms))
+    }
+
     fn next_request(
         &mut self,
         reference_utc_ms: i64,

@@ -47,7 +47,8 @@ fn firmware_is_transferred_verified_activated_and_read_back() {
     assert_eq!(
         outcome(&run.response),
         &Outcome::FirmwareActivated(meterlab_plugin::pb::FirmwareActivated {
-            active_version: "2.1.0".into()
+            active_version: "2.1.0".into(),
+            scheduled_at_ms: 0,
         })
     );
     let run = rig.run(Body::ReadFirmwareVersion(ReadFirmwareVersion {}));

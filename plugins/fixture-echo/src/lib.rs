@@ -65,6 +65,7 @@ impl EchoAdapter {
                 let error = service_error::Kind::NotSupportedOnDmc(NotSupportedOnDmc {
                     dmc_id: self.dmc_id.clone(),
                     srv: srv.into(),
+                    reason: String::new(),
                 });
                 return AdapterActions::none()
                     .complete(ServiceResponse::error(request.request_id, error));

@@ -217,6 +217,7 @@ impl Iec62056Adapter {
             let kind = Kind::NotSupportedOnDmc(NotSupportedOnDmc {
                 dmc_id: self.params.dmc.id.clone(),
                 srv: srv.into(),
+                reason: String::new(),
             });
             complete(actions, &request.request_id, Err(kind));
             return;

@@ -146,7 +146,16 @@ fn parse_case(source: &mut Source<'_>, table: &DeTable<'_>, at: Range<usize>) ->
     }
     let mut captures: BTreeMap<String, FieldType> = BTreeMap::new();
     let mut steps = Vec::with_capacity(step_tables.len());
+    let mut waits = Vec::new();
+    let mut waits_bad = false;
     for (index, (step_table, span)) in step_tables.into_iter().enumerate() {
+        if step_table.get("wait_ms").is_some() {
+            match step::parse_wait(source, step_table, span, (&case_id, index), steps.len()) {
+                Some(wait) => waits.push(wait),
+                None => waits_bad = true,
+            }
+            continue;
+        }
         if let Some(step) = step::parse_step(
             source,
             step_table,
@@ -159,6 +168,12 @@ fn parse_case(source: &mut Source<'_>, table: &DeTable<'_>, at: Range<usize>) ->
     }
     // Restore steps run whatever the case's outcome, also when it stopped before a capture
     // was taken: they see no captures of the case (only their own).
+    if steps.is_empty() && !waits.is_empty() && !waits_bad {
+        source.report(
+            &at,
+            format!("{what} only waits: it needs at least one step with an `srv`"),
+        );
+    }
     let mut restore_captures: BTreeMap<String, FieldType> = BTreeMap::new();
     let mut restore = Vec::new();
     let problems_before_restore = source.problems.len();
@@ -167,6 +182,17 @@ fn parse_case(source: &mut Source<'_>, table: &DeTable<'_>, at: Range<usize>) ->
         .into_iter()
         .enumerate()
     {
+        if let Some(node) = step_table.get("wait_ms") {
+            source.report(
+                &node.span(),
+                format!(
+                    "restore step {} of case {case_id} waits: restore steps put state back at \
+                     once, so they cannot wait (`wait_ms` belongs in [[case.step]])",
+                    index + 1
+                ),
+            );
+            continue;
+        }
         if let Some(step) = step::parse_step(
             source,
             step_table,
@@ -198,6 +224,7 @@ fn parse_case(source: &mut Source<'_>, table: &DeTable<'_>, at: Range<usize>) ->
         description,
         steps,
         restore,
+        waits,
         content_hash: ContentHash([0; 32]),
         location: source.location(&at),
     };

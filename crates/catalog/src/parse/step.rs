@@ -7,7 +7,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::operand::{CaptureScope, operand};
 use super::source::{Source, describe};
-use crate::model::{Capture, ImageSpec, KeySpec, Operand, Param, ParamValue, Step, Via};
+use crate::model::{Capture, ImageSpec, KeySpec, Operand, Param, ParamValue, Step, Via, Wait};
 use crate::path::FieldPath;
 use crate::schema::{
     self, FieldType, KEY_KIND, MessageSchema, ParamDefault, ParamKind, ParamSchema, SrvSchema,
@@ -114,6 +114,68 @@ pub(crate) fn parse_step(
         expect: expect?,
         via: via?,
         request_id: list.request_id(case_id, index),
+        location: source.location(&at),
+    })
+}
+
+const WAIT_KEYS: [&str; 2] = ["wait_ms", "title"];
+
+/// A wait step: `[[case.step]]` with `wait_ms` (and an optional `title`), nothing else.
+/// `after_steps` is the number of SRV steps before it.
+pub(crate) fn parse_wait(
+    source: &mut Source<'_>,
+    table: &DeTable<'_>,
+    at: Range<usize>,
+    (case_id, index): (&str, usize),
+    after_steps: usize,
+) -> Option<Wait> {
+    let problems_before = source.problems.len();
+    let what = format!("step {} of case {case_id} (a wait)", index + 1);
+    for (key, _) in table.iter() {
+        let key = key.get_ref().as_ref();
+        if !WAIT_KEYS.contains(&key) && STEP_KEYS.contains(&key) {
+            source.report(
+                &table
+                    .get(key)
+                    .map_or_else(|| at.clone(), |node| node.span()),
+                format!(
+                    "`{key}` in {what}: a step either waits (`wait_ms`) or sends an SRV (`srv`), \
+                     not both; write the wait as its own [[case.step]]"
+                ),
+            );
+        }
+    }
+    source.allow_keys(
+        table,
+        &[WAIT_KEYS.as_slice(), STEP_KEYS.as_slice()].concat(),
+        &what,
+    );
+    let wait_ms = source
+        .integer(table, "wait_ms", &at, &what, true)
+        .and_then(|(ms, span)| match u64::try_from(ms) {
+            Ok(ms) if (1..=Wait::MAX_MS).contains(&ms) => Some(ms),
+            _ => {
+                source.report(
+                    &span,
+                    format!(
+                        "`wait_ms` of {what} is {ms}; a wait is 1 to {} ms (ten minutes)",
+                        Wait::MAX_MS
+                    ),
+                );
+                None
+            }
+        });
+    let title = source
+        .string(table, "title", &at, &what, false)
+        .map(|(title, _)| title);
+    if source.problems.len() > problems_before {
+        return None;
+    }
+    Some(Wait {
+        after_steps,
+        wait_ms: wait_ms?,
+        title,
+        index,
         location: source.location(&at),
     })
 }

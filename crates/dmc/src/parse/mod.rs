@@ -423,6 +423,25 @@ fn validate_device(
         }
         objects.push(object);
     }
+    // The schedule only says when `image_activate` runs: without the image transfer object
+    // there is nothing for it to activate.
+    if objects
+        .iter()
+        .any(|object| object.role == ObjectRole::ImageActivationSchedule)
+        && !objects
+            .iter()
+            .any(|object| object.role == ObjectRole::ImageTransfer)
+        && let Some((index, raw_object)) = raw.object.iter().enumerate().find(|(_, raw_object)| {
+            raw_object.get_ref().role.get_ref() == ObjectRole::ImageActivationSchedule.name()
+        })
+    {
+        checker.report(
+            raw_object.get_ref().role.span(),
+            format!("{device_type}.object[{index}].role"),
+            "image_activation_schedule needs an image_transfer object on the same device \
+             (it schedules that object's image_activate)",
+        );
+    }
     DeviceDescription {
         device_type,
         model,

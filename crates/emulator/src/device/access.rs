@@ -159,6 +159,7 @@ impl LogicalDevice {
                     _ => undefined,
                 }
             }
+            (ObjectRole::ImageActivationSchedule, index) => self.get_schedule(index),
             (ObjectRole::SecuritySetup, index) => {
                 let security = self.security();
                 match index {
@@ -176,8 +177,14 @@ impl LogicalDevice {
 
     fn get_clock(&self, now: SimTime, index: i8) -> Result<Data, AccessError> {
         match index {
-            2 => Ok(self.device_time(now).to_data()),
-            3 => Ok(Data::Long(0)),
+            2 => Ok(Data::OctetString(
+                self.device_time(now)
+                    .to_local_date_time(self.clock_deviation_min())
+                    .to_bytes()
+                    .to_vec(),
+            )),
+            // time_zone: the deviation of local time from UTC, in the same sense.
+            3 => Ok(Data::Long(self.clock_deviation_min())),
             4 => Ok(Data::Unsigned(0)),
             // No daylight saving: GB meters keep UTC. Begin/end are fully wildcarded.
             5 | 6 => Ok(Data::OctetString(vec![
@@ -234,6 +241,7 @@ impl LogicalDevice {
                 }
                 _ => Err(AccessError::TypeUnmatched),
             },
+            (ObjectRole::ImageActivationSchedule, 4) => self.set_schedule(value),
             (_, index) if index >= 1 => Err(AccessError::ReadWriteDenied),
             _ => Err(AccessError::ObjectUndefined),
         }

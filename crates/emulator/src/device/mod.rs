@@ -5,8 +5,10 @@
 
 pub mod access;
 pub mod profile;
+pub mod schedule;
 
 pub use profile::{parse_selection, range_parameters};
+pub use schedule::{ActivationSchedule, ExecutionTime, execution_time_for};
 
 use std::collections::VecDeque;
 
@@ -75,6 +77,10 @@ pub struct DeviceConfig {
     pub clock_offset_ms: i64,
     /// Clock drift in parts per million.
     pub clock_drift_ppm: i32,
+    /// The clock's deviation in minutes, local time to UTC (`UTC = local + deviation`; BST is
+    /// −60): the clock reports local time with it, and local times written to the device (the
+    /// image activation schedule) are read with it.
+    pub clock_deviation_min: i16,
     /// How long before the emulation starts the device was commissioned: its buffers start
     /// filled with that much history.
     pub history_ms: i64,
@@ -105,6 +111,8 @@ pub struct LogicalDevice {
     state: InstallationState,
     upgraded: bool,
     clock: DeviceClock,
+    clock_deviation_min: i16,
+    schedule: ActivationSchedule,
     metering: Option<Metering>,
     events: CaptureBuffer<EventRecord>,
     image: ImageTransfer,
@@ -145,6 +153,8 @@ impl LogicalDevice {
                 config.clock_offset_ms,
                 config.clock_drift_ppm,
             ),
+            clock_deviation_min: config.clock_deviation_min,
+            schedule: ActivationSchedule::default(),
             metering,
             events: CaptureBuffer::new(config.event_log_capacity),
             image: ImageTransfer::new(config.image_block_size, MAX_IMAGE_SIZE),
@@ -256,6 +266,11 @@ impl LogicalDevice {
         self.clock.device_time(now)
     }
 
+    /// The clock's deviation in minutes (`UTC = local + deviation`).
+    pub fn clock_deviation_min(&self) -> i16 {
+        self.clock_deviation_min
+    }
+
     /// The import register in raw units at `now` (meters only).
     pub fn register(&mut self, now: SimTime) -> Option<u64> {
         self.advance(now);
@@ -264,12 +279,18 @@ impl LogicalDevice {
             .map(|metering| metering.register.units())
     }
 
-    /// Brings registers and capture buffers up to true time `now`. Time never runs backwards:
-    /// an earlier `now` changes nothing.
+    /// Brings registers, capture buffers and the image activation schedule up to true time
+    /// `now`. Time never runs backwards: an earlier `now` changes nothing.
     pub fn advance(&mut self, now: SimTime) {
         if now <= self.last {
             return;
         }
+        let from = self.last;
+        self.advance_metering(now);
+        self.run_due_schedule(from, now);
+    }
+
+    fn advance_metering(&mut self, now: SimTime) {
         let Some(metering) = self.metering.as_ref() else {
             self.last = now;
             return;
@@ -506,6 +527,12 @@ impl LogicalDevice {
     /// firmware-activated alert is queued, and a dormant device's restrictions are lifted.
     pub fn activate_image(&mut self, now: SimTime) -> Result<FirmwareImage, AccessError> {
         self.advance(now);
+        self.activate_verified(now)
+    }
+
+    /// Installs the image waiting in the image transfer at true time `now` (no advance: the
+    /// schedule calls it from within one).
+    fn activate_verified(&mut self, now: SimTime) -> Result<FirmwareImage, AccessError> {
         let model = self.model.clone();
         let image = self
             .image

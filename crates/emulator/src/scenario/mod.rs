@@ -200,6 +200,8 @@ pub struct MeterSpec {
     pub clock_offset_s: i64,
     /// Clock drift in ppm.
     pub clock_drift_ppm: i32,
+    /// Clock deviation in minutes, local time to UTC (`UTC = local + deviation`; BST is −60).
+    pub clock_deviation_min: i16,
     /// Days of history in the profiles at start.
     pub history_days: u32,
     /// Load profile rows kept.
@@ -387,6 +389,7 @@ impl MeterSpec {
             .unwrap_or(ControlMode::MODE_1),
             clock_offset_s: 0,
             clock_drift_ppm: 0,
+            clock_deviation_min: 0,
             history_days: defaults::HISTORY_DAYS,
             load_profile_entries: defaults::LOAD_PROFILE_ENTRIES,
             daily_log_entries: defaults::DAILY_LOG_ENTRIES,

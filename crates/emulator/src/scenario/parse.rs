@@ -110,6 +110,7 @@ struct RawMeter {
     control_mode: Option<Spanned<u8>>,
     clock_offset_s: Option<i64>,
     clock_drift_ppm: Option<Spanned<i32>>,
+    clock_deviation_min: Option<Spanned<i16>>,
     history_days: Option<Spanned<u32>>,
     load_profile_entries: Option<Spanned<usize>>,
     daily_log_entries: Option<Spanned<usize>>,
@@ -622,6 +623,18 @@ fn validate_meter(
             ));
         }
         spec.clock_drift_ppm = *ppm.get_ref();
+    }
+    if let Some(deviation) = &raw.clock_deviation_min {
+        if !(-720..=720).contains(deviation.get_ref()) {
+            return Err(source.error(
+                deviation.span(),
+                format!(
+                    "clock_deviation_min {} must be within -720..=720 (UTC = local + deviation; BST is -60)",
+                    deviation.get_ref()
+                ),
+            ));
+        }
+        spec.clock_deviation_min = *deviation.get_ref();
     }
     if let Some(days) = &raw.history_days {
         if *days.get_ref() > 400 {

@@ -324,6 +324,8 @@ impl MeterData for DeviceData<'_> {
             return Some(DataSet::new(address, mpxn, None));
         }
         if self.address_of(ObjectRole::FirmwareVersion).as_deref() == Some(address) {
+            // An activation scheduled for a time already reached runs before the read.
+            self.device.advance(self.now);
             return Some(DataSet::new(address, self.device.firmware(), None));
         }
         None

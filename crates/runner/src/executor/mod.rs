@@ -454,6 +454,23 @@ impl<C: Connector> DeviceWorker<C> {
             {
                 return (CaseStatus::Blocked, error.to_string());
             }
+            if let Some(wait) = script.next_wait() {
+                let (record, stop) = self.wait(index, wait, case_deadline).await;
+                self.shared.report(RunEventKind::StepFinished {
+                    case_id: planned.case.id().to_owned(),
+                    device_id: self.device_id(),
+                    attempt,
+                    step_index: index,
+                    ok: record.status == CaseStatus::Passed,
+                    detail: record.detail.clone(),
+                    elapsed: record.elapsed,
+                });
+                steps.push(record);
+                if let Some(stop) = stop {
+                    return stop;
+                }
+                continue;
+            }
             let (srv, request) = match script.next_request(utc_now_ms()) {
                 None => return (CaseStatus::Passed, String::new()),
                 Some(Err(reason)) => {
@@ -523,6 +540,59 @@ impl<C: Connector> DeviceWorker<C> {
             }
         }
         (CaseStatus::Passed, String::new())
+    }
+
+    /// A wait step: lets `wait` pass on the runner's clock when the case (and run) timeout
+    /// leave that much; otherwise ends the attempt `blocked` at once — waiting into the timeout
+    /// could not make the case pass. Cancellation ends the wait.
+    async fn wait(
+        &mut self,
+        index: u32,
+        wait: Duration,
+        case_deadline: Instant,
+    ) -> (StepRecord, Option<(CaseStatus, String)>) {
+        let started = Instant::now();
+        let left = case_deadline.saturating_duration_since(started);
+        let limit = if case_deadline >= self.shared.run_deadline {
+            "run"
+        } else {
+            "case"
+        };
+        let mut cancel = self.cancel.clone();
+        let blocked = if wait > left {
+            Some(format!(
+                "step {} (wait): waiting {} ms would outlast the {limit} timeout ({} ms left)",
+                index + 1,
+                wait.as_millis(),
+                left.as_millis()
+            ))
+        } else {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => None,
+                _ = cancel.wait_for(|cancelled| *cancelled) => Some(format!(
+                    "step {} (wait): the run was cancelled during the wait",
+                    index + 1
+                )),
+            }
+        };
+        let status = if blocked.is_some() {
+            CaseStatus::Blocked
+        } else {
+            CaseStatus::Passed
+        };
+        let detail = blocked.clone().unwrap_or_default();
+        let record = StepRecord {
+            index,
+            srv: "wait".to_owned(),
+            request: None,
+            response: None,
+            error: blocked.clone(),
+            checks: Vec::new(),
+            status,
+            detail: detail.clone(),
+            elapsed: started.elapsed(),
+        };
+        (record, blocked.map(|detail| (CaseStatus::Blocked, detail)))
     }
 
     /// The time a step may take, and which level of the hierarchy limits it.

@@ -1,24 +1,22 @@
 //! Firmware: 11.1 Update Firmware (a real image transfer: enable, block size, initiate, every
-//! block, check for missing blocks, verify, check the status) and 11.3 Activate Firmware
-//! (check the image ready for activation, activate, read the new version back).
+//! block, check for missing blocks, verify, check the status). 11.3 Activate Firmware is in
+//! `activation.rs`.
 
 use meterlab_dlms::axdr::Data;
 use meterlab_dlms::cosem::image_transfer::{
-    ImageBlock, ImageToActivate, ImageTransferInitiate, ImageTransferStatus, index,
+    ImageBlock, ImageTransferInitiate, ImageTransferStatus, index,
 };
 use meterlab_dmc::CosemObject;
 use meterlab_plugin::pb::{
-    ActivateFirmware, FirmwareActivated, FirmwareImageTransferred, Srv, UpdateFirmware,
-    service_error::Kind, service_response::Outcome as Response,
+    FirmwareImageTransferred, UpdateFirmware, service_error::Kind,
+    service_response::Outcome as Response,
 };
 use sha2::{Digest, Sha256};
 
 use super::{
-    Answer, Ctx, Job, Step, attribute, bad_answer, fault, flatten, method, not_supported, outcome,
-    rejected, value,
+    Answer, Ctx, Job, Step, attribute, bad_answer, fault, flatten, method, outcome, rejected, value,
 };
 use crate::engine::{Op, Outcome};
-use crate::params::SessionParams;
 
 /// Rounds of re-sending the blocks the device reports missing before giving up.
 const MAX_RESEND_ROUNDS: u32 = 3;
@@ -213,98 +211,6 @@ impl Update {
 }
 
 impl Job for Update {
-    fn next(&mut self, ctx: &mut Ctx<'_>, answer: Answer) -> Step {
-        flatten(self.advance(ctx, answer))
-    }
-}
-
-/// 11.3. Activation at a later time needs a single-action schedule, which no DMC lists, so
-/// only immediate activation (`activate_at_ms` 0 or already past on the device's clock is not
-/// known here: 0 only) is performed.
-pub fn activate(
-    params: &SessionParams,
-    request: ActivateFirmware,
-    transfer: CosemObject,
-    version: CosemObject,
-) -> Result<Box<dyn Job>, Kind> {
-    if request.activate_at_ms != 0 {
-        return Err(not_supported(params, Srv::Srv113ActivateFirmware));
-    }
-    Ok(Box::new(Activate {
-        request,
-        transfer,
-        version,
-        stage: 0,
-    }))
-}
-
-#[derive(Debug)]
-struct Activate {
-    request: ActivateFirmware,
-    transfer: CosemObject,
-    version: CosemObject,
-    stage: u8,
-}
-
-impl Activate {
-    fn advance(&mut self, ctx: &mut Ctx<'_>, answer: Answer) -> Result<Step, Kind> {
-        self.stage += 1;
-        match self.stage {
-            1 => Ok(Step::Op(Op::Get(
-                attribute(&self.transfer, index::IMAGE_TO_ACTIVATE_INFO),
-                None,
-            ))),
-            2 => {
-                let info = value(answer)?;
-                let images: Vec<ImageToActivate> = match &info {
-                    Data::Array(items) => items
-                        .iter()
-                        .map(ImageToActivate::from_data)
-                        .collect::<Option<_>>()
-                        .ok_or_else(|| bad_answer("image_to_activate_info", &info))?,
-                    other => return Err(bad_answer("image_to_activate_info", other)),
-                };
-                let wanted = self.request.image_identifier.as_bytes();
-                let ready = images
-                    .iter()
-                    .any(|image| wanted.is_empty() || image.identification == wanted);
-                if !ready {
-                    return Err(rejected(
-                        0,
-                        format!(
-                            "no verified image {:?} is ready for activation",
-                            self.request.image_identifier
-                        ),
-                    ));
-                }
-                ctx.info(format!(
-                    "activating image {:?}",
-                    self.request.image_identifier
-                ));
-                Ok(Step::Op(Op::Action(
-                    method(&self.transfer, index::IMAGE_ACTIVATE),
-                    Some(Data::Integer(0)),
-                )))
-            }
-            3 => {
-                outcome(answer)?;
-                Ok(Step::Op(Op::Get(attribute(&self.version, 2), None)))
-            }
-            _ => {
-                let version = value(answer)?;
-                let text = version
-                    .as_octets()
-                    .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
-                    .ok_or_else(|| bad_answer("firmware version", &version))?;
-                Ok(Step::Done(Response::FirmwareActivated(FirmwareActivated {
-                    active_version: text,
-                })))
-            }
-        }
-    }
-}
-
-impl Job for Activate {
     fn next(&mut self, ctx: &mut Ctx<'_>, answer: Answer) -> Step {
         flatten(self.advance(ctx, answer))
     }

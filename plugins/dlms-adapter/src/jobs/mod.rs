@@ -1,6 +1,7 @@
 //! The Equivalent Steps of each SRV as a job: a state machine that asks the engine for one
 //! DLMS operation at a time and builds the typed response from the answers.
 
+mod activation;
 mod clock;
 mod firmware;
 mod keys;
@@ -143,6 +144,7 @@ pub fn not_supported(params: &SessionParams, srv: Srv) -> Kind {
     Kind::NotSupportedOnDmc(NotSupportedOnDmc {
         dmc_id: params.dmc.id.clone(),
         srv: srv.into(),
+        reason: String::new(),
     })
 }
 
@@ -311,11 +313,15 @@ pub fn job_for(ctx: &Ctx<'_>, request: &ServiceRequest) -> Result<Box<dyn Job>, 
         Body::UpdateFirmware(request) => {
             firmware::update(request.clone(), need(ObjectRole::ImageTransfer)?)?
         }
-        Body::ActivateFirmware(request) => firmware::activate(
+        Body::ActivateFirmware(request) => activation::activate(
             params,
             request.clone(),
-            need(ObjectRole::ImageTransfer)?,
-            need(ObjectRole::FirmwareVersion)?,
+            activation::Objects {
+                transfer: need(ObjectRole::ImageTransfer)?,
+                version: need(ObjectRole::FirmwareVersion)?,
+                clock: params.object(ObjectRole::Clock).cloned(),
+                schedule: params.object(ObjectRole::ImageActivationSchedule).cloned(),
+            },
         )?,
         Body::UpdateSecurityCredentials(request) => {
             keys::update(ctx, request, need(ObjectRole::SecuritySetup)?)?

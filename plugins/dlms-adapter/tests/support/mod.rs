@@ -159,7 +159,15 @@ impl Rig {
         device: &str,
         open: impl FnOnce(&Device) -> Handler,
     ) -> Self {
-        let scenario = scenario(scenario_name);
+        Self::with_scenario(scenario(scenario_name), device, open)
+    }
+
+    /// A rig on a scenario built by the test, whose adapter is made by `open`.
+    pub fn with_scenario(
+        scenario: Scenario,
+        device: &str,
+        open: impl FnOnce(&Device) -> Handler,
+    ) -> Self {
         let emulation = Emulation::build(&scenario, START).unwrap();
         let endpoints = Endpoints {
             tcp_address: Some("127.0.0.1:4059".to_owned()),
