@@ -12,9 +12,19 @@ use crate::model::{Case, ContentHash};
 /// Names the canonical form; bumped if the form ever changes, so old and new hashes never mix.
 pub const CANONICAL_FORM: &str = "meterlab-case/1";
 
-fn render(case: &Case) -> Result<String, String> {
-    let json = serde_json::to_string(case)
-        .map_err(|error| format!("case {} cannot be rendered canonically: {error}", case.id))?;
+/// A case the canonical form cannot render (its model holds something JSON cannot express).
+#[derive(Debug, thiserror::Error)]
+#[error("case {case} cannot be rendered canonically: {source}")]
+pub(crate) struct CanonicalError {
+    case: String,
+    source: serde_json::Error,
+}
+
+fn render(case: &Case) -> Result<String, CanonicalError> {
+    let json = serde_json::to_string(case).map_err(|source| CanonicalError {
+        case: case.id.to_string(),
+        source,
+    })?;
     Ok(format!("{CANONICAL_FORM}\n{json}"))
 }
 
@@ -25,7 +35,7 @@ pub(crate) fn canonical_json(case: &Case) -> String {
 }
 
 /// SHA-256 of the canonical text.
-pub(crate) fn content_hash(case: &Case) -> Result<ContentHash, String> {
+pub(crate) fn content_hash(case: &Case) -> Result<ContentHash, CanonicalError> {
     let text = render(case)?;
     Ok(ContentHash(Sha256::digest(text.as_bytes()).into()))
 }

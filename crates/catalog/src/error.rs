@@ -70,12 +70,50 @@ impl fmt::Display for CatalogErrors {
 /// Why a step's request could not be built for a device (a bench configuration problem, not a
 /// device defect).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{request_id}: {message}")]
+#[error("{request_id}: {cause}")]
 pub struct StepError {
     /// The request id of the step (`"<case id>/<step number>"`).
     pub request_id: String,
     /// What is missing or wrong.
-    pub message: String,
+    #[source]
+    pub cause: StepCause,
+}
+
+/// What is missing or wrong in a step's request for this device (the cause of a [`StepError`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepCause {
+    /// The step names no SRV.
+    #[error("step has no SRV")]
+    NoSrv,
+    /// A parameter does not give the value the request needs.
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// New keys are wrapped under the device's master key, which the devices file lacks.
+    #[error(
+        "device {device} has no client with a master key in the devices file, so new keys cannot be wrapped"
+    )]
+    NoMasterKey { device: String },
+    /// A new key's value did not resolve.
+    #[error("key {kind}: {why}")]
+    KeyUnresolved { kind: String, why: ResolveError },
+    /// A new key is not an AES-128 key.
+    #[error("key {kind} is not 16 bytes: {value}")]
+    KeyNotSixteenBytes { kind: String, value: String },
+    /// RFC 3394 key wrapping refused the key.
+    #[error("key {kind} could not be wrapped: {why}")]
+    KeyWrap { kind: String, why: String },
+    /// The model or version of a firmware image did not resolve.
+    #[error("image {what}: {why}")]
+    ImageUnresolved {
+        what: &'static str,
+        why: ResolveError,
+    },
+    /// The model or version of a firmware image is not text.
+    #[error("image {what} {value} is not a string")]
+    ImageNotText { what: &'static str, value: String },
+    /// The image format holds the model and version in at most 255 bytes each.
+    #[error("image {what} {text:?} is longer than 255 bytes")]
+    ImageFieldTooLong { what: &'static str, text: String },
 }
 
 /// Why an operand (a capture or a devices-file field) has no value for this attempt.

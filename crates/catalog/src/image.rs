@@ -8,14 +8,18 @@
 
 use sha2::{Digest as _, Sha256};
 
+use crate::error::StepCause;
+
 const MAGIC: &[u8; 4] = b"MLFW";
 const FORMAT: u8 = 1;
 
 /// An image for `model` that installs `version`, with a deterministic filler payload.
-pub(crate) fn build(model: &str, version: &str, payload_bytes: u32) -> Result<Vec<u8>, String> {
-    let length = |text: &str, what: &str| {
-        u8::try_from(text.len())
-            .map_err(|_| format!("image {what} {text:?} is longer than 255 bytes"))
+pub(crate) fn build(model: &str, version: &str, payload_bytes: u32) -> Result<Vec<u8>, StepCause> {
+    let length = |text: &str, what: &'static str| {
+        u8::try_from(text.len()).map_err(|_| StepCause::ImageFieldTooLong {
+            what,
+            text: text.to_owned(),
+        })
     };
     let model_len = length(model, "model")?;
     let version_len = length(version, "version")?;
@@ -46,4 +50,29 @@ pub(crate) fn corrupt(image: &mut [u8]) {
 /// SHA-256 of the image as sent (what `UpdateFirmware.image_sha256` carries).
 pub(crate) fn sha256(image: &[u8]) -> Vec<u8> {
     Sha256::digest(image).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_or_version_over_255_bytes_is_refused_by_name() {
+        let long = "M".repeat(256);
+        assert_eq!(
+            build(&long, "1.0", 8),
+            Err(StepCause::ImageFieldTooLong {
+                what: "model",
+                text: long.clone(),
+            })
+        );
+        assert!(matches!(
+            build("CH-1", &long, 8),
+            Err(StepCause::ImageFieldTooLong {
+                what: "version",
+                ..
+            })
+        ));
+        assert!(build(&"M".repeat(255), "1.0", 8).is_ok());
+    }
 }

@@ -32,7 +32,8 @@ pub use canonical::CANONICAL_FORM;
 pub use catalog::{Catalog, NOT_CASE_DIRECTORIES};
 pub use context::StepContext;
 pub use error::{
-    CatalogErrors, DateTimeError, DuisError, ParamError, Problem, ResolveError, StepError,
+    CatalogErrors, DateTimeError, DuisError, ParamError, Problem, ResolveError, StepCause,
+    StepError,
 };
 pub use judge::{Blocked, BlockedKind, CheckRecord, Judgement, StepVerdict};
 pub use model::{

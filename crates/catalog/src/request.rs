@@ -4,7 +4,7 @@ use aes_kw::KekAes128;
 use meterlab_plugin::pb::{self, Srv, service_request::Body};
 
 use crate::context::StepContext;
-use crate::error::{ParamError, StepError};
+use crate::error::{ParamError, StepCause, StepError};
 use crate::image;
 use crate::model::{ImageSpec, KeySpec, Param, ParamValue, Step};
 use crate::schema::{KEY_KIND, LOG_KIND};
@@ -14,20 +14,17 @@ impl Step {
     /// The service request this step sends, with `now`, captures and device-record references
     /// resolved from `context`.
     pub fn request(&self, context: &StepContext) -> Result<pb::ServiceRequest, StepError> {
-        let fail = |message: String| StepError {
+        let fail = |cause: StepCause| StepError {
             request_id: self.request_id.clone(),
-            message,
+            cause,
         };
-        let bad = |error: ParamError| StepError {
-            request_id: self.request_id.clone(),
-            message: error.to_string(),
-        };
+        let bad = |error| fail(StepCause::Param(error));
         let params = Params {
             params: &self.params,
             context,
         };
         let body = match self.srv {
-            Srv::Unspecified => return Err(fail("step has no SRV".to_owned())),
+            Srv::Unspecified => return Err(fail(StepCause::NoSrv)),
             Srv::Srv411ReadInstantaneousImportRegisters => {
                 Body::ReadInstantaneousImportRegisters(pb::ReadInstantaneousImportRegisters {})
             }
@@ -206,23 +203,32 @@ fn wrap_keys(
     keys: &[KeySpec],
     wrapping_key: Option<[u8; 16]>,
     context: &StepContext,
-) -> Result<Vec<pb::KeyUpdate>, String> {
+) -> Result<Vec<pb::KeyUpdate>, StepCause> {
     let Some(master) = wrapping_key.or_else(|| context.master_key()) else {
-        return Err(format!(
-            "device {} has no client with a master key in the devices file, so new keys cannot be wrapped",
-            context.device().name
-        ));
+        return Err(StepCause::NoMasterKey {
+            device: context.device().name.clone(),
+        });
     };
     let kek = KekAes128::from(master);
     let mut updates = Vec::with_capacity(keys.len());
     for spec in keys {
-        let key = match context.resolve(&spec.key).map_err(|why| why.to_string())? {
-            Value::Bytes(bytes) if bytes.len() == 16 => bytes,
-            other => return Err(format!("key {} is not 16 bytes: {other}", spec.kind)),
+        let kind = || spec.kind.clone();
+        let key = match context.resolve(&spec.key) {
+            Ok(Value::Bytes(bytes)) if bytes.len() == 16 => bytes,
+            Ok(other) => {
+                return Err(StepCause::KeyNotSixteenBytes {
+                    kind: kind(),
+                    value: other.to_string(),
+                });
+            }
+            Err(why) => return Err(StepCause::KeyUnresolved { kind: kind(), why }),
         };
         let mut wrapped = vec![0u8; key.len() + 8];
         kek.wrap(&key, &mut wrapped)
-            .map_err(|error| format!("key {} could not be wrapped: {error}", spec.kind))?;
+            .map_err(|error| StepCause::KeyWrap {
+                kind: kind(),
+                why: error.to_string(),
+            })?;
         updates.push(pb::KeyUpdate {
             kind: KEY_KIND.number_of(&spec.kind).unwrap_or_default(),
             wrapped_key: wrapped,
@@ -231,11 +237,14 @@ fn wrap_keys(
     Ok(updates)
 }
 
-fn build_image(spec: &ImageSpec, context: &StepContext) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let text = |operand, what: &str| match context.resolve(operand) {
+fn build_image(spec: &ImageSpec, context: &StepContext) -> Result<(Vec<u8>, Vec<u8>), StepCause> {
+    let text = |operand, what: &'static str| match context.resolve(operand) {
         Ok(Value::Str(text)) => Ok(text),
-        Ok(other) => Err(format!("image {what} {other} is not a string")),
-        Err(why) => Err(format!("image {what}: {why}")),
+        Ok(other) => Err(StepCause::ImageNotText {
+            what,
+            value: other.to_string(),
+        }),
+        Err(why) => Err(StepCause::ImageUnresolved { what, why }),
     };
     let model = text(&spec.model, "model")?;
     let version = text(&spec.version, "version")?;

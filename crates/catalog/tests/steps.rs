@@ -313,11 +313,19 @@ fn device_record_references_resolve_and_a_missing_field_is_a_step_error() {
 
     let mut keyless = device(InstallationState::Active);
     keyless.clients[0].master_key = None;
+    let keyless_name = keyless.name.clone();
     let error = case.steps[1]
         .request(&StepContext::new(keyless, NOW))
         .expect_err("no master key");
     assert!(error.to_string().starts_with("C-1/2: "), "{error}");
-    assert!(error.message.contains("master key"), "{error}");
+    assert!(
+        matches!(
+            &error.cause,
+            meterlab_catalog::StepCause::NoMasterKey { device } if device == &keyless_name
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("master key"), "{error}");
 }
 
 #[test]

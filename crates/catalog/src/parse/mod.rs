@@ -230,8 +230,8 @@ fn parse_case(source: &mut Source<'_>, table: &DeTable<'_>, at: Range<usize>) ->
     };
     match crate::canonical::content_hash(&case) {
         Ok(hash) => case.content_hash = hash,
-        Err(message) => {
-            source.report(&at, message);
+        Err(error) => {
+            source.report(&at, error.to_string());
             return None;
         }
     }
