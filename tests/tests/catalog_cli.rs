@@ -200,3 +200,22 @@ fn import_writes_cases_that_check_and_reports_what_it_could_not_map() {
         text(&output.stderr)
     );
 }
+
+/// `meterlab catalog list --output json | head -1`: the reader goes away before the program
+/// has printed everything. The program ends as a pipeline's tools do (141, the shell's code for
+/// SIGPIPE), without a panic message.
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
+        .args(["catalog", "list", "--output", "json", "--suite"])
+        .arg(suites().join("sit"))
+        .env_remove("METERLAB_LOG")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -98,6 +98,7 @@ pub fn main() -> ExitCode {
                 .map(|arg| arg.to_string_lossy().into_owned()),
         );
     }
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|error| {
         eprintln!("warning: ignoring --log {:?}: {error}", cli.log);
@@ -147,6 +148,22 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Ends the process quietly with 141 (the shell's code for SIGPIPE) when stdout's reader has
+/// gone, as in `meterlab … --output json | head`. Rust ignores SIGPIPE, so a print to a closed
+/// pipe panics instead ("failed printing to stdout: Broken pipe"); the C tools a shell pipeline
+/// is made of die of the signal, silently. Any other panic is reported as before.
+fn quiet_on_closed_stdout() {
+    const EPIPE: &str = "(os error 32)";
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload_as_str().unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.ends_with(EPIPE) {
+            std::process::exit(141);
+        }
+        report(info);
+    }));
 }
 
 /// Exit code of a governance command: its own on success; 2 for bad input (ours, or the
