@@ -4,37 +4,14 @@
 //! token (test-manager). Each step checks the exit code (0 done, 2 bad input, 3 "no") and what a
 //! user reads; a few check the `--output json` document.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod cli_support;
+
+use std::path::Path;
+use std::process::Child;
+
+use cli_support::{meterlab, repo, text};
 
 const ENTRY: &str = "MOC/smso-north/acme-ch1-e470-g4";
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
-
-fn meterlab() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"));
-    for var in [
-        "METERLAB_CA",
-        "METERLAB_CERT",
-        "METERLAB_KEY",
-        "METERLAB_TOKEN_FILE",
-        "METERLAB_GATEWAY",
-    ] {
-        command.env_remove(var);
-    }
-    command
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 /// One command: its arguments (the target is appended), the exit code, and what stdout (or,
 /// for errors, stderr) must contain.
@@ -691,23 +668,7 @@ fn serve(dir: &Path, token_hash_line: &str) -> (Child, String) {
         ),
     )
     .expect("config written");
-    let mut child = meterlab()
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("first line");
-    let addr = line
-        .trim()
-        .strip_prefix("meterlab serve: listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    std::thread::spawn(move || for _ in stdout.lines() {});
-    (child, addr)
+    cli_support::serve(&config)
 }
 
 #[test]

@@ -3,42 +3,18 @@
 //! locally holds (the time of writing aside), `report verify` accepts it, as a directory and as
 //! one zip; a caller without credentials is refused and gets no bundle.
 
+mod cli_support;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Output};
+
+use cli_support::{meterlab, repo, text};
 
 const ENTRY: &str = "MOC/smso-north/acme-ch1-e470-g4";
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
-}
-
-fn meterlab() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"));
-    for var in [
-        "METERLAB_CA",
-        "METERLAB_CERT",
-        "METERLAB_KEY",
-        "METERLAB_TOKEN_FILE",
-        "METERLAB_GATEWAY",
-        "METERLAB_LOG",
-    ] {
-        command.env_remove(var);
-    }
-    command
-}
-
 fn run(command: &mut Command) -> Output {
     command.output().expect("meterlab runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// `meterlab serve --config` over `db` with one viewer token; returns it and its address.
@@ -54,23 +30,7 @@ fn serve(dir: &Path, db: &Path, token_hash_line: &str) -> (Child, String) {
         ),
     )
     .expect("config written");
-    let mut child = meterlab()
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("first line");
-    let addr = line
-        .trim()
-        .strip_prefix("meterlab serve: listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    std::thread::spawn(move || for _ in stdout.lines() {});
-    (child, addr)
+    cli_support::serve(&config)
 }
 
 /// Every file of a bundle directory by its path inside it.
