@@ -317,32 +317,66 @@ fn the_store_reconnects_after_its_connections_are_killed_and_loses_nothing_ackno
     }
 }
 
-/// A TCP proxy in front of the cluster that, once armed, swallows the server's answer to the
-/// next `COMMIT` and closes both sides: the commit happened, the client never hears so.
-struct CommitAnswerCutter {
+/// A TCP proxy in front of the cluster with two faults to inject:
+/// - `armed`: swallow the server's answer to the next `COMMIT` and close both sides (the commit
+///   happened, the client never hears so);
+/// - [`FaultProxy::end_open_connections`]: every connection open now is closed, unseen by the
+///   client, at its next request (as a server restart ends a pool's idle connections).
+struct FaultProxy {
     port: u16,
     armed: Arc<AtomicBool>,
     cuts: Arc<AtomicUsize>,
+    opened: Arc<AtomicUsize>,
+    end_below: Arc<AtomicUsize>,
+    ended: Arc<AtomicUsize>,
 }
 
-impl CommitAnswerCutter {
+impl FaultProxy {
     fn start(target: u16) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let armed = Arc::new(AtomicBool::new(false));
-        let cuts = Arc::new(AtomicUsize::new(0));
-        let (thread_armed, thread_cuts) = (armed.clone(), cuts.clone());
+        let proxy = FaultProxy {
+            port,
+            armed: Arc::default(),
+            cuts: Arc::default(),
+            opened: Arc::default(),
+            end_below: Arc::default(),
+            ended: Arc::default(),
+        };
+        let (armed, cuts) = (proxy.armed.clone(), proxy.cuts.clone());
+        let (opened, end_below, ended) = (
+            proxy.opened.clone(),
+            proxy.end_below.clone(),
+            proxy.ended.clone(),
+        );
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
+                let id = opened.fetch_add(1, Ordering::SeqCst);
                 let server = TcpStream::connect(("127.0.0.1", target)).unwrap();
                 let (mut from_client, mut to_server) =
                     (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (end_below, ended) = (end_below.clone(), ended.clone());
                 std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut from_client, &mut to_server);
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match from_client.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if id < end_below.load(Ordering::SeqCst) {
+                            ended.fetch_add(1, Ordering::SeqCst);
+                            let _ = from_client.shutdown(Shutdown::Both);
+                            let _ = to_server.shutdown(Shutdown::Both);
+                            return;
+                        }
+                        if to_server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
                     let _ = to_server.shutdown(Shutdown::Write);
                 });
-                let (armed, cuts) = (thread_armed.clone(), thread_cuts.clone());
+                let (armed, cuts) = (armed.clone(), cuts.clone());
                 std::thread::spawn(move || {
                     let (mut from_server, mut to_client) = (server, client);
                     let mut buf = vec![0u8; 64 * 1024];
@@ -367,7 +401,14 @@ impl CommitAnswerCutter {
                 });
             }
         });
-        CommitAnswerCutter { port, armed, cuts }
+        proxy
+    }
+
+    /// Ends every connection opened so far at its next request; later ones pass.
+    fn end_open_connections(&self) -> usize {
+        let open = self.opened.load(Ordering::SeqCst);
+        self.end_below.store(open, Ordering::SeqCst);
+        open
     }
 
     fn url(&self, database: &str) -> String {
@@ -375,9 +416,7 @@ impl CommitAnswerCutter {
     }
 }
 
-#[test]
-fn a_commit_whose_answer_was_lost_is_acknowledged_once_the_database_confirms_it() {
-    let url = pg::fresh_database();
+fn proxied(url: &str) -> (FaultProxy, String) {
     let database = url.rsplit('/').next().unwrap().to_owned();
     let target: u16 = url
         .rsplit(':')
@@ -386,8 +425,57 @@ fn a_commit_whose_answer_was_lost_is_acknowledged_once_the_database_confirms_it(
         .unwrap()
         .parse()
         .unwrap();
-    let proxy = CommitAnswerCutter::start(target);
-    let store = open(&proxy.url(&database));
+    let proxy = FaultProxy::start(target);
+    let url = proxy.url(&database);
+    (proxy, url)
+}
+
+#[test]
+fn reads_on_pooled_connections_the_server_ended_are_answered_from_fresh_ones() {
+    let (proxy, url) = proxied(&pg::fresh_database());
+    let store = open(&url);
+    let key = IngestKey::new("lab", "run", 1);
+    let ack = store
+        .ingest_blocking(key.clone(), result(1), 0)
+        .unwrap()
+        .ack;
+    // Several pooled connections, each with its prepared statements.
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..20 {
+                    store.get(&key).unwrap();
+                    store.watermark("lab", "run").unwrap();
+                }
+            });
+        }
+    });
+    assert!(
+        proxy.end_open_connections() >= 2,
+        "the pool held one connection"
+    );
+    let stored = store
+        .get(&key)
+        .expect("a lookup is answered on a fresh connection")
+        .expect("the acknowledged event is stored");
+    assert_eq!((stored.seq, stored.hash), (ack.global_seq, ack.hash));
+    assert!(
+        proxy.ended.load(Ordering::SeqCst) >= 1,
+        "no dead connection was met"
+    );
+    proxy.end_open_connections();
+    assert_eq!(store.watermark("lab", "run").unwrap(), 1);
+    proxy.end_open_connections();
+    match store.verify().unwrap() {
+        Verification::Intact { events, .. } => assert_eq!(events, 1),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_commit_whose_answer_was_lost_is_acknowledged_once_the_database_confirms_it() {
+    let (proxy, url) = proxied(&pg::fresh_database());
+    let store = open(&url);
     let first = store
         .ingest_blocking(IngestKey::new("lab", "run", 1), result(1), 0)
         .unwrap();

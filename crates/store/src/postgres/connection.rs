@@ -313,38 +313,67 @@ impl Pg {
         self.runtime.run(&self.location, future)
     }
 
-    /// One query on a pooled connection (prepared once per connection, then reused).
+    /// Runs the read-only `op` like [`Pg::with_conn`], again on another connection when the
+    /// pooled one turns out to be dead. A connection the server ended (restart, failover,
+    /// `pg_terminate_backend`) while it sat idle in the pool is only noticed by its next query;
+    /// a read has no effect to duplicate, so its caller need not see that.
+    fn read<T: Send + 'static, F>(
+        &self,
+        op_name: &'static str,
+        op: impl FnOnce(Conn, Arc<str>) -> F + Clone + Send + 'static,
+    ) -> Result<T>
+    where
+        F: Future<Output = Result<T>> + Send + 'static,
+    {
+        let mut attempt = 1;
+        loop {
+            match self.with_conn(op_name, op.clone()) {
+                Err(e) if attempt < READ_ATTEMPTS && e.is_lost_connection() => {
+                    tracing::debug!(op = op_name, attempt, error = %e, "pooled connection was dead; reading again");
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// One read-only query on a pooled connection (prepared once per connection, then reused).
     pub(super) fn query(
         &self,
         op: &'static str,
         sql: String,
         params: Vec<Param>,
     ) -> Result<Vec<Row>> {
-        self.with_conn(op, move |conn, location| async move {
+        let (sql, params) = (Arc::new(sql), Arc::new(params));
+        self.read(op, move |conn, location| async move {
             query_on(&conn, &location, op, &sql, &params).await
         })
     }
 
     pub(super) fn head(&self) -> Result<Option<ChainHead>> {
-        self.with_conn("read chain head", |conn, location| async move {
+        self.read("read chain head", |conn, location| async move {
             head_on(&conn, &location).await
         })
     }
 
     pub(super) fn get_by_key(&self, key: &IngestKey) -> Result<Option<StoredEvent>> {
         let key = key.clone();
-        self.with_conn("look up ingest key", move |conn, location| async move {
+        self.read("look up ingest key", move |conn, location| async move {
             get_by_key_on(&conn, &location, &key).await
         })
     }
 
     pub(super) fn watermark(&self, source: &str, run: &str) -> Result<u64> {
-        let (source, run) = (source.to_owned(), run.to_owned());
-        self.with_conn("read watermark", move |conn, location| async move {
+        let (source, run) = (Arc::<str>::from(source), Arc::<str>::from(run));
+        self.read("read watermark", move |conn, location| async move {
             watermark_on(&conn, &location, &source, &run).await
         })
     }
 }
+
+/// How many connections a read tries before it reports a lost connection: the pool holds at
+/// most [`POOL_SIZE`] connections that a server restart can have ended at once.
+const READ_ATTEMPTS: usize = POOL_SIZE + 1;
 
 /// Prepares `sql` (cached per connection) and runs it.
 pub(super) async fn query_on(
