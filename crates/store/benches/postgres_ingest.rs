@@ -6,6 +6,9 @@
 //! - `pg_direct/tx_per_row/submitters=N`: N connections, each `BEGIN; INSERT; COMMIT` per row;
 //! - `store/submitters=N`: N threads calling `ingest_blocking` on one store (idempotency lookup,
 //!   hash chain and watermark included; every event acknowledged only after its commit).
+//! - `store_no_gather/submitters=N`: the same with `StoreConfig::gather_max = 0`: what the
+//!   writer's brief wait for just-acknowledged submitters buys (or costs) against committing
+//!   whatever is queued at once.
 //! - `replicas=R/submitters=16`: the same 16 submitters spread over R stores (gateway replicas,
 //!   each with its own writer and pool) on one database; R = 2 against R = 1 is what a second
 //!   replica adds (or costs: both take the one append lock).
@@ -53,31 +56,39 @@ fn bench_ingest(c: &mut Criterion) {
         );
         drop(clients);
 
-        let store = Store::open_url(&pg::fresh_database(), StoreConfig::default()).unwrap();
-        let next = AtomicU64::new(0);
-        group.bench_function(format!("store/submitters={submitters}"), |b| {
-            b.iter(|| {
-                std::thread::scope(|scope| {
-                    for _ in 0..submitters {
-                        scope.spawn(|| {
-                            for _ in 0..ROWS / submitters {
-                                let seq = next.fetch_add(1, Ordering::Relaxed) + 1;
-                                let key = IngestKey::new("bench", "run", seq);
-                                let payload = Payload::new("case_result", BODY.to_vec());
-                                store.ingest_blocking(key, payload, seq as i64).unwrap();
-                            }
-                        });
-                    }
+        // The store as shipped, and with its group gathering off (the writer commits whatever
+        // is queued at once), on fresh databases of the same cluster.
+        let no_gather = StoreConfig {
+            gather_max: Duration::ZERO,
+            ..StoreConfig::default()
+        };
+        for (arm, config) in [("store", StoreConfig::default()), ("store_no_gather", no_gather)] {
+            let store = Store::open_url(&pg::fresh_database(), config).unwrap();
+            let next = AtomicU64::new(0);
+            group.bench_function(format!("{arm}/submitters={submitters}"), |b| {
+                b.iter(|| {
+                    std::thread::scope(|scope| {
+                        for _ in 0..submitters {
+                            scope.spawn(|| {
+                                for _ in 0..ROWS / submitters {
+                                    let seq = next.fetch_add(1, Ordering::Relaxed) + 1;
+                                    let key = IngestKey::new("bench", "run", seq);
+                                    let payload = Payload::new("case_result", BODY.to_vec());
+                                    store.ingest_blocking(key, payload, seq as i64).unwrap();
+                                }
+                            });
+                        }
+                    })
                 })
-            })
-        });
-        let stats = store.stats();
-        eprintln!(
-            "store/submitters={submitters}: {} events in {} commits (mean group {:.1})",
-            stats.events_appended,
-            stats.commits,
-            stats.events_appended as f64 / stats.commits.max(1) as f64
-        );
+            });
+            let stats = store.stats();
+            eprintln!(
+                "{arm}/submitters={submitters}: {} events in {} commits (mean group {:.1})",
+                stats.events_appended,
+                stats.commits,
+                stats.events_appended as f64 / stats.commits.max(1) as f64
+            );
+        }
     }
     for replicas in [1usize, 2] {
         const SUBMITTERS: u64 = 16;

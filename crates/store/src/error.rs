@@ -211,25 +211,21 @@ impl StoreError {
         }
     }
 
-    /// True when a PostgreSQL connection was lost under the operation (the server ended it or
-    /// the socket broke): nothing about the request was wrong, and on another connection the
-    /// same read may well succeed.
+    /// True when a PostgreSQL connection was lost under the operation: no answer from the
+    /// server (closed socket, I/O error), or the server ending the session (class 08, or
+    /// 57P01..57P03 as `pg_terminate_backend` and a shutdown report). Nothing about the request
+    /// was wrong; the server may or may not have acted on what was sent, and on another
+    /// connection the same read may well succeed.
     pub(crate) fn is_lost_connection(&self) -> bool {
         let StoreError::Postgres { source, .. } = self else {
             return false;
         };
-        if source.is_closed() {
-            return true;
-        }
         match source.code() {
-            // Class 08 (connection exception) and 57P01..57P03 (the server is shutting down or
-            // cannot accept connections yet, which `pg_terminate_backend` also reports).
             Some(code) => {
                 let code = code.code();
                 code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
             }
-            None => std::error::Error::source(&**source)
-                .is_some_and(|inner| inner.is::<std::io::Error>()),
+            None => source.as_db_error().is_none(),
         }
     }
 

@@ -48,6 +48,7 @@ pub mod chain;
 mod engine;
 mod error;
 mod event;
+mod gather;
 mod memory;
 mod postgres;
 mod projection;

@@ -411,7 +411,7 @@ impl WriteTx for PostgresTx<'_> {
                 self.finished = true;
                 Ok(())
             }
-            Err(error) if is_connection_lost(&error) && !self.pending.is_empty() => {
+            Err(error) if error.is_lost_connection() && !self.pending.is_empty() => {
                 // The connection is gone; there is nothing to roll back on it.
                 self.finished = true;
                 let first = &self.pending[0];
@@ -437,12 +437,6 @@ impl WriteTx for PostgresTx<'_> {
             Err(error) => Err(error),
         }
     }
-}
-
-/// A failure with no answer from the server (closed socket, I/O error): the server may or may
-/// not have acted on what was sent.
-fn is_connection_lost(error: &StoreError) -> bool {
-    matches!(error, StoreError::Postgres { source, .. } if source.as_db_error().is_none())
 }
 
 /// Attempts (about 0.5 s apart) to reach the database after a lost commit, e.g. while it
