@@ -1,10 +1,14 @@
 //! ExportResults: the completion report and the stored results of some entries as of one log
-//! position — what an evidence bundle is made of when the store is a gateway away.
+//! position — what an evidence bundle is made of when the store is a gateway away — with the
+//! evidence documents the gateway keeps for those results (those of its own runs).
+
+use std::collections::{BTreeMap, HashSet};
 
 use meterlab_governance::model::{CaseStatus, EntryKey};
 use meterlab_proto::v1 as pb;
 use pb::export_results_response::Kind;
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 
 use crate::Client;
 use crate::convert::entry_to_proto;
@@ -58,6 +62,10 @@ pub struct ResultExport {
     pub generated_at: Option<String>,
     pub documents: Vec<ExportedDocument>,
     pub results: Vec<ExportedResult>,
+    /// The evidence documents the gateway keeps for these results, by hex SHA-256 (each checked
+    /// to hash to its name). Results of remote runs have none here: their documents stay with
+    /// the client that ran them.
+    pub evidence: BTreeMap<String, Vec<u8>>,
 }
 
 impl ResultExport {
@@ -75,7 +83,9 @@ impl Client {
     /// The completion report (Markdown, HTML, JSON) of every phase of `entries` and every stored
     /// result of those phases, as of the log position the gateway fixed when the call started.
     /// The answer is checked as it arrives: the snapshot first, documents whole, every result at
-    /// or before the snapshot's position, in log order.
+    /// or before the snapshot's position, in log order, then each evidence document whole, once,
+    /// of an exported result, and hashing to the SHA-256 it is sent under (a mismatch is an
+    /// error naming the hash).
     pub async fn export_results(
         &self,
         entries: &[EntryKey],
@@ -108,9 +118,14 @@ impl Client {
             generated_at: snapshot.generated_at.map(|t| t.to_string()),
             documents: Vec::new(),
             results: Vec::new(),
+            evidence: BTreeMap::new(),
         };
         // The document being received, until its last part.
         let mut open: Option<ExportedDocument> = None;
+        // The evidence document being received (hex SHA-256, bytes so far), until its last part.
+        let mut open_evidence: Option<(String, Vec<u8>)> = None;
+        // The evidence hashes the results name.
+        let mut named: HashSet<String> = HashSet::new();
         while let Some(message) = stream
             .message()
             .await
@@ -139,6 +154,9 @@ impl Client {
                     }
                 }
                 Some(Kind::Results(batch)) => {
+                    if open_evidence.is_some() || !export.evidence.is_empty() {
+                        return Err(answer("results", "arrived after the evidence"));
+                    }
                     if let Some(doc) = &open {
                         return Err(answer(
                             "document",
@@ -152,7 +170,34 @@ impl Client {
                                 answer(format!("results.results[{i}].{field}"), problem)
                             },
                         )?;
+                        if !result.evidence_sha256.is_empty() {
+                            named.insert(result.evidence_sha256.clone());
+                        }
                         export.results.push(result);
+                    }
+                }
+                Some(Kind::Evidence(part)) => {
+                    if let Some(doc) = &open {
+                        return Err(answer(
+                            "document",
+                            format!("{:?} has no last part", doc.name),
+                        ));
+                    }
+                    let name = hex(&part.sha256);
+                    let (open_name, data) =
+                        open_evidence.get_or_insert_with(|| (name.clone(), Vec::new()));
+                    if *open_name != name {
+                        return Err(answer(
+                            "evidence.sha256",
+                            format!("{name} began before {open_name} ended"),
+                        ));
+                    }
+                    data.extend_from_slice(&part.data);
+                    if part.last
+                        && let Some((name, data)) = open_evidence.take()
+                    {
+                        check_evidence(&name, &data, &named, &export.evidence)?;
+                        export.evidence.insert(name, data);
                     }
                 }
                 None => return Err(answer("kind", "is not set")),
@@ -164,8 +209,40 @@ impl Client {
                 format!("{:?} has no last part", doc.name),
             ));
         }
+        if let Some((name, _)) = open_evidence {
+            return Err(answer(
+                "evidence",
+                format!("{name} has no last part"),
+            ));
+        }
         Ok(export)
     }
+}
+
+/// A whole evidence document: of an exported result, not sent before, and hashing to its name.
+fn check_evidence(
+    name: &str,
+    data: &[u8],
+    named: &HashSet<String>,
+    kept: &BTreeMap<String, Vec<u8>>,
+) -> Result<()> {
+    let actual = hex(&Sha256::digest(data));
+    if actual != name {
+        return Err(answer(
+            "evidence",
+            format!("{name} does not hash to its name: its bytes hash to {actual}"),
+        ));
+    }
+    if !named.contains(name) {
+        return Err(answer(
+            "evidence",
+            format!("{name} is the evidence of no exported result"),
+        ));
+    }
+    if kept.contains_key(name) {
+        return Err(answer("evidence", format!("{name} arrived twice")));
+    }
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {
