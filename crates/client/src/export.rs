@@ -210,10 +210,7 @@ impl Client {
             ));
         }
         if let Some((name, _)) = open_evidence {
-            return Err(answer(
-                "evidence",
-                format!("{name} has no last part"),
-            ));
+            return Err(answer("evidence", format!("{name} has no last part")));
         }
         Ok(export)
     }

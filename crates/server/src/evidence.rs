@@ -149,10 +149,7 @@ impl EvidenceStore {
             self.next_tmp.fetch_add(1, Ordering::Relaxed)
         ));
         let written = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)?;
+            let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
             file.write_all(bytes)?;
             file.sync_all()
         })();

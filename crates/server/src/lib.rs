@@ -115,10 +115,9 @@ impl Gateway {
         let db_text = db.to_string_lossy().into_owned();
         // An SQLite store keeps its runs' evidence beside it; a PostgreSQL store needs a
         // configured directory ([`Gateway::with_evidence_dir`]).
-        let evidence =
-            (!meterlab_store::is_postgres_url(&db_text)).then(|| evidence::EvidenceStore::beside(&db));
-        let store =
-            tokio::task::spawn_blocking(move || Store::open_url(&db_text, store)).await??;
+        let evidence = (!meterlab_store::is_postgres_url(&db_text))
+            .then(|| evidence::EvidenceStore::beside(&db));
+        let store = tokio::task::spawn_blocking(move || Store::open_url(&db_text, store)).await??;
         let mut gateway = Gateway::with_store(store, profile, limits).await?;
         if let Some(evidence) = evidence {
             gateway = gateway.with_evidence(evidence);

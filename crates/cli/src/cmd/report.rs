@@ -282,7 +282,10 @@ fn add_exported_evidence(
     for (sha256, data) in &export.evidence {
         let text = String::from_utf8(data.clone())
             .with_context(|| format!("{gateway}: evidence {sha256} is not UTF-8"))?;
-        found.insert(sha256.clone(), (format!("{gateway} evidence {sha256}"), text));
+        found.insert(
+            sha256.clone(),
+            (format!("{gateway} evidence {sha256}"), text),
+        );
     }
     Ok(())
 }

@@ -521,11 +521,11 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(config.evidence_dir, Some(PathBuf::from("/etc/lab/kept")));
-        let config = ServeConfig::parse(Path::new("s.toml"), "db = \"lab.sqlite\"\n")
-            .expect("valid");
+        let config =
+            ServeConfig::parse(Path::new("s.toml"), "db = \"lab.sqlite\"\n").expect("valid");
         assert_eq!(config.evidence_dir, None);
-        let error = ServeConfig::parse(Path::new("s.toml"), "evidence_dir = \" \"\n")
-            .expect_err("invalid");
+        let error =
+            ServeConfig::parse(Path::new("s.toml"), "evidence_dir = \" \"\n").expect_err("invalid");
         assert!(
             error
                 .to_string()
@@ -545,10 +545,7 @@ mod tests {
         let with_dir = format!("{bench}evidence_dir = \"/srv/evidence\"\n");
         match ServeConfig::parse(Path::new("s.toml"), &with_dir) {
             Ok(config) => assert_eq!(config.evidence_dir, Some(PathBuf::from("/srv/evidence"))),
-            Err(error) => assert!(
-                !error.to_string().contains("evidence_dir"),
-                "{error}"
-            ),
+            Err(error) => assert!(!error.to_string().contains("evidence_dir"), "{error}"),
         }
     }
 

@@ -205,7 +205,10 @@ async fn each_stored_result_has_its_evidence_file_named_by_its_hash() {
             path.file_name().unwrap().to_string_lossy(),
             format!("{}.json", hex::encode(hash))
         );
-        assert_eq!(std::fs::read(&path).unwrap(), result.evidence_json.as_bytes());
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            result.evidence_json.as_bytes()
+        );
     }
     // The same result again (a retried store) is idempotent, evidence included.
     let before = std::fs::read_dir(lab.evidence.dir()).unwrap().count();
@@ -213,7 +216,10 @@ async fn each_stored_result_has_its_evidence_file_named_by_its_hash() {
         .store_result(&lab.record, &source, &results[0], &phase())
         .await
         .ok();
-    assert_eq!(std::fs::read_dir(lab.evidence.dir()).unwrap().count(), before);
+    assert_eq!(
+        std::fs::read_dir(lab.evidence.dir()).unwrap().count(),
+        before
+    );
 }
 
 #[tokio::test]
