@@ -249,3 +249,83 @@ async fn a_gateway_run_bundles_with_the_evidence_of_every_attempt() {
     server.start_kill().unwrap();
     server.wait().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_evidence_cannot_be_kept_stores_nothing_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let emulator = start_emulator(d, &[]).await;
+    let config = write_bench_config(d, &emulator.devices, &adapter(), BenchOptions::default());
+    let (mut server, addr) = serve(&config).await;
+    let url = format!("http://{addr}");
+    let channel = Channel::from_shared(url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    bench_support::register_phase(
+        channel,
+        pb::PhaseKey {
+            entry: Some(pb::EntryKey {
+                release: pb::CapabilityRelease::Moc.into(),
+                smso_id: "smso-north".into(),
+                dmc_id: DMC.into(),
+            }),
+            test_type: pb::TestType::Mt.into(),
+            mode: pb::InstallationMode::Active.into(),
+        },
+    )
+    .await;
+    // The evidence directory (created at start) is replaced by a file: nothing can be kept
+    // there, whoever the gateway runs as.
+    let kept = d.join("lab.sqlite.evidence");
+    assert!(kept.is_dir(), "the gateway prepares its evidence directory");
+    std::fs::remove_dir_all(&kept).unwrap();
+    std::fs::write(&kept, b"not a directory").unwrap();
+
+    let started = meterlab(&[
+        "runs",
+        "start",
+        "--suite",
+        "mt-active",
+        "--entry",
+        ENTRY,
+        "--phase",
+        "mt.active",
+        "--gateway",
+        &url,
+        "--output",
+        "json",
+    ])
+    .await;
+    assert!(started.status.success(), "{}", said(&started));
+    let run_id = json(&started)["run_id"].as_str().unwrap().to_owned();
+    let watched = meterlab(&["runs", "watch", &run_id, "--gateway", &url]).await;
+    assert!(watched.status.code().is_some(), "{}", said(&watched));
+    let summary = json(
+        &meterlab(&[
+            "runs",
+            "show",
+            &run_id,
+            "--gateway",
+            &url,
+            "--output",
+            "json",
+        ])
+        .await,
+    );
+    assert_eq!(summary["state"], "errored", "{summary}");
+    let error = summary["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("evidence was not kept") && error.contains("lab.sqlite.evidence"),
+        "{summary}"
+    );
+    let stored = stored_evidence(&d.join("lab.sqlite"), &format!("gateway-run/{run_id}"));
+    assert!(
+        stored.is_empty(),
+        "{} result(s) stored without their evidence",
+        stored.len()
+    );
+    server.start_kill().unwrap();
+    server.wait().await.unwrap();
+}
