@@ -6,9 +6,9 @@
 //! then read from the log up to that position only, so results arriving during the export are
 //! not in it and the bundle is one consistent snapshot. Last come the evidence documents the
 //! gateway keeps for those results (its own runs', see [`crate::evidence`]), each once, in parts.
-//! Everything goes out in messages of at
-//! most [`EXPORT_MESSAGE_BYTES`] through a small bounded channel: a client that stops reading
-//! holds back only the reading thread, never the whole log in memory.
+//! Everything goes out in messages of at most [`EXPORT_MESSAGE_BYTES`] through a small bounded
+//! channel: a client that stops reading holds back only the reading thread, never the whole log
+//! (or more than one evidence document) in memory.
 
 use std::collections::HashSet;
 use std::pin::Pin;
