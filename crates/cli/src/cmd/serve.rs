@@ -10,7 +10,7 @@
 //! ResultService, resuming from the central watermark after an outage; governance requests are
 //! refused, naming the central URL (see `meterlab_server::upstream`).
 //!
-//! `--config FILE` is the one serve config (listen, db, profile, bench, `[limits]`, `[tls]`,
+//! `--config FILE` is the one serve config (listen, db, evidence_dir, profile, bench, `[limits]`, `[tls]`,
 //! `[[principal]]`; see `meterlab_server::serve_config`); command-line options override it. A non-loopback address
 //! is refused without TLS and principals unless `--insecure` is given.
 
