@@ -1,10 +1,14 @@
 //! ExportResults: the completion report and the stored results of some entries as of one log
-//! position — what an evidence bundle is made of when the store is a gateway away.
+//! position — what an evidence bundle is made of when the store is a gateway away — with the
+//! evidence documents the gateway keeps for those results (those of its own runs).
+
+use std::collections::{BTreeMap, HashSet};
 
 use meterlab_governance::model::{CaseStatus, EntryKey};
 use meterlab_proto::v1 as pb;
 use pb::export_results_response::Kind;
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 
 use crate::Client;
 use crate::convert::entry_to_proto;
@@ -58,6 +62,10 @@ pub struct ResultExport {
     pub generated_at: Option<String>,
     pub documents: Vec<ExportedDocument>,
     pub results: Vec<ExportedResult>,
+    /// The evidence documents the gateway keeps for these results, by hex SHA-256 (each checked
+    /// to hash to its name). Results of remote runs have none here: their documents stay with
+    /// the client that ran them.
+    pub evidence: BTreeMap<String, Vec<u8>>,
 }
 
 impl ResultExport {
@@ -75,7 +83,9 @@ impl Client {
     /// The completion report (Markdown, HTML, JSON) of every phase of `entries` and every stored
     /// result of those phases, as of the log position the gateway fixed when the call started.
     /// The answer is checked as it arrives: the snapshot first, documents whole, every result at
-    /// or before the snapshot's position, in log order.
+    /// or before the snapshot's position, in log order, then each evidence document whole, once,
+    /// of an exported result, and hashing to the SHA-256 it is sent under (a mismatch is an
+    /// error naming the hash).
     pub async fn export_results(
         &self,
         entries: &[EntryKey],
@@ -98,73 +108,158 @@ impl Client {
         let Some(Kind::Snapshot(snapshot)) = first.kind else {
             return Err(answer("snapshot", "is not the first message"));
         };
-        let profile = snapshot.profile.unwrap_or_default();
-        let mut export = ResultExport {
-            log_position: snapshot.log_position,
-            log_head_sha256: (!snapshot.log_head_sha256.is_empty())
-                .then(|| hex(&snapshot.log_head_sha256)),
-            profile_name: profile.name,
-            profile_version: profile.version,
-            generated_at: snapshot.generated_at.map(|t| t.to_string()),
-            documents: Vec::new(),
-            results: Vec::new(),
-        };
-        // The document being received, until its last part.
-        let mut open: Option<ExportedDocument> = None;
+        let mut assembly = Assembly::new(snapshot);
         while let Some(message) = stream
             .message()
             .await
             .map_err(|s| ClientError::status(RPC, &s))?
         {
-            match message.kind {
-                Some(Kind::Snapshot(_)) => return Err(answer("snapshot", "arrived twice")),
-                Some(Kind::Document(part)) => {
-                    if !export.results.is_empty() {
-                        return Err(answer("document", "arrived after the results"));
-                    }
-                    let doc = open.get_or_insert_with(|| ExportedDocument {
-                        name: part.name.clone(),
-                        media_type: part.media_type.clone(),
-                        data: Vec::new(),
-                    });
-                    if doc.name != part.name {
-                        return Err(answer(
-                            "document.name",
-                            format!("{:?} began before {:?} ended", part.name, doc.name),
-                        ));
-                    }
-                    doc.data.extend_from_slice(&part.data);
-                    if part.last {
-                        export.documents.extend(open.take());
-                    }
-                }
-                Some(Kind::Results(batch)) => {
-                    if let Some(doc) = &open {
-                        return Err(answer(
-                            "document",
-                            format!("{:?} has no last part", doc.name),
-                        ));
-                    }
-                    for (i, r) in batch.results.into_iter().enumerate() {
-                        let previous = export.results.last().map_or(0, |p| p.log_position);
-                        let result = exported(r, export.log_position, previous).map_err(
-                            |(field, problem)| {
-                                answer(format!("results.results[{i}].{field}"), problem)
-                            },
-                        )?;
-                        export.results.push(result);
-                    }
-                }
-                None => return Err(answer("kind", "is not set")),
-            }
+            assembly.take(message)?;
         }
-        if let Some(doc) = open {
-            return Err(answer(
+        assembly.finish()
+    }
+}
+
+/// A whole evidence document: of an exported result, not sent before, and hashing to its name.
+fn check_evidence(
+    name: &str,
+    data: &[u8],
+    named: &HashSet<String>,
+    kept: &BTreeMap<String, Vec<u8>>,
+) -> Result<()> {
+    let actual = hex(&Sha256::digest(data));
+    if actual != name {
+        return Err(answer(
+            "evidence",
+            format!("{name} does not hash to its name: its bytes hash to {actual}"),
+        ));
+    }
+    if !named.contains(name) {
+        return Err(answer(
+            "evidence",
+            format!("{name} is the evidence of no exported result"),
+        ));
+    }
+    if kept.contains_key(name) {
+        return Err(answer("evidence", format!("{name} arrived twice")));
+    }
+    Ok(())
+}
+
+/// An export as its messages arrive after the snapshot, checked one by one.
+struct Assembly {
+    export: ResultExport,
+    /// The document being received, until its last part.
+    open: Option<ExportedDocument>,
+    /// The evidence document being received (hex SHA-256, bytes so far), until its last part.
+    open_evidence: Option<(String, Vec<u8>)>,
+    /// The evidence hashes the results name.
+    named: HashSet<String>,
+}
+
+impl Assembly {
+    fn new(snapshot: pb::ExportSnapshot) -> Self {
+        let profile = snapshot.profile.unwrap_or_default();
+        Self {
+            export: ResultExport {
+                log_position: snapshot.log_position,
+                log_head_sha256: (!snapshot.log_head_sha256.is_empty())
+                    .then(|| hex(&snapshot.log_head_sha256)),
+                profile_name: profile.name,
+                profile_version: profile.version,
+                generated_at: snapshot.generated_at.map(|t| t.to_string()),
+                documents: Vec::new(),
+                results: Vec::new(),
+                evidence: BTreeMap::new(),
+            },
+            open: None,
+            open_evidence: None,
+            named: HashSet::new(),
+        }
+    }
+
+    fn unfinished_document(&self) -> Result<()> {
+        match &self.open {
+            Some(doc) => Err(answer(
                 "document",
                 format!("{:?} has no last part", doc.name),
-            ));
+            )),
+            None => Ok(()),
         }
-        Ok(export)
+    }
+
+    fn take(&mut self, message: pb::ExportResultsResponse) -> Result<()> {
+        let export = &mut self.export;
+        match message.kind {
+            Some(Kind::Snapshot(_)) => return Err(answer("snapshot", "arrived twice")),
+            Some(Kind::Document(part)) => {
+                if !export.results.is_empty() {
+                    return Err(answer("document", "arrived after the results"));
+                }
+                let doc = self.open.get_or_insert_with(|| ExportedDocument {
+                    name: part.name.clone(),
+                    media_type: part.media_type.clone(),
+                    data: Vec::new(),
+                });
+                if doc.name != part.name {
+                    return Err(answer(
+                        "document.name",
+                        format!("{:?} began before {:?} ended", part.name, doc.name),
+                    ));
+                }
+                doc.data.extend_from_slice(&part.data);
+                if part.last {
+                    export.documents.extend(self.open.take());
+                }
+            }
+            Some(Kind::Results(batch)) => {
+                if self.open_evidence.is_some() || !export.evidence.is_empty() {
+                    return Err(answer("results", "arrived after the evidence"));
+                }
+                self.unfinished_document()?;
+                let export = &mut self.export;
+                for (i, r) in batch.results.into_iter().enumerate() {
+                    let previous = export.results.last().map_or(0, |p| p.log_position);
+                    let result = exported(r, export.log_position, previous).map_err(
+                        |(field, problem)| answer(format!("results.results[{i}].{field}"), problem),
+                    )?;
+                    if !result.evidence_sha256.is_empty() {
+                        self.named.insert(result.evidence_sha256.clone());
+                    }
+                    export.results.push(result);
+                }
+            }
+            Some(Kind::Evidence(part)) => {
+                self.unfinished_document()?;
+                let name = hex(&part.sha256);
+                let (open_name, data) = self
+                    .open_evidence
+                    .get_or_insert_with(|| (name.clone(), Vec::new()));
+                if *open_name != name {
+                    return Err(answer(
+                        "evidence.sha256",
+                        format!("{name} began before {open_name} ended"),
+                    ));
+                }
+                data.extend_from_slice(&part.data);
+                if part.last
+                    && let Some((name, data)) = self.open_evidence.take()
+                {
+                    check_evidence(&name, &data, &self.named, &self.export.evidence)?;
+                    self.export.evidence.insert(name, data);
+                }
+            }
+            None => return Err(answer("kind", "is not set")),
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<ResultExport> {
+        self.unfinished_document()?;
+        if let Some((name, _)) = self.open_evidence {
+            return Err(answer("evidence", format!("{name} has no last part")));
+        }
+        Ok(self.export)
     }
 }
 
@@ -230,4 +325,98 @@ fn exported(
         }),
         evidence_sha256: hex(&result.evidence_sha256),
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn message(kind: Kind) -> pb::ExportResultsResponse {
+        pb::ExportResultsResponse { kind: Some(kind) }
+    }
+
+    /// An export at position 5 with one result naming the evidence `doc` hashes to.
+    fn with_result(doc: &[u8]) -> Assembly {
+        let mut assembly = Assembly::new(pb::ExportSnapshot {
+            log_position: 5,
+            ..Default::default()
+        });
+        let result = pb::ExportedResult {
+            log_position: 3,
+            key: None,
+            result: Some(pb::TestCaseResult {
+                case_id: "MT-001".into(),
+                status: pb::CaseStatus::Passed.into(),
+                evidence_sha256: Sha256::digest(doc).to_vec(),
+                ..Default::default()
+            }),
+            subject: "IOC/smso-a/dmc-1 mt.active".into(),
+        };
+        assembly
+            .take(message(Kind::Results(pb::ExportedResults {
+                results: vec![result],
+            })))
+            .unwrap();
+        assembly
+    }
+
+    fn part(sha256: &[u8], data: &[u8], last: bool) -> pb::ExportResultsResponse {
+        message(Kind::Evidence(pb::ExportEvidence {
+            sha256: sha256.to_vec(),
+            data: data.to_vec(),
+            last,
+        }))
+    }
+
+    #[test]
+    fn evidence_in_parts_is_kept_by_its_hash() {
+        let doc = b"{\"steps\":[],\"traffic\":[]}";
+        let hash = Sha256::digest(doc);
+        let mut assembly = with_result(doc);
+        assembly.take(part(&hash, &doc[..10], false)).unwrap();
+        assembly.take(part(&hash, &doc[10..], true)).unwrap();
+        let export = assembly.finish().unwrap();
+        assert_eq!(export.evidence.len(), 1);
+        assert_eq!(export.evidence[&hex(&hash)], doc);
+    }
+
+    #[test]
+    fn evidence_that_does_not_hash_to_its_name_is_an_error_naming_the_hash() {
+        let doc = b"{\"steps\":[]}";
+        let hash = Sha256::digest(doc);
+        let mut assembly = with_result(doc);
+        let error = assembly
+            .take(part(&hash, b"{\"steps\":[1]}", true))
+            .expect_err("a changed document");
+        let text = error.to_string();
+        assert!(text.contains(&hex(&hash)), "{text}");
+        assert!(text.contains("does not hash to its name"), "{text}");
+    }
+
+    #[test]
+    fn evidence_of_no_result_twice_unfinished_or_before_results_is_refused() {
+        let doc = b"{}";
+        let hash = Sha256::digest(doc);
+        let other = b"{ }";
+        let mut assembly = with_result(doc);
+        let error = assembly
+            .take(part(&Sha256::digest(other), other, true))
+            .expect_err("of no result");
+        assert!(error.to_string().contains("no exported result"), "{error}");
+
+        let mut assembly = with_result(doc);
+        assembly.take(part(&hash, doc, true)).unwrap();
+        let error = assembly.take(part(&hash, doc, true)).expect_err("twice");
+        assert!(error.to_string().contains("arrived twice"), "{error}");
+        let error = assembly
+            .take(message(Kind::Results(pb::ExportedResults::default())))
+            .expect_err("results after evidence");
+        assert!(error.to_string().contains("after the evidence"), "{error}");
+
+        let mut assembly = with_result(doc);
+        assembly.take(part(&hash, &doc[..1], false)).unwrap();
+        let error = assembly.finish().expect_err("no last part");
+        assert!(error.to_string().contains(&hex(&hash)), "{error}");
+    }
 }

@@ -57,6 +57,18 @@ pub enum ServerError {
     #[error("plugins: {0}")]
     Plugins(#[from] meterlab_plugin_host::LoadError),
 
+    /// The evidence directory of the gateway's runs cannot be used.
+    #[error("evidence directory: {0}")]
+    Evidence(#[from] crate::evidence::EvidenceError),
+
+    /// A bench is served (its runs write evidence) but the gateway has no evidence directory:
+    /// the store is PostgreSQL and no `evidence_dir` was configured.
+    #[error(
+        "the bench's runs need an evidence directory: the store is not an SQLite file (whose \
+         evidence would be kept beside it), so set `evidence_dir` in the serve config"
+    )]
+    NoEvidenceDir,
+
     /// A blocking task (projection replay) panicked or was cancelled.
     #[error("background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),

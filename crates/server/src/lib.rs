@@ -25,6 +25,7 @@ pub mod bench;
 pub mod convert;
 pub mod dev_certs;
 mod error;
+pub mod evidence;
 mod governance;
 mod hardening;
 mod ledger;
@@ -95,6 +96,8 @@ pub struct Gateway {
     replay: ReplayReport,
     limits: serve_config::Limits,
     bench: Option<(Arc<Bench>, Arc<RunManager>)>,
+    /// Where the evidence documents of its runs are kept (see [`evidence`]).
+    evidence: Option<Arc<evidence::EvidenceStore>>,
     /// A lab gateway's forwarding to the central service.
     outbox: Option<upstream::Outbox>,
 }
@@ -109,10 +112,16 @@ impl Gateway {
             store,
         } = config;
         // `db` is an SQLite path or a `postgres://` URL (meterlab-store picks the backend).
-        let store =
-            tokio::task::spawn_blocking(move || Store::open_url(&db.to_string_lossy(), store))
-                .await??;
-        let gateway = Gateway::with_store(store, profile, limits).await?;
+        let db_text = db.to_string_lossy().into_owned();
+        // An SQLite store keeps its runs' evidence beside it; a PostgreSQL store needs a
+        // configured directory ([`Gateway::with_evidence_dir`]).
+        let evidence = (!meterlab_store::is_postgres_url(&db_text))
+            .then(|| evidence::EvidenceStore::beside(&db));
+        let store = tokio::task::spawn_blocking(move || Store::open_url(&db_text, store)).await??;
+        let mut gateway = Gateway::with_store(store, profile, limits).await?;
+        if let Some(evidence) = evidence {
+            gateway = gateway.with_evidence(evidence);
+        }
         tracing::info!(
             events = gateway.replay.events,
             checked = gateway.replay.checked.is_some(),
@@ -142,8 +151,27 @@ impl Gateway {
                 ..serve_config::Limits::default()
             },
             bench: None,
+            evidence: None,
             outbox: None,
         })
+    }
+
+    /// Keeps the evidence documents of the bench's runs in `dir` (created if absent) instead
+    /// of beside the SQLite store; call before [`Gateway::with_bench`].
+    pub fn with_evidence_dir(self, dir: impl Into<PathBuf>) -> Gateway {
+        self.with_evidence(evidence::EvidenceStore::new(dir))
+    }
+
+    fn with_evidence(mut self, store: evidence::EvidenceStore) -> Gateway {
+        let store = Arc::new(store);
+        self.governance = self.governance.with_evidence(store.clone());
+        self.evidence = Some(store);
+        self
+    }
+
+    /// Where the evidence documents of the bench's runs are kept, if anywhere.
+    pub fn evidence_dir(&self) -> Option<&Path> {
+        self.evidence.as_deref().map(evidence::EvidenceStore::dir)
     }
 
     /// Makes this a lab gateway: results are acknowledged once durable here and forwarded to
@@ -167,10 +195,19 @@ impl Gateway {
         self
     }
 
-    /// Serves DeviceService and RunService on `bench` (devices, plugins, suites, DMCs).
+    /// Serves DeviceService and RunService on `bench` (devices, plugins, suites, DMCs). Its runs
+    /// keep their evidence in the gateway's evidence directory, which must be usable (it is
+    /// created here): without one (a PostgreSQL store and no [`Gateway::with_evidence_dir`])
+    /// the bench is refused.
     pub fn with_bench(mut self, bench: serve_config::BenchConfig) -> Result<Gateway, ServerError> {
+        let evidence = self.evidence.clone().ok_or(ServerError::NoEvidenceDir)?;
+        evidence.prepare()?;
         let bench = Arc::new(Bench::open(bench, self.limits)?);
-        let runs = Arc::new(RunManager::new(bench.clone(), self.ledger.clone()));
+        let runs = Arc::new(RunManager::new(
+            bench.clone(),
+            self.ledger.clone(),
+            evidence,
+        ));
         self.bench = Some((bench, runs));
         Ok(self)
     }

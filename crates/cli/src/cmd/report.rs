@@ -3,7 +3,9 @@
 //! (`--gateway`: GetCompletionReport renders it there), and a sealed evidence bundle
 //! (`--bundle DIR`, or `--bundle FILE.zip` for one zip file). From a gateway the bundle is made
 //! of one ExportResults snapshot: the report and the stored results as of one log position, so
-//! it is consistent while results keep arriving. `meterlab report verify BUNDLE` checks a bundle
+//! it is consistent while results keep arriving, and it carries the evidence documents the
+//! gateway keeps (those of its own runs), laid out as `--evidence DIR` lays out documents found
+//! locally. `meterlab report verify BUNDLE` checks a bundle
 //! (directory or zip) and names the first file that changed, is missing or is not in its
 //! manifest.
 
@@ -78,6 +80,8 @@ struct RenderArgs {
     bundle: Option<PathBuf>,
     /// Evidence documents of the runs (`meterlab run --evidence-dir`); each is matched to its
     /// stored result by SHA-256 and put in the bundle with its step log and traffic capture.
+    /// From a gateway, the documents it keeps (its own runs') come with the export; this adds
+    /// those of runs made elsewhere.
     #[arg(long, requires = "bundle")]
     evidence: Option<PathBuf>,
     /// Rule profile (TOML) to evaluate with [default: the shipped illustrative profile].
@@ -188,21 +192,24 @@ fn render(args: RenderArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Evidence documents by hex SHA-256: where each was found (for messages) and its text.
+type EvidenceByHash = HashMap<String, (String, String)>;
+
 /// Writes the sealed evidence bundle: the report in its three formats, and every stored
 /// attempt with its evidence document when `evidence` has it; prints what went in.
 fn seal(
     dir: &Path,
     [markdown, html, json]: [String; 3],
     attempts: Vec<StoredAttempt>,
-    evidence: &HashMap<String, (PathBuf, String)>,
+    evidence: &EvidenceByHash,
 ) -> anyhow::Result<meterlab_report::bundle::Sealed> {
     let attempts: Vec<(StoredAttempt, EvidenceDocument)> = attempts
         .into_iter()
         .map(|a| {
             let doc = match evidence.get(&a.evidence_sha256) {
-                Some((path, text)) => EvidenceDocument::Found {
+                Some((source, text)) => EvidenceDocument::Found {
                     text: text.clone(),
-                    source: path.display().to_string(),
+                    source: source.clone(),
                 },
                 None => EvidenceDocument::NotSupplied,
             };
@@ -253,12 +260,9 @@ pub(crate) async fn report_and_bundle(
     emit(Some(&out.join("report.md")), markdown.as_bytes())?;
     emit(Some(&out.join("report.html")), html.as_bytes())?;
     let attempts = export.results.iter().map(stored_attempt).collect();
-    let sealed = seal(
-        bundle,
-        [markdown, html, json],
-        attempts,
-        &evidence_by_hash(evidence)?,
-    )?;
+    let mut found = evidence_by_hash(evidence)?;
+    add_exported_evidence(client.url(), &export, &mut found)?;
+    let sealed = seal(bundle, [markdown, html, json], attempts, &found)?;
     Ok((export.log_position, sealed))
 }
 
@@ -268,8 +272,26 @@ fn is_zip_path(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
 }
 
+/// Adds the evidence documents an export carried (the client checked each against its hash)
+/// to those found locally.
+fn add_exported_evidence(
+    gateway: &str,
+    export: &meterlab_client::export::ResultExport,
+    found: &mut EvidenceByHash,
+) -> anyhow::Result<()> {
+    for (sha256, data) in &export.evidence {
+        let text = String::from_utf8(data.clone())
+            .with_context(|| format!("{gateway}: evidence {sha256} is not UTF-8"))?;
+        found.insert(
+            sha256.clone(),
+            (format!("{gateway} evidence {sha256}"), text),
+        );
+    }
+    Ok(())
+}
+
 /// Every `*.json` under `dir`, by the hex SHA-256 of its bytes.
-fn evidence_by_hash(dir: &Path) -> anyhow::Result<HashMap<String, (PathBuf, String)>> {
+fn evidence_by_hash(dir: &Path) -> anyhow::Result<EvidenceByHash> {
     let mut out = HashMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
@@ -284,7 +306,7 @@ fn evidence_by_hash(dir: &Path) -> anyhow::Result<HashMap<String, (PathBuf, Stri
                     .with_context(|| format!("cannot read {}", path.display()))?;
                 let hash = hex::encode(Sha256::digest(&bytes));
                 if let Ok(text) = String::from_utf8(bytes) {
-                    out.insert(hash, (path, text));
+                    out.insert(hash, (path.display().to_string(), text));
                 }
             }
         }
@@ -449,10 +471,13 @@ fn remote_bundle(
     };
     emit(args.out.as_deref(), chosen.as_bytes())?;
     eprintln!(
-        "{gateway}: snapshot at log position {}, {} stored result(s) of {entry}",
+        "{gateway}: snapshot at log position {}, {} stored result(s) of {entry}, {} evidence document(s) kept there",
         export.log_position,
-        export.results.len()
+        export.results.len(),
+        export.evidence.len()
     );
+    let mut evidence = evidence;
+    add_exported_evidence(gateway, &export, &mut evidence)?;
     let attempts = export.results.iter().map(stored_attempt).collect();
     seal(bundle, [markdown, html, json], attempts, &evidence)?;
     Ok(())

@@ -10,7 +10,7 @@
 //! ResultService, resuming from the central watermark after an outage; governance requests are
 //! refused, naming the central URL (see `meterlab_server::upstream`).
 //!
-//! `--config FILE` is the one serve config (listen, db, profile, bench, `[limits]`, `[tls]`,
+//! `--config FILE` is the one serve config (listen, db, evidence_dir, profile, bench, `[limits]`, `[tls]`,
 //! `[[principal]]`; see `meterlab_server::serve_config`); command-line options override it. A non-loopback address
 //! is refused without TLS and principals unless `--insecure` is given.
 
@@ -123,6 +123,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         );
         gateway = gateway.with_upstream(upstream);
     }
+    if let Some(dir) = file.as_ref().and_then(|f| f.evidence_dir.clone()) {
+        gateway = gateway.with_evidence_dir(dir);
+    }
     if let Some(mut bench) = file.as_ref().and_then(|f| f.bench.clone()) {
         // `isolation = "process"` plugins run in this executable's `plugin-worker`.
         let process = crate::cmd::plugin::process_options(None);
@@ -132,6 +135,12 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             .with_bench(bench)
             .context("cannot open the bench of the serve config")?;
         println!("meterlab serve: {devices} devices on the bench");
+        if let Some(dir) = gateway.evidence_dir() {
+            println!(
+                "meterlab serve: evidence of the bench's runs kept in {}",
+                dir.display()
+            );
+        }
     }
     let listener = meterlab_server::bind(listen).await?;
     let addr = listener

@@ -4,9 +4,11 @@
 //! The position is fixed first: the projection is brought up to the log's head, and the report is
 //! computed and rendered under the projection's lock at the position it reflects. The results are
 //! then read from the log up to that position only, so results arriving during the export are
-//! not in it and the bundle is one consistent snapshot. Everything goes out in messages of at
-//! most [`EXPORT_MESSAGE_BYTES`] through a small bounded channel: a client that stops reading
-//! holds back only the reading thread, never the whole log in memory.
+//! not in it and the bundle is one consistent snapshot. Last come the evidence documents the
+//! gateway keeps for those results (its own runs', see [`crate::evidence`]), each once, in parts.
+//! Everything goes out in messages of at most [`EXPORT_MESSAGE_BYTES`] through a small bounded
+//! channel: a client that stops reading holds back only the reading thread, never the whole log
+//! (or more than one evidence document) in memory.
 
 use std::collections::HashSet;
 use std::pin::Pin;
@@ -25,6 +27,7 @@ use crate::convert::result::{RESULT_KIND, case_result_from_proto};
 use crate::convert::timestamp_from_ms;
 use crate::convert::verdict::profile_to_proto;
 use crate::error::FieldError;
+use crate::evidence::EvidenceStore;
 use crate::ledger::{Ledger, now_ms};
 
 /// Largest encoded `ExportResultsResponse` the export sends. A stored result is bounded by the
@@ -81,8 +84,9 @@ impl GovernanceServiceImpl {
                 .await
                 .map_err(|e| Status::internal(format!("the export snapshot failed: {e}")))??
         };
+        let evidence = self.evidence.clone();
         tokio::task::spawn_blocking(move || {
-            if let Err(status) = send_all(&ledger, snapshot, &tx) {
+            if let Err(status) = send_all(&ledger, evidence.as_deref(), snapshot, &tx) {
                 let _ = tx.blocking_send(Err(status));
             }
         });
@@ -169,10 +173,11 @@ fn snapshot(
     })
 }
 
-/// Sends the snapshot, the documents in parts, then the results up to the snapshot's position.
-/// Stops quietly when the client has gone.
+/// Sends the snapshot, the documents in parts, the results up to the snapshot's position, then
+/// the evidence `evidence` keeps for them. Stops quietly when the client has gone.
 fn send_all(
     ledger: &Ledger,
+    evidence: Option<&EvidenceStore>,
     snapshot: Snapshot,
     tx: &mpsc::Sender<Result<pb::ExportResultsResponse, Status>>,
 ) -> Result<(), Status> {
@@ -214,6 +219,9 @@ fn send_all(
         }
     }
     let mut batch = pb::ExportedResults::default();
+    // The evidence hashes of the exported results, each once, in the order first named.
+    let mut hashes = Vec::new();
+    let mut seen = HashSet::new();
     let mut from = 1;
     while from <= at {
         let limit = usize::try_from(at - from + 1).map_or(READ_BATCH, |n| n.min(READ_BATCH));
@@ -230,6 +238,12 @@ fn send_all(
             let Some(exported) = exported(event, &snapshot.subjects) else {
                 continue;
             };
+            if let Some(result) = &exported.result
+                && !result.evidence_sha256.is_empty()
+                && seen.insert(result.evidence_sha256.clone())
+            {
+                hashes.push(result.evidence_sha256.clone());
+            }
             // A length-delimited field of a length-delimited message: the item, its tag and
             // length, and the same again around the batch.
             let grown = batch.encoded_len() + exported.encoded_len() + 16;
@@ -242,8 +256,37 @@ fn send_all(
             batch.results.push(exported);
         }
     }
-    if !batch.results.is_empty() {
-        send(Kind::Results(batch));
+    if !batch.results.is_empty() && !send(Kind::Results(batch)) {
+        return Ok(());
+    }
+    let Some(evidence) = evidence else {
+        return Ok(());
+    };
+    for sha256 in hashes {
+        let name = hex::encode(&sha256);
+        // A kept document that no longer matches its hash is reported, not left out: the
+        // bundle would otherwise silently lack evidence the gateway claims to keep.
+        let document = evidence
+            .get(&name)
+            .map_err(|e| Status::data_loss(e.to_string()))?;
+        let Some(document) = document else { continue };
+        // An empty document still goes out, as one empty last part.
+        let chunks: Vec<&[u8]> = if document.is_empty() {
+            vec![&[]]
+        } else {
+            document.chunks(part).collect()
+        };
+        let count = chunks.len();
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let message = pb::ExportEvidence {
+                sha256: sha256.clone(),
+                data: chunk.to_vec(),
+                last: i + 1 == count,
+            };
+            if !send(Kind::Evidence(message)) {
+                return Ok(());
+            }
+        }
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use meterlab_proto::v1::governance_service_server::GovernanceService;
 use meterlab_store::Ack;
 use tonic::{Request, Response, Status};
 
+use crate::evidence::EvidenceStore;
 use crate::ledger::Ledger;
 
 pub use export::{EXPORT_MESSAGE_BYTES, report_title};
@@ -21,11 +22,23 @@ pub use export::{EXPORT_MESSAGE_BYTES, report_title};
 #[derive(Debug, Clone)]
 pub struct GovernanceServiceImpl {
     ledger: Arc<Ledger>,
+    /// The evidence documents of the gateway's own runs, which ExportResults sends with their
+    /// results; `None`: the export carries results only.
+    evidence: Option<Arc<EvidenceStore>>,
 }
 
 impl GovernanceServiceImpl {
     pub fn new(ledger: Arc<Ledger>) -> Self {
-        GovernanceServiceImpl { ledger }
+        GovernanceServiceImpl {
+            ledger,
+            evidence: None,
+        }
+    }
+
+    /// Exports carry the documents `evidence` keeps for their results.
+    pub fn with_evidence(mut self, evidence: Arc<EvidenceStore>) -> Self {
+        self.evidence = Some(evidence);
+        self
     }
 }
 

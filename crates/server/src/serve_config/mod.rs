@@ -5,6 +5,9 @@
 //! ```toml
 //! listen = "0.0.0.0:50051"
 //! db = "lab.sqlite"
+//! evidence_dir = "evidence"      # optional: where the evidence documents of the bench's runs
+//!                                # are kept (default: `<db>.evidence/` beside an SQLite store;
+//!                                # required with a bench on a PostgreSQL store)
 //! profile = "profiles/illustrative.toml"
 //! plugin_dir = "plugins"          # the only directory adapter plugins are loaded from
 //! devices = ["bench.toml"]        # devices files (key material in *_file secret files), or
@@ -102,6 +105,9 @@ pub struct ServeConfig {
     pub listen: Option<SocketAddr>,
     /// `db`: an SQLite path resolved against the config's directory, or a `postgres://` URL.
     pub db: Option<PathBuf>,
+    /// `evidence_dir`, resolved against the config's directory: where the bench's runs keep
+    /// their evidence documents (`None`: beside the SQLite store, `<db>.evidence/`).
+    pub evidence_dir: Option<PathBuf>,
     /// `profile`, resolved against the config's directory.
     pub profile: Option<PathBuf>,
     /// `[tls]`.
@@ -137,7 +143,8 @@ pub struct TlsFiles {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     listen: Option<Spanned<String>>,
-    db: Option<String>,
+    db: Option<Spanned<String>>,
+    evidence_dir: Option<Spanned<String>>,
     profile: Option<String>,
     tls: Option<RawTls>,
     limits: Option<bench::RawLimits>,
@@ -265,6 +272,7 @@ impl ServeConfig {
             transport: raw.transport.as_ref(),
         };
         let bench = bench::bench(&raw_bench, path, open_files, &mut problems);
+        evidence_dir_problems(&raw, &mut problems);
         let upstream = raw
             .upstream
             .as_ref()
@@ -355,13 +363,18 @@ impl ServeConfig {
             path: path.to_owned(),
             listen,
             // A PostgreSQL URL names a server, not a file beside the config.
-            db: raw.db.as_deref().map(|db| {
+            db: raw.db.as_ref().map(|db| {
+                let db = db.get_ref();
                 if meterlab_store::is_postgres_url(db) {
                     PathBuf::from(db)
                 } else {
                     resolve(db)
                 }
             }),
+            evidence_dir: raw
+                .evidence_dir
+                .as_ref()
+                .map(|dir| resolve(dir.get_ref().trim())),
             profile: raw.profile.as_deref().map(resolve),
             tls: raw.tls.map(|t| TlsFiles {
                 cert: resolve(&t.cert),
@@ -374,6 +387,34 @@ impl ServeConfig {
             upstream,
             bench,
         })
+    }
+}
+
+/// An empty `evidence_dir`, and a bench on a PostgreSQL store with nowhere to keep its runs'
+/// evidence (a file store keeps it beside the file; a database URL has no "beside").
+fn evidence_dir_problems(raw: &RawConfig, problems: &mut Problems<'_>) {
+    // Any bench key makes a bench (a bench with problems of its own still needs this said).
+    let has_bench = raw.plugin_dir.is_some()
+        || !raw.plugin.is_empty()
+        || raw.devices.is_some()
+        || !raw.device.is_empty()
+        || raw.suites.is_some()
+        || raw.dmcs.is_some();
+    if let Some(dir) = &raw.evidence_dir
+        && dir.get_ref().trim().is_empty()
+    {
+        problems.add(dir.span(), "evidence_dir is empty: name a directory");
+    }
+    if let Some(db) = &raw.db
+        && has_bench
+        && raw.evidence_dir.is_none()
+        && meterlab_store::is_postgres_url(db.get_ref())
+    {
+        problems.add(
+            db.span(),
+            "db is a PostgreSQL store and the config has a bench: set evidence_dir to the \
+             directory where its runs' evidence documents are kept",
+        );
     }
 }
 
@@ -470,6 +511,42 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("cert and key go together"), "{text}");
+    }
+
+    #[test]
+    fn evidence_dir_is_resolved_and_required_for_a_bench_on_postgresql() {
+        let config = ServeConfig::parse(
+            Path::new("/etc/lab/serve.toml"),
+            "db = \"lab.sqlite\"\nevidence_dir = \"kept\"\n",
+        )
+        .expect("valid");
+        assert_eq!(config.evidence_dir, Some(PathBuf::from("/etc/lab/kept")));
+        let config =
+            ServeConfig::parse(Path::new("s.toml"), "db = \"lab.sqlite\"\n").expect("valid");
+        assert_eq!(config.evidence_dir, None);
+        let error =
+            ServeConfig::parse(Path::new("s.toml"), "evidence_dir = \" \"\n").expect_err("invalid");
+        assert!(
+            error
+                .to_string()
+                .contains("s.toml:1:16: evidence_dir is empty"),
+            "{error}"
+        );
+        // A bench on PostgreSQL without one is refused at the db line.
+        let bench = "db = \"postgres://lab@db/meterlab\"\nplugin_dir = \"plugins\"\n\
+                     suites = \"suites\"\ndmcs = \"dmcs\"\n";
+        let error = ServeConfig::parse(Path::new("s.toml"), bench).expect_err("invalid");
+        assert!(
+            error
+                .to_string()
+                .contains("s.toml:1:6: db is a PostgreSQL store and the config has a bench"),
+            "{error}"
+        );
+        let with_dir = format!("{bench}evidence_dir = \"/srv/evidence\"\n");
+        match ServeConfig::parse(Path::new("s.toml"), &with_dir) {
+            Ok(config) => assert_eq!(config.evidence_dir, Some(PathBuf::from("/srv/evidence"))),
+            Err(error) => assert!(!error.to_string().contains("evidence_dir"), "{error}"),
+        }
     }
 
     #[test]

@@ -128,7 +128,11 @@ impl TestServer {
             gate: gate.clone(),
         };
         let store = Store::start(backend, StoreConfig::default()).unwrap();
-        let mut gateway = Gateway::with_store(store, profile(), limits).await.unwrap();
+        // Where a gateway over `lab.db` keeps its runs' evidence, which ExportResults sends.
+        let mut gateway = Gateway::with_store(store, profile(), limits)
+            .await
+            .unwrap()
+            .with_evidence_dir(dir.path().join("lab.db.evidence"));
         if let Some(upstream) = upstream {
             gateway = gateway.with_upstream(upstream);
         }

@@ -13,6 +13,8 @@
 //! result run again, under the same run id, attempt numbers continuing.
 
 mod events;
+#[cfg(test)]
+mod evidence_tests;
 mod plan;
 mod record;
 mod resume;
@@ -31,6 +33,7 @@ use tonic::Status;
 
 use super::Bench;
 use crate::auth::Principal;
+use crate::evidence::EvidenceStore;
 use crate::ledger::Ledger;
 pub use record::RUN_KIND;
 use record::{RunInner, RunLogEvent, RunRecord};
@@ -84,6 +87,8 @@ impl Registry {
 pub struct RunManager {
     bench: Arc<Bench>,
     ledger: Arc<Ledger>,
+    /// Where each result's evidence document is kept before the result is stored.
+    evidence: Arc<EvidenceStore>,
     registry: Mutex<Registry>,
     slots: Arc<Semaphore>,
     next: AtomicU64,
@@ -94,8 +99,8 @@ pub struct RunManager {
 
 impl RunManager {
     /// The gateway's runs, with those its store recorded before this start (blocking: it reads
-    /// the log).
-    pub fn new(bench: Arc<Bench>, ledger: Arc<Ledger>) -> Self {
+    /// the log); their evidence documents are kept in `evidence`.
+    pub fn new(bench: Arc<Bench>, ledger: Arc<Ledger>, evidence: Arc<EvidenceStore>) -> Self {
         let slots = Arc::new(Semaphore::new(bench.limits().run_concurrency.max(1)));
         let mut registry = Registry::default();
         match record::rebuild(ledger.store()) {
@@ -114,6 +119,7 @@ impl RunManager {
         Self {
             bench,
             ledger,
+            evidence,
             registry: Mutex::new(registry),
             slots,
             next: AtomicU64::new(0),
@@ -423,7 +429,9 @@ impl RunManager {
     /// Stores one result of the run under its next seq. An attempt number another writer holds
     /// for the same phase, case and device (another run on the device, a remote stream) is
     /// refused before anything is written: the result takes the next number instead, so
-    /// concurrent runs never collide. Answers the result as stored.
+    /// concurrent runs never collide. Its evidence document is kept durably first, so no stored
+    /// result lacks it: a document that cannot be kept refuses the result. Answers the result as
+    /// stored.
     async fn store_result(
         &self,
         record: &RunRecord,
@@ -433,6 +441,7 @@ impl RunManager {
     ) -> Result<pb::TestCaseResult, crate::results::LocalRefusal> {
         /// More writers than this on one case and device at once is not a lab.
         const RENUMBER_LIMIT: u32 = 64;
+        self.keep_evidence(result).await?;
         let seq = {
             let mut inner = record.inner();
             inner.stored_seq += 1;
@@ -461,6 +470,20 @@ impl RunManager {
                 Err(refusal) => return Err(refusal),
             }
         }
+    }
+
+    /// Keeps the evidence document of `result` in the evidence directory, durably.
+    async fn keep_evidence(
+        &self,
+        result: &meterlab_runner::CaseResult,
+    ) -> Result<(), crate::results::LocalRefusal> {
+        let evidence = self.evidence.clone();
+        let (sha256, document) = (result.evidence_sha256, result.evidence_json.clone());
+        tokio::task::spawn_blocking(move || evidence.put(&sha256, document.as_bytes()))
+            .await
+            .map_err(|e| format!("keeping its evidence failed: {e}"))?
+            .map_err(|e| format!("its evidence was not kept, so it was not stored: {e}"))?;
+        Ok(())
     }
 
     /// Records the run's end durably, then in memory; answers the final summary.
