@@ -62,7 +62,10 @@ fn bench_ingest(c: &mut Criterion) {
             gather_max: Duration::ZERO,
             ..StoreConfig::default()
         };
-        for (arm, config) in [("store", StoreConfig::default()), ("store_no_gather", no_gather)] {
+        for (arm, config) in [
+            ("store", StoreConfig::default()),
+            ("store_no_gather", no_gather),
+        ] {
             let store = Store::open_url(&pg::fresh_database(), config).unwrap();
             let next = AtomicU64::new(0);
             group.bench_function(format!("{arm}/submitters={submitters}"), |b| {

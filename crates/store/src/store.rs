@@ -445,8 +445,10 @@ fn run_writer<B: Backend>(
         }
         let submissions = group.len();
         let started = Instant::now();
-        commit_group(&mut backend, group, &config.limits, head, stats);
-        gatherer.committed(submissions, queue.len(), started.elapsed());
+        // Counted before the acknowledgements go out: a submitter that resubmits at once must
+        // not pass for one that was already waiting.
+        let ended = || gatherer.committed(submissions, queue.len(), started.elapsed());
+        commit_group(&mut backend, group, &config.limits, head, stats, ended);
     }
     tracing::debug!(location = %backend.location(), "store writer stopped");
 }
@@ -458,13 +460,15 @@ fn group_size(command: &Command) -> usize {
     }
 }
 
-/// Applies a group in one transaction and answers every submitter after the commit.
+/// Applies a group in one transaction, calls `transaction_ended`, and answers every submitter
+/// after the commit.
 fn commit_group<B: Backend>(
     backend: &mut B,
     group: Vec<Command>,
     limits: &Limits,
     head: &watch::Sender<Option<ChainHead>>,
     stats: &StatCounters,
+    transaction_ended: impl FnOnce(),
 ) {
     let mut appends = Vec::new();
     let mut checkpoints = Vec::new();
@@ -490,6 +494,7 @@ fn commit_group<B: Backend>(
         tx.commit()?;
         Ok::<_, StoreError>(applied)
     })();
+    transaction_ended();
     match result {
         Ok(applied) => {
             stats.commits.fetch_add(1, Ordering::Relaxed);
