@@ -414,6 +414,11 @@ impl Store {
     }
 }
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the writer thread is the store's I/O edge: how long a commit took and how long it \
+              has gathered are real time, measured only to bound the gathering wait"
+)]
 fn run_writer<B: Backend>(
     mut backend: B,
     mut queue: mpsc::Receiver<Command>,
