@@ -11,68 +11,58 @@ mod run_support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Output;
 
-use bench_support::{BenchOptions, adapter, serve, write_bench_config};
+use bench_support::{
+    BenchOptions, NORTH_ENTRY, adapter, json, meterlab, plan_north_mt_active, said, serve,
+    write_bench_config,
+};
 use meterlab_proto::v1 as pb;
-use meterlab_server::RESULTS_RUN;
-use meterlab_store::Store;
-use prost::Message as _;
 use run_support::start_emulator;
 use sha2::{Digest as _, Sha256};
-use tokio::process::Command;
 use tonic::transport::Channel;
-
-const DMC: &str = "acme-ch1-e470-g4";
-const ENTRY: &str = "MOC/smso-north/acme-ch1-e470-g4";
-
-async fn meterlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
-        .args(args)
-        .env_remove("METERLAB_TOKEN_FILE")
-        .env_remove("METERLAB_GATEWAY")
-        .env_remove("METERLAB_LOG")
-        .output()
-        .await
-        .unwrap()
-}
-
-fn said(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn json(output: &Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|error| panic!("not JSON ({error}): {}", said(output)))
-}
 
 /// The evidence hash of every result stored for `source`.
 fn stored_evidence(db: &Path, source: &str) -> Vec<String> {
-    let store = Store::open_reader(db.to_str().unwrap()).unwrap();
-    let mut found = Vec::new();
-    let mut from = 1;
-    loop {
-        let page = store.read_range(from, 1000).unwrap();
-        let Some(last) = page.last() else { break };
-        from = last.seq + 1;
-        for event in &page {
-            if let Some(key) = event.key.as_ref()
-                && key.source == source
-                && key.run == RESULTS_RUN
-            {
-                let result = pb::SubmitResult::decode(event.payload.body.as_slice())
-                    .unwrap()
-                    .result
-                    .unwrap();
-                found.push(hex::encode(result.evidence_sha256));
-            }
-        }
-    }
-    found
+    bench_support::stored_results(db, source)
+        .into_iter()
+        .map(|(_, result)| hex::encode(result.evidence_sha256))
+        .collect()
+}
+
+/// Starts the shipped MT active suite on the gateway at `url`, watches it to its end and
+/// answers its summary.
+async fn run_mt_active(url: &str) -> serde_json::Value {
+    let started = meterlab(&[
+        "runs",
+        "start",
+        "--suite",
+        "mt-active",
+        "--entry",
+        NORTH_ENTRY,
+        "--phase",
+        "mt.active",
+        "--gateway",
+        url,
+        "--output",
+        "json",
+    ])
+    .await;
+    assert!(started.status.success(), "{}", said(&started));
+    let run_id = json(&started)["run_id"].as_str().unwrap().to_owned();
+    let watched = meterlab(&["runs", "watch", &run_id, "--gateway", url]).await;
+    assert!(watched.status.code().is_some(), "{}", said(&watched));
+    json(
+        &meterlab(&[
+            "runs",
+            "show",
+            &run_id,
+            "--gateway",
+            url,
+            "--output",
+            "json",
+        ])
+        .await,
+    )
 }
 
 /// Every file of a bundle directory by its path inside it.
@@ -110,51 +100,9 @@ async fn a_gateway_run_bundles_with_the_evidence_of_every_attempt() {
         .connect()
         .await
         .unwrap();
-    bench_support::register_phase(
-        channel,
-        pb::PhaseKey {
-            entry: Some(pb::EntryKey {
-                release: pb::CapabilityRelease::Moc.into(),
-                smso_id: "smso-north".into(),
-                dmc_id: DMC.into(),
-            }),
-            test_type: pb::TestType::Mt.into(),
-            mode: pb::InstallationMode::Active.into(),
-        },
-    )
-    .await;
+    plan_north_mt_active(channel).await;
 
-    let started = meterlab(&[
-        "runs",
-        "start",
-        "--suite",
-        "mt-active",
-        "--entry",
-        ENTRY,
-        "--phase",
-        "mt.active",
-        "--gateway",
-        &url,
-        "--output",
-        "json",
-    ])
-    .await;
-    assert!(started.status.success(), "{}", said(&started));
-    let run_id = json(&started)["run_id"].as_str().unwrap().to_owned();
-    let watched = meterlab(&["runs", "watch", &run_id, "--gateway", &url]).await;
-    assert!(watched.status.code().is_some(), "{}", said(&watched));
-    let summary = json(
-        &meterlab(&[
-            "runs",
-            "show",
-            &run_id,
-            "--gateway",
-            &url,
-            "--output",
-            "json",
-        ])
-        .await,
-    );
+    let summary = run_mt_active(&url).await;
     assert_eq!(summary["state"], "finished", "{summary}");
 
     // Every stored result has its document beside the store, named by its hash.
@@ -176,7 +124,7 @@ async fn a_gateway_run_bundles_with_the_evidence_of_every_attempt() {
         "--gateway",
         &url,
         "--entry",
-        ENTRY,
+        NORTH_ENTRY,
         "--bundle",
         remote.to_str().unwrap(),
         "--out",
@@ -199,7 +147,7 @@ async fn a_gateway_run_bundles_with_the_evidence_of_every_attempt() {
         "--db",
         db.to_str().unwrap(),
         "--entry",
-        ENTRY,
+        NORTH_ENTRY,
         "--bundle",
         local.to_str().unwrap(),
         "--evidence",
@@ -263,19 +211,7 @@ async fn a_run_whose_evidence_cannot_be_kept_stores_nothing_and_says_why() {
         .connect()
         .await
         .unwrap();
-    bench_support::register_phase(
-        channel,
-        pb::PhaseKey {
-            entry: Some(pb::EntryKey {
-                release: pb::CapabilityRelease::Moc.into(),
-                smso_id: "smso-north".into(),
-                dmc_id: DMC.into(),
-            }),
-            test_type: pb::TestType::Mt.into(),
-            mode: pb::InstallationMode::Active.into(),
-        },
-    )
-    .await;
+    plan_north_mt_active(channel).await;
     // The evidence directory (created at start) is replaced by a file: nothing can be kept
     // there, whoever the gateway runs as.
     let kept = d.join("lab.sqlite.evidence");
@@ -283,37 +219,7 @@ async fn a_run_whose_evidence_cannot_be_kept_stores_nothing_and_says_why() {
     std::fs::remove_dir_all(&kept).unwrap();
     std::fs::write(&kept, b"not a directory").unwrap();
 
-    let started = meterlab(&[
-        "runs",
-        "start",
-        "--suite",
-        "mt-active",
-        "--entry",
-        ENTRY,
-        "--phase",
-        "mt.active",
-        "--gateway",
-        &url,
-        "--output",
-        "json",
-    ])
-    .await;
-    assert!(started.status.success(), "{}", said(&started));
-    let run_id = json(&started)["run_id"].as_str().unwrap().to_owned();
-    let watched = meterlab(&["runs", "watch", &run_id, "--gateway", &url]).await;
-    assert!(watched.status.code().is_some(), "{}", said(&watched));
-    let summary = json(
-        &meterlab(&[
-            "runs",
-            "show",
-            &run_id,
-            "--gateway",
-            &url,
-            "--output",
-            "json",
-        ])
-        .await,
-    );
+    let summary = run_mt_active(&url).await;
     assert_eq!(summary["state"], "errored", "{summary}");
     let error = summary["error"].as_str().unwrap_or_default();
     assert!(

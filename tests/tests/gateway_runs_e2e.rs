@@ -14,7 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Output;
 
-use bench_support::{BenchOptions, adapter, serve, write_bench_config};
+use bench_support::{
+    BenchOptions, NORTH_DMC, NORTH_ENTRY, adapter, json, meterlab, plan_north_mt_active as plan,
+    serve, write_bench_config,
+};
 use meterlab_proto::v1 as pb;
 use meterlab_proto::v1::run_service_client::RunServiceClient;
 use meterlab_server::RESULTS_RUN;
@@ -24,75 +27,24 @@ use run_support::start_emulator;
 use tokio::process::Command;
 use tonic::transport::Channel;
 
-const DMC: &str = "acme-ch1-e470-g4";
-const ENTRY: &str = "MOC/smso-north/acme-ch1-e470-g4";
+const DMC: &str = NORTH_DMC;
+const ENTRY: &str = NORTH_ENTRY;
 
-async fn meterlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
-        .args(args)
-        .env_remove("METERLAB_TOKEN_FILE")
-        .env_remove("METERLAB_GATEWAY")
-        .env_remove("METERLAB_LOG")
-        .output()
-        .await
-        .unwrap()
-}
-
-fn json(output: &Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-        panic!(
-            "not JSON ({error}): {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
-
-/// Registers the MT active phase of the bench's entry, which the runs record against.
-async fn plan(channel: Channel) {
-    let phase = pb::PhaseKey {
-        entry: Some(pb::EntryKey {
-            release: pb::CapabilityRelease::Moc.into(),
-            smso_id: "smso-north".into(),
-            dmc_id: DMC.into(),
-        }),
-        test_type: pb::TestType::Mt.into(),
-        mode: pb::InstallationMode::Active.into(),
-    };
-    bench_support::register_phase(channel, phase).await;
-}
-
-/// Every stored result of `source`: its ingest seq and (case, device, attempt, status). Read
-/// beside the running gateway, which holds the store's writer lock.
+/// Every stored result of `source`: its ingest seq and (case, device, attempt, status).
 fn stored_results(db: &Path, source: &str) -> Vec<(u64, String, String, u32, pb::CaseStatus)> {
-    let store = Store::open_reader(db.to_str().unwrap()).unwrap();
-    let mut found = Vec::new();
-    let mut from = 1;
-    loop {
-        let page = store.read_range(from, 1000).unwrap();
-        let Some(last) = page.last() else { break };
-        from = last.seq + 1;
-        for event in &page {
-            if let Some(key) = event.key.as_ref()
-                && key.source == source
-                && key.run == RESULTS_RUN
-            {
-                let result = pb::SubmitResult::decode(event.payload.body.as_slice())
-                    .unwrap()
-                    .result
-                    .unwrap();
-                let status = result.status();
-                found.push((
-                    key.seq,
-                    result.case_id,
-                    result.device_id,
-                    result.attempt,
-                    status,
-                ));
-            }
-        }
-    }
-    found
+    bench_support::stored_results(db, source)
+        .into_iter()
+        .map(|(seq, result)| {
+            let status = result.status();
+            (
+                seq,
+                result.case_id,
+                result.device_id,
+                result.attempt,
+                status,
+            )
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

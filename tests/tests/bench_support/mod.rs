@@ -4,10 +4,13 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 
 use meterlab_proto::v1 as pb;
 use meterlab_proto::v1::governance_service_client::GovernanceServiceClient;
+use meterlab_server::RESULTS_RUN;
+use meterlab_store::Store;
+use prost::Message as _;
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
@@ -128,6 +131,77 @@ pub async fn serve(config: &Path) -> (Child, String) {
     };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, addr)
+}
+
+/// The DMC of the bench's comms hub, and the entry the bench's runs record against.
+pub const NORTH_DMC: &str = "acme-ch1-e470-g4";
+pub const NORTH_ENTRY: &str = "MOC/smso-north/acme-ch1-e470-g4";
+
+/// Runs the program (unaffected by the caller's gateway, token and log settings) to its end.
+pub async fn meterlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meterlab-e2e"))
+        .args(args)
+        .env_remove("METERLAB_TOKEN_FILE")
+        .env_remove("METERLAB_GATEWAY")
+        .env_remove("METERLAB_LOG")
+        .output()
+        .await
+        .unwrap()
+}
+
+/// What a finished command printed, for assertion messages.
+pub fn said(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A command's `--output json` answer.
+pub fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("not JSON ({error}): {}", said(output)))
+}
+
+/// Registers the MT active phase of [`NORTH_ENTRY`], which the bench's runs record against.
+pub async fn plan_north_mt_active(channel: tonic::transport::Channel) {
+    let phase = pb::PhaseKey {
+        entry: Some(pb::EntryKey {
+            release: pb::CapabilityRelease::Moc.into(),
+            smso_id: "smso-north".into(),
+            dmc_id: NORTH_DMC.into(),
+        }),
+        test_type: pb::TestType::Mt.into(),
+        mode: pb::InstallationMode::Active.into(),
+    };
+    register_phase(channel, phase).await;
+}
+
+/// Every result stored for `source`, with its ingest seq. Read beside the running gateway,
+/// which holds the store's writer lock.
+pub fn stored_results(db: &Path, source: &str) -> Vec<(u64, pb::TestCaseResult)> {
+    let store = Store::open_reader(db.to_str().unwrap()).unwrap();
+    let mut found = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = store.read_range(from, 1000).unwrap();
+        let Some(last) = page.last() else { break };
+        from = last.seq + 1;
+        for event in &page {
+            if let Some(key) = event.key.as_ref()
+                && key.source == source
+                && key.run == RESULTS_RUN
+            {
+                let result = pb::SubmitResult::decode(event.payload.body.as_slice())
+                    .unwrap()
+                    .result
+                    .unwrap();
+                found.push((key.seq, result));
+            }
+        }
+    }
+    found
 }
 
 /// Registers the entry of `phase` (its DMC with one comms hub model) and the phase itself, so
