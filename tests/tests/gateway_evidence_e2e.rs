@@ -16,7 +16,6 @@ use bench_support::{
     BenchOptions, NORTH_ENTRY, adapter, json, meterlab, plan_north_mt_active, said, serve,
     write_bench_config,
 };
-use meterlab_proto::v1 as pb;
 use run_support::start_emulator;
 use sha2::{Digest as _, Sha256};
 use tonic::transport::Channel;
@@ -30,8 +29,8 @@ fn stored_evidence(db: &Path, source: &str) -> Vec<String> {
 }
 
 /// Starts the shipped MT active suite on the gateway at `url`, watches it to its end and
-/// answers its summary.
-async fn run_mt_active(url: &str) -> serde_json::Value {
+/// answers its id and summary.
+async fn run_mt_active(url: &str) -> (String, serde_json::Value) {
     let started = meterlab(&[
         "runs",
         "start",
@@ -51,7 +50,7 @@ async fn run_mt_active(url: &str) -> serde_json::Value {
     let run_id = json(&started)["run_id"].as_str().unwrap().to_owned();
     let watched = meterlab(&["runs", "watch", &run_id, "--gateway", url]).await;
     assert!(watched.status.code().is_some(), "{}", said(&watched));
-    json(
+    let summary = json(
         &meterlab(&[
             "runs",
             "show",
@@ -62,7 +61,8 @@ async fn run_mt_active(url: &str) -> serde_json::Value {
             "json",
         ])
         .await,
-    )
+    );
+    (run_id, summary)
 }
 
 /// Every file of a bundle directory by its path inside it.
@@ -102,7 +102,7 @@ async fn a_gateway_run_bundles_with_the_evidence_of_every_attempt() {
         .unwrap();
     plan_north_mt_active(channel).await;
 
-    let summary = run_mt_active(&url).await;
+    let (run_id, summary) = run_mt_active(&url).await;
     assert_eq!(summary["state"], "finished", "{summary}");
 
     // Every stored result has its document beside the store, named by its hash.
@@ -219,7 +219,7 @@ async fn a_run_whose_evidence_cannot_be_kept_stores_nothing_and_says_why() {
     std::fs::remove_dir_all(&kept).unwrap();
     std::fs::write(&kept, b"not a directory").unwrap();
 
-    let summary = run_mt_active(&url).await;
+    let (run_id, summary) = run_mt_active(&url).await;
     assert_eq!(summary["state"], "errored", "{summary}");
     let error = summary["error"].as_str().unwrap_or_default();
     assert!(

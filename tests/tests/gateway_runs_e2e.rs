@@ -12,22 +12,16 @@ mod run_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Output;
 
 use bench_support::{
-    BenchOptions, NORTH_DMC, NORTH_ENTRY, adapter, json, meterlab, plan_north_mt_active as plan,
-    serve, write_bench_config,
+    BenchOptions, NORTH_ENTRY, adapter, json, meterlab, plan_north_mt_active as plan, serve,
+    write_bench_config,
 };
 use meterlab_proto::v1 as pb;
 use meterlab_proto::v1::run_service_client::RunServiceClient;
-use meterlab_server::RESULTS_RUN;
-use meterlab_store::Store;
-use prost::Message as _;
 use run_support::start_emulator;
-use tokio::process::Command;
 use tonic::transport::Channel;
 
-const DMC: &str = NORTH_DMC;
 const ENTRY: &str = NORTH_ENTRY;
 
 /// Every stored result of `source`: its ingest seq and (case, device, attempt, status).
