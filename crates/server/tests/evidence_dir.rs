@@ -9,26 +9,7 @@ use meterlab_server::{Gateway, GatewayConfig, ServerError, StreamLimits};
 use meterlab_store::{Store, StoreConfig};
 use sha2::{Digest as _, Sha256};
 
-const DEVICES: &str = r#"format = 1
-
-[[device]]
-name = "esme1"
-hub = "hub1"
-role = "esme"
-dmc = "acme"
-smso = "smso-north"
-state = "active"
-model = "ACME E470"
-firmware = "2.0.1"
-
-[device.tcp]
-address = "127.0.0.1:9"
-wport = 2
-
-[[device.client]]
-sap = 16
-authentication = "none"
-"#;
+const DEVICES: &str = include_str!("fixtures/one_esme.devices.toml");
 
 fn profile() -> meterlab_governance::Profile {
     meterlab_governance::load_profile(

@@ -13,26 +13,7 @@ use meterlab_store::{IngestKey, Payload, Store, StoreConfig};
 use prost::Message as _;
 use sha2::{Digest as _, Sha256};
 
-const DEVICES: &str = r#"format = 1
-
-[[device]]
-name = "esme1"
-hub = "hub1"
-role = "esme"
-dmc = "acme"
-smso = "smso-north"
-state = "active"
-model = "ACME E470"
-firmware = "2.0.1"
-
-[device.tcp]
-address = "127.0.0.1:9"
-wport = 2
-
-[[device.client]]
-sap = 16
-authentication = "none"
-"#;
+const DEVICES: &str = include_str!("fixtures/one_esme.devices.toml");
 
 const T0: i64 = 1_790_000_000_000;
 

@@ -22,26 +22,7 @@ use crate::evidence::EvidenceStore;
 use crate::ledger::Ledger;
 use crate::serve_config::ServeConfig;
 
-const DEVICES: &str = r#"format = 1
-
-[[device]]
-name = "esme1"
-hub = "hub1"
-role = "esme"
-dmc = "acme"
-smso = "smso-north"
-state = "active"
-model = "ACME E470"
-firmware = "2.0.1"
-
-[device.tcp]
-address = "127.0.0.1:9"
-wport = 2
-
-[[device.client]]
-sap = 16
-authentication = "none"
-"#;
+const DEVICES: &str = include_str!("../../../tests/fixtures/one_esme.devices.toml");
 
 fn phase() -> pb::PhaseKey {
     pb::PhaseKey {
