@@ -116,11 +116,7 @@ async fn a_run_started_through_run_service_is_watched_and_stored() {
     let emulator = start_emulator(dir.path(), &[]).await;
     let config = write_config(dir.path(), &emulator.devices, 20);
     let (mut server, addr) = serve(&config).await;
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = bench_support::channel(format!("http://{addr}")).await;
     plan(channel.clone()).await;
     let mut runs = RunServiceClient::new(channel.clone());
     let run_id = runs
@@ -282,11 +278,7 @@ async fn sigterm_mid_run_drains_and_exits_zero_despite_idle_and_stalled_clients(
     let emulator = start_emulator(dir.path(), &[]).await;
     let config = write_config(dir.path(), &emulator.devices, 1);
     let (mut server, addr) = serve(&config).await;
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = bench_support::channel(format!("http://{addr}")).await;
     plan(channel.clone()).await;
 
     // A client that opens a result stream and then sends nothing more.
@@ -361,11 +353,7 @@ async fn a_panicking_adapter_blocks_the_run_and_the_gateway_keeps_serving() {
     let panicking = run_support::fixture("fixture-panic");
     let config = write_config_with(dir.path(), &emulator.devices, 20, &panicking);
     let (mut server, addr) = serve(&config).await;
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = bench_support::channel(format!("http://{addr}")).await;
     plan(channel.clone()).await;
     let mut runs = RunServiceClient::new(channel.clone());
     for attempt in ["panic-1", "panic-2"] {
@@ -428,11 +416,7 @@ async fn sigkill_mid_run_then_restart_loses_no_result_a_watcher_saw() {
     let emulator = start_emulator(dir.path(), &["--latency-ms", "20"]).await;
     let config = write_config(dir.path(), &emulator.devices, 20);
     let (mut server, addr) = serve(&config).await;
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = bench_support::channel(format!("http://{addr}")).await;
     plan(channel.clone()).await;
     let mut runs = RunServiceClient::new(channel);
     let run_id = runs
@@ -464,11 +448,7 @@ async fn sigkill_mid_run_then_restart_loses_no_result_a_watcher_saw() {
     assert!(seen >= 1, "the run finished cases before the kill");
 
     let (mut restarted, addr) = serve(&config).await;
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = bench_support::channel(format!("http://{addr}")).await;
     let source = format!("gateway-run/{run_id}");
     let watermark = ResultServiceClient::new(channel.clone())
         .get_watermark(pb::GetWatermarkRequest {
@@ -550,11 +530,7 @@ async fn no_device_credential_appears_in_a_trace_level_gateway_run() {
         }
     };
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = bench_support::channel(format!("http://{addr}")).await;
     plan(channel.clone()).await;
     let mut runs = RunServiceClient::new(channel);
     let run_id = runs
@@ -607,11 +583,7 @@ async fn a_run_reaches_its_devices_over_pty_serial_when_the_bench_says_so() {
     devices.save(&serial_only).unwrap();
     let config = write_config_full(dir.path(), &serial_only, 20, &adapter(), "serial");
     let (mut server, addr) = serve(&config).await;
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = bench_support::channel(format!("http://{addr}")).await;
     plan(channel.clone()).await;
     let mut runs = RunServiceClient::new(channel);
     let run_id = runs

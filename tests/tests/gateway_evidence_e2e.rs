@@ -18,7 +18,6 @@ use bench_support::{
 };
 use run_support::start_emulator;
 use sha2::{Digest as _, Sha256};
-use tonic::transport::Channel;
 
 /// The evidence hash of every result stored for `source`.
 fn stored_evidence(db: &Path, source: &str) -> Vec<String> {
@@ -95,11 +94,7 @@ async fn a_gateway_run_bundles_with_the_evidence_of_every_attempt() {
     let config = write_bench_config(d, &emulator.devices, &adapter(), BenchOptions::default());
     let (mut server, addr) = serve(&config).await;
     let url = format!("http://{addr}");
-    let channel = Channel::from_shared(url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = bench_support::channel(url.clone()).await;
     plan_north_mt_active(channel).await;
 
     let (run_id, summary) = run_mt_active(&url).await;
@@ -206,11 +201,7 @@ async fn a_run_whose_evidence_cannot_be_kept_stores_nothing_and_says_why() {
     let config = write_bench_config(d, &emulator.devices, &adapter(), BenchOptions::default());
     let (mut server, addr) = serve(&config).await;
     let url = format!("http://{addr}");
-    let channel = Channel::from_shared(url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = bench_support::channel(url.clone()).await;
     plan_north_mt_active(channel).await;
     // The evidence directory (created at start) is replaced by a file: nothing can be kept
     // there, whoever the gateway runs as.

@@ -12,7 +12,6 @@ use bench_support::{BenchOptions, register_phase, run_to_end, serve, write_bench
 use meterlab_proto::v1 as pb;
 use meterlab_proto::v1::device_service_client::DeviceServiceClient;
 use run_support::{fixture, start_emulator};
-use tonic::transport::Channel;
 
 fn phase() -> pb::PhaseKey {
     pb::PhaseKey {
@@ -41,11 +40,7 @@ async fn a_segfaulting_adapter_in_a_worker_blocks_its_cases_and_the_gateway_keep
         },
     );
     let (mut server, addr) = serve(&config).await;
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = bench_support::channel(format!("http://{addr}")).await;
     register_phase(channel.clone(), phase()).await;
     for request_id in ["segv-1", "segv-2"] {
         let (results, summary) = run_to_end(

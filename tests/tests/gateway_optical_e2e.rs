@@ -13,7 +13,6 @@ use bench_support::{
 };
 use meterlab_proto::v1 as pb;
 use run_support::{path, start_emulator_from, workspace};
-use tonic::transport::Channel;
 
 const DMC: &str = "acme-ch1-e470p-g4";
 
@@ -31,11 +30,7 @@ fn phase() -> pb::PhaseKey {
 
 /// Runs SIT-OPT-001 and SIT-RD-001 on the gateway; returns the attempts and the summary.
 async fn run_cases(addr: &str, request_id: &str) -> (Vec<pb::TestCaseResult>, pb::RunSummary) {
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = bench_support::channel(format!("http://{addr}")).await;
     register_phase(channel.clone(), phase()).await;
     run_to_end(
         channel,

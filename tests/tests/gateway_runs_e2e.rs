@@ -20,7 +20,6 @@ use bench_support::{
 use meterlab_proto::v1 as pb;
 use meterlab_proto::v1::run_service_client::RunServiceClient;
 use run_support::start_emulator;
-use tonic::transport::Channel;
 
 const ENTRY: &str = NORTH_ENTRY;
 
@@ -55,11 +54,7 @@ async fn a_run_cut_off_by_kill_9_is_interrupted_listed_and_resumed_without_dupli
     );
     let (mut server, addr) = serve(&config).await;
     let url = format!("http://{addr}");
-    let channel = Channel::from_shared(url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = bench_support::channel(url.clone()).await;
     plan(channel.clone()).await;
 
     let started = meterlab(&[
@@ -391,11 +386,7 @@ async fn two_concurrent_runs_on_one_device_number_their_attempts_without_collidi
     );
     let (mut server, addr) = serve(&config).await;
     let url = format!("http://{addr}");
-    let channel = Channel::from_shared(url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = bench_support::channel(url.clone()).await;
     plan(channel.clone()).await;
     let start = |request_id: &'static str| {
         let url = url.clone();

@@ -220,13 +220,11 @@ impl StoreError {
         let StoreError::Postgres { source, .. } = self else {
             return false;
         };
-        match source.code() {
-            Some(code) => {
-                let code = code.code();
-                code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
-            }
-            None => source.as_db_error().is_none(),
-        }
+        // No SQLSTATE: the server never answered.
+        source.code().is_none_or(|code| {
+            let code = code.code();
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+        })
     }
 
     /// True for errors that concern only the submitted event (conflict, limit); false for errors

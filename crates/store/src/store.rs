@@ -2,9 +2,9 @@
 //!
 //! Every submission goes into a bounded queue. The writer takes the first waiting submission, then
 //! everything else already queued (up to [`StoreConfig::max_batch`] events) — waiting briefly for
-//! the submitters it has just acknowledged when there are several (see `gather`) — applies
-//! all of it in one transaction and commits once. Only after the commit has returned — the WAL is fsynced — does
-//! each submitter get its acknowledgement. Under load one fsync thus covers many events; with a
+//! the submitters it has just acknowledged when there are several (see `gather`) — applies all
+//! of it in one transaction and commits once. Only after the commit has returned — the WAL is
+//! fsynced — does each submitter get its acknowledgement. Under load one fsync thus covers many events; with a
 //! single submitter the latency is one commit.
 
 use std::sync::atomic::{AtomicU64, Ordering};

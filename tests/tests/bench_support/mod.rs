@@ -164,6 +164,15 @@ pub fn json(output: &Output) -> serde_json::Value {
         .unwrap_or_else(|error| panic!("not JSON ({error}): {}", said(output)))
 }
 
+/// A connected gRPC channel to the gateway at `url` (`http://…`).
+pub async fn channel(url: String) -> tonic::transport::Channel {
+    tonic::transport::Channel::from_shared(url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
 /// Registers the MT active phase of [`NORTH_ENTRY`], which the bench's runs record against.
 pub async fn plan_north_mt_active(channel: tonic::transport::Channel) {
     let phase = pb::PhaseKey {

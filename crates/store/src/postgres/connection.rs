@@ -329,7 +329,8 @@ impl Pg {
         loop {
             match self.with_conn(op_name, op.clone()) {
                 Err(e) if attempt < READ_ATTEMPTS && e.is_lost_connection() => {
-                    tracing::debug!(op = op_name, attempt, error = %e, "pooled connection was dead; reading again");
+                    tracing::debug!(op = op_name, attempt, error = %e,
+                        "pooled connection was dead; reading again");
                     attempt += 1;
                 }
                 outcome => return outcome,
