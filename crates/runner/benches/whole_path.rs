@@ -1,12 +1,16 @@
 //! The whole production path, measured against its parts in the same run.
 //!
-//! - `srv_throughput`: 100 emulated meters in parallel, each read `READS` times with SRV 11.2
+//! - `srv_throughput`: 100 emulated meters in parallel, each read 20 times with SRV 11.2
 //!   Read Firmware Version — through the runner, the DLMS adapter `.so`, DLMS over the TCP
 //!   wrapper to the emulator (`runner_plugin`) ÷ the same association and GETs made directly
 //!   with `meterlab-dlms`'s `ClientConnection` over the same kind of sockets to the same
-//!   emulator (`direct_dlms`). Both associate once per meter with the same LLS client. A third
-//!   arm (`plugin_session_no_runner`) makes the same reads through plugin-host sessions on the
-//!   same links without the runner, to tell the runner's share from the host's and adapter's.
+//!   emulator (`direct_dlms`). Every arm associates once per meter with the same LLS client
+//!   and releases the association after its reads (RLRQ/RLRE), as the runner does after a
+//!   device's last case. A third arm (`plugin_session_no_runner`) makes the same reads through
+//!   plugin-host sessions on the same links without the runner, to tell the runner's share from
+//!   the host's and adapter's. `WHOLE_PATH_READS` sets the reads per meter (20);
+//!   `WHOLE_PATH_ROUNDS` the rounds of the interleaved pass (24); `WHOLE_PATH_ARM` runs that
+//!   pass on one arm alone (for `perf` or `valgrind`).
 //! - `paced_pty_case`: one case of three 11.2 reads on an ESME over HDLC on a PTY at 9600 baud,
 //!   output paced to the line rate; printed against its wire time (bytes × 10 bits / 9600).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -47,7 +51,21 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 const METERS: usize = 100;
-const READS: usize = 20;
+/// Reads per meter: 20, or `WHOLE_PATH_READS` (to tell per-read from per-session costs).
+fn reads() -> usize {
+    env_count("WHOLE_PATH_READS").unwrap_or(20)
+}
+
+/// Rounds of the interleaved comparison: 24, or `WHOLE_PATH_ROUNDS`.
+fn rounds() -> usize {
+    env_count("WHOLE_PATH_ROUNDS").unwrap_or(24)
+}
+
+fn env_count(name: &str) -> Option<usize> {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+}
 const LLS_SAP: u8 = 1;
 const PASSWORD: &str = "bench-lls-0001";
 const FIRMWARE_OBIS: Obis = Obis::new(1, 0, 0, 2, 0, 255);
@@ -95,7 +113,7 @@ fn dmcs() -> DmcLibrary {
     DmcLibrary::load(&workspace().join("suites/dmcs")).unwrap()
 }
 
-/// `READS` reads of the firmware version, each expecting a version.
+/// Reads of the firmware version, each expecting a version.
 #[derive(Debug)]
 struct FirmwareReads(usize);
 
@@ -180,8 +198,9 @@ async fn direct_meter(address: String, wport: u16) {
     let now = || u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
     connection.connect(now()).unwrap();
     let mut buffer = vec![0u8; 4096];
-    let mut pending_reads = READS;
+    let mut pending_reads = reads();
     let mut waiting = false;
+    let mut releasing = false;
     loop {
         while let Some(bytes) = connection.poll_transmit() {
             stream.write_all(&bytes).await.unwrap();
@@ -195,15 +214,21 @@ async fn direct_meter(address: String, wport: u16) {
                     result.expect("firmware version");
                     waiting = false;
                 }
+                // The runner's adapter releases the association after a device's last case
+                // (RLRQ/RLRE): the same exchange here, so both arms do the same DLMS work.
+                ClientConnectionEvent::Association(ClientEvent::Released) => return,
                 ClientConnectionEvent::LinkUp => {}
                 other => panic!("direct client: {other:?}"),
             }
         }
         if connection.association().state() == meterlab_dlms::association::ClientState::Associated
             && !waiting
+            && !releasing
         {
             if pending_reads == 0 {
-                return;
+                releasing = true;
+                connection.release(now()).unwrap();
+                continue;
             }
             pending_reads -= 1;
             waiting = true;
@@ -237,7 +262,7 @@ async fn session_meter(plugin: Arc<Plugin>, target: DeviceTarget) {
     let mut session = meterlab_plugin_host::Session::open(&plugin, &config, connected.link)
         .await
         .unwrap();
-    for read in 0..READS {
+    for read in 0..reads() {
         let response = session
             .execute(
                 ServiceRequest {
@@ -253,6 +278,8 @@ async fn session_meter(plugin: Arc<Plugin>, target: DeviceTarget) {
             Some(Outcome::FirmwareVersion(_))
         ));
     }
+    let (_link, closed) = session.close_gracefully(Duration::from_secs(5)).await;
+    assert_eq!(closed, meterlab_plugin_host::CloseOutcome::Closed);
 }
 
 fn srv_throughput(c: &mut Criterion) {
@@ -283,7 +310,7 @@ fn srv_throughput(c: &mut Criterion) {
     });
     let meters = meters(&devices);
     assert_eq!(meters.len(), METERS);
-    let case: Arc<dyn TestCase> = Arc::new(FirmwareReads(READS));
+    let case: Arc<dyn TestCase> = Arc::new(FirmwareReads(reads()));
     let plan = RunPlan {
         run_id: "bench".to_owned(),
         units: meters
@@ -340,7 +367,7 @@ fn srv_throughput(c: &mut Criterion) {
     let mut cpu = CpuTally::default();
     let mut group = c.benchmark_group("srv_throughput");
     group.sample_size(10);
-    group.throughput(Throughput::Elements((METERS * READS) as u64));
+    group.throughput(Throughput::Elements((METERS * reads()) as u64));
     group.bench_function("runner_plugin", |b| {
         b.iter_custom(|iterations| cpu.measure("runner_plugin", iterations, runner_once));
     });
@@ -357,7 +384,7 @@ fn srv_throughput(c: &mut Criterion) {
         "direct_dlms",
         &["runner_plugin", "plugin_session_no_runner"],
     );
-    if INTERLEAVED_ROUNDS > 0 && criterion_measures("srv_throughput/interleaved") {
+    if rounds() > 0 && criterion_measures("srv_throughput/interleaved") {
         interleaved(&mut [
             ("runner_plugin", &mut { runner_once }),
             ("plugin_session_no_runner", &mut { sessions_once }),
@@ -365,9 +392,6 @@ fn srv_throughput(c: &mut Criterion) {
         ]);
     }
 }
-
-/// Rounds of the interleaved comparison.
-const INTERLEAVED_ROUNDS: usize = 24;
 
 /// Whether the bench's name filter (the first free argument, as criterion reads it) selects
 /// `name`; no filter selects everything. `--profile-time` runs (under a profiler) skip it.
@@ -383,16 +407,23 @@ fn criterion_measures(name: &str) -> bool {
     filter.is_none_or(|filter| name.contains(filter))
 }
 
-/// The arms one iteration each in turn, `INTERLEAVED_ROUNDS` times, starting with a different
-/// arm each round: every arm meets the same load on the shared machine within a second of the
-/// others, which criterion's arm-after-arm batches (seconds apart) cannot give. Prints each
-/// arm's median CPU and wall time per iteration and the ratios against the last arm.
+/// The arms one iteration each in turn, `rounds()` times, starting with a different arm each
+/// round: every arm meets the same load on the shared machine within a second of the others,
+/// which criterion's arm-after-arm batches (seconds apart) cannot give. Prints each arm's
+/// median CPU and wall time per iteration, the ratios of those medians against the last arm,
+/// and the median of the per-round ratios (each arm against the baseline of its own round:
+/// the figure least moved by the load drifting during the pass).
 fn interleaved(arms: &mut [(&'static str, &mut dyn FnMut())]) {
+    let rounds = rounds();
+    let only = std::env::var("WHOLE_PATH_ARM").ok();
     let mut cpu: Vec<Vec<Duration>> = vec![Vec::new(); arms.len()];
     let mut wall: Vec<Vec<Duration>> = vec![Vec::new(); arms.len()];
-    for round in 0..INTERLEAVED_ROUNDS {
+    for round in 0..rounds {
         for turn in 0..arms.len() {
             let index = (round + turn) % arms.len();
+            if only.as_deref().is_some_and(|only| only != arms[index].0) {
+                continue;
+            }
             let cpu_before = process_cpu();
             let started = Instant::now();
             (arms[index].1)();
@@ -400,24 +431,57 @@ fn interleaved(arms: &mut [(&'static str, &mut dyn FnMut())]) {
             cpu[index].push(process_cpu().saturating_sub(cpu_before));
         }
     }
-    let median = |times: &mut Vec<Duration>| {
-        times.sort();
-        times[times.len() / 2]
-    };
-    let cpu: Vec<Duration> = cpu.iter_mut().map(median).collect();
-    let wall: Vec<Duration> = wall.iter_mut().map(median).collect();
+    if only.is_some() {
+        // One arm alone (under `perf` or `valgrind`): its medians, no ratios.
+        for (index, (arm, _)) in arms.iter().enumerate() {
+            if let (Some(cpu), Some(wall)) = (median(&cpu[index]), median(&wall[index])) {
+                println!(
+                    "srv_throughput/interleaved ({rounds} rounds, alone): {arm} CPU {cpu:.2?}, wall {wall:.2?}"
+                );
+            }
+        }
+        return;
+    }
     let last = arms.len() - 1;
+    let paired = |times: &[Vec<Duration>], index: usize| {
+        let ratios: Vec<f64> = times[last]
+            .iter()
+            .zip(&times[index])
+            .map(|(baseline, arm)| baseline.as_secs_f64() / arm.as_secs_f64())
+            .collect();
+        median_f64(ratios)
+    };
     for (index, (arm, _)) in arms.iter().enumerate() {
+        let (Some(arm_cpu), Some(arm_wall), Some(base_cpu), Some(base_wall)) = (
+            median(&cpu[index]),
+            median(&wall[index]),
+            median(&cpu[last]),
+            median(&wall[last]),
+        ) else {
+            continue;
+        };
         println!(
-            "srv_throughput/interleaved ({INTERLEAVED_ROUNDS} rounds, medians): {arm} \
-             CPU {:.2?}, wall {:.2?}; {} / {arm}: CPU {:.2}, wall {:.2}",
-            cpu[index],
-            wall[index],
-            arms[last].0,
-            cpu[last].as_secs_f64() / cpu[index].as_secs_f64(),
-            wall[last].as_secs_f64() / wall[index].as_secs_f64(),
+            "srv_throughput/interleaved ({rounds} rounds, medians): {arm} CPU {arm_cpu:.2?}, \
+             wall {arm_wall:.2?}; {base} / {arm}: CPU {:.2}, wall {:.2}; per-round ratios, \
+             median: CPU {:.2}, wall {:.2}",
+            base_cpu.as_secs_f64() / arm_cpu.as_secs_f64(),
+            base_wall.as_secs_f64() / arm_wall.as_secs_f64(),
+            paired(&cpu, index),
+            paired(&wall, index),
+            base = arms[last].0,
         );
     }
+}
+
+fn median(times: &[Duration]) -> Option<Duration> {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted.get(sorted.len() / 2).copied()
+}
+
+fn median_f64(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// CPU time of this process (every thread: the runtime's workers run both the arm and the
@@ -566,7 +630,7 @@ fn paced_pty_case(c: &mut Criterion) {
                 .traffic
                 .iter()
                 .filter(|record| record.direction != "event")
-                .map(|record| record.data.len() / 2)
+                .map(|record| record.data.byte_len())
                 .sum();
             (result.elapsed, bytes)
         })

@@ -8,7 +8,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::case::Check;
-use crate::result::{CaseStatus, StepRecord, TrafficRecord};
+use crate::result::{CaseStatus, StepRecord, TrafficData, TrafficRecord};
 
 /// Traffic records from capture entries.
 pub(crate) fn traffic(entries: Vec<CaptureEntry>) -> Vec<TrafficRecord> {
@@ -21,12 +21,12 @@ pub(crate) fn traffic(entries: Vec<CaptureEntry>) -> Vec<TrafficRecord> {
                     meterlab_link::Direction::Tx => "tx",
                     meterlab_link::Direction::Rx => "rx",
                 },
-                data: lower_hex(&record.bytes),
+                data: TrafficData::Bytes(record.bytes),
             },
             CaptureEntry::Event(event) => TrafficRecord {
                 offset_ns: nanos(event.offset),
                 direction: "event",
-                data: event.text,
+                data: TrafficData::Text(event.text),
             },
         })
         .collect()
@@ -45,13 +45,49 @@ fn lower_hex(bytes: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_else(|_| hex::encode(bytes))
 }
 
-/// Serialises as the JSON string `format!("{:?}", message)`, written straight into the
-/// document (serde_json escapes it as it is formatted): no `String` per request and response.
+thread_local! {
+    /// The debug text of the message being serialised, reused from one to the next.
+    static DEBUG_TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Serialises as the JSON string `format!("{:?}", message)`. The text is formatted into a
+/// buffer kept by the thread and escaped in one pass: `collect_str` would escape each of the
+/// formatter's many small pieces (field names, punctuation) separately, and a `String` per
+/// request and response would cost an allocation each.
 struct DebugText<'a, M>(&'a M);
 
 impl<M: std::fmt::Debug> Serialize for DebugText<'_, M> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&format_args!("{:?}", self.0))
+        use std::fmt::Write as _;
+        DEBUG_TEXT.with(|buffer| match buffer.try_borrow_mut() {
+            Ok(mut text) => {
+                text.clear();
+                // Writing into a `String` cannot fail.
+                let _ = write!(text, "{:?}", self.0);
+                serializer.serialize_str(&text)
+            }
+            // Only a `Debug` that serialises evidence itself could get here.
+            Err(_) => serializer.collect_str(&format_args!("{:?}", self.0)),
+        })
+    }
+}
+
+/// Serialises `bytes` as the JSON string of their lowercase hex, through a stack buffer for
+/// up to `STACK` bytes (nearly every frame): no hex `String` per frame.
+pub(crate) fn serialize_hex<S: serde::Serializer>(
+    bytes: &[u8],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    const STACK: usize = 512;
+    if bytes.len() > STACK {
+        return serializer.serialize_str(&lower_hex(bytes));
+    }
+    let mut hex = [0u8; 2 * STACK];
+    let hex = &mut hex[..2 * bytes.len()];
+    match hex::encode_to_slice(bytes, hex).map(|()| std::str::from_utf8(hex)) {
+        // Hex digits are ASCII.
+        Ok(Ok(text)) => serializer.serialize_str(text),
+        _ => serializer.serialize_str(&lower_hex(bytes)),
     }
 }
 
@@ -68,15 +104,12 @@ impl<M: prost::Message> Serialize for ProtobufHex<'_, M> {
             return serializer.serialize_str(&lower_hex(&self.0.encode_to_vec()));
         }
         let mut bytes = [0u8; STACK];
-        let mut hex = [0u8; 2 * STACK];
-        let (bytes, hex) = (&mut bytes[..len], &mut hex[..2 * len]);
-        let written = self.0.encode(&mut &mut bytes[..]).is_ok()
-            && hex::encode_to_slice(&bytes[..], &mut hex[..]).is_ok();
-        match std::str::from_utf8(hex) {
-            // `encode` fills exactly `encoded_len` bytes; hex digits are ASCII.
-            Ok(text) if written => serializer.serialize_str(text),
-            _ => serializer.serialize_str(&lower_hex(&self.0.encode_to_vec())),
+        let bytes = &mut bytes[..len];
+        // `encode` fills exactly `encoded_len` bytes.
+        if self.0.encode(&mut &mut bytes[..]).is_err() {
+            return serializer.serialize_str(&lower_hex(&self.0.encode_to_vec()));
         }
+        serialize_hex(bytes, serializer)
     }
 }
 
@@ -165,7 +198,10 @@ pub(crate) fn seal(
     let estimate = 1024
         + traffic
             .iter()
-            .map(|record| record.data.len() + 48)
+            .map(|record| match &record.data {
+                TrafficData::Bytes(bytes) => 2 * bytes.len() + 48,
+                TrafficData::Text(text) => text.len() + 48,
+            })
             .sum::<usize>()
         + steps
             .iter()
@@ -201,7 +237,7 @@ mod tests {
 
     use super::{EvidenceKey, lower_hex, seal};
     use crate::case::Check;
-    use crate::result::{CaseStatus, StepRecord, TrafficRecord};
+    use crate::result::{CaseStatus, StepRecord, TrafficData, TrafficRecord};
 
     /// The evidence step as it was written before the text and hex were streamed: owned
     /// strings from `format!` and `hex::encode`. The streamed document must be byte for byte
@@ -233,7 +269,15 @@ mod tests {
         status: CaseStatus,
         detail: &'a str,
         steps: Vec<OwnedStep<'a>>,
-        traffic: &'a [TrafficRecord],
+        traffic: Vec<OwnedTraffic>,
+    }
+
+    /// A traffic record as it was written when it held the hex as a `String`.
+    #[derive(Serialize)]
+    struct OwnedTraffic {
+        offset_ns: u64,
+        direction: &'static str,
+        data: String,
     }
 
     fn step(index: u32, request_id: String, version: Option<String>) -> StepRecord {
@@ -282,11 +326,24 @@ mod tests {
                 ..step(3, String::new(), None)
             },
         ];
-        let traffic = vec![TrafficRecord {
-            offset_ns: 12,
-            direction: "tx",
-            data: "0001feff".to_owned(),
-        }];
+        let traffic = vec![
+            TrafficRecord {
+                offset_ns: 12,
+                direction: "tx",
+                data: TrafficData::Bytes(vec![0x00, 0x01, 0xfe, 0xff]),
+            },
+            TrafficRecord {
+                offset_ns: 15,
+                direction: "event",
+                data: TrafficData::Text("link \"down\"\n".to_owned()),
+            },
+            // Bigger than the stack buffer: the allocated path.
+            TrafficRecord {
+                offset_ns: 19,
+                direction: "rx",
+                data: TrafficData::Bytes((0..=255).cycle().take(700).collect()),
+            },
+        ];
         let key = EvidenceKey {
             run_id: "run",
             case_id: "C-1",
@@ -328,7 +385,17 @@ mod tests {
                     checks: &step.checks,
                 })
                 .collect(),
-            traffic: &traffic,
+            traffic: traffic
+                .iter()
+                .map(|record| OwnedTraffic {
+                    offset_ns: record.offset_ns,
+                    direction: record.direction,
+                    data: match &record.data {
+                        TrafficData::Bytes(bytes) => hex::encode(bytes),
+                        TrafficData::Text(text) => text.clone(),
+                    },
+                })
+                .collect(),
         };
         let expected = serde_json::to_string(&owned).unwrap();
         assert_eq!(json, expected);

@@ -47,6 +47,6 @@ pub use error::{ConnectError, LeaseError, PlanError};
 pub use event::{DeviceHealth, LogLevel, RunEvent, RunEventKind};
 pub use lease::{Lease, Leases};
 pub use optical::{OPTICAL_SIGN_ON_BAUD, OpticalRoute};
-pub use result::{CaseResult, CaseStatus, RunSummary, StepRecord, TrafficRecord};
+pub use result::{CaseResult, CaseStatus, RunSummary, StepRecord, TrafficData, TrafficRecord};
 pub use settings::{DeviceUnit, PlannedCase, RetryPolicy, RunPlan, RunSettings, Timeouts};
 pub use target::{Connected, Connector, DeviceTarget, DmcLibrary, LinkConnector, Transport};

@@ -62,8 +62,43 @@ pub struct TrafficRecord {
     pub offset_ns: u64,
     /// `tx`, `rx`, or `event` for a link event.
     pub direction: &'static str,
-    /// Hex of the bytes, or the event text.
-    pub data: String,
+    /// The bytes (serialised as lowercase hex), or the event text.
+    pub data: TrafficData,
+}
+
+/// What a [`TrafficRecord`] carries. The bytes are kept as captured and hex-encoded only where
+/// they are written (the evidence document): no second, twice as large, copy per frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrafficData {
+    Bytes(Vec<u8>),
+    Text(String),
+}
+
+impl TrafficData {
+    /// The bytes as lowercase hex, or the event text: what the evidence document holds.
+    pub fn to_text(&self) -> String {
+        match self {
+            Self::Bytes(bytes) => hex::encode(bytes),
+            Self::Text(text) => text.clone(),
+        }
+    }
+
+    /// How many link bytes the record carries (0 for an event).
+    pub fn byte_len(&self) -> usize {
+        match self {
+            Self::Bytes(bytes) => bytes.len(),
+            Self::Text(_) => 0,
+        }
+    }
+}
+
+impl serde::Serialize for TrafficData {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Bytes(bytes) => crate::evidence::serialize_hex(bytes, serializer),
+            Self::Text(text) => serializer.serialize_str(text),
+        }
+    }
 }
 
 /// The outcome of one attempt of one case on one device.

@@ -81,11 +81,11 @@ async fn a_device_that_answers_right_passes_with_steps_traffic_and_evidence() {
     assert_eq!((result.attempt, result.max_attempts), (1, 1));
     assert_eq!(result.steps.len(), 3);
     assert!(result.steps.iter().all(|step| step.response.is_some()));
-    let sent: Vec<&str> = result
+    let sent: Vec<String> = result
         .traffic
         .iter()
         .filter(|record| record.direction == "tx")
-        .map(|record| record.data.as_str())
+        .map(|record| record.data.to_text())
         .collect();
     assert_eq!(
         sent,
@@ -708,7 +708,7 @@ check = [{ field = "version", op = "==", value = { capture = "run_port" } }]
         passed
             .traffic
             .iter()
-            .any(|record| record.data.contains("optical port of m1")),
+            .any(|record| record.data.to_text().contains("optical port of m1")),
         "the optical session's traffic is in the evidence"
     );
     let skipped = results.iter().find(|r| r.device_id == "m2").unwrap();
