@@ -191,7 +191,14 @@ async fn dispatch(
     loop {
         tokio::select! {
             report = incoming.recv() => match report {
-                Some(report) => dispatcher.take(report),
+                Some(report) => {
+                    dispatcher.take(report);
+                    // The reports already queued, without a trip through `select!` each (its
+                    // futures are made, polled and dropped per turn).
+                    while let Ok(report) = incoming.try_recv() {
+                        dispatcher.take(report);
+                    }
+                }
                 // Every executor has finished and dropped its sender.
                 None => break,
             },

@@ -117,6 +117,43 @@ fn stop_reason(cancel: &watch::Receiver<bool>, run_deadline: Instant) -> Option<
     }
 }
 
+/// The run's cancellation as one future per device worker, raced against each step. A
+/// `wait_for` made per step would enter and leave the channel's waiter list (a lock each way)
+/// every step; this one registers once and stays registered until the run is cancelled.
+struct Cancelled {
+    wait: futures::future::Fuse<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl Cancelled {
+    fn new(mut cancel: watch::Receiver<bool>) -> Self {
+        use futures::FutureExt as _;
+        let wait: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+            // A closed channel means the run ended: nothing will cancel it any more.
+            if cancel.wait_for(|cancelled| *cancelled).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        });
+        Self { wait: wait.fuse() }
+    }
+}
+
+impl Future for Cancelled {
+    type Output = ();
+
+    /// Ready once the run is cancelled, and again at every poll after: a step started after
+    /// the cancellation is cancelled at once.
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        use futures::future::FusedFuture as _;
+        if self.wait.is_terminated() {
+            return std::task::Poll::Ready(());
+        }
+        std::pin::Pin::new(&mut self.wait).poll(context)
+    }
+}
+
 /// Works the devices of one link group, one after another.
 pub(crate) async fn run_group<C: Connector>(
     shared: Arc<Shared<C>>,
@@ -127,6 +164,7 @@ pub(crate) async fn run_group<C: Connector>(
         DeviceWorker {
             shared: Arc::clone(&shared),
             target: unit.target,
+            cancelled: Cancelled::new(cancel.clone()),
             cancel: cancel.clone(),
             open: None,
             last_capture: None,
@@ -144,6 +182,8 @@ struct DeviceWorker<C: Connector> {
     shared: Arc<Shared<C>>,
     target: DeviceTarget,
     cancel: watch::Receiver<bool>,
+    /// Completes when the run is cancelled; raced against every step.
+    cancelled: Cancelled,
     open: Option<Open<C::Link>>,
     /// The capture of the last session that ended, for the evidence of the attempt it ended in.
     last_capture: Option<Capture>,

@@ -45,10 +45,9 @@ impl<C: Connector> DeviceWorker<C> {
         let Some(open) = slot.as_mut() else {
             return Err(ExecError::infrastructure("no session".to_owned()));
         };
-        let mut cancel = self.cancel.clone();
         let outcome = tokio::select! {
             outcome = open.session.execute(request, budget) => outcome,
-            _ = cancel.wait_for(|cancelled| *cancelled) => {
+            () = &mut self.cancelled => {
                 self.close_port(port, "the run was cancelled");
                 return Err(ExecError::infrastructure(
                     "the run was cancelled during the step".to_owned(),
