@@ -503,3 +503,70 @@ fn a_commit_whose_answer_was_lost_is_acknowledged_once_the_database_confirms_it(
         other => panic!("{other:?}"),
     }
 }
+
+/// The write path looks up every key of a batch by index, however small the log was when the
+/// connection prepared its statements: a plan cached on a small log that scans `events` would
+/// cost every later batch a scan of the whole log (it did: 16 ms per batch at 40,000 events).
+#[test]
+fn ingesting_never_scans_the_log() {
+    let url = pg::fresh_database();
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    // The migrations scan the empty table to build its indexes; count from after them.
+    close_and_wait(open(&url), &database);
+    pg::cluster().psql_in(
+        &database,
+        "SELECT pg_stat_reset_single_table_counters('events'::regclass)",
+    );
+    let store = open(&url);
+    const BATCHES: u64 = 40;
+    const PER_BATCH: u64 = 16;
+    for b in 0..BATCHES {
+        // Each batch also repeats one key of the previous batch, so the lookup finds rows too.
+        let events = (1..=PER_BATCH)
+            .map(|i| b * PER_BATCH + i)
+            .chain((b > 0).then_some(b * PER_BATCH))
+            .map(|seq| meterlab_store::NewEvent {
+                key: Some(IngestKey::new("lab", "run", seq)),
+                payload: result(seq),
+                timestamp_ms: 0,
+            })
+            .collect();
+        let outcomes = store.submit_blocking(events).unwrap();
+        assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+        if b > 0 {
+            assert!(outcomes.last().unwrap().as_ref().unwrap().replayed);
+        }
+    }
+    assert_eq!(store.watermark("lab", "run").unwrap(), BATCHES * PER_BATCH);
+    close_and_wait(store, &database);
+    let stats = pg::cluster().query_in(
+        &database,
+        "SELECT seq_scan, idx_scan FROM pg_stat_user_tables WHERE relname = 'events'",
+    );
+    let (seq_scans, index_scans) = stats.split_once('|').unwrap();
+    let (seq_scans, index_scans): (u64, u64) =
+        (seq_scans.parse().unwrap(), index_scans.parse().unwrap());
+    assert!(
+        index_scans >= BATCHES,
+        "the statistics were reported (every batch probes the key index): {stats}"
+    );
+    assert_eq!(seq_scans, 0, "the write path scanned the log: {stats}");
+}
+
+/// Drops `store` and waits until its connections have ended (a backend reports its table
+/// statistics when it exits).
+fn close_and_wait(store: Store, database: &str) {
+    drop(store);
+    let others = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' \
+         AND pid <> pg_backend_pid()"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while pg::cluster().query_in(database, &others) != "0" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the store's connections did not close"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -118,10 +118,16 @@ impl WriteTx for PostgresTx<'_> {
                 .entry((key.source.clone(), key.run.clone()))
                 .or_insert(1) += 1;
         }
+        // One index probe per key, whatever the planner believes about the table: the
+        // statement is prepared once per connection and its plan cached, often while the log is
+        // still small, and a plain join then gets a hash join over a scan of the whole log that
+        // stays cached as the log grows (16 ms per batch at 40,000 events, linear in the log).
+        // A lateral subquery with LIMIT is never flattened into a join, so the only plans are
+        // a nested loop of probes of `events_by_key` (`tests/postgres.rs` checks no scan).
         let key_sql = format!(
             "SELECT {} FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(source, run, \
-             source_seq) JOIN events e ON e.source = k.source AND e.run = k.run \
-             AND e.source_seq = k.source_seq WHERE e.source IS NOT NULL",
+             source_seq) CROSS JOIN LATERAL (SELECT {EVENT_COLUMNS} FROM events \
+             WHERE source = k.source AND run = k.run AND source_seq = k.source_seq LIMIT 1) e",
             qualified_event_columns()
         );
         let key_params = [
