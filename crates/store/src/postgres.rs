@@ -39,6 +39,9 @@ pub use tx::PostgresTx;
 #[derive(Debug)]
 pub struct PostgresBackend {
     pg: Pg,
+    /// What the log looked like after this backend's last commit, for one-trip batches
+    /// (`None` when they are turned off); see [`tx`].
+    known: Option<tx::Known>,
 }
 
 impl PostgresBackend {
@@ -47,7 +50,20 @@ impl PostgresBackend {
     pub fn open(url: &str) -> Result<Self> {
         let pg = Pg::open(url, true)?;
         tracing::debug!(location = %pg.location, "opened PostgreSQL store for writing");
-        Ok(PostgresBackend { pg })
+        Ok(PostgresBackend {
+            pg,
+            known: Some(tx::Known::default()),
+        })
+    }
+
+    /// Whether a batch whose every key belongs to a run this backend has written since its
+    /// last look at the database is sent in one round trip (lock, inserts, `COMMIT`), its chain
+    /// links computed from this backend's last commit (on by default). A batch whose guess was
+    /// wrong (another store appended) fails on the database and is redone the two-trip way.
+    /// Off, every batch first reads what it needs (two round trips).
+    pub fn one_trip_batches(mut self, on: bool) -> Self {
+        self.known = on.then(tx::Known::default);
+        self
     }
 }
 
@@ -74,7 +90,7 @@ impl Backend for PostgresBackend {
         // BEGIN, the append lock and the head are sent with the batch's first lookups (see
         // `tx`); here only a pooled connection is taken.
         let conn = self.pg.take_conn("begin transaction")?;
-        Ok(PostgresTx::new(&self.pg, conn))
+        Ok(PostgresTx::new(&self.pg, self.known.as_mut(), conn))
     }
 
     fn shared_log(&self) -> Option<Arc<dyn SharedLog>> {

@@ -10,6 +10,17 @@
 //! if an insert fails, `COMMIT` of the aborted transaction only rolls back and the error is
 //! reported, so nothing is acknowledged that is not stored.
 //!
+//! One-trip batches: after a commit the backend remembers the head it left and, for each run it
+//! wrote whose stored keys it knows completely, the watermark and the keys stored above it
+//! ([`Known`]). A batch whose every key is new to such a run needs nothing from the database:
+//! its chain links are computed from the remembered head and `BEGIN`, the append lock, the
+//! inserts, the watermark upserts and `COMMIT` go out in one pipelined trip. The guess is checked
+//! by the database itself: sequence numbers are the primary key and follow the head without
+//! gaps, so if any other store appended since, the first insert collides (as does a key stored
+//! meanwhile), the transaction rolls back, [`StoreError::StaleHead`] tells the writer, the
+//! backend forgets what it knew and the batch is redone the two-trip way. Nothing is
+//! acknowledged from a guess that did not commit.
+//!
 //! A connection lost while the commit trip was in flight leaves the outcome in doubt. The
 //! transaction then asks the database on a fresh connection, after taking the append lock (which
 //! waits until the lost transaction has ended one way or the other), whether the first event it
@@ -20,6 +31,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use futures::future::try_join_all;
+use tokio_postgres::error::SqlState;
 
 use crate::backend::{Checkpoint, WriteTx};
 use crate::error::{Result, StoreError};
@@ -40,6 +52,34 @@ struct RunState {
     /// Stored keys in `watermark + 1 ..= probed_to` (keys beyond are looked up one by one).
     probed_to: u64,
     stored_above: BTreeSet<u64>,
+    /// No key above `probed_to` is stored: `stored_above` is every stored key above the
+    /// watermark.
+    complete: bool,
+}
+
+/// Runs remembered at most; beyond, the memory starts again (runs are asked for again).
+const KNOWN_RUNS: usize = 10_000;
+
+/// The log as this backend left it after its last commit (see the module documentation).
+#[derive(Debug, Default)]
+pub(crate) struct Known {
+    /// The head after the last commit; `None` when nothing is known.
+    head: Option<Option<ChainHead>>,
+    /// Runs whose stored keys above the watermark are all known.
+    runs: HashMap<(String, String), KnownRun>,
+}
+
+#[derive(Debug, Clone)]
+struct KnownRun {
+    watermark: u64,
+    stored_above: BTreeSet<u64>,
+}
+
+impl Known {
+    fn forget(&mut self) {
+        self.head = None;
+        self.runs.clear();
+    }
 }
 
 /// One write transaction holding the append lock. Dropped without commit, it rolls back.
@@ -47,8 +87,15 @@ struct RunState {
 pub struct PostgresTx<'a> {
     pg: &'a Pg,
     conn: Conn,
+    /// `None` when one-trip batches are off.
+    known: Option<&'a mut Known>,
     begun: bool,
+    /// Prepared from [`Known`]: nothing sent yet, everything goes out with the commit.
+    one_trip: bool,
     finished: bool,
+    committed: bool,
+    /// Checkpoints of a one-trip batch, written with the commit.
+    checkpoints: Vec<Checkpoint>,
     head: Option<ChainHead>,
     pending: Vec<StoredEvent>,
     pending_keys: HashMap<IngestKey, usize>,
@@ -59,12 +106,16 @@ pub struct PostgresTx<'a> {
 }
 
 impl<'a> PostgresTx<'a> {
-    pub(super) fn new(pg: &'a Pg, conn: Conn) -> Self {
+    pub(super) fn new(pg: &'a Pg, known: Option<&'a mut Known>, conn: Conn) -> Self {
         PostgresTx {
             pg,
             conn,
+            known,
             begun: false,
+            one_trip: false,
             finished: false,
+            committed: false,
+            checkpoints: Vec::new(),
             head: None,
             pending: Vec::new(),
             pending_keys: HashMap::new(),
@@ -81,6 +132,100 @@ impl<'a> PostgresTx<'a> {
         }
         Ok(())
     }
+
+    /// Prepares a one-trip batch from [`Known`] when every key of `events` is known to be new;
+    /// `false` (nothing changed) when the database has to be asked.
+    fn prepare_from_known(&mut self, events: &[NewEvent]) -> bool {
+        let Some(known) = self.known.as_deref() else {
+            return false;
+        };
+        let Some(head) = known.head else {
+            return false;
+        };
+        let mut runs: HashMap<(String, String), RunState> = HashMap::new();
+        let mut keys = HashMap::new();
+        for key in events.iter().filter_map(|e| e.key.as_ref()) {
+            // Keys the limits will refuse are never looked up.
+            if key.seq == 0 || i64::try_from(key.seq).is_err() {
+                continue;
+            }
+            let id = (key.source.clone(), key.run.clone());
+            let Some(run) = known.runs.get(&id) else {
+                return false;
+            };
+            if key.seq <= run.watermark || run.stored_above.contains(&key.seq) {
+                // A replay: its acknowledgement is in the database.
+                return false;
+            }
+            runs.entry(id).or_insert_with(|| RunState {
+                watermark: run.watermark,
+                probed_to: u64::MAX,
+                stored_above: run.stored_above.clone(),
+                complete: true,
+            });
+            keys.insert(key.clone(), None);
+        }
+        self.head = head;
+        self.runs = runs;
+        self.stored_keys = keys;
+        self.begun = true;
+        self.one_trip = true;
+        true
+    }
+
+    /// A lookup a one-trip batch cannot answer from what it knows: give the guess up (the
+    /// writer redoes the batch asking the database).
+    fn stale(&self) -> StoreError {
+        StoreError::StaleHead {
+            location: self.pg.location.to_string(),
+        }
+    }
+
+    /// After a commit: remember the head left behind and the runs known completely.
+    fn remember(&mut self) {
+        let head = match self.pending.last() {
+            Some(last) => Some(ChainHead {
+                seq: last.seq,
+                hash: last.hash,
+            }),
+            None => self.head,
+        };
+        let Some(known) = self.known.as_deref_mut() else {
+            return;
+        };
+        known.head = Some(head);
+        if known.runs.len() > KNOWN_RUNS {
+            known.runs.clear();
+        }
+        for (id, state) in &self.runs {
+            if !state.complete {
+                known.runs.remove(id);
+                continue;
+            }
+            let mut stored_above: BTreeSet<u64> = state
+                .stored_above
+                .iter()
+                .copied()
+                .filter(|&s| s > state.watermark)
+                .collect();
+            for event in &self.pending {
+                if let Some(key) = &event.key
+                    && key.source == id.0
+                    && key.run == id.1
+                    && key.seq > state.watermark
+                {
+                    stored_above.insert(key.seq);
+                }
+            }
+            known.runs.insert(
+                id.clone(),
+                KnownRun {
+                    watermark: state.watermark,
+                    stored_above,
+                },
+            );
+        }
+    }
 }
 
 fn qualified_event_columns() -> String {
@@ -95,12 +240,16 @@ fn qualified_event_columns() -> String {
 struct Prefetched {
     head: Option<ChainHead>,
     stored: Vec<StoredEvent>,
-    runs: Vec<((String, String), u64, Vec<i64>)>,
+    runs: Vec<FetchedRun>,
 }
+
+/// A run as read by the first round trip: its id, watermark, the stored keys just above it and
+/// its highest stored key.
+type FetchedRun = ((String, String), u64, Vec<i64>, Option<i64>);
 
 impl WriteTx for PostgresTx<'_> {
     fn prefetch(&mut self, events: &[NewEvent]) -> Result<()> {
-        if self.begun {
+        if self.begun || self.prepare_from_known(events) {
             return Ok(());
         }
         let mut keys: Vec<IngestKey> = Vec::new();
@@ -149,7 +298,8 @@ impl WriteTx for PostgresTx<'_> {
         let run_sql = "SELECT r.source, r.run, COALESCE(w.watermark, 0), ARRAY(SELECT e.source_seq \
              FROM events e WHERE e.source = r.source AND e.run = r.run \
              AND e.source_seq > COALESCE(w.watermark, 0) \
-             AND e.source_seq <= COALESCE(w.watermark, 0) + r.span ORDER BY 1) \
+             AND e.source_seq <= COALESCE(w.watermark, 0) + r.span ORDER BY 1), \
+             (SELECT max(e.source_seq) FROM events e WHERE e.source = r.source AND e.run = r.run) \
              FROM unnest($1::text[], $2::text[], $3::bigint[]) AS r(source, run, span) \
              LEFT JOIN watermarks w ON w.source = r.source AND w.run = r.run";
         let with_keys = !keys.is_empty();
@@ -210,7 +360,13 @@ impl WriteTx for PostgresTx<'_> {
                 let run: String = row.try_get(1).map_err(malformed)?;
                 let watermark: i64 = row.try_get(2).map_err(malformed)?;
                 let above: Vec<i64> = row.try_get(3).map_err(malformed)?;
-                run_states.push(((source, run), u64::try_from(watermark).unwrap_or(0), above));
+                let highest: Option<i64> = row.try_get(4).map_err(malformed)?;
+                run_states.push((
+                    (source, run),
+                    u64::try_from(watermark).unwrap_or(0),
+                    above,
+                    highest,
+                ));
             }
             Ok(Prefetched {
                 head,
@@ -222,22 +378,31 @@ impl WriteTx for PostgresTx<'_> {
         self.begun = true;
         let fetched = fetched?;
         self.head = fetched.head;
+        if let Some(known) = self.known.as_deref_mut()
+            && known.head != Some(fetched.head)
+        {
+            // Another store appended since this one's last commit: what it knew may be stale.
+            known.forget();
+        }
         for event in fetched.stored {
             if let Some(key) = event.key.clone() {
                 self.stored_keys.insert(key, Some(event));
             }
         }
-        for (id, watermark, above) in fetched.runs {
+        for (id, watermark, above, highest) in fetched.runs {
             let span = spans.get(&id).copied().unwrap_or(1);
+            let probed_to = watermark.saturating_add(u64::try_from(span).unwrap_or(0));
             self.runs.insert(
                 id,
                 RunState {
                     watermark,
-                    probed_to: watermark.saturating_add(u64::try_from(span).unwrap_or(0)),
+                    probed_to,
                     stored_above: above
                         .into_iter()
                         .filter_map(|s| u64::try_from(s).ok())
                         .collect(),
+                    complete: highest
+                        .is_none_or(|h| u64::try_from(h).is_ok_and(|h| h <= probed_to)),
                 },
             );
         }
@@ -263,6 +428,9 @@ impl WriteTx for PostgresTx<'_> {
         if let Some(known) = self.stored_keys.get(key) {
             return Ok(known.clone());
         }
+        if self.one_trip {
+            return Err(self.stale());
+        }
         let key = key.clone();
         self.pg.on(&self.conn, move |conn, location| async move {
             super::connection::get_by_key_on(&conn, &location, &key).await
@@ -287,6 +455,9 @@ impl WriteTx for PostgresTx<'_> {
             if seq <= state.probed_to {
                 return Ok(state.stored_above.contains(&seq));
             }
+        }
+        if self.one_trip {
+            return Err(self.stale());
         }
         let params = vec![
             Param::Text(source.into()),
@@ -321,6 +492,9 @@ impl WriteTx for PostgresTx<'_> {
         if let Some(state) = self.runs.get(&id) {
             return Ok(state.watermark);
         }
+        if self.one_trip {
+            return Err(self.stale());
+        }
         let (s, r) = id.clone();
         let watermark = self.pg.on(&self.conn, move |conn, location| async move {
             super::connection::watermark_on(&conn, &location, &s, &r).await
@@ -331,6 +505,7 @@ impl WriteTx for PostgresTx<'_> {
                 watermark,
                 probed_to: watermark,
                 stored_above: BTreeSet::new(),
+                complete: false,
             },
         );
         Ok(watermark)
@@ -348,22 +523,13 @@ impl WriteTx for PostgresTx<'_> {
 
     fn put_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<()> {
         self.ensure_begun()?;
-        let params = vec![
-            Param::Text(checkpoint.projection.clone()),
-            Param::Int(to_sql_seq(checkpoint.seq)),
-            Param::Bytes(checkpoint.fingerprint.to_vec()),
-        ];
+        if self.one_trip {
+            self.checkpoints.push(checkpoint.clone());
+            return Ok(());
+        }
+        let (op, sql, params) = upsert_checkpoint(checkpoint);
         self.pg.on(&self.conn, move |conn, location| async move {
-            execute_on(
-                &conn,
-                &location,
-                "record checkpoint",
-                "INSERT INTO checkpoints (projection, seq, fingerprint) VALUES ($1, $2, $3) \
-                 ON CONFLICT (projection) DO UPDATE SET seq = excluded.seq, \
-                 fingerprint = excluded.fingerprint",
-                &params,
-            )
-            .await
+            execute_on(&conn, &location, op, &sql, &params).await
         })?;
         Ok(())
     }
@@ -377,7 +543,23 @@ impl WriteTx for PostgresTx<'_> {
         if !self.dirty_watermarks.is_empty() {
             statements.push(upsert_watermarks(&self.dirty_watermarks, &self.runs));
         }
+        statements.extend(self.checkpoints.iter().map(upsert_checkpoint));
+        let one_trip = std::mem::take(&mut self.one_trip);
+        if one_trip && statements.is_empty() {
+            // Nothing to write and no transaction was opened.
+            self.finished = true;
+            self.committed = true;
+            return Ok(());
+        }
         let result = self.pg.on(&self.conn, move |conn, location| async move {
+            let lock = match one_trip {
+                true => Some(
+                    conn.prepare_cached(LOCK_SQL)
+                        .await
+                        .map_err(pg_err(&location, "prepare commit"))?,
+                ),
+                false => None,
+            };
             let prepared = try_join_all(
                 statements
                     .iter()
@@ -390,24 +572,41 @@ impl WriteTx for PostgresTx<'_> {
                 .map(|(_, _, params)| params.iter().map(Param::as_sql).collect())
                 .collect();
             let client: &tokio_postgres::Client = &conn;
+            // A one-trip batch opens its transaction and takes the append lock in the same
+            // write as everything else.
+            let opening = async {
+                if let Some(lock) = &lock {
+                    let (begun, locked) =
+                        futures::join!(client.batch_execute(BEGIN_SQL), client.query(lock, &[]));
+                    begun.map_err(pg_err(&location, "begin transaction"))?;
+                    locked.map_err(pg_err(&location, "take the append lock"))?;
+                }
+                Ok::<_, StoreError>(())
+            };
             let writes = prepared.iter().zip(&refs).zip(&statements).map(
-                |((statement, refs), (op, _, _))| {
-                    let location = location.clone();
-                    let conn = client;
-                    async move {
-                        conn.execute(statement, refs)
-                            .await
-                            .map_err(pg_err(&location, op))
-                    }
+                |((statement, refs), (op, _, _))| async move {
+                    client.execute(statement, refs).await.map_err(|e| (*op, e))
                 },
             );
-            // Sent in order in one write: the inserts, the upserts, then COMMIT.
-            let (written, committed) = futures::join!(
+            // Sent in order in one write: (BEGIN, the lock,) the inserts, the upserts, COMMIT.
+            let (opened, written, committed) = futures::join!(
+                opening,
                 futures::future::join_all(writes),
                 conn.batch_execute("COMMIT")
             );
+            opened?;
             for outcome in written {
-                outcome?;
+                if let Err((op, error)) = outcome {
+                    let collided = error.code() == Some(&SqlState::UNIQUE_VIOLATION);
+                    if one_trip && collided {
+                        // Rolled back by the COMMIT behind it: the guessed head or a guessed-new
+                        // key was taken by another store.
+                        return Err(StoreError::StaleHead {
+                            location: location.to_string(),
+                        });
+                    }
+                    return Err(StoreError::postgres(&location, op, error));
+                }
             }
             // synchronous_commit = on: COMMIT returned after the server flushed the WAL record.
             committed.map_err(pg_err(&location, "commit"))
@@ -415,6 +614,8 @@ impl WriteTx for PostgresTx<'_> {
         match result {
             Ok(()) => {
                 self.finished = true;
+                self.committed = true;
+                self.remember();
                 Ok(())
             }
             Err(error) if error.is_lost_connection() && !self.pending.is_empty() => {
@@ -540,6 +741,21 @@ fn insert_events(events: &[StoredEvent]) -> (&'static str, String, Vec<Param>) {
     )
 }
 
+fn upsert_checkpoint(checkpoint: &Checkpoint) -> (&'static str, String, Vec<Param>) {
+    (
+        "record checkpoint",
+        "INSERT INTO checkpoints (projection, seq, fingerprint) VALUES ($1, $2, $3) \
+         ON CONFLICT (projection) DO UPDATE SET seq = excluded.seq, \
+         fingerprint = excluded.fingerprint"
+            .into(),
+        vec![
+            Param::Text(checkpoint.projection.clone()),
+            Param::Int(to_sql_seq(checkpoint.seq)),
+            Param::Bytes(checkpoint.fingerprint.to_vec()),
+        ],
+    )
+}
+
 fn upsert_watermarks(
     dirty: &[(String, String)],
     runs: &HashMap<(String, String), RunState>,
@@ -566,7 +782,15 @@ fn upsert_watermarks(
 
 impl Drop for PostgresTx<'_> {
     fn drop(&mut self) {
+        if !self.committed
+            && let Some(known) = self.known.as_deref_mut()
+        {
+            // A batch that did not commit (or whose outcome was settled the slow way) leaves
+            // nothing this backend can build the next one-trip batch on.
+            known.forget();
+        }
         if self.begun
+            && !self.one_trip
             && !self.finished
             && let Err(e) = self.pg.on(&self.conn, |conn, location| async move {
                 conn.batch_execute("ROLLBACK")
