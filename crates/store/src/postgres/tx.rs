@@ -67,7 +67,16 @@ pub(crate) struct Known {
     head: Option<Option<ChainHead>>,
     /// Runs whose stored keys above the watermark are all known.
     runs: HashMap<(String, String), KnownRun>,
+    /// Batches still to be sent the two-trip way after guesses went wrong: when other stores
+    /// keep appending (replicas), a guess mostly fails and costs a wasted trip, so each wrong
+    /// guess doubles the pause before the next (up to [`MAX_PAUSE`]) and each right one halves
+    /// it.
+    pause: u32,
+    paused: u32,
 }
+
+/// Longest pause, in batches, between guesses.
+const MAX_PAUSE: u32 = 256;
 
 #[derive(Debug, Clone)]
 struct KnownRun {
@@ -79,6 +88,15 @@ impl Known {
     fn forget(&mut self) {
         self.head = None;
         self.runs.clear();
+    }
+
+    fn guessed_wrong(&mut self) {
+        self.pause = (self.pause * 2).clamp(1, MAX_PAUSE);
+        self.paused = self.pause;
+    }
+
+    fn guessed_right(&mut self) {
+        self.pause /= 2;
     }
 }
 
@@ -136,9 +154,13 @@ impl<'a> PostgresTx<'a> {
     /// Prepares a one-trip batch from [`Known`] when every key of `events` is known to be new;
     /// `false` (nothing changed) when the database has to be asked.
     fn prepare_from_known(&mut self, events: &[NewEvent]) -> bool {
-        let Some(known) = self.known.as_deref() else {
+        let Some(known) = self.known.as_deref_mut() else {
             return false;
         };
+        if known.paused > 0 {
+            known.paused -= 1;
+            return false;
+        }
         let Some(head) = known.head else {
             return false;
         };
@@ -175,7 +197,10 @@ impl<'a> PostgresTx<'a> {
 
     /// A lookup a one-trip batch cannot answer from what it knows: give the guess up (the
     /// writer redoes the batch asking the database).
-    fn stale(&self) -> StoreError {
+    fn stale(&mut self) -> StoreError {
+        if let Some(known) = self.known.as_deref_mut() {
+            known.guessed_wrong();
+        }
         StoreError::StaleHead {
             location: self.pg.location.to_string(),
         }
@@ -615,8 +640,17 @@ impl WriteTx for PostgresTx<'_> {
             Ok(()) => {
                 self.finished = true;
                 self.committed = true;
+                if one_trip && let Some(known) = self.known.as_deref_mut() {
+                    known.guessed_right();
+                }
                 self.remember();
                 Ok(())
+            }
+            Err(error @ StoreError::StaleHead { .. }) => {
+                if let Some(known) = self.known.as_deref_mut() {
+                    known.guessed_wrong();
+                }
+                Err(error)
             }
             Err(error) if error.is_lost_connection() && !self.pending.is_empty() => {
                 // The connection is gone; there is nothing to roll back on it.
