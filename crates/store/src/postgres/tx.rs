@@ -13,11 +13,12 @@
 //! One-trip batches: after a commit the backend remembers the head it left and, for each run it
 //! wrote whose stored keys it knows completely, the watermark and the keys stored above it
 //! ([`Known`]). A batch whose every key is new to such a run needs nothing from the database:
-//! its chain links are computed from the remembered head and `BEGIN`, the append lock, the
-//! inserts, the watermark upserts and `COMMIT` go out in one pipelined trip. The guess is checked
-//! by the database itself: sequence numbers are the primary key and follow the head without
-//! gaps, so if any other store appended since, the first insert collides (as does a key stored
-//! meanwhile), the transaction rolls back, [`StoreError::StaleHead`] tells the writer, the
+//! its chain links are computed from the remembered head and `BEGIN`, the append lock, a check
+//! of the head, the inserts, the watermark upserts and `COMMIT` go out in one pipelined trip.
+//! The guess is checked by the database itself: under the lock `meterlab_expect_head` fails
+//! unless the head is still the remembered one (another store appended, or a restored database
+//! moved it back), and a key stored meanwhile collides on the unique index; the transaction
+//! then rolls back, [`StoreError::StaleHead`] tells the writer, the
 //! backend forgets what it knew and the batch is redone the two-trip way. Nothing is
 //! acknowledged from a guess that did not commit.
 //!
@@ -44,6 +45,9 @@ use super::connection::{
 
 const LOCK_SQL: &str = "SELECT id FROM chain_head WHERE id = 1 FOR UPDATE";
 const BEGIN_SQL: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+const EXPECT_HEAD_SQL: &str = "SELECT meterlab_expect_head($1, $2)";
+/// Raised by `meterlab_expect_head` (migration `V3__expect_head`).
+const HEAD_MOVED: &str = "ML001";
 
 /// What the transaction learnt about one run `(source, run)` under the append lock.
 #[derive(Debug, Default)]
@@ -576,10 +580,14 @@ impl WriteTx for PostgresTx<'_> {
             self.committed = true;
             return Ok(());
         }
+        let expected = [
+            Param::OptInt(self.head.map(|h| to_sql_seq(h.seq))),
+            Param::OptBytes(self.head.map(|h| h.hash.to_vec())),
+        ];
         let result = self.pg.on(&self.conn, move |conn, location| async move {
             let lock = match one_trip {
                 true => Some(
-                    conn.prepare_cached(LOCK_SQL)
+                    try_join_all([LOCK_SQL, EXPECT_HEAD_SQL].map(|sql| conn.prepare_cached(sql)))
                         .await
                         .map_err(pg_err(&location, "prepare commit"))?,
                 ),
@@ -597,14 +605,27 @@ impl WriteTx for PostgresTx<'_> {
                 .map(|(_, _, params)| params.iter().map(Param::as_sql).collect())
                 .collect();
             let client: &tokio_postgres::Client = &conn;
+            let expected: Vec<_> = expected.iter().map(Param::as_sql).collect();
             // A one-trip batch opens its transaction and takes the append lock in the same
             // write as everything else.
             let opening = async {
-                if let Some(lock) = &lock {
-                    let (begun, locked) =
-                        futures::join!(client.batch_execute(BEGIN_SQL), client.query(lock, &[]));
+                if let Some(statements) = &lock {
+                    let (begun, locked, checked) = futures::join!(
+                        client.batch_execute(BEGIN_SQL),
+                        client.query(&statements[0], &[]),
+                        client.query(&statements[1], &expected),
+                    );
                     begun.map_err(pg_err(&location, "begin transaction"))?;
                     locked.map_err(pg_err(&location, "take the append lock"))?;
+                    if let Err(error) = checked {
+                        if error.code().is_some_and(|code| code.code() == HEAD_MOVED) {
+                            // Rolled back by the COMMIT behind it.
+                            return Err(StoreError::StaleHead {
+                                location: location.to_string(),
+                            });
+                        }
+                        return Err(StoreError::postgres(&location, "check the head", error));
+                    }
                 }
                 Ok::<_, StoreError>(())
             };
