@@ -42,6 +42,9 @@ pub struct PostgresBackend {
     /// What the log looked like after this backend's last commit, for one-trip batches
     /// (`None` when they are turned off); see [`tx`].
     known: Option<tx::Known>,
+    /// The writer's connection between transactions: taking one from the pool is a hop to the
+    /// client runtime and back, paid per batch otherwise. Replaced when it is found closed.
+    spare: Option<connection::Conn>,
 }
 
 impl PostgresBackend {
@@ -53,6 +56,7 @@ impl PostgresBackend {
         Ok(PostgresBackend {
             pg,
             known: Some(tx::Known::default()),
+            spare: None,
         })
     }
 
@@ -88,9 +92,17 @@ impl Backend for PostgresBackend {
 
     fn begin(&mut self) -> Result<PostgresTx<'_>> {
         // BEGIN, the append lock and the head are sent with the batch's first lookups (see
-        // `tx`); here only a pooled connection is taken.
-        let conn = self.pg.take_conn("begin transaction")?;
-        Ok(PostgresTx::new(&self.pg, self.known.as_mut(), conn))
+        // `tx`); here only a connection is taken (the last transaction's, while it is open).
+        let conn = match self.spare.take() {
+            Some(conn) if !conn.is_closed() => conn,
+            _ => self.pg.take_conn("begin transaction")?,
+        };
+        Ok(PostgresTx::new(
+            &self.pg,
+            self.known.as_mut(),
+            &mut self.spare,
+            conn,
+        ))
     }
 
     fn shared_log(&self) -> Option<Arc<dyn SharedLog>> {

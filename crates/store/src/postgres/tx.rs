@@ -111,6 +111,8 @@ pub struct PostgresTx<'a> {
     conn: Conn,
     /// `None` when one-trip batches are off.
     known: Option<&'a mut Known>,
+    /// Where the connection goes back when the transaction ends, for the next one.
+    spare: &'a mut Option<Conn>,
     begun: bool,
     /// Prepared from [`Known`]: nothing sent yet, everything goes out with the commit.
     one_trip: bool,
@@ -128,11 +130,17 @@ pub struct PostgresTx<'a> {
 }
 
 impl<'a> PostgresTx<'a> {
-    pub(super) fn new(pg: &'a Pg, known: Option<&'a mut Known>, conn: Conn) -> Self {
+    pub(super) fn new(
+        pg: &'a Pg,
+        known: Option<&'a mut Known>,
+        spare: &'a mut Option<Conn>,
+        conn: Conn,
+    ) -> Self {
         PostgresTx {
             pg,
             conn,
             known,
+            spare,
             begun: false,
             one_trip: false,
             finished: false,
@@ -854,6 +862,11 @@ impl Drop for PostgresTx<'_> {
             })
         {
             tracing::error!(location = %self.pg.location, error = %e, "rollback failed");
+        }
+        // Ended one way or the other (committed, rolled back, or lost: then closed and not
+        // kept).
+        if !self.conn.is_closed() {
+            *self.spare = Some(self.conn.clone());
         }
     }
 }
