@@ -19,7 +19,9 @@
 
 mod connection;
 mod follow;
+mod known;
 mod tx;
+mod writes;
 
 use std::sync::Arc;
 
@@ -41,7 +43,7 @@ pub struct PostgresBackend {
     pg: Pg,
     /// What the log looked like after this backend's last commit, for one-trip batches
     /// (`None` when they are turned off); see [`tx`].
-    known: Option<tx::Known>,
+    known: Option<known::Known>,
     /// The writer's connection between transactions: taking one from the pool is a hop to the
     /// client runtime and back, paid per batch otherwise. Replaced when it is found closed.
     spare: Option<connection::Conn>,
@@ -55,7 +57,7 @@ impl PostgresBackend {
         tracing::debug!(location = %pg.location, "opened PostgreSQL store for writing");
         Ok(PostgresBackend {
             pg,
-            known: Some(tx::Known::default()),
+            known: Some(known::Known::default()),
             spare: None,
         })
     }
@@ -66,7 +68,7 @@ impl PostgresBackend {
     /// wrong (another store appended) fails on the database and is redone the two-trip way.
     /// Off, every batch first reads what it needs (two round trips).
     pub fn one_trip_batches(mut self, on: bool) -> Self {
-        self.known = on.then(tx::Known::default);
+        self.known = on.then(known::Known::default);
         self
     }
 }

@@ -29,7 +29,6 @@
 //! not (report the error; nothing was written).
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
 use futures::future::try_join_all;
 use tokio_postgres::error::SqlState;
@@ -42,9 +41,11 @@ use super::connection::{
     Conn, EVENT_COLUMNS, HEAD_SQL, Param, Pg, decode_event, decode_head, execute_on, pg_err,
     query_on, to_sql_seq,
 };
+use super::known::{KNOWN_RUNS, Known, KnownRun};
+use super::writes::{
+    BEGIN_SQL, LOCK_SQL, insert_events, resolve_commit, upsert_checkpoint, upsert_watermarks,
+};
 
-const LOCK_SQL: &str = "SELECT id FROM chain_head WHERE id = 1 FOR UPDATE";
-const BEGIN_SQL: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 const EXPECT_HEAD_SQL: &str = "SELECT meterlab_expect_head($1, $2)";
 /// Raised by `meterlab_expect_head` (migration `V3__expect_head`).
 const HEAD_MOVED: &str = "ML001";
@@ -59,49 +60,6 @@ struct RunState {
     /// No key above `probed_to` is stored: `stored_above` is every stored key above the
     /// watermark.
     complete: bool,
-}
-
-/// Runs remembered at most; beyond, the memory starts again (runs are asked for again).
-const KNOWN_RUNS: usize = 10_000;
-
-/// The log as this backend left it after its last commit (see the module documentation).
-#[derive(Debug, Default)]
-pub(crate) struct Known {
-    /// The head after the last commit; `None` when nothing is known.
-    head: Option<Option<ChainHead>>,
-    /// Runs whose stored keys above the watermark are all known.
-    runs: HashMap<(String, String), KnownRun>,
-    /// Batches still to be sent the two-trip way after guesses went wrong: when other stores
-    /// keep appending (replicas), a guess mostly fails and costs a wasted trip, so each wrong
-    /// guess doubles the pause before the next (up to [`MAX_PAUSE`]) and each right one halves
-    /// it.
-    pause: u32,
-    paused: u32,
-}
-
-/// Longest pause, in batches, between guesses.
-const MAX_PAUSE: u32 = 256;
-
-#[derive(Debug, Clone)]
-struct KnownRun {
-    watermark: u64,
-    stored_above: BTreeSet<u64>,
-}
-
-impl Known {
-    fn forget(&mut self) {
-        self.head = None;
-        self.runs.clear();
-    }
-
-    fn guessed_wrong(&mut self) {
-        self.pause = (self.pause * 2).clamp(1, MAX_PAUSE);
-        self.paused = self.pause;
-    }
-
-    fn guessed_right(&mut self) {
-        self.pause /= 2;
-    }
 }
 
 /// One write transaction holding the append lock. Dropped without commit, it rolls back.
@@ -578,7 +536,11 @@ impl WriteTx for PostgresTx<'_> {
             statements.push(insert_events(&self.pending));
         }
         if !self.dirty_watermarks.is_empty() {
-            statements.push(upsert_watermarks(&self.dirty_watermarks, &self.runs));
+            let marks = self
+                .dirty_watermarks
+                .iter()
+                .map(|id| (id, self.runs.get(id).map_or(0, |state| state.watermark)));
+            statements.push(upsert_watermarks(marks));
         }
         statements.extend(self.checkpoints.iter().map(upsert_checkpoint));
         let one_trip = std::mem::take(&mut self.one_trip);
@@ -707,140 +669,6 @@ impl WriteTx for PostgresTx<'_> {
             Err(error) => Err(error),
         }
     }
-}
-
-/// Attempts (about 0.5 s apart) to reach the database after a lost commit, e.g. while it
-/// restarts.
-const RESOLVE_ATTEMPTS: u32 = 40;
-const RESOLVE_PAUSE: Duration = Duration::from_millis(500);
-
-/// Whether the event the lost commit would have stored at `seq` is stored with `hash`. The
-/// append lock is taken first, so a lost transaction still running on the server has ended.
-fn resolve_commit(pg: &Pg, seq: u64, hash: crate::event::Hash) -> Result<bool> {
-    let pool_pg = pg.clone();
-    let mut last_error = None;
-    for attempt in 0..RESOLVE_ATTEMPTS {
-        if attempt > 0 {
-            std::thread::sleep(RESOLVE_PAUSE);
-        }
-        let outcome = pool_pg.with_conn(
-            "resolve an in-doubt commit",
-            move |conn, location| async move {
-                let op = "resolve an in-doubt commit";
-                conn.batch_execute(BEGIN_SQL)
-                    .await
-                    .map_err(pg_err(&location, op))?;
-                let locked = query_on(&conn, &location, op, LOCK_SQL, &[]).await;
-                let rows = match locked {
-                    Ok(_) => {
-                        query_on(
-                            &conn,
-                            &location,
-                            op,
-                            "SELECT hash FROM events WHERE seq = $1",
-                            &[Param::Int(to_sql_seq(seq))],
-                        )
-                        .await
-                    }
-                    Err(e) => Err(e),
-                };
-                let ended = conn.batch_execute("ROLLBACK").await;
-                let rows = rows?;
-                ended.map_err(pg_err(&location, op))?;
-                Ok(rows
-                    .first()
-                    .and_then(|row| row.try_get::<_, Vec<u8>>(0).ok())
-                    .is_some_and(|stored| stored == hash))
-            },
-        );
-        match outcome {
-            Ok(committed) => return Ok(committed),
-            Err(e) => last_error = Some(e),
-        }
-    }
-    Err(last_error.unwrap_or_else(|| StoreError::Unavailable {
-        location: pg.location.to_string(),
-        op: "resolve an in-doubt commit",
-        detail: "no attempt made".into(),
-    }))
-}
-
-fn insert_events(events: &[StoredEvent]) -> (&'static str, String, Vec<Param>) {
-    let mut seqs = Vec::with_capacity(events.len());
-    let mut timestamps = Vec::with_capacity(events.len());
-    let mut kinds = Vec::with_capacity(events.len());
-    let mut bodies = Vec::with_capacity(events.len());
-    let mut sources = Vec::with_capacity(events.len());
-    let mut runs = Vec::with_capacity(events.len());
-    let mut source_seqs = Vec::with_capacity(events.len());
-    let mut hashes = Vec::with_capacity(events.len());
-    for event in events {
-        seqs.push(to_sql_seq(event.seq));
-        timestamps.push(event.timestamp_ms);
-        kinds.push(event.payload.kind.clone());
-        bodies.push(event.payload.body.clone());
-        sources.push(event.key.as_ref().map(|k| k.source.clone()));
-        runs.push(event.key.as_ref().map(|k| k.run.clone()));
-        source_seqs.push(event.key.as_ref().map(|k| to_sql_seq(k.seq)));
-        hashes.push(event.hash.to_vec());
-    }
-    (
-        "insert events",
-        format!(
-            "INSERT INTO events ({EVENT_COLUMNS}) SELECT * FROM unnest($1::bigint[], \
-             $2::bigint[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::bigint[], \
-             $8::bytea[])"
-        ),
-        vec![
-            Param::Ints(seqs),
-            Param::Ints(timestamps),
-            Param::Texts(kinds),
-            Param::ByteArrays(bodies),
-            Param::OptTexts(sources),
-            Param::OptTexts(runs),
-            Param::OptInts(source_seqs),
-            Param::ByteArrays(hashes),
-        ],
-    )
-}
-
-fn upsert_checkpoint(checkpoint: &Checkpoint) -> (&'static str, String, Vec<Param>) {
-    (
-        "record checkpoint",
-        "INSERT INTO checkpoints (projection, seq, fingerprint) VALUES ($1, $2, $3) \
-         ON CONFLICT (projection) DO UPDATE SET seq = excluded.seq, \
-         fingerprint = excluded.fingerprint"
-            .into(),
-        vec![
-            Param::Text(checkpoint.projection.clone()),
-            Param::Int(to_sql_seq(checkpoint.seq)),
-            Param::Bytes(checkpoint.fingerprint.to_vec()),
-        ],
-    )
-}
-
-fn upsert_watermarks(
-    dirty: &[(String, String)],
-    runs: &HashMap<(String, String), RunState>,
-) -> (&'static str, String, Vec<Param>) {
-    let sources = dirty.iter().map(|(s, _)| s.clone()).collect();
-    let run_names = dirty.iter().map(|(_, r)| r.clone()).collect();
-    let marks = dirty
-        .iter()
-        .map(|id| to_sql_seq(runs.get(id).map_or(0, |state| state.watermark)))
-        .collect();
-    (
-        "update watermarks",
-        "INSERT INTO watermarks (source, run, watermark) \
-         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) \
-         ON CONFLICT (source, run) DO UPDATE SET watermark = excluded.watermark"
-            .into(),
-        vec![
-            Param::Texts(sources),
-            Param::Texts(run_names),
-            Param::Ints(marks),
-        ],
-    )
 }
 
 impl Drop for PostgresTx<'_> {
