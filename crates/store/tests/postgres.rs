@@ -536,10 +536,12 @@ fn ingesting_never_scans_the_log() {
     const BATCHES: u64 = 40;
     const PER_BATCH: u64 = 16;
     for b in 0..BATCHES {
-        // Each batch also repeats one key of the previous batch, so the lookup finds rows too.
+        // Every other batch also repeats a key of the previous one, so the lookup finds rows
+        // too; the others are new keys only (one-trip batches, checking the head).
+        let replay = b % 2 == 1;
         let events = (1..=PER_BATCH)
             .map(|i| b * PER_BATCH + i)
-            .chain((b > 0).then_some(b * PER_BATCH))
+            .chain(replay.then_some(b * PER_BATCH))
             .map(|seq| meterlab_store::NewEvent {
                 key: Some(IngestKey::new("lab", "run", seq)),
                 payload: result(seq),
@@ -548,7 +550,7 @@ fn ingesting_never_scans_the_log() {
             .collect();
         let outcomes = store.submit_blocking(events).unwrap();
         assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
-        if b > 0 {
+        if replay {
             assert!(outcomes.last().unwrap().as_ref().unwrap().replayed);
         }
     }
@@ -562,8 +564,8 @@ fn ingesting_never_scans_the_log() {
     let (seq_scans, index_scans): (u64, u64) =
         (seq_scans.parse().unwrap(), index_scans.parse().unwrap());
     assert!(
-        index_scans >= BATCHES,
-        "the statistics were reported (every batch probes the key index): {stats}"
+        index_scans >= BATCHES / 2,
+        "the statistics were reported (every other batch probes the key index): {stats}"
     );
     assert_eq!(seq_scans, 0, "the write path scanned the log: {stats}");
 }
