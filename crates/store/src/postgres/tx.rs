@@ -1,8 +1,9 @@
-//! One write transaction on PostgreSQL, shaped to cost two round trips for a batch:
+//! One write transaction on PostgreSQL, shaped to cost one round trip for a batch of new keys
+//! (below) and two otherwise:
 //!
 //! 1. `BEGIN`, the append lock (`chain_head … FOR UPDATE`), the head, the stored copies of the
 //!    batch's idempotency keys and each touched run's watermark (with the keys stored just above
-//!    it) — pipelined, sent together before the first answer is read;
+//!    it and its highest key) — pipelined, sent together before the first answer is read;
 //! 2. the buffered inserts, the watermark upserts and `COMMIT` — pipelined the same way.
 //!
 //! Every statement is prepared once per connection and reused. Pipelining keeps the order (the
