@@ -9,6 +9,9 @@
 //! - `store_no_gather/submitters=N`: the same with `StoreConfig::gather_max = 0`: what the
 //!   writer's brief wait for just-acknowledged submitters buys (or costs) against committing
 //!   whatever is queued at once.
+//! - `store_two_trips/submitters=N`: the same with one-trip batches off
+//!   (`PostgresBackend::one_trip_batches(false)`): every batch first reads what it needs under the
+//!   append lock, then writes and commits (two round trips), as before one-trip batches.
 //! - `replicas=R/submitters=16`: the same 16 submitters spread over R stores (gateway replicas,
 //!   each with its own writer and pool) on one database; R = 2 against R = 1 is what a second
 //!   replica adds (or costs: both take the one append lock).
@@ -24,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use meterlab_store::{IngestKey, Payload, Store, StoreConfig};
+use meterlab_store::{IngestKey, Payload, PostgresBackend, Store, StoreConfig};
 
 const ROWS: u64 = 256;
 const BODY: &[u8] = br#"{"case":"MT-4.1.1-07","status":"passed","evidence":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","attempt":1,"duration_ms":1834}"#;
@@ -62,11 +65,15 @@ fn bench_ingest(c: &mut Criterion) {
             gather_max: Duration::ZERO,
             ..StoreConfig::default()
         };
-        for (arm, config) in [
-            ("store", StoreConfig::default()),
-            ("store_no_gather", no_gather),
+        for (arm, config, one_trip) in [
+            ("store", StoreConfig::default(), true),
+            ("store_no_gather", no_gather, true),
+            ("store_two_trips", StoreConfig::default(), false),
         ] {
-            let store = Store::open_url(&pg::fresh_database(), config).unwrap();
+            let backend = PostgresBackend::open(&pg::fresh_database())
+                .unwrap()
+                .one_trip_batches(one_trip);
+            let store = Store::start(backend, config).unwrap();
             let next = AtomicU64::new(0);
             group.bench_function(format!("{arm}/submitters={submitters}"), |b| {
                 b.iter(|| {
@@ -86,10 +93,11 @@ fn bench_ingest(c: &mut Criterion) {
             });
             let stats = store.stats();
             eprintln!(
-                "{arm}/submitters={submitters}: {} events in {} commits (mean group {:.1})",
+                "{arm}/submitters={submitters}: {} events in {} commits (mean group {:.1}, {} redone)",
                 stats.events_appended,
                 stats.commits,
-                stats.events_appended as f64 / stats.commits.max(1) as f64
+                stats.events_appended as f64 / stats.commits.max(1) as f64,
+                stats.redone
             );
         }
     }
@@ -124,10 +132,11 @@ fn bench_ingest(c: &mut Criterion) {
         for (r, store) in stores.iter().enumerate() {
             let stats = store.stats();
             eprintln!(
-                "replicas={replicas} store {r}: {} events in {} commits (mean group {:.1})",
+                "replicas={replicas} store {r}: {} events in {} commits (mean group {:.1}, {} redone)",
                 stats.events_appended,
                 stats.commits,
-                stats.events_appended as f64 / stats.commits.max(1) as f64
+                stats.events_appended as f64 / stats.commits.max(1) as f64,
+                stats.redone
             );
         }
     }

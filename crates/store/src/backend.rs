@@ -32,7 +32,8 @@ pub trait LogReader {
     fn location(&self) -> &str;
     /// The last event, `None` when the log is empty.
     fn head(&self) -> Result<Option<ChainHead>>;
-    /// Up to `limit` events with `seq >= from_seq`, in order.
+    /// Up to `limit` events with `seq >= from_seq`, in order; fewer than `limit` only when the
+    /// log held no more when it was read (readers of the log stop at a short page).
     fn read_range(&self, from_seq: u64, limit: usize) -> Result<Vec<StoredEvent>>;
     /// The event stored under `key`, if any.
     fn get_by_key(&self, key: &IngestKey) -> Result<Option<StoredEvent>>;

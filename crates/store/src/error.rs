@@ -178,6 +178,15 @@ pub enum StoreError {
         detail: String,
     },
 
+    /// A batch prepared from this store's own record of a shared log (PostgreSQL, without
+    /// asking the database first) found the log changed by another store; nothing was written.
+    /// The writer redoes the batch the ordinary way at once, so clients do not see this.
+    #[error("{location}: the log moved under a batch prepared from this store's last commit")]
+    StaleHead {
+        /// The database.
+        location: String,
+    },
+
     /// The writer thread has stopped (store closed, or it panicked); nothing was written.
     #[error("store writer for {location} has stopped; the event was not written")]
     WriterStopped {

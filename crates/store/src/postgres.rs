@@ -19,7 +19,9 @@
 
 mod connection;
 mod follow;
+mod known;
 mod tx;
+mod writes;
 
 use std::sync::Arc;
 
@@ -39,6 +41,12 @@ pub use tx::PostgresTx;
 #[derive(Debug)]
 pub struct PostgresBackend {
     pg: Pg,
+    /// What the log looked like after this backend's last commit, for one-trip batches
+    /// (`None` when they are turned off); see [`tx`].
+    known: Option<known::Known>,
+    /// The writer's connection between transactions: taking one from the pool is a hop to the
+    /// client runtime and back, paid per batch otherwise. Replaced when it is found closed.
+    spare: Option<connection::Conn>,
 }
 
 impl PostgresBackend {
@@ -47,7 +55,21 @@ impl PostgresBackend {
     pub fn open(url: &str) -> Result<Self> {
         let pg = Pg::open(url, true)?;
         tracing::debug!(location = %pg.location, "opened PostgreSQL store for writing");
-        Ok(PostgresBackend { pg })
+        Ok(PostgresBackend {
+            pg,
+            known: Some(known::Known::default()),
+            spare: None,
+        })
+    }
+
+    /// Whether a batch whose every key belongs to a run this backend has written since its
+    /// last look at the database is sent in one round trip (lock, inserts, `COMMIT`), its chain
+    /// links computed from this backend's last commit (on by default). A batch whose guess was
+    /// wrong (another store appended) fails on the database and is redone the two-trip way.
+    /// Off, every batch first reads what it needs (two round trips).
+    pub fn one_trip_batches(mut self, on: bool) -> Self {
+        self.known = on.then(known::Known::default);
+        self
     }
 }
 
@@ -72,9 +94,17 @@ impl Backend for PostgresBackend {
 
     fn begin(&mut self) -> Result<PostgresTx<'_>> {
         // BEGIN, the append lock and the head are sent with the batch's first lookups (see
-        // `tx`); here only a pooled connection is taken.
-        let conn = self.pg.take_conn("begin transaction")?;
-        Ok(PostgresTx::new(&self.pg, conn))
+        // `tx`); here only a connection is taken (the last transaction's, while it is open).
+        let conn = match self.spare.take() {
+            Some(conn) if !conn.is_closed() => conn,
+            _ => self.pg.take_conn("begin transaction")?,
+        };
+        Ok(PostgresTx::new(
+            &self.pg,
+            self.known.as_mut(),
+            &mut self.spare,
+            conn,
+        ))
     }
 
     fn shared_log(&self) -> Option<Arc<dyn SharedLog>> {

@@ -73,9 +73,9 @@ where
     check_at(projector, cursor, checkpoint)?;
     loop {
         let page = reader.read_range(cursor.walk.next_seq(), WALK_PAGE)?;
-        if page.is_empty() {
-            return Ok(applied);
-        }
+        // A short page ended at the head as of the read: asking again would cost a live
+        // projection a second query per write (on PostgreSQL a round trip) to learn nothing.
+        let at_head = page.len() < WALK_PAGE;
         for event in &page {
             cursor
                 .walk
@@ -94,6 +94,9 @@ where
             })?;
             applied += 1;
             check_at(projector, cursor, checkpoint)?;
+        }
+        if at_head {
+            return Ok(applied);
         }
     }
 }

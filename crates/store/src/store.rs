@@ -59,12 +59,16 @@ pub struct WriterStats {
     pub commits: u64,
     /// Events appended by those commits (replays and rejections excluded).
     pub events_appended: u64,
+    /// Batches prepared from the writer's own record of a shared log that another store had
+    /// changed meanwhile: rolled back by the database and redone (PostgreSQL one-trip batches).
+    pub redone: u64,
 }
 
 #[derive(Debug, Default)]
 struct StatCounters {
     commits: AtomicU64,
     events_appended: AtomicU64,
+    redone: AtomicU64,
 }
 
 enum Command {
@@ -363,6 +367,7 @@ impl Store {
         WriterStats {
             commits: self.inner.stats.commits.load(Ordering::Relaxed),
             events_appended: self.inner.stats.events_appended.load(Ordering::Relaxed),
+            redone: self.inner.stats.redone.load(Ordering::Relaxed),
         }
     }
 
@@ -490,7 +495,7 @@ fn commit_group<B: Backend>(
             Command::Checkpoint { checkpoint, reply } => checkpoints.push((checkpoint, reply)),
         }
     }
-    let result = (|| {
+    let mut attempt = || {
         let mut tx = backend.begin()?;
         let applied = apply_batch(&mut tx, limits, &events)?;
         for (checkpoint, _) in &checkpoints {
@@ -498,7 +503,16 @@ fn commit_group<B: Backend>(
         }
         tx.commit()?;
         Ok::<_, StoreError>(applied)
-    })();
+    };
+    let result = match attempt() {
+        // Nothing was written and the backend has dropped the guess: the second attempt asks
+        // the database first.
+        Err(StoreError::StaleHead { .. }) => {
+            stats.redone.fetch_add(1, Ordering::Relaxed);
+            attempt()
+        }
+        outcome => outcome,
+    };
     transaction_ended();
     match result {
         Ok(applied) => {

@@ -110,7 +110,7 @@ fn reopening_keeps_the_log_and_reapplies_no_migration() {
     let database = url.rsplit('/').next().unwrap();
     assert_eq!(
         pg::cluster().query_in(database, "SELECT count(*) FROM refinery_schema_history"),
-        "2"
+        "3"
     );
 }
 
@@ -257,17 +257,31 @@ fn ingest_until_acked(store: &Store, key: IngestKey, payload: Payload) -> Ack {
 #[test]
 fn the_store_reconnects_after_its_connections_are_killed_and_loses_nothing_acknowledged() {
     let url = pg::fresh_database();
+    ingest_while_killing_connections(&[open(&url)], &url);
+}
+
+/// Two stores (whose one-trip batches keep guessing from heads the other moves) under the same
+/// connection killing: every acknowledgement stands, one intact chain.
+#[test]
+fn two_stores_lose_nothing_acknowledged_while_their_connections_are_killed() {
+    let url = pg::fresh_database();
+    ingest_while_killing_connections(&[open(&url), open(&url)], &url);
+}
+
+/// Three streams per store ingest while every other backend of the database is killed every
+/// 40 ms; then every acknowledged event is stored once at its acknowledged position, the chain
+/// is intact and the watermarks complete.
+fn ingest_while_killing_connections(stores: &[Store], url: &str) {
     let database = url.rsplit('/').next().unwrap().to_owned();
-    let store = open(&url);
-    const STREAMS: u64 = 3;
+    let streams = 3 * stores.len() as u64;
     const EACH: u64 = 40;
     let acked = Mutex::new(Vec::new());
     let done = AtomicBool::new(false);
     let killed = AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        let writers: Vec<_> = (0..STREAMS)
+        let writers: Vec<_> = (0..streams)
             .map(|t| {
-                let (store, acked) = (&store, &acked);
+                let (store, acked) = (&stores[t as usize % stores.len()], &acked);
                 scope.spawn(move || {
                     for s in 1..=EACH {
                         let key = IngestKey::new("lab", format!("run-{t}"), s);
@@ -297,9 +311,10 @@ fn the_store_reconnects_after_its_connections_are_killed_and_loses_nothing_ackno
         killed.load(Ordering::Relaxed) > 0,
         "no connection was killed: the test proved nothing"
     );
+    let store = &stores[0];
     // Every acknowledgement stands: the event is stored at the acknowledged position.
     let acked = acked.into_inner().unwrap();
-    assert_eq!(acked.len() as u64, STREAMS * EACH);
+    assert_eq!(acked.len() as u64, streams * EACH);
     for (key, ack) in &acked {
         let stored = store
             .get(key)
@@ -309,10 +324,10 @@ fn the_store_reconnects_after_its_connections_are_killed_and_loses_nothing_ackno
     }
     // Stored exactly once (no duplicate appended by a retry), one intact chain.
     match store.verify().unwrap() {
-        Verification::Intact { events, .. } => assert_eq!(events, STREAMS * EACH),
+        Verification::Intact { events, .. } => assert_eq!(events, streams * EACH),
         other => panic!("{other:?}"),
     }
-    for t in 0..STREAMS {
+    for t in 0..streams {
         assert_eq!(store.watermark("lab", &format!("run-{t}")).unwrap(), EACH);
     }
 }
@@ -502,4 +517,153 @@ fn a_commit_whose_answer_was_lost_is_acknowledged_once_the_database_confirms_it(
         Verification::Intact { events, .. } => assert_eq!(events, 3),
         other => panic!("{other:?}"),
     }
+}
+
+/// The write path looks up every key of a batch by index, however small the log was when the
+/// connection prepared its statements: a plan cached on a small log that scans `events` would
+/// cost every later batch a scan of the whole log (it did: 16 ms per batch at 40,000 events).
+#[test]
+fn ingesting_never_scans_the_log() {
+    let url = pg::fresh_database();
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    // The migrations scan the empty table to build its indexes; count from after them.
+    close_and_wait(open(&url), &database);
+    pg::cluster().psql_in(
+        &database,
+        "SELECT pg_stat_reset_single_table_counters('events'::regclass)",
+    );
+    let store = open(&url);
+    const BATCHES: u64 = 40;
+    const PER_BATCH: u64 = 16;
+    for b in 0..BATCHES {
+        // Every other batch also repeats a key of the previous one, so the lookup finds rows
+        // too; the others are new keys only (one-trip batches, checking the head).
+        let replay = b % 2 == 1;
+        let events = (1..=PER_BATCH)
+            .map(|i| b * PER_BATCH + i)
+            .chain(replay.then_some(b * PER_BATCH))
+            .map(|seq| meterlab_store::NewEvent {
+                key: Some(IngestKey::new("lab", "run", seq)),
+                payload: result(seq),
+                timestamp_ms: 0,
+            })
+            .collect();
+        let outcomes = store.submit_blocking(events).unwrap();
+        assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+        if replay {
+            assert!(outcomes.last().unwrap().as_ref().unwrap().replayed);
+        }
+    }
+    assert_eq!(store.watermark("lab", "run").unwrap(), BATCHES * PER_BATCH);
+    close_and_wait(store, &database);
+    let stats = pg::cluster().query_in(
+        &database,
+        "SELECT seq_scan, idx_scan FROM pg_stat_user_tables WHERE relname = 'events'",
+    );
+    let (seq_scans, index_scans) = stats.split_once('|').unwrap();
+    let (seq_scans, index_scans): (u64, u64) =
+        (seq_scans.parse().unwrap(), index_scans.parse().unwrap());
+    assert!(
+        index_scans >= BATCHES / 2,
+        "the statistics were reported (every other batch probes the key index): {stats}"
+    );
+    assert_eq!(seq_scans, 0, "the write path scanned the log: {stats}");
+}
+
+/// Drops `store` and waits until its connections have ended (a backend reports its table
+/// statistics when it exits).
+fn close_and_wait(store: Store, database: &str) {
+    drop(store);
+    let others = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' \
+         AND pid <> pg_backend_pid()"
+    );
+    // About 20 s.
+    for _ in 0..400 {
+        if pg::cluster().query_in(database, &others) == "0" {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the store's connections did not close");
+}
+
+/// A batch whose chain links were computed from the store's own last commit (one round trip) is
+/// never acknowledged from that guess when another store appended meanwhile: the database rolls
+/// it back, the writer redoes it, and the acknowledgement is the event's real position.
+#[test]
+fn a_batch_guessed_from_a_head_another_store_moved_is_redone_not_acknowledged() {
+    let url = pg::fresh_database();
+    let (a, b) = (open(&url), open(&url));
+    let key = |seq| IngestKey::new("lab", "run", seq);
+    for seq in 1..=3 {
+        a.ingest_blocking(key(seq), result(seq), 0).unwrap();
+    }
+    // `a` now knows the head (#3) and the run; `b` appends behind its back.
+    let other = futures::executor::block_on(b.append(result(100), 0)).unwrap();
+    assert_eq!(other.ack.global_seq, 4);
+    let fourth = a.ingest_blocking(key(4), result(4), 0).unwrap();
+    assert_eq!(
+        a.stats().redone,
+        1,
+        "the guess at #4 was rolled back and redone"
+    );
+    assert!(!fourth.replayed);
+    assert_eq!(fourth.ack.global_seq, 5);
+    // `b` stores a key of `a`'s run: `a`'s next batch guesses it is new, and gets a replay.
+    let by_b = b.ingest_blocking(key(5), result(5), 0).unwrap();
+    let again = a.ingest_blocking(key(5), result(5), 0).unwrap();
+    assert_eq!(a.stats().redone, 2);
+    assert!(again.replayed);
+    assert_eq!(again.ack, by_b.ack);
+    // Back on its own, `a` guesses right again: one trip, nothing redone.
+    let sixth = a.ingest_blocking(key(6), result(6), 0).unwrap();
+    let seventh = a.ingest_blocking(key(7), result(7), 0).unwrap();
+    assert_eq!(a.stats().redone, 2);
+    assert_eq!(seventh.ack.global_seq, sixth.ack.global_seq + 1);
+    let events = a.read_range(1, usize::MAX).unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=8).collect::<Vec<_>>()
+    );
+    assert_eq!(events[3].payload, result(100));
+    assert_eq!(a.watermark("lab", "run").unwrap(), 7);
+    assert!(matches!(
+        a.verify().unwrap(),
+        Verification::Intact { events: 8, .. }
+    ));
+}
+
+/// A head that moved back under a store (a database restored from a backup while the gateway
+/// ran) is caught too: the one-trip batch would otherwise leave a gap in the chain.
+#[test]
+fn a_batch_guessed_from_a_head_that_moved_back_is_redone() {
+    let url = pg::fresh_database();
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    let store = open(&url);
+    let key = |seq| IngestKey::new("lab", "run", seq);
+    for seq in 1..=3 {
+        store.ingest_blocking(key(seq), result(seq), 0).unwrap();
+    }
+    // As a restore would: the last event is gone (the append-only triggers are bypassed).
+    pg::cluster().psql_in(
+        &database,
+        "ALTER TABLE events DISABLE TRIGGER USER; DELETE FROM events WHERE seq = 3; \
+         UPDATE watermarks SET watermark = 2; ALTER TABLE events ENABLE TRIGGER USER",
+    );
+    let next = store.ingest_blocking(key(4), result(4), 0).unwrap();
+    assert_eq!(store.stats().redone, 1);
+    assert_eq!(
+        next.ack.global_seq, 3,
+        "appended right after the head that is there"
+    );
+    assert!(matches!(
+        store.verify().unwrap(),
+        Verification::Intact { events: 3, .. }
+    ));
+    assert_eq!(
+        store.watermark("lab", "run").unwrap(),
+        2,
+        "key 3 is missing"
+    );
 }

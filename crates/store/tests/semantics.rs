@@ -420,3 +420,57 @@ async fn blocking_calls_work_inside_a_runtime() {
         assert_eq!(store.checkpoint("kind-counter").unwrap().unwrap().seq, 1);
     }
 }
+
+/// Counts the pages asked of a reader.
+struct CountingReader {
+    inner: Box<dyn meterlab_store::LogReader + Send>,
+    pages: std::cell::Cell<usize>,
+}
+
+impl meterlab_store::LogReader for CountingReader {
+    fn location(&self) -> &str {
+        self.inner.location()
+    }
+    fn head(&self) -> meterlab_store::Result<Option<meterlab_store::ChainHead>> {
+        self.inner.head()
+    }
+    fn read_range(&self, from_seq: u64, limit: usize) -> meterlab_store::Result<Vec<StoredEvent>> {
+        self.pages.set(self.pages.get() + 1);
+        self.inner.read_range(from_seq, limit)
+    }
+    fn get_by_key(&self, key: &IngestKey) -> meterlab_store::Result<Option<StoredEvent>> {
+        self.inner.get_by_key(key)
+    }
+    fn watermark(&self, source: &str, run: &str) -> meterlab_store::Result<u64> {
+        self.inner.watermark(source, run)
+    }
+    fn checkpoint(
+        &self,
+        projection: &str,
+    ) -> meterlab_store::Result<Option<meterlab_store::Checkpoint>> {
+        self.inner.checkpoint(projection)
+    }
+}
+
+/// A live projection follows each write with one read of the log (on PostgreSQL a round trip
+/// per result), not a second one to learn that nothing follows.
+#[test]
+fn catching_up_after_a_write_reads_the_log_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(dir.path());
+    let path = dir.path().join("store.db");
+    let reader = CountingReader {
+        inner: Store::open_reader(path.to_str().unwrap()).unwrap(),
+        pages: std::cell::Cell::new(0),
+    };
+    let mut counter = KindCounter::default();
+    let mut cursor = meterlab_store::ReplayCursor::new();
+    for s in 1..=3 {
+        store.ingest_blocking(key(s), result(s), 0).unwrap();
+        let before = reader.pages.get();
+        let applied = meterlab_store::catch_up(&reader, &mut counter, &mut cursor, None).unwrap();
+        assert_eq!(applied, 1);
+        assert_eq!(reader.pages.get() - before, 1, "after write {s}");
+    }
+    assert_eq!(counter.counts["case_result"], 3);
+}

@@ -16,7 +16,7 @@ use crate::event::{ChainHead, HASH_LEN, Hash, IngestKey, Payload, StoredEvent};
 pub(super) const EVENT_COLUMNS: &str = "seq, ts_ms, kind, body, source, run, source_seq, hash";
 
 /// Versioned schema migrations, applied in order at open and recorded by refinery in
-/// `refinery_schema_history`. Never edit a released migration; add `V2__…`.
+/// `refinery_schema_history`. Never edit a released migration; add `V4__…`.
 const MIGRATIONS: &[(&str, &str)] = &[
     (
         "V1__event_log",
@@ -71,6 +71,27 @@ $$;
 CREATE TRIGGER events_notify AFTER INSERT ON events
     REFERENCING NEW TABLE AS appended
     FOR EACH STATEMENT EXECUTE FUNCTION meterlab_events_notify();
+",
+    ),
+    (
+        "V3__expect_head",
+        "
+-- A batch prepared from a store's own last commit (one round trip) first checks, under the
+-- append lock, that the head is still the one it built on; otherwise its transaction fails with
+-- SQLSTATE ML001 and the store redoes the batch reading the log first.
+CREATE FUNCTION meterlab_expect_head(expected_seq BIGINT, expected_hash BYTEA)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    head_seq BIGINT;
+    head_hash BYTEA;
+BEGIN
+    SELECT seq, hash INTO head_seq, head_hash FROM events ORDER BY seq DESC LIMIT 1;
+    IF head_seq IS DISTINCT FROM expected_seq OR head_hash IS DISTINCT FROM expected_hash THEN
+        RAISE EXCEPTION 'the chain head is #%, not the expected #%', head_seq, expected_seq
+            USING ERRCODE = 'ML001';
+    END IF;
+END;
+$$;
 ",
     ),
 ];
@@ -496,6 +517,8 @@ pub(super) enum Param {
     Texts(Vec<String>),
     OptTexts(Vec<Option<String>>),
     ByteArrays(Vec<Vec<u8>>),
+    OptInt(Option<i64>),
+    OptBytes(Option<Vec<u8>>),
 }
 
 impl Param {
@@ -509,6 +532,8 @@ impl Param {
             Param::Texts(v) => v,
             Param::OptTexts(v) => v,
             Param::ByteArrays(v) => v,
+            Param::OptInt(v) => v,
+            Param::OptBytes(v) => v,
         }
     }
 }
