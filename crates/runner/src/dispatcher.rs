@@ -200,7 +200,14 @@ async fn dispatch(
                     }
                 }
                 // Every executor has finished and dropped its sender.
-                None => break,
+                None => {
+                    // A cancellation whose notice lost the race with the last reports (the
+                    // branches are polled in random order) still ends the run as cancelled.
+                    if !announced_cancel && *cancel.borrow() {
+                        dispatcher.announce_cancel();
+                    }
+                    break;
+                }
             },
             joined = executors.join_next(), if !executors.is_empty() => {
                 if let Some(Err(error)) = joined {
@@ -216,13 +223,7 @@ async fn dispatch(
             changed = cancel.changed(), if !announced_cancel => {
                 announced_cancel = true;
                 if changed.is_ok() && *cancel.borrow() {
-                    dispatcher.summary.error = Some("the run was cancelled".to_owned());
-                    dispatcher.emit(RunEventKind::Log {
-                        level: LogLevel::Warn,
-                        message: "run cancelled: cases in flight end blocked, the rest not_run"
-                            .to_owned(),
-                        device_id: None,
-                    });
+                    dispatcher.announce_cancel();
                 }
             }
         }
@@ -255,6 +256,15 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
+    fn announce_cancel(&mut self) {
+        self.summary.error = Some("the run was cancelled".to_owned());
+        self.emit(RunEventKind::Log {
+            level: LogLevel::Warn,
+            message: "run cancelled: cases in flight end blocked, the rest not_run".to_owned(),
+            device_id: None,
+        });
+    }
+
     fn take(&mut self, report: Report) {
         match report {
             Report::Event(kind) => self.emit(kind),
@@ -297,5 +307,40 @@ impl Dispatcher {
             };
             copy.is_some_and(|copy| subscriber.send(copy).is_ok())
         });
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use tokio::sync::{mpsc, watch};
+    use tokio::task::JoinSet;
+
+    use super::{Dispatcher, dispatch};
+    use crate::result::RunSummary;
+
+    /// The executors' last reports and the cancellation's notice can arrive together; whichever
+    /// the dispatcher sees first, a cancelled run ends with "the run was cancelled".
+    #[tokio::test]
+    async fn a_run_whose_reports_end_before_the_cancel_notice_is_still_cancelled() {
+        let (sender, incoming) = mpsc::unbounded_channel();
+        // Every executor has finished: the report channel is closed.
+        drop(sender);
+        let (cancel_sender, _) = watch::channel(false);
+        cancel_sender.send_replace(true);
+        // Subscribed after the cancel: `changed()` does not fire, as when the closed channel
+        // wins the race.
+        let cancel = cancel_sender.subscribe();
+        let dispatcher = Dispatcher {
+            run_id: "run".to_owned(),
+            seq: 0,
+            subscribers: Vec::new(),
+            summary: RunSummary::default(),
+        };
+        let dispatcher = dispatch(dispatcher, incoming, JoinSet::new(), cancel).await;
+        assert_eq!(
+            dispatcher.summary.error.as_deref(),
+            Some("the run was cancelled")
+        );
     }
 }
