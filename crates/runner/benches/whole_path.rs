@@ -51,9 +51,15 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 const METERS: usize = 100;
-/// Reads per meter: 20, or `WHOLE_PATH_READS` (to tell per-read from per-session costs).
+const LLS_SAP: u8 = 1;
+const PASSWORD: &str = "bench-lls-0001";
+const FIRMWARE_OBIS: Obis = Obis::new(1, 0, 0, 2, 0, 255);
+
+/// Reads per meter: 20, or `WHOLE_PATH_READS` (to tell per-read from per-session costs). Read
+/// from the environment once: every meter of every iteration asks.
 fn reads() -> usize {
-    env_count("WHOLE_PATH_READS").unwrap_or(20)
+    static READS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *READS.get_or_init(|| env_count("WHOLE_PATH_READS").unwrap_or(20))
 }
 
 /// Rounds of the interleaved comparison: 24, or `WHOLE_PATH_ROUNDS`.
@@ -66,9 +72,6 @@ fn env_count(name: &str) -> Option<usize> {
         .ok()
         .and_then(|value| value.parse().ok())
 }
-const LLS_SAP: u8 = 1;
-const PASSWORD: &str = "bench-lls-0001";
-const FIRMWARE_OBIS: Obis = Obis::new(1, 0, 0, 2, 0, 255);
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

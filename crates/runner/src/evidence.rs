@@ -390,10 +390,7 @@ mod tests {
                 .map(|record| OwnedTraffic {
                     offset_ns: record.offset_ns,
                     direction: record.direction,
-                    data: match &record.data {
-                        TrafficData::Bytes(bytes) => hex::encode(bytes),
-                        TrafficData::Text(text) => text.clone(),
-                    },
+                    data: record.data.to_text(),
                 })
                 .collect(),
         };
