@@ -17,7 +17,7 @@
 //! let plugin = host.load("libacme_dlms.so")?;           // checked, described, never unloaded
 //! let link = StreamLink::new(TcpStream::connect(addr).await?);
 //! let mut session = Session::open(&plugin, &session_config, link).await?;
-//! let response = session.execute(request, Duration::from_secs(60)).await;
+//! let response = session.execute(&request, Duration::from_secs(60)).await;
 //! // Err(e) => record ServiceError { kind: e.to_service_error() }; the session has ended.
 //! ```
 //!

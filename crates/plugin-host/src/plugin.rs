@@ -8,7 +8,7 @@ use meterlab_plugin::abi::{
     self, CloseFn, DescribeFn, FreeBufFn, HandleFn, OpenFn, OwnedBuf, STATUS_OK,
     STATUS_OPEN_REFUSED, STATUS_PANICKED,
 };
-use meterlab_plugin::pb::{AdapterActions, AdapterInfo, HostEvent, SessionConfig};
+use meterlab_plugin::pb::{AdapterActions, AdapterInfo, HostEvent, ServiceRequest, SessionConfig};
 use meterlab_plugin::prost::Message;
 
 use crate::error::{Fault, LoadError, SessionError};
@@ -345,6 +345,29 @@ fn encode_event(event: &HostEvent, buf: &mut Vec<u8>) {
     let _ = event.encode(buf);
 }
 
+/// The bytes `HostEvent::new(now_ms, Execute { request: Some(request.clone()) }).encode(buf)`
+/// writes, without the clone: the caller keeps its request for its own records.
+pub(crate) fn encode_execute(now_ms: u64, request: &ServiceRequest, buf: &mut Vec<u8>) {
+    use meterlab_plugin::prost::encoding::{
+        WireType, encode_key, encode_varint, encoded_len_varint, message,
+    };
+    // Field numbers of `meterlab.plugin.v1.HostEvent` and `Execute`.
+    const NOW_MS: u32 = 1;
+    const EXECUTE: u32 = 2;
+    const REQUEST: u32 = 1;
+    let request_len = request.encoded_len();
+    // A present message field is always written, even when it encodes to nothing.
+    let execute_len = 1 + encoded_len_varint(request_len as u64) + request_len;
+    buf.reserve(11 + 1 + 10 + execute_len);
+    if now_ms != 0 {
+        encode_key(NOW_MS, WireType::Varint, buf);
+        encode_varint(now_ms, buf);
+    }
+    encode_key(EXECUTE, WireType::LengthDelimited, buf);
+    encode_varint(execute_len as u64, buf);
+    message::encode(REQUEST, request, buf);
+}
+
 /// The bytes `HostEvent::new(now_ms, BytesReceived { data }).encode(buf)` writes, without
 /// copying `data` into an owned `BytesReceived` first (one copy per receive saved).
 pub(crate) fn encode_bytes_received(now_ms: u64, data: &[u8], buf: &mut Vec<u8>) {
@@ -517,6 +540,17 @@ impl RawSession {
             .await
     }
 
+    /// `Execute { request }` for an async caller, encoded from the borrowed request.
+    pub async fn handle_execute_async(
+        &mut self,
+        now_ms: u64,
+        request: &ServiceRequest,
+        actions: &mut AdapterActions,
+    ) -> Result<(), SessionError> {
+        self.handle_async_into(|buf| encode_execute(now_ms, request, buf), actions)
+            .await
+    }
+
     /// [`RawSession::handle_received`] for an async caller (see [`RawSession::handle_async`]).
     pub async fn handle_received_async(
         &mut self,
@@ -588,7 +622,7 @@ mod tests {
     use meterlab_plugin::pb::{AdapterActions, BytesReceived, HostEvent, host_event};
     use meterlab_plugin::prost::Message as _;
 
-    use super::{encode_bytes_received, merge_output};
+    use super::{encode_bytes_received, encode_execute, merge_output};
     use crate::error::Fault;
 
     #[test]
@@ -611,6 +645,39 @@ mod tests {
                     "now_ms {now_ms}, {} bytes",
                     data.len()
                 );
+                assert_eq!(HostEvent::decode(&buf[1..]).unwrap(), owned);
+            }
+        }
+    }
+
+    #[test]
+    fn an_execute_event_encodes_as_prost_encodes_the_owned_event() {
+        use meterlab_plugin::pb::{
+            Execute, ReadFirmwareVersion, ServiceRequest, service_request::Body,
+        };
+        let requests = [
+            ServiceRequest::default(),
+            ServiceRequest {
+                request_id: "read-1".to_owned(),
+                body: Some(Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
+            },
+            ServiceRequest {
+                request_id: "r".repeat(300),
+                body: None,
+            },
+        ];
+        for now_ms in [0, 1, 128, 1_790_000_000_000, u64::MAX] {
+            for request in &requests {
+                let owned = HostEvent::new(
+                    now_ms,
+                    host_event::Event::Execute(Execute {
+                        request: Some(request.clone()),
+                    }),
+                );
+                let mut buf = vec![0xaa];
+                encode_execute(now_ms, request, &mut buf);
+                assert_eq!(buf[0], 0xaa, "appends to what the buffer holds");
+                assert_eq!(buf[1..], owned.encode_to_vec(), "now_ms {now_ms}");
                 assert_eq!(HostEvent::decode(&buf[1..]).unwrap(), owned);
             }
         }

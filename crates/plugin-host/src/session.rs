@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meterlab_plugin::pb::{
-    AdapterActions, Alert, CloseSession, Execute, HostEvent, LinkClosed, LinkOpened, LogLevel,
+    AdapterActions, Alert, CloseSession, HostEvent, LinkClosed, LinkOpened, LogLevel,
     ServiceRequest, ServiceResponse, SessionConfig, TimerFired, action, host_event,
 };
 use tokio::time::{Instant, Sleep};
@@ -22,9 +22,11 @@ const RECV_CHUNK: usize = 4096;
 /// What the adapter hears next: an event, or bytes the link delivered into the session's
 /// receive buffer (encoded for the adapter from there, never copied into an owned event).
 #[derive(Debug)]
-enum Incoming {
+enum Incoming<'r> {
     Event(host_event::Event),
     Received(usize),
+    /// `Execute` of a request the caller keeps (encoded from the borrow, not cloned).
+    Execute(&'r ServiceRequest),
 }
 
 /// One adapter session on one link. Requests run one at a time (`&mut self`).
@@ -114,7 +116,7 @@ impl<L: LinkIo> Session<L> {
     /// typed device error), or why the session could not produce one within `deadline`.
     pub async fn execute(
         &mut self,
-        request: ServiceRequest,
+        request: &ServiceRequest,
         deadline: Duration,
     ) -> Result<ServiceResponse, SessionError> {
         if self.raw.is_none() {
@@ -125,7 +127,6 @@ impl<L: LinkIo> Session<L> {
                 reason: reason.clone(),
             });
         }
-        let request_id = request.request_id.clone();
         let deadline_at = Instant::now() + deadline;
         let mut deadline_sleep = match self.deadline_sleep.take() {
             Some(mut sleep) => {
@@ -138,7 +139,7 @@ impl<L: LinkIo> Session<L> {
         // `timeout_at` does, so a response ready at the deadline is still taken.
         let outcome = tokio::select! {
             biased;
-            outcome = self.run_request(request, &request_id) => Ok(outcome),
+            outcome = self.run_request(request) => Ok(outcome),
             () = deadline_sleep.as_mut() => Err(()),
         };
         self.deadline_sleep = Some(deadline_sleep);
@@ -149,6 +150,7 @@ impl<L: LinkIo> Session<L> {
                 Err(error)
             }
             Err(_elapsed) => {
+                let request_id = request.request_id.clone();
                 tracing::warn!(
                     plugin = self.plugin.id(),
                     request_id,
@@ -248,15 +250,11 @@ impl<L: LinkIo> Session<L> {
 
     async fn run_request(
         &mut self,
-        request: ServiceRequest,
-        request_id: &str,
+        request: &ServiceRequest,
     ) -> Result<ServiceResponse, SessionError> {
-        let execute = host_event::Event::Execute(Execute {
-            request: Some(request),
-        });
-        let mut next = Incoming::Event(execute);
+        let mut next = Incoming::Execute(request);
         loop {
-            if let Some(response) = self.run_events(next, Some(request_id)).await? {
+            if let Some(response) = self.run_events(next, Some(&request.request_id)).await? {
                 return Ok(response);
             }
             next = self.next_event().await?;
@@ -265,7 +263,7 @@ impl<L: LinkIo> Session<L> {
 
     /// Waits for the next thing the adapter must hear of: a timer firing, bytes from the link,
     /// or the link going down. With the link closed and no timer armed nothing can come.
-    async fn next_event(&mut self) -> Result<Incoming, SessionError> {
+    async fn next_event(&mut self) -> Result<Incoming<'static>, SessionError> {
         let next_timer = self
             .timers
             .iter()
@@ -305,7 +303,7 @@ impl<L: LinkIo> Session<L> {
     /// Feeds `first` (and any events its actions cause) to the adapter, performing actions.
     async fn run_events(
         &mut self,
-        first: Incoming,
+        first: Incoming<'_>,
         outstanding: Option<&str>,
     ) -> Result<Option<ServiceResponse>, SessionError> {
         let mut response = None;
@@ -325,6 +323,10 @@ impl<L: LinkIo> Session<L> {
             match incoming {
                 Incoming::Event(event) => {
                     raw.handle_event_async_into(&HostEvent::new(now_ms, event), &mut actions)
+                        .await?;
+                }
+                Incoming::Execute(request) => {
+                    raw.handle_execute_async(now_ms, request, &mut actions)
                         .await?;
                 }
                 Incoming::Received(len) => {

@@ -82,7 +82,7 @@ async fn echo_adapter_runs_over_a_real_serial_line_and_sees_it_drop() {
     assert_eq!(session.link().link().settings().baud_rate, 9600);
 
     let response = session
-        .execute(read_firmware("fw-1"), DEADLINE)
+        .execute(&read_firmware("fw-1"), DEADLINE)
         .await
         .unwrap();
     match response.outcome {
@@ -101,7 +101,7 @@ async fn echo_adapter_runs_over_a_real_serial_line_and_sees_it_drop() {
     hang_up.send(()).unwrap();
     device.await.unwrap();
     let response = session
-        .execute(read_firmware("fw-2"), DEADLINE)
+        .execute(&read_firmware("fw-2"), DEADLINE)
         .await
         .unwrap();
     match response.outcome {

@@ -101,7 +101,7 @@ fn device(silent_on_bye: bool) -> (StreamLink<DuplexStream>, Arc<Mutex<Vec<Strin
 async fn closes_with_the_devices_answer(plugin: Arc<Plugin>) {
     let (link, heard) = device(false);
     let mut session = Session::open(&plugin, &config(&[]), link).await.unwrap();
-    session.execute(read_firmware(), DEADLINE).await.unwrap();
+    session.execute(&read_firmware(), DEADLINE).await.unwrap();
     let started = Instant::now();
     let (_link, outcome) = session.close_gracefully(BUDGET).await;
     assert_eq!(outcome, CloseOutcome::Closed);
@@ -191,7 +191,7 @@ async fn a_session_that_already_ended_sends_nothing() {
     };
     assert!(
         session
-            .execute(request, Duration::from_millis(10))
+            .execute(&request, Duration::from_millis(10))
             .await
             .is_err()
     );

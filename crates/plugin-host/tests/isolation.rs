@@ -100,7 +100,7 @@ async fn open(
 }
 
 async fn firmware_is_read(session: &mut Session<StreamLink<DuplexStream>>, id: &str) {
-    let response = session.execute(read_firmware(id), DEADLINE).await.unwrap();
+    let response = session.execute(&read_firmware(id), DEADLINE).await.unwrap();
     match response.outcome {
         Some(Outcome::FirmwareVersion(fw)) => assert_eq!(fw.version, "2.3.4"),
         other => panic!("unexpected {other:?}"),
@@ -138,7 +138,7 @@ async fn fault_is_contained(
     let started = plugin.workers_started().unwrap();
 
     let error = doomed
-        .execute(read_firmware("doomed"), DEADLINE)
+        .execute(&read_firmware("doomed"), DEADLINE)
         .await
         .unwrap_err();
     let fault = worker_fault(&error).clone();
@@ -148,7 +148,7 @@ async fn fault_is_contained(
     ));
     assert!(!doomed.is_open());
     assert!(matches!(
-        doomed.execute(read_firmware("again"), DEADLINE).await,
+        doomed.execute(&read_firmware("again"), DEADLINE).await,
         Err(SessionError::Ended)
     ));
 
@@ -226,7 +226,7 @@ async fn refusals_and_panics_cross_the_worker_unchanged() {
     let panicking = isolated(&host, "fixture-panic", &options);
     let mut session = open(&panicking, &[]).await;
     let error = session
-        .execute(read_firmware("p1"), DEADLINE)
+        .execute(&read_firmware("p1"), DEADLINE)
         .await
         .unwrap_err();
     assert!(
@@ -236,7 +236,7 @@ async fn refusals_and_panics_cross_the_worker_unchanged() {
     );
     // A contained panic does not cost the worker.
     let mut again = open(&panicking, &[]).await;
-    assert!(again.execute(read_firmware("p2"), DEADLINE).await.is_err());
+    assert!(again.execute(&read_firmware("p2"), DEADLINE).await.is_err());
     assert_eq!(panicking.workers_started(), Some(1));
 }
 
@@ -337,7 +337,7 @@ async fn a_crash_ends_every_session_sharing_the_worker_but_not_other_workers() {
     let mut doomed = open(&shared, &[]).await;
     let mut sibling = open(&shared, &[]).await;
     let error = doomed
-        .execute(read_firmware("d"), DEADLINE)
+        .execute(&read_firmware("d"), DEADLINE)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -345,7 +345,7 @@ async fn a_crash_ends_every_session_sharing_the_worker_but_not_other_workers() {
         WorkerFault::Signalled { signal: 6, .. }
     ));
     let error = sibling
-        .execute(read_firmware("s"), DEADLINE)
+        .execute(&read_firmware("s"), DEADLINE)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -363,7 +363,7 @@ async fn a_crash_ends_every_session_sharing_the_worker_but_not_other_workers() {
     let mut doomed = open(&separate, &[]).await;
     let survivor = open(&separate, &[]).await;
     let error = doomed
-        .execute(read_firmware("d"), DEADLINE)
+        .execute(&read_firmware("d"), DEADLINE)
         .await
         .unwrap_err();
     assert!(matches!(

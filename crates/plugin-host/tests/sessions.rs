@@ -109,7 +109,7 @@ async fn echo_session_round_trips_requests_over_the_link() {
         .unwrap();
 
     let response = session
-        .execute(read_firmware("r1"), DEADLINE)
+        .execute(&read_firmware("r1"), DEADLINE)
         .await
         .unwrap();
     assert_eq!(response.request_id, "r1");
@@ -127,7 +127,7 @@ async fn echo_session_round_trips_requests_over_the_link() {
 
     let response = session
         .execute(
-            request("r2", Body::DisableSupply(Default::default())),
+            &request("r2", Body::DisableSupply(Default::default())),
             DEADLINE,
         )
         .await
@@ -138,7 +138,7 @@ async fn echo_session_round_trips_requests_over_the_link() {
     }
     let response = session
         .execute(
-            request("r3", Body::ReadSupplyStatus(ReadSupplyStatus {})),
+            &request("r3", Body::ReadSupplyStatus(ReadSupplyStatus {})),
             DEADLINE,
         )
         .await
@@ -160,7 +160,7 @@ async fn device_rejection_and_unsupported_srv_are_typed_errors() {
         .unwrap();
     let response = session
         .execute(
-            request("arm", Body::ArmSupply(Default::default())),
+            &request("arm", Body::ArmSupply(Default::default())),
             DEADLINE,
         )
         .await
@@ -174,7 +174,7 @@ async fn device_rejection_and_unsupported_srv_are_typed_errors() {
     }
     let response = session
         .execute(
-            request("fw", Body::UpdateFirmware(UpdateFirmware::default())),
+            &request("fw", Body::UpdateFirmware(UpdateFirmware::default())),
             DEADLINE,
         )
         .await
@@ -212,7 +212,7 @@ async fn adapter_timer_turns_silence_into_a_timeout_at_the_right_time() {
         .unwrap();
     let started = tokio::time::Instant::now();
     let response = session
-        .execute(read_firmware("r1"), DEADLINE)
+        .execute(&read_firmware("r1"), DEADLINE)
         .await
         .unwrap();
     assert_eq!(started.elapsed(), Duration::from_millis(1500));
@@ -232,7 +232,7 @@ async fn host_deadline_ends_a_request_the_adapter_does_not_bound() {
         .unwrap();
     let started = tokio::time::Instant::now();
     let error = session
-        .execute(read_firmware("r1"), Duration::from_secs(5))
+        .execute(&read_firmware("r1"), Duration::from_secs(5))
         .await
         .unwrap_err();
     assert_eq!(started.elapsed(), Duration::from_secs(5));
@@ -252,7 +252,7 @@ async fn host_deadline_ends_a_request_the_adapter_does_not_bound() {
     ));
     assert!(!session.is_open());
     let again = session
-        .execute(read_firmware("r2"), DEADLINE)
+        .execute(&read_firmware("r2"), DEADLINE)
         .await
         .unwrap_err();
     assert!(matches!(again, SessionError::Ended));
@@ -265,7 +265,7 @@ async fn a_dropped_link_completes_the_request_with_a_link_failure() {
         .await
         .unwrap();
     let response = session
-        .execute(read_firmware("r1"), DEADLINE)
+        .execute(&read_firmware("r1"), DEADLINE)
         .await
         .unwrap();
     assert!(matches!(
@@ -274,7 +274,7 @@ async fn a_dropped_link_completes_the_request_with_a_link_failure() {
     ));
     assert!(!session.is_open());
     let again = session
-        .execute(read_firmware("r2"), DEADLINE)
+        .execute(&read_firmware("r2"), DEADLINE)
         .await
         .unwrap_err();
     assert!(matches!(again, SessionError::LinkClosed { .. }), "{again}");
@@ -312,9 +312,10 @@ async fn a_panic_faults_only_its_own_session() {
     .await
     .unwrap();
 
+    let (p1, h1) = (read_firmware("p1"), read_firmware("h1"));
     let (doomed_result, healthy_result) = tokio::join!(
-        doomed.execute(read_firmware("p1"), DEADLINE),
-        healthy.execute(read_firmware("h1"), DEADLINE),
+        doomed.execute(&p1, DEADLINE),
+        healthy.execute(&h1, DEADLINE),
     );
     let error = doomed_result.unwrap_err();
     match &error {
@@ -333,7 +334,12 @@ async fn a_panic_faults_only_its_own_session() {
     ));
     assert!(!doomed.is_open());
     assert!(healthy_result.is_ok());
-    assert!(healthy.execute(read_firmware("h2"), DEADLINE).await.is_ok());
+    assert!(
+        healthy
+            .execute(&read_firmware("h2"), DEADLINE)
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -364,7 +370,7 @@ async fn undecodable_output_and_bad_status_are_adapter_faults() {
     .await
     .unwrap();
     let error = session
-        .execute(read_firmware("g1"), DEADLINE)
+        .execute(&read_firmware("g1"), DEADLINE)
         .await
         .unwrap_err();
     assert!(
@@ -391,7 +397,7 @@ async fn undecodable_output_and_bad_status_are_adapter_faults() {
     .await
     .unwrap();
     let error = session
-        .execute(read_firmware("bad-status"), DEADLINE)
+        .execute(&read_firmware("bad-status"), DEADLINE)
         .await
         .unwrap_err();
     assert!(

@@ -268,7 +268,7 @@ async fn session_meter(plugin: Arc<Plugin>, target: DeviceTarget) {
     for read in 0..reads() {
         let response = session
             .execute(
-                ServiceRequest {
+                &ServiceRequest {
                     request_id: format!("read-{read}"),
                     body: Some(Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
                 },

@@ -110,7 +110,7 @@ async fn wrapper_over_tcp_reads_and_controls_supply() {
             .expect("session opens");
         let registers = session
             .execute(
-                request(
+                &request(
                     "r1",
                     Body::ReadInstantaneousImportRegisters(ReadInstantaneousImportRegisters {}),
                 ),
@@ -124,7 +124,7 @@ async fn wrapper_over_tcp_reads_and_controls_supply() {
         assert!(registers.total_import.is_some());
         let disabled = session
             .execute(
-                request("r2", Body::DisableSupply(DisableSupply {})),
+                &request("r2", Body::DisableSupply(DisableSupply {})),
                 DEADLINE,
             )
             .await
@@ -133,7 +133,10 @@ async fn wrapper_over_tcp_reads_and_controls_supply() {
             matches!(outcome(disabled), Outcome::SupplyStatus(s) if s.state() == SupplyState::Disabled)
         );
         let enabled = session
-            .execute(request("r3", Body::EnableSupply(EnableSupply {})), DEADLINE)
+            .execute(
+                &request("r3", Body::EnableSupply(EnableSupply {})),
+                DEADLINE,
+            )
             .await
             .expect("7.1 answered");
         assert!(
@@ -150,7 +153,7 @@ async fn wrapper_over_tcp_reads_and_controls_supply() {
             tokio::time::sleep(Duration::from_millis(20)).await;
             let status = session
                 .execute(
-                    request(
+                    &request(
                         &format!("a{attempt}"),
                         Body::ReadSupplyStatus(ReadSupplyStatus {}),
                     ),
@@ -198,7 +201,7 @@ async fn hdlc_over_a_pty_serial_line_reads_the_meter() {
         .expect("session opens");
     let version = session
         .execute(
-            request("v", Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
+            &request("v", Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
             DEADLINE,
         )
         .await
@@ -206,7 +209,7 @@ async fn hdlc_over_a_pty_serial_line_reads_the_meter() {
     assert!(matches!(outcome(version), Outcome::FirmwareVersion(v) if v.version == "2.0.1"));
     let status = session
         .execute(
-            request("s", Body::ReadSupplyStatus(ReadSupplyStatus {})),
+            &request("s", Body::ReadSupplyStatus(ReadSupplyStatus {})),
             DEADLINE,
         )
         .await
@@ -216,7 +219,7 @@ async fn hdlc_over_a_pty_serial_line_reads_the_meter() {
     );
     let registers = session
         .execute(
-            request(
+            &request(
                 "r",
                 Body::ReadInstantaneousImportRegisters(ReadInstantaneousImportRegisters {}),
             ),
@@ -237,7 +240,7 @@ async fn hdlc_over_a_pty_serial_line_reads_the_meter() {
     }];
     let updated = session
         .execute(
-            request(
+            &request(
                 "k",
                 Body::UpdateSecurityCredentials(UpdateSecurityCredentials { keys }),
             ),
@@ -251,7 +254,7 @@ async fn hdlc_over_a_pty_serial_line_reads_the_meter() {
     ));
     let version = session
         .execute(
-            request("v2", Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
+            &request("v2", Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
             DEADLINE,
         )
         .await
@@ -264,7 +267,7 @@ const CLOSE_BUDGET: Duration = Duration::from_secs(5);
 async fn read_firmware(session: &mut Session<StreamLink<TcpStream>>, id: &str) {
     let version = session
         .execute(
-            request(id, Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
+            &request(id, Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
             DEADLINE,
         )
         .await
@@ -356,7 +359,7 @@ async fn a_graceful_close_releases_and_disconnects_over_hdlc() {
         .expect("session opens");
     let version = session
         .execute(
-            request("v", Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
+            &request("v", Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
             DEADLINE,
         )
         .await
@@ -377,7 +380,7 @@ async fn a_graceful_close_releases_and_disconnects_over_hdlc() {
         .expect("session opens");
     let version = session
         .execute(
-            request("v2", Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
+            &request("v2", Body::ReadFirmwareVersion(ReadFirmwareVersion {})),
             DEADLINE,
         )
         .await

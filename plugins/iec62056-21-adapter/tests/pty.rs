@@ -115,7 +115,7 @@ impl Bench {
             body: Some(body),
         };
         self.session
-            .execute(request, DEADLINE)
+            .execute(&request, DEADLINE)
             .await
             .expect("answered")
     }

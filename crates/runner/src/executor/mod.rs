@@ -525,11 +525,11 @@ impl<C: Connector> DeviceWorker<C> {
             let step_started = Instant::now();
             let port = script.port();
             let executed = match port {
-                Port::Run => self.execute(request.clone(), budget, limit).await,
+                Port::Run => self.execute(&request, budget, limit).await,
                 Port::Optical => match self.ensure_optical_session(budget).await {
                     Ok(()) => {
                         let budget = self.budget(case_deadline).0;
-                        self.execute_on(port, request.clone(), budget, limit).await
+                        self.execute_on(port, &request, budget, limit).await
                     }
                     Err(error) => Err(error),
                 },

@@ -120,7 +120,7 @@ impl<C: Connector> DeviceWorker<C> {
         };
         let started = Instant::now();
         let executed = match self.ensure_session(budget).await {
-            Ok(()) => self.execute(request.clone(), budget, limit).await,
+            Ok(()) => self.execute(&request, budget, limit).await,
             Err(error) => Err(error),
         };
         let (response, status, checks, why) = match executed {

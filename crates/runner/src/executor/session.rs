@@ -18,7 +18,7 @@ impl<C: Connector> DeviceWorker<C> {
     /// dropped (its adapter state is unknown); the next step or attempt opens a new one.
     pub(super) async fn execute(
         &mut self,
-        request: ServiceRequest,
+        request: &ServiceRequest,
         budget: Duration,
         limit: &'static str,
     ) -> Result<ServiceResponse, ExecError> {
@@ -29,7 +29,7 @@ impl<C: Connector> DeviceWorker<C> {
     pub(super) async fn execute_on(
         &mut self,
         port: Port,
-        request: ServiceRequest,
+        request: &ServiceRequest,
         budget: Duration,
         limit: &'static str,
     ) -> Result<ServiceResponse, ExecError> {
@@ -261,7 +261,7 @@ impl<C: Connector> DeviceWorker<C> {
                     break 'requests;
                 }
                 let sent_at = utc_now_ms();
-                let outcome = self.execute(request.clone(), budget, "step").await;
+                let outcome = self.execute(&request, budget, "step").await;
                 if attempt < attempts && health::lost_on_the_line(&outcome) {
                     continue;
                 }
