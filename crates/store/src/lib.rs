@@ -52,6 +52,7 @@ mod gather;
 mod memory;
 mod postgres;
 mod projection;
+mod recent;
 mod sqlite;
 mod store;
 
@@ -67,4 +68,4 @@ pub use memory::MemoryBackend;
 pub use postgres::{PostgresBackend, PostgresReader, PostgresTx};
 pub use projection::{Projector, ReplayCursor, ReplayReport, catch_up, replay_into};
 pub use sqlite::{APPLICATION_ID, SCHEMA_VERSION, SqliteBackend, SqliteOptions, SqliteReader};
-pub use store::{Store, StoreConfig, WriterStats, is_postgres_url};
+pub use store::{CatchUpStats, Store, StoreConfig, WriterStats, is_postgres_url};
