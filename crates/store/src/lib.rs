@@ -57,7 +57,8 @@ mod sqlite;
 mod store;
 
 pub use backend::{
-    Backend, Checkpoint, HeadSink, LogReader, ReaderOpener, ReplicaLock, SharedLog, WriteTx,
+    Backend, Checkpoint, HeadSink, KnownSeq, LogReader, ReaderOpener, ReplicaLock, SharedLog,
+    WriteTx,
 };
 pub use chain::Verification;
 pub use error::{Result, StoreError};

@@ -203,13 +203,21 @@ impl Store {
         if let Some(shared) = &shared {
             // Replicas' appends move this store's head too (watchers and projections follow).
             let follower_head = Arc::downgrade(&head_tx);
-            shared.follow(Box::new(move |seen| match follower_head.upgrade() {
-                Some(head) => {
-                    advance_head(&head, seen);
-                    true
-                }
-                None => false,
-            }));
+            let known_head = Arc::downgrade(&head_tx);
+            shared.follow(
+                Box::new(move |seen| match follower_head.upgrade() {
+                    Some(head) => {
+                        advance_head(&head, seen);
+                        true
+                    }
+                    None => false,
+                }),
+                Box::new(move || {
+                    let head = known_head.upgrade()?;
+                    let seq = head.borrow().map_or(0, |h| h.seq);
+                    Some(seq)
+                }),
+            );
         }
         let writer_head = Arc::clone(&head_tx);
         let (submit, queue) = mpsc::channel(config.queue_depth.max(1));
