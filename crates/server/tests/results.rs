@@ -576,9 +576,7 @@ async fn acknowledged_results_are_projected_without_reading_the_log() {
         "{after:?}"
     );
     let recorded = server.ledger.read(|projection, _| {
-        let phase = projection
-            .phase(&PhaseId::Test(mt_active_phase()))
-            .unwrap();
+        let phase = projection.phase(&PhaseId::Test(mt_active_phase())).unwrap();
         CASES
             .iter()
             .filter(|case| {
