@@ -67,6 +67,6 @@ pub use event::{
 };
 pub use memory::MemoryBackend;
 pub use postgres::{PostgresBackend, PostgresReader, PostgresTx};
-pub use projection::{Projector, ReplayCursor, ReplayReport, catch_up, replay_into};
+pub use projection::{CatchUpStats, Projector, ReplayCursor, ReplayReport, catch_up, replay_into};
 pub use sqlite::{APPLICATION_ID, SCHEMA_VERSION, SqliteBackend, SqliteOptions, SqliteReader};
-pub use store::{CatchUpStats, Store, StoreConfig, WriterStats, is_postgres_url};
+pub use store::{Store, StoreConfig, WriterStats, is_postgres_url};

@@ -7,13 +7,31 @@
 //! changed what the projection computes from the same history. After the replay a new checkpoint
 //! is recorded at the head. Live updates continue with [`catch_up`] from the same cursor.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::backend::{Checkpoint, LogReader};
 use crate::chain::{ChainWalk, WALK_PAGE};
 use crate::error::{Result, StoreError};
 use crate::event::{ChainHead, Hash, StoredEvent};
 use crate::store::Store;
+
+/// Where the events a live projection caught up with came from, since the store was started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CatchUpStats {
+    /// Events applied from the writer's last commits kept in memory.
+    pub from_memory: u64,
+    /// Events applied as read from the log (other stores' appends, or older than memory holds).
+    pub from_log: u64,
+    /// Reads of the log those catch-ups made (each a query, on PostgreSQL a round trip).
+    pub log_reads: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct CatchUpCounters {
+    pub(crate) from_memory: AtomicU64,
+    pub(crate) from_log: AtomicU64,
+    pub(crate) log_reads: AtomicU64,
+}
 
 /// State derived from the log.
 pub trait Projector {
@@ -278,6 +296,16 @@ impl Store {
                 .from_memory
                 .fetch_add(n, Ordering::Relaxed);
             applied += n;
+        }
+    }
+
+    /// Where the events live projections caught up with came from (memory or the log).
+    pub fn catch_up_stats(&self) -> CatchUpStats {
+        let counters = self.catch_up_counters();
+        CatchUpStats {
+            from_memory: counters.from_memory.load(Ordering::Relaxed),
+            from_log: counters.from_log.load(Ordering::Relaxed),
+            log_reads: counters.log_reads.load(Ordering::Relaxed),
         }
     }
 

@@ -20,6 +20,7 @@ use crate::engine::apply_batch;
 use crate::error::{Result, StoreError};
 use crate::event::{ChainHead, IngestKey, Limits, NewEvent, Payload, Receipt, StoredEvent};
 use crate::gather::{GATHER_POLL, GroupGatherer};
+use crate::projection::CatchUpCounters;
 use crate::recent::RecentEvents;
 use crate::sqlite::{SqliteBackend, SqliteOptions};
 
@@ -77,24 +78,6 @@ struct StatCounters {
     commits: AtomicU64,
     events_appended: AtomicU64,
     redone: AtomicU64,
-}
-
-/// Where the events a live projection caught up with came from, since the store was started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CatchUpStats {
-    /// Events applied from the writer's last commits kept in memory.
-    pub from_memory: u64,
-    /// Events applied as read from the log (other stores' appends, or older than memory holds).
-    pub from_log: u64,
-    /// Reads of the log those catch-ups made (each a query, on PostgreSQL a round trip).
-    pub log_reads: u64,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct CatchUpCounters {
-    pub(crate) from_memory: AtomicU64,
-    pub(crate) from_log: AtomicU64,
-    pub(crate) log_reads: AtomicU64,
 }
 
 enum Command {
@@ -416,15 +399,6 @@ impl Store {
             commits: self.inner.stats.commits.load(Ordering::Relaxed),
             events_appended: self.inner.stats.events_appended.load(Ordering::Relaxed),
             redone: self.inner.stats.redone.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Where the events live projections caught up with came from (memory or the log).
-    pub fn catch_up_stats(&self) -> CatchUpStats {
-        CatchUpStats {
-            from_memory: self.inner.catch_up.from_memory.load(Ordering::Relaxed),
-            from_log: self.inner.catch_up.from_log.load(Ordering::Relaxed),
-            log_reads: self.inner.catch_up.log_reads.load(Ordering::Relaxed),
         }
     }
 
