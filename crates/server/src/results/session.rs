@@ -115,7 +115,7 @@ pub(super) async fn run(
             return;
         }
     };
-    let watermark = match service.watermark(&source) {
+    let watermark = match service.watermark(&source).await {
         Ok(w) => w,
         Err(status) => {
             let _ = out.send(Err(status)).await;
