@@ -4,8 +4,9 @@
 //! durability (`synchronous_commit = on`, one `BEGIN; INSERT; COMMIT` per row, the same row
 //! shape and unique key index), at 1, 16 and 64 concurrent submitters, in one run.
 //!
-//! A submitter is one client connection: a result stream of its own source for ResultService,
-//! a connection for the direct inserts. Two kinds of ResultService submitter:
+//! A submitter is a result stream of its own source for ResultService (the streams share the
+//! bench client's one HTTP/2 connection, multiplexed as gRPC streams are), a connection of its
+//! own for the direct inserts. Two kinds of ResultService submitter:
 //! - `window=256`: as the typed client streams (up to the gateway's default in-flight limit
 //!   unacknowledged), so one stream's results share commits;
 //! - `window=1`: a synchronous submitter that sends its next result only after the previous

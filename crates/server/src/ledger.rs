@@ -1,9 +1,10 @@
 //! The ledger: the store plus the live governance projection, kept in log order.
 //!
 //! Writes are durable first, projected second: an event is appended to the store, and once the
-//! store has acknowledged it the projection catches up by reading the log from its cursor, so the
-//! live projection always equals a replay of the log prefix it has seen (the same order, hence
-//! the same state, as the rebuild on the next start).
+//! store has acknowledged it the projection catches up from its cursor, in log order and checking
+//! the chain — from the store's memory of its own last commits, reading the log for other
+//! replicas' events — so the live projection always equals a replay of the log prefix it has
+//! seen (the same order, hence the same state, as the rebuild on the next start).
 //!
 //! Events are validated against the projection before they are written, because a log must not
 //! hold events its projection refuses:
@@ -318,7 +319,9 @@ impl Ledger {
         Ok(self.position())
     }
 
-    /// Brings the projection up to at least log position `seq`.
+    /// Brings the projection up to at least log position `seq`. Blocking when it must read the
+    /// log (events of other replicas, or older than the store keeps in memory): from async code
+    /// use [`Ledger::project_up_to`].
     pub fn catch_up_to(&self, seq: u64) -> Result<(), StoreError> {
         let mut live = self.live();
         if live.cursor.head().map_or(0, |h| h.seq) >= seq {
@@ -327,8 +330,32 @@ impl Ledger {
         let Live {
             projector, cursor, ..
         } = &mut *live;
-        self.store.catch_up(projector, cursor)?;
+        self.store.catch_up_to(projector, cursor, seq)?;
         Ok(())
+    }
+
+    /// [`Ledger::catch_up_to`] for async code: the store's own commits are applied from memory
+    /// on the spot; only a catch-up that must read the log goes to a blocking thread.
+    pub async fn project_up_to(self: &Arc<Self>, seq: u64) -> Result<(), StoreError> {
+        {
+            let mut live = self.live();
+            let Live {
+                projector, cursor, ..
+            } = &mut *live;
+            if cursor.head().map_or(0, |h| h.seq) < seq {
+                self.store.catch_up_from_memory(projector, cursor)?;
+            }
+            if cursor.head().map_or(0, |h| h.seq) >= seq {
+                return Ok(());
+            }
+        }
+        let ledger = Arc::clone(self);
+        tokio::task::spawn_blocking(move || ledger.catch_up_to(seq))
+            .await
+            .map_err(|e| StoreError::Projection {
+                projection: PROJECTION_NAME.to_owned(),
+                detail: format!("the catch-up with the log failed: {e}"),
+            })?
     }
 
     /// Makes this the ledger of a lab gateway: governance (phases, attempts already recorded)

@@ -48,8 +48,8 @@ use meterlab_proto::v1::result_service_server::ResultServiceServer;
 use meterlab_proto::v1::run_service_server::RunServiceServer;
 use meterlab_store::{ReplayReport, Store, StoreConfig};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
 
 pub use bench::devices::DeviceServiceImpl;
 pub use bench::runs::{RUN_KIND, RunManager, RunServiceImpl};
@@ -338,7 +338,12 @@ impl Gateway {
                     .max_decoding_message_size(limits.max_governance_message_bytes)
             }));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+        // Small gRPC frames (a result's ack) go out at once: with Nagle's algorithm on, an
+        // answer written while an earlier one is unacknowledged waits for the peer's delayed
+        // ACK, and streams sharing a connection stall one another. `serve_with_incoming` leaves
+        // the accepted sockets as they are, so the option is set here.
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        let server = router.serve_with_incoming_shutdown(incoming, async {
             let _ = stopped.await;
         });
         tokio::pin!(server);

@@ -47,13 +47,8 @@ pub fn follow(ledger: &Arc<Ledger>) {
             let Some(ledger) = ledger.upgrade() else {
                 return;
             };
-            let caught_up = tokio::task::spawn_blocking(move || ledger.catch_up_to(seq)).await;
-            match caught_up {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
-                    tracing::error!(%error, seq, "projection could not follow the log");
-                }
-                Err(error) => tracing::error!(%error, "projection follower task failed"),
+            if let Err(error) = ledger.project_up_to(seq).await {
+                tracing::error!(%error, seq, "projection could not follow the log");
             }
         }
     });

@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use meterlab_governance::model::{CaseId, PhaseId};
 use meterlab_proto::v1 as pb;
 use meterlab_server::{ResultMetrics, StreamLimits};
 use tonic::Code;
@@ -543,4 +544,51 @@ async fn a_lab_gateway_acknowledges_locally_and_forwards_once_the_central_side_i
         forwarded,
         expected.map(|(seq, run)| (seq, run.to_owned())).to_vec()
     );
+}
+
+/// The live projection follows acknowledged results from the store's memory of its own
+/// commits: no result costs a read of the log, and the projection still holds every one.
+#[tokio::test]
+async fn acknowledged_results_are_projected_without_reading_the_log() {
+    let server = TestServer::start(StreamLimits::default()).await;
+    setup_governance(&server.client().await).await;
+    let store = server.ledger.store().clone();
+    let before = store.catch_up_stats();
+    let mut client = server.results().await;
+    let (mut stream, _) = ResultStream::open(&mut client, "bench-1").await;
+    for (seq, case) in CASES.iter().enumerate() {
+        let seq = seq as u64 + 1;
+        stream
+            .send(submit(
+                "bench-1",
+                seq,
+                result(case, 1, pb::CaseStatus::Passed),
+            ))
+            .await;
+        // One at a time: each ack comes after its own catch-up.
+        let ack = stream.ack().await;
+        assert!(server.ledger.position() >= ack.log_position);
+    }
+    let after = store.catch_up_stats();
+    assert_eq!(after.log_reads, before.log_reads, "{after:?}");
+    assert!(
+        after.from_memory >= before.from_memory + CASES.len() as u64,
+        "{after:?}"
+    );
+    let recorded = server.ledger.read(|projection, _| {
+        let phase = projection.phase(&PhaseId::Test(mt_active_phase())).unwrap();
+        CASES
+            .iter()
+            .filter(|case| {
+                phase
+                    .case(&CaseId::new(**case))
+                    .is_some_and(|c| c.has_attempt("esme-1", 1))
+            })
+            .count()
+    });
+    assert_eq!(recorded, CASES.len());
+    // The store's writer lock goes with its last handle: ours must not outlive the gateway.
+    drop(store);
+    drop(stream);
+    server.stop().await;
 }

@@ -99,11 +99,16 @@ pub trait Backend: Send + 'static {
 /// Receives the newest chain head seen in a shared log; answers `false` to stop following.
 pub type HeadSink = Box<dyn Fn(Option<ChainHead>) -> bool + Send + Sync>;
 
+/// The seq of the newest head the following store already knows of (its own commits
+/// included), `None` once the store is gone: a notice of nothing newer needs no read.
+pub type KnownSeq = Box<dyn Fn() -> Option<u64> + Send + Sync>;
+
 /// A log shared by several stores (gateway replicas on one PostgreSQL database).
 pub trait SharedLog: Send + Sync {
     /// Starts following the log in the background: `on_head` gets the head whenever another
     /// store may have appended (notified, or polled as a fallback), until it answers `false`.
-    fn follow(&self, on_head: HeadSink);
+    /// A notice of an append no newer than `known` is passed over (the store's own commits).
+    fn follow(&self, on_head: HeadSink, known: KnownSeq);
     /// Waits for the cross-store lock `key`; held until the returned guard is dropped.
     fn lock(&self, key: i64) -> BoxFuture<'static, Result<ReplicaLock>>;
 }

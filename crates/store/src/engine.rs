@@ -17,6 +17,8 @@ pub(crate) struct AppliedBatch {
     pub head: Option<ChainHead>,
     /// Number of rows inserted.
     pub inserted: usize,
+    /// The rows inserted, in sequence order.
+    pub stored: Vec<StoredEvent>,
 }
 
 /// Applies `events` in order to `tx`. Per-event rejections (limits, conflicts) are outcomes; an
@@ -33,7 +35,7 @@ pub(crate) fn apply_batch<T: WriteTx>(
     let mut head = tx.head()?;
     let mut outcomes = Vec::with_capacity(events.len());
     let mut touched_runs = BTreeSet::new();
-    let mut inserted = 0;
+    let mut stored_events = Vec::new();
     for event in events {
         if let Err(rejection) = limits.check(event) {
             outcomes.push(Err(rejection));
@@ -62,7 +64,7 @@ pub(crate) fn apply_batch<T: WriteTx>(
             hash,
         };
         tx.insert(&stored)?;
-        inserted += 1;
+        stored_events.push(stored);
         head = Some(ChainHead { seq, hash });
         if let Some(key) = &event.key {
             touched_runs.insert((key.source.clone(), key.run.clone()));
@@ -81,7 +83,8 @@ pub(crate) fn apply_batch<T: WriteTx>(
     Ok(AppliedBatch {
         outcomes,
         head,
-        inserted,
+        inserted: stored_events.len(),
+        stored: stored_events,
     })
 }
 

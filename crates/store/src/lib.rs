@@ -52,11 +52,13 @@ mod gather;
 mod memory;
 mod postgres;
 mod projection;
+mod recent;
 mod sqlite;
 mod store;
 
 pub use backend::{
-    Backend, Checkpoint, HeadSink, LogReader, ReaderOpener, ReplicaLock, SharedLog, WriteTx,
+    Backend, Checkpoint, HeadSink, KnownSeq, LogReader, ReaderOpener, ReplicaLock, SharedLog,
+    WriteTx,
 };
 pub use chain::Verification;
 pub use error::{Result, StoreError};
@@ -65,6 +67,6 @@ pub use event::{
 };
 pub use memory::MemoryBackend;
 pub use postgres::{PostgresBackend, PostgresReader, PostgresTx};
-pub use projection::{Projector, ReplayCursor, ReplayReport, catch_up, replay_into};
+pub use projection::{CatchUpStats, Projector, ReplayCursor, ReplayReport, catch_up, replay_into};
 pub use sqlite::{APPLICATION_ID, SCHEMA_VERSION, SqliteBackend, SqliteOptions, SqliteReader};
 pub use store::{Store, StoreConfig, WriterStats, is_postgres_url};

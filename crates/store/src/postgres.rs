@@ -28,7 +28,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use crate::backend::{
-    Backend, Checkpoint, HeadSink, LogReader, ReaderOpener, ReplicaLock, SharedLog,
+    Backend, Checkpoint, HeadSink, KnownSeq, LogReader, ReaderOpener, ReplicaLock, SharedLog,
 };
 use crate::error::{Result, StoreError};
 use crate::event::{ChainHead, IngestKey, StoredEvent};
@@ -120,8 +120,9 @@ struct PgSharedLog {
 }
 
 impl SharedLog for PgSharedLog {
-    fn follow(&self, on_head: HeadSink) {
-        let future = follow::follow(self.pg.config.clone(), self.pg.location.clone(), on_head);
+    fn follow(&self, on_head: HeadSink, known: KnownSeq) {
+        let sinks = follow::Sinks { on_head, known };
+        let future = follow::follow(self.pg.config.clone(), self.pg.location.clone(), sinks);
         self.pg.runtime.spawn(future);
     }
 

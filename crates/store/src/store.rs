@@ -20,6 +20,8 @@ use crate::engine::apply_batch;
 use crate::error::{Result, StoreError};
 use crate::event::{ChainHead, IngestKey, Limits, NewEvent, Payload, Receipt, StoredEvent};
 use crate::gather::{GATHER_POLL, GroupGatherer};
+use crate::projection::CatchUpCounters;
+use crate::recent::RecentEvents;
 use crate::sqlite::{SqliteBackend, SqliteOptions};
 
 /// Tuning and limits of a [`Store`].
@@ -37,6 +39,11 @@ pub struct StoreConfig {
     /// has just acknowledged (`Duration::ZERO`: never waits): group commit that does not split
     /// submitters with one event in flight into two alternating groups.
     pub gather_max: Duration,
+    /// Most of the writer's last committed events kept in memory, from which a live projection
+    /// catches up with this store's own writes without reading the log (0: none kept).
+    pub recent_events: usize,
+    /// Most body bytes those kept events may hold together (the oldest go first).
+    pub recent_bytes: usize,
 }
 
 impl Default for StoreConfig {
@@ -46,6 +53,8 @@ impl Default for StoreConfig {
             max_batch: 1024,
             queue_depth: 4096,
             gather_max: Duration::from_millis(4),
+            recent_events: 4096,
+            recent_bytes: 16 << 20,
         }
     }
 }
@@ -100,6 +109,9 @@ struct Inner {
     open_reader: DynOpener,
     writer: Option<JoinHandle<()>>,
     stats: Arc<StatCounters>,
+    /// The writer's last committed events (see `recent`).
+    recent: Arc<RecentEvents>,
+    catch_up: CatchUpCounters,
 }
 
 impl Drop for Inner {
@@ -174,22 +186,39 @@ impl Store {
         if let Some(shared) = &shared {
             // Replicas' appends move this store's head too (watchers and projections follow).
             let follower_head = Arc::downgrade(&head_tx);
-            shared.follow(Box::new(move |seen| match follower_head.upgrade() {
-                Some(head) => {
-                    advance_head(&head, seen);
-                    true
-                }
-                None => false,
-            }));
+            let known_head = Arc::downgrade(&head_tx);
+            shared.follow(
+                Box::new(move |seen| match follower_head.upgrade() {
+                    Some(head) => {
+                        advance_head(&head, seen);
+                        true
+                    }
+                    None => false,
+                }),
+                Box::new(move || {
+                    let head = known_head.upgrade()?;
+                    let seq = head.borrow().map_or(0, |h| h.seq);
+                    Some(seq)
+                }),
+            );
         }
         let writer_head = Arc::clone(&head_tx);
         let (submit, queue) = mpsc::channel(config.queue_depth.max(1));
         let writer_location = location.clone();
         let stats = Arc::new(StatCounters::default());
         let writer_stats = Arc::clone(&stats);
+        let recent = Arc::new(RecentEvents::new(config.recent_events, config.recent_bytes));
+        let writer_recent = Arc::clone(&recent);
         let writer = std::thread::Builder::new()
             .name("meterlab-store-writer".into())
-            .spawn(move || run_writer(backend, queue, config, &writer_head, &writer_stats))
+            .spawn(move || {
+                let sinks = CommitSinks {
+                    head: &writer_head,
+                    stats: &writer_stats,
+                    recent: &writer_recent,
+                };
+                run_writer(backend, queue, config, &sinks);
+            })
             .map_err(|e| StoreError::Io {
                 path: writer_location.into(),
                 op: "spawn store writer thread",
@@ -207,6 +236,8 @@ impl Store {
                 open_reader,
                 writer: Some(writer),
                 stats,
+                recent,
+                catch_up: CatchUpCounters::default(),
             }),
         })
     }
@@ -371,6 +402,14 @@ impl Store {
         }
     }
 
+    pub(crate) fn recent(&self) -> &RecentEvents {
+        &self.inner.recent
+    }
+
+    pub(crate) fn catch_up_counters(&self) -> &CatchUpCounters {
+        &self.inner.catch_up
+    }
+
     /// Walks the whole chain; see [`chain::verify`].
     pub fn verify(&self) -> Result<Verification> {
         self.with_reader(|r| chain::verify(r))
@@ -428,8 +467,7 @@ fn run_writer<B: Backend>(
     mut backend: B,
     mut queue: mpsc::Receiver<Command>,
     config: StoreConfig,
-    head: &watch::Sender<Option<ChainHead>>,
-    stats: &StatCounters,
+    sinks: &CommitSinks<'_>,
 ) {
     let max_batch = config.max_batch.max(1);
     let mut gatherer = GroupGatherer::new(config.gather_max);
@@ -458,7 +496,7 @@ fn run_writer<B: Backend>(
         // Counted before the acknowledgements go out: a submitter that resubmits at once must
         // not pass for one that was already waiting.
         let ended = || gatherer.committed(submissions, queue.len(), started.elapsed());
-        commit_group(&mut backend, group, &config.limits, head, stats, ended);
+        commit_group(&mut backend, group, &config.limits, sinks, ended);
     }
     tracing::debug!(location = %backend.location(), "store writer stopped");
 }
@@ -470,16 +508,27 @@ fn group_size(command: &Command) -> usize {
     }
 }
 
+/// What the writer tells of each commit: the head, its counters, the events it committed.
+struct CommitSinks<'a> {
+    head: &'a watch::Sender<Option<ChainHead>>,
+    stats: &'a StatCounters,
+    recent: &'a RecentEvents,
+}
+
 /// Applies a group in one transaction, calls `transaction_ended`, and answers every submitter
 /// after the commit.
 fn commit_group<B: Backend>(
     backend: &mut B,
     group: Vec<Command>,
     limits: &Limits,
-    head: &watch::Sender<Option<ChainHead>>,
-    stats: &StatCounters,
+    sinks: &CommitSinks<'_>,
     transaction_ended: impl FnOnce(),
 ) {
+    let CommitSinks {
+        head,
+        stats,
+        recent,
+    } = *sinks;
     let mut appends = Vec::new();
     let mut checkpoints = Vec::new();
     let mut events = Vec::new();
@@ -521,6 +570,9 @@ fn commit_group<B: Backend>(
                 .events_appended
                 .fetch_add(applied.inserted as u64, Ordering::Relaxed);
             if applied.inserted > 0 {
+                // Durable now; kept before the head moves and the submitters hear of it, so
+                // whoever catches up to this commit finds its events in memory.
+                recent.committed(applied.stored);
                 advance_head(head, applied.head);
             }
             let mut outcomes = applied.outcomes.into_iter();

@@ -175,26 +175,36 @@ impl ResultServiceImpl {
         self.open_session(inbound, principal)
     }
 
-    /// The acknowledged watermark of a source, with the time its last result was stored.
-    fn watermark(&self, source: &str) -> Result<pb::Watermark, Status> {
-        let store = self.ledger.store();
-        let acked_seq = store
-            .watermark(source, RESULTS_RUN)
-            .map_err(|e| crate::error::store_status(&e))?;
-        let acked_at = if acked_seq == 0 {
-            None
-        } else {
-            store
-                .get(&IngestKey::new(source, RESULTS_RUN, acked_seq))
-                .map_err(|e| crate::error::store_status(&e))?
-                .map(|event| crate::convert::timestamp_from_ms(event.timestamp_ms))
-        };
-        Ok(pb::Watermark {
-            source: source.to_owned(),
-            acked_seq,
-            acked_at,
-        })
+    /// The acknowledged watermark of a source, with the time its last result was stored: two
+    /// reads of the store (on PostgreSQL round trips), made on a blocking thread so they do not
+    /// hold a runtime worker.
+    async fn watermark(&self, source: &str) -> Result<pb::Watermark, Status> {
+        let ledger = Arc::clone(&self.ledger);
+        let source = source.to_owned();
+        tokio::task::spawn_blocking(move || read_watermark(&ledger, &source))
+            .await
+            .map_err(|e| Status::internal(format!("watermark read failed: {e}")))?
     }
+}
+
+fn read_watermark(ledger: &Ledger, source: &str) -> Result<pb::Watermark, Status> {
+    let store = ledger.store();
+    let acked_seq = store
+        .watermark(source, RESULTS_RUN)
+        .map_err(|e| crate::error::store_status(&e))?;
+    let acked_at = if acked_seq == 0 {
+        None
+    } else {
+        store
+            .get(&IngestKey::new(source, RESULTS_RUN, acked_seq))
+            .map_err(|e| crate::error::store_status(&e))?
+            .map(|event| crate::convert::timestamp_from_ms(event.timestamp_ms))
+    };
+    Ok(pb::Watermark {
+        source: source.to_owned(),
+        acked_seq,
+        acked_at,
+    })
 }
 
 pub(crate) type ResponseStream = ReceiverStream<Result<pb::ResultStreamResponse, Status>>;
@@ -230,6 +240,6 @@ impl ResultService for ResultServiceImpl {
                 "invalid field source: must not be empty",
             ));
         }
-        Ok(Response::new(self.watermark(&source)?))
+        Ok(Response::new(self.watermark(&source).await?))
     }
 }

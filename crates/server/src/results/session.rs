@@ -115,7 +115,7 @@ pub(super) async fn run(
             return;
         }
     };
-    let watermark = match service.watermark(&source) {
+    let watermark = match service.watermark(&source).await {
         Ok(w) => w,
         Err(status) => {
             let _ = out.send(Err(status)).await;
@@ -485,7 +485,7 @@ pub(super) async fn ingest(
     let answer = match outcome {
         Ok(receipt) => {
             if !receipt.replayed
-                && let Err(error) = ledger.catch_up_to(receipt.ack.global_seq)
+                && let Err(error) = ledger.project_up_to(receipt.ack.global_seq).await
             {
                 // The result is durable, so it is acknowledged; the projection retries on the
                 // next write.

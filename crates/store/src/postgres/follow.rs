@@ -1,10 +1,12 @@
 //! Following the appends of other replicas, and releasing the cross-replica lock.
 //!
 //! A trigger (migration `V2__append_notify`) sends `NOTIFY meterlab_log` with every appending
-//! commit. Each store keeps one dedicated connection listening on that channel; on a
-//! notification, and every [`POLL`] in case one was missed (notifications are lost while the
-//! listening connection is down), it reads the head and hands it to the store. A lost connection
-//! is re-established after [`RECONNECT`].
+//! commit, carrying the appended seq. Each store keeps one dedicated connection listening on that
+//! channel; on a notification of a seq the store does not know yet, and every [`POLL`] in case
+//! one was missed (notifications are lost while the listening connection is down), it reads the
+//! head and hands it to the store. A store's own commits notify it too: those it passes over
+//! without a read (one query per commit otherwise). A lost connection is re-established after
+//! [`RECONNECT`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +15,7 @@ use deadpool_postgres::Object;
 use futures::StreamExt;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use crate::backend::HeadSink;
+use crate::backend::{HeadSink, KnownSeq};
 use crate::error::{Result, StoreError};
 
 use super::connection::{Conn, HEAD_SQL, Pg, decode_head, pg_err};
@@ -23,14 +25,16 @@ pub(super) const POLL: Duration = Duration::from_millis(500);
 /// Pause before re-establishing the listening connection.
 const RECONNECT: Duration = Duration::from_millis(500);
 
-/// Follows the log until `on_head` answers `false` (its store is gone).
-pub(super) async fn follow(
-    config: Arc<tokio_postgres::Config>,
-    location: Arc<str>,
-    on_head: HeadSink,
-) {
+/// Where a follower reports, and what its store knows already.
+pub(super) struct Sinks {
+    pub(super) on_head: HeadSink,
+    pub(super) known: KnownSeq,
+}
+
+/// Follows the log until its store is gone.
+pub(super) async fn follow(config: Arc<tokio_postgres::Config>, location: Arc<str>, sinks: Sinks) {
     loop {
-        match listen(&config, &location, &on_head).await {
+        match listen(&config, &location, &sinks).await {
             Ok(()) => return,
             Err(error) => {
                 tracing::warn!(%location, %error, "following the shared log: reconnecting");
@@ -41,22 +45,19 @@ pub(super) async fn follow(
 }
 
 /// One listening connection's life: `Ok` when the store is gone, `Err` when the connection is.
-async fn listen(
-    config: &tokio_postgres::Config,
-    location: &Arc<str>,
-    on_head: &HeadSink,
-) -> Result<()> {
+async fn listen(config: &tokio_postgres::Config, location: &Arc<str>, sinks: &Sinks) -> Result<()> {
     let op = "listen for appends";
     let (client, mut connection) = config.connect(NoTls).await.map_err(pg_err(location, op))?;
-    let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel::<()>();
+    // The notified seq; `None` when the payload is not one (then the head is read).
+    let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel::<Option<u64>>();
     let driver_location = location.clone();
     // Drives the connection (answers and notifications both arrive through it); ends with it.
     let driver = tokio::spawn(async move {
         let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(message) = messages.next().await {
             match message {
-                Ok(AsyncMessage::Notification(_)) => {
-                    let _ = wake.send(());
+                Ok(AsyncMessage::Notification(notice)) => {
+                    let _ = wake.send(notice.payload().trim().parse().ok());
                 }
                 Ok(_) => {}
                 Err(error) => {
@@ -84,22 +85,33 @@ async fn listen(
                 .first()
                 .map(|row| decode_head(row, location))
                 .transpose()?;
-            if !on_head(head) {
+            if !(sinks.on_head)(head) {
                 return Ok(());
             }
-            tokio::select! {
-                woke = woken.recv() => {
-                    if woke.is_none() {
-                        return Err(StoreError::Unavailable {
-                            location: location.to_string(),
-                            op,
-                            detail: "the listening connection was closed".into(),
-                        });
+            let poll = tokio::time::sleep(POLL);
+            tokio::pin!(poll);
+            loop {
+                tokio::select! {
+                    woke = woken.recv() => {
+                        let Some(mut newest) = woke else {
+                            return Err(StoreError::Unavailable {
+                                location: location.to_string(),
+                                op,
+                                detail: "the listening connection was closed".into(),
+                            });
+                        };
+                        // One read covers every notification that arrived meanwhile.
+                        while let Ok(next) = woken.try_recv() {
+                            newest = newest.zip(next).map(|(a, b)| a.max(b));
+                        }
+                        match (newest, (sinks.known)()) {
+                            (_, None) => return Ok(()),
+                            (Some(seq), Some(known)) if seq <= known => continue,
+                            _ => break,
+                        }
                     }
-                    // One read covers every notification that arrived meanwhile.
-                    while woken.try_recv().is_ok() {}
+                    () = &mut poll => break,
                 }
-                () = tokio::time::sleep(POLL) => {}
             }
         }
     }
