@@ -348,24 +348,30 @@ fn encode_event(event: &HostEvent, buf: &mut Vec<u8>) {
 /// The bytes `HostEvent::new(now_ms, Execute { request: Some(request.clone()) }).encode(buf)`
 /// writes, without the clone: the caller keeps its request for its own records.
 pub(crate) fn encode_execute(now_ms: u64, request: &ServiceRequest, buf: &mut Vec<u8>) {
-    use meterlab_plugin::prost::encoding::{
-        WireType, encode_key, encode_varint, encoded_len_varint, message,
-    };
-    // Field numbers of `meterlab.plugin.v1.HostEvent` and `Execute`.
-    const NOW_MS: u32 = 1;
+    use meterlab_plugin::prost::encoding::{encoded_len_varint, message};
+    // Field numbers of `meterlab.plugin.v1.HostEvent.execute` and `Execute.request`.
     const EXECUTE: u32 = 2;
     const REQUEST: u32 = 1;
     let request_len = request.encoded_len();
     // A present message field is always written, even when it encodes to nothing.
     let execute_len = 1 + encoded_len_varint(request_len as u64) + request_len;
-    buf.reserve(11 + 1 + 10 + execute_len);
+    encode_event_head(now_ms, EXECUTE, execute_len, buf);
+    message::encode(REQUEST, request, buf);
+}
+
+/// A `HostEvent` up to its `oneof event` member's body: `now_ms` (left out when 0, as proto3
+/// does) and the member's key and length, with room reserved for the body.
+fn encode_event_head(now_ms: u64, member: u32, member_len: usize, buf: &mut Vec<u8>) {
+    use meterlab_plugin::prost::encoding::{WireType, encode_key, encode_varint};
+    // Field number of `meterlab.plugin.v1.HostEvent.now_ms`.
+    const NOW_MS: u32 = 1;
+    buf.reserve(11 + 1 + 10 + member_len);
     if now_ms != 0 {
         encode_key(NOW_MS, WireType::Varint, buf);
         encode_varint(now_ms, buf);
     }
-    encode_key(EXECUTE, WireType::LengthDelimited, buf);
-    encode_varint(execute_len as u64, buf);
-    message::encode(REQUEST, request, buf);
+    encode_key(member, WireType::LengthDelimited, buf);
+    encode_varint(member_len as u64, buf);
 }
 
 /// The bytes `HostEvent::new(now_ms, BytesReceived { data }).encode(buf)` writes, without
@@ -374,8 +380,7 @@ pub(crate) fn encode_bytes_received(now_ms: u64, data: &[u8], buf: &mut Vec<u8>)
     use meterlab_plugin::prost::encoding::{
         WireType, encode_key, encode_varint, encoded_len_varint,
     };
-    // Field numbers of `meterlab.plugin.v1.HostEvent` and `BytesReceived`.
-    const NOW_MS: u32 = 1;
+    // Field numbers of `meterlab.plugin.v1.HostEvent.bytes_received` and `BytesReceived.data`.
     const BYTES_RECEIVED: u32 = 3;
     const DATA: u32 = 1;
     let len = data.len() as u64;
@@ -385,13 +390,7 @@ pub(crate) fn encode_bytes_received(now_ms: u64, data: &[u8], buf: &mut Vec<u8>)
     } else {
         1 + encoded_len_varint(len) + data.len()
     };
-    buf.reserve(11 + 1 + 10 + inner_len);
-    if now_ms != 0 {
-        encode_key(NOW_MS, WireType::Varint, buf);
-        encode_varint(now_ms, buf);
-    }
-    encode_key(BYTES_RECEIVED, WireType::LengthDelimited, buf);
-    encode_varint(inner_len as u64, buf);
+    encode_event_head(now_ms, BYTES_RECEIVED, inner_len, buf);
     if !data.is_empty() {
         encode_key(DATA, WireType::LengthDelimited, buf);
         encode_varint(len, buf);
