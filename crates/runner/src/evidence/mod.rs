@@ -47,23 +47,13 @@ fn lower_hex(bytes: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_else(|_| hex::encode(bytes))
 }
 
-/// Serialises `bytes` as the JSON string of their lowercase hex, through a stack buffer for
-/// up to `STACK` bytes (nearly every frame): no hex `String` per frame.
+/// Serialises `bytes` as the string of their lowercase hex: a [`TrafficRecord`]'s serde form,
+/// the same text the evidence document holds for it (which is written by [`seal`], not serde).
 pub(crate) fn serialize_hex<S: serde::Serializer>(
     bytes: &[u8],
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    const STACK: usize = 512;
-    if bytes.len() > STACK {
-        return serializer.serialize_str(&lower_hex(bytes));
-    }
-    let mut hex = [0u8; 2 * STACK];
-    let hex = &mut hex[..2 * bytes.len()];
-    match hex::encode_to_slice(bytes, hex).map(|()| std::str::from_utf8(hex)) {
-        // Hex digits are ASCII.
-        Ok(Ok(text)) => serializer.serialize_str(text),
-        _ => serializer.serialize_str(&lower_hex(bytes)),
-    }
+    serializer.serialize_str(&lower_hex(bytes))
 }
 
 fn nanos(offset: std::time::Duration) -> u64 {

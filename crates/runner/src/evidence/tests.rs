@@ -256,6 +256,19 @@ fn numbers_are_written_as_serde_json_writes_them() {
 }
 
 #[test]
+fn a_traffic_record_serialises_its_bytes_as_the_evidence_writes_them() {
+    let record = TrafficRecord {
+        offset_ns: 7,
+        direction: "tx",
+        data: TrafficData::Bytes(vec![0x7e, 0xa0, 0x0f]),
+    };
+    assert_eq!(
+        serde_json::to_string(&record).unwrap(),
+        r#"{"offset_ns":7,"direction":"tx","data":"7ea00f"}"#
+    );
+}
+
+#[test]
 fn lower_hex_is_hex_encode() {
     let bytes: Vec<u8> = (0..=255).collect();
     assert_eq!(lower_hex(&bytes), hex::encode(&bytes));
