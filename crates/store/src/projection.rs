@@ -238,16 +238,8 @@ impl Store {
         projector: &mut P,
         cursor: &mut ReplayCursor,
     ) -> Result<u64> {
-        let mut applied = self.catch_up_from_memory(projector, cursor)?;
-        loop {
-            let (from_log, at_head) =
-                self.with_reader(|reader| catch_up_page(reader, projector, cursor, None))?;
-            self.count_log_read(from_log);
-            applied += from_log;
-            if at_head {
-                return Ok(applied);
-            }
-        }
+        // No position is past `u64::MAX`: every page is read up to the head.
+        self.catch_up_to(projector, cursor, u64::MAX)
     }
 
     /// Brings `cursor` to at least log position `seq` (when the log holds it), reading the log
